@@ -1,0 +1,42 @@
+/*
+ * extract.h - rx-extract's sources.
+ *
+ * Each source reads its input and appends one JSON object per row to the
+ * writer, record by record (rx_extract_row() after each), never holding
+ * more than one row.  A source returns an exit status (RX_EXIT_*); on
+ * failure it has already printed why.
+ */
+#ifndef RX_EXTRACT_H
+#define RX_EXTRACT_H
+
+#include "rx.h"
+
+typedef struct extract_options {
+	const char *source;    /* file path, or connection string */
+	const char *query;     /* SQL, or NULL */
+	const char *table;     /* table name, or NULL */
+	char delimiter;        /* CSV field delimiter */
+	int infer;             /* CSV: infer numbers, booleans, nulls */
+	char **type_cols;      /* CSV --types: column names ... */
+	char *type_kinds;      /* ... and their kinds: 'i' 'f' 'b' 's' 'j' */
+	size_t ntypes;
+	size_t max_line;       /* NDJSON line limit */
+	char *key;             /* --key, for --shard */
+	unsigned shard, nshards; /* --shard I/N, or 0/0 */
+} extract_options;
+
+/* Finish one row sitting at the end of out->buf (from `start`): apply the
+ * shard filter, then let the writer flush if it wants to. */
+void rx_extract_row(rx_writer *out, size_t start, const extract_options *o);
+
+/* Append an integer, as a string when a double cannot hold it exactly. */
+void rx_extract_put_int(rx_buf *b, long long v);
+/* Append a JSON number text, as a string when a double cannot hold it. */
+void rx_extract_put_number(rx_buf *b, const char *s, size_t n);
+
+int rx_extract_sqlite(const extract_options *o, rx_writer *out);
+int rx_extract_csv(const extract_options *o, rx_writer *out);
+int rx_extract_ndjson(const extract_options *o, rx_writer *out);
+int rx_extract_postgres(const extract_options *o, rx_writer *out);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * rx-extract - read a source and write its rows as NDJSON.
+ *
+ * Streams: one row in memory at a time, whatever the source.  Numbers a
+ * double cannot hold exactly leave as strings (DESIGN.md "Numbers").
+ * Exit: 0 done, 1 source error, 2 usage, 65 bad input data, 74 output.
+ */
+#include "extract.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+	printf("Usage: rx-extract SOURCE [OPTION]...\n"
+	       "Read rows from a source and write them as JSON objects, one a line.\n"
+	       "Streams: one row is held at a time.\n"
+	       "\n"
+	       "Sources (one):\n"
+	       "      --sqlite FILE        a SQLite database; with --query or --table\n"
+	       "      --postgres CONNINFO  a PostgreSQL server (libpq conninfo or URI; '' uses\n"
+	       "                           $PGHOST, $PGDATABASE...); with --query or --table\n"
+	       "      --csv FILE           a CSV file with a header row ('-' for stdin)\n"
+	       "      --ndjson FILE        JSON objects, one a line, validated ('-' for stdin)\n"
+	       "\n"
+	       "Options:\n"
+	       "  -q, --query SQL          the model's query\n"
+	       "      --query-file FILE    read the query from FILE\n"
+	       "  -t, --table NAME         every row of a table\n"
+	       "  -d, --delimiter C        CSV field delimiter (default ',', 'tab' for a tab)\n"
+	       "      --infer              CSV: integers, decimals, true/false as JSON; empty as null\n"
+	       "      --types COL=TYPE,... CSV: int, float, bool, string or json for these columns\n"
+	       "      --shard I/N          keep only rows whose --key falls in shard I of N\n"
+	       "      --key COL[,COL...]   the key columns, for --shard\n"
+	       "      --max-line BYTES     longest NDJSON line accepted (default 64M)\n"
+	       "  -u, --unbuffered         write each row at once\n"
+	       "  -h, --help               show this help and exit\n"
+	       "  -V, --version            show the version and exit\n"
+	       "\n"
+	       "Example:\n"
+	       "  rx-extract --sqlite warehouse.db --query 'select * from customers'\n"
+	       "\n"
+	       "See rx-extract(1).\n");
+	exit(RX_EXIT_OK);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	rx_buf b = {0};
+	char chunk[65536];
+	size_t n;
+
+	if (f == NULL)
+		rx_die(RX_EXIT_FAIL, "cannot open '%s': %m", path);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rx_buf_put(&b, chunk, n);
+	if (ferror(f))
+		rx_die(RX_EXIT_FAIL, "cannot read '%s': %m", path);
+	if (f != stdin)
+		fclose(f);
+	rx_buf_putc(&b, '\0');
+	return b.data;
+}
+
+static void parse_types(extract_options *o, const char *arg)
+{
+	char *copy = rx_xstrdup(arg), *save = NULL;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		char kind;
+		if (eq == NULL || eq == item)
+			rx_usage_error("--types: '%s' is not COL=TYPE", item);
+		*eq = '\0';
+		const char *t = eq + 1;
+		if (strcmp(t, "int") == 0 || strcmp(t, "integer") == 0)
+			kind = 'i';
+		else if (strcmp(t, "float") == 0 || strcmp(t, "number") == 0 || strcmp(t, "decimal") == 0)
+			kind = 'f';
+		else if (strcmp(t, "bool") == 0 || strcmp(t, "boolean") == 0)
+			kind = 'b';
+		else if (strcmp(t, "string") == 0 || strcmp(t, "text") == 0)
+			kind = 's';
+		else if (strcmp(t, "json") == 0)
+			kind = 'j';
+		else
+			rx_usage_error("--types: unknown type '%s' for column '%s' (int, float, bool, string, json)", t, item);
+		o->type_cols = rx_xrealloc(o->type_cols, (o->ntypes + 1) * sizeof *o->type_cols);
+		o->type_kinds = rx_xrealloc(o->type_kinds, o->ntypes + 1);
+		o->type_cols[o->ntypes] = rx_xstrdup(item);
+		o->type_kinds[o->ntypes] = kind;
+		o->ntypes++;
+	}
+	free(copy);
+}
+
+static char **key_columns;
+static size_t nkey_columns;
+
+static void parse_key(const char *arg)
+{
+	char *copy = rx_xstrdup(arg), *save = NULL;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		key_columns = rx_xrealloc(key_columns, (nkey_columns + 1) * sizeof *key_columns);
+		key_columns[nkey_columns++] = rx_xstrdup(item);
+	}
+	free(copy);
+	if (nkey_columns == 0)
+		rx_usage_error("--key: no column named");
+}
+
+void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
+{
+	if (o->nshards > 0) {
+		static rx_members ms;
+		static rx_buf key;
+		char err[256];
+		const char *row = out->buf.data + start;
+		size_t n = out->buf.len - start;
+		rx_buf_reset(&key);
+		if (rx_json_scan_object(row, n, &ms, err, sizeof err) < 0 ||
+		    rx_key_of(&ms, key_columns, nkey_columns, &key) < 0) {
+			/* no key: not this stage's call to drop it; shard 1 keeps it so
+			 * that rx-diff reports it exactly once */
+			if (o->shard != 1)
+				out->buf.len = start;
+		} else if (rx_shard_of(key.data, key.len, o->nshards) != o->shard) {
+			out->buf.len = start;
+		}
+		if (out->buf.len == start) {
+			out->buf.data[start] = '\0';
+			return;
+		}
+	}
+	rx_buf_putc(&out->buf, '\n');
+	rx_writer_record(out);
+}
+
+void rx_extract_put_int(rx_buf *b, long long v)
+{
+	const long long limit = 9007199254740992LL; /* 2^53 */
+
+	if (v > limit || v < -limit)
+		rx_buf_printf(b, "\"%lld\"", v);
+	else
+		rx_buf_printf(b, "%lld", v);
+}
+
+void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
+{
+	if (rx_json_number_exact(s, n)) {
+		rx_buf_put(b, s, n);
+	} else {
+		rx_buf_putc(b, '"');
+		rx_buf_put(b, s, n);
+		rx_buf_putc(b, '"');
+	}
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY };
+	static const struct option longopts[] = {
+		{"sqlite", required_argument, NULL, OPT_SQLITE},
+		{"csv", required_argument, NULL, OPT_CSV},
+		{"ndjson", required_argument, NULL, OPT_NDJSON},
+		{"postgres", required_argument, NULL, OPT_POSTGRES},
+		{"query", required_argument, NULL, 'q'},
+		{"query-file", required_argument, NULL, OPT_QUERYFILE},
+		{"table", required_argument, NULL, 't'},
+		{"delimiter", required_argument, NULL, 'd'},
+		{"infer", no_argument, NULL, OPT_INFER},
+		{"types", required_argument, NULL, OPT_TYPES},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"key", required_argument, NULL, OPT_KEY},
+		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"unbuffered", no_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	extract_options o = {0};
+	int kind = 0, c, unbuffered = 0, status;
+	rx_writer out;
+
+	rx_init("rx-extract");
+	o.delimiter = ',';
+	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES:
+			if (kind != 0)
+				rx_usage_error("give one source (--sqlite, --postgres, --csv or --ndjson)");
+			kind = c;
+			o.source = optarg;
+			break;
+		case 'q':
+			o.query = optarg;
+			break;
+		case OPT_QUERYFILE:
+			o.query = read_file(optarg);
+			break;
+		case 't':
+			o.table = optarg;
+			break;
+		case 'd':
+			if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
+				o.delimiter = '\t';
+			else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
+				o.delimiter = optarg[0];
+			else
+				rx_usage_error("--delimiter: '%s' is not one character", optarg);
+			break;
+		case OPT_INFER:
+			o.infer = 1;
+			break;
+		case OPT_TYPES:
+			parse_types(&o, optarg);
+			break;
+		case OPT_SHARD:
+			rx_parse_shard(optarg, &o.shard, &o.nshards);
+			break;
+		case OPT_KEY:
+			o.key = optarg;
+			parse_key(optarg);
+			break;
+		case OPT_MAXLINE:
+			o.max_line = rx_parse_size("--max-line", optarg);
+			break;
+		case 'u':
+			unbuffered = 1;
+			break;
+		case 'h':
+			usage();
+			break;
+		case 'V':
+			rx_print_version(NULL);
+			break;
+		default:
+			fprintf(stderr, "Try 'rx-extract --help'.\n");
+			return RX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		rx_usage_error("unexpected argument '%s'", argv[optind]);
+	if (kind == 0)
+		rx_usage_error("no source: give --sqlite, --postgres, --csv or --ndjson");
+	if (kind == OPT_SQLITE || kind == OPT_POSTGRES) {
+		if ((o.query == NULL) == (o.table == NULL))
+			rx_usage_error("give one of --query or --table");
+	} else if (o.query != NULL || o.table != NULL) {
+		rx_usage_error("--query and --table go with --sqlite or --postgres");
+	}
+	if (kind != OPT_CSV && (o.infer || o.ntypes > 0 || o.delimiter != ','))
+		rx_usage_error("--delimiter, --infer and --types go with --csv");
+	if (o.nshards > 0 && o.key == NULL)
+		rx_usage_error("--shard needs --key");
+
+	rx_writer_init(&out, 1);
+	out.unbuffered = unbuffered;
+	switch (kind) {
+	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
+	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
+	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
+	default: status = rx_extract_postgres(&o, &out); break;
+	}
+	if (rx_writer_finish(&out, "output") < 0 && status == RX_EXIT_OK)
+		status = RX_EXIT_IOERR;
+	rx_buf_free(&out.buf);
+	return status;
+}

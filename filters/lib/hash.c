@@ -1,0 +1,104 @@
+/*
+ * hash.c - SHA-256 (from OpenSSL's libcrypto, already present as
+ * libcurl's TLS library), base64, key texts and shards.
+ */
+#include "rx.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rx_sha256_hex(const void *data, size_t n, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, n, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	rx_buf_reserve(b, (n + 2) / 3 * 4);
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
+		rx_buf_put(b, q, 4);
+	}
+	if (i < n) {
+		unsigned v = (unsigned)data[i] << 16 | (i + 1 < n ? (unsigned)data[i + 1] << 8 : 0);
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=', '='};
+		rx_buf_put(b, q, 4);
+	}
+}
+
+void rx_key_text(rx_span value, rx_buf *out)
+{
+	if (rx_json_kind(value) == 's')
+		rx_json_string_decode(value, out);
+	else
+		rx_buf_put(out, value.p, value.n);
+}
+
+int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *out)
+{
+	rx_buf part = {0};
+	int rc = 0;
+
+	if (ncols > 1)
+		rx_buf_putc(out, '[');
+	for (size_t i = 0; i < ncols; i++) {
+		long at = rx_json_find(row, cols[i], strlen(cols[i]));
+		if (at < 0 || rx_json_kind(row->m[at].value) == 'z') {
+			rc = -1;
+			break;
+		}
+		if (ncols == 1) {
+			rx_key_text(row->m[at].value, out);
+			break;
+		}
+		if (i > 0)
+			rx_buf_putc(out, ',');
+		rx_buf_reset(&part);
+		rx_key_text(row->m[at].value, &part);
+		rx_json_put_string(out, part.data, part.len);
+	}
+	if (ncols > 1 && rc == 0)
+		rx_buf_putc(out, ']');
+	rx_buf_free(&part);
+	return rc;
+}
+
+void rx_parse_shard(const char *arg, unsigned *i, unsigned *n)
+{
+	unsigned long a, b;
+	char *end;
+
+	a = strtoul(arg, &end, 10);
+	if (end == arg || *end != '/')
+		rx_usage_error("--shard: '%s' is not I/N (shard I of N, 1 <= I <= N)", arg);
+	const char *q = end + 1;
+	b = strtoul(q, &end, 10);
+	if (end == q || *end != '\0' || b < 1 || b > 65536 || a < 1 || a > b)
+		rx_usage_error("--shard: '%s' is not I/N (shard I of N, 1 <= I <= N)", arg);
+	*i = (unsigned)a;
+	*n = (unsigned)b;
+}
+
+unsigned rx_shard_of(const char *key, size_t n, unsigned nshards)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	EVP_Digest(key, n, md, &len, EVP_md5(), NULL);
+	uint32_t v = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+	return v % nshards + 1;
+}

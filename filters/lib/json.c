@@ -1,0 +1,579 @@
+/*
+ * json.c - JSON on raw spans: validation, top-level members, strings,
+ * numbers.
+ *
+ * The scanner validates strict RFC 8259 JSON (UTF-8 checked, control
+ * characters in strings refused, nesting limited to MAX_DEPTH) in one
+ * pass and records where each top-level member's name and value start
+ * and end.  It never copies or converts a value, so a number's text and
+ * a string's escapes reach the output exactly as they came in.
+ */
+#include "rx.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 512
+
+typedef struct scanner {
+	const char *s;   /* input */
+	const char *end; /* one past the end */
+	const char *p;   /* current position */
+	char *err;       /* caller's error buffer */
+	size_t errlen;
+} scanner;
+
+static int fail(scanner *sc, const char *what)
+{
+	if (sc->p >= sc->end)
+		snprintf(sc->err, sc->errlen, "unexpected end of line: %s", what);
+	else
+		snprintf(sc->err, sc->errlen, "at byte %zu: %s", (size_t)(sc->p - sc->s) + 1, what);
+	return -1;
+}
+
+static inline void skip_ws(scanner *sc)
+{
+	while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+		sc->p++;
+}
+
+/* Length of a valid UTF-8 sequence of non-ASCII bytes at p, or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n, i;
+	unsigned cp;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, cp = c & 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, cp = c & 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return n;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int scan_string(scanner *sc)
+{
+	sc->p++; /* the opening quote */
+	for (;;) {
+		/* fast path over plain ASCII */
+		while (sc->p < sc->end) {
+			unsigned char c = (unsigned char)*sc->p;
+			if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+				break;
+			sc->p++;
+		}
+		if (sc->p >= sc->end)
+			return fail(sc, "unterminated string");
+		unsigned char c = (unsigned char)*sc->p;
+		if (c == '"') {
+			sc->p++;
+			return 0;
+		}
+		if (c < 0x20)
+			return fail(sc, "control character in a string (escape it)");
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)sc->p, (const unsigned char *)sc->end);
+			if (n == 0)
+				return fail(sc, "invalid UTF-8 in a string");
+			sc->p += n;
+			continue;
+		}
+		/* a backslash */
+		sc->p++;
+		if (sc->p >= sc->end)
+			return fail(sc, "unterminated string");
+		switch (*sc->p) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			sc->p++;
+			break;
+		case 'u':
+			if (sc->end - sc->p < 5 || hexval(sc->p[1]) < 0 || hexval(sc->p[2]) < 0 ||
+			    hexval(sc->p[3]) < 0 || hexval(sc->p[4]) < 0)
+				return fail(sc, "bad \\u escape in a string");
+			sc->p += 5;
+			break;
+		default:
+			return fail(sc, "bad escape in a string");
+		}
+	}
+}
+
+static int scan_number(scanner *sc)
+{
+	const char *p = sc->p;
+
+	if (p < sc->end && *p == '-')
+		p++;
+	if (p >= sc->end || *p < '0' || *p > '9') {
+		sc->p = p;
+		return fail(sc, "bad number");
+	}
+	if (*p == '0')
+		p++;
+	else
+		while (p < sc->end && *p >= '0' && *p <= '9')
+			p++;
+	if (p < sc->end && *p == '.') {
+		p++;
+		if (p >= sc->end || *p < '0' || *p > '9') {
+			sc->p = p;
+			return fail(sc, "bad number: a digit must follow '.'");
+		}
+		while (p < sc->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < sc->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < sc->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= sc->end || *p < '0' || *p > '9') {
+			sc->p = p;
+			return fail(sc, "bad number: a digit must follow the exponent");
+		}
+		while (p < sc->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	sc->p = p;
+	return 0;
+}
+
+static int scan_literal(scanner *sc, const char *word, size_t n)
+{
+	if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, word, n) != 0)
+		return fail(sc, "expected a JSON value");
+	sc->p += n;
+	return 0;
+}
+
+static int scan_value(scanner *sc, int depth);
+
+static int scan_array(scanner *sc, int depth)
+{
+	sc->p++;
+	skip_ws(sc);
+	if (sc->p < sc->end && *sc->p == ']') {
+		sc->p++;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(sc, depth + 1) < 0)
+			return -1;
+		skip_ws(sc);
+		if (sc->p >= sc->end)
+			return fail(sc, "unterminated array");
+		if (*sc->p == ']') {
+			sc->p++;
+			return 0;
+		}
+		if (*sc->p != ',')
+			return fail(sc, "expected ',' or ']' in an array");
+		sc->p++;
+		skip_ws(sc);
+	}
+}
+
+/* Scan an object; when ms is not NULL, record its members. */
+static int scan_members(scanner *sc, int depth, rx_members *ms)
+{
+	sc->p++;
+	skip_ws(sc);
+	if (sc->p < sc->end && *sc->p == '}') {
+		sc->p++;
+		return 0;
+	}
+	for (;;) {
+		rx_member m;
+		if (sc->p >= sc->end || *sc->p != '"')
+			return fail(sc, "expected a member name in quotes");
+		m.name.p = sc->p;
+		if (scan_string(sc) < 0)
+			return -1;
+		m.name.n = (size_t)(sc->p - m.name.p);
+		skip_ws(sc);
+		if (sc->p >= sc->end || *sc->p != ':')
+			return fail(sc, "expected ':' after a member name");
+		sc->p++;
+		skip_ws(sc);
+		m.value.p = sc->p;
+		if (scan_value(sc, depth + 1) < 0)
+			return -1;
+		m.value.n = (size_t)(sc->p - m.value.p);
+		if (ms != NULL) {
+			if (ms->n == ms->cap) {
+				ms->cap = ms->cap ? ms->cap * 2 : 32;
+				ms->m = rx_xrealloc(ms->m, ms->cap * sizeof *ms->m);
+			}
+			ms->m[ms->n++] = m;
+		}
+		skip_ws(sc);
+		if (sc->p >= sc->end)
+			return fail(sc, "unterminated object");
+		if (*sc->p == '}') {
+			sc->p++;
+			return 0;
+		}
+		if (*sc->p != ',')
+			return fail(sc, "expected ',' or '}' in an object");
+		sc->p++;
+		skip_ws(sc);
+	}
+}
+
+static int scan_value(scanner *sc, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return fail(sc, "nested too deeply");
+	if (sc->p >= sc->end)
+		return fail(sc, "expected a JSON value");
+	switch (*sc->p) {
+	case '{': return scan_members(sc, depth, NULL);
+	case '[': return scan_array(sc, depth);
+	case '"': return scan_string(sc);
+	case 't': return scan_literal(sc, "true", 4);
+	case 'f': return scan_literal(sc, "false", 5);
+	case 'n': return scan_literal(sc, "null", 4);
+	default: return scan_number(sc);
+	}
+}
+
+int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
+{
+	scanner sc = {s, s + n, s, err, errlen};
+
+	out->n = 0;
+	skip_ws(&sc);
+	if (sc.p >= sc.end)
+		return fail(&sc, "empty line (expected a JSON object)");
+	if (*sc.p != '{') {
+		static const char *const names[] = {"an array", "a string", "a number", "true", "false", "null"};
+		const char *kind = names[strchr("asntfz", rx_json_kind(rx_span_of(sc.p, 1))) - "asntfz"];
+		if (*sc.p != '[' && *sc.p != '"' && *sc.p != '-' && (*sc.p < '0' || *sc.p > '9') &&
+		    *sc.p != 't' && *sc.p != 'f' && *sc.p != 'n')
+			return fail(&sc, "expected a JSON object");
+		if (rx_json_validate(s, n, err, errlen) < 0)
+			return -1;
+		snprintf(err, errlen, "not a JSON object (%s)", kind);
+		return -1;
+	}
+	if (scan_members(&sc, 0, out) < 0)
+		return -1;
+	skip_ws(&sc);
+	if (sc.p != sc.end)
+		return fail(&sc, "unexpected text after the object");
+	return 0;
+}
+
+int rx_json_validate(const char *s, size_t n, char *err, size_t errlen)
+{
+	scanner sc = {s, s + n, s, err, errlen};
+
+	skip_ws(&sc);
+	if (scan_value(&sc, 0) < 0)
+		return -1;
+	skip_ws(&sc);
+	if (sc.p != sc.end)
+		return fail(&sc, "unexpected text after the value");
+	return 0;
+}
+
+int rx_json_name_eq(rx_span raw, const char *name, size_t namelen)
+{
+	/* fast path: no escapes, compare the bytes between the quotes */
+	if (raw.n == namelen + 2 && memcmp(raw.p + 1, name, namelen) == 0)
+		return 1;
+	if (memchr(raw.p, '\\', raw.n) == NULL)
+		return 0;
+	rx_buf tmp = {0};
+	rx_json_string_decode(raw, &tmp);
+	int eq = tmp.len == namelen && memcmp(tmp.data, name, namelen) == 0;
+	rx_buf_free(&tmp);
+	return eq;
+}
+
+long rx_json_find(const rx_members *ms, const char *name, size_t namelen)
+{
+	for (size_t i = 0; i < ms->n; i++)
+		if (rx_json_name_eq(ms->m[i].name, name, namelen))
+			return (long)i;
+	return -1;
+}
+
+static void put_utf8(rx_buf *b, unsigned cp)
+{
+	char u[4];
+
+	if (cp < 0x80) {
+		rx_buf_putc(b, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xC0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3F));
+		rx_buf_put(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xE0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (cp & 0x3F));
+		rx_buf_put(b, u, 3);
+	} else {
+		u[0] = (char)(0xF0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (char)(0x80 | (cp & 0x3F));
+		rx_buf_put(b, u, 4);
+	}
+}
+
+static unsigned hex4(const char *p)
+{
+	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+}
+
+void rx_json_string_decode(rx_span raw, rx_buf *out)
+{
+	const char *p = raw.p + 1, *end = raw.p + raw.n - 1;
+
+	while (p < end) {
+		const char *q = p;
+		while (q < end && *q != '\\')
+			q++;
+		rx_buf_put(out, p, (size_t)(q - p));
+		if (q >= end)
+			break;
+		q++;
+		switch (*q) {
+		case 'b': rx_buf_putc(out, '\b'); q++; break;
+		case 'f': rx_buf_putc(out, '\f'); q++; break;
+		case 'n': rx_buf_putc(out, '\n'); q++; break;
+		case 'r': rx_buf_putc(out, '\r'); q++; break;
+		case 't': rx_buf_putc(out, '\t'); q++; break;
+		case 'u': {
+			unsigned cp = hex4(q + 1);
+			q += 5;
+			if (cp >= 0xD800 && cp <= 0xDBFF && end - q >= 6 && q[0] == '\\' && q[1] == 'u') {
+				unsigned lo = hex4(q + 2);
+				if (lo >= 0xDC00 && lo <= 0xDFFF) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					q += 6;
+				}
+			}
+			if (cp >= 0xD800 && cp <= 0xDFFF)
+				cp = 0xFFFD; /* a lone surrogate */
+			put_utf8(out, cp);
+			break;
+		}
+		default: /* '"', '\\', '/' */
+			rx_buf_putc(out, *q);
+			q++;
+		}
+		p = q;
+	}
+}
+
+void rx_json_put_string(rx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	rx_buf_reserve(b, n + 2);
+	rx_buf_putc(b, '"');
+	while (i < n) {
+		size_t j = i;
+		while (j < n) {
+			unsigned char c = (unsigned char)s[j];
+			if (c < 0x20 || c == '"' || c == '\\')
+				break;
+			j++;
+		}
+		rx_buf_put(b, s + i, j - i);
+		if (j >= n)
+			break;
+		unsigned char c = (unsigned char)s[j];
+		char esc[6] = {'\\', 0, 0, 0, 0, 0};
+		size_t en = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			en = 6;
+		}
+		rx_buf_put(b, esc, en);
+		i = j + 1;
+	}
+	rx_buf_putc(b, '"');
+}
+
+void rx_json_put_compact(rx_buf *b, rx_span v)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	int in_string = 0;
+
+	while (p < end) {
+		const char *q = p;
+		if (in_string) {
+			while (q < end && *q != '"' && *q != '\\')
+				q++;
+			if (q < end && *q == '\\') {
+				q += 2;
+				rx_buf_put(b, p, (size_t)(q - p));
+				p = q;
+				continue;
+			}
+			if (q < end) {
+				q++;
+				in_string = 0;
+			}
+			rx_buf_put(b, p, (size_t)(q - p));
+			p = q;
+		} else {
+			while (q < end && *q != '"' && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
+				q++;
+			rx_buf_put(b, p, (size_t)(q - p));
+			if (q < end && *q == '"') {
+				rx_buf_putc(b, '"');
+				q++;
+				in_string = 1;
+			} else {
+				while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+					q++;
+			}
+			p = q;
+		}
+	}
+}
+
+int rx_json_number_exact(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+	size_t intdigits = 0, sig = 0, pending_zeros = 0;
+	int fraction = 0, started = 0;
+
+	if (p < end && *p == '-')
+		p++;
+	const char *int_start = p;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		intdigits++;
+	const char *int_end = p;
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+		fraction = 1;
+	if (!fraction) {
+		/* an integer: exact within +-2^53 */
+		if (intdigits < 16)
+			return 1;
+		if (intdigits > 16)
+			return 0;
+		return memcmp(int_start, "9007199254740992", 16) <= 0;
+	}
+	/* count significant digits of the mantissa */
+	for (const char *q = int_start; q < end; q++) {
+		if (q == int_end && *q == '.')
+			continue;
+		if (*q < '0' || *q > '9')
+			break;
+		if (*q == '0') {
+			if (started)
+				pending_zeros++;
+			continue;
+		}
+		started = 1;
+		sig += pending_zeros + 1;
+		pending_zeros = 0;
+	}
+	if (sig > 15)
+		return 0;
+	/* an exponent that over- or underflows a double is not exact either */
+	double d = strtod(s, NULL);
+	if (isinf(d) || (d == 0 && sig > 0))
+		return 0;
+	return 1;
+}
+
+void rx_json_put_double(rx_buf *b, double d)
+{
+	char tmp[32];
+
+	if (!isfinite(d)) {
+		rx_buf_put(b, "null", 4);
+		return;
+	}
+	if (d == (double)(long long)d && fabs(d) < 1e17) {
+		int n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
+		if (d == 0 && signbit(d)) /* -0 */
+			n = snprintf(tmp, sizeof tmp, "-0");
+		rx_buf_put(b, tmp, (size_t)n);
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+		if (prec == 17 || strtod(tmp, NULL) == d)
+			break;
+	}
+	rx_buf_puts(b, tmp);
+}
+
+int rx_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	while (p < end) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		size_t k = utf8_len(p, end);
+		if (k == 0)
+			return 0;
+		p += k;
+	}
+	return 1;
+}
+
+char rx_json_kind(rx_span v)
+{
+	if (v.n == 0)
+		return 0;
+	switch (v.p[0]) {
+	case '{': return 'o';
+	case '[': return 'a';
+	case '"': return 's';
+	case 't': return 't';
+	case 'f': return 'f';
+	case 'n': return 'z';
+	default: return 'n';
+	}
+}

@@ -1,0 +1,242 @@
+/*
+ * rx.h - the shared code of the rx filters (filters/lib/).
+ *
+ * What every program needs, written once: exit statuses, diagnostics,
+ * command-line helpers, a growable byte buffer, a buffered writer, an
+ * NDJSON line reader, a JSON scanner that works on raw spans, and dead
+ * letters.
+ *
+ * NOTES ON THE DESIGN
+ *
+ *  - Nothing here allocates per record once buffers have grown to the
+ *    size of the largest record: rx_buf is reset, never freed, between
+ *    records.
+ *  - Functions that can fail return 0 or -1 and write the detail into an
+ *    error buffer the caller owns (char *err, size_t errlen).
+ *  - Diagnostics go to stderr as one line: "rx-NAME: message".  Data goes
+ *    only to stdout.
+ *  - The JSON scanner never builds a value tree: it validates a line and
+ *    reports the top-level members of an object as (name, value) spans
+ *    into the caller's line, so stages that pass, rename or compare
+ *    members write the original bytes back untouched.
+ */
+#ifndef RX_H
+#define RX_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RX_VERSION "0.1.0"
+
+/* Exit statuses: DESIGN.md's table, the same in every program. */
+enum {
+	RX_EXIT_OK = 0,         /* done; every record delivered */
+	RX_EXIT_FAIL = 1,       /* failed (the message says why) */
+	RX_EXIT_USAGE = 2,      /* bad usage */
+	RX_EXIT_DEADLETTER = 3, /* done, but some records were dead-lettered */
+	RX_EXIT_DATAERR = 65,   /* bad input data */
+	RX_EXIT_IOERR = 74,     /* cannot write output */
+	RX_EXIT_TEMPFAIL = 75,  /* try again later */
+};
+
+#define RX_MAX_LINE_DEFAULT ((size_t)64 << 20) /* 64 MiB */
+
+/* ---- diagnostics and process set-up (diag.c, cli.c) ---- */
+
+extern const char *rx_progname; /* "rx-map": set once by rx_init() */
+
+/* Set the program name, restore the default SIGPIPE action (a pure filter
+ * dies quietly when its reader goes away). */
+void rx_init(const char *progname);
+/* "rx-NAME: message" on stderr. */
+void rx_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "rx-NAME: FILE: line N: message" ("rx-NAME: line N: ..." on stdin). */
+void rx_diag_at(const char *file, unsigned long long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* rx_diag() then exit(status). */
+void rx_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* "rx-NAME: message" and "Try 'rx-NAME --help'." then exit 2. */
+void rx_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* "rx-NAME (rx) 0.1.0" (plus extra, if not NULL) on stdout, exit 0. */
+void rx_print_version(const char *extra) __attribute__((noreturn));
+/* Parse an integer option in [min, max]; a bad one is a usage error. */
+long long rx_parse_number(const char *option, const char *arg, long long min, long long max);
+/* Parse a byte size with an optional K, M or G suffix (powers of 1024). */
+size_t rx_parse_size(const char *option, const char *arg);
+/* Name an input for messages: "-" and NULL are "<stdin>". */
+const char *rx_input_name(const char *path);
+/* The current UTC time as "2026-11-21T11:39:24.123Z" into out[32]. */
+void rx_iso_time(char out[32]);
+
+/* ---- growable byte buffer (buf.c) ---- */
+
+typedef struct rx_buf {
+	char *data; /* owned; always NUL-terminated after data[len] */
+	size_t len; /* bytes in use */
+	size_t cap; /* bytes allocated */
+} rx_buf;
+
+void rx_buf_reserve(rx_buf *b, size_t extra); /* aborts on out of memory */
+void rx_buf_put(rx_buf *b, const void *p, size_t n);
+void rx_buf_puts(rx_buf *b, const char *s);
+void rx_buf_printf(rx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void rx_buf_putc(rx_buf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		rx_buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+static inline void rx_buf_reset(rx_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+void rx_buf_free(rx_buf *b);
+void *rx_xmalloc(size_t n);
+void *rx_xrealloc(void *p, size_t n);
+char *rx_xstrdup(const char *s);
+
+/* ---- buffered writer (io.c) ---- */
+
+/* A writer is a buffer in front of a file descriptor: records are appended
+ * to w->buf and rx_writer_record() flushes once the buffer passes the
+ * threshold, so a record is never split by a flush it did not ask for. */
+typedef struct rx_writer {
+	rx_buf buf;       /* pending output */
+	int fd;           /* where it goes */
+	size_t threshold; /* flush when buf.len reaches this */
+	int error;        /* errno of the first failed write, or 0 */
+	int unbuffered;   /* flush after every record */
+} rx_writer;
+
+void rx_writer_init(rx_writer *w, int fd);
+int rx_writer_flush(rx_writer *w); /* 0 or -1 (w->error set) */
+static inline void rx_writer_record(rx_writer *w)
+{
+	if (w->unbuffered || w->buf.len >= w->threshold)
+		rx_writer_flush(w);
+}
+/* Flush and report: 0, or -1 with a message already printed. */
+int rx_writer_finish(rx_writer *w, const char *what);
+
+/* ---- NDJSON line reader (io.c) ---- */
+
+typedef struct rx_reader {
+	int fd;                  /* source */
+	const char *name;        /* "<stdin>" or the path, for messages */
+	char *data;              /* buffer; lines are returned in place */
+	size_t cap;              /* bytes allocated */
+	size_t start;            /* first unconsumed byte */
+	size_t end;              /* one past the last byte read */
+	size_t max_line;         /* longest line accepted, in bytes */
+	unsigned long long line; /* number of the line last returned */
+	int eof;                 /* read() returned 0 */
+	int is_stdin;            /* don't close fd */
+} rx_reader;
+
+/* Open path ("-" or NULL: stdin).  0 or -1 with err. */
+int rx_reader_open(rx_reader *r, const char *path, size_t max_line, char *err, size_t errlen);
+/* Next line, without its "\n" (nor a "\r" before it), NUL-terminated, valid
+ * until the next call.  Returns 1 for a line, 0 at end of input, -1 on a
+ * read error or a line longer than max_line (err says which). */
+int rx_reader_next(rx_reader *r, char **line, size_t *len, char *err, size_t errlen);
+/* Bytes read but not yet returned as lines (for poll-driven callers). */
+static inline size_t rx_reader_buffered(const rx_reader *r) { return r->end - r->start; }
+void rx_reader_close(rx_reader *r);
+
+/* ---- JSON on raw spans (json.c) ---- */
+
+typedef struct rx_span {
+	const char *p; /* first byte, in the caller's line */
+	size_t n;      /* length in bytes */
+} rx_span;
+
+typedef struct rx_member {
+	rx_span name;  /* raw, with its quotes and escapes */
+	rx_span value; /* raw JSON text of the value */
+} rx_member;
+
+typedef struct rx_members {
+	rx_member *m; /* owned array */
+	size_t n;     /* members found */
+	size_t cap;   /* allocated */
+} rx_members;
+
+/* Validate that s[0..n) is exactly one JSON object (surrounding white
+ * space allowed) and list its top-level members in order.  0, or -1 with
+ * err such as "at byte 17: expected ':' after a member name". */
+int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen);
+/* Validate any one JSON value filling s[0..n) exactly (white space
+ * allowed around it).  0 or -1 with err. */
+int rx_json_validate(const char *s, size_t n, char *err, size_t errlen);
+/* Index of the member called name (plain UTF-8), or -1. */
+long rx_json_find(const rx_members *ms, const char *name, size_t namelen);
+/* Does the raw name span equal the plain string? */
+int rx_json_name_eq(rx_span raw, const char *name, size_t namelen);
+/* Decode a raw JSON string (with quotes) into out (appended, no quotes). */
+void rx_json_string_decode(rx_span raw, rx_buf *out);
+/* Append s as a quoted, escaped JSON string. */
+void rx_json_put_string(rx_buf *b, const char *s, size_t n);
+/* Append a span with white space outside strings removed (values from
+ * pretty-printed input stay one line). */
+void rx_json_put_compact(rx_buf *b, rx_span v);
+/* Can a double hold this JSON number text exactly (DESIGN.md "Numbers")?
+ * Integers within +-2^53 and decimals of at most 15 significant digits. */
+int rx_json_number_exact(const char *s, size_t n);
+/* Append a double in its shortest round-trip form, or null if not finite. */
+void rx_json_put_double(rx_buf *b, double d);
+/* Is s[0..n) valid UTF-8?  1 or 0. */
+int rx_utf8_valid(const char *s, size_t n);
+/* Kind of a raw value from its first byte: 'o' object, 'a' array,
+ * 's' string, 'n' number, 't' true, 'f' false, 'z' null. */
+char rx_json_kind(rx_span v);
+static inline rx_span rx_span_of(const char *p, size_t n)
+{
+	rx_span s = {p, n};
+	return s;
+}
+
+/* ---- dead letters (deadletter.c) ---- */
+
+typedef struct rx_deadletter {
+	const char *stage;   /* "rx-map" */
+	int status;          /* HTTP status, or 0 for none (written as null) */
+	const char *message; /* human message */
+	rx_span body;        /* raw JSON body, or {NULL,0} for none */
+	int attempts;        /* 0: omitted */
+} rx_deadletter;
+
+/* Append to out one dead-letter line (with "\n") for the record in
+ * line[0..n): its members as they were, an "error" member replaced, plus
+ * "error":{...}.  A line that is not an object is kept as "record". */
+void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_deadletter *d);
+/* Format and write to stderr in one write(). */
+void rx_deadletter_emit(const char *line, size_t n, const rx_deadletter *d);
+
+/* ---- hashing (hash.c) ---- */
+
+/* Lowercase hex SHA-256 of data into out[65]. */
+void rx_sha256_hex(const void *data, size_t n, char out[65]);
+/* Standard base64 of data appended to b. */
+void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n);
+
+/* ---- keys and shards (hash.c) ---- */
+
+/* The text of one key value: a string's decoded text, any other value's
+ * raw JSON text (a number keeps its digits).  Appended to out. */
+void rx_key_text(rx_span value, rx_buf *out);
+/* The key of a row from several columns: one column gives its text; several
+ * give a compact JSON array of their texts, ["acme","42"].  Returns -1 when a
+ * column is missing or null (out then names nothing useful). */
+int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *out);
+/* Parse "I/N" (1 <= I <= N) for --shard; a bad one is a usage error. */
+void rx_parse_shard(const char *arg, unsigned *i, unsigned *n);
+/* The shard (1..n) of a key text: the first 32 bits of its MD5, big-endian,
+ * modulo n, plus one.  In SQL, for pushing the filter into a query:
+ *   ('x' || lpad(substr(md5(KEY::text), 1, 8), 16, '0'))::bit(64)::bigint % N + 1 */
+unsigned rx_shard_of(const char *key, size_t n, unsigned nshards);
+
+#endif
