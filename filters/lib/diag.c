@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *rx_progname = "rx";
 
@@ -143,6 +144,36 @@ const char *rx_input_name(const char *path)
 	if (path == NULL || strcmp(path, "-") == 0)
 		return "<stdin>";
 	return path;
+}
+
+#ifndef RX_SHARE_DEFAULT
+#define RX_SHARE_DEFAULT "/usr/local/share/rx"
+#endif
+
+const char *rx_share_dir(void)
+{
+	static char found[4096];
+	const char *env = getenv("RX_SHARE");
+	char exe[4096];
+	ssize_t n;
+
+	if (env != NULL && *env != '\0')
+		return env;
+	if (found[0] != '\0')
+		return found;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(found, sizeof found, "%.4000s/../share/rx", exe);
+			if (access(found, R_OK | X_OK) == 0)
+				return found;
+		}
+	}
+	snprintf(found, sizeof found, "%s", RX_SHARE_DEFAULT);
+	return found;
 }
 
 void rx_iso_time(char out[32])

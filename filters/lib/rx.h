@@ -66,6 +66,10 @@ long long rx_parse_number(const char *option, const char *arg, long long min, lo
 size_t rx_parse_size(const char *option, const char *arg);
 /* Name an input for messages: "-" and NULL are "<stdin>". */
 const char *rx_input_name(const char *path);
+/* The directory of rx's shared data (profiles, jq modules): $RX_SHARE,
+ * else ../share/rx beside the running program (a build tree), else the
+ * directory compiled in (PREFIX/share/rx).  Never NULL. */
+const char *rx_share_dir(void);
 /* The current UTC time as "2026-11-21T11:39:24.123Z" into out[32]. */
 void rx_iso_time(char out[32]);
 
