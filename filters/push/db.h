@@ -1,0 +1,49 @@
+/*
+ * db.h - rx-push's database destinations (SQLite, PostgreSQL).
+ *
+ * A database destination is a driver, not an HTTP profile: the profile
+ * names the driver ("driver": "sqlite" or "postgres"), and rx-push hands
+ * it whole batches.  Each batch is one transaction; inside it each record
+ * is applied under its own savepoint, so a constraint violation on one
+ * record dead-letters that record and the rest of the batch commits.
+ *
+ * The rows are the raw JSON text of each change's "row" member (objects).
+ * A driver maps members to columns by name: strings as text, numbers as
+ * their JSON text (a big number arrives as a string and stays exact),
+ * true/false as booleans, null as NULL, arrays and objects as JSON text.
+ */
+#ifndef RX_PUSH_DB_H
+#define RX_PUSH_DB_H
+
+#include "rx.h"
+
+typedef struct rx_db rx_db; /* a driver's connection: opaque */
+
+typedef struct rx_db_result {
+	int ok;             /* 1: applied (ack it); 0: rejected (dead-letter it) */
+	char message[512];  /* why it was rejected, when ok == 0 */
+} rx_db_result;
+
+typedef struct rx_db_driver {
+	const char *name; /* "sqlite", "postgres" */
+	/* Connect.  target: a file path (sqlite) or a libpq conninfo
+	 * (postgres; the password comes from $PGPASSWORD or ~/.pgpass, never
+	 * from here).  table: the table written.  keys: the conflict target
+	 * columns (upsert, update and delete find a record by them). */
+	rx_db *(*open)(const char *target, const char *table, char *const *keys, size_t nkeys,
+		       char *err, size_t errlen);
+	/* Apply one batch of n records of one op ("insert", "update",
+	 * "upsert", "delete") in one transaction, filling results[0..n).
+	 * Returns 0 when the transaction committed (some records may still
+	 * be rejected), or -1 when the batch as a whole failed (connection
+	 * lost, database locked): nothing is committed, err says why, and the
+	 * caller retries or leaves the records unacked. */
+	int (*apply)(rx_db *db, const char *op, const rx_span *rows, size_t n, rx_db_result *results,
+		     char *err, size_t errlen);
+	void (*close)(rx_db *db);
+} rx_db_driver;
+
+extern const rx_db_driver rx_db_sqlite;   /* db_sqlite.c */
+extern const rx_db_driver rx_db_postgres; /* db_postgres.c */
+
+#endif
