@@ -1,0 +1,49 @@
+/*
+ * rxjq.h - running jq programs with libjq 1.6, and loading profiles.
+ *
+ * Ownership follows jq's rule: every jv_* function consumes its
+ * arguments and returns a new reference, except jv_copy.  The functions
+ * here consume the jv they are given as input, and hand the caller owned
+ * values out.
+ *
+ * Programs are compiled once (rx_jq_compile) and run per record
+ * (rx_jq_run).  rx's jq library, share/rx/jq/rx.jq, is included in every
+ * program, so its functions (normalize_email, ...) need no import.
+ */
+#ifndef RX_JQ_H
+#define RX_JQ_H
+
+#include <jq.h>
+#include <jv.h>
+
+#include "rx.h"
+
+typedef struct rx_jq {
+	jq_state *jq;  /* the compiled program */
+	rx_buf errors; /* messages jq reported while compiling */
+} rx_jq;
+
+/* Compile program.  args: an object of named arguments ($name in the
+ * program), or jv_invalid() for none (consumed).  what names the program
+ * in messages ("mapping", "profile hubspot: body").  0, or -1 with err
+ * holding jq's message and the program's text. */
+int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char *err, size_t errlen);
+/* Run the program on input (consumed).  Returns the number of outputs
+ * (0 or 1), *out set on 1; with more than one output, only the first is
+ * kept when first_only, else an array of them all is returned in *out.
+ * -1 on a jq error, with jq's message in err. */
+int rx_jq_run(rx_jq *q, jv input, jv *out, int first_only, char *err, size_t errlen);
+void rx_jq_free(rx_jq *q);
+
+/* Parse s[0..n) as one JSON value.  0 and *out, or -1 with err. */
+int rx_jv_parse(const char *s, size_t n, jv *out, char *err, size_t errlen);
+/* Append v (consumed) as compact JSON. */
+void rx_jv_put(rx_buf *b, jv v);
+
+/* Load a destination profile: name is a path (contains '/' or ends in
+ * .json) or a name looked up as NAME.json in each directory of
+ * $RX_PROFILE_PATH (':'-separated), then in share/rx/destinations/.
+ * 0 with *out an object (and the file's path in path[pathlen]), or -1. */
+int rx_profile_load(const char *name, jv *out, char *path, size_t pathlen, char *err, size_t errlen);
+
+#endif
