@@ -516,8 +516,14 @@ int rx_json_number_exact(const char *s, size_t n)
 	}
 	if (sig > 15)
 		return 0;
-	/* an exponent that over- or underflows a double is not exact either */
-	double d = strtod(s, NULL);
+	/* an exponent that over- or underflows a double is not exact either;
+	 * s need not be NUL-terminated, so parse a copy */
+	char copy[512];
+	if (n >= sizeof copy)
+		return 0;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	double d = strtod(copy, NULL);
 	if (isinf(d) || (d == 0 && sig > 0))
 		return 0;
 	return 1;
