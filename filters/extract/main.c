@@ -145,10 +145,13 @@ void rx_extract_put_int(rx_buf *b, long long v)
 {
 	const long long limit = 9007199254740992LL; /* 2^53 */
 
-	if (v > limit || v < -limit)
-		rx_buf_printf(b, "\"%lld\"", v);
-	else
-		rx_buf_printf(b, "%lld", v);
+	if (v > limit || v < -limit) {
+		rx_buf_putc(b, '"');
+		rx_json_put_int(b, v);
+		rx_buf_putc(b, '"');
+	} else {
+		rx_json_put_int(b, v);
+	}
 }
 
 void rx_extract_put_number(rx_buf *b, const char *s, size_t n)

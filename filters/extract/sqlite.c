@@ -19,7 +19,7 @@ int rx_extract_sqlite(const extract_options *o, rx_writer *out)
 	rx_buf sql = {0}, *names = NULL;
 	int rc, ncols, status = RX_EXIT_FAIL;
 
-	rc = sqlite3_open_v2(o->source, &db, SQLITE_OPEN_READONLY, NULL);
+	rc = sqlite3_open_v2(o->source, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		rx_diag("cannot open '%s': %s", o->source, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto done;

@@ -529,20 +529,58 @@ int rx_json_number_exact(const char *s, size_t n)
 	return 1;
 }
 
+void rx_json_put_int(rx_buf *b, long long v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	rx_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void rx_json_put_double(rx_buf *b, double d)
 {
+	static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 	char tmp[32];
 
 	if (!isfinite(d)) {
 		rx_buf_put(b, "null", 4);
 		return;
 	}
-	if (d == (double)(long long)d && fabs(d) < 1e17) {
-		int n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
-		if (d == 0 && signbit(d)) /* -0 */
-			n = snprintf(tmp, sizeof tmp, "-0");
-		rx_buf_put(b, tmp, (size_t)n);
+	if (d == 0) {
+		rx_buf_puts(b, signbit(d) ? "-0" : "0");
 		return;
+	}
+	/* Fast path for the usual warehouse value, a decimal with few places:
+	 * m / 10^k computed in doubles is correctly rounded, so when it equals
+	 * d the text "m with k places" reads back as d, and the smallest k is
+	 * the shortest such text. */
+	if (fabs(d) < 1e15) {
+		for (int k = 0; k <= 6; k++) {
+			double scaled = d * pow10[k];
+			if (fabs(scaled) >= 9007199254740992.0)
+				break;
+			long long m = llround(scaled);
+			if ((double)m / pow10[k] != d)
+				continue;
+			if (k == 0) {
+				rx_json_put_int(b, m);
+				return;
+			}
+			unsigned long long u = m < 0 ? 0ULL - (unsigned long long)m : (unsigned long long)m;
+			char digits[24];
+			int n = snprintf(digits, sizeof digits, "%0*llu", k + 1, u);
+			if (m < 0)
+				rx_buf_putc(b, '-');
+			rx_buf_put(b, digits, (size_t)(n - k));
+			rx_buf_putc(b, '.');
+			rx_buf_put(b, digits + n - k, (size_t)k);
+			return;
+		}
 	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*g", prec, d);

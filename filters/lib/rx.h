@@ -190,6 +190,8 @@ void rx_json_put_compact(rx_buf *b, rx_span v);
 /* Can a double hold this JSON number text exactly (DESIGN.md "Numbers")?
  * Integers within +-2^53 and decimals of at most 15 significant digits. */
 int rx_json_number_exact(const char *s, size_t n);
+/* Append an integer in decimal. */
+void rx_json_put_int(rx_buf *b, long long v);
 /* Append a double in its shortest round-trip form, or null if not finite. */
 void rx_json_put_double(rx_buf *b, double d);
 /* Is s[0..n) valid UTF-8?  1 or 0. */

@@ -1,0 +1,37 @@
+# bench/lib.sh - shared by the bench/NN-*.sh scripts.
+#
+#   measure NAME COMMAND...   run it (stdout to /dev/null unless redirected
+#                             inside a sh -c), print "NAME  SECONDS s  RSS MB",
+#                             and set $secs and $rss_kb
+#   ratio A B                 A / B with two decimals
+#   gen_warehouse FILE ROWS   a SQLite table "t" of ROWS rows x 12 columns
+
+measure () {
+	name=$1
+	shift
+	/usr/bin/time -f "%e %M" -o "$BENCH_DIR/.time" "$@" >/dev/null 2>"$BENCH_DIR/.err"
+	rc=$?
+	read -r secs rss_kb <"$BENCH_DIR/.time" || { secs=0; rss_kb=0; }
+	printf '  %-44s %8.2f s  %8.1f MB peak%s\n' "$name" "$secs" "$(echo "$rss_kb / 1024" | bc -l)" \
+		"$( [ $rc -eq 0 ] || echo "  (exit $rc: $(head -c 200 "$BENCH_DIR/.err"))")"
+}
+
+ratio () {
+	echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "n/a" }'
+}
+
+gen_warehouse () {
+	rm -f "$1"
+	sqlite3 "$1" <<SQL
+create table t(id integer primary key, email text, first_name text, last_name text,
+  plan text, ltv real, orders integer, churn_risk real, country text, created_at text,
+  active integer, note text);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < $2)
+insert into t select x, 'user' || x || '@example.com', 'First' || (x % 1000), 'Last' || (x % 997),
+  case x % 3 when 0 then 'free' when 1 then 'pro' else 'enterprise' end,
+  round((x % 10000) * 1.25, 2), x % 50, (x % 100) / 100.0,
+  case x % 4 when 0 then 'DE' when 1 then 'US' when 2 then 'JP' else 'BR' end,
+  '2024-01-' || printf('%02d', x % 28 + 1) || 'T10:00:00Z', x % 2, 'note ' || x
+from c;
+SQL
+}
