@@ -4,8 +4,12 @@
 #
 #   . "$RX_TESTS/lib-pg.sh"
 #   pg_start              # or: pg_start tcp  (also listen on 127.0.0.1)
-#   pg_sql 'create table t (id int)'
+#   test_expect_success '...' 'pg_sql "create table t (id int)" && ...'
 #
+# Call pg_start at the top level of the script, not inside a test body:
+# a body runs in a subshell, and the exported settings and the cleanup
+# must outlive it.  It bails out of the script when the server will not
+# start.
 # pg_start runs initdb into the test's temporary directory and starts the
 # server on a Unix socket in that directory (and, with "tcp", on a free
 # loopback port, password authentication required there), then exports
@@ -46,16 +50,17 @@ pg_start () {
 	PG_DATA=$TRASH/pgdata
 	PG_SOCK=$TRASH/pgsock
 	PG_LOG=$TRASH/pg.log
-	mkdir -p "$PG_DATA" "$PG_SOCK" || return 1
+	mkdir -p "$PG_DATA" "$PG_SOCK" || exit 1
 	if [ "$(id -u)" = 0 ]; then
 		chmod 755 "$TRASH" &&
 		chown postgres "$PG_DATA" "$PG_SOCK" &&
-		touch "$PG_LOG" && chown postgres "$PG_LOG" || return 1
+		touch "$PG_LOG" && chown postgres "$PG_LOG" || exit 1
 	fi
 	pg_as "$pg_bindir/initdb" -D "$PG_DATA" -U postgres -N -E UTF8 --locale=C \
 		--auth-local=trust --auth-host=scram-sha-256 >"$TRASH/initdb.log" 2>&1 || {
-		cat "$TRASH/initdb.log" >&2
-		return 1
+		sed 's/^/# /' "$TRASH/initdb.log"
+		echo "Bail out! initdb failed"
+		exit 1
 	}
 	listen=
 	PGPORT=5432
@@ -73,8 +78,9 @@ pg_start () {
 		fi
 		tries=$((tries + 1))
 		if [ "${1:-}" != tcp ] || [ $tries -ge 5 ]; then
-			cat "$PG_LOG" >&2
-			return 1
+			sed 's/^/# /' "$PG_LOG"
+			echo "Bail out! cannot start PostgreSQL"
+			exit 1
 		fi
 	done
 	test_cleanup "pg_as '$pg_bindir/pg_ctl' -D '$PG_DATA' -m immediate stop"
