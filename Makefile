@@ -62,7 +62,7 @@ check: deps
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan: deps
 	$(MAKE) all BUILD=build/asan OUT=build/asan/bin CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
-	RX_BIN=$(CURDIR)/build/asan/bin ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
+	RX_BIN=$(CURDIR)/build/asan/bin RX_TEST_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/t/lsan.supp prove -j2 t/
 

@@ -1,0 +1,246 @@
+/*
+ * t/unit/lib.c - unit tests of filters/lib, printing TAP.
+ *
+ * Compiled and run by t/0100-lib.t.  Each check prints one TAP line; the
+ * plan comes last.
+ */
+#include "rx.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int count, failed;
+
+static void ok(int cond, const char *what)
+{
+	count++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", count, what);
+	if (!cond)
+		failed++;
+}
+
+static void check_scan(void)
+{
+	rx_members ms = {0};
+	char err[256];
+	const char *line = "{\"id\":\"C1\", \"n\" : 1.50 ,\"o\":{\"a\":[1,{\"b\":null}]},\"e\\u0301\":true}";
+
+	ok(rx_json_scan_object(line, strlen(line), &ms, err, sizeof err) == 0, "scan: a valid object");
+	ok(ms.n == 4, "scan: four top-level members");
+	ok(ms.n == 4 && ms.m[1].value.n == 4 && memcmp(ms.m[1].value.p, "1.50", 4) == 0,
+	   "scan: a number's text is kept exactly");
+	ok(ms.n == 4 && rx_json_kind(ms.m[2].value) == 'o' && ms.m[2].value.n == 20, "scan: a nested object is one span");
+	ok(rx_json_find(&ms, "e\xcc\x81", 3) == 3, "scan: a name with an escape is found by its text");
+	static const char *const bad[] = {
+		"{\"a\":1,}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}", "{\"a\":\"x}", "{\"a\":tru}",
+		"{\"a\":1} x", "[1]", "", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}", "{\"a\":[1,]}", "{a:1}",
+		"{\"a\":\"\xc3\x28\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":1e}", "{\"a\":NaN}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char what[128];
+		snprintf(what, sizeof what, "scan: refuses invalid JSON #%zu", i + 1);
+		ok(rx_json_scan_object(bad[i], strlen(bad[i]), &ms, err, sizeof err) < 0, what);
+	}
+	ok(rx_json_scan_object("[1]", 3, &ms, err, sizeof err) < 0 && strstr(err, "not a JSON object (an array)") != NULL,
+	   "scan: says what a non-object is");
+	char deep[2000];
+	memset(deep, '[', sizeof deep);
+	memcpy(deep, "{\"a\":", 5);
+	ok(rx_json_scan_object(deep, sizeof deep, &ms, err, sizeof err) < 0 && strstr(err, "deeply") != NULL,
+	   "scan: deep nesting is an error, not a stack overflow");
+	free(ms.m);
+}
+
+static void check_numbers(void)
+{
+	ok(rx_json_number_exact("9007199254740992", 16), "exact: 2^53");
+	ok(!rx_json_number_exact("9007199254740993", 16), "exact: 2^53+1 is not");
+	ok(rx_json_number_exact("-9007199254740992", 17), "exact: -2^53");
+	ok(!rx_json_number_exact("-9007199254740993", 17), "exact: -(2^53+1) is not");
+	ok(!rx_json_number_exact("12345678901234567890", 20), "exact: 20 digits are not");
+	ok(rx_json_number_exact("0.123456789012345", 17), "exact: 15 significant digits");
+	ok(!rx_json_number_exact("0.1234567890123456", 18), "exact: 16 significant digits are not");
+	ok(rx_json_number_exact("1.500000000000000000", 20), "exact: trailing zeros are not significant");
+	ok(rx_json_number_exact("1e300", 5), "exact: 1e300");
+	ok(!rx_json_number_exact("1e400", 5), "exact: 1e400 overflows");
+	ok(!rx_json_number_exact("1e-400", 6), "exact: 1e-400 underflows");
+
+	rx_buf b = {0};
+	int roundtrip = 1;
+	srand(42);
+	for (int i = 0; i < 100000; i++) {
+		double d;
+		switch (i % 4) {
+		case 0: d = (double)(rand() % 1000000) / 100.0; break;
+		case 1: d = (rand() - RAND_MAX / 2) * 1e-9; break;
+		case 2: d = ldexp((double)rand(), rand() % 200 - 100); break;
+		default: d = (double)rand() * (double)rand(); break;
+		}
+		rx_buf_reset(&b);
+		rx_json_put_double(&b, d);
+		if (strtod(b.data, NULL) != d) {
+			roundtrip = 0;
+			printf("# %.17g printed as %s\n", d, b.data);
+			break;
+		}
+	}
+	ok(roundtrip, "put_double: 100,000 values read back exactly");
+	rx_buf_reset(&b);
+	rx_json_put_double(&b, 812.5);
+	rx_buf_putc(&b, ' ');
+	rx_json_put_double(&b, 0.1);
+	rx_buf_putc(&b, ' ');
+	rx_json_put_double(&b, NAN);
+	rx_buf_putc(&b, ' ');
+	rx_json_put_double(&b, -3.0);
+	ok(strcmp(b.data, "812.5 0.1 null -3") == 0, "put_double: short forms, NaN as null");
+	rx_buf_reset(&b);
+	rx_json_put_int(&b, -9223372036854775807LL - 1);
+	ok(strcmp(b.data, "-9223372036854775808") == 0, "put_int: the smallest long long");
+	rx_buf_free(&b);
+}
+
+static void check_strings(void)
+{
+	rx_buf enc = {0}, dec = {0};
+	const char raw[] = "q\"b\\s\n\t\x01 é 😀";
+
+	rx_json_put_string(&enc, raw, sizeof raw - 1);
+	ok(strcmp(enc.data, "\"q\\\"b\\\\s\\n\\t\\u0001 é 😀\"") == 0, "put_string: escapes what JSON needs");
+	rx_json_string_decode(rx_span_of(enc.data, enc.len), &dec);
+	ok(dec.len == sizeof raw - 1 && memcmp(dec.data, raw, dec.len) == 0, "string_decode: round trip");
+	rx_buf_reset(&dec);
+	const char *esc = "\"\\u00e9\\ud83d\\ude00\\/\"";
+	rx_json_string_decode(rx_span_of(esc, strlen(esc)), &dec);
+	ok(strcmp(dec.data, "é😀/") == 0, "string_decode: \\u escapes and surrogate pairs");
+	rx_buf_reset(&enc);
+	const char *pretty = "{ \"a\" : [ 1 , \"x y\" ] }";
+	rx_json_put_compact(&enc, rx_span_of(pretty, strlen(pretty)));
+	ok(strcmp(enc.data, "{\"a\":[1,\"x y\"]}") == 0, "put_compact: white space outside strings only");
+	rx_buf_free(&enc);
+	rx_buf_free(&dec);
+}
+
+static void check_reader(void)
+{
+	char path[] = "/tmp/rx-unit-XXXXXX", err[256], *line;
+	int fd = mkstemp(path);
+	size_t len;
+	rx_reader r;
+	char *big = malloc(600000);
+
+	memset(big, 'x', 600000);
+	dprintf(fd, "{\"a\":1}\r\n\n");
+	(void)!write(fd, big, 600000);
+	dprintf(fd, "\nlast");
+	close(fd);
+	ok(rx_reader_open(&r, path, 0, err, sizeof err) == 0, "reader: opens a file");
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == 1 && len == 7 && r.line == 1, "reader: CRLF stripped");
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == 1 && len == 0, "reader: an empty line");
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == 1 && len == 600000 && line[len] == '\0',
+	   "reader: a line longer than the buffer");
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == 1 && strcmp(line, "last") == 0 && r.line == 4,
+	   "reader: a last line without newline");
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == 0, "reader: then the end");
+	rx_reader_close(&r);
+	ok(rx_reader_open(&r, path, 100000, err, sizeof err) == 0, "reader: opens again with a limit");
+	rx_reader_next(&r, &line, &len, err, sizeof err);
+	rx_reader_next(&r, &line, &len, err, sizeof err);
+	ok(rx_reader_next(&r, &line, &len, err, sizeof err) == -1 && strstr(err, "line 3: longer than") != NULL,
+	   "reader: the limit is an error naming the line");
+	rx_reader_close(&r);
+	ok(rx_reader_open(&r, "/nonexistent/x", 0, err, sizeof err) == -1 && strstr(err, "cannot open") != NULL,
+	   "reader: a missing file");
+	unlink(path);
+	free(big);
+}
+
+static void check_hashes(void)
+{
+	char hex[65];
+	rx_buf b = {0};
+
+	rx_sha256_hex("abc", 3, hex);
+	ok(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256: abc");
+	rx_sha256_hex("", 0, hex);
+	ok(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0, "sha256: empty");
+	rx_base64_put(&b, (const unsigned char *)"foobar", 6);
+	rx_buf_putc(&b, ' ');
+	rx_base64_put(&b, (const unsigned char *)"fooba", 5);
+	rx_buf_putc(&b, ' ');
+	rx_base64_put(&b, (const unsigned char *)"foob", 4);
+	ok(strcmp(b.data, "Zm9vYmFy Zm9vYmE= Zm9vYg==") == 0, "base64: RFC 4648 vectors");
+	/* md5("C1") = 1f6c...: the first 32 bits mod 4, plus one */
+	ok(rx_shard_of("C1", 2, 1) == 1, "shard: one shard holds everything");
+	unsigned counts[4] = {0};
+	for (int i = 0; i < 4000; i++) {
+		char key[16];
+		int n = snprintf(key, sizeof key, "C%d", i);
+		counts[rx_shard_of(key, (size_t)n, 4) - 1]++;
+	}
+	ok(counts[0] > 800 && counts[1] > 800 && counts[2] > 800 && counts[3] > 800, "shard: keys spread over shards");
+	rx_buf_free(&b);
+}
+
+static void check_keys(void)
+{
+	rx_members ms = {0};
+	rx_buf key = {0};
+	char err[128];
+	const char *row = "{\"org\":\"acme\",\"id\":42,\"n\":null,\"s\":\"a\\\"b\"}";
+	char *one[] = {"id"}, *two[] = {"org", "id"}, *null[] = {"n"}, *esc[] = {"s"}, *missing[] = {"zz"};
+
+	rx_json_scan_object(row, strlen(row), &ms, err, sizeof err);
+	ok(rx_key_of(&ms, one, 1, &key) == 0 && strcmp(key.data, "42") == 0, "key: a number's text");
+	rx_buf_reset(&key);
+	ok(rx_key_of(&ms, two, 2, &key) == 0 && strcmp(key.data, "[\"acme\",\"42\"]") == 0, "key: composite");
+	rx_buf_reset(&key);
+	ok(rx_key_of(&ms, esc, 1, &key) == 0 && strcmp(key.data, "a\"b") == 0, "key: a string decoded");
+	rx_buf_reset(&key);
+	ok(rx_key_of(&ms, null, 1, &key) == -1, "key: null is no key");
+	rx_buf_reset(&key);
+	ok(rx_key_of(&ms, missing, 1, &key) == -1, "key: missing is no key");
+	free(ms.m);
+	rx_buf_free(&key);
+}
+
+static void check_deadletter(void)
+{
+	rx_buf out = {0};
+	rx_deadletter d = {"rx-push", 400, "bad \"email\"", {"{\"x\":1}", 7}, 2};
+	const char *change = "{\"op\":\"upsert\",\"key\":\"C1\",\"error\":{\"old\":true},\"row\":{ \"a\" : 1 }}";
+
+	rx_deadletter_format(&out, change, strlen(change), &d);
+	ok(strncmp(out.data,
+		   "{\"op\":\"upsert\",\"key\":\"C1\",\"row\":{\"a\":1},\"error\":{\"stage\":\"rx-push\",\"status\":400,"
+		   "\"message\":\"bad \\\"email\\\"\",\"body\":{\"x\":1},\"attempts\":2,\"at\":\"",
+		   strlen("{\"op\":\"upsert\",\"key\":\"C1\",\"row\":{\"a\":1},\"error\":{\"stage\":\"rx-push\",\"status\":400,"
+			  "\"message\":\"bad \\\"email\\\"\",\"body\":{\"x\":1},\"attempts\":2,\"at\":\"")) == 0,
+	   "deadletter: the record, its old error replaced");
+	ok(out.data[out.len - 1] == '\n' && out.data[out.len - 2] == '}', "deadletter: one whole line");
+	rx_members ms = {0};
+	char err[128];
+	ok(rx_json_scan_object(out.data, out.len - 1, &ms, err, sizeof err) == 0, "deadletter: valid JSON");
+	rx_buf_reset(&out);
+	rx_deadletter_format(&out, "not json", 8, &d);
+	ok(strncmp(out.data, "{\"record\":\"not json\",\"error\":", 29) == 0, "deadletter: a non-object is kept as text");
+	free(ms.m);
+	rx_buf_free(&out);
+}
+
+int main(void)
+{
+	rx_init("test-lib");
+	check_scan();
+	check_numbers();
+	check_strings();
+	check_reader();
+	check_hashes();
+	check_keys();
+	check_deadletter();
+	printf("1..%d\n", count);
+	return failed ? 1 : 0;
+}
