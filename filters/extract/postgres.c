@@ -513,6 +513,16 @@ static PGresult *take_result(PGconn *conn)
 	return last;
 }
 
+/* The server's notices and warnings, as diagnostics (one line each, the
+ * program's name first) rather than libpq's bare lines on stderr. */
+static void notice(void *arg, const char *message)
+{
+	char msg[1024];
+
+	(void)arg;
+	rx_diag("server says: %s", one_line(message, msg, sizeof msg));
+}
+
 static void session_settings(PGconn *conn)
 {
 	static const char *const settings[] = {
@@ -520,6 +530,7 @@ static void session_settings(PGconn *conn)
 		"SET extra_float_digits = 1", "SET bytea_output = 'hex'", "SET cursor_tuple_fraction = 1",
 	};
 
+	PQsetNoticeProcessor(conn, notice, NULL);
 	PQsetClientEncoding(conn, "UTF8");
 	/* best effort: an engine that lacks a setting keeps its default */
 	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
@@ -619,8 +630,11 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	for (;;) {
 		res = take_result(conn);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			const char *why = res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-									       : PQerrorMessage(conn);
+			/* a lost connection's story (a FATAL message, then "server
+			 * closed the connection") is in the connection's message */
+			const char *why = res && PQresultErrorMessage(res)[0] && PQstatus(conn) == CONNECTION_OK
+						  ? PQresultErrorMessage(res)
+						  : PQerrorMessage(conn);
 			rx_diag("query failed after %llu rows (the output is incomplete): %s", rows,
 				one_line(why, msg, sizeof msg));
 			goto done;
