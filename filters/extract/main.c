@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	extract_options o = {0};
+	char *query_text = NULL;
 	int kind = 0, c, unbuffered = 0, status;
 	rx_writer out;
 
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
 			o.query = optarg;
 			break;
 		case OPT_QUERYFILE:
-			o.query = read_file(optarg);
+			free(query_text);
+			o.query = query_text = read_file(optarg);
 			break;
 		case 't':
 			o.table = optarg;
@@ -275,5 +277,13 @@ int main(int argc, char **argv)
 	if (rx_writer_finish(&out, "output") < 0 && status == RX_EXIT_OK)
 		status = RX_EXIT_IOERR;
 	rx_buf_free(&out.buf);
+	free(query_text);
+	for (size_t i = 0; i < o.ntypes; i++)
+		free(o.type_cols[i]);
+	free(o.type_cols);
+	free(o.type_kinds);
+	for (size_t i = 0; i < nkey_columns; i++)
+		free(key_columns[i]);
+	free(key_columns);
 	return status;
 }
