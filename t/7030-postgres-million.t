@@ -1,0 +1,35 @@
+#!/bin/sh
+# rx-extract --postgres streams: 1,000,000 rows (about 130 MB of NDJSON)
+# pass through in a few tens of megabytes, and every row arrives.
+. "$(dirname "$0")/lib.sh"
+. "$RX_TESTS/lib-pg.sh"
+
+[ -x /usr/bin/time ] || test_skip_all 'no /usr/bin/time (package time)'
+
+pg_start
+
+model="select g as id, 'user' || g || '@example.com' as email, g * 1.5 as ltv,
+  repeat('x', 60) as pad, g % 2 = 0 as active from generate_series(1, 1000000) g"
+
+test_expect_success '1,000,000 rows stream with flat memory' '
+	{ /usr/bin/time -f %M -o rss rx-extract --postgres "" --query "$model"; echo $? >status; } |
+		tail -n 1 >last &&
+	echo 0 >expect &&
+	test_cmp expect status &&
+	echo "{\"id\":1000000,\"email\":\"user1000000@example.com\",\"ltv\":1500000.0,\"pad\":\"$(printf "%060d" 0 | tr 0 x)\",\"active\":true}" >expect &&
+	test_cmp expect last &&
+	rss=$(tail -n 1 rss) &&
+	echo "peak RSS: $rss KB" &&
+	test "$rss" -lt 100000
+'
+
+test_expect_success 'and the count is exact' '
+	{ rx-extract --postgres "" --query "$model"; echo $? >status; } | wc -l >count &&
+	echo 0 >expect &&
+	test_cmp expect status &&
+	echo 1000000 >expect &&
+	tr -d " " <count >count2 &&
+	test_cmp expect count2
+'
+
+test_done
