@@ -229,6 +229,12 @@ void rx_sha256_hex(const void *data, size_t n, char out[65]);
 /* Standard base64 of data appended to b. */
 void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n);
 
+/* ---- crash points for tests (killpoint.c) ---- */
+
+/* Raise SIGKILL here when $RX_KILL_AT names this program and point and
+ * this is the pass it names: "rx-diff:stage-row:500,rx-push:sent:3". */
+void rx_killpoint(const char *point);
+
 /* ---- keys and shards (hash.c) ---- */
 
 /* The text of one key value: a string's decoded text, any other value's
