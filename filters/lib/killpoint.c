@@ -10,6 +10,7 @@
 #include "rx.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
