@@ -68,7 +68,7 @@ check-asan: deps
 
 demo: deps
 	$(MAKE) all
-	sh examples/demo.sh
+	bash examples/demo.sh
 
 bench: deps
 	@tools/deps install bench
