@@ -1,16 +1,223 @@
 /*
- * rx-diff - not implemented yet.
+ * rx-diff - the snapshot engine: emit only the rows that changed since the
+ * last delivery, and advance the snapshot from the destination's acks.
+ *
+ * Holds its input: a stage run reads the whole model before it emits
+ * anything (into temporary files and the state, never the heap: memory is
+ * bounded whatever the model's size).  See stage.c for how, commit.c for
+ * --commit, state.c for the state file and the lock.
+ * Exit: 0 done, 1 failed, 2 usage, 3 rows dead-lettered (bad keys),
+ * 65 bad input or a guard rail tripped (nothing emitted), 74 output,
+ * 75 the state is locked by another run.
  */
-#include "rx.h"
+#include "diff.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void usage(void)
+{
+	printf("Usage: rx-diff --state FILE --key COL[,COL...] [OPTION]...\n"
+	       "  or:  rx-diff --state FILE --commit\n"
+	       "  or:  rx-diff --state FILE --status\n"
+	       "Compare rows with the snapshot of what the destination holds and emit the changes;\n"
+	       "with --commit, advance the snapshot from the destination's acks.\n"
+	       "Holds its input: every row is read (to disk, not memory) before any change is emitted.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -s, --state FILE           the sync's state file (created on the first run)\n"
+	       "  -k, --key COL[,COL...]     the key column(s) of a row\n"
+	       "  -m, --mode MODE            insert, update, upsert (default), mirror or delete\n"
+	       "      --ignore COL[,COL...]  leave these columns out of the comparison\n"
+	       "      --changed-only         updates carry only the changed fields and the key\n"
+	       "      --max-invalid N        abort (exit 65) when more than N rows have a bad key\n"
+	       "                             (default 0: no limit)\n"
+	       "      --max-changes N        abort (exit 65) when a run has more than N changes\n"
+	       "      --max-delete-ratio R   mirror: abort (exit 65) when a run would delete more\n"
+	       "                             than R of the synced rows (default 0.5; 1 for no limit)\n"
+	       "      --accept-schema-change go on although the columns differ from the last\n"
+	       "                             delivered run\n"
+	       "      --full-resync          treat the snapshot as empty (the destination was wiped)\n"
+	       "      --shard I/N            keep only the keys in shard I of N\n"
+	       "      --max-line BYTES       longest line accepted (default 64M)\n"
+	       "      --commit               read acks and advance the snapshot\n"
+	       "      --commit-every N       acks per transaction with --commit (default 10000)\n"
+	       "      --status               print the history and freshness as JSON lines\n"
+	       "  -h, --help                 show this help and exit\n"
+	       "  -V, --version              show the version and exit\n"
+	       "\n"
+	       "Example:\n"
+	       "  rx-extract --sqlite dw.db --table customers | rx-diff --state s.db --key id \\\n"
+	       "    | rx-batch | rx-push --profile hubspot-contacts | rx-diff --state s.db --commit\n"
+	       "\n"
+	       "See rx-diff(1).\n");
+	exit(RX_EXIT_OK);
+}
+
+static void split_columns(const char *option, const char *arg, char ***cols, size_t *n)
+{
+	char *copy = rx_xstrdup(arg), *save = NULL;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		*cols = rx_xrealloc(*cols, (*n + 1) * sizeof **cols);
+		(*cols)[(*n)++] = rx_xstrdup(item);
+	}
+	free(copy);
+	if (*n == 0)
+		rx_usage_error("%s: no column named", option);
+}
+
+static void free_columns(char **cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(cols[i]);
+	free(cols);
+}
 
 int main(int argc, char **argv)
 {
+	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
+	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
+	       OPT_STATUS };
+	static const struct option longopts[] = {
+		{"state", required_argument, NULL, 's'},
+		{"key", required_argument, NULL, 'k'},
+		{"mode", required_argument, NULL, 'm'},
+		{"ignore", required_argument, NULL, OPT_IGNORE},
+		{"changed-only", no_argument, NULL, OPT_CHANGED_ONLY},
+		{"max-invalid", required_argument, NULL, OPT_MAX_INVALID},
+		{"max-changes", required_argument, NULL, OPT_MAX_CHANGES},
+		{"max-delete-ratio", required_argument, NULL, OPT_MAX_DELETE_RATIO},
+		{"accept-schema-change", no_argument, NULL, OPT_ACCEPT_SCHEMA},
+		{"full-resync", no_argument, NULL, OPT_FULL_RESYNC},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"commit", no_argument, NULL, OPT_COMMIT},
+		{"commit-every", required_argument, NULL, OPT_COMMIT_EVERY},
+		{"status", no_argument, NULL, OPT_STATUS},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	diff_options o;
+	int c, commit = 0, status_mode = 0, status;
+
 	rx_init("rx-diff");
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		rx_print_version(NULL);
-	rx_diag("not implemented yet");
-	return RX_EXIT_FAIL;
+	memset(&o, 0, sizeof o);
+	o.mode = MODE_UPSERT;
+	o.max_changes = -1;
+	o.max_delete_ratio = 0.5;
+	o.max_line = RX_MAX_LINE_DEFAULT;
+	o.commit_every = 10000;
+	while ((c = getopt_long(argc, argv, "s:k:m:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.state = optarg;
+			break;
+		case 'k':
+			split_columns("--key", optarg, &o.key_cols, &o.nkey_cols);
+			break;
+		case 'm': {
+			static const char *const modes[] = {"insert", "update", "upsert", "mirror", "delete"};
+			size_t i;
+			for (i = 0; i < 5; i++)
+				if (strcmp(optarg, modes[i]) == 0)
+					break;
+			if (i == 5)
+				rx_usage_error("--mode: '%s' is not insert, update, upsert, mirror or delete", optarg);
+			o.mode = (enum diff_mode)i;
+			break;
+		}
+		case OPT_IGNORE:
+			split_columns("--ignore", optarg, &o.ignore_cols, &o.nignore_cols);
+			break;
+		case OPT_CHANGED_ONLY:
+			o.changed_only = 1;
+			break;
+		case OPT_MAX_INVALID:
+			o.max_invalid = rx_parse_number("--max-invalid", optarg, 0, (long long)1 << 62);
+			break;
+		case OPT_MAX_CHANGES:
+			o.max_changes = rx_parse_number("--max-changes", optarg, 0, (long long)1 << 62);
+			break;
+		case OPT_MAX_DELETE_RATIO: {
+			char *end;
+			o.max_delete_ratio = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(o.max_delete_ratio >= 0 && o.max_delete_ratio <= 1))
+				rx_usage_error("--max-delete-ratio: '%s' is not a number from 0 to 1", optarg);
+			break;
+		}
+		case OPT_ACCEPT_SCHEMA:
+			o.accept_schema_change = 1;
+			break;
+		case OPT_FULL_RESYNC:
+			o.full_resync = 1;
+			break;
+		case OPT_SHARD:
+			rx_parse_shard(optarg, &o.shard, &o.nshards);
+			break;
+		case OPT_MAXLINE:
+			o.max_line = rx_parse_size("--max-line", optarg);
+			break;
+		case OPT_COMMIT:
+			commit = 1;
+			break;
+		case OPT_COMMIT_EVERY:
+			o.commit_every = rx_parse_number("--commit-every", optarg, 1, (long long)1 << 62);
+			break;
+		case OPT_STATUS:
+			status_mode = 1;
+			break;
+		case 'h':
+			usage();
+			break;
+		case 'V':
+			rx_print_version(NULL);
+			break;
+		default:
+			fprintf(stderr, "Try 'rx-diff --help'.\n");
+			return RX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		rx_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.state == NULL)
+		rx_usage_error("no state: give --state FILE");
+	if (commit && status_mode)
+		rx_usage_error("give one of --commit and --status");
+	if (commit || status_mode) {
+		if (o.nkey_cols > 0 || o.nignore_cols > 0 || o.nshards > 0 || o.changed_only || o.full_resync)
+			rx_usage_error("--key, --ignore, --shard, --changed-only and --full-resync go with a stage run");
+	} else if (o.nkey_cols == 0) {
+		rx_usage_error("no key: give --key COL[,COL...]");
+	}
+
+	if (status_mode) {
+		sqlite3 *db = NULL;
+		rx_writer w;
+		char err[1024];
+		status = RX_EXIT_OK;
+		if (rx_diff_state_open(o.state, 0, &db, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			return RX_EXIT_FAIL;
+		}
+		rx_writer_init(&w, 1);
+		if (rx_diff_status(db, &w, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			status = RX_EXIT_FAIL;
+		}
+		if (rx_writer_finish(&w, "output") < 0 && status == RX_EXIT_OK)
+			status = RX_EXIT_IOERR;
+		rx_buf_free(&w.buf);
+		sqlite3_close(db);
+	} else if (commit) {
+		status = rx_diff_commit(&o);
+	} else {
+		status = rx_diff_stage(&o);
+	}
+	free_columns(o.key_cols, o.nkey_cols);
+	free_columns(o.ignore_cols, o.nignore_cols);
+	return status;
 }

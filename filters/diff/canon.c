@@ -1,0 +1,357 @@
+/*
+ * canon.c - the canonical form of a row, its hash, and which fields changed.
+ *
+ * Two rows hash alike when they hold the same data, however written:
+ * members are sorted by their decoded names, strings are decoded and
+ * re-escaped one way, numbers are reduced to sign, significant digits and
+ * a decimal exponent (1, 1.0, 1e0 and 10e-1 are one number, and digits are
+ * never rounded through a double, so big integers stay distinct), and
+ * nested objects are sorted too.  Each canonical value is self-delimiting:
+ * strings are quoted, numbers end with ';', containers are bracketed.
+ *
+ * Works on spans from rx_json_scan_object; the only memory is a few static
+ * buffers that grow to the largest row and are reused.
+ */
+#include "diff.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NEST 64
+
+int rx_diff_name_in(rx_span raw, char *const *cols, size_t ncols)
+{
+	for (size_t i = 0; i < ncols; i++)
+		if (rx_json_name_eq(raw, cols[i], strlen(cols[i])))
+			return 1;
+	return 0;
+}
+
+/* The decoded text of a member name: the raw bytes inside the quotes when
+ * there is no escape (nearly always), else decoded into scratch. */
+static rx_span name_text(rx_span raw, rx_buf *scratch)
+{
+	if (memchr(raw.p, '\\', raw.n) == NULL)
+		return rx_span_of(raw.p + 1, raw.n - 2);
+	rx_buf_reset(scratch);
+	rx_json_string_decode(raw, scratch);
+	return rx_span_of(scratch->data, scratch->len);
+}
+
+static int span_cmp(rx_span a, rx_span b)
+{
+	int c = memcmp(a.p, b.p, a.n < b.n ? a.n : b.n);
+	if (c != 0)
+		return c;
+	return a.n < b.n ? -1 : a.n > b.n;
+}
+
+static void canon_number(rx_buf *out, rx_span v)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	char digits[64];
+	size_t nd = 0, total = 0;
+	long long exp10 = 0, e = 0;
+	int neg = 0, eneg = 0;
+
+	if (p < end && *p == '-')
+		neg = 1, p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (nd == 0 && *p == '0')
+			continue; /* leading zeros */
+		if (nd < sizeof digits)
+			digits[nd++] = *p;
+		else
+			exp10++; /* too long to keep: fall back to the raw text below */
+		total++;
+	}
+	if (p < end && *p == '.') {
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+			exp10--;
+			if (nd == 0 && *p == '0')
+				continue;
+			if (nd < sizeof digits)
+				digits[nd++] = *p;
+			total++;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (e > 100000000000LL)
+				break;
+			e = e * 10 + (*p - '0');
+		}
+	}
+	if (total > sizeof digits || p != end) {
+		/* absurdly long: the raw text is still a faithful form */
+		rx_buf_putc(out, 'N');
+		rx_buf_put(out, v.p, v.n);
+		rx_buf_putc(out, ';');
+		return;
+	}
+	exp10 += eneg ? -e : e;
+	while (nd > 0 && digits[nd - 1] == '0')
+		nd--, exp10++;
+	if (nd == 0) {
+		rx_buf_put(out, "n0;", 3);
+		return;
+	}
+	rx_buf_putc(out, 'n');
+	if (neg)
+		rx_buf_putc(out, '-');
+	rx_buf_put(out, digits, nd);
+	rx_buf_printf(out, "e%lld;", exp10);
+}
+
+typedef struct sorted_member {
+	rx_span name;  /* decoded */
+	rx_span value; /* raw */
+} sorted_member;
+
+/* Per-depth scratch, reused from row to row. */
+static struct level {
+	rx_members ms;
+	sorted_member *sm;
+	size_t cap;
+	rx_buf names; /* decoded names with escapes */
+} levels[MAX_NEST + 1];
+
+/* Sort the members (minus the ignored ones at the top) by decoded name. */
+static size_t sort_members(const rx_members *ms, struct level *lv, char *const *skip, size_t nskip)
+{
+	size_t n = 0;
+
+	if (lv->cap < ms->n) {
+		lv->cap = ms->n;
+		lv->sm = rx_xrealloc(lv->sm, lv->cap * sizeof *lv->sm);
+	}
+	rx_buf_reset(&lv->names);
+	/* decoded names of escaped members live in lv->names: reserve first so
+	 * spans into it stay valid */
+	size_t need = 0;
+	for (size_t i = 0; i < ms->n; i++)
+		need += ms->m[i].name.n;
+	rx_buf_reserve(&lv->names, need + 1);
+	for (size_t i = 0; i < ms->n; i++) {
+		rx_span raw = ms->m[i].name;
+		if (nskip > 0 && rx_diff_name_in(raw, skip, nskip))
+			continue;
+		rx_span name;
+		if (memchr(raw.p, '\\', raw.n) == NULL) {
+			name = rx_span_of(raw.p + 1, raw.n - 2);
+		} else {
+			size_t at = lv->names.len;
+			rx_json_string_decode(raw, &lv->names);
+			name = rx_span_of(lv->names.data + at, lv->names.len - at);
+		}
+		/* insertion sort: rows have tens of members */
+		size_t j = n;
+		while (j > 0 && span_cmp(lv->sm[j - 1].name, name) > 0) {
+			lv->sm[j] = lv->sm[j - 1];
+			j--;
+		}
+		lv->sm[j].name = name;
+		lv->sm[j].value = ms->m[i].value;
+		n++;
+	}
+	return n;
+}
+
+static void canon_object(rx_buf *out, const rx_members *ms, int depth, char *const *skip, size_t nskip)
+{
+	struct level *lv = &levels[depth];
+	size_t n = sort_members(ms, lv, skip, nskip);
+
+	rx_buf_putc(out, '{');
+	for (size_t i = 0; i < n; i++) {
+		rx_json_put_string(out, lv->sm[i].name.p, lv->sm[i].name.n);
+		rx_diff_canon_value(out, lv->sm[i].value, depth + 1);
+	}
+	rx_buf_putc(out, '}');
+}
+
+static void canon_array(rx_buf *out, rx_span v, int depth)
+{
+	/* walk the elements by scanning them as the values of a wrapper would
+	 * be awkward; instead split on top-level commas, outside strings */
+	const char *p = v.p + 1, *end = v.p + v.n - 1;
+	int nest = 0, in_string = 0;
+	const char *start = NULL;
+
+	rx_buf_putc(out, '[');
+	for (; p <= end; p++) {
+		char c = p < end ? *p : ',';
+		if (in_string) {
+			if (c == '\\')
+				p++;
+			else if (c == '"')
+				in_string = 0;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (start == NULL && c != ',' && !(p == end))
+			start = p;
+		if (c == '"')
+			in_string = 1;
+		else if (c == '[' || c == '{')
+			nest++;
+		else if (c == ']' || c == '}')
+			nest--;
+		else if (c == ',' && nest == 0 && start != NULL) {
+			const char *q = p;
+			while (q > start && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'))
+				q--;
+			rx_diff_canon_value(out, rx_span_of(start, (size_t)(q - start)), depth + 1);
+			start = NULL;
+		}
+	}
+	rx_buf_putc(out, ']');
+}
+
+void rx_diff_canon_value(rx_buf *out, rx_span v, int depth)
+{
+	static rx_buf scratch;
+	char err[128];
+
+	switch (rx_json_kind(v)) {
+	case 's':
+		if (memchr(v.p, '\\', v.n) == NULL) {
+			rx_buf_put(out, v.p, v.n);
+		} else {
+			rx_buf_reset(&scratch);
+			rx_json_string_decode(v, &scratch);
+			rx_json_put_string(out, scratch.data, scratch.len);
+		}
+		break;
+	case 'n':
+		canon_number(out, v);
+		break;
+	case 'o':
+		if (depth < MAX_NEST && rx_json_scan_object(v.p, v.n, &levels[depth].ms, err, sizeof err) == 0) {
+			canon_object(out, &levels[depth].ms, depth, NULL, 0);
+			break;
+		}
+		rx_buf_putc(out, 'O');
+		rx_json_put_compact(out, v);
+		break;
+	case 'a':
+		if (depth < MAX_NEST) {
+			canon_array(out, v, depth);
+			break;
+		}
+		rx_buf_putc(out, 'A');
+		rx_json_put_compact(out, v);
+		break;
+	default: /* t, f, z */
+		rx_buf_putc(out, rx_json_kind(v));
+		break;
+	}
+}
+
+void rx_diff_row_hash(const rx_members *row, const diff_options *o, unsigned char hash[DIFF_HASH_LEN])
+{
+	static rx_buf canon;
+	static EVP_MD_CTX *ctx;
+	static EVP_MD *sha256;
+	unsigned len = 0;
+
+	if (ctx == NULL) {
+		/* fetched once: the one-shot SHA256() looks the algorithm up on
+		 * every call in OpenSSL 3, which costs more than hashing a row */
+		ctx = EVP_MD_CTX_new();
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		if (ctx == NULL || sha256 == NULL)
+			rx_die(RX_EXIT_FAIL, "cannot set up SHA-256");
+	}
+	rx_buf_reset(&canon);
+	canon_object(&canon, row, 0, o->ignore_cols, o->nignore_cols);
+	if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, canon.data, canon.len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, hash, &len) != 1)
+		rx_die(RX_EXIT_FAIL, "SHA-256 failed");
+}
+
+size_t rx_diff_changed(const rx_members *old_row, const rx_members *new_row, const diff_options *o, rx_buf *out,
+		       unsigned char *new_flags)
+{
+	static rx_buf a, b, na, nb;
+	size_t count = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const rx_members *from = pass == 0 ? new_row : old_row;
+		const rx_members *other = pass == 0 ? old_row : new_row;
+		for (size_t i = 0; i < from->n; i++) {
+			rx_span raw = from->m[i].name;
+			if (rx_diff_name_in(raw, o->ignore_cols, o->nignore_cols))
+				continue;
+			rx_span name = name_text(raw, &na);
+			long at = -1;
+			for (size_t j = 0; j < other->n; j++) {
+				rx_span oname = name_text(other->m[j].name, &nb);
+				if (span_cmp(oname, name) == 0) {
+					at = (long)j;
+					break;
+				}
+			}
+			int differs;
+			if (pass == 1) {
+				differs = at < 0; /* a member that left */
+			} else if (at < 0) {
+				differs = 1;
+			} else {
+				rx_buf_reset(&a);
+				rx_buf_reset(&b);
+				rx_diff_canon_value(&a, from->m[i].value, 1);
+				rx_diff_canon_value(&b, other->m[at].value, 1);
+				differs = a.len != b.len || memcmp(a.data, b.data, a.len) != 0;
+			}
+			if (pass == 0 && new_flags != NULL)
+				new_flags[i] = (unsigned char)differs;
+			if (!differs)
+				continue;
+			if (count++ > 0)
+				rx_buf_putc(out, ',');
+			rx_json_put_compact(out, raw);
+		}
+	}
+	return count;
+}
+
+void rx_diff_hex(const unsigned char *hash, char out[2 * DIFF_HASH_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < DIFF_HASH_LEN; i++) {
+		out[2 * i] = hex[hash[i] >> 4];
+		out[2 * i + 1] = hex[hash[i] & 15];
+	}
+	out[2 * DIFF_HASH_LEN] = '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int rx_diff_unhex(const char *hex, size_t n, unsigned char hash[DIFF_HASH_LEN])
+{
+	if (n != 2 * DIFF_HASH_LEN)
+		return -1;
+	for (size_t i = 0; i < DIFF_HASH_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		hash[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * diff.h - rx-diff's modules: canonical hashing (canon.c), the state file
+ * and its lock (state.c), staging a run (stage.c) and committing acks
+ * (commit.c).
+ *
+ * NOTES ON THE DESIGN
+ *
+ *  - The state file is SQLite in WAL mode.  The snapshot (what the
+ *    destination holds) changes only in commit.c, and only for an ack whose
+ *    hash equals the staged hash for its key.  Everything else a run writes
+ *    is its staged changes and its line in the history.
+ *  - A hash is the SHA-256 of the row's canonical form (canon.c): 32 bytes
+ *    in the state, 64 lowercase hex digits on the wire.
+ *  - Rows in the state are lz4-compressed: a 4-byte little-endian length of
+ *    the raw text, then the LZ4 block.
+ */
+#ifndef RX_DIFF_H
+#define RX_DIFF_H
+
+#include "rx.h"
+
+#include <sqlite3.h>
+
+#define DIFF_HASH_LEN 32
+
+enum diff_mode { MODE_INSERT, MODE_UPDATE, MODE_UPSERT, MODE_MIRROR, MODE_DELETE };
+
+typedef struct diff_options {
+	const char *state;       /* --state FILE */
+	char **key_cols;         /* --key, split */
+	size_t nkey_cols;
+	char **ignore_cols;      /* --ignore, split */
+	size_t nignore_cols;
+	enum diff_mode mode;     /* --mode */
+	long long max_invalid;   /* 0: no limit */
+	long long max_changes;   /* -1: no limit */
+	double max_delete_ratio; /* mirror mode; 1.0: no limit */
+	int accept_schema_change;
+	int changed_only;
+	int full_resync;
+	unsigned shard, nshards; /* --shard I/N; nshards 0: all */
+	size_t max_line;
+	long long commit_every;  /* --commit: acks per transaction */
+} diff_options;
+
+/* ---- canon.c ---- */
+
+/* Is the decoded member name one of the columns? */
+int rx_diff_name_in(rx_span raw_name, char *const *cols, size_t ncols);
+/* SHA-256 of the canonical form of a row (its members; ignored columns left
+ * out) into hash[32]. */
+void rx_diff_row_hash(const rx_members *row, const diff_options *o, unsigned char hash[DIFF_HASH_LEN]);
+/* Append to out the canonical form of one value. */
+void rx_diff_canon_value(rx_buf *out, rx_span v, int depth);
+/* Append the names of the members whose values differ between old and new
+ * rows (as JSON strings, comma separated; new members, changed members,
+ * then members that left), skipping ignored columns; new_flags (if not
+ * NULL) gets 1 for each member of new_row that differs.  Returns how many. */
+size_t rx_diff_changed(const rx_members *old_row, const rx_members *new_row, const diff_options *o, rx_buf *out,
+		       unsigned char *new_flags);
+void rx_diff_hex(const unsigned char *hash, char out[2 * DIFF_HASH_LEN + 1]);
+/* 0, or -1 if hex is not 64 hex digits. */
+int rx_diff_unhex(const char *hex, size_t n, unsigned char hash[DIFF_HASH_LEN]);
+
+/* ---- state.c ---- */
+
+typedef struct diff_run {
+	long long id;
+	long long pid, pid_start;             /* the stage process */
+	long long committer, committer_start; /* the commit process, or 0 */
+	char started[32];
+	char status[16];
+} diff_run;
+
+/* Open (create with --create) the state file; checks its kind and version. */
+int rx_diff_state_open(const char *path, int create, sqlite3 **db, char *err, size_t errlen);
+int rx_diff_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+/* The process start time of pid (clock ticks since boot), 0 if it is gone. */
+long long rx_diff_proc_start(long long pid);
+int rx_diff_alive(long long pid, long long start);
+/* The newest run whose end is not recorded: 1 found, 0 none, -1 error. */
+int rx_diff_open_run(sqlite3 *db, diff_run *run, char *err, size_t errlen);
+/* Compress raw text into out (length prefix + LZ4 block) / decompress. */
+void rx_diff_pack(const char *raw, size_t n, rx_buf *out);
+int rx_diff_unpack(const void *blob, size_t n, rx_buf *out);
+/* --status: the history and freshness as JSON lines on w. */
+int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen);
+
+/* ---- stage.c, commit.c ---- */
+
+int rx_diff_stage(const diff_options *o);
+int rx_diff_commit(const diff_options *o);
+
+/* The test hook RX_DIFF_TEST_KILL_AT=POINT:N (see stage.c). */
+void rx_diff_kill_point(const char *point, unsigned long long count);
+
+#endif

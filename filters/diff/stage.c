@@ -1,0 +1,1095 @@
+/*
+ * stage.c - a stage run: read the whole model, compare it with the
+ * snapshot, stage the changes, and only then emit them.
+ *
+ * NOTES ON THE DESIGN
+ *
+ * Memory is bounded whatever the model's size; the work is an external
+ * sort-merge:
+ *
+ *  1. Read.  Each row is validated, keyed, filtered by --shard and hashed
+ *     (canon.c); its raw text goes to a spool file and a small record
+ *     (key, hash, where the row is in the spool, its line number) to a
+ *     chunk in memory.  A full chunk is sorted by key and written to a
+ *     runs file.  Nothing is emitted.
+ *  2. Merge.  The sorted runs, the snapshot (SELECT ... ORDER BY key, a
+ *     sequential scan of a small table) and the uncertain keys are merged
+ *     in key order, like comm(1).  A key seen twice is dead-lettered; new,
+ *     changed and uncertain keys, and in mirror mode keys gone from the
+ *     model, become changes: staged in the state (one transaction) and
+ *     written to an output spool.
+ *  3. Guard rails are checked on the totals.  If one trips, the
+ *     transaction is rolled back and nothing is emitted (exit 65).
+ *     Otherwise the staging commits (synchronous=FULL: once a change can
+ *     reach the destination, the state knows it was staged) and the output
+ *     spool is copied to stdout.
+ *
+ * SQLite orders TEXT keys with memcmp (BINARY collation), and so does the
+ * sort here, so the merge can walk both in step.
+ *
+ * Test hook: RX_DIFF_TEST_KILL_AT=POINT:N raises SIGKILL at a point, so
+ * tests can kill a run deterministically: stage:N after N rows read,
+ * merge:N after N changes staged (before the staging commits), emit:0
+ * after the staging committed and before any output, commit:N after N
+ * acks applied (commit.c).  Not for production use.
+ */
+#include "diff.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK_BYTES ((size_t)24 << 20)
+#define READER_BUF ((size_t)256 << 10)
+
+/* One row's entry in a chunk and a runs file, followed by its key bytes
+ * and padding to 8 bytes. */
+typedef struct rec {
+	uint64_t offset;                   /* of the row in the spool */
+	uint64_t line;                     /* input line number */
+	uint32_t keylen;                   /* bytes of key text */
+	uint32_t rowlen;                   /* bytes of the row */
+	unsigned char hash[DIFF_HASH_LEN]; /* canonical hash */
+} rec;
+
+static size_t rec_size(uint32_t keylen)
+{
+	return (sizeof(rec) + keylen + 7) & ~(size_t)7;
+}
+
+static const char *rec_key(const rec *r)
+{
+	return (const char *)(r + 1);
+}
+
+static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+	if (c != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+/* Sorted runs of records in one temporary file. */
+typedef struct run_reader {
+	off_t pos, end;   /* what is left of this run in the file */
+	char *buf;        /* read buffer */
+	size_t cap, at, len;
+	const rec *cur;   /* current record, or NULL at the end */
+} run_reader;
+
+typedef struct stage_ctx {
+	const diff_options *o;
+	sqlite3 *db;
+	long long run_id;
+	int spool_fd, runs_fd, out_fd;
+	rx_writer spool, runs_out, out;
+	uint64_t spool_off;
+	rx_buf chunk;       /* records of the current chunk */
+	size_t *offs;       /* their offsets in chunk, for sorting */
+	size_t noffs, cap_offs;
+	off_t *run_ends;    /* where each sorted run ends in the runs file */
+	size_t nruns;
+	off_t runs_off;
+	/* the column set: sorted decoded names */
+	char **cols;
+	size_t ncols, cap_cols;
+	rx_buf last_names;  /* raw names of the previous row, for the fast path */
+	/* counters */
+	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
+	/* statements */
+	sqlite3_stmt *get_row, *put_staged;
+} stage_ctx;
+
+static const char *op_new(enum diff_mode m)
+{
+	static const char *const ops[] = {"insert", "update", "upsert", "upsert", "delete"};
+	return ops[m];
+}
+
+static const char *op_changed(enum diff_mode m)
+{
+	static const char *const ops[] = {NULL, "update", "upsert", "upsert", NULL};
+	return ops[m];
+}
+
+void rx_diff_kill_point(const char *point, unsigned long long count)
+{
+	static int parsed;
+	static char want[16];
+	static unsigned long long at;
+
+	if (!parsed) {
+		const char *s = getenv("RX_DIFF_TEST_KILL_AT");
+		const char *colon = s ? strchr(s, ':') : NULL;
+		parsed = 1;
+		if (colon != NULL && (size_t)(colon - s) < sizeof want) {
+			memcpy(want, s, (size_t)(colon - s));
+			want[colon - s] = '\0';
+			at = strtoull(colon + 1, NULL, 10);
+		}
+	}
+	if (want[0] != '\0' && count == at && strcmp(point, want) == 0)
+		raise(SIGKILL);
+}
+
+static int temp_fd(char *err, size_t errlen)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/rx-diff.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file in '%s': %s", dir && *dir ? dir : "/tmp",
+			 strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	return fd;
+}
+
+/* ---- pass 1: read ---- */
+
+static int offs_cmp(const void *a, const void *b, void *arg)
+{
+	const char *base = arg;
+	const rec *x = (const rec *)(base + *(const size_t *)a), *y = (const rec *)(base + *(const size_t *)b);
+	int c = key_cmp(rec_key(x), x->keylen, rec_key(y), y->keylen);
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int flush_chunk(stage_ctx *c, char *err, size_t errlen)
+{
+	if (c->noffs == 0)
+		return 0;
+	qsort_r(c->offs, c->noffs, sizeof *c->offs, offs_cmp, c->chunk.data);
+	for (size_t i = 0; i < c->noffs; i++) {
+		const rec *r = (const rec *)(c->chunk.data + c->offs[i]);
+		size_t n = rec_size(r->keylen);
+		rx_buf_put(&c->runs_out.buf, r, n);
+		c->runs_off += (off_t)n;
+		rx_writer_record(&c->runs_out);
+	}
+	if (rx_writer_flush(&c->runs_out) < 0) {
+		snprintf(err, errlen, "cannot write a temporary file: %s", strerror(c->runs_out.error));
+		return -1;
+	}
+	c->run_ends = rx_xrealloc(c->run_ends, (c->nruns + 1) * sizeof *c->run_ends);
+	c->run_ends[c->nruns++] = c->runs_off;
+	c->noffs = 0;
+	rx_buf_reset(&c->chunk);
+	return 0;
+}
+
+static void note_columns(stage_ctx *c, const rx_members *ms)
+{
+	static rx_buf names, name;
+	size_t i;
+
+	rx_buf_reset(&names);
+	for (i = 0; i < ms->n; i++)
+		rx_buf_put(&names, ms->m[i].name.p, ms->m[i].name.n);
+	if (names.len == c->last_names.len && memcmp(names.data, c->last_names.data, names.len) == 0)
+		return;
+	rx_buf_reset(&c->last_names);
+	rx_buf_put(&c->last_names, names.data, names.len);
+	for (i = 0; i < ms->n; i++) {
+		rx_buf_reset(&name);
+		rx_json_string_decode(ms->m[i].name, &name);
+		size_t lo = 0, hi = c->ncols;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int cmp = strcmp(c->cols[mid], name.data);
+			if (cmp == 0) {
+				lo = hi = mid;
+				goto next;
+			}
+			if (cmp < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (c->ncols == c->cap_cols) {
+			c->cap_cols = c->cap_cols ? 2 * c->cap_cols : 32;
+			c->cols = rx_xrealloc(c->cols, c->cap_cols * sizeof *c->cols);
+		}
+		memmove(c->cols + lo + 1, c->cols + lo, (c->ncols - lo) * sizeof *c->cols);
+		c->cols[lo] = rx_xstrdup(name.data);
+		c->ncols++;
+	next:;
+	}
+}
+
+static void dead_letter(const char *line, size_t n, const char *message)
+{
+	rx_deadletter d = {"rx-diff", 0, message, {NULL, 0}, 0};
+	rx_deadletter_emit(line, n, &d);
+}
+
+static int too_many_invalid(const stage_ctx *c)
+{
+	if (c->o->max_invalid > 0 && c->invalid > c->o->max_invalid) {
+		rx_diag("guard: more than %lld invalid rows (missing, null or duplicate keys); nothing was emitted"
+			" (fix the model, or raise --max-invalid)",
+			c->o->max_invalid);
+		return 1;
+	}
+	return 0;
+}
+
+/* 0 read everything, RX_EXIT_* otherwise. */
+static int read_model(stage_ctx *c)
+{
+	const diff_options *o = c->o;
+	rx_reader in;
+	rx_members ms = {0};
+	rx_buf key = {0};
+	char err[512], msg[600];
+	char *line;
+	size_t len;
+	int r, status = RX_EXIT_FAIL;
+
+	if (rx_reader_open(&in, "-", o->max_line, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		return RX_EXIT_FAIL;
+	}
+	while ((r = rx_reader_next(&in, &line, &len, err, sizeof err)) == 1) {
+		if (len == 0 || (len == 1 && line[0] == ' '))
+			continue;
+		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
+			rx_diag_at(in.name, in.line, "cannot parse the row: %s; nothing was emitted", err);
+			status = RX_EXIT_DATAERR;
+			goto done;
+		}
+		rx_buf_reset(&key);
+		if (rx_key_of(&ms, o->key_cols, o->nkey_cols, &key) < 0) {
+			/* like rx-extract --shard: shard 1 reports keyless rows */
+			if (o->nshards > 0 && o->shard != 1)
+				continue;
+			snprintf(msg, sizeof msg, "line %llu: missing or null key (--key %s%s)", in.line,
+				 o->key_cols[0], o->nkey_cols > 1 ? ",..." : "");
+			dead_letter(line, len, msg);
+			c->rows++;
+			c->invalid++;
+			if (too_many_invalid(c)) {
+				status = RX_EXIT_DATAERR;
+				goto done;
+			}
+			continue;
+		}
+		if (o->nshards > 0 && rx_shard_of(key.data, key.len, o->nshards) != o->shard)
+			continue;
+		if (key.len > 0xffffffu || len > 0xffffffffu) {
+			rx_diag_at(in.name, in.line, "key or row too long");
+			status = RX_EXIT_DATAERR;
+			goto done;
+		}
+		c->rows++;
+		note_columns(c, &ms);
+
+		/* the record, in the chunk */
+		size_t at = c->chunk.len, size = rec_size((uint32_t)key.len);
+		rx_buf_reserve(&c->chunk, size);
+		rec *rr = (rec *)(c->chunk.data + at);
+		rr->offset = c->spool_off;
+		rr->line = in.line;
+		rr->keylen = (uint32_t)key.len;
+		rr->rowlen = (uint32_t)len;
+		rx_diff_row_hash(&ms, o, rr->hash);
+		memcpy(rr + 1, key.data, key.len);
+		memset((char *)(rr + 1) + key.len, 0, size - sizeof(rec) - key.len);
+		c->chunk.len += size;
+		if (c->noffs == c->cap_offs) {
+			c->cap_offs = c->cap_offs ? 2 * c->cap_offs : 4096;
+			c->offs = rx_xrealloc(c->offs, c->cap_offs * sizeof *c->offs);
+		}
+		c->offs[c->noffs++] = at;
+
+		/* the row, in the spool */
+		rx_buf_put(&c->spool.buf, line, len);
+		c->spool_off += len;
+		rx_writer_record(&c->spool);
+		if (c->spool.error) {
+			rx_diag("cannot write a temporary file: %s", strerror(c->spool.error));
+			goto done;
+		}
+		if (c->chunk.len >= CHUNK_BYTES && flush_chunk(c, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			goto done;
+		}
+		rx_diff_kill_point("stage", (unsigned long long)c->rows);
+	}
+	if (r < 0) {
+		rx_diag_at(in.name, in.line + 1, "%s", err);
+		status = err[0] == 'l' ? RX_EXIT_DATAERR : RX_EXIT_FAIL; /* "line too long" */
+		goto done;
+	}
+	if (flush_chunk(c, err, sizeof err) < 0 || rx_writer_flush(&c->spool) < 0) {
+		rx_diag("cannot write a temporary file: %s", err);
+		goto done;
+	}
+	status = 0;
+done:
+	rx_reader_close(&in);
+	free(ms.m);
+	rx_buf_free(&key);
+	return status;
+}
+
+/* ---- pass 2: merge ---- */
+
+static int reader_fill(run_reader *rd, int fd)
+{
+	/* make the record at rd->at whole in the buffer */
+	for (;;) {
+		size_t have = rd->len - rd->at;
+		if (have >= sizeof(rec)) {
+			const rec *r = (const rec *)(rd->buf + rd->at);
+			if (have >= rec_size(r->keylen)) {
+				rd->cur = r;
+				return 0;
+			}
+		}
+		if (rd->pos >= rd->end) {
+			rd->cur = NULL;
+			return have == 0 ? 0 : -1;
+		}
+		memmove(rd->buf, rd->buf + rd->at, have);
+		rd->len = have;
+		rd->at = 0;
+		if (have >= sizeof(rec)) {
+			size_t need = rec_size(((const rec *)rd->buf)->keylen);
+			if (need > rd->cap) {
+				rd->cap = need;
+				rd->buf = rx_xrealloc(rd->buf, rd->cap);
+			}
+		}
+		size_t want = rd->cap - rd->len;
+		if ((off_t)want > rd->end - rd->pos)
+			want = (size_t)(rd->end - rd->pos);
+		ssize_t got = pread(fd, rd->buf + rd->len, want, rd->pos);
+		if (got <= 0)
+			return -1;
+		rd->len += (size_t)got;
+		rd->pos += got;
+	}
+}
+
+static int reader_next(run_reader *rd, int fd)
+{
+	rd->at += rec_size(rd->cur->keylen);
+	return reader_fill(rd, fd);
+}
+
+/* The row at r from the spool into buf. */
+static int spool_row(stage_ctx *c, const rec *r, rx_buf *buf)
+{
+	rx_buf_reset(buf);
+	rx_buf_reserve(buf, r->rowlen + 1);
+	size_t got = 0;
+	while (got < r->rowlen) {
+		ssize_t n = pread(c->spool_fd, buf->data + got, r->rowlen - got, (off_t)(r->offset + got));
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	buf->len = got;
+	buf->data[got] = '\0';
+	return 0;
+}
+
+static void put_trimmed(rx_buf *b, const char *s, size_t n)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	rx_buf_put(b, s, n);
+}
+
+/* Stage one change and write it to the output spool.  row is the raw text
+ * the change carries; full is the full current row, kept for the snapshot
+ * (NULL: row itself).  changed: the names list, or NULL. */
+static int emit_change(stage_ctx *c, const char *op, const char *key, size_t keylen, const unsigned char *hash,
+		       int action, rx_span row, rx_span full, const char *changed, char *err, size_t errlen)
+{
+	static rx_buf packed;
+	static unsigned long long staged;
+	char hex[2 * DIFF_HASH_LEN + 1];
+	rx_buf *b = &c->out.buf;
+
+	rx_diff_hex(hash, hex);
+	rx_buf_puts(b, "{\"op\":\"");
+	rx_buf_puts(b, op);
+	rx_buf_puts(b, "\",\"key\":");
+	rx_json_put_string(b, key, keylen);
+	rx_buf_puts(b, ",\"hash\":\"");
+	rx_buf_puts(b, hex);
+	rx_buf_putc(b, '"');
+	if (changed != NULL) {
+		rx_buf_puts(b, ",\"changed\":[");
+		rx_buf_puts(b, changed);
+		rx_buf_putc(b, ']');
+	}
+	rx_buf_puts(b, ",\"row\":");
+	put_trimmed(b, row.p, row.n);
+	rx_buf_puts(b, "}\n");
+	rx_writer_record(&c->out);
+	if (c->out.error) {
+		snprintf(err, errlen, "cannot write a temporary file: %s", strerror(c->out.error));
+		return -1;
+	}
+
+	if (full.p == NULL)
+		full = row;
+	rx_diff_pack(full.p, full.n, &packed);
+	sqlite3_stmt *st = c->put_staged;
+	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->run_id);
+	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, hash, DIFF_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, action);
+	sqlite3_bind_blob(st, 6, packed.data, (int)packed.len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot stage a change: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	rx_diff_kill_point("merge", ++staged);
+	return 0;
+}
+
+/* The last delivered row of a key, unpacked into out: 1, 0 none, -1 error. */
+static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = c->get_row;
+	int found = 0;
+
+	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (rx_diff_unpack(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), out) < 0) {
+			snprintf(err, errlen, "the snapshot's row for key '%.*s' is damaged", (int)keylen, key);
+			found = -1;
+		} else {
+			found = 1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		found = -1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+/* A key with exactly one model row. */
+static int merge_row(stage_ctx *c, const rec *r, const unsigned char *snap_hash, int uncertain, char *err,
+		     size_t errlen)
+{
+	static rx_buf row, old, changed, partial;
+	static rx_members new_ms, old_ms;
+	static unsigned char *flags;
+	static size_t cap_flags;
+	const diff_options *o = c->o;
+	const char *key = rec_key(r), *op;
+	rx_span none = {NULL, 0};
+
+	if (snap_hash == NULL) {
+		op = op_new(o->mode);
+	} else if (memcmp(snap_hash, r->hash, DIFF_HASH_LEN) != 0 || uncertain) {
+		op = op_changed(o->mode);
+		if (op == NULL && uncertain)
+			op = op_new(o->mode);
+	} else {
+		c->unchanged++;
+		return 0;
+	}
+	if (op == NULL) {
+		c->unchanged++;
+		return 0;
+	}
+	if (spool_row(c, r, &row) < 0) {
+		snprintf(err, errlen, "cannot read a temporary file: %s", strerror(errno));
+		return -1;
+	}
+	if (snap_hash == NULL) {
+		c->inserts++;
+		return emit_change(c, op, key, r->keylen, r->hash, 0, rx_span_of(row.data, row.len), none, NULL,
+				   err, errlen);
+	}
+	c->updates++;
+	if (uncertain || o->mode == MODE_DELETE) /* the destination may hold anything: send it all */
+		return emit_change(c, op, key, r->keylen, r->hash, 0, rx_span_of(row.data, row.len), none, NULL,
+				   err, errlen);
+	/* which fields changed, from the last delivered row */
+	int found = last_row(c, key, r->keylen, &old, err, errlen);
+	if (found < 0)
+		return -1;
+	if (rx_json_scan_object(row.data, row.len, &new_ms, err, errlen) < 0)
+		return -1;
+	if (found == 0 || rx_json_scan_object(old.data, old.len, &old_ms, err, errlen) < 0)
+		old_ms.n = 0;
+	if (cap_flags < new_ms.n) {
+		cap_flags = new_ms.n;
+		flags = rx_xrealloc(flags, cap_flags);
+	}
+	memset(flags, 0, new_ms.n);
+	rx_buf_reset(&changed);
+	rx_diff_changed(&old_ms, &new_ms, o, &changed, flags);
+	rx_span send = rx_span_of(row.data, row.len);
+	if (o->changed_only) {
+		rx_buf_reset(&partial);
+		rx_buf_putc(&partial, '{');
+		int first = 1;
+		for (size_t i = 0; i < new_ms.n; i++) {
+			if (!flags[i] && !rx_diff_name_in(new_ms.m[i].name, o->key_cols, o->nkey_cols))
+				continue;
+			if (!first)
+				rx_buf_putc(&partial, ',');
+			first = 0;
+			rx_buf_put(&partial, new_ms.m[i].name.p, new_ms.m[i].name.n);
+			rx_buf_putc(&partial, ':');
+			rx_buf_put(&partial, new_ms.m[i].value.p, new_ms.m[i].value.n);
+		}
+		rx_buf_putc(&partial, '}');
+		send = rx_span_of(partial.data, partial.len);
+	}
+	return emit_change(c, op, key, r->keylen, r->hash, 0, send, rx_span_of(row.data, row.len),
+			   changed.data ? changed.data : "", err, errlen);
+}
+
+/* A key gone from the model: in mirror mode, a delete that carries the
+ * last synced row (or, for a key never acked, the row last sent). */
+static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsigned char *hash, rx_span sent_row,
+		      char *err, size_t errlen)
+{
+	static rx_buf row;
+
+	if (c->o->mode != MODE_MIRROR)
+		return 0;
+	if (sent_row.p == NULL) {
+		int found = last_row(c, key, keylen, &row, err, errlen);
+		if (found < 0)
+			return -1;
+		if (found == 0) {
+			rx_buf_reset(&row);
+			rx_buf_puts(&row, "{}");
+		}
+		sent_row = rx_span_of(row.data, row.len);
+	}
+	c->deletes++;
+	return emit_change(c, "delete", key, keylen, hash, 1, sent_row, sent_row, NULL, err, errlen);
+}
+
+/* Dead-letter one row of a duplicated key. */
+static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
+{
+	static rx_buf row, msg;
+
+	if (spool_row(c, r, &row) < 0)
+		return -1;
+	rx_buf_reset(&msg);
+	rx_buf_printf(&msg, "line %llu: duplicate key ", (unsigned long long)r->line);
+	rx_json_put_string(&msg, key->data, key->len);
+	rx_buf_puts(&msg, " (no row with this key is synced)");
+	dead_letter(row.data, row.len, msg.data);
+	c->invalid++;
+	return 0;
+}
+
+static int merge(stage_ctx *c, char *err, size_t errlen)
+{
+	static rx_buf unc_row;
+	run_reader *rd = calloc(c->nruns ? c->nruns : 1, sizeof *rd);
+	sqlite3_stmt *snap = NULL, *unc = NULL;
+	int rc = -1, snap_state = SQLITE_DONE, unc_state;
+
+	if (rd == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < c->nruns; i++) {
+		rd[i].pos = i == 0 ? 0 : c->run_ends[i - 1];
+		rd[i].end = c->run_ends[i];
+		rd[i].cap = READER_BUF;
+		rd[i].buf = rx_xmalloc(rd[i].cap);
+		if (reader_fill(&rd[i], c->runs_fd) < 0) {
+			snprintf(err, errlen, "cannot read a temporary file");
+			goto done;
+		}
+	}
+	if (sqlite3_prepare_v2(c->db, "SELECT key, hash FROM snapshot ORDER BY key", -1, &snap, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
+		    SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		goto done;
+	}
+	if (!c->o->full_resync)
+		snap_state = sqlite3_step(snap);
+	unc_state = sqlite3_step(unc);
+	for (;;) {
+		/* the smallest key among the runs, the snapshot, the uncertain keys */
+		const rec *in = NULL;
+		for (size_t i = 0; i < c->nruns; i++) {
+			const rec *r = rd[i].cur;
+			if (r != NULL && (in == NULL || key_cmp(rec_key(r), r->keylen, rec_key(in), in->keylen) < 0))
+				in = r;
+		}
+		if (snap_state != SQLITE_ROW && snap_state != SQLITE_DONE)
+			goto sqlerr;
+		if (unc_state != SQLITE_ROW && unc_state != SQLITE_DONE)
+			goto sqlerr;
+		const char *key = NULL;
+		size_t keylen = 0;
+		if (in != NULL)
+			key = rec_key(in), keylen = in->keylen;
+		const char *sk = NULL, *uk = NULL;
+		size_t skn = 0, ukn = 0;
+		if (snap_state == SQLITE_ROW) {
+			sk = (const char *)sqlite3_column_text(snap, 0);
+			skn = (size_t)sqlite3_column_bytes(snap, 0);
+			if (key == NULL || key_cmp(sk, skn, key, keylen) < 0)
+				key = sk, keylen = skn;
+		}
+		if (unc_state == SQLITE_ROW) {
+			uk = (const char *)sqlite3_column_text(unc, 0);
+			ukn = (size_t)sqlite3_column_bytes(unc, 0);
+			if (key == NULL || key_cmp(uk, ukn, key, keylen) < 0)
+				key = uk, keylen = ukn;
+		}
+		if (key == NULL)
+			break;
+		int in_snap = sk != NULL && key_cmp(sk, skn, key, keylen) == 0;
+		int in_unc = uk != NULL && key_cmp(uk, ukn, key, keylen) == 0;
+		int in_model = in != NULL && key_cmp(rec_key(in), in->keylen, key, keylen) == 0;
+		const unsigned char *snap_hash = in_snap ? sqlite3_column_blob(snap, 1) : NULL;
+		if (in_snap && sqlite3_column_bytes(snap, 1) != DIFF_HASH_LEN)
+			snap_hash = NULL; /* damaged: treat as never sent */
+		if (in_snap)
+			c->snapshot_rows++;
+
+		if (in_model) {
+			/* every model row with this key: run i holds earlier lines than
+			 * run i+1, so this is input order */
+			static rx_buf keybuf, first;
+			size_t count = 0;
+			rx_buf_reset(&keybuf);
+			rx_buf_put(&keybuf, rec_key(in), in->keylen);
+			rx_buf_reset(&first);
+			for (size_t i = 0; i < c->nruns; i++) {
+				while (rd[i].cur != NULL &&
+				       key_cmp(rec_key(rd[i].cur), rd[i].cur->keylen, keybuf.data, keybuf.len) == 0) {
+					const rec *r = rd[i].cur;
+					if (++count == 1) {
+						rx_buf_put(&first, r, rec_size(r->keylen));
+					} else {
+						if (count == 2 && duplicate(c, (const rec *)first.data, &keybuf) < 0)
+							goto ioerr;
+						if (duplicate(c, r, &keybuf) < 0)
+							goto ioerr;
+					}
+					if (reader_next(&rd[i], c->runs_fd) < 0)
+						goto ioerr;
+				}
+			}
+			if (count == 1 && merge_row(c, (const rec *)first.data, snap_hash, in_unc, err, errlen) < 0)
+				goto done;
+		} else if (in_snap || in_unc) {
+			if (in_snap && snap_hash != NULL && !c->o->full_resync) {
+				if (merge_gone(c, key, keylen, snap_hash, (rx_span){NULL, 0}, err, errlen) < 0)
+					goto done;
+			} else if (in_unc) {
+				rx_buf_reset(&unc_row);
+				if (rx_diff_unpack(sqlite3_column_blob(unc, 2), (size_t)sqlite3_column_bytes(unc, 2),
+						   &unc_row) < 0 ||
+				    sqlite3_column_bytes(unc, 1) != DIFF_HASH_LEN) {
+					snprintf(err, errlen, "the uncertain row of a key is damaged");
+					goto done;
+				}
+				if (merge_gone(c, key, keylen, sqlite3_column_blob(unc, 1),
+					       rx_span_of(unc_row.data, unc_row.len), err, errlen) < 0)
+					goto done;
+			}
+		}
+		if (in_snap)
+			snap_state = sqlite3_step(snap);
+		if (in_unc)
+			unc_state = sqlite3_step(unc);
+		if (too_many_invalid(c)) {
+			rc = -2;
+			goto done;
+		}
+	}
+	rc = 0;
+	goto done;
+sqlerr:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	goto done;
+ioerr:
+	snprintf(err, errlen, "cannot read a temporary file");
+done:
+	sqlite3_finalize(snap);
+	sqlite3_finalize(unc);
+	for (size_t i = 0; i < c->nruns; i++)
+		free(rd[i].buf);
+	free(rd);
+	return rc;
+}
+
+/* ---- the run ---- */
+
+static void columns_text(const stage_ctx *c, rx_buf *out)
+{
+	rx_buf_reset(out);
+	rx_buf_putc(out, '[');
+	for (size_t i = 0; i < c->ncols; i++) {
+		if (i > 0)
+			rx_buf_putc(out, ',');
+		rx_json_put_string(out, c->cols[i], strlen(c->cols[i]));
+	}
+	rx_buf_putc(out, ']');
+}
+
+/* Open the run: the lock, recovery of a dead run, uncertain keys. */
+static int open_run(stage_ctx *c, char *err, size_t errlen)
+{
+	const diff_options *o = c->o;
+	sqlite3 *db = c->db;
+	sqlite3_stmt *st = NULL;
+	diff_run run;
+	char now[32];
+	int rc = -1, found;
+
+	if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	found = rx_diff_open_run(db, &run, err, errlen);
+	if (found < 0)
+		goto done;
+	if (found) {
+		long long holder = 0;
+		if (rx_diff_alive(run.pid, run.pid_start))
+			holder = run.pid;
+		else if (rx_diff_alive(run.committer, run.committer_start))
+			holder = run.committer;
+		if (holder != 0) {
+			snprintf(err, errlen,
+				 "state '%s' is locked by run %lld (pid %lld, started %s); one run at a time per state",
+				 o->state, run.id, holder, run.started);
+			rc = -2;
+			goto done;
+		}
+		/* its processes are gone: close it; what it staged stays staged and
+		 * becomes uncertain just below */
+		rx_diag("recovering run %lld (pid %lld, started %s), which ended without closing", run.id, run.pid,
+			run.started);
+		char sql[256];
+		snprintf(sql, sizeof sql,
+			 "UPDATE runs SET ended = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now'),"
+			 " not_acked = (SELECT count(*) FROM staged WHERE run = %lld),"
+			 " status = CASE status WHEN 'staging' THEN 'died' ELSE 'unfinished' END WHERE id = %lld",
+			 run.id, run.id);
+		if (rx_diff_exec(db, sql, err, errlen) < 0)
+			goto done;
+	}
+	/* the previous run staged changes and none came back: say so */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, inserts + updates + deletes, acked FROM runs"
+			       " WHERE status NOT IN ('aborted', 'died', 'failed') ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto sqlerr;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) > 0 && sqlite3_column_int64(st, 2) == 0)
+		rx_diag("warning: run %lld staged %lld changes and committed none (did you pipe rx-push into "
+			"rx-diff --state %s --commit?); they are sent again",
+			sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), o->state);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* changes sent by earlier runs and never acked: uncertain */
+	if (rx_diff_exec(db,
+			 "INSERT OR REPLACE INTO uncertain(key, hash, row) SELECT key, hash, row FROM staged;"
+			 "DELETE FROM staged;",
+			 err, errlen) < 0)
+		goto done;
+	rx_iso_time(now);
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO runs(started, mode, shard, pid, pid_start, committer, committer_start, status)"
+			       " VALUES(?, ?, ?, ?, ?, ?, ?, 'staging')",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto sqlerr;
+	static const char *const modes[] = {"insert", "update", "upsert", "mirror", "delete"};
+	char shard[32] = "";
+	if (o->nshards > 0)
+		snprintf(shard, sizeof shard, "%u/%u", o->shard, o->nshards);
+	long long me = (long long)getpid();
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, modes[o->mode], -1, SQLITE_STATIC);
+	if (shard[0])
+		sqlite3_bind_text(st, 3, shard, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, me);
+	sqlite3_bind_int64(st, 5, rx_diff_proc_start(me));
+	/* a commit process that started before this run and waits for it */
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT value FROM meta WHERE name = 'waiting_committer'),"
+			       " (SELECT value FROM meta WHERE name = 'waiting_committer_start')",
+			       -1, &q, NULL) != SQLITE_OK)
+		goto sqlerr;
+	if (sqlite3_step(q) == SQLITE_ROW && rx_diff_alive(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)) &&
+	    sqlite3_column_int64(q, 0) > 0) {
+		sqlite3_bind_int64(st, 6, sqlite3_column_int64(q, 0));
+		sqlite3_bind_int64(st, 7, sqlite3_column_int64(q, 1));
+	}
+	sqlite3_finalize(q);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto sqlerr;
+	c->run_id = sqlite3_last_insert_rowid(db);
+	if (rx_diff_exec(db, "DELETE FROM meta WHERE name LIKE 'waiting_committer%'; COMMIT", err, errlen) < 0)
+		goto done;
+	rc = 0;
+	goto done;
+sqlerr:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+done:
+	sqlite3_finalize(st);
+	if (rc != 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int set_counts(stage_ctx *c, const char *status, const char *columns, int end, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(c->db,
+			       "UPDATE runs SET status = ?, columns = coalesce(?, columns), rows = ?, inserts = ?,"
+			       " updates = ?, deletes = ?, unchanged = ?, invalid = ?,"
+			       " staged = strftime('%Y-%m-%dT%H:%M:%fZ','now'),"
+			       " ended = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ','now') END WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	if (columns != NULL)
+		sqlite3_bind_text(st, 2, columns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, c->rows);
+	sqlite3_bind_int64(st, 4, c->inserts);
+	sqlite3_bind_int64(st, 5, c->updates);
+	sqlite3_bind_int64(st, 6, c->deletes);
+	sqlite3_bind_int64(st, 7, c->unchanged);
+	sqlite3_bind_int64(st, 8, c->invalid);
+	sqlite3_bind_int(st, 9, end);
+	sqlite3_bind_int64(st, 10, c->run_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The guard rails, on the totals: 0 pass, 1 tripped (message printed). */
+static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
+{
+	const diff_options *o = c->o;
+	long long changes = c->inserts + c->updates + c->deletes;
+
+	if (o->max_changes >= 0 && changes > o->max_changes) {
+		rx_diag("guard: %lld changes exceed --max-changes %lld; nothing was emitted (check the model, or "
+			"raise --max-changes)",
+			changes, o->max_changes);
+		return 1;
+	}
+	if (o->mode == MODE_MIRROR && o->max_delete_ratio < 1.0 && c->deletes > 0 &&
+	    (double)c->deletes > o->max_delete_ratio * (double)c->snapshot_rows) {
+		rx_diag("guard: %lld deletes are more than %g of the %lld synced rows (--max-delete-ratio); nothing was "
+			"emitted (check that the model returned what it should, or raise --max-delete-ratio)",
+			c->deletes, o->max_delete_ratio, c->snapshot_rows);
+		return 1;
+	}
+	if (!o->accept_schema_change && c->rows > 0) {
+		sqlite3_stmt *st = NULL;
+		int tripped = 0;
+		if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE name = 'columns'", -1, &st, NULL) !=
+		    SQLITE_OK) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+			return -1;
+		}
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			const char *was = (const char *)sqlite3_column_text(st, 0);
+			if (was != NULL && strcmp(was, columns) != 0) {
+				rx_diag("guard: the columns changed since the last delivered run (were %s, now %s); "
+					"nothing was emitted (a renamed column would overwrite a field with null: check "
+					"the model, or pass --accept-schema-change)",
+					was, columns);
+				tripped = 1;
+			}
+		}
+		sqlite3_finalize(st);
+		return tripped;
+	}
+	return 0;
+}
+
+static int copy_out(stage_ctx *c)
+{
+	rx_writer w;
+	off_t pos = 0;
+	int status = RX_EXIT_OK;
+
+	rx_writer_init(&w, 1);
+	for (;;) {
+		rx_buf_reserve(&w.buf, 1 << 20);
+		ssize_t n = pread(c->out_fd, w.buf.data + w.buf.len, (1 << 20), pos);
+		if (n < 0) {
+			rx_diag("cannot read a temporary file: %s", strerror(errno));
+			status = RX_EXIT_FAIL;
+			break;
+		}
+		if (n == 0)
+			break;
+		pos += n;
+		w.buf.len += (size_t)n;
+		if (rx_writer_flush(&w) < 0)
+			break;
+	}
+	if (rx_writer_finish(&w, "output") < 0 && status == RX_EXIT_OK)
+		status = RX_EXIT_IOERR;
+	rx_buf_free(&w.buf);
+	return status;
+}
+
+int rx_diff_stage(const diff_options *o)
+{
+	stage_ctx c;
+	rx_buf columns = {0};
+	char err[1024];
+	int status = RX_EXIT_FAIL, in_txn = 0, r;
+
+	memset(&c, 0, sizeof c);
+	c.o = o;
+	c.spool_fd = c.runs_fd = c.out_fd = -1;
+	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		return RX_EXIT_FAIL;
+	}
+	r = open_run(&c, err, sizeof err);
+	if (r < 0) {
+		rx_diag("%s", err);
+		status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
+		goto done;
+	}
+	if ((c.spool_fd = temp_fd(err, sizeof err)) < 0 || (c.runs_fd = temp_fd(err, sizeof err)) < 0 ||
+	    (c.out_fd = temp_fd(err, sizeof err)) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	rx_writer_init(&c.spool, c.spool_fd);
+	rx_writer_init(&c.runs_out, c.runs_fd);
+	rx_writer_init(&c.out, c.out_fd);
+
+	r = read_model(&c);
+	if (r != 0) {
+		status = r;
+		goto fail_run;
+	}
+	if (sqlite3_prepare_v2(c.db, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(c.db,
+			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row) VALUES(?, ?, ?, ?, ?, ?)",
+			       -1, &c.put_staged, NULL) != SQLITE_OK) {
+		rx_diag("%s", sqlite3_errmsg(c.db));
+		goto fail_run;
+	}
+	/* synchronous=FULL for the staging: once a change can reach the
+	 * destination, the state must know it was staged, even after a power cut */
+	if (rx_diff_exec(c.db, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	in_txn = 1;
+	r = merge(&c, err, sizeof err);
+	if (r == -2) {
+		status = RX_EXIT_DATAERR;
+		goto fail_run;
+	}
+	if (r < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	if (rx_writer_flush(&c.out) < 0) {
+		rx_diag("cannot write a temporary file: %s", strerror(c.out.error));
+		goto fail_run;
+	}
+	columns_text(&c, &columns);
+	r = guards(&c, columns.data, err, sizeof err);
+	if (r != 0) {
+		if (r < 0)
+			rx_diag("%s", err);
+		status = r < 0 ? RX_EXIT_FAIL : RX_EXIT_DATAERR;
+		goto fail_run;
+	}
+	long long changes = c.inserts + c.updates + c.deletes;
+	if (o->full_resync &&
+	    rx_diff_exec(c.db, "DELETE FROM snapshot; DELETE FROM snapshot_row;", err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	if (set_counts(&c, changes > 0 ? "staged" : "done", columns.data, changes == 0, err, sizeof err) < 0 ||
+	    rx_diff_exec(c.db, "COMMIT", err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	in_txn = 0;
+	sqlite3_exec(c.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	if (changes == 0 && c.rows > 0 &&
+	    rx_diff_exec(c.db, "INSERT OR REPLACE INTO meta(name, value) SELECT 'columns', columns FROM runs"
+			       " WHERE id = (SELECT max(id) FROM runs)", err, sizeof err) < 0)
+		rx_diag("%s", err);
+	rx_diff_kill_point("emit", 0);
+	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.put_staged);
+	c.get_row = c.put_staged = NULL;
+	sqlite3_close(c.db);
+	c.db = NULL;
+	status = copy_out(&c);
+	if (status == RX_EXIT_OK && c.invalid > 0)
+		status = RX_EXIT_DEADLETTER;
+	goto done;
+
+fail_run:
+	/* nothing was emitted: record why the run stopped */
+	if (c.db != NULL && c.run_id > 0) {
+		if (in_txn)
+			sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
+		set_counts(&c, status == RX_EXIT_DATAERR ? "aborted" : "failed", NULL, 1, err, sizeof err);
+	}
+done:
+	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.put_staged);
+	if (c.db != NULL)
+		sqlite3_close(c.db);
+	if (c.spool_fd >= 0)
+		close(c.spool_fd);
+	if (c.runs_fd >= 0)
+		close(c.runs_fd);
+	if (c.out_fd >= 0)
+		close(c.out_fd);
+	rx_buf_free(&c.spool.buf);
+	rx_buf_free(&c.runs_out.buf);
+	rx_buf_free(&c.out.buf);
+	rx_buf_free(&c.chunk);
+	rx_buf_free(&c.last_names);
+	rx_buf_free(&columns);
+	for (size_t i = 0; i < c.ncols; i++)
+		free(c.cols[i]);
+	free(c.cols);
+	free(c.offs);
+	free(c.run_ends);
+	return status;
+}

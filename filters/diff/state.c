@@ -1,0 +1,341 @@
+/*
+ * state.c - rx-diff's state file: schema, version, the run lock, packed
+ * rows and --status.
+ *
+ * One SQLite file per sync, created 0600, in WAL mode (readers never wait;
+ * a kill -9 at any point leaves the last committed transaction).  The
+ * schema:
+ *
+ *   snapshot(key, hash)      per key, the hash of the last delivered row
+ *   snapshot_row(key, row)   that row, packed (kept apart so that the
+ *                            key-ordered scan of snapshot stays small)
+ *   staged(key, run, op, hash, action, row)
+ *                            the changes of the open run not yet acked;
+ *                            action 0 puts row into the snapshot, 1 removes
+ *                            the key from it
+ *   uncertain(key, hash, row) keys sent by an earlier run and never acked:
+ *                            the next run sends their current state
+ *   runs(...)                the history, and the lock: a run whose end is
+ *                            not recorded holds the state while its stage
+ *                            process or its committer process lives
+ *   meta(name, value)        the column set of the last delivered run, and
+ *                            a commit process waiting for its run
+ *
+ * PRAGMA application_id marks the file as ours; PRAGMA user_version is the
+ * schema version.
+ */
+#include "diff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define APPLICATION_ID 0x72786466 /* "rxdf" */
+#define SCHEMA_VERSION 1
+
+static const char schema[] =
+	"CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE staged(key TEXT PRIMARY KEY, run INTEGER NOT NULL, op TEXT NOT NULL,"
+	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT NOT NULL, staged TEXT, ended TEXT,"
+	" mode TEXT, shard TEXT, pid INTEGER, pid_start INTEGER, committer INTEGER, committer_start INTEGER,"
+	" columns TEXT, rows INTEGER DEFAULT 0, inserts INTEGER DEFAULT 0, updates INTEGER DEFAULT 0,"
+	" deletes INTEGER DEFAULT 0, unchanged INTEGER DEFAULT 0, invalid INTEGER DEFAULT 0,"
+	" acked INTEGER DEFAULT 0, ignored INTEGER DEFAULT 0, not_acked INTEGER DEFAULT 0,"
+	" status TEXT NOT NULL);"
+	"PRAGMA application_id = 1920492646;"
+	"PRAGMA user_version = 1;";
+
+int rx_diff_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	*out = sqlite3_column_int64(st, 0);
+	rc = 0;
+done:
+	if (rc < 0)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	struct stat sb;
+	long long appid = 0, version = 0, tables = 0;
+	int rc = -1, fresh = 0;
+
+	*out = NULL;
+	if (stat(path, &sb) < 0 || sb.st_size == 0) {
+		if (!create) {
+			snprintf(err, errlen, "state '%s' does not exist (a stage run creates it)", path);
+			return -1;
+		}
+		/* create it 0600 ourselves: SQLite would use 0644 */
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot create state '%s': %s", path, strerror(errno));
+			return -1;
+		}
+		close(fd);
+		fresh = 1;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open state '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_timeout(db, 60000);
+	if (pragma_int(db, "PRAGMA application_id", &appid, err, errlen) < 0 ||
+	    pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0 ||
+	    pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "'%s' is not an rx-diff state file (%s)", path, why);
+		goto done;
+	}
+	if (tables == 0 && appid == 0) {
+		fresh = 1;
+	} else if (appid != APPLICATION_ID) {
+		snprintf(err, errlen, "'%s' is not an rx-diff state file", path);
+		goto done;
+	} else if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "state '%s' has schema version %lld, newer than this rx-diff knows (%d): upgrade rx",
+			 path, version, SCHEMA_VERSION);
+		goto done;
+	}
+	if (rx_diff_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
+			     "PRAGMA temp_store=FILE;",
+			 err, errlen) < 0)
+		goto done;
+	if (fresh) {
+		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+			goto done;
+		if (pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0)
+			goto done;
+		/* another process may have created it meanwhile */
+		if (tables == 0 && rx_diff_exec(db, schema, err, errlen) < 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto done;
+		}
+		if (rx_diff_exec(db, "COMMIT", err, errlen) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		sqlite3_close(db);
+	else
+		*out = db;
+	return rc;
+}
+
+long long rx_diff_proc_start(long long pid)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		/* no /proc: fall back to kill(pid, 0), start time unknown (1) */
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			return access("/proc/self/stat", R_OK) == 0 ? 0 : 1;
+		return 0;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* field 22, counted after the ')' that ends the command name */
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	char state = p[2];
+	if (state == 'Z' || state == 'X')
+		return 0; /* a zombie has finished its work */
+	int field = 2;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return atoll(p) + 1; /* never 0 for a live process */
+}
+
+int rx_diff_alive(long long pid, long long start)
+{
+	long long now = rx_diff_proc_start(pid);
+
+	if (now == 0)
+		return 0;
+	return start == 0 || now == start; /* a reused pid is not the holder */
+}
+
+int rx_diff_open_run(sqlite3 *db, diff_run *run, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	memset(run, 0, sizeof *run);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, pid, pid_start, committer, committer_start, started, status"
+			       " FROM runs WHERE ended IS NULL ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	int s = sqlite3_step(st);
+	if (s == SQLITE_DONE) {
+		rc = 0;
+		goto done;
+	}
+	if (s != SQLITE_ROW)
+		goto done;
+	run->id = sqlite3_column_int64(st, 0);
+	run->pid = sqlite3_column_int64(st, 1);
+	run->pid_start = sqlite3_column_int64(st, 2);
+	run->committer = sqlite3_column_int64(st, 3);
+	run->committer_start = sqlite3_column_int64(st, 4);
+	snprintf(run->started, sizeof run->started, "%s", (const char *)sqlite3_column_text(st, 5));
+	snprintf(run->status, sizeof run->status, "%s", (const char *)sqlite3_column_text(st, 6));
+	rc = 1;
+done:
+	if (rc < 0)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void rx_diff_pack(const char *raw, size_t n, rx_buf *out)
+{
+	int bound = LZ4_compressBound((int)n);
+
+	rx_buf_reset(out);
+	rx_buf_reserve(out, (size_t)bound + 4);
+	unsigned char *p = (unsigned char *)out->data;
+	p[0] = (unsigned char)(n & 0xff);
+	p[1] = (unsigned char)(n >> 8 & 0xff);
+	p[2] = (unsigned char)(n >> 16 & 0xff);
+	p[3] = (unsigned char)(n >> 24 & 0xff);
+	int z = LZ4_compress_default(raw, out->data + 4, (int)n, bound);
+	out->len = 4 + (size_t)(z > 0 ? z : 0);
+}
+
+int rx_diff_unpack(const void *blob, size_t n, rx_buf *out)
+{
+	const unsigned char *p = blob;
+
+	rx_buf_reset(out);
+	if (n < 4)
+		return -1;
+	size_t raw = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	rx_buf_reserve(out, raw + 1);
+	int got = LZ4_decompress_safe((const char *)p + 4, out->data, (int)(n - 4), (int)raw);
+	if (got < 0 || (size_t)got != raw)
+		return -1;
+	out->len = raw;
+	out->data[raw] = '\0';
+	return 0;
+}
+
+static void put_column(rx_buf *b, sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		rx_buf_puts(b, "null");
+		break;
+	case SQLITE_INTEGER:
+		rx_buf_printf(b, "%lld", sqlite3_column_int64(st, i));
+		break;
+	default: {
+		const char *s = (const char *)sqlite3_column_text(st, i);
+		rx_json_put_string(b, s, (size_t)sqlite3_column_bytes(st, i));
+	}
+	}
+}
+
+int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen)
+{
+	static const char *const cols[] = {"run", "started", "staged", "ended", "mode", "shard", "rows", "inserts",
+					   "updates", "deletes", "unchanged", "invalid", "acked", "ignored",
+					   "not_acked", "status"};
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, started, staged, ended, mode, shard, rows, inserts, updates, deletes,"
+			       " unchanged, invalid, acked, ignored, not_acked, status FROM runs ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		rx_buf_putc(&w->buf, '{');
+		for (int i = 0; i < 16; i++) {
+			rx_buf_printf(&w->buf, "%s\"%s\":", i ? "," : "", cols[i]);
+			put_column(&w->buf, st, i);
+		}
+		rx_buf_puts(&w->buf, "}\n");
+		rx_writer_record(w);
+	}
+	if (s != SQLITE_DONE)
+		goto done;
+	sqlite3_finalize(st);
+	st = NULL;
+	/* freshness: the last run that delivered anything */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT count(*) FROM snapshot), (SELECT count(*) FROM staged),"
+			       " (SELECT count(*) FROM uncertain),"
+			       " (SELECT max(ended) FROM runs WHERE acked > 0 OR status = 'done'),"
+			       " (SELECT CAST(round((julianday('now') - julianday(max(ended))) * 86400) AS INTEGER)"
+			       "  FROM runs WHERE acked > 0 OR status = 'done'),"
+			       " (SELECT status FROM runs ORDER BY id DESC LIMIT 1)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	rx_buf_puts(&w->buf, "{\"snapshot_rows\":");
+	put_column(&w->buf, st, 0);
+	rx_buf_puts(&w->buf, ",\"staged\":");
+	put_column(&w->buf, st, 1);
+	rx_buf_puts(&w->buf, ",\"uncertain\":");
+	put_column(&w->buf, st, 2);
+	rx_buf_puts(&w->buf, ",\"last_commit\":");
+	put_column(&w->buf, st, 3);
+	rx_buf_puts(&w->buf, ",\"seconds_since_last_commit\":");
+	put_column(&w->buf, st, 4);
+	rx_buf_puts(&w->buf, ",\"last_status\":");
+	put_column(&w->buf, st, 5);
+	rx_buf_puts(&w->buf, "}\n");
+	rx_writer_record(w);
+	rc = 0;
+done:
+	if (rc < 0)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
