@@ -1,29 +1,750 @@
 /*
- * db_postgres.c - rx-push's PostgreSQL destination: not implemented yet.
+ * db_postgres.c - rx-push's PostgreSQL destination (the db.h interface).
+ *
+ * Writes into an existing table: upsert as INSERT ... ON CONFLICT (key
+ * columns) DO UPDATE SET (the other members) = EXCLUDED, insert, update
+ * and delete by the key columns.  One transaction per batch; each record
+ * under its own savepoint, so a constraint violation rejects that record
+ * (with the server's message) and the rest of the batch commits.
+ *
+ * NOTES ON THE DESIGN
+ *
+ *  - Columns are read from the catalogue at open: a member with no column
+ *    of its name rejects its record (a mapping mistake is loud, not a
+ *    silent drop); for a delete only the key members matter.
+ *  - Values are text parameters and the server casts them to the column's
+ *    type: strings as their decoded text, numbers as their JSON text (a
+ *    big number arrives as a string and lands exact in numeric or bigint),
+ *    true/false, null as NULL.  json/jsonb columns take the member's JSON
+ *    text (any kind); array columns take a JSON array as an array literal;
+ *    bytea columns take base64 (what rx-extract writes), decoded by the
+ *    server.
+ *  - One prepared statement per (op, member list), kept across batches:
+ *    a model's rows have one member list, so one statement per op.
+ *  - Round trips: the records of a batch are pipelined (libpq pipeline
+ *    mode), SEGMENT records per Sync, each as SAVEPOINT, the statement,
+ *    RELEASE.  When a record fails, the server skips the rest of the
+ *    segment; the driver rolls back to that record's savepoint, rejects
+ *    it, and sends the records after it again.  A batch without failures
+ *    costs a few round trips whatever its size.
+ *  - An update that finds no row rejects its record ("no row with this
+ *    key"); a delete that finds none is done (the row is gone either way).
+ *  - A lost connection, or a COMMIT that fails, fails the whole batch
+ *    (-1): nothing is acknowledged, and the records stay unacked.
  */
 #include "db.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	SEGMENT = 100,   /* records per pipeline Sync */
+	MAX_CACHED = 64, /* prepared statements kept before starting over */
+};
+
+typedef struct pg_column {
+	char *name;    /* plain */
+	char category; /* pg_type.typcategory: 'A' array, ... */
+	int json;      /* json or jsonb */
+	int bytea;     /* bytea */
+	int is_key;    /* one of the key columns */
+} pg_column;
+
+typedef struct pg_statement {
+	char *signature; /* op + member-to-column map */
+	char name[32];   /* prepared statement name */
+	int ok;          /* prepared; else message says why not */
+	char *message;
+} pg_statement;
+
+struct rx_db {
+	PGconn *conn;            /* the connection */
+	char *table;             /* the table's SQL name, as the server spells it */
+	pg_column *cols;         /* the table's columns, in order */
+	size_t ncols;
+	size_t *keys;            /* indexes of the key columns in cols */
+	size_t nkeys;
+	pg_statement *stmts;     /* prepared statements */
+	size_t nstmts, capstmts;
+	unsigned long serial;    /* for statement names */
+	rx_members ms;           /* scratch: a row's members */
+	size_t *map;             /* scratch: member i writes column map[i] */
+	size_t capmap;
+	rx_buf sql, sig, text;   /* scratch */
+	rx_buf *values;          /* scratch: one text parameter per member */
+	const char **params;     /* pointers into values (NULL for NULL) */
+	size_t capvalues;
+	size_t *stmt_of;         /* per record of a batch: index in stmts, or -1 */
+	size_t capbatch;
+};
+
+static void one_line(const char *msg, char *out, size_t outlen)
+{
+	size_t n = 0;
+	int space = 0;
+
+	for (const char *p = msg; *p && n + 1 < outlen; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < outlen)
+			out[n++] = ' ';
+		space = 0;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+static void put_ident(rx_buf *b, const char *s)
+{
+	rx_buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			rx_buf_putc(b, '"');
+		rx_buf_putc(b, *s);
+	}
+	rx_buf_putc(b, '"');
+}
+
+static void notice(void *arg, const char *message)
+{
+	(void)arg, (void)message; /* the results carry what matters */
+}
+
+static void pg_close(rx_db *d)
+{
+	if (d == NULL)
+		return;
+	PQfinish(d->conn);
+	free(d->table);
+	for (size_t i = 0; i < d->ncols; i++)
+		free(d->cols[i].name);
+	free(d->cols);
+	free(d->keys);
+	for (size_t i = 0; i < d->nstmts; i++) {
+		free(d->stmts[i].signature);
+		free(d->stmts[i].message);
+	}
+	free(d->stmts);
+	free(d->ms.m);
+	free(d->map);
+	rx_buf_free(&d->sql);
+	rx_buf_free(&d->sig);
+	rx_buf_free(&d->text);
+	for (size_t i = 0; i < d->capvalues; i++)
+		rx_buf_free(&d->values[i]);
+	free(d->values);
+	free(d->params);
+	free(d->stmt_of);
+	free(d);
+}
+
+static void session_settings(rx_db *d);
 
 static rx_db *pg_open(const char *target, const char *table, char *const *keys, size_t nkeys, char *err,
 		      size_t errlen)
 {
-	(void)target, (void)table, (void)keys, (void)nkeys;
-	snprintf(err, errlen, "the postgres destination is not implemented yet");
+	rx_db *d = rx_xmalloc(sizeof *d);
+	PGresult *res = NULL;
+	char msg[512];
+
+	memset(d, 0, sizeof *d);
+	d->conn = PQconnectdb(target);
+	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK) {
+		one_line(d->conn ? PQerrorMessage(d->conn) : "out of memory", msg, sizeof msg);
+		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", msg);
+		goto fail;
+	}
+	session_settings(d);
+	if (nkeys == 0) {
+		snprintf(err, errlen, "the postgres destination needs the key columns (--key)");
+		goto fail;
+	}
+
+	/* the table as the server resolves the name (search_path, quoting) */
+	const char *values[1] = {table};
+	res = PQexecParams(d->conn,
+			   "SELECT c.oid::regclass::text, a.attname, t.typcategory, a.atttypid IN (114, 3802),"
+			   " a.atttypid = 17 OR t.typbasetype = 17"
+			   " FROM pg_catalog.pg_class c"
+			   " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
+			   " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+			   " WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+			   " ORDER BY a.attnum",
+			   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "PostgreSQL table '%s': %s", table, msg);
+		goto fail;
+	}
+	d->ncols = (size_t)PQntuples(res);
+	if (d->ncols == 0) {
+		snprintf(err, errlen, "PostgreSQL table '%s' has no columns", table);
+		goto fail;
+	}
+	d->table = rx_xstrdup(PQgetvalue(res, 0, 0));
+	d->cols = rx_xmalloc(d->ncols * sizeof *d->cols);
+	for (size_t i = 0; i < d->ncols; i++) {
+		d->cols[i].name = rx_xstrdup(PQgetvalue(res, (int)i, 1));
+		d->cols[i].category = PQgetvalue(res, (int)i, 2)[0];
+		d->cols[i].json = PQgetvalue(res, (int)i, 3)[0] == 't';
+		d->cols[i].bytea = PQgetvalue(res, (int)i, 4)[0] == 't';
+		d->cols[i].is_key = 0;
+	}
+	d->keys = rx_xmalloc(nkeys * sizeof *d->keys);
+	for (size_t k = 0; k < nkeys; k++) {
+		size_t i;
+		for (i = 0; i < d->ncols; i++)
+			if (strcmp(d->cols[i].name, keys[k]) == 0)
+				break;
+		if (i == d->ncols) {
+			snprintf(err, errlen, "PostgreSQL table '%s' has no key column '%s'", table, keys[k]);
+			goto fail;
+		}
+		d->keys[k] = i;
+		d->cols[i].is_key = 1;
+	}
+	d->nkeys = nkeys;
+	PQclear(res);
+	return d;
+fail:
+	PQclear(res);
+	pg_close(d);
 	return NULL;
 }
 
-static int pg_apply(rx_db *db, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
-		    size_t errlen)
+/* Map the row's members (d->ms) to columns; 0, or -1 with why. */
+static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 {
-	(void)db, (void)op, (void)rows, (void)n, (void)results;
-	snprintf(err, errlen, "the postgres destination is not implemented yet");
+	int is_delete = strcmp(op, "delete") == 0;
+
+	if (d->capmap < d->ms.n) {
+		d->capmap = d->ms.n * 2;
+		d->map = rx_xrealloc(d->map, d->capmap * sizeof *d->map);
+	}
+	for (size_t m = 0; m < d->ms.n; m++) {
+		size_t i;
+		for (i = 0; i < d->ncols; i++)
+			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, strlen(d->cols[i].name)))
+				break;
+		if (i == d->ncols) {
+			if (is_delete) { /* a delete needs only the keys */
+				d->map[m] = (size_t)-1;
+				continue;
+			}
+			rx_buf_reset(&d->text);
+			rx_json_string_decode(d->ms.m[m].name, &d->text);
+			snprintf(why, whylen, "no column \"%s\" in table %s", d->text.data ? d->text.data : "",
+				 d->table);
+			return -1;
+		}
+		for (size_t e = 0; e < m; e++)
+			if (d->map[e] == i) {
+				snprintf(why, whylen, "member \"%s\" appears twice", d->cols[i].name);
+				return -1;
+			}
+		d->map[m] = is_delete && !d->cols[i].is_key ? (size_t)-1 : i;
+	}
+	for (size_t k = 0; k < d->nkeys; k++) {
+		size_t m;
+		for (m = 0; m < d->ms.n; m++)
+			if (d->map[m] == d->keys[k])
+				break;
+		if (strcmp(op, "insert") == 0)
+			continue;
+		if (m == d->ms.n || rx_json_kind(d->ms.m[m].value) == 'z') {
+			snprintf(why, whylen, "the row's key column \"%s\" is missing or null",
+				 d->cols[d->keys[k]].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "$N", or "decode($N, 'base64')" for a bytea column. */
+static void put_param(rx_buf *s, const pg_column *c, size_t n)
+{
+	if (c->bytea)
+		rx_buf_printf(s, "decode($%zu, 'base64')", n);
+	else
+		rx_buf_printf(s, "$%zu", n);
+}
+
+/* The member index writing column col, or -1. */
+static long member_of(const rx_db *d, size_t col)
+{
+	for (size_t m = 0; m < d->ms.n; m++)
+		if (d->map[m] == col)
+			return (long)m;
 	return -1;
 }
 
-static void pg_close(rx_db *db)
+/* Build the SQL for op over the mapped members into d->sql. */
+static void build_sql(rx_db *d, const char *op)
 {
-	(void)db;
+	rx_buf *s = &d->sql;
+	int first = 1;
+
+	rx_buf_reset(s);
+	if (strcmp(op, "delete") == 0 || strcmp(op, "update") == 0) {
+		if (op[0] == 'd') {
+			rx_buf_printf(s, "DELETE FROM %s", d->table);
+		} else {
+			rx_buf_printf(s, "UPDATE %s SET ", d->table);
+			for (size_t m = 0; m < d->ms.n; m++) {
+				const pg_column *c;
+				if (d->map[m] == (size_t)-1 || d->cols[d->map[m]].is_key)
+					continue;
+				c = &d->cols[d->map[m]];
+				if (!first)
+					rx_buf_puts(s, ", ");
+				first = 0;
+				put_ident(s, c->name);
+				rx_buf_puts(s, " = ");
+				put_param(s, c, m + 1);
+			}
+			if (first) { /* nothing but keys: find the row, change nothing */
+				put_ident(s, d->cols[d->keys[0]].name);
+				rx_buf_puts(s, " = ");
+				put_ident(s, d->cols[d->keys[0]].name);
+			}
+		}
+		rx_buf_puts(s, " WHERE ");
+		for (size_t k = 0; k < d->nkeys; k++) {
+			const pg_column *c = &d->cols[d->keys[k]];
+			if (k > 0)
+				rx_buf_puts(s, " AND ");
+			put_ident(s, c->name);
+			rx_buf_puts(s, " = ");
+			put_param(s, c, (size_t)member_of(d, d->keys[k]) + 1);
+		}
+		return;
+	}
+	rx_buf_printf(s, "INSERT INTO %s (", d->table);
+	for (size_t m = 0; m < d->ms.n; m++) {
+		if (m > 0)
+			rx_buf_puts(s, ", ");
+		put_ident(s, d->cols[d->map[m]].name);
+	}
+	rx_buf_puts(s, ") VALUES (");
+	for (size_t m = 0; m < d->ms.n; m++) {
+		if (m > 0)
+			rx_buf_puts(s, ", ");
+		put_param(s, &d->cols[d->map[m]], m + 1);
+	}
+	rx_buf_putc(s, ')');
+	if (strcmp(op, "upsert") != 0)
+		return;
+	rx_buf_puts(s, " ON CONFLICT (");
+	for (size_t k = 0; k < d->nkeys; k++) {
+		if (k > 0)
+			rx_buf_puts(s, ", ");
+		put_ident(s, d->cols[d->keys[k]].name);
+	}
+	rx_buf_puts(s, ") DO ");
+	for (size_t m = 0; m < d->ms.n; m++) {
+		const pg_column *c = &d->cols[d->map[m]];
+		if (c->is_key)
+			continue;
+		rx_buf_puts(s, first ? "UPDATE SET " : ", ");
+		first = 0;
+		put_ident(s, c->name);
+		rx_buf_puts(s, " = EXCLUDED.");
+		put_ident(s, c->name);
+	}
+	if (first)
+		rx_buf_puts(s, "NOTHING");
+}
+
+static const char *result_message(PGconn *conn, PGresult *res, char *msg, size_t msglen);
+
+/* The statement for op over the mapped members, prepared once.  Outside a
+ * transaction: a statement that cannot be prepared (a type mismatch the
+ * server sees at parse time) rejects its records, and the batch goes on.
+ * Returns its index, or -1 when the connection is gone. */
+static long statement(rx_db *d, const char *op)
+{
+	PGresult *res;
+	char msg[512];
+
+	rx_buf_reset(&d->sig);
+	rx_buf_puts(&d->sig, op);
+	for (size_t m = 0; m < d->ms.n; m++)
+		rx_buf_printf(&d->sig, ",%ld", d->map[m] == (size_t)-1 ? -1L : (long)d->map[m]);
+	for (size_t i = 0; i < d->nstmts; i++)
+		if (strcmp(d->stmts[i].signature, d->sig.data) == 0)
+			return (long)i;
+	if (d->nstmts == d->capstmts) {
+		d->capstmts = d->capstmts ? d->capstmts * 2 : 8;
+		d->stmts = rx_xrealloc(d->stmts, d->capstmts * sizeof *d->stmts);
+	}
+	pg_statement *st = &d->stmts[d->nstmts];
+	memset(st, 0, sizeof *st);
+	st->signature = rx_xstrdup(d->sig.data);
+	snprintf(st->name, sizeof st->name, "rx_push_%lu", ++d->serial);
+	build_sql(d, op);
+	/* every member is a parameter; the ones no column takes (a delete's
+	 * other members) are declared text, the others typed by the server */
+	Oid *types = rx_xmalloc((d->ms.n ? d->ms.n : 1) * sizeof *types);
+	for (size_t m = 0; m < d->ms.n; m++)
+		types[m] = d->map[m] == (size_t)-1 ? 25 : 0;
+	res = PQprepare(d->conn, st->name, d->sql.data, (int)d->ms.n, types);
+	free(types);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		st->ok = 1;
+	} else {
+		st->message = rx_xstrdup(result_message(d->conn, res, msg, sizeof msg));
+	}
+	PQclear(res);
+	d->nstmts++;
+	if (PQstatus(d->conn) != CONNECTION_OK)
+		return -1;
+	return (long)(d->nstmts - 1);
+}
+
+/* A JSON array as a PostgreSQL array literal: {"a b",NULL,{"1","2"}}. */
+static void put_array_literal(rx_buf *out, rx_span v, rx_buf *tmp)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	int depth = 0;
+
+	/* walk the raw text: brackets nest, each scalar becomes one element */
+	while (p < end) {
+		char c = *p;
+		if (c == '[') {
+			rx_buf_putc(out, '{');
+			depth++;
+			p++;
+		} else if (c == ']') {
+			rx_buf_putc(out, '}');
+			depth--;
+			p++;
+		} else if (c == ',') {
+			rx_buf_putc(out, ',');
+			p++;
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			p++;
+		} else {
+			/* one element: find its end */
+			const char *q = p;
+			if (c == '"') {
+				for (q++; q < end && *q != '"'; q++)
+					if (*q == '\\')
+						q++;
+				q++;
+			} else if (c == '{') { /* an object element: its JSON text */
+				int nest = 0, in_string = 0;
+				for (; q < end; q++) {
+					if (in_string) {
+						if (*q == '\\')
+							q++;
+						else if (*q == '"')
+							in_string = 0;
+					} else if (*q == '"') {
+						in_string = 1;
+					} else if (*q == '{' || *q == '[') {
+						nest++;
+					} else if (*q == '}' || *q == ']') {
+						if (--nest == 0) {
+							q++;
+							break;
+						}
+					}
+				}
+			} else {
+				while (q < end && *q != ',' && *q != ']' && *q != ' ')
+					q++;
+			}
+			rx_span e = rx_span_of(p, (size_t)(q - p));
+			char kind = rx_json_kind(e);
+			if (kind == 'z') {
+				rx_buf_puts(out, "NULL");
+			} else {
+				rx_buf_reset(tmp);
+				if (kind == 's')
+					rx_json_string_decode(e, tmp);
+				else if (kind == 'o')
+					rx_json_put_compact(tmp, e);
+				else
+					rx_buf_put(tmp, e.p, e.n);
+				rx_buf_putc(out, '"');
+				for (size_t i = 0; i < tmp->len; i++) {
+					if (tmp->data[i] == '"' || tmp->data[i] == '\\')
+						rx_buf_putc(out, '\\');
+					rx_buf_putc(out, tmp->data[i]);
+				}
+				rx_buf_putc(out, '"');
+			}
+			p = q;
+		}
+	}
+	(void)depth;
+}
+
+/* The text parameters of the mapped members, into d->params. */
+static void fill_params(rx_db *d)
+{
+	if (d->capvalues < d->ms.n) {
+		size_t old = d->capvalues;
+		d->capvalues = d->ms.n * 2;
+		d->values = rx_xrealloc(d->values, d->capvalues * sizeof *d->values);
+		memset(d->values + old, 0, (d->capvalues - old) * sizeof *d->values);
+		d->params = rx_xrealloc(d->params, d->capvalues * sizeof *d->params);
+	}
+	for (size_t m = 0; m < d->ms.n; m++) {
+		rx_buf *b = &d->values[m];
+		rx_span v = d->ms.m[m].value;
+		char kind = rx_json_kind(v);
+		rx_buf_reset(b);
+		d->params[m] = NULL;
+		if (d->map[m] == (size_t)-1 || kind == 'z')
+			continue;
+		const pg_column *c = &d->cols[d->map[m]];
+		if (c->json)
+			rx_json_put_compact(b, v);
+		else if (kind == 's')
+			rx_json_string_decode(v, b);
+		else if (kind == 'a' && c->category == 'A')
+			put_array_literal(b, v, &d->text);
+		else if (kind == 'o' || kind == 'a')
+			rx_json_put_compact(b, v);
+		else
+			rx_buf_put(b, v.p, v.n);
+		rx_buf_putc(b, '\0'); /* an empty string still needs its NUL */
+		b->len--;
+		d->params[m] = b->data;
+	}
+}
+
+/* Exec a command outside the pipeline; 0 or -1 with err. */
+static int exec(rx_db *d, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(d->conn, sql);
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc < 0) {
+		char msg[400];
+		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "%s: %s", sql, msg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* A rejected record's message: the server's message, its detail and its
+ * SQLSTATE, on one line:
+ *   duplicate key value violates unique constraint "t_pkey": Key (id)=(1)
+ *   already exists. (SQLSTATE 23505) */
+static const char *result_message(PGconn *conn, PGresult *res, char *msg, size_t msglen)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char text[1024];
+
+	if (primary == NULL) {
+		one_line(PQerrorMessage(conn), msg, msglen);
+		return msg;
+	}
+	snprintf(text, sizeof text, "%s%s%s%s%s%s", primary, detail ? ": " : "", detail ? detail : "",
+		 state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+	one_line(text, msg, msglen);
+	return msg;
+}
+
+/* Send records [from, to) through the pipeline and read their results.
+ * Returns the index of the first record that failed (it is rejected, the
+ * transaction is left aborted), `to` when all went through, or -1 when
+ * the connection failed (err says why). */
+static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t from, size_t to,
+			rx_db_result *results, char *err, size_t errlen)
+{
+	char msg[512], scan_err[128];
+	long failed = (long)to;
+	int is_update = strcmp(op, "update") == 0;
+
+	if (!PQenterPipelineMode(d->conn))
+		goto lost;
+	for (size_t i = from; i < to; i++) {
+		if (d->stmt_of[i] == (size_t)-1)
+			continue;
+		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		map_members(d, op, scan_err, sizeof scan_err);
+		fill_params(d);
+		if (!PQsendQueryParams(d->conn, "SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0) ||
+		    !PQsendQueryPrepared(d->conn, d->stmts[d->stmt_of[i]].name, (int)d->ms.n, d->params, NULL,
+					 NULL, 0) ||
+		    !PQsendQueryParams(d->conn, "RELEASE SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0))
+			goto lost;
+	}
+	if (!PQpipelineSync(d->conn))
+		goto lost;
+	for (size_t i = from; i < to; i++) {
+		if (d->stmt_of[i] == (size_t)-1)
+			continue;
+		for (int step = 0; step < 3; step++) {
+			PGresult *res = PQgetResult(d->conn);
+			ExecStatusType st = PQresultStatus(res);
+			if (res == NULL)
+				goto lost;
+			if (st == PGRES_FATAL_ERROR && step == 1 && failed == (long)to) {
+				results[i].ok = 0;
+				snprintf(results[i].message, sizeof results[i].message, "%s",
+					 result_message(d->conn, res, msg, sizeof msg));
+				failed = (long)i;
+			} else if (st == PGRES_FATAL_ERROR && failed == (long)to) {
+				/* a savepoint that fails: the connection, not the record */
+				snprintf(err, errlen, "%s", result_message(d->conn, res, msg, sizeof msg));
+				PQclear(res);
+				goto lost;
+			} else if (st == PGRES_COMMAND_OK && step == 1 && failed == (long)to) {
+				results[i].ok = 1;
+				if (is_update && strcmp(PQcmdTuples(res), "0") == 0) {
+					results[i].ok = 0;
+					snprintf(results[i].message, sizeof results[i].message,
+						 "no row with this key in %s", d->table);
+				}
+			}
+			PQclear(res);
+			res = PQgetResult(d->conn); /* NULL: the end of this command */
+			PQclear(res);
+		}
+	}
+	for (int tries = 0;; tries++) {
+		PGresult *res = PQgetResult(d->conn);
+		ExecStatusType st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+		if (PQstatus(d->conn) != CONNECTION_OK || tries > 8)
+			goto lost;
+	}
+	if (!PQexitPipelineMode(d->conn))
+		goto lost;
+	return failed;
+lost:
+	if (err[0] == '\0') {
+		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	}
+	return -1;
+}
+
+static void forget_statements(rx_db *d)
+{
+	for (size_t i = 0; i < d->nstmts; i++) {
+		free(d->stmts[i].signature);
+		free(d->stmts[i].message);
+	}
+	d->nstmts = 0;
+}
+
+/* After a reconnection: the session's settings again. */
+static void session_settings(rx_db *d)
+{
+	PQsetNoticeProcessor(d->conn, notice, NULL);
+	PQsetClientEncoding(d->conn, "UTF8");
+	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
+}
+
+static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
+		    size_t errlen)
+{
+	char why[512];
+
+	err[0] = '\0';
+	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
+	    strcmp(op, "delete") != 0) {
+		snprintf(err, errlen, "unknown op '%s'", op);
+		return -1;
+	}
+	if (PQstatus(d->conn) != CONNECTION_OK) {
+		/* a connection lost on an earlier batch: try once to get it back */
+		PQreset(d->conn);
+		if (PQstatus(d->conn) != CONNECTION_OK) {
+			one_line(PQerrorMessage(d->conn), why, sizeof why);
+			snprintf(err, errlen, "cannot connect to PostgreSQL: %s", why);
+			return -1;
+		}
+		session_settings(d);
+		forget_statements(d);
+	}
+	if (d->nstmts >= MAX_CACHED) {
+		if (exec(d, "DEALLOCATE ALL", err, errlen) < 0)
+			return -1;
+		forget_statements(d);
+	}
+	if (d->capbatch < n) {
+		d->capbatch = n;
+		d->stmt_of = rx_xrealloc(d->stmt_of, n * sizeof *d->stmt_of);
+	}
+
+	/* check and prepare before the transaction: a record that cannot be
+	 * written is rejected here and never sent */
+	for (size_t i = 0; i < n; i++) {
+		results[i].ok = 0;
+		results[i].message[0] = '\0';
+		d->stmt_of[i] = (size_t)-1;
+		if (rows[i].n == 0 || rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why) < 0) {
+			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
+			continue;
+		}
+		if (map_members(d, op, why, sizeof why) < 0) {
+			snprintf(results[i].message, sizeof results[i].message, "%s", why);
+			continue;
+		}
+		long s = statement(d, op);
+		if (s < 0) {
+			one_line(PQerrorMessage(d->conn), why, sizeof why);
+			snprintf(err, errlen, "PostgreSQL: %s", why);
+			return -1;
+		}
+		if (!d->stmts[s].ok) {
+			snprintf(results[i].message, sizeof results[i].message, "%s", d->stmts[s].message);
+			continue;
+		}
+		d->stmt_of[i] = (size_t)s;
+	}
+
+	if (exec(d, "BEGIN", err, errlen) < 0)
+		return -1;
+	size_t from = 0;
+	while (from < n) {
+		size_t to = from + SEGMENT < n ? from + SEGMENT : n;
+		long failed = run_segment(d, op, rows, from, to, results, err, errlen);
+		if (failed < 0)
+			goto rollback;
+		if ((size_t)failed < to) {
+			/* that record's work is undone; the ones before it stay */
+			if (exec(d, "ROLLBACK TO SAVEPOINT rx_record", err, errlen) < 0 ||
+			    exec(d, "RELEASE SAVEPOINT rx_record", err, errlen) < 0)
+				goto rollback;
+			from = (size_t)failed + 1;
+		} else {
+			from = to;
+		}
+	}
+	if (PQtransactionStatus(d->conn) != PQTRANS_INTRANS) {
+		snprintf(err, errlen, "PostgreSQL: the transaction failed");
+		goto rollback;
+	}
+	if (exec(d, "COMMIT", err, errlen) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	for (size_t i = 0; i < n; i++)
+		results[i].ok = 0;
+	if (PQstatus(d->conn) == CONNECTION_OK && PQpipelineStatus(d->conn) == PQ_PIPELINE_OFF) {
+		PQclear(PQexec(d->conn, "ROLLBACK"));
+	} else {
+		/* a pipeline left half-read: start over on a new connection (the
+		 * server rolls the old one's transaction back) */
+		forget_statements(d);
+		PQreset(d->conn);
+	}
+	return -1;
 }
 
 const rx_db_driver rx_db_postgres = {"postgres", pg_open, pg_apply, pg_close};
