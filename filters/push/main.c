@@ -1,16 +1,845 @@
 /*
- * rx-push - not implemented yet.
+ * rx-push - deliver changes to a destination: acks out, dead letters on
+ * stderr.
+ *
+ * Streams: records are held only while in flight; input is read only
+ * while fewer than a bound of records are held (a few batches per
+ * concurrent request), so memory is flat in the number of records.
+ *
+ * This file: options, input (batches from rx-batch or single changes,
+ * dead letters fed back), acks and dead letters, the database
+ * destinations' loop, the stats file and the exit status.  The HTTP
+ * engine is engine.c.  Every record that is taken in leaves through
+ * push_ack() or push_dead(), or is still held when the run stops, and is
+ * then counted in the final "left unacked" line.
  */
-#include "rx.h"
+#include "push.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+volatile int push_signalled;
+
+static void usage(void)
+{
+	printf("Usage: rx-push --profile NAME [OPTION]...\n"
+	       "Deliver changes (batches or single changes) to a destination; write one ack per\n"
+	       "delivered record on stdout and one dead letter per rejected record on stderr.\n"
+	       "Streams: only the records in flight are held.\n"
+	       "\n"
+	       "Destination:\n"
+	       "  -p, --profile NAME       a profile: NAME.json in $RX_PROFILE_PATH or\n"
+	       "                           share/rx/destinations, or a path\n"
+	       "      --url URL            the base URL (or database: a file, a conninfo)\n"
+	       "      --table NAME         database destinations: the table\n"
+	       "      --key COL[,COL]      database destinations: the key columns\n"
+	       "      --insecure           do not verify TLS certificates\n"
+	       "\n"
+	       "Sending:\n"
+	       "  -c, --concurrency N      requests in flight at most (default 8)\n"
+	       "      --rate N/WINDOW      at most N requests per window (10s, 1m, 1d); repeatable;\n"
+	       "                           replaces the profile's limits\n"
+	       "      --budget FILE        share the rate budget with every rx-push naming FILE\n"
+	       "      --max-records N      records per request at most (below the profile's)\n"
+	       "      --max-attempts N     tries per request (default 6)\n"
+	       "      --retry-base MS      first retry delay, doubled each time (default 500)\n"
+	       "      --retry-max MS       longest retry delay (default 60000)\n"
+	       "      --connect-timeout MS (default 10000)\n"
+	       "      --timeout MS         whole request (default 60000)\n"
+	       "      --grace MS           after SIGINT/SIGTERM, time to finish requests (default 3000)\n"
+	       "\n"
+	       "Seeing what happens:\n"
+	       "  -n, --dry-run            print each request as JSON (secrets as ***); send nothing\n"
+	       "      --limit N            take only the first N records\n"
+	       "      --stats FILE         write a JSON summary to FILE at the end\n"
+	       "      --progress           draw a meter on the terminal\n"
+	       "      --max-line BYTES     longest input line (default 64M)\n"
+	       "  -h, --help               show this help and exit\n"
+	       "  -V, --version            show the version and exit\n"
+	       "\n"
+	       "Exit: 0 all delivered, 1 failed, 2 usage, 3 some dead-lettered, 65 bad input,\n"
+	       "74 cannot write acks, 75 stopped early (quota, destination down, signal).\n"
+	       "\n"
+	       "Example:\n"
+	       "  rx-batch --size 100 <changes.ndjson | rx-push --profile webhook \\\n"
+	       "      --url https://hooks.example.com/rx 2>>dead-letters.ndjson\n"
+	       "\n"
+	       "See rx-push(1).\n");
+	exit(RX_EXIT_OK);
+}
+
+/* ---- stopping ---- */
+
+void push_stop(push_ctx *c, enum push_stop why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->stop != PUSH_RUNNING)
+		return;
+	c->stop = why;
+	va_start(ap, fmt);
+	vsnprintf(c->stop_msg, sizeof c->stop_msg, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- records in and out ---- */
+
+void push_record_free(push_ctx *c, push_record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->text);
+	free(r);
+	c->held--;
+}
+
+void push_batch_free(push_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->recs);
+	free(b);
+}
+
+void push_ack(push_ctx *c, push_record *r, jv id)
+{
+	rx_buf *b = &c->out.buf;
+
+	rx_buf_puts(b, "{\"key\":");
+	rx_json_put_compact(b, r->key);
+	if (r->hash.n > 0) {
+		rx_buf_puts(b, ",\"hash\":");
+		rx_json_put_compact(b, r->hash);
+	}
+	rx_buf_printf(b, ",\"op\":\"%s\"", r->op);
+	if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
+		rx_buf_puts(b, ",\"id\":");
+		rx_jv_put(b, id);
+	} else {
+		jv_free(id);
+	}
+	rx_buf_puts(b, "}\n");
+	c->acked++;
+	push_record_free(c, r);
+}
+
+void push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
+	       int attempts)
+{
+	rx_deadletter d = {"rx-push", status, message, {NULL, 0}, attempts};
+	rx_buf shown = {0};
+	char err[64];
+
+	if (body != NULL && bodylen > 0) {
+		/* the reply, as JSON when it is JSON and short, else as a string cut to 2 KiB */
+		if (bodylen <= 4096 && rx_json_validate(body, bodylen, err, sizeof err) == 0) {
+			rx_json_put_compact(&shown, rx_span_of(body, bodylen));
+		} else {
+			size_t n = bodylen > 2048 ? 2048 : bodylen;
+			while (n > 0 && n < bodylen && ((unsigned char)body[n] & 0xC0) == 0x80)
+				n--; /* don't cut a UTF-8 character */
+			rx_json_put_string(&shown, body, n);
+		}
+		d.body = rx_span_of(shown.data, shown.len);
+	}
+	rx_deadletter_emit(r->text, r->len, &d);
+	rx_buf_free(&shown);
+	c->dead++;
+	push_record_free(c, r);
+}
+
+void push_flush(push_ctx *c)
+{
+	if (c->out.buf.len == 0)
+		return;
+	if (rx_writer_flush(&c->out) < 0)
+		push_stop(c, PUSH_STOP_OUTPUT, "cannot write acks: %s", strerror(c->out.error));
+}
+
+/* ---- input ---- */
+
+static void enqueue(push_ctx *c, push_batch *b)
+{
+	b->next = NULL;
+	if (c->tail != NULL)
+		c->tail->next = b;
+	else
+		c->head = b;
+	c->tail = b;
+}
+
+push_batch *push_batch_pop(push_ctx *c)
+{
+	push_batch *b = c->head;
+
+	if (b != NULL) {
+		c->head = b->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		b->next = NULL;
+	}
+	return b;
+}
+
+static push_batch *batch_new(const char *op, size_t cap)
+{
+	push_batch *b = calloc(1, sizeof *b);
+
+	if (b == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	snprintf(b->op, sizeof b->op, "%s", op);
+	b->recs = rx_xmalloc((cap ? cap : 1) * sizeof *b->recs);
+	return b;
+}
+
+void push_input_flush(push_ctx *c)
+{
+	if (c->open != NULL) {
+		enqueue(c, c->open);
+		c->open = NULL;
+	}
+}
+
+static int valid_op(const char *op)
+{
+	return strcmp(op, "insert") == 0 || strcmp(op, "update") == 0 || strcmp(op, "upsert") == 0 ||
+	       strcmp(op, "delete") == 0;
+}
+
+/* A malformed record: reported, dead-lettered, and the exit status is 65. */
+static void malformed(push_ctx *c, const char *text, size_t n, const char *why)
+{
+	rx_deadletter d = {"rx-push", 0, why, {NULL, 0}, 0};
+
+	rx_diag_at(c->in.name, c->in.line, "%s", why);
+	rx_deadletter_emit(text, n, &d);
+	c->malformed++;
+	c->dead++;
+}
+
+/* Make a record of one change; batch_op when it has none of its own. */
+static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op)
+{
+	rx_members ms = {0};
+	char err[256], op[16] = "";
+	push_record *r = NULL;
+	long i;
+
+	if (rx_json_scan_object(text, n, &ms, err, sizeof err) < 0) {
+		char why[320];
+		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
+		malformed(c, text, n, why);
+		goto done;
+	}
+	i = rx_json_find(&ms, "op", 2);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's' && ms.m[i].value.n < sizeof op)
+		snprintf(op, sizeof op, "%.*s", (int)ms.m[i].value.n - 2, ms.m[i].value.p + 1);
+	else if (batch_op != NULL)
+		snprintf(op, sizeof op, "%s", batch_op);
+	if (!valid_op(op)) {
+		malformed(c, text, n, op[0] ? "unknown op (insert, update, upsert or delete)" : "a change without \"op\"");
+		goto done;
+	}
+	i = rx_json_find(&ms, "key", 3);
+	if (i < 0 || rx_json_kind(ms.m[i].value) == 'z') {
+		malformed(c, text, n, "a change without \"key\"");
+		goto done;
+	}
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	r->text = rx_xmalloc(n + 1);
+	memcpy(r->text, text, n);
+	r->text[n] = '\0';
+	r->len = n;
+	r->line = c->in.line;
+	snprintf(r->op, sizeof r->op, "%s", op);
+#define SPAN_OF(v) rx_span_of(r->text + ((v).p - text), (v).n)
+	r->key = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "hash", 4);
+	if (i >= 0)
+		r->hash = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "row", 3);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) == 'o')
+		r->row = SPAN_OF(ms.m[i].value);
+#undef SPAN_OF
+	rx_buf key = {0};
+	char hex[65];
+	rx_key_text(r->key, &key);
+	rx_buf_putc(&key, '\n');
+	rx_buf_put(&key, r->hash.p, r->hash.n);
+	rx_sha256_hex(key.data, key.len, hex);
+	rx_buf_free(&key);
+	memcpy(r->idem, hex, 32);
+	r->idem[32] = '\0';
+	c->held++;
+	c->taken++;
+done:
+	free(ms.m);
+	return r;
+}
+
+/* Split a raw JSON array (already validated) into its elements. */
+static size_t array_elements(rx_span a, rx_span *out, size_t cap)
+{
+	size_t n = 0, depth = 0;
+	const char *p = a.p + 1, *end = a.p + a.n - 1, *start = NULL;
+	int in_string = 0;
+
+	for (; p < end; p++) {
+		char ch = *p;
+		if (in_string) {
+			if (ch == '\\')
+				p++;
+			else if (ch == '"')
+				in_string = 0;
+			continue;
+		}
+		if (start == NULL && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'))
+			continue;
+		if (start == NULL)
+			start = p;
+		if (ch == '"')
+			in_string = 1;
+		else if (ch == '{' || ch == '[')
+			depth++;
+		else if (ch == '}' || ch == ']')
+			depth--;
+		else if (ch == ',' && depth == 0) {
+			if (n < cap)
+				out[n] = rx_span_of(start, (size_t)(p - start));
+			n++;
+			start = NULL;
+		}
+	}
+	if (start != NULL) {
+		const char *e = end;
+		while (e > start && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+			e--;
+		if (n < cap)
+			out[n] = rx_span_of(start, (size_t)(e - start));
+		n++;
+	}
+	return n;
+}
+
+static int limit_reached(push_ctx *c)
+{
+	return c->limit > 0 && c->taken >= c->limit;
+}
+
+static void take_line(push_ctx *c, const char *line, size_t n)
+{
+	static rx_members ms;
+	static rx_span *elems;
+	static size_t elems_cap;
+	char err[256];
+	long ri;
+
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		return;
+	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
+		char why[320];
+		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
+		malformed(c, line, n, why);
+		return;
+	}
+	ri = rx_json_find(&ms, "records", 7);
+	if (ri < 0) {
+		/* a single change: gathered with its neighbours of the same op */
+		push_record *r = make_record(c, line, n, NULL);
+		if (r == NULL)
+			return;
+		if (c->open != NULL && (strcmp(c->open->op, r->op) != 0 || c->open->n >= c->prof.max_records))
+			push_input_flush(c);
+		if (c->open == NULL)
+			c->open = batch_new(r->op, c->prof.max_records);
+		c->open->recs[c->open->n++] = r;
+		if (c->open->n >= c->prof.max_records)
+			push_input_flush(c);
+		return;
+	}
+	rx_span arr = ms.m[ri].value;
+	if (rx_json_kind(arr) != 'a') {
+		malformed(c, line, n, "\"records\" is not an array");
+		return;
+	}
+	char op[16] = "";
+	long oi = rx_json_find(&ms, "op", 2);
+	if (oi >= 0 && rx_json_kind(ms.m[oi].value) == 's' && ms.m[oi].value.n < sizeof op)
+		snprintf(op, sizeof op, "%.*s", (int)ms.m[oi].value.n - 2, ms.m[oi].value.p + 1);
+	size_t count = array_elements(arr, elems, elems_cap);
+	if (count > elems_cap) {
+		elems_cap = count;
+		elems = rx_xrealloc(elems, elems_cap * sizeof *elems);
+		count = array_elements(arr, elems, elems_cap);
+	}
+	push_input_flush(c);
+	push_batch *b = NULL;
+	for (size_t i = 0; i < count; i++) {
+		if (limit_reached(c))
+			break;
+		push_record *r = make_record(c, elems[i].p, elems[i].n, op[0] ? op : NULL);
+		if (r == NULL)
+			continue;
+		/* one op per request: a record whose own op differs starts a new one */
+		if (b != NULL && (b->n >= c->prof.max_records || strcmp(b->op, r->op) != 0)) {
+			enqueue(c, b);
+			b = NULL;
+		}
+		if (b == NULL)
+			b = batch_new(r->op, c->prof.max_records);
+		b->recs[b->n++] = r;
+	}
+	if (b != NULL)
+		enqueue(c, b);
+}
+
+static int line_ready(push_ctx *c)
+{
+	struct pollfd pfd = {c->in.fd, POLLIN, 0};
+
+	if (c->in.eof || memchr(c->in.data + c->in.start, '\n', rx_reader_buffered(&c->in)) != NULL)
+		return 1;
+	return poll(&pfd, 1, 0) > 0;
+}
+
+int push_input_step(push_ctx *c, int block)
+{
+	char *line, err[512];
+	size_t n;
+	int rc;
+
+	if (c->in_eof)
+		return -1;
+	if (limit_reached(c) || c->stop != PUSH_RUNNING) {
+		c->in_eof = 1;
+		push_input_flush(c);
+		return -1;
+	}
+	if (!block && !line_ready(c))
+		return 0;
+	rc = rx_reader_next(&c->in, &line, &n, err, sizeof err);
+	if (rc < 0) {
+		rx_diag("%s", err);
+		push_stop(c, PUSH_STOP_FAIL, "cannot read input");
+		c->in_eof = 1;
+		push_input_flush(c);
+		return -1;
+	}
+	if (rc == 0) {
+		c->in_eof = 1;
+		push_input_flush(c);
+		return -1;
+	}
+	take_line(c, line, n);
+	return 1;
+}
+
+/* ---- seeing what happens ---- */
+
+void push_latency(push_ctx *c, double seconds)
+{
+	/* buckets of 5% width from 0.1 ms */
+	double ms = seconds * 1000;
+	int b = ms <= 0.1 ? 0 : (int)(log(ms / 0.1) / log(1.05)) + 1;
+
+	if (b >= PUSH_LATENCY_BUCKETS)
+		b = PUSH_LATENCY_BUCKETS - 1;
+	c->latency[b]++;
+}
+
+static double percentile(const push_ctx *c, double p)
+{
+	unsigned long long total = 0, seen = 0;
+
+	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++)
+		total += c->latency[i];
+	if (total == 0)
+		return 0;
+	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++) {
+		seen += c->latency[i];
+		if ((double)seen >= p * (double)total)
+			return i == 0 ? 0.1 : 0.1 * pow(1.05, i);
+	}
+	return 0;
+}
+
+void push_progress(push_ctx *c, int final, size_t inflight)
+{
+	double now = push_now();
+
+	if (!c->progress || c->tty == NULL || (!final && now - c->last_progress < 0.25))
+		return;
+	c->last_progress = now;
+	double secs = now - c->started;
+	fprintf(c->tty, "\rrx-push: %llu acked, %llu dead-lettered, %zu in flight, %llu requests, %.0f records/s   %s",
+		c->acked, c->dead, inflight, c->requests, secs > 0 ? (double)(c->acked + c->dead) / secs : 0.0,
+		final ? "\n" : "");
+	fflush(c->tty);
+}
+
+static void write_stats(push_ctx *c, const char *path)
+{
+	rx_buf b = {0}, tmp = {0};
+	FILE *f;
+
+	rx_buf_printf(&b,
+		      "{\"acked\":%llu,\"dead_lettered\":%llu,\"unacked\":%zu,\"malformed\":%llu,\"requests\":%llu,"
+		      "\"retries\":%llu,\"throttled\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
+		      "\"latency_ms\":{\"p50\":%.1f,\"p99\":%.1f},\"seconds\":%.3f}\n",
+		      c->acked, c->dead, c->held, c->malformed, c->requests, c->retries, c->throttled, c->bytes_sent,
+		      c->bytes_received, percentile(c, 0.5), percentile(c, 0.99), push_now() - c->started);
+	rx_buf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
+	f = fopen(tmp.data, "w");
+	if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		rx_diag("cannot write stats file '%s': %s", tmp.data, strerror(errno));
+		if (f != NULL)
+			fclose(f);
+	} else if (fclose(f) != 0 || rename(tmp.data, path) != 0) {
+		rx_diag("cannot write stats file '%s': %s", path, strerror(errno));
+	}
+	rx_buf_free(&b);
+	rx_buf_free(&tmp);
+}
+
+/* ---- database destinations ---- */
+
+static char **split_keys(const char *s, size_t *n)
+{
+	char *copy = rx_xstrdup(s), *save = NULL;
+	char **keys = NULL;
+
+	*n = 0;
+	for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+		keys = rx_xrealloc(keys, (*n + 1) * sizeof *keys);
+		keys[(*n)++] = rx_xstrdup(k);
+	}
+	free(copy);
+	return keys;
+}
+
+static void db_dry_run(push_ctx *c, push_batch *b)
+{
+	rx_buf *o = &c->out.buf;
+
+	rx_buf_printf(o, "{\"driver\":\"%s\",\"table\":", c->prof.driver);
+	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
+	for (size_t i = 0; i < b->n; i++) {
+		if (i > 0)
+			rx_buf_putc(o, ',');
+		if (b->recs[i]->row.n > 0)
+			rx_json_put_compact(o, b->recs[i]->row);
+		else
+			rx_buf_puts(o, "null");
+		c->dry++;
+	}
+	rx_buf_puts(o, "]}\n");
+	for (size_t i = 0; i < b->n; i++)
+		push_record_free(c, b->recs[i]);
+}
+
+static void db_run(push_ctx *c)
+{
+	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0 ? &rx_db_sqlite : &rx_db_postgres;
+	char err[1024];
+	size_t nkeys = 0;
+	char **keys = NULL;
+	rx_db *db = NULL;
+	rx_span *rows = NULL;
+	rx_db_result *results = NULL;
+	size_t cap = 0;
+
+	if (c->prof.table == NULL || c->prof.key == NULL) {
+		push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
+			  "(--table, --key, or \"table\" and \"key\" in the profile)", c->prof.name);
+		return;
+	}
+	if (c->url == NULL) {
+		push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
+		return;
+	}
+	keys = split_keys(c->prof.key, &nkeys);
+	if (!c->dry_run) {
+		db = drv->open(c->url, c->prof.table, keys, nkeys, err, sizeof err);
+		if (db == NULL) {
+			push_stop(c, PUSH_STOP_FAIL, "%s", err);
+			goto cleanup;
+		}
+	}
+	for (;;) {
+		push_batch *b = push_batch_pop(c);
+		if (b == NULL) {
+			if (c->stop != PUSH_RUNNING || push_signalled || push_input_step(c, 1) < 0) {
+				if (c->head == NULL)
+					break;
+			}
+			continue;
+		}
+		if (c->dry_run) {
+			db_dry_run(c, b);
+			push_batch_free(b);
+			push_flush(c);
+			continue;
+		}
+		if (b->n > cap) {
+			cap = b->n;
+			rows = rx_xrealloc(rows, cap * sizeof *rows);
+			results = rx_xrealloc(results, cap * sizeof *results);
+		}
+		for (size_t i = 0; i < b->n; i++) {
+			rows[i] = b->recs[i]->row;
+			results[i].ok = 0;
+			results[i].message[0] = '\0';
+		}
+		int attempt = 0, rc;
+		double t0 = push_now();
+		for (;;) {
+			attempt++;
+			c->requests++;
+			rc = drv->apply(db, b->op, rows, b->n, results, err, sizeof err);
+			if (rc == 0 || attempt >= c->max_attempts || push_signalled)
+				break;
+			c->retries++;
+			double delay = c->retry_base * pow(2, attempt - 1) * (0.5 + drand48());
+			usleep((useconds_t)((delay > c->retry_max ? c->retry_max : delay) * 1e6));
+		}
+		push_latency(c, push_now() - t0);
+		if (rc < 0) {
+			enqueue(c, b); /* still held: counted unacked */
+			push_stop(c, PUSH_STOP_DOWN, "%s: %s", c->prof.driver, err);
+			break;
+		}
+		for (size_t i = 0; i < b->n; i++) {
+			if (results[i].ok)
+				push_ack(c, b->recs[i], jv_null());
+			else
+				push_dead(c, b->recs[i], 0, results[i].message, NULL, 0, attempt);
+		}
+		push_batch_free(b);
+		push_flush(c);
+		push_progress(c, 0, 0);
+		if (push_signalled)
+			push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+	}
+cleanup:
+	if (db != NULL)
+		drv->close(db);
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
+	free(keys);
+	free(rows);
+	free(results);
+}
+
+/* ---- main ---- */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	push_signalled = 1;
+}
+
+static double parse_ms(const char *option, const char *arg)
+{
+	return (double)rx_parse_number(option, arg, 0, 86400000) / 1000.0;
+}
 
 int main(int argc, char **argv)
 {
+	enum { OPT_URL = 256, OPT_TABLE, OPT_KEY, OPT_INSECURE, OPT_RATE, OPT_BUDGET, OPT_MAXREC, OPT_ATTEMPTS,
+	       OPT_RBASE, OPT_RMAX, OPT_CTIMEOUT, OPT_TIMEOUT, OPT_GRACE, OPT_LIMIT, OPT_STATS, OPT_PROGRESS,
+	       OPT_MAXLINE };
+	static const struct option longopts[] = {
+		{"profile", required_argument, NULL, 'p'},
+		{"url", required_argument, NULL, OPT_URL},
+		{"table", required_argument, NULL, OPT_TABLE},
+		{"key", required_argument, NULL, OPT_KEY},
+		{"insecure", no_argument, NULL, OPT_INSECURE},
+		{"concurrency", required_argument, NULL, 'c'},
+		{"rate", required_argument, NULL, OPT_RATE},
+		{"budget", required_argument, NULL, OPT_BUDGET},
+		{"max-records", required_argument, NULL, OPT_MAXREC},
+		{"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
+		{"retry-base", required_argument, NULL, OPT_RBASE},
+		{"retry-max", required_argument, NULL, OPT_RMAX},
+		{"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"grace", required_argument, NULL, OPT_GRACE},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"stats", required_argument, NULL, OPT_STATS},
+		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static push_ctx ctx;
+	push_ctx *c = &ctx;
+	const char *profile = NULL, *url = NULL, *table = NULL, *key = NULL, *budget = NULL, *stats = NULL;
+	push_window rates[8];
+	size_t nrates = 0, max_records = 0, max_line = 0;
+	char err[2048];
+	int opt, status;
+
 	rx_init("rx-push");
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		rx_print_version(NULL);
-	rx_diag("not implemented yet");
-	return RX_EXIT_FAIL;
+	signal(SIGPIPE, SIG_IGN);
+	c->concurrency = 8;
+	c->max_attempts = 6;
+	c->retry_base = 0.5;
+	c->retry_max = 60;
+	c->connect_timeout_ms = 10000;
+	c->timeout_ms = 60000;
+	c->grace = 3;
+	while ((opt = getopt_long(argc, argv, "p:c:nhV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': profile = optarg; break;
+		case OPT_URL: url = optarg; break;
+		case OPT_TABLE: table = optarg; break;
+		case OPT_KEY: key = optarg; break;
+		case OPT_INSECURE: c->insecure = 1; break;
+		case 'c': c->concurrency = (long)rx_parse_number("--concurrency", optarg, 1, 1000); break;
+		case OPT_RATE:
+			if (nrates >= 8 || push_rate_parse(optarg, &rates[nrates]) < 0)
+				rx_usage_error("--rate: '%s' is not N/WINDOW (like 100/10s, 5/s, 250000/1d)", optarg);
+			nrates++;
+			break;
+		case OPT_BUDGET: budget = optarg; break;
+		case OPT_MAXREC: max_records = (size_t)rx_parse_number("--max-records", optarg, 1, 1000000); break;
+		case OPT_ATTEMPTS: c->max_attempts = (int)rx_parse_number("--max-attempts", optarg, 1, 1000); break;
+		case OPT_RBASE: c->retry_base = parse_ms("--retry-base", optarg); break;
+		case OPT_RMAX: c->retry_max = parse_ms("--retry-max", optarg); break;
+		case OPT_CTIMEOUT: c->connect_timeout_ms = (long)rx_parse_number("--connect-timeout", optarg, 1, 86400000); break;
+		case OPT_TIMEOUT: c->timeout_ms = (long)rx_parse_number("--timeout", optarg, 1, 86400000); break;
+		case OPT_GRACE: c->grace = parse_ms("--grace", optarg); break;
+		case 'n': c->dry_run = 1; break;
+		case OPT_LIMIT: c->limit = (unsigned long long)rx_parse_number("--limit", optarg, 1, (long long)1 << 62); break;
+		case OPT_STATS: stats = optarg; break;
+		case OPT_PROGRESS: c->progress = 1; break;
+		case OPT_MAXLINE: max_line = rx_parse_size("--max-line", optarg); break;
+		case 'h': usage(); break;
+		case 'V': rx_print_version(curl_version());
+		default: fprintf(stderr, "Try 'rx-push --help'.\n"); exit(RX_EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		rx_usage_error("unexpected argument '%s' (input comes from stdin)", argv[optind]);
+	if (profile == NULL)
+		rx_usage_error("no destination: give --profile NAME");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
+	if (push_profile_load(&c->prof, profile, err, sizeof err) < 0)
+		rx_die(RX_EXIT_FAIL, "%s", err);
+	if (url != NULL) {
+		free(c->prof.url);
+		c->prof.url = rx_xstrdup(url);
+	}
+	if (table != NULL) {
+		free(c->prof.table);
+		c->prof.table = rx_xstrdup(table);
+	}
+	if (key != NULL) {
+		free(c->prof.key);
+		c->prof.key = rx_xstrdup(key);
+	}
+	if (max_records > 0 && max_records < c->prof.max_records)
+		c->prof.max_records = max_records;
+	c->url = c->prof.url;
+	if (c->url == NULL && c->prof.driver == NULL)
+		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: give --url", c->prof.name);
+	if (nrates > 0) {
+		memcpy(c->prof.windows, rates, nrates * sizeof *rates);
+		c->prof.nwindows = nrates;
+	}
+	c->rate = push_rate_open(c->prof.windows, c->prof.nwindows, budget, err, sizeof err);
+	if (c->rate == NULL)
+		rx_die(RX_EXIT_FAIL, "%s", err);
+	if (c->prof.driver == NULL && !c->dry_run && push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0)
+		rx_die(RX_EXIT_FAIL, "%s", err);
+	if (c->prof.driver == NULL && c->dry_run && jv_get_kind(c->prof.auth) == JV_KIND_OBJECT) {
+		/* a dry run shows where the secret goes, never the secret: no token fetched */
+		jv t = jv_object_get(jv_copy(c->prof.auth), jv_string("type"));
+		c->auth.type = rx_xstrdup(jv_get_kind(t) == JV_KIND_STRING ? jv_string_value(t) : "bearer");
+		jv_free(t);
+		jv nm = jv_object_get(jv_copy(c->prof.auth), jv_string("name"));
+		c->auth.header_name = rx_xstrdup(jv_get_kind(nm) == JV_KIND_STRING ? jv_string_value(nm) : "key");
+		jv_free(nm);
+		c->auth.secret = rx_xstrdup("***");
+	}
+	if (rx_reader_open(&c->in, "-", max_line, err, sizeof err) < 0)
+		rx_die(RX_EXIT_FAIL, "%s", err);
+	rx_writer_init(&c->out, 1);
+	if (c->progress) {
+		c->tty = fopen("/dev/tty", "w");
+		if (c->tty == NULL && isatty(2))
+			c->tty = stderr;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	srand48((long)getpid() ^ (long)push_now());
+	c->started = push_now();
+
+	if (c->prof.driver != NULL)
+		db_run(c);
+	else
+		push_http_run(c);
+
+	push_flush(c);
+	if (c->stop == PUSH_RUNNING && push_signalled)
+		push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+	/* whatever is still held stays unacked: freed, and counted */
+	size_t unacked = c->held;
+	push_input_flush(c);
+	for (push_batch *b = push_batch_pop(c); b != NULL; b = push_batch_pop(c)) {
+		for (size_t i = 0; i < b->n; i++) {
+			free(b->recs[i]->text);
+			free(b->recs[i]);
+		}
+		push_batch_free(b);
+	}
+	push_progress(c, 1, 0);
+	if (c->stop != PUSH_RUNNING)
+		rx_diag("stopped: %s; %zu record%s left unacked (they are sent again next run)", c->stop_msg, unacked,
+			unacked == 1 ? "" : "s");
+	if (stats != NULL)
+		write_stats(c, stats);
+	if (c->tty != NULL && c->tty != stderr)
+		fclose(c->tty);
+	int out_failed = rx_writer_finish(&c->out, "acks") < 0;
+	switch (c->stop) {
+	case PUSH_STOP_OUTPUT: status = RX_EXIT_IOERR; break;
+	case PUSH_STOP_QUOTA: case PUSH_STOP_DOWN: case PUSH_STOP_SIGNAL: status = RX_EXIT_TEMPFAIL; break;
+	case PUSH_STOP_AUTH: case PUSH_STOP_FAIL: status = RX_EXIT_FAIL; break;
+	default:
+		status = out_failed ? RX_EXIT_IOERR
+			 : c->malformed ? RX_EXIT_DATAERR
+			 : c->dead ? RX_EXIT_DEADLETTER
+				   : RX_EXIT_OK;
+	}
+	if (out_failed && status != RX_EXIT_IOERR && status != RX_EXIT_FAIL)
+		status = RX_EXIT_IOERR;
+	free(c->out.buf.data);
+	rx_buf_free(&c->scratch);
+	rx_reader_close(&c->in);
+	push_rate_close(c->rate);
+	push_auth_free(&c->auth);
+	push_profile_free(&c->prof);
+	curl_global_cleanup();
+	return status;
 }

@@ -1,0 +1,854 @@
+/*
+ * engine.c - the HTTP engine: libcurl's multi interface, the way curl's
+ * own --parallel drives it (src/tool_operate.c): a bounded window of easy
+ * handles, curl_multi_poll, curl_multi_info_read, CURLOPT_PRIVATE from a
+ * transfer back to its request, a per-transfer CURLOPT_ERRORBUFFER.
+ *
+ * NOTES ON THE DESIGN
+ *
+ *  - The loop: take input while fewer than hold_max records are held,
+ *    start ready requests while fewer than --concurrency are running and
+ *    the rate limiter allows, wait (input, sockets, or the next due
+ *    retry), then settle finished transfers.  stdin is one of the fds
+ *    curl_multi_poll waits on, so input and replies interleave.
+ *  - A request is a list of records of one op.  Its body is built when
+ *    it first starts, split in two while it is larger than max_bytes.
+ *  - Each reply is classified once: the profile's response program (if
+ *    any) sees {status, headers, body, records} and answers per record or
+ *    for the whole request; otherwise, or when it answers null, the
+ *    status decides (2xx ack, throttle statuses, retry statuses, 401,
+ *    other 4xx reject).
+ *  - Acks are flushed after every settled request, so a downstream
+ *    rx-diff --commit sees them promptly and a crash loses little.
+ *  - Stopping (quota, destination down, 401, signal, EPIPE on stdout):
+ *    no new request starts and no input is read; running transfers finish
+ *    (after a signal, for at most --grace); records not settled stay held
+ *    and are counted unacked by main.c.
+ */
+#include "push.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define REPLY_MAX (16 << 20)   /* keep at most this much of a reply */
+#define THROTTLE_GIVE_UP 50    /* 429s for one request before the run stops */
+
+typedef struct request {
+	char op[8];                  /* the records' op */
+	push_record **recs;          /* owned array */
+	size_t n;
+	int attempts;                /* sends so far */
+	int throttles;               /* 429s so far */
+	int refreshed;               /* a 401 already led to a token refresh */
+	double not_before;           /* earliest start (back-off) */
+	/* while running */
+	CURL *easy;
+	struct curl_slist *headers;
+	rx_buf body;                 /* the request body */
+	rx_buf reply;                /* the reply body */
+	rx_buf reply_headers;        /* raw header lines of the final reply */
+	int reply_truncated;
+	char errbuf[CURL_ERROR_SIZE];
+	double started;
+	struct request *next;
+} request;
+
+typedef struct engine {
+	push_ctx *c;
+	CURLM *multi;
+	request *queue;              /* waiting to start (unordered; due ones first found) */
+	request *running;            /* in flight */
+	size_t nrunning;
+	size_t hold_max;             /* read no input while this many records are held */
+	CURL **idle;                 /* easy handles kept for reuse */
+	size_t nidle;
+	double wake;                 /* earliest time something waits for */
+} engine;
+
+static request *request_new(const char *op, push_record **recs, size_t n)
+{
+	request *r = calloc(1, sizeof *r);
+
+	if (r == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	snprintf(r->op, sizeof r->op, "%s", op);
+	r->recs = rx_xmalloc((n ? n : 1) * sizeof *r->recs);
+	memcpy(r->recs, recs, n * sizeof *recs);
+	r->n = n;
+	return r;
+}
+
+static void request_free(request *r)
+{
+	curl_slist_free_all(r->headers);
+	rx_buf_free(&r->body);
+	rx_buf_free(&r->reply);
+	rx_buf_free(&r->reply_headers);
+	free(r->recs);
+	free(r);
+}
+
+static void queue_push(engine *e, request *r)
+{
+	r->next = e->queue;
+	e->queue = r;
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+	request *r = user;
+	size_t len = size * n;
+
+	if (r->reply.len + len > REPLY_MAX)
+		r->reply_truncated = 1;
+	else
+		rx_buf_put(&r->reply, data, len);
+	return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+	request *r = user;
+	size_t len = size * n;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		rx_buf_reset(&r->reply_headers); /* a new response (after a 100 or a redirect) */
+	if (r->reply_headers.len < 65536)
+		rx_buf_put(&r->reply_headers, data, len);
+	return len;
+}
+
+/* ---- building a request ---- */
+
+static void add_header(struct curl_slist **h, rx_buf *shown, const char *name, const char *value)
+{
+	rx_buf line = {0};
+
+	rx_buf_printf(&line, "%s: %s", name, value);
+	*h = curl_slist_append(*h, line.data);
+	rx_buf_free(&line);
+	if (shown != NULL) {
+		if (shown->len > 1)
+			rx_buf_putc(shown, ',');
+		rx_json_put_string(shown, name, strlen(name));
+		rx_buf_putc(shown, ':');
+		rx_json_put_string(shown, value, strlen(value));
+	}
+}
+
+static void add_headers(struct curl_slist **h, rx_buf *shown, jv obj)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return;
+	jv_object_foreach(obj, k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING)
+			add_header(h, shown, jv_string_value(k), jv_string_value(v));
+		jv_free(k);
+		jv_free(v);
+	}
+}
+
+static void add_query(rx_buf *url, jv obj, const push_profile *p, const push_record *first)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return;
+	jv_object_foreach(obj, k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING) {
+			rx_buf_putc(url, strchr(url->data, '?') ? '&' : '?');
+			rx_buf_puts(url, jv_string_value(k));
+			rx_buf_putc(url, '=');
+			push_template(url, jv_string_value(v), p, first->op, first, 1);
+		}
+		jv_free(k);
+		jv_free(v);
+	}
+}
+
+/* URL and headers of a request; shown (dry run) gets the headers as JSON
+ * members, secrets redacted. */
+static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, struct curl_slist **h, rx_buf *shown)
+{
+	push_ctx *c = e->c;
+	const push_profile *p = &c->prof;
+
+	rx_buf_puts(url, c->url);
+	push_template(url, op->path, p, r->op, r->recs[0], 1);
+	add_query(url, op->query, p, r->recs[0]);
+	push_auth_apply(&c->auth, h, url, c->dry_run, shown);
+	add_header(h, shown, "Content-Type", p->content_type);
+	add_headers(h, shown, p->headers);
+	add_headers(h, shown, op->headers);
+	if (p->idem_header != NULL) {
+		char hex[65];
+		if (r->n == 1) {
+			add_header(h, shown, p->idem_header, r->recs[0]->idem);
+		} else {
+			rx_buf all = {0};
+			for (size_t i = 0; i < r->n; i++)
+				rx_buf_puts(&all, r->recs[i]->idem);
+			rx_sha256_hex(all.data, all.len, hex);
+			hex[32] = '\0';
+			add_header(h, shown, p->idem_header, hex);
+			rx_buf_free(&all);
+		}
+	}
+	if (!c->dry_run)
+		*h = curl_slist_append(*h, "Expect:"); /* no 100-continue round trip */
+}
+
+/* Build the body; split while too large.  0 ready, -1 the request was
+ * settled (dead letters) and freed. */
+static int prepare_body(engine *e, request *r, const push_op *op)
+{
+	push_ctx *c = e->c;
+	char err[1024];
+
+	for (;;) {
+		if (push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
+			for (size_t i = 0; i < r->n; i++)
+				push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
+			request_free(r);
+			return -1;
+		}
+		if (r->body.len <= c->prof.max_bytes)
+			return 0;
+		if (r->n == 1) {
+			char msg[256];
+			snprintf(msg, sizeof msg, "the request body is %zu bytes, over the profile's max_bytes of %zu",
+				 r->body.len, c->prof.max_bytes);
+			push_dead(c, r->recs[0], 0, msg, NULL, 0, r->attempts);
+			request_free(r);
+			return -1;
+		}
+		/* split: the second half waits in the queue */
+		size_t half = r->n / 2;
+		request *rest = request_new(r->op, r->recs + half, r->n - half);
+		rest->attempts = r->attempts;
+		queue_push(e, rest);
+		r->n = half;
+	}
+}
+
+static void dry_run(engine *e, request *r, const push_op *op)
+{
+	push_ctx *c = e->c;
+	rx_buf url = {0}, shown = {0};
+	struct curl_slist *h = NULL;
+	rx_buf *o = &c->out.buf;
+	char err[64];
+
+	rx_buf_putc(&shown, '{');
+	build_target(e, r, op, &url, &h, &shown);
+	rx_buf_putc(&shown, '}');
+	rx_buf_puts(o, "{\"method\":");
+	rx_json_put_string(o, op->method, strlen(op->method));
+	rx_buf_puts(o, ",\"url\":");
+	rx_json_put_string(o, url.data, url.len);
+	rx_buf_puts(o, ",\"headers\":");
+	rx_buf_put(o, shown.data, shown.len);
+	rx_buf_puts(o, ",\"body\":");
+	if (rx_json_validate(r->body.data, r->body.len, err, sizeof err) == 0)
+		rx_json_put_compact(o, rx_span_of(r->body.data, r->body.len));
+	else
+		rx_json_put_string(o, r->body.data, r->body.len);
+	rx_buf_printf(o, ",\"records\":%zu}\n", r->n);
+	c->requests++;
+	c->dry += r->n;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->recs[i]->text);
+		free(r->recs[i]);
+		c->held--;
+	}
+	curl_slist_free_all(h);
+	rx_buf_free(&url);
+	rx_buf_free(&shown);
+	request_free(r);
+	push_flush(c);
+}
+
+static void start(engine *e, request *r)
+{
+	push_ctx *c = e->c;
+	const push_op *op = push_profile_op(&c->prof, r->op);
+	rx_buf url = {0};
+
+	if (op == NULL) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "profile %s has no op \"%s\"", c->prof.name, r->op);
+		for (size_t i = 0; i < r->n; i++)
+			push_dead(c, r->recs[i], 0, msg, NULL, 0, 0);
+		request_free(r);
+		return;
+	}
+	if (r->body.len == 0 && prepare_body(e, r, op) < 0)
+		return;
+	if (c->dry_run) {
+		dry_run(e, r, op);
+		return;
+	}
+	if (c->auth.can_refresh && c->auth.expires > 0 && push_now() > c->auth.expires - 30) {
+		char err[512];
+		if (push_auth_refresh(&c->auth, &c->prof, c->insecure, err, sizeof err) < 0)
+			rx_diag("%s", err);
+	}
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	build_target(e, r, op, &url, &r->headers, NULL);
+	CURL *h = e->nidle > 0 ? e->idle[--e->nidle] : curl_easy_init();
+	if (h == NULL)
+		rx_die(RX_EXIT_FAIL, "cannot start a libcurl transfer");
+	curl_easy_reset(h);
+	r->easy = h;
+	r->errbuf[0] = '\0';
+	rx_buf_reset(&r->reply);
+	rx_buf_reset(&r->reply_headers);
+	r->reply_truncated = 0;
+	curl_easy_setopt(h, CURLOPT_URL, url.data);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "rx-push/" RX_VERSION);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (strcmp(op->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		if (strcmp(op->method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, op->method);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body.data ? r->body.data : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body.len);
+	}
+	rx_buf_free(&url);
+	r->attempts++;
+	r->started = push_now();
+	c->requests++;
+	c->bytes_sent += r->body.len;
+	curl_multi_add_handle(e->multi, h);
+	r->next = e->running;
+	e->running = r;
+	e->nrunning++;
+}
+
+/* ---- settling a reply ---- */
+
+/* Header value (case-insensitive name) from the raw header block. */
+static int header_value(const request *r, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = r->reply_headers.data;
+
+	if (p == NULL)
+		return 0;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			const char *v = p + nlen + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t vlen = (size_t)(p + len - v);
+			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			snprintf(out, outlen, "%.*s", (int)vlen, v);
+			return 1;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	return 0;
+}
+
+static jv headers_jv(const request *r)
+{
+	jv o = jv_object();
+	const char *p = r->reply_headers.data;
+
+	if (p == NULL)
+		return o;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		if (colon != NULL && strncmp(p, "HTTP/", 5) != 0) {
+			char name[256];
+			size_t nl = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+			for (size_t i = 0; i < nl; i++)
+				name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+			name[nl] = '\0';
+			const char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t vlen = (size_t)(p + len - v);
+			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			o = jv_object_set(o, jv_string(name), jv_string_sized(v, (int)vlen));
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	return o;
+}
+
+/* Seconds to wait according to the reply's headers, or -1. */
+static double header_wait(engine *e, const request *r, double now)
+{
+	const push_profile *p = &e->c->prof;
+	char v[256];
+
+	if (header_value(r, "Retry-After", v, sizeof v)) {
+		char *end;
+		double s = strtod(v, &end);
+		if (end != v && *end == '\0')
+			return s < 0 ? 0 : s;
+		time_t t = curl_getdate(v, NULL);
+		if (t > 0)
+			return (double)t - now > 0 ? (double)t - now : 0;
+	}
+	if (p->reset_header != NULL && header_value(r, p->reset_header, v, sizeof v)) {
+		double x = strtod(v, NULL);
+		if (strcmp(p->reset_unit, "seconds") == 0)
+			return x;
+		if (strcmp(p->reset_unit, "ms") == 0)
+			return x / 1000;
+		return x - now > 0 ? x - now : 0;
+	}
+	return -1;
+}
+
+static double backoff(engine *e, int attempts)
+{
+	double d = e->c->retry_base * pow(2, attempts > 1 ? attempts - 1 : 0) * (0.5 + drand48());
+
+	return d > e->c->retry_max ? e->c->retry_max : d;
+}
+
+static int in_list(const int *list, size_t n, int status)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == status)
+			return 1;
+	return 0;
+}
+
+enum outcome { ACK_ALL, REJECT_ALL, RETRY, THROTTLE, QUOTA, AUTH, PER_RECORD };
+
+static enum outcome classify_status(const push_profile *p, int status)
+{
+	if (in_list(p->throttle_statuses, p->nthrottle, status))
+		return THROTTLE;
+	if (status == 401)
+		return AUTH;
+	if (in_list(p->retry_statuses, p->nretry, status))
+		return RETRY;
+	if (status >= 200 && status < 300)
+		return ACK_ALL;
+	return REJECT_ALL;
+}
+
+/* Put records back to wait, or settle them when they may not wait. */
+static void retry_records(engine *e, request *r, push_record **recs, size_t n, double delay, int status,
+			  const char *message, int count_attempt)
+{
+	push_ctx *c = e->c;
+
+	if (n == 0)
+		return;
+	if (count_attempt && r->attempts >= c->max_attempts) {
+		char msg[700];
+		snprintf(msg, sizeof msg, "gave up after %d attempts: %s", r->attempts, message);
+		for (size_t i = 0; i < n; i++)
+			push_dead(c, recs[i], status, msg, r->reply.data, r->reply.len, r->attempts);
+		return;
+	}
+	request *again = request_new(r->op, recs, n);
+	again->attempts = r->attempts;
+	again->throttles = r->throttles;
+	again->refreshed = r->refreshed;
+	again->not_before = push_now() + delay;
+	if (n == r->n) {
+		/* same records: keep the body built */
+		again->body = r->body;
+		memset(&r->body, 0, sizeof r->body);
+	}
+	c->retries++;
+	queue_push(e, again);
+}
+
+static const char *result_message(jv res, char *buf, size_t len, const char *fallback)
+{
+	jv m = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("message")) : jv_copy(res);
+
+	if (jv_get_kind(m) == JV_KIND_STRING) {
+		snprintf(buf, len, "%s", jv_string_value(m));
+	} else if (jv_get_kind(m) != JV_KIND_NULL && jv_is_valid(m) && jv_get_kind(m) != JV_KIND_FALSE) {
+		jv s = jv_dump_string(jv_copy(m), 0);
+		snprintf(buf, len, "%s", jv_string_value(s));
+		jv_free(s);
+	} else {
+		snprintf(buf, len, "%s", fallback);
+	}
+	jv_free(m);
+	return buf;
+}
+
+static void settle(engine *e, request *r, CURLcode cc)
+{
+	push_ctx *c = e->c;
+	const push_profile *p = &c->prof;
+	const push_op *op = push_profile_op(p, r->op);
+	double now = push_now();
+	long status = 0;
+	char msg[700];
+
+	push_latency(c, now - r->started);
+	if (cc != CURLE_OK) {
+		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+		if (r->attempts >= c->max_attempts || c->stop != PUSH_RUNNING) {
+			push_stop(c, PUSH_STOP_DOWN, "destination unreachable after %d attempts: %s", r->attempts, msg);
+			retry_records(e, r, r->recs, r->n, 0, 0, msg, 0); /* kept, unacked */
+			return;
+		}
+		retry_records(e, r, r->recs, r->n, backoff(e, r->attempts), 0, msg, 1);
+		return;
+	}
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	c->bytes_received += r->reply.len;
+
+	/* proactive pacing: no requests left in this window */
+	if (p->remaining_header != NULL) {
+		char v[64];
+		if (header_value(r, p->remaining_header, v, sizeof v) && strtod(v, NULL) <= 0) {
+			double w = header_wait(e, r, now);
+			push_rate_pause(c->rate, now + (w >= 0 ? w : 1));
+		}
+	}
+
+	enum outcome oc = classify_status(p, (int)status);
+	jv results = jv_null();
+	double wait = -1;
+	snprintf(msg, sizeof msg, "HTTP %ld", status);
+	const rx_jq *prog = op && op->has_response ? &op->response : p->has_response ? &p->response : NULL;
+	if (prog != NULL) {
+		jv in = jv_object(), out, body;
+		char err[512];
+		if (r->reply.len == 0 || rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) < 0)
+			body = r->reply.len ? jv_string_sized(r->reply.data, (int)r->reply.len) : jv_null();
+		in = jv_object_set(in, jv_string("status"), jv_number((double)status));
+		in = jv_object_set(in, jv_string("headers"), headers_jv(r));
+		in = jv_object_set(in, jv_string("body"), body);
+		in = jv_object_set(in, jv_string("records"), push_records_jv(r->recs, r->n));
+		int rc = rx_jq_run((rx_jq *)prog, in, &out, 1, err, sizeof err);
+		if (rc < 0) {
+			snprintf(msg, sizeof msg, "HTTP %ld; the response program failed: %s", status, err);
+			oc = REJECT_ALL;
+		} else if (rc == 1 && jv_get_kind(out) == JV_KIND_ARRAY) {
+			oc = PER_RECORD;
+			results = out;
+		} else if (rc == 1 && jv_get_kind(out) == JV_KIND_OBJECT) {
+			jv action = jv_object_get(jv_copy(out), jv_string("action"));
+			jv w = jv_object_get(jv_copy(out), jv_string("wait"));
+			jv res = jv_object_get(jv_copy(out), jv_string("results"));
+			if (jv_get_kind(w) == JV_KIND_NUMBER)
+				wait = jv_number_value(w);
+			jv m = jv_object_get(jv_copy(out), jv_string("message"));
+			if (jv_get_kind(m) == JV_KIND_STRING)
+				snprintf(msg, sizeof msg, "HTTP %ld: %s", status, jv_string_value(m));
+			jv_free(m);
+			if (jv_get_kind(res) == JV_KIND_ARRAY) {
+				oc = PER_RECORD;
+				results = jv_copy(res);
+			}
+			if (jv_get_kind(action) == JV_KIND_STRING) {
+				const char *a = jv_string_value(action);
+				if (strcmp(a, "ack") == 0) oc = ACK_ALL;
+				else if (strcmp(a, "reject") == 0) oc = REJECT_ALL;
+				else if (strcmp(a, "retry") == 0) oc = RETRY;
+				else if (strcmp(a, "throttle") == 0) oc = THROTTLE;
+				else if (strcmp(a, "quota") == 0) oc = QUOTA;
+				else if (strcmp(a, "auth") == 0) oc = AUTH;
+			}
+			jv_free(action);
+			jv_free(w);
+			jv_free(res);
+			jv_free(out);
+		} else if (rc == 1) {
+			jv_free(out); /* null or anything else: the status decides */
+		}
+	}
+	if (oc == PER_RECORD && jv_array_length(jv_copy(results)) != (int)r->n) {
+		snprintf(msg, sizeof msg, "HTTP %ld; the response program gave %d results for %zu records", status,
+			 jv_array_length(jv_copy(results)), r->n);
+		oc = REJECT_ALL;
+	}
+	if (oc == THROTTLE || oc == RETRY || oc == QUOTA) {
+		double hw = header_wait(e, r, now);
+		if (wait < 0)
+			wait = hw;
+	}
+	switch (oc) {
+	case ACK_ALL:
+		for (size_t i = 0; i < r->n; i++)
+			push_ack(c, r->recs[i], jv_null());
+		push_rate_succeeded(c->rate);
+		break;
+	case REJECT_ALL:
+		for (size_t i = 0; i < r->n; i++)
+			push_dead(c, r->recs[i], (int)status, msg, r->reply.data, r->reply.len, r->attempts);
+		break;
+	case RETRY:
+		retry_records(e, r, r->recs, r->n, wait >= 0 ? wait : backoff(e, r->attempts), (int)status, msg, 1);
+		break;
+	case THROTTLE:
+		c->throttled++;
+		r->throttles++;
+		if (wait >= 0)
+			push_rate_pause(c->rate, now + wait);
+		else
+			push_rate_throttled(c->rate, now);
+		if (r->throttles >= THROTTLE_GIVE_UP) {
+			push_stop(c, PUSH_STOP_DOWN, "the destination keeps answering %ld (%d times for one request)",
+				  status, r->throttles);
+			retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
+			break;
+		}
+		retry_records(e, r, r->recs, r->n, wait >= 0 ? wait : backoff(e, r->throttles), (int)status, msg, 0);
+		break;
+	case QUOTA:
+		push_rate_exhaust(c->rate, wait > 0 ? now + wait : 0);
+		push_stop(c, PUSH_STOP_QUOTA, "the destination's quota is exhausted (%s)", msg);
+		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
+		break;
+	case AUTH:
+		if (c->auth.can_refresh && !r->refreshed) {
+			char err[512];
+			if (push_auth_refresh(&c->auth, p, c->insecure, err, sizeof err) == 0) {
+				r->refreshed = 1;
+				r->attempts--; /* the refresh, not the records, was at fault */
+				retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
+				break;
+			}
+			rx_diag("%s", err);
+		}
+		push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials", status);
+		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
+		break;
+	case PER_RECORD: {
+		push_record **again = rx_xmalloc(r->n * sizeof *again);
+		size_t nagain = 0;
+		push_rate_succeeded(c->rate);
+		for (size_t i = 0; i < r->n; i++) {
+			jv res = jv_array_get(jv_copy(results), (int)i);
+			jv ok = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("ok")) : jv_copy(res);
+			jv retry = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("retry"))
+								   : jv_false();
+			char why[600];
+			if (jv_get_kind(retry) == JV_KIND_TRUE) {
+				again[nagain++] = r->recs[i];
+			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
+				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
+									   : jv_null();
+				push_ack(c, r->recs[i], id);
+			} else {
+				push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
+					  r->reply.data, r->reply.len, r->attempts);
+			}
+			jv_free(res);
+			jv_free(ok);
+			jv_free(retry);
+		}
+		retry_records(e, r, again, nagain, backoff(e, r->attempts), (int)status, msg, 1);
+		free(again);
+		break;
+	}
+	}
+	jv_free(results);
+}
+
+/* ---- the loop ---- */
+
+static request *take_due(engine *e, double now)
+{
+	request **pp, **best = NULL;
+
+	e->wake = 0;
+	for (pp = &e->queue; *pp; pp = &(*pp)->next) {
+		if ((*pp)->not_before <= now) {
+			best = pp; /* the oldest due one is deepest: keep looking */
+		} else if (e->wake == 0 || (*pp)->not_before < e->wake) {
+			e->wake = (*pp)->not_before;
+		}
+	}
+	if (best == NULL)
+		return NULL;
+	request *r = *best;
+	*best = r->next;
+	r->next = NULL;
+	return r;
+}
+
+static void put_back(engine *e, request *r)
+{
+	queue_push(e, r);
+}
+
+static void finish_transfers(engine *e)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		CURL *h = m->easy_handle;
+		CURLcode cc = m->data.result;
+		request *r = NULL;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&r);
+		curl_multi_remove_handle(e->multi, h);
+		for (request **pp = &e->running; *pp; pp = &(*pp)->next)
+			if (*pp == r) {
+				*pp = r->next;
+				break;
+			}
+		e->nrunning--;
+		settle(e, r, cc);
+		r->easy = NULL;
+		request_free(r);
+		e->idle = rx_xrealloc(e->idle, (e->nidle + 1) * sizeof *e->idle);
+		e->idle[e->nidle++] = h;
+		push_flush(e->c);
+	}
+}
+
+static void batches_to_requests(engine *e)
+{
+	push_batch *b;
+
+	while ((b = push_batch_pop(e->c)) != NULL) {
+		request *r = request_new(b->op, b->recs, b->n);
+		r->next = NULL;
+		/* append at the head: take_due picks the deepest due one, so order is FIFO */
+		queue_push(e, r);
+		push_batch_free(b);
+	}
+}
+
+void push_http_run(push_ctx *c)
+{
+	engine eng = {0}, *e = &eng;
+	double signal_at = 0;
+
+	e->c = c;
+	e->multi = curl_multi_init();
+	if (e->multi == NULL) {
+		push_stop(c, PUSH_STOP_FAIL, "cannot start libcurl");
+		return;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->concurrency);
+	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
+	for (;;) {
+		double now = push_now();
+		if (push_signalled && signal_at == 0) {
+			signal_at = now;
+			push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+		}
+		/* input, while not holding too much */
+		int input_waiting = 0;
+		while (c->stop == PUSH_RUNNING && !c->in_eof && c->held < e->hold_max) {
+			int rc = push_input_step(c, 0);
+			if (rc == 0) {
+				input_waiting = 1;
+				push_input_flush(c); /* nothing more right now: send what we have */
+				break;
+			}
+		}
+		batches_to_requests(e);
+		/* start what may start */
+		while (c->stop == PUSH_RUNNING && e->nrunning < (size_t)c->concurrency) {
+			request *r = take_due(e, now);
+			if (r == NULL)
+				break;
+			double wait = push_rate_acquire(c->rate, now);
+			if (wait < 0) {
+				put_back(e, r);
+				push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
+				break;
+			}
+			if (wait > 0) {
+				put_back(e, r);
+				if (e->wake == 0 || now + wait < e->wake)
+					e->wake = now + wait;
+				break;
+			}
+			start(e, r);
+		}
+		if (e->nrunning == 0) {
+			if (c->stop != PUSH_RUNNING)
+				break;
+			if (c->in_eof && e->queue == NULL && c->head == NULL && c->open == NULL)
+				break;
+		}
+		if (signal_at > 0 && now - signal_at > c->grace) {
+			rx_diag("abandoning %zu request%s in flight", e->nrunning, e->nrunning == 1 ? "" : "s");
+			break;
+		}
+		/* wait for a socket, input, or the next due time */
+		long timeout = 200;
+		if (e->wake > 0) {
+			double ms = (e->wake - push_now()) * 1000;
+			if (ms < timeout)
+				timeout = ms < 0 ? 0 : (long)ms + 1;
+		}
+		struct curl_waitfd wfd = {c->in.fd, CURL_WAIT_POLLIN, 0};
+		int want_input = c->stop == PUSH_RUNNING && !c->in_eof && c->held < e->hold_max;
+		if (want_input && !input_waiting)
+			timeout = 0;
+		int still;
+		curl_multi_poll(e->multi, want_input ? &wfd : NULL, want_input ? 1 : 0, (int)timeout, NULL);
+		curl_multi_perform(e->multi, &still);
+		finish_transfers(e);
+		push_progress(c, 0, e->nrunning);
+	}
+	/* abandoned transfers: their records stay held (unacked) */
+	while (e->running != NULL) {
+		request *r = e->running;
+		e->running = r->next;
+		curl_multi_remove_handle(e->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		for (size_t i = 0; i < r->n; i++) {
+			free(r->recs[i]->text);
+			free(r->recs[i]);
+		}
+		request_free(r);
+	}
+	while (e->queue != NULL) {
+		request *r = e->queue;
+		e->queue = r->next;
+		for (size_t i = 0; i < r->n; i++) {
+			free(r->recs[i]->text);
+			free(r->recs[i]);
+		}
+		request_free(r);
+	}
+	for (size_t i = 0; i < e->nidle; i++)
+		curl_easy_cleanup(e->idle[i]);
+	free(e->idle);
+	curl_multi_cleanup(e->multi);
+}

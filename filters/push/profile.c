@@ -1,0 +1,406 @@
+/*
+ * profile.c - a destination profile: what rx-push needs to know about an
+ * API, read from a JSON file (docs/profiles.md describes the format).
+ *
+ * The profile is loaded and its jq programs compiled once, at start-up;
+ * nothing here runs per record except building a request body, which
+ * either copies the records' raw text (no body program: exact numbers,
+ * no jq cost) or runs the op's body program on them.
+ */
+#include "push.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *get_string(jv obj, const char *name, const char *fallback)
+{
+	jv v = jv_object_get(jv_copy(obj), jv_string(name));
+	char *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = rx_xstrdup(jv_string_value(v));
+	else if (fallback != NULL)
+		s = rx_xstrdup(fallback);
+	jv_free(v);
+	return s;
+}
+
+static double get_number(jv obj, const char *name, double fallback)
+{
+	jv v = jv_object_get(jv_copy(obj), jv_string(name));
+	double d = fallback;
+
+	if (jv_get_kind(v) == JV_KIND_NUMBER)
+		d = jv_number_value(v);
+	jv_free(v);
+	return d;
+}
+
+static jv get_member(jv obj, const char *name, jv_kind kind)
+{
+	jv v = jv_object_get(jv_copy(obj), jv_string(name));
+
+	if (jv_get_kind(v) != kind) {
+		jv_free(v);
+		return jv_null();
+	}
+	return v;
+}
+
+static size_t get_statuses(jv obj, const char *name, int *out, size_t cap, const int *fallback, size_t nfallback)
+{
+	jv a = get_member(obj, name, JV_KIND_ARRAY);
+	size_t n = 0;
+
+	if (jv_get_kind(a) != JV_KIND_ARRAY) {
+		jv_free(a);
+		memcpy(out, fallback, nfallback * sizeof *out);
+		return nfallback;
+	}
+	jv_array_foreach(a, i, v) {
+		if (jv_get_kind(v) == JV_KIND_NUMBER && n < cap)
+			out[n++] = (int)jv_number_value(v);
+		jv_free(v);
+	}
+	jv_free(a);
+	return n;
+}
+
+static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p, int *has, char *err,
+		   size_t errlen)
+{
+	jv prog = get_member(spec, member, JV_KIND_STRING);
+	char what[256];
+	int rc = 0;
+
+	*has = 0;
+	if (jv_get_kind(prog) == JV_KIND_STRING) {
+		snprintf(what, sizeof what, "profile %s: %s program", p->name, member);
+		jv args = jv_object_set(jv_object(), jv_string("vars"), jv_copy(p->vars));
+		rc = rx_jq_compile(q, jv_string_value(prog), args, what, err, errlen);
+		if (rc == 0)
+			*has = 1;
+	}
+	jv_free(prog);
+	return rc;
+}
+
+static int load_windows(push_profile *p, char *err, size_t errlen)
+{
+	jv a = get_member(p->json, "rate_limits", JV_KIND_ARRAY);
+	int rc = 0;
+
+	if (jv_get_kind(a) != JV_KIND_ARRAY) {
+		jv_free(a);
+		return 0;
+	}
+	jv_array_foreach(a, i, v) {
+		push_window w = {0};
+		if (p->nwindows >= sizeof p->windows / sizeof p->windows[0]) {
+			jv_free(v);
+			continue;
+		}
+		if (jv_get_kind(v) == JV_KIND_STRING) {
+			if (push_rate_parse(jv_string_value(v), &w) < 0)
+				rc = -1;
+		} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
+			jv per = get_member(v, "per", JV_KIND_STRING);
+			char spec[128];
+			snprintf(spec, sizeof spec, "%g/%s", get_number(v, "requests", 0),
+				 jv_get_kind(per) == JV_KIND_STRING ? jv_string_value(per) : "s");
+			jv_free(per);
+			if (push_rate_parse(spec, &w) < 0)
+				rc = -1;
+			jv q = jv_object_get(jv_copy(v), jv_string("quota"));
+			if (jv_get_kind(q) == JV_KIND_TRUE)
+				w.quota = 1;
+			jv_free(q);
+		} else {
+			rc = -1;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "profile %s: rate_limits[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
+				 p->name, i);
+			jv_free(v);
+			break;
+		}
+		p->windows[p->nwindows++] = w;
+		jv_free(v);
+	}
+	jv_free(a);
+	return rc;
+}
+
+static int load_ops(push_profile *p, char *err, size_t errlen)
+{
+	jv ops = get_member(p->json, "ops", JV_KIND_OBJECT);
+	int rc = 0;
+
+	if (jv_get_kind(ops) != JV_KIND_OBJECT) {
+		jv_free(ops);
+		ops = jv_object_set(jv_object(), jv_string("*"), jv_object());
+	}
+	p->ops = rx_xmalloc(sizeof *p->ops * (size_t)(jv_object_length(jv_copy(ops)) + 1));
+	jv_object_foreach(ops, name, spec) {
+		push_op *o = &p->ops[p->nops];
+		memset(o, 0, sizeof *o);
+		snprintf(o->name, sizeof o->name, "%s", jv_string_value(name));
+		jv_free(name);
+		if (jv_get_kind(spec) != JV_KIND_OBJECT) {
+			snprintf(err, errlen, "profile %s: ops.%s: not an object", p->name, o->name);
+			jv_free(spec);
+			rc = -1;
+			continue;
+		}
+		o->method = get_string(spec, "method", "POST");
+		o->path = get_string(spec, "path", "");
+		o->query = get_member(spec, "query", JV_KIND_OBJECT);
+		o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
+		p->nops++;
+		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, err, errlen) < 0)
+			rc = -1;
+		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, err, errlen) < 0)
+			rc = -1;
+		jv_free(spec);
+	}
+	jv_free(ops);
+	return rc;
+}
+
+int push_profile_load(push_profile *p, const char *name, char *err, size_t errlen)
+{
+	static const int retry_default[] = {408, 425, 429, 500, 502, 503, 504};
+	static const int throttle_default[] = {429};
+	const char *slash = strrchr(name, '/');
+
+	memset(p, 0, sizeof *p);
+	p->json = jv_null();
+	p->headers = jv_null();
+	p->vars = jv_null();
+	p->auth = jv_null();
+	if (rx_profile_load(name, &p->json, p->path, sizeof p->path, err, errlen) < 0)
+		return -1;
+	p->name = rx_xstrdup(slash ? slash + 1 : name);
+	p->driver = get_string(p->json, "driver", NULL);
+	p->url = get_string(p->json, "url", NULL);
+	p->table = get_string(p->json, "table", NULL);
+	p->key = get_string(p->json, "key", NULL);
+	p->max_records = (size_t)get_number(p->json, "max_records", p->driver ? 500 : 100);
+	p->max_bytes = (size_t)get_number(p->json, "max_bytes", 5 << 20);
+	if (p->max_records < 1)
+		p->max_records = 1;
+	p->content_type = get_string(p->json, "content_type", "application/json");
+	p->headers = get_member(p->json, "headers", JV_KIND_OBJECT);
+	p->vars = get_member(p->json, "vars", JV_KIND_OBJECT);
+	if (jv_get_kind(p->vars) != JV_KIND_OBJECT) {
+		jv_free(p->vars);
+		p->vars = jv_object();
+	}
+	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
+	p->idem_header = get_string(p->json, "idempotency_header", NULL);
+	p->nretry = get_statuses(p->json, "retry_statuses", p->retry_statuses, 32, retry_default, 7);
+	p->nthrottle = get_statuses(p->json, "throttle_statuses", p->throttle_statuses, 8, throttle_default, 1);
+	jv rh = get_member(p->json, "rate_limit_headers", JV_KIND_OBJECT);
+	if (jv_get_kind(rh) == JV_KIND_OBJECT) {
+		p->reset_header = get_string(rh, "reset", NULL);
+		p->reset_unit = get_string(rh, "reset_unit", "epoch");
+		p->remaining_header = get_string(rh, "remaining", NULL);
+	}
+	jv_free(rh);
+	if (load_windows(p, err, errlen) < 0)
+		return -1;
+	if (p->driver != NULL)
+		return 0;
+	if (compile(&p->response, p->json, "response", p, &p->has_response, err, errlen) < 0)
+		return -1;
+	return load_ops(p, err, errlen);
+}
+
+const push_op *push_profile_op(const push_profile *p, const char *op)
+{
+	const push_op *any = NULL;
+
+	for (size_t i = 0; i < p->nops; i++) {
+		if (strcmp(p->ops[i].name, op) == 0)
+			return &p->ops[i];
+		if (strcmp(p->ops[i].name, "*") == 0)
+			any = &p->ops[i];
+	}
+	return any;
+}
+
+void push_profile_free(push_profile *p)
+{
+	for (size_t i = 0; i < p->nops; i++) {
+		push_op *o = &p->ops[i];
+		free(o->method);
+		free(o->path);
+		jv_free(o->query);
+		jv_free(o->headers);
+		if (o->has_body)
+			rx_jq_free(&o->body);
+		if (o->has_response)
+			rx_jq_free(&o->response);
+	}
+	free(p->ops);
+	if (p->has_response)
+		rx_jq_free(&p->response);
+	jv_free(p->json);
+	jv_free(p->headers);
+	jv_free(p->vars);
+	jv_free(p->auth);
+	free(p->name);
+	free(p->driver);
+	free(p->url);
+	free(p->table);
+	free(p->key);
+	free(p->content_type);
+	free(p->reset_header);
+	free(p->reset_unit);
+	free(p->remaining_header);
+	free(p->idem_header);
+	memset(p, 0, sizeof *p);
+}
+
+static void put_encoded(rx_buf *out, const char *s, size_t n, int encode)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!encode || isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			rx_buf_putc(out, (char)c);
+		} else {
+			rx_buf_putc(out, '%');
+			rx_buf_putc(out, hex[c >> 4]);
+			rx_buf_putc(out, hex[c & 15]);
+		}
+	}
+}
+
+void push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+		   const push_record *first, int encode)
+{
+	rx_buf tmp = {0};
+
+	for (const char *s = tmpl; *s; s++) {
+		const char *end;
+		if (*s != '{' || (end = strchr(s, '}')) == NULL) {
+			rx_buf_putc(out, *s);
+			continue;
+		}
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)(end - s - 1), s + 1);
+		rx_buf_reset(&tmp);
+		if (strcmp(name, "op") == 0) {
+			rx_buf_puts(&tmp, op);
+		} else if (strcmp(name, "base") == 0) {
+			rx_buf_puts(&tmp, p->url ? p->url : "");
+			rx_buf_puts(out, tmp.data);
+			s = end;
+			continue;
+		} else if (strcmp(name, "key") == 0 && first != NULL) {
+			rx_key_text(first->key, &tmp);
+		} else if (strncmp(name, "row.", 4) == 0 && first != NULL && first->row.n > 0) {
+			rx_members ms = {0};
+			char err[128];
+			if (rx_json_scan_object(first->row.p, first->row.n, &ms, err, sizeof err) == 0) {
+				long i = rx_json_find(&ms, name + 4, strlen(name + 4));
+				if (i >= 0)
+					rx_key_text(ms.m[i].value, &tmp);
+			}
+			free(ms.m);
+		} else {
+			jv v = jv_object_get(jv_copy(p->vars), jv_string(name));
+			if (jv_get_kind(v) == JV_KIND_STRING)
+				rx_buf_puts(&tmp, jv_string_value(v));
+			else if (jv_get_kind(v) == JV_KIND_NUMBER)
+				rx_buf_printf(&tmp, "%g", jv_number_value(v));
+			jv_free(v);
+		}
+		put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
+		s = end;
+	}
+	rx_buf_free(&tmp);
+}
+
+/* The record's members, the error member dropped, plus its idem. */
+static void put_record(rx_buf *b, const push_record *r)
+{
+	rx_members ms = {0};
+	char err[128];
+	int first = 1;
+
+	rx_buf_putc(b, '{');
+	if (rx_json_scan_object(r->text, r->len, &ms, err, sizeof err) == 0) {
+		for (size_t i = 0; i < ms.n; i++) {
+			if (rx_json_name_eq(ms.m[i].name, "error", 5) || rx_json_name_eq(ms.m[i].name, "idem", 4) ||
+			    rx_json_name_eq(ms.m[i].name, "op", 2))
+				continue;
+			if (!first)
+				rx_buf_putc(b, ',');
+			first = 0;
+			rx_buf_put(b, ms.m[i].name.p, ms.m[i].name.n);
+			rx_buf_putc(b, ':');
+			rx_json_put_compact(b, ms.m[i].value);
+		}
+	}
+	free(ms.m);
+	if (!first)
+		rx_buf_putc(b, ',');
+	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, r->idem);
+}
+
+jv push_records_jv(push_record **recs, size_t n)
+{
+	jv a = jv_array();
+	rx_buf b = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		jv v;
+		char err[128];
+		rx_buf_reset(&b);
+		put_record(&b, recs[i]);
+		if (rx_jv_parse(b.data, b.len, &v, err, sizeof err) < 0)
+			v = jv_null();
+		a = jv_array_append(a, v);
+	}
+	rx_buf_free(&b);
+	return a;
+}
+
+int push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+		    char *err, size_t errlen)
+{
+	rx_buf_reset(body);
+	if (!op->has_body) {
+		rx_buf_printf(body, "{\"op\":\"%s\",\"records\":[", recs[0]->op);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				rx_buf_putc(body, ',');
+			put_record(body, recs[i]);
+		}
+		rx_buf_puts(body, "]}");
+		return 0;
+	}
+	jv in = jv_object();
+	jv out;
+	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
+	in = jv_object_set(in, jv_string("records"), push_records_jv(recs, n));
+	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		snprintf(err, errlen, "profile %s: the body program gave no output", p->name);
+		return -1;
+	}
+	if (jv_get_kind(out) == JV_KIND_STRING) {
+		rx_buf_put(body, jv_string_value(out), (size_t)jv_string_length_bytes(jv_copy(out)));
+		jv_free(out);
+	} else {
+		rx_jv_put(body, out);
+	}
+	return 0;
+}

@@ -1,0 +1,241 @@
+/*
+ * push.h - the parts of rx-push and the state they share.
+ *
+ * rx-push is split by concern:
+ *   main.c       options, reading input (batches or single changes),
+ *                acks, dead letters, the exit status
+ *   engine.c     the libcurl multi loop: requests in flight, retries,
+ *                classification of replies
+ *   profile.c    the destination profile: ops, URL templates, the body
+ *                and response jq programs
+ *   ratelimit.c  request pacing per window, daily quotas, back-off after
+ *                429s, and the --budget file shared by processes
+ *   auth.c       secrets from the environment or files, auth headers,
+ *                OAuth2 tokens
+ *   db_sqlite.c  the SQLite destination driver (db.h)
+ *
+ * NOTES ON THE DESIGN
+ *
+ *  - A record is one change as it was received (its own copy of the text,
+ *    with spans into it).  It lives from the moment it is read until it
+ *    leaves as exactly one ack or one dead letter, or the run stops with
+ *    it unacked; records_held counts those alive, and input is read only
+ *    while that count is under a bound, so memory stays flat.
+ *  - A request owns an array of pointers to its records; a retry moves
+ *    the records still undecided into a new request.
+ *  - Times are wall-clock seconds (doubles) so that a --budget file can be
+ *    shared by several processes.
+ */
+#ifndef RX_PUSH_H
+#define RX_PUSH_H
+
+#include <curl/curl.h>
+
+#include "db.h"
+#include "rx.h"
+#include "rxjq.h"
+
+/* ---- records ---- */
+
+typedef struct push_record {
+	char *text;              /* the change as received (owned), NUL-terminated */
+	size_t len;              /* its length */
+	rx_span key, hash, row;  /* raw values inside text; row may be empty */
+	char op[8];              /* insert, update, upsert or delete */
+	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
+	unsigned long long line; /* input line it came from */
+} push_record;
+
+/* ---- the profile (profile.c) ---- */
+
+typedef struct push_op {
+	char name[8];         /* "upsert", or "*" for any */
+	char *method;         /* POST, PUT, PATCH, DELETE */
+	char *path;           /* template: {op}, {key}, {NAME} from "vars" */
+	jv query;             /* object of extra query parameters, or null */
+	jv headers;           /* object of extra headers, or null */
+	rx_jq body;           /* body program, when has_body */
+	int has_body;
+	rx_jq response;       /* a per-op response program, when has_response */
+	int has_response;
+} push_op;
+
+typedef struct push_window {
+	double requests; /* allowed per window */
+	double seconds;  /* window length */
+	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
+} push_window;
+
+typedef struct push_profile {
+	jv json;                /* the whole profile (owned) */
+	char path[4096];        /* where it was found */
+	char *name;             /* for messages */
+	char *driver;           /* "sqlite", "postgres" or NULL for HTTP */
+	char *url;              /* base URL (or database target) */
+	char *table;            /* database destinations */
+	char *key;              /* database destinations: key columns, comma-separated */
+	size_t max_records;     /* records per request */
+	size_t max_bytes;       /* bytes per request body */
+	char *content_type;     /* of the body */
+	jv headers;             /* static headers */
+	jv vars;                /* template variables, also $vars in programs */
+	push_op *ops;           /* per-op request specs */
+	size_t nops;
+	rx_jq response;         /* the response program, when has_response */
+	int has_response;
+	int retry_statuses[32]; /* retried statuses */
+	size_t nretry;
+	int throttle_statuses[8]; /* statuses meaning "slow down" */
+	size_t nthrottle;
+	push_window windows[8]; /* rate-limit windows */
+	size_t nwindows;
+	char *reset_header;     /* a header holding when the limit resets */
+	char *reset_unit;       /* "epoch" (seconds), "seconds", "ms" */
+	char *remaining_header; /* a header holding the requests left */
+	char *idem_header;      /* header carrying the idempotency key */
+	jv auth;                /* the "auth" object, or null */
+} push_profile;
+
+int push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
+const push_op *push_profile_op(const push_profile *p, const char *op);
+void push_profile_free(push_profile *p);
+/* Expand a template ({op}, {key}, {NAME} from vars, {base}); URL-encodes
+ * record values when encode is set. */
+void push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+		   const push_record *first, int encode);
+/* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
+ * dropped). */
+jv push_records_jv(push_record **recs, size_t n);
+/* Build the body of a request for recs[0..n) into body.  0, or -1 with err
+ * (a jq error in the body program). */
+int push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+		    char *err, size_t errlen);
+
+/* ---- secrets and auth (auth.c) ---- */
+
+typedef struct push_auth {
+	char *type;           /* bearer, basic, header, query, oauth2, or NULL */
+	char *header_name;    /* header: its name; query: the parameter */
+	char *secret;         /* token, key, or "user:password" (owned, never printed) */
+	char *token_url;      /* oauth2 */
+	double expires;       /* oauth2: when the token expires (wall clock), 0 unknown */
+	int can_refresh;      /* oauth2 */
+} push_auth;
+
+int push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
+		   size_t errlen);
+/* Fetch a new OAuth2 token.  0 or -1 with err. */
+int push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *err, size_t errlen);
+/* Add the auth header or query parameter to a request.  With redact, the
+ * secret is written as ***. */
+void push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact,
+		     rx_buf *shown_headers);
+void push_auth_free(push_auth *a);
+
+/* ---- rate limits (ratelimit.c) ---- */
+
+typedef struct push_rate push_rate;
+
+push_rate *push_rate_open(const push_window *w, size_t n, const char *budget_file, char *err, size_t errlen);
+/* May a request start now?  0: yes (counted), >0: seconds to wait, -1:
+ * a quota is exhausted. */
+double push_rate_acquire(push_rate *r, double now);
+/* No request before until (a Retry-After): shared through the budget. */
+void push_rate_pause(push_rate *r, double until);
+/* A quota is known to be exhausted until "until" (or its window's end). */
+void push_rate_exhaust(push_rate *r, double until);
+/* Adaptive pacing when no limit is known: a 429 halves the rate, each
+ * success raises it a little. */
+void push_rate_throttled(push_rate *r, double now);
+void push_rate_succeeded(push_rate *r);
+void push_rate_close(push_rate *r);
+/* Parse "100/10s", "250000/1d", "5/s".  0 or -1. */
+int push_rate_parse(const char *s, push_window *w);
+
+/* ---- the run (main.c, engine.c) ---- */
+
+typedef struct push_batch {
+	char op[8];              /* every record's op */
+	push_record **recs;      /* owned array of owned records */
+	size_t n;
+	struct push_batch *next; /* queue */
+} push_batch;
+
+enum push_stop {
+	PUSH_RUNNING = 0,
+	PUSH_STOP_QUOTA,  /* a quota is exhausted: exit 75 */
+	PUSH_STOP_DOWN,   /* the destination is unreachable or keeps throttling: 75 */
+	PUSH_STOP_SIGNAL, /* SIGINT or SIGTERM: 75 */
+	PUSH_STOP_AUTH,   /* 401 and no way to refresh: exit 1 */
+	PUSH_STOP_FAIL,   /* another fatal error: exit 1 */
+	PUSH_STOP_OUTPUT, /* cannot write acks (EPIPE): exit 74 */
+};
+
+#define PUSH_LATENCY_BUCKETS 400
+
+typedef struct push_ctx {
+	push_profile prof;        /* the destination */
+	push_auth auth;           /* its credentials */
+	push_rate *rate;          /* pacing and quotas */
+	/* options */
+	const char *url;          /* base URL (profile's, or --url) */
+	long concurrency;         /* requests in flight at most */
+	int max_attempts;         /* tries per request before giving up */
+	double retry_base;        /* first back-off, seconds */
+	double retry_max;         /* longest back-off, seconds */
+	long connect_timeout_ms;
+	long timeout_ms;
+	double grace;             /* seconds to finish in-flight work after a signal */
+	int insecure;             /* TLS verification off */
+	int dry_run;              /* print requests, send nothing */
+	unsigned long long limit; /* take at most this many records (0: all) */
+	int progress;             /* draw a meter */
+	FILE *tty;                /* where the meter goes */
+	/* output */
+	rx_writer out;            /* acks (stdout) */
+	rx_buf scratch;           /* an ack or a dead letter being built */
+	/* counters */
+	unsigned long long taken, acked, dead, malformed, requests, retries, throttled;
+	unsigned long long bytes_sent, bytes_received, dry;
+	unsigned long long latency[PUSH_LATENCY_BUCKETS]; /* histogram of request latency */
+	size_t held;              /* records read and not yet acked nor dead-lettered */
+	double started;           /* wall clock at start */
+	double last_progress;
+	/* stopping */
+	enum push_stop stop;
+	char stop_msg[512];
+	/* input */
+	rx_reader in;
+	int in_eof;               /* nothing more will be read */
+	push_batch *open;         /* single changes being gathered */
+	push_batch *head, *tail;  /* batches ready to send */
+} push_ctx;
+
+extern volatile int push_signalled;
+
+/* Input (main.c).  Consume one line if one can be had (block: wait for
+ * it); 1 if a line was consumed, 0 if none is ready, -1 at end of input. */
+int push_input_step(push_ctx *c, int block);
+/* Close the batch of single changes being gathered. */
+void push_input_flush(push_ctx *c);
+push_batch *push_batch_pop(push_ctx *c);
+void push_batch_free(push_batch *b); /* the array only */
+/* Outcomes (main.c): each frees the record. */
+void push_ack(push_ctx *c, push_record *r, jv id);
+void push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
+	       int attempts);
+void push_record_free(push_ctx *c, push_record *r);
+/* Flush the acks (after each request); on failure stop with exit 74. */
+void push_flush(push_ctx *c);
+void push_stop(push_ctx *c, enum push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void push_progress(push_ctx *c, int final, size_t inflight);
+void push_latency(push_ctx *c, double seconds);
+
+/* The HTTP engine (engine.c). */
+void push_http_run(push_ctx *c);
+
+/* ---- time ---- */
+
+double push_now(void);
+
+#endif

@@ -1,0 +1,89 @@
+# t/lib-fake.sh - start, query and stop the fake destination (t/fake/fake-dest.py).
+#
+# Source it after t/lib.sh.  Every helper works in the test's temp dir.
+#
+#   fake_start [NAME] -- [SWITCHES...]   start a fake (NAME defaults to "fake";
+#                         several can run at once under different names);
+#                         sets FAKE_URL (http://127.0.0.1:PORT), FAKE_PORT and
+#                         FAKE_PID (for NAME=fake) and NAME_url in a file
+#                         NAME.url; stopped automatically at the end of the
+#                         script (test_cleanup).  Switches: see the top of
+#                         t/fake/fake-dest.py (--family, --rate, --quota,
+#                         --fail-every, --drop-every, --oauth, --log, ...).
+#   fake_state [NAME]    print the fake's state document on stdout (JSON):
+#                         {"records":{KEY:{"op","hash","row"}},"deleted":[..],
+#                          "requests":N,"throttled":N,"violations":N,...}
+#   fake_records [NAME]  the stored records as sorted lines "KEY<TAB>ROW-JSON",
+#                         easy to compare with a model using test_cmp
+#   fake_count NAME FIELD  one counter of the state ("requests", "violations")
+#   fake_stop [NAME]     stop it (its state is then in NAME.state)
+#
+# Example:
+#   fake_start -- --family webhook --rate 5/1 &&
+#   rx-push --profile webhook --url "$FAKE_URL" <in >acks &&
+#   test "$(fake_count fake violations)" = 0
+
+fake_start () {
+	name=fake
+	if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+		name=$1
+		shift
+	fi
+	[ "${1:-}" = "--" ] && shift
+	rm -f "$name.port"
+	python3 "$RX_TESTS/fake/fake-dest.py" --port-file "$name.port" --state-file "$name.state" "$@" \
+		>"$name.out" 2>&1 &
+	echo $! >"$name.pid"
+	test_cleanup "kill $(cat "$name.pid") 2>/dev/null"
+	i=0
+	while [ ! -s "$name.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "fake_start: the fake did not start:" >&2
+			cat "$name.out" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$(cat "$name.port")" >"$name.url"
+	if [ "$name" = fake ]; then
+		FAKE_PORT=$(cat fake.port)
+		FAKE_URL=http://127.0.0.1:$FAKE_PORT
+		FAKE_PID=$(cat fake.pid)
+	fi
+	return 0
+}
+
+fake_url () {
+	cat "${1:-fake}.url"
+}
+
+fake_state () {
+	curl -sS --max-time 10 "$(fake_url "${1:-fake}")/_state"
+}
+
+fake_records () {
+	fake_state "${1:-fake}" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for k in sorted(d["records"]):
+    print("%s\t%s" % (k, json.dumps(d["records"][k]["row"], sort_keys=True, separators=(",", ":"))))
+'
+}
+
+fake_count () {
+	fake_state "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+fake_stop () {
+	name=${1:-fake}
+	if [ -s "$name.pid" ]; then
+		kill "$(cat "$name.pid")" 2>/dev/null
+		i=0
+		while kill -0 "$(cat "$name.pid")" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+		rm -f "$name.pid"
+	fi
+}
