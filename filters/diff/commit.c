@@ -220,7 +220,7 @@ int rx_diff_commit(const diff_options *o)
 	memset(&c, 0, sizeof c);
 	c.me = (long long)getpid();
 	c.me_start = rx_diff_proc_start(c.me);
-	if (rx_diff_state_open(o->state, 0, &c.db, err, sizeof err) < 0) {
+	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		return RX_EXIT_FAIL;
 	}

@@ -504,9 +504,7 @@ static int merge_row(stage_ctx *c, const rec *r, const unsigned char *snap_hash,
 	if (snap_hash == NULL) {
 		op = op_new(o->mode);
 	} else if (memcmp(snap_hash, r->hash, DIFF_HASH_LEN) != 0 || uncertain) {
-		op = op_changed(o->mode);
-		if (op == NULL && uncertain)
-			op = op_new(o->mode);
+		op = op_changed(o->mode); /* insert and delete modes: nothing for a synced key */
 	} else {
 		c->unchanged++;
 		return 0;
