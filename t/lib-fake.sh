@@ -6,8 +6,10 @@
 #                         several can run at once under different names);
 #                         sets FAKE_URL (http://127.0.0.1:PORT), FAKE_PORT and
 #                         FAKE_PID (for NAME=fake) and NAME_url in a file
-#                         NAME.url; stopped automatically at the end of the
-#                         script (test_cleanup).  Switches: see the top of
+#                         NAME.url; every fake is stopped at the end of the
+#                         script.  Test bodies run in subshells: call it at
+#                         the top level to use $FAKE_URL, or use
+#                         "$(fake_url NAME)" inside a test.  Switches: see the top of
 #                         t/fake/fake-dest.py (--family, --rate, --quota,
 #                         --fail-every, --drop-every, --oauth, --log, ...).
 #   fake_state [NAME]    print the fake's state document on stdout (JSON):
@@ -23,6 +25,9 @@
 #   rx-push --profile webhook --url "$FAKE_URL" <in >acks &&
 #   test "$(fake_count fake violations)" = 0
 
+# one cleanup for every fake of the script, registered at the top level
+test_cleanup 'for f in "$TRASH"/*.pid; do [ -f "$f" ] && fake_stop "$(basename "$f" .pid)"; done'
+
 fake_start () {
 	name=fake
 	if [ $# -gt 0 ] && [ "$1" != "--" ]; then
@@ -34,7 +39,6 @@ fake_start () {
 	python3 "$RX_TESTS/fake/fake-dest.py" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &
 	echo $! >"$name.pid"
-	test_cleanup "kill $(cat "$name.pid") 2>/dev/null"
 	i=0
 	while [ ! -s "$name.port" ]; do
 		i=$((i + 1))

@@ -769,14 +769,17 @@ int main(int argc, char **argv)
 	if (c->prof.driver == NULL && !c->dry_run && push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
 	if (c->prof.driver == NULL && c->dry_run && jv_get_kind(c->prof.auth) == JV_KIND_OBJECT) {
-		/* a dry run shows where the secret goes, never the secret: no token fetched */
+		/* a dry run shows where the secret goes, never the secret, and
+		 * fetches no OAuth token */
 		jv t = jv_object_get(jv_copy(c->prof.auth), jv_string("type"));
-		c->auth.type = rx_xstrdup(jv_get_kind(t) == JV_KIND_STRING ? jv_string_value(t) : "bearer");
+		int oauth = jv_get_kind(t) == JV_KIND_STRING && strcmp(jv_string_value(t), "oauth2") == 0;
 		jv_free(t);
-		jv nm = jv_object_get(jv_copy(c->prof.auth), jv_string("name"));
-		c->auth.header_name = rx_xstrdup(jv_get_kind(nm) == JV_KIND_STRING ? jv_string_value(nm) : "key");
-		jv_free(nm);
-		c->auth.secret = rx_xstrdup("***");
+		if (oauth) {
+			c->auth.type = rx_xstrdup("oauth2");
+			c->auth.secret = rx_xstrdup("***");
+		} else if (push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0) {
+			rx_die(RX_EXIT_FAIL, "%s", err);
+		}
 	}
 	if (rx_reader_open(&c->in, "-", max_line, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
