@@ -380,40 +380,45 @@ static int sends_column(mapper *m, const char *column, const char *tag)
 
 static void check_pii(mapper *m, const char *profile_name)
 {
-	char path[4096], err[1024];
+	char path[4096], err[1024], refusal[2048] = "";
 	jv profile, blocked, name;
-	const char *dest = profile_name;
+	int bad_profile = 0;
 
 	if (rx_profile_load(profile_name, &profile, path, sizeof path, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
 	name = jv_object_get(jv_copy(profile), jv_string("name"));
-	if (jv_get_kind(name) == JV_KIND_STRING)
-		dest = jv_string_value(name);
 	blocked = jv_object_get(jv_copy(profile), jv_string("blocked_pii"));
-	if (jv_get_kind(blocked) != JV_KIND_NULL && jv_get_kind(blocked) != JV_KIND_INVALID &&
-	    jv_get_kind(blocked) != JV_KIND_ARRAY)
-		rx_die(RX_EXIT_FAIL, "profile '%s': \"blocked_pii\" is not an array of tags", path);
-	if (jv_get_kind(blocked) == JV_KIND_ARRAY) {
+	jv_kind kind = jv_get_kind(blocked);
+	if (kind == JV_KIND_ARRAY) {
 		int n = jv_array_length(jv_copy(blocked));
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n && !bad_profile && refusal[0] == '\0'; i++) {
 			jv t = jv_array_get(jv_copy(blocked), i);
 			if (jv_get_kind(t) != JV_KIND_STRING)
-				rx_die(RX_EXIT_FAIL, "profile '%s': \"blocked_pii\" is not an array of tags", path);
-			for (size_t k = 0; k < ntags; k++) {
-				if (strcmp(tags[k].tag, jv_string_value(t)) != 0)
-					continue;
-				if (sends_column(m, tags[k].column, tags[k].tag))
-					rx_die(RX_EXIT_FAIL,
-					       "refusing to start: column '%s' is tagged '%s', which destination '%s' "
-					       "blocks, and the mapping would send it (hash it with --hash or leave it out)",
-					       tags[k].column, tags[k].tag, dest);
-			}
+				bad_profile = 1;
+			for (size_t k = 0; k < ntags && !bad_profile && refusal[0] == '\0'; k++)
+				if (strcmp(tags[k].tag, jv_string_value(t)) == 0 &&
+				    sends_column(m, tags[k].column, tags[k].tag))
+					snprintf(refusal, sizeof refusal,
+						 "refusing to start: column '%s' is tagged '%s', which destination '%s' "
+						 "blocks, and the mapping would send it (hash it with --hash or leave it out)",
+						 tags[k].column, tags[k].tag,
+						 jv_get_kind(name) == JV_KIND_STRING ? jv_string_value(name) : profile_name);
 			jv_free(t);
 		}
+	} else if (kind != JV_KIND_NULL && kind != JV_KIND_INVALID) {
+		bad_profile = 1;
 	}
 	jv_free(blocked);
 	jv_free(name);
 	jv_free(profile);
+	/* everything freed first (jq's stack is not visible to a leak
+	 * checker while it runs): a clean exit */
+	if ((bad_profile || refusal[0] != '\0') && m->program != NULL)
+		rx_jq_free(&m->jq);
+	if (bad_profile)
+		rx_die(RX_EXIT_FAIL, "profile '%s': \"blocked_pii\" is not an array of tags", path);
+	if (refusal[0] != '\0')
+		rx_die(RX_EXIT_FAIL, "%s", refusal);
 }
 
 /* ---- the stream ---- */
@@ -618,8 +623,10 @@ int main(int argc, char **argv)
 		char what[4200];
 		snprintf(what, sizeof what, "%s%s%s", program_file ? "mapping '" : "mapping",
 			 program_file ? program_file : "", program_file ? "'" : "");
-		if (rx_jq_compile(&m.jq, m.program, jv_invalid(), what, err, sizeof err) < 0)
+		if (rx_jq_compile(&m.jq, m.program, jv_invalid(), what, err, sizeof err) < 0) {
+			rx_jq_free(&m.jq);
 			rx_die(RX_EXIT_USAGE, "%s", err);
+		}
 	}
 	if (profile != NULL)
 		check_pii(&m, profile);
