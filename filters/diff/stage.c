@@ -42,7 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK_BYTES ((size_t)24 << 20)
+#define CHUNK_BYTES ((size_t)8 << 20)
 #define READER_BUF ((size_t)256 << 10)
 
 /* One row's entry in a chunk and a runs file, followed by its key bytes
