@@ -84,7 +84,9 @@ fake_stop () {
 	if [ -s "$name.pid" ]; then
 		kill "$(cat "$name.pid")" 2>/dev/null
 		i=0
-		while kill -0 "$(cat "$name.pid")" 2>/dev/null && [ $i -lt 50 ]; do
+		# gone, or a zombie (PID 1 of a container may never reap it)
+		while [ $i -lt 50 ] && [ -r "/proc/$(cat "$name.pid")/stat" ] &&
+			[ "$(cut -d" " -f3 "/proc/$(cat "$name.pid")/stat" 2>/dev/null)" != Z ]; do
 			sleep 0.05
 			i=$((i + 1))
 		done
