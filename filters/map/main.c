@@ -41,6 +41,7 @@ typedef struct mapper {
 	rx_members row;        /* members of the row being mapped */
 	rx_buf dumped;         /* a program output, before the shorthands */
 	rx_buf scratch;        /* a change's new row */
+	rx_buf decoded;        /* a string with escapes, decoded */
 	unsigned long long dead; /* rows dead-lettered */
 } mapper;
 
@@ -262,14 +263,59 @@ static int shape_text(mapper *m, const char *s, size_t n, rx_buf *out, int skip_
 	return map_shape_row(&m->shape, &m->row, out, skip_hashed, err, errlen);
 }
 
-/* Run the program on the row text; append each output row plus "\n". */
-static int run_program(mapper *m, const char *s, size_t n, rx_buf *out, size_t *nrows, int skip_hashed, char *err,
-		       size_t errlen)
+/* A jv from a raw span the scanner has validated: scalars directly,
+ * nested values through jq's parser. */
+static jv jv_of_span(mapper *m, rx_span v)
+{
+	char num[64], err[256];
+	jv out;
+
+	switch (rx_json_kind(v)) {
+	case 's':
+		if (memchr(v.p, '\\', v.n) == NULL)
+			return jv_string_sized(v.p + 1, (int)v.n - 2);
+		rx_buf_reset(&m->decoded);
+		rx_json_string_decode(v, &m->decoded);
+		return jv_string_sized(m->decoded.data ? m->decoded.data : "", (int)m->decoded.len);
+	case 'n':
+		if (v.n < sizeof num) {
+			memcpy(num, v.p, v.n);
+			num[v.n] = '\0';
+			return jv_number(strtod(num, NULL));
+		}
+		break;
+	case 't':
+		return jv_true();
+	case 'f':
+		return jv_false();
+	case 'z':
+		return jv_null();
+	}
+	if (rx_jv_parse(v.p, v.n, &out, err, sizeof err) < 0)
+		return jv_null(); /* cannot happen: the scanner validated it */
+	return out;
+}
+
+/* The row as a jq object, built from its members (jq's parser only for
+ * nested values: the line was validated once already). */
+static jv jv_of_row(mapper *m, const rx_members *row)
+{
+	jv o = jv_object();
+
+	for (size_t i = 0; i < row->n; i++)
+		o = jv_object_set(o, jv_of_span(m, row->m[i].name), jv_of_span(m, row->m[i].value));
+	return o;
+}
+
+/* Run the program on the row; append each output row plus "\n". */
+static int run_program(mapper *m, const char *s, size_t n, const rx_members *scanned, rx_buf *out, size_t *nrows,
+		       int skip_hashed, char *err, size_t errlen)
 {
 	jv in, v;
 
-	if (rx_jv_parse(s, n, &in, err, errlen) < 0)
+	if (scanned == NULL && rx_json_scan_object(s, n, &m->row, err, errlen) < 0)
 		return -1;
+	in = jv_of_row(m, scanned ? scanned : &m->row);
 	jq_start(m->jq.jq, in, 0);
 	for (;;) {
 		v = jq_next(m->jq.jq);
@@ -320,7 +366,7 @@ static int map_row(mapper *m, const char *s, size_t n, const rx_members *scanned
 
 	*nrows = 0;
 	if (m->program != NULL) {
-		rc = run_program(m, s, n, out, nrows, skip_hashed, err, errlen);
+		rc = run_program(m, s, n, scanned, out, nrows, skip_hashed, err, errlen);
 	} else {
 		if (scanned == NULL && rx_json_scan_object(s, n, &m->row, err, errlen) < 0)
 			rc = -1;
@@ -652,6 +698,7 @@ int main(int argc, char **argv)
 	rx_buf_free(&out.buf);
 	rx_buf_free(&m.dumped);
 	rx_buf_free(&m.scratch);
+	rx_buf_free(&m.decoded);
 	free(m.row.m);
 	map_shape *s = &m.shape;
 	for (size_t i = 0; i < s->nselect; i++)
