@@ -72,6 +72,14 @@ INSERT INTO churn_scores
 SELECT id, CASE WHEN rowid % 50 = 0 THEN NULL ELSE ((rowid * 7907) % 1000) / 1000.0 END
 FROM customers;
 
+-- Erasure requests (GDPR art. 17): customers whose data every downstream
+-- tool must delete.  examples/gdpr-delete.sh syncs them as tombstones.
+CREATE TABLE gdpr_requests (
+  customer_id  TEXT PRIMARY KEY,
+  requested_at TEXT NOT NULL
+);
+INSERT INTO gdpr_requests VALUES ('C00007', '2026-11-02T09:12:00Z'), ('C00777', '2026-11-15T16:40:00Z');
+
 -- The model: one row per customer, what the business tools want to know.
 CREATE VIEW customer_model AS
 SELECT c.id,
