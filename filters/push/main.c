@@ -405,6 +405,32 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		enqueue(c, b);
 }
 
+/* After a stop that leaves the input unread (quota, destination down,
+ * 401), read it to the end and count its records, so the final message
+ * counts every record left unacked and the stage upstream finishes
+ * normally instead of meeting a closed pipe. */
+static size_t drain_count(push_ctx *c)
+{
+	static rx_members ms;
+	char *line, err[512];
+	size_t n, count = 0;
+
+	while (rx_reader_next(&c->in, &line, &n, err, sizeof err) > 0) {
+		if (n == 0)
+			continue;
+		if (rx_json_scan_object(line, n, &ms, err, sizeof err) == 0) {
+			long ri = rx_json_find(&ms, "records", 7);
+			if (ri >= 0 && rx_json_kind(ms.m[ri].value) == 'a') {
+				count += array_elements(ms.m[ri].value, NULL, 0);
+				continue;
+			}
+		}
+		count++;
+	}
+	c->in_eof = 1;
+	return count;
+}
+
 static int line_ready(push_ctx *c)
 {
 	struct pollfd pfd = {c->in.fd, POLLIN, 0};
@@ -808,6 +834,9 @@ int main(int argc, char **argv)
 		push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
 	/* whatever is still held stays unacked: freed, and counted */
 	size_t unacked = c->held;
+	if (c->stop == PUSH_STOP_QUOTA || c->stop == PUSH_STOP_DOWN || c->stop == PUSH_STOP_AUTH)
+		unacked += drain_count(c);
+	c->held = unacked; /* for the stats */
 	push_input_flush(c);
 	for (push_batch *b = push_batch_pop(c); b != NULL; b = push_batch_pop(c)) {
 		for (size_t i = 0; i < b->n; i++) {
@@ -818,8 +847,9 @@ int main(int argc, char **argv)
 	}
 	push_progress(c, 1, 0);
 	if (c->stop != PUSH_RUNNING)
-		rx_diag("stopped: %s; %zu record%s left unacked (they are sent again next run)", c->stop_msg, unacked,
-			unacked == 1 ? "" : "s");
+		rx_diag("stopped: %s; %zu record%s left unacked%s (they are sent again next run)", c->stop_msg, unacked,
+			unacked == 1 ? "" : "s",
+			c->in.eof && rx_reader_buffered(&c->in) == 0 ? "" : ", and the rest of the input unread");
 	if (stats != NULL)
 		write_stats(c, stats);
 	if (c->tty != NULL && c->tty != stderr)

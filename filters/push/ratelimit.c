@@ -51,6 +51,7 @@ struct push_rate {
 	double adapt_interval;      /* adaptive spacing after 429s, 0 = none */
 	double adapt_tat;           /* adaptive: earliest next start */
 	double recent[64];          /* start times of recent requests (rate estimate) */
+	double last_decrease;       /* when a 429 last lowered the rate */
 	size_t nrecent;
 	int fd;                     /* budget file, or -1 */
 };
@@ -251,6 +252,11 @@ void push_rate_exhaust(push_rate *r, double until)
 
 void push_rate_throttled(push_rate *r, double now)
 {
+	/* one decrease per congestion event: the 429s of requests already in
+	 * flight when the first came back say nothing new */
+	if (now - r->last_decrease < 1 || now - r->last_decrease < r->adapt_interval * 4)
+		return;
+	r->last_decrease = now;
 	size_t n = r->nrecent < 64 ? r->nrecent : 64;
 	double oldest = now;
 
@@ -261,7 +267,8 @@ void push_rate_throttled(push_rate *r, double now)
 	for (size_t i = 0; i < n; i++)
 		if (r->recent[i] >= oldest)
 			count++;
-	double rate = now - oldest > 0.01 && count > 1 ? (double)count / (now - oldest) : 1;
+	double span = now - oldest > 0.25 ? now - oldest : 0.25;
+	double rate = (double)(count ? count : 1) / span;
 	double interval = 2.0 / rate; /* half the rate seen */
 	if (r->adapt_interval * 2 > interval)
 		interval = r->adapt_interval * 2;
@@ -273,7 +280,7 @@ void push_rate_throttled(push_rate *r, double now)
 void push_rate_succeeded(push_rate *r)
 {
 	if (r->adapt_interval > 0) {
-		r->adapt_interval *= 0.98;
+		r->adapt_interval *= 0.95;
 		if (r->adapt_interval < 0.0005)
 			r->adapt_interval = 0;
 	}
