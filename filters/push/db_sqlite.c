@@ -80,7 +80,7 @@ static rx_db *sqlite_open(const char *target, const char *table, char *const *ke
 			 d->db ? sqlite3_errmsg(d->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(d->db, 5000);
+	sqlite3_busy_timeout(d->db, 2000); /* then the batch fails and rx-push retries it */
 	put_ident(&b, table, strlen(table));
 	d->table = b.data;
 	d->keys = rx_xmalloc((nkeys ? nkeys : 1) * sizeof *d->keys);
