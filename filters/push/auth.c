@@ -229,6 +229,8 @@ int push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *e
 	}
 	free(a->secret);
 	a->secret = token;
+	a->generation++;
+	a->generation_ok = 0;
 	jv e = jv_object_get(jv_copy(v), jv_string("expires_in"));
 	a->expires = jv_get_kind(e) == JV_KIND_NUMBER ? push_now() + jv_number_value(e) : 0;
 	jv_free(e);

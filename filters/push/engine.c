@@ -44,6 +44,8 @@ typedef struct request {
 	int attempts;                /* sends so far */
 	int throttles;               /* 429s so far */
 	int refreshed;               /* a 401 already led to a token refresh */
+	unsigned token_generation;   /* of the token it was sent with */
+	unsigned long long seq;      /* order of arrival; retries keep it */
 	double not_before;           /* earliest start (back-off) */
 	/* while running */
 	CURL *easy;
@@ -56,6 +58,8 @@ typedef struct request {
 	double started;
 	struct request *next;
 } request;
+
+static unsigned long long next_seq;
 
 typedef struct engine {
 	push_ctx *c;
@@ -79,6 +83,7 @@ static request *request_new(const char *op, push_record **recs, size_t n)
 	r->recs = rx_xmalloc((n ? n : 1) * sizeof *r->recs);
 	memcpy(r->recs, recs, n * sizeof *recs);
 	r->n = n;
+	r->seq = ++next_seq;
 	return r;
 }
 
@@ -230,6 +235,7 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 		size_t half = r->n / 2;
 		request *rest = request_new(r->op, r->recs + half, r->n - half);
 		rest->attempts = r->attempts;
+		rest->seq = r->seq;
 		queue_push(e, rest);
 		r->n = half;
 	}
@@ -336,6 +342,7 @@ static void start(engine *e, request *r)
 	}
 	rx_buf_free(&url);
 	r->attempts++;
+	r->token_generation = c->auth.generation;
 	r->started = push_now();
 	c->requests++;
 	c->bytes_sent += r->body.len;
@@ -482,6 +489,7 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	again->attempts = r->attempts;
 	again->throttles = r->throttles;
 	again->refreshed = r->refreshed;
+	again->seq = r->seq;
 	again->not_before = push_now() + delay;
 	if (n == r->n) {
 		/* same records: keep the body built */
@@ -605,6 +613,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 	}
 	switch (oc) {
 	case ACK_ALL:
+		if (r->token_generation == c->auth.generation)
+			c->auth.generation_ok = 1;
 		for (size_t i = 0; i < r->n; i++)
 			push_ack(c, r->recs[i], jv_null());
 		push_rate_succeeded(c->rate);
@@ -637,7 +647,14 @@ static void settle(engine *e, request *r, CURLcode cc)
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case AUTH:
-		if (c->auth.can_refresh && !r->refreshed) {
+		if (c->auth.can_refresh && r->token_generation != c->auth.generation) {
+			/* sent with a token replaced since: just send it again */
+			r->attempts--;
+			retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
+			break;
+		}
+		/* refresh when the token worked before (it expired), or once */
+		if (c->auth.can_refresh && (c->auth.generation_ok || !r->refreshed)) {
 			char err[512];
 			if (push_auth_refresh(&c->auth, p, c->insecure, err, sizeof err) == 0) {
 				r->refreshed = 1;
@@ -651,6 +668,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {
+		if (r->token_generation == c->auth.generation)
+			c->auth.generation_ok = 1;
 		push_record **again = rx_xmalloc(r->n * sizeof *again);
 		size_t nagain = 0;
 		push_rate_succeeded(c->rate);
@@ -684,6 +703,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 
 /* ---- the loop ---- */
 
+/* The due request that arrived first (retries keep their place), or NULL;
+ * e->wake is set to the earliest time one becomes due. */
 static request *take_due(engine *e, double now)
 {
 	request **pp, **best = NULL;
@@ -691,7 +712,8 @@ static request *take_due(engine *e, double now)
 	e->wake = 0;
 	for (pp = &e->queue; *pp; pp = &(*pp)->next) {
 		if ((*pp)->not_before <= now) {
-			best = pp; /* the oldest due one is deepest: keep looking */
+			if (best == NULL || (*pp)->seq < (*best)->seq)
+				best = pp;
 		} else if (e->wake == 0 || (*pp)->not_before < e->wake) {
 			e->wake = (*pp)->not_before;
 		}

@@ -120,6 +120,8 @@ typedef struct push_auth {
 	char *token_url;      /* oauth2 */
 	double expires;       /* oauth2: when the token expires (wall clock), 0 unknown */
 	int can_refresh;      /* oauth2 */
+	unsigned generation;  /* incremented by each new token */
+	int generation_ok;    /* the current token has had a success */
 } push_auth;
 
 int push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
