@@ -261,7 +261,7 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	r->text[n] = '\0';
 	r->len = n;
 	r->line = c->in.line;
-	snprintf(r->op, sizeof r->op, "%s", op);
+	memcpy(r->op, op, strlen(op) + 1); /* a valid op: at most 6 bytes */
 #define SPAN_OF(v) rx_span_of(r->text + ((v).p - text), (v).n)
 	r->key = SPAN_OF(ms.m[i].value);
 	i = rx_json_find(&ms, "hash", 4);
