@@ -554,6 +554,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	double wait = -1;
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
 	const rx_jq *prog = op && op->has_response ? &op->response : p->has_response ? &p->response : NULL;
+	int want_records = op && op->has_response ? op->response_records : p->response_records;
 	if (prog != NULL) {
 		jv in = jv_object(), out, body;
 		char err[512];
@@ -562,7 +563,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("status"), jv_number((double)status));
 		in = jv_object_set(in, jv_string("headers"), headers_jv(r));
 		in = jv_object_set(in, jv_string("body"), body);
-		in = jv_object_set(in, jv_string("records"), push_records_jv(r->recs, r->n));
+		/* building the records costs a parse each: only for a program that reads them */
+		in = jv_object_set(in, jv_string("records"), want_records ? push_records_jv(r->recs, r->n) : jv_array());
 		int rc = rx_jq_run((rx_jq *)prog, in, &out, 1, err, sizeof err);
 		if (rc < 0) {
 			snprintf(msg, sizeof msg, "HTTP %ld; the response program failed: %s", status, err);

@@ -68,8 +68,8 @@ static size_t get_statuses(jv obj, const char *name, int *out, size_t cap, const
 	return n;
 }
 
-static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p, int *has, char *err,
-		   size_t errlen)
+static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p, int *has, int *mentions_records,
+		   char *err, size_t errlen)
 {
 	jv prog = get_member(spec, member, JV_KIND_STRING);
 	char what[256];
@@ -82,6 +82,8 @@ static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p,
 		rc = rx_jq_compile(q, jv_string_value(prog), args, what, err, errlen);
 		if (rc == 0)
 			*has = 1;
+		if (mentions_records != NULL)
+			*mentions_records = strstr(jv_string_value(prog), "records") != NULL;
 	}
 	jv_free(prog);
 	return rc;
@@ -159,9 +161,9 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 		o->query = get_member(spec, "query", JV_KIND_OBJECT);
 		o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
 		p->nops++;
-		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, err, errlen) < 0)
+		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0)
 			rc = -1;
-		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, err, errlen) < 0)
+		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 			rc = -1;
 		jv_free(spec);
 	}
@@ -213,7 +215,7 @@ int push_profile_load(push_profile *p, const char *name, char *err, size_t errle
 		return -1;
 	if (p->driver != NULL)
 		return 0;
-	if (compile(&p->response, p->json, "response", p, &p->has_response, err, errlen) < 0)
+	if (compile(&p->response, p->json, "response", p, &p->has_response, &p->response_records, err, errlen) < 0)
 		return -1;
 	return load_ops(p, err, errlen);
 }

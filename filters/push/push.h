@@ -58,6 +58,7 @@ typedef struct push_op {
 	int has_body;
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
+	int response_records; /* it mentions .records: build them for it */
 } push_op;
 
 typedef struct push_window {
@@ -83,6 +84,7 @@ typedef struct push_profile {
 	size_t nops;
 	rx_jq response;         /* the response program, when has_response */
 	int has_response;
+	int response_records;   /* it mentions .records: build them for it */
 	int retry_statuses[32]; /* retried statuses */
 	size_t nretry;
 	int throttle_statuses[8]; /* statuses meaning "slow down" */
