@@ -113,9 +113,14 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 		goto done;
 	}
 	sqlite3_busy_timeout(db, 60000);
-	if (pragma_int(db, "PRAGMA application_id", &appid, err, errlen) < 0 ||
+	/* one read transaction, so that a file another process is creating
+	 * right now (both ends of a first-run pipeline open it at once) is
+	 * seen either empty or complete, never half-made */
+	if (rx_diff_exec(db, "BEGIN", err, errlen) < 0 ||
+	    pragma_int(db, "PRAGMA application_id", &appid, err, errlen) < 0 ||
 	    pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0 ||
-	    pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0) {
+	    pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0 ||
+	    rx_diff_exec(db, "COMMIT", err, errlen) < 0) {
 		char why[256];
 		snprintf(why, sizeof why, "%s", err);
 		snprintf(err, errlen, "'%s' is not an rx-diff state file (%s)", path, why);
