@@ -86,6 +86,45 @@ done:
 	return rc;
 }
 
+/* Make a new state file whole before it appears under its name: built
+ * beside it (0600, WAL, schema) and then linked into place, so that the
+ * two ends of a first-run pipeline, which open it at the same moment,
+ * find either no file or a complete one.  When another process linked
+ * its own first, that one is used and ours is dropped. */
+static int create_state(const char *path, char *err, size_t errlen)
+{
+	char tmp[4096];
+	sqlite3 *db = NULL;
+	int fd, rc = -1;
+
+	snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); /* SQLite would use 0644 */
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create state '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot create state '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto done;
+	}
+	if (rx_diff_exec(db, "PRAGMA journal_mode=WAL; BEGIN", err, errlen) < 0 ||
+	    rx_diff_exec(db, schema, err, errlen) < 0 || rx_diff_exec(db, "COMMIT", err, errlen) < 0)
+		goto done;
+	sqlite3_close(db);
+	db = NULL;
+	if (link(tmp, path) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create state '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_close(db);
+	unlink(tmp);
+	return rc;
+}
+
 int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -94,19 +133,15 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 	int rc = -1, fresh = 0;
 
 	*out = NULL;
-	if (stat(path, &sb) < 0 || sb.st_size == 0) {
+	if (stat(path, &sb) < 0 && errno == ENOENT) {
 		if (!create) {
 			snprintf(err, errlen, "state '%s' does not exist (a stage run creates it)", path);
 			return -1;
 		}
-		/* create it 0600 ourselves: SQLite would use 0644 */
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			snprintf(err, errlen, "cannot create state '%s': %s", path, strerror(errno));
+		if (create_state(path, err, errlen) < 0)
 			return -1;
-		}
-		close(fd);
-		fresh = 1;
+	} else if (sb.st_size == 0) {
+		fresh = 1; /* an empty file someone made for us: initialise in place */
 	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
