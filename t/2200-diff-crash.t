@@ -55,7 +55,7 @@ test_expect_success 'the commit process holds the lock after the stage has exite
 '
 
 test_expect_success 'a dead holder is recovered by the next run' '
-	test_expect_code 137 sh -c "RX_DIFF_TEST_KILL_AT=stage:1 rx-diff --state l.db --key id <m" &&
+	test_expect_code 137 sh -c "RX_KILL_AT=rx-diff:stage:1 rx-diff --state l.db --key id <m" &&
 	rx-diff --state l.db --key id <m >out 2>err &&
 	test_grep "recovering run" err &&
 	intact l.db
@@ -71,9 +71,9 @@ crash_sync () {
 	case $point in
 	commit:*)
 		rx-diff --state k.db --key id --mode mirror <m2 | push |
-			RX_DIFF_TEST_KILL_AT=$point rx-diff --state k.db --commit --commit-every 7 ;;
+			RX_KILL_AT=rx-diff:$point rx-diff --state k.db --commit --commit-every 7 ;;
 	*)
-		RX_DIFF_TEST_KILL_AT=$point rx-diff --state k.db --key id --mode mirror <m2 | push |
+		RX_KILL_AT=rx-diff:$point rx-diff --state k.db --key id --mode mirror <m2 | push |
 			rx-diff --state k.db --commit ;;
 	esac
 	intact k.db &&
@@ -84,14 +84,14 @@ crash_sync () {
 	test_must_be_empty quiet
 }
 
-for point in stage:1 stage:30 merge:1 merge:25 emit:0 commit:1 commit:10 commit:30; do
+for point in stage:1 stage:30 merge:1 merge:25 emit:1 commit:1 commit:10 commit:30; do
 	test_expect_success "kill -9 at $point, then a normal run" "crash_sync $point"
 done
 
 test_expect_success 'kill -9 mid-commit: only the open chunk is lost' '
 	rm -f k.db* dest.log &&
 	model 50 1 >m1 &&
-	rx-diff --state k.db --key id <m1 | push | RX_DIFF_TEST_KILL_AT=commit:25 rx-diff --state k.db --commit --commit-every 10 ;
+	rx-diff --state k.db --key id <m1 | push | RX_KILL_AT=rx-diff:commit:25 rx-diff --state k.db --commit --commit-every 10 ;
 	test "$(sqlite3 k.db "select count(*) from snapshot")" = 20 &&
 	rx-diff --state k.db --key id <m1 >again 2>err &&
 	test_lines 30 again

@@ -203,7 +203,6 @@ int rx_diff_commit(const diff_options *o)
 	size_t len;
 	int status = RX_EXIT_FAIL, in_txn = 0, r, reader_open = 0;
 	long long bad = 0, in_chunk = 0;
-	unsigned long long applied = 0;
 
 	static const char *const sql[] = {
 		"SELECT hash, action, row, run FROM staged WHERE key = ?",
@@ -288,7 +287,7 @@ int rx_diff_commit(const diff_options *o)
 		else
 			c.ignored++, c.chunk_ignored++;
 		in_chunk++;
-		rx_diff_kill_point("commit", ++applied);
+		rx_killpoint("commit");
 	}
 	if (in_txn) {
 		if (flush_chunk(&c, err, sizeof err) < 0) {

@@ -91,7 +91,5 @@ int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen);
 int rx_diff_stage(const diff_options *o);
 int rx_diff_commit(const diff_options *o);
 
-/* The test hook RX_DIFF_TEST_KILL_AT=POINT:N (see stage.c). */
-void rx_diff_kill_point(const char *point, unsigned long long count);
 
 #endif

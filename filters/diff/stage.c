@@ -27,11 +27,10 @@
  * SQLite orders TEXT keys with memcmp (BINARY collation), and so does the
  * sort here, so the merge can walk both in step.
  *
- * Test hook: RX_DIFF_TEST_KILL_AT=POINT:N raises SIGKILL at a point, so
- * tests can kill a run deterministically: stage:N after N rows read,
- * merge:N after N changes staged (before the staging commits), emit:0
- * after the staging committed and before any output, commit:N after N
- * acks applied (commit.c).  Not for production use.
+ * Crash points for tests (rx_killpoint, RX_KILL_AT=rx-diff:POINT:N): the
+ * Nth pass of stage (rows read), merge (changes staged, before the
+ * staging commits), emit (once: the staging committed, nothing written
+ * yet) and commit (acks applied, commit.c).
  */
 #include "diff.h"
 
@@ -114,26 +113,6 @@ static const char *op_changed(enum diff_mode m)
 {
 	static const char *const ops[] = {NULL, "update", "upsert", "upsert", NULL};
 	return ops[m];
-}
-
-void rx_diff_kill_point(const char *point, unsigned long long count)
-{
-	static int parsed;
-	static char want[16];
-	static unsigned long long at;
-
-	if (!parsed) {
-		const char *s = getenv("RX_DIFF_TEST_KILL_AT");
-		const char *colon = s ? strchr(s, ':') : NULL;
-		parsed = 1;
-		if (colon != NULL && (size_t)(colon - s) < sizeof want) {
-			memcpy(want, s, (size_t)(colon - s));
-			want[colon - s] = '\0';
-			at = strtoull(colon + 1, NULL, 10);
-		}
-	}
-	if (want[0] != '\0' && count == at && strcmp(point, want) == 0)
-		raise(SIGKILL);
 }
 
 static int temp_fd(char *err, size_t errlen)
@@ -323,7 +302,7 @@ static int read_model(stage_ctx *c)
 			rx_diag("%s", err);
 			goto done;
 		}
-		rx_diff_kill_point("stage", (unsigned long long)c->rows);
+		rx_killpoint("stage");
 	}
 	if (r < 0) {
 		rx_diag_at(in.name, in.line + 1, "%s", err);
@@ -420,7 +399,6 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 		       int action, rx_span row, rx_span full, const char *changed, char *err, size_t errlen)
 {
 	static rx_buf packed;
-	static unsigned long long staged;
 	char hex[2 * DIFF_HASH_LEN + 1];
 	rx_buf *b = &c->out.buf;
 
@@ -462,7 +440,7 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 		snprintf(err, errlen, "cannot stage a change: %s", sqlite3_errmsg(c->db));
 		return -1;
 	}
-	rx_diff_kill_point("merge", ++staged);
+	rx_killpoint("merge");
 	return 0;
 }
 
@@ -1049,7 +1027,7 @@ int rx_diff_stage(const diff_options *o)
 	    rx_diff_exec(c.db, "INSERT OR REPLACE INTO meta(name, value) SELECT 'columns', columns FROM runs"
 			       " WHERE id = (SELECT max(id) FROM runs)", err, sizeof err) < 0)
 		rx_diag("%s", err);
-	rx_diff_kill_point("emit", 0);
+	rx_killpoint("emit");
 	sqlite3_finalize(c.get_row);
 	sqlite3_finalize(c.put_staged);
 	c.get_row = c.put_staged = NULL;
