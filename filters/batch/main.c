@@ -89,6 +89,7 @@ static void batch_close(batcher *b)
 	rx_writer_record(b->out);
 	if (b->linger >= 0)
 		rx_writer_flush(b->out);
+	rx_killpoint("batch");
 }
 
 static void batch_open(batcher *b, int op)

@@ -139,6 +139,7 @@ void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 	}
 	rx_buf_putc(&out->buf, '\n');
 	rx_writer_record(out);
+	rx_killpoint("row");
 }
 
 void rx_extract_put_int(rx_buf *b, long long v)

@@ -557,6 +557,7 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 			}
 		}
 		rx_writer_record(w);
+		rx_killpoint("row");
 	}
 	if (got < 0) {
 		rx_diag_at(r.name, r.line + 1, "%s", err);
