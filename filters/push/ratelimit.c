@@ -216,8 +216,12 @@ double push_rate_acquire(push_rate *r, double now)
 		if (r->w[i].quota) {
 			r->used[i]++;
 		} else {
+			/* a start a little late (the poll's granularity) does not
+			 * push the schedule back: up to the slack is caught up, and
+			 * N+1 starts still span at least W * 1.02 - slack > W */
 			double t = r->w[i].seconds / r->w[i].requests * PACING_MARGIN;
-			r->tat[i] = (r->tat[i] > now ? r->tat[i] : now) + t;
+			double slack = t / 2 < r->w[i].seconds * 0.01 ? t / 2 : r->w[i].seconds * 0.01;
+			r->tat[i] = (r->tat[i] > now - slack ? r->tat[i] : now - slack) + t;
 		}
 	}
 	if (r->adapt_interval > 0)
