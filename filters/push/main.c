@@ -607,9 +607,19 @@ static void db_run(push_ctx *c)
 	for (;;) {
 		push_batch *b = push_batch_pop(c);
 		if (b == NULL) {
-			if (c->stop != PUSH_RUNNING || push_signalled || push_input_step(c, 1) < 0) {
-				if (c->head == NULL)
-					break;
+			if (c->stop != PUSH_RUNNING || push_signalled)
+				break;
+			int rc = push_input_step(c, 0);
+			if (rc < 0 && c->head == NULL)
+				break;
+			if (rc == 0) {
+				/* nothing more right now: write what was gathered, then
+				 * wait for input, noticing a signal within 200 ms */
+				push_input_flush(c);
+				if (c->head == NULL) {
+					struct pollfd pfd = {c->in.fd, POLLIN, 0};
+					poll(&pfd, 1, 200);
+				}
 			}
 			continue;
 		}
@@ -846,7 +856,9 @@ int main(int argc, char **argv)
 		push_batch_free(b);
 	}
 	push_progress(c, 1, 0);
-	if (c->stop != PUSH_RUNNING)
+	if (c->stop == PUSH_STOP_FAIL && unacked == 0 && c->taken == 0)
+		rx_diag("%s", c->stop_msg); /* nothing was taken in: nothing to report but the cause */
+	else if (c->stop != PUSH_RUNNING)
 		rx_diag("stopped: %s; %zu record%s left unacked%s (they are sent again next run)", c->stop_msg, unacked,
 			unacked == 1 ? "" : "s",
 			c->in.eof && rx_reader_buffered(&c->in) == 0 ? "" : ", and the rest of the input unread");
