@@ -19,6 +19,19 @@ test_expect_success '5xx retried, then succeeded: every record acked once' '
 	python3 -c "import json; s = json.load(open(\"s.json\")); assert s[\"retries\"] == 3 and s[\"requests\"] == 9, s"
 '
 
+test_expect_success 'a retry carries the same idempotency key as the first try' '
+	fake_start f7 -- --fail-first 1 --log "$TRASH/f7.log" &&
+	head -n 1 in.ndjson | rx-push --profile webhook --url "$(fake_url f7)" $FAST >acks &&
+	test_lines 1 acks &&
+	sed -n "s/.*\"idempotency-key\": \"\([0-9a-f]*\)\".*/\1/p" f7.log >keys &&
+	test_lines 2 keys &&
+	test "$(sed -n 1p keys)" = "$(sed -n 2p keys)" &&
+	echo "{\"op\":\"upsert\",\"key\":\"K1\",\"hash\":\"CHANGED\",\"row\":{}}" |
+	rx-push --profile webhook --url "$(fake_url f7)" $FAST >acks &&
+	sed -n "s/.*\"idempotency-key\": \"\([0-9a-f]*\)\".*/\1/p" f7.log | sort -u >keys &&
+	test_lines 2 keys
+'
+
 test_expect_success 'every 2nd request fails: still all delivered' '
 	fake_start f2 -- --fail-every 2 &&
 	rx-push --profile webhook --url "$(fake_url f2)" $FAST <in.ndjson >acks 2>err &&

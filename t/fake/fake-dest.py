@@ -49,7 +49,7 @@ Switches
   --rate N/SECONDS      admit at most N requests in any sliding window; over it:
                         429 and a wait hint (--hint seconds|date|reset|body|none);
                         a request arriving before an announced wait has passed
-                        (100 ms of grace for requests already in flight) counts
+                        (250 ms of grace for requests already in flight) counts
                         as a violation
   --quota N             after N accepted requests, refuse with --quota-style
                         429 (HubSpot policyName DAILY) or 403 (Salesforce
@@ -374,7 +374,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 while ADMITTED and ADMITTED[0] <= now - per:
                     ADMITTED.popleft()
-                if now < BLOCKED["until"] and now > BLOCKED["announced"] + 0.1:
+                if now < BLOCKED["until"] and now > BLOCKED["announced"] + 0.25:
                     STATE["violations"] += 1
                 if len(ADMITTED) >= limit:
                     wait = ADMITTED[0] + per - now
