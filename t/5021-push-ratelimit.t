@@ -52,6 +52,17 @@ test_expect_success '403 REQUEST_LIMIT_EXCEEDED (Salesforce) is a quota too' '
 	test_grep "TotalRequests Limit exceeded" err
 '
 
+test_expect_success 'a 429 asking for an hour is a quota: exit 75, nothing waits' '
+	cat >hour.json <<-\EOF &&
+	{"max_records": 10, "response": "if .status == 429 then {action: \"throttle\", wait: 3600} else null end"}
+	EOF
+	fake_start q4 -- --rate 1/60 &&
+	test_expect_code 75 rx-push --profile ./hour.json --url "$(fake_url q4)" $FAST --concurrency 1 <in.ndjson >acks 2>err &&
+	test_lines 1 acks &&
+	test_grep "quota is exhausted" err &&
+	test_grep "7 records left unacked" err
+'
+
 test_expect_success 'three processes share one --budget: no 429, within the limit' '
 	fake_start shared -- --rate 10/1 &&
 	for p in a b c; do

@@ -36,6 +36,7 @@
 
 #define REPLY_MAX (16 << 20)   /* keep at most this much of a reply */
 #define THROTTLE_GIVE_UP 50    /* 429s for one request before the run stops */
+#define QUOTA_WAIT 900         /* a throttle asking to wait longer is a quota */
 
 typedef struct request {
 	char op[8];                  /* the records' op */
@@ -613,6 +614,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 		if (wait < 0)
 			wait = hw;
 	}
+	/* told to wait a quarter of an hour or more: a quota, not a blip;
+	 * stop rather than hold the records (and the pipeline) that long */
+	if (oc == THROTTLE && wait > QUOTA_WAIT)
+		oc = QUOTA;
 	switch (oc) {
 	case ACK_ALL:
 		if (r->token_generation == c->auth.generation)
