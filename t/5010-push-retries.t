@@ -32,6 +32,18 @@ test_expect_success 'a retry carries the same idempotency key as the first try' 
 	test_lines 2 keys
 '
 
+test_expect_success 'a per-record retry inside a 200: only that record is sent again' '
+	fake_start f8 -- --log "$TRASH/f8.log" &&
+	echo "{\"op\":\"upsert\",\"records\":[{\"key\":\"A\",\"hash\":\"1\",\"row\":{}},{\"key\":\"B\",\"hash\":\"2\",\"row\":{\"_flaky\":true}}]}" |
+	rx-push --profile webhook --url "$(fake_url f8)" --retry-base 10 >acks 2>err &&
+	test_must_be_empty err &&
+	test_lines 2 acks &&
+	test_lines 2 f8.log &&
+	tail -n 1 f8.log >second &&
+	test_grep "key.....B" second &&
+	! grep -q "key.....A" second
+'
+
 test_expect_success 'every 2nd request fails: still all delivered' '
 	fake_start f2 -- --fail-every 2 &&
 	rx-push --profile webhook --url "$(fake_url f2)" $FAST <in.ndjson >acks 2>err &&

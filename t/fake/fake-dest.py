@@ -26,7 +26,8 @@ there at exit (SIGTERM) and after every request.
 
 Families (--family), after destinations.md "Common patterns":
   webhook       {"op","records":[change]} -> 200 {"results":[{"ok":true,"id"}|
-                {"ok":false,"error"}]} in order (rx's own webhook contract)
+                {"ok":false,"error"}]} in order (rx's own webhook contract); a
+                row with "_flaky": true fails once with "retry": true
   positional    Salesforce collections: {"records":[{"Ext_Id__c":key,...}]}
                 -> 200 [{"id","success","errors":[{"statusCode","message"}]}]
   correlation   HubSpot batch: {"inputs":[{"id":key,"properties":row,
@@ -130,9 +131,17 @@ def write_state_file():
 # ---- families: (records from the body) and (reply for the results) ----
 # each handler returns (status, body) and stores what it accepts
 
+FLAKY_SEEN = set()
+
+
 def fam_webhook(body):
     results = []
     for rec in body.get("records", []):
+        row = rec.get("row")
+        if isinstance(row, dict) and row.get("_flaky") and rec.get("key") not in FLAKY_SEEN:
+            FLAKY_SEEN.add(rec.get("key"))
+            results.append({"ok": False, "retry": True, "error": "busy, try again"})
+            continue
         why = invalid(rec.get("row")) if rec.get("op") != "delete" else None
         if why:
             results.append({"ok": False, "error": why})
