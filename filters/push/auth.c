@@ -77,7 +77,7 @@ static const char *needs(const char *type)
 	return "password_env or password_file";
 }
 
-int push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err, size_t errlen)
+int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err, size_t errlen)
 {
 	jv auth = p->auth;
 
@@ -129,7 +129,7 @@ int push_auth_init(push_auth *a, const push_profile *p, const char *base, int in
 		a->can_refresh = 1;
 		a->secret = secret(auth, "token", 0);
 		if (a->secret == NULL)
-			return push_auth_refresh(a, p, insecure, err, errlen);
+			return rx_push_auth_refresh(a, p, insecure, err, errlen);
 		return 0;
 	} else {
 		snprintf(err, errlen, "profile %s: auth: unknown type '%s' (bearer, basic, header, query, oauth2)",
@@ -169,7 +169,7 @@ static void put_form(rx_buf *b, CURL *c, const char *name, const char *value)
 	curl_free(e);
 }
 
-int push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *err, size_t errlen)
+int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *err, size_t errlen)
 {
 	jv auth = p->auth;
 	char *grant = member_string(auth, "grant");
@@ -232,7 +232,7 @@ int push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *e
 	a->generation++;
 	a->generation_ok = 0;
 	jv e = jv_object_get(jv_copy(v), jv_string("expires_in"));
-	a->expires = jv_get_kind(e) == JV_KIND_NUMBER ? push_now() + jv_number_value(e) : 0;
+	a->expires = jv_get_kind(e) == JV_KIND_NUMBER ? rx_push_now() + jv_number_value(e) : 0;
 	jv_free(e);
 	rc = 0;
 cleanup:
@@ -260,7 +260,7 @@ static void show(rx_buf *shown, const char *name, const char *value)
 	rx_json_put_string(shown, value, strlen(value));
 }
 
-void push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact, rx_buf *shown)
+void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact, rx_buf *shown)
 {
 	rx_buf h = {0};
 
@@ -295,7 +295,7 @@ void push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *ur
 	rx_buf_free(&h);
 }
 
-void push_auth_free(push_auth *a)
+void rx_push_auth_free(push_auth *a)
 {
 	free(a->type);
 	free(a->header_name);

@@ -169,7 +169,7 @@ static void add_query(rx_buf *url, jv obj, const push_profile *p, const push_rec
 			rx_buf_putc(url, strchr(url->data, '?') ? '&' : '?');
 			rx_buf_puts(url, jv_string_value(k));
 			rx_buf_putc(url, '=');
-			push_template(url, jv_string_value(v), p, first->op, first, 1);
+			rx_push_template(url, jv_string_value(v), p, first->op, first, 1);
 		}
 		jv_free(k);
 		jv_free(v);
@@ -184,9 +184,9 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 	const push_profile *p = &c->prof;
 
 	rx_buf_puts(url, c->url);
-	push_template(url, op->path, p, r->op, r->recs[0], 1);
+	rx_push_template(url, op->path, p, r->op, r->recs[0], 1);
 	add_query(url, op->query, p, r->recs[0]);
-	push_auth_apply(&c->auth, h, url, c->dry_run, shown);
+	rx_push_auth_apply(&c->auth, h, url, c->dry_run, shown);
 	add_header(h, shown, "Content-Type", p->content_type);
 	add_headers(h, shown, p->headers);
 	add_headers(h, shown, op->headers);
@@ -216,9 +216,9 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	char err[1024];
 
 	for (;;) {
-		if (push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
+		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
 			for (size_t i = 0; i < r->n; i++)
-				push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
+				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 			request_free(r);
 			return -1;
 		}
@@ -228,7 +228,7 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 			char msg[256];
 			snprintf(msg, sizeof msg, "the request body is %zu bytes, over the profile's max_bytes of %zu",
 				 r->body.len, c->prof.max_bytes);
-			push_dead(c, r->recs[0], 0, msg, NULL, 0, r->attempts);
+			rx_push_dead(c, r->recs[0], 0, msg, NULL, 0, r->attempts);
 			request_free(r);
 			return -1;
 		}
@@ -276,20 +276,20 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	rx_buf_free(&url);
 	rx_buf_free(&shown);
 	request_free(r);
-	push_flush(c);
+	rx_push_flush(c);
 }
 
 static void start(engine *e, request *r)
 {
 	push_ctx *c = e->c;
-	const push_op *op = push_profile_op(&c->prof, r->op);
+	const push_op *op = rx_push_profile_op(&c->prof, r->op);
 	rx_buf url = {0};
 
 	if (op == NULL) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "profile %s has no op \"%s\"", c->prof.name, r->op);
 		for (size_t i = 0; i < r->n; i++)
-			push_dead(c, r->recs[i], 0, msg, NULL, 0, 0);
+			rx_push_dead(c, r->recs[i], 0, msg, NULL, 0, 0);
 		request_free(r);
 		return;
 	}
@@ -299,9 +299,9 @@ static void start(engine *e, request *r)
 		dry_run(e, r, op);
 		return;
 	}
-	if (c->auth.can_refresh && c->auth.expires > 0 && push_now() > c->auth.expires - 30) {
+	if (c->auth.can_refresh && c->auth.expires > 0 && rx_push_now() > c->auth.expires - 30) {
 		char err[512];
-		if (push_auth_refresh(&c->auth, &c->prof, c->insecure, err, sizeof err) < 0)
+		if (rx_push_auth_refresh(&c->auth, &c->prof, c->insecure, err, sizeof err) < 0)
 			rx_diag("%s", err);
 	}
 	curl_slist_free_all(r->headers);
@@ -344,7 +344,7 @@ static void start(engine *e, request *r)
 	rx_buf_free(&url);
 	r->attempts++;
 	r->token_generation = c->auth.generation;
-	r->started = push_now();
+	r->started = rx_push_now();
 	c->requests++;
 	c->bytes_sent += r->body.len;
 	curl_multi_add_handle(e->multi, h);
@@ -483,7 +483,7 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 		char msg[700];
 		snprintf(msg, sizeof msg, "gave up after %d attempts: %s", r->attempts, message);
 		for (size_t i = 0; i < n; i++)
-			push_dead(c, recs[i], status, msg, r->reply.data, r->reply.len, r->attempts);
+			rx_push_dead(c, recs[i], status, msg, r->reply.data, r->reply.len, r->attempts);
 		return;
 	}
 	request *again = request_new(r->op, recs, n);
@@ -491,7 +491,7 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	again->throttles = r->throttles;
 	again->refreshed = r->refreshed;
 	again->seq = r->seq;
-	again->not_before = push_now() + delay;
+	again->not_before = rx_push_now() + delay;
 	if (n == r->n) {
 		/* same records: keep the body built */
 		again->body = r->body;
@@ -522,16 +522,16 @@ static void settle(engine *e, request *r, CURLcode cc)
 {
 	push_ctx *c = e->c;
 	const push_profile *p = &c->prof;
-	const push_op *op = push_profile_op(p, r->op);
-	double now = push_now();
+	const push_op *op = rx_push_profile_op(p, r->op);
+	double now = rx_push_now();
 	long status = 0;
 	char msg[700];
 
-	push_latency(c, now - r->started);
+	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 		if (r->attempts >= c->max_attempts || c->stop != PUSH_RUNNING) {
-			push_stop(c, PUSH_STOP_DOWN, "destination unreachable after %d attempts: %s", r->attempts, msg);
+			rx_push_stop(c, PUSH_STOP_DOWN, "destination unreachable after %d attempts: %s", r->attempts, msg);
 			retry_records(e, r, r->recs, r->n, 0, 0, msg, 0); /* kept, unacked */
 			return;
 		}
@@ -546,7 +546,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		char v[64];
 		if (header_value(r, p->remaining_header, v, sizeof v) && strtod(v, NULL) <= 0) {
 			double w = header_wait(e, r, now);
-			push_rate_pause(c->rate, now + (w >= 0 ? w : 1));
+			rx_push_rate_pause(c->rate, now + (w >= 0 ? w : 1));
 		}
 	}
 
@@ -565,7 +565,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("headers"), headers_jv(r));
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
-		in = jv_object_set(in, jv_string("records"), want_records ? push_records_jv(r->recs, r->n) : jv_array());
+		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_records_jv(r->recs, r->n) : jv_array());
 		int rc = rx_jq_run((rx_jq *)prog, in, &out, 1, err, sizeof err);
 		if (rc < 0) {
 			snprintf(msg, sizeof msg, "HTTP %ld; the response program failed: %s", status, err);
@@ -623,12 +623,12 @@ static void settle(engine *e, request *r, CURLcode cc)
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
 		for (size_t i = 0; i < r->n; i++)
-			push_ack(c, r->recs[i], jv_null());
-		push_rate_succeeded(c->rate);
+			rx_push_ack(c, r->recs[i], jv_null());
+		rx_push_rate_succeeded(c->rate);
 		break;
 	case REJECT_ALL:
 		for (size_t i = 0; i < r->n; i++)
-			push_dead(c, r->recs[i], (int)status, msg, r->reply.data, r->reply.len, r->attempts);
+			rx_push_dead(c, r->recs[i], (int)status, msg, r->reply.data, r->reply.len, r->attempts);
 		break;
 	case RETRY:
 		retry_records(e, r, r->recs, r->n, wait >= 0 ? wait : backoff(e, r->attempts), (int)status, msg, 1);
@@ -637,11 +637,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 		c->throttled++;
 		r->throttles++;
 		if (wait >= 0)
-			push_rate_pause(c->rate, now + wait);
+			rx_push_rate_pause(c->rate, now + wait);
 		else
-			push_rate_throttled(c->rate, now);
+			rx_push_rate_throttled(c->rate, now);
 		if (r->throttles >= THROTTLE_GIVE_UP) {
-			push_stop(c, PUSH_STOP_DOWN, "the destination keeps answering %ld (%d times for one request)",
+			rx_push_stop(c, PUSH_STOP_DOWN, "the destination keeps answering %ld (%d times for one request)",
 				  status, r->throttles);
 			retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 			break;
@@ -649,8 +649,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 		retry_records(e, r, r->recs, r->n, wait >= 0 ? wait : backoff(e, r->throttles), (int)status, msg, 0);
 		break;
 	case QUOTA:
-		push_rate_exhaust(c->rate, wait > 0 ? now + wait : 0);
-		push_stop(c, PUSH_STOP_QUOTA, "the destination's quota is exhausted (%s)", msg);
+		rx_push_rate_exhaust(c->rate, wait > 0 ? now + wait : 0);
+		rx_push_stop(c, PUSH_STOP_QUOTA, "the destination's quota is exhausted (%s)", msg);
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case AUTH:
@@ -663,7 +663,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		/* refresh when the token worked before (it expired), or once */
 		if (c->auth.can_refresh && (c->auth.generation_ok || !r->refreshed)) {
 			char err[512];
-			if (push_auth_refresh(&c->auth, p, c->insecure, err, sizeof err) == 0) {
+			if (rx_push_auth_refresh(&c->auth, p, c->insecure, err, sizeof err) == 0) {
 				r->refreshed = 1;
 				r->attempts--; /* the refresh, not the records, was at fault */
 				retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
@@ -671,7 +671,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 			}
 			rx_diag("%s", err);
 		}
-		push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials", status);
+		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials", status);
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {
@@ -679,7 +679,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 			c->auth.generation_ok = 1;
 		push_record **again = rx_xmalloc(r->n * sizeof *again);
 		size_t nagain = 0;
-		push_rate_succeeded(c->rate);
+		rx_push_rate_succeeded(c->rate);
 		for (size_t i = 0; i < r->n; i++) {
 			jv res = jv_array_get(jv_copy(results), (int)i);
 			jv ok = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("ok")) : jv_copy(res);
@@ -691,9 +691,9 @@ static void settle(engine *e, request *r, CURLcode cc)
 			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
-				push_ack(c, r->recs[i], id);
+				rx_push_ack(c, r->recs[i], id);
 			} else {
-				push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
+				rx_push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
 					  r->reply.data, r->reply.len, r->attempts);
 			}
 			jv_free(res);
@@ -762,7 +762,7 @@ static void finish_transfers(engine *e)
 		request_free(r);
 		e->idle = rx_xrealloc(e->idle, (e->nidle + 1) * sizeof *e->idle);
 		e->idle[e->nidle++] = h;
-		push_flush(e->c);
+		rx_push_flush(e->c);
 	}
 }
 
@@ -770,16 +770,16 @@ static void batches_to_requests(engine *e)
 {
 	push_batch *b;
 
-	while ((b = push_batch_pop(e->c)) != NULL) {
+	while ((b = rx_push_batch_pop(e->c)) != NULL) {
 		request *r = request_new(b->op, b->recs, b->n);
 		r->next = NULL;
 		/* append at the head: take_due picks the deepest due one, so order is FIFO */
 		queue_push(e, r);
-		push_batch_free(b);
+		rx_push_batch_free(b);
 	}
 }
 
-void push_http_run(push_ctx *c)
+void rx_push_http_run(push_ctx *c)
 {
 	engine eng = {0}, *e = &eng;
 	double signal_at = 0;
@@ -787,24 +787,24 @@ void push_http_run(push_ctx *c)
 	e->c = c;
 	e->multi = curl_multi_init();
 	if (e->multi == NULL) {
-		push_stop(c, PUSH_STOP_FAIL, "cannot start libcurl");
+		rx_push_stop(c, PUSH_STOP_FAIL, "cannot start libcurl");
 		return;
 	}
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->concurrency);
 	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
 	for (;;) {
-		double now = push_now();
-		if (push_signalled && signal_at == 0) {
+		double now = rx_push_now();
+		if (rx_push_signalled && signal_at == 0) {
 			signal_at = now;
-			push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+			rx_push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
 		}
 		/* input, while not holding too much */
 		int input_waiting = 0;
 		while (c->stop == PUSH_RUNNING && !c->in_eof && c->held < e->hold_max) {
-			int rc = push_input_step(c, 0);
+			int rc = rx_push_input_step(c, 0);
 			if (rc == 0) {
 				input_waiting = 1;
-				push_input_flush(c); /* nothing more right now: send what we have */
+				rx_push_input_flush(c); /* nothing more right now: send what we have */
 				break;
 			}
 		}
@@ -814,10 +814,10 @@ void push_http_run(push_ctx *c)
 			request *r = take_due(e, now);
 			if (r == NULL)
 				break;
-			double wait = push_rate_acquire(c->rate, now);
+			double wait = rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
-				push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
+				rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
 				break;
 			}
 			if (wait > 0) {
@@ -841,7 +841,7 @@ void push_http_run(push_ctx *c)
 		/* wait for a socket, input, or the next due time */
 		long timeout = 200;
 		if (e->wake > 0) {
-			double ms = (e->wake - push_now()) * 1000;
+			double ms = (e->wake - rx_push_now()) * 1000;
 			if (ms < timeout)
 				timeout = ms < 0 ? 0 : (long)ms + 1;
 		}
@@ -853,7 +853,7 @@ void push_http_run(push_ctx *c)
 		curl_multi_poll(e->multi, want_input ? &wfd : NULL, want_input ? 1 : 0, (int)timeout, NULL);
 		curl_multi_perform(e->multi, &still);
 		finish_transfers(e);
-		push_progress(c, 0, e->nrunning);
+		rx_push_progress(c, 0, e->nrunning);
 	}
 	/* abandoned transfers: their records stay held (unacked) */
 	while (e->running != NULL) {

@@ -10,7 +10,7 @@
  * dead letters fed back), acks and dead letters, the database
  * destinations' loop, the stats file and the exit status.  The HTTP
  * engine is engine.c.  Every record that is taken in leaves through
- * push_ack() or push_dead(), or is still held when the run stops, and is
+ * rx_push_ack() or rx_push_dead(), or is still held when the run stops, and is
  * then counted in the final "left unacked" line.
  */
 #include "push.h"
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-volatile int push_signalled;
+volatile int rx_push_signalled;
 
 static void usage(void)
 {
@@ -78,7 +78,7 @@ static void usage(void)
 
 /* ---- stopping ---- */
 
-void push_stop(push_ctx *c, enum push_stop why, const char *fmt, ...)
+void rx_push_stop(push_ctx *c, enum rx_push_stop why, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -92,7 +92,7 @@ void push_stop(push_ctx *c, enum push_stop why, const char *fmt, ...)
 
 /* ---- records in and out ---- */
 
-void push_record_free(push_ctx *c, push_record *r)
+void rx_push_record_free(push_ctx *c, push_record *r)
 {
 	if (r == NULL)
 		return;
@@ -101,7 +101,7 @@ void push_record_free(push_ctx *c, push_record *r)
 	c->held--;
 }
 
-void push_batch_free(push_batch *b)
+void rx_push_batch_free(push_batch *b)
 {
 	if (b == NULL)
 		return;
@@ -109,7 +109,7 @@ void push_batch_free(push_batch *b)
 	free(b);
 }
 
-void push_ack(push_ctx *c, push_record *r, jv id)
+void rx_push_ack(push_ctx *c, push_record *r, jv id)
 {
 	rx_buf *b = &c->out.buf;
 
@@ -128,10 +128,10 @@ void push_ack(push_ctx *c, push_record *r, jv id)
 	}
 	rx_buf_puts(b, "}\n");
 	c->acked++;
-	push_record_free(c, r);
+	rx_push_record_free(c, r);
 }
 
-void push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
+void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
 	       int attempts)
 {
 	rx_deadletter d = {"rx-push", status, message, {NULL, 0}, attempts};
@@ -153,15 +153,15 @@ void push_dead(push_ctx *c, push_record *r, int status, const char *message, con
 	rx_deadletter_emit(r->text, r->len, &d);
 	rx_buf_free(&shown);
 	c->dead++;
-	push_record_free(c, r);
+	rx_push_record_free(c, r);
 }
 
-void push_flush(push_ctx *c)
+void rx_push_flush(push_ctx *c)
 {
 	if (c->out.buf.len == 0)
 		return;
 	if (rx_writer_flush(&c->out) < 0)
-		push_stop(c, PUSH_STOP_OUTPUT, "cannot write acks: %s", strerror(c->out.error));
+		rx_push_stop(c, PUSH_STOP_OUTPUT, "cannot write acks: %s", strerror(c->out.error));
 }
 
 /* ---- input ---- */
@@ -176,7 +176,7 @@ static void enqueue(push_ctx *c, push_batch *b)
 	c->tail = b;
 }
 
-push_batch *push_batch_pop(push_ctx *c)
+push_batch *rx_push_batch_pop(push_ctx *c)
 {
 	push_batch *b = c->head;
 
@@ -200,7 +200,7 @@ static push_batch *batch_new(const char *op, size_t cap)
 	return b;
 }
 
-void push_input_flush(push_ctx *c)
+void rx_push_input_flush(push_ctx *c)
 {
 	if (c->open != NULL) {
 		enqueue(c, c->open);
@@ -361,12 +361,12 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		if (r == NULL)
 			return;
 		if (c->open != NULL && (strcmp(c->open->op, r->op) != 0 || c->open->n >= c->prof.max_records))
-			push_input_flush(c);
+			rx_push_input_flush(c);
 		if (c->open == NULL)
 			c->open = batch_new(r->op, c->prof.max_records);
 		c->open->recs[c->open->n++] = r;
 		if (c->open->n >= c->prof.max_records)
-			push_input_flush(c);
+			rx_push_input_flush(c);
 		return;
 	}
 	rx_span arr = ms.m[ri].value;
@@ -384,7 +384,7 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		elems = rx_xrealloc(elems, elems_cap * sizeof *elems);
 		count = array_elements(arr, elems, elems_cap);
 	}
-	push_input_flush(c);
+	rx_push_input_flush(c);
 	push_batch *b = NULL;
 	for (size_t i = 0; i < count; i++) {
 		if (limit_reached(c))
@@ -440,7 +440,7 @@ static int line_ready(push_ctx *c)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-int push_input_step(push_ctx *c, int block)
+int rx_push_input_step(push_ctx *c, int block)
 {
 	char *line, err[512];
 	size_t n;
@@ -450,7 +450,7 @@ int push_input_step(push_ctx *c, int block)
 		return -1;
 	if (limit_reached(c) || c->stop != PUSH_RUNNING) {
 		c->in_eof = 1;
-		push_input_flush(c);
+		rx_push_input_flush(c);
 		return -1;
 	}
 	if (!block && !line_ready(c))
@@ -458,14 +458,14 @@ int push_input_step(push_ctx *c, int block)
 	rc = rx_reader_next(&c->in, &line, &n, err, sizeof err);
 	if (rc < 0) {
 		rx_diag("%s", err);
-		push_stop(c, PUSH_STOP_FAIL, "cannot read input");
+		rx_push_stop(c, PUSH_STOP_FAIL, "cannot read input");
 		c->in_eof = 1;
-		push_input_flush(c);
+		rx_push_input_flush(c);
 		return -1;
 	}
 	if (rc == 0) {
 		c->in_eof = 1;
-		push_input_flush(c);
+		rx_push_input_flush(c);
 		return -1;
 	}
 	take_line(c, line, n);
@@ -474,7 +474,7 @@ int push_input_step(push_ctx *c, int block)
 
 /* ---- seeing what happens ---- */
 
-void push_latency(push_ctx *c, double seconds)
+void rx_push_latency(push_ctx *c, double seconds)
 {
 	/* buckets of 5% width from 0.1 ms */
 	double ms = seconds * 1000;
@@ -501,9 +501,9 @@ static double percentile(const push_ctx *c, double p)
 	return 0;
 }
 
-void push_progress(push_ctx *c, int final, size_t inflight)
+void rx_push_progress(push_ctx *c, int final, size_t inflight)
 {
-	double now = push_now();
+	double now = rx_push_now();
 
 	if (!c->progress || c->tty == NULL || (!final && now - c->last_progress < 0.25))
 		return;
@@ -525,7 +525,7 @@ static void write_stats(push_ctx *c, const char *path)
 		      "\"retries\":%llu,\"throttled\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
 		      "\"latency_ms\":{\"p50\":%.1f,\"p99\":%.1f},\"seconds\":%.3f}\n",
 		      c->acked, c->dead, c->held, c->malformed, c->requests, c->retries, c->throttled, c->bytes_sent,
-		      c->bytes_received, percentile(c, 0.5), percentile(c, 0.99), push_now() - c->started);
+		      c->bytes_received, percentile(c, 0.5), percentile(c, 0.99), rx_push_now() - c->started);
 	rx_buf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
 	f = fopen(tmp.data, "w");
 	if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
@@ -573,7 +573,7 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 	}
 	rx_buf_puts(o, "]}\n");
 	for (size_t i = 0; i < b->n; i++)
-		push_record_free(c, b->recs[i]);
+		rx_push_record_free(c, b->recs[i]);
 }
 
 static void db_run(push_ctx *c)
@@ -588,34 +588,34 @@ static void db_run(push_ctx *c)
 	size_t cap = 0;
 
 	if (c->prof.table == NULL || c->prof.key == NULL) {
-		push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
+		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
 			  "(--table, --key, or \"table\" and \"key\" in the profile)", c->prof.name);
 		return;
 	}
 	if (c->url == NULL) {
-		push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
+		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
 		return;
 	}
 	keys = split_keys(c->prof.key, &nkeys);
 	if (!c->dry_run) {
 		db = drv->open(c->url, c->prof.table, keys, nkeys, err, sizeof err);
 		if (db == NULL) {
-			push_stop(c, PUSH_STOP_FAIL, "%s", err);
+			rx_push_stop(c, PUSH_STOP_FAIL, "%s", err);
 			goto cleanup;
 		}
 	}
 	for (;;) {
-		push_batch *b = push_batch_pop(c);
+		push_batch *b = rx_push_batch_pop(c);
 		if (b == NULL) {
-			if (c->stop != PUSH_RUNNING || push_signalled)
+			if (c->stop != PUSH_RUNNING || rx_push_signalled)
 				break;
-			int rc = push_input_step(c, 0);
+			int rc = rx_push_input_step(c, 0);
 			if (rc < 0 && c->head == NULL)
 				break;
 			if (rc == 0) {
 				/* nothing more right now: write what was gathered, then
 				 * wait for input, noticing a signal within 200 ms */
-				push_input_flush(c);
+				rx_push_input_flush(c);
 				if (c->head == NULL) {
 					struct pollfd pfd = {c->in.fd, POLLIN, 0};
 					poll(&pfd, 1, 200);
@@ -625,8 +625,8 @@ static void db_run(push_ctx *c)
 		}
 		if (c->dry_run) {
 			db_dry_run(c, b);
-			push_batch_free(b);
-			push_flush(c);
+			rx_push_batch_free(b);
+			rx_push_flush(c);
 			continue;
 		}
 		if (b->n > cap) {
@@ -640,34 +640,34 @@ static void db_run(push_ctx *c)
 			results[i].message[0] = '\0';
 		}
 		int attempt = 0, rc;
-		double t0 = push_now();
+		double t0 = rx_push_now();
 		for (;;) {
 			attempt++;
 			c->requests++;
 			rc = drv->apply(db, b->op, rows, b->n, results, err, sizeof err);
-			if (rc == 0 || attempt >= c->max_attempts || push_signalled)
+			if (rc == 0 || attempt >= c->max_attempts || rx_push_signalled)
 				break;
 			c->retries++;
 			double delay = c->retry_base * pow(2, attempt - 1) * (0.5 + drand48());
 			usleep((useconds_t)((delay > c->retry_max ? c->retry_max : delay) * 1e6));
 		}
-		push_latency(c, push_now() - t0);
+		rx_push_latency(c, rx_push_now() - t0);
 		if (rc < 0) {
 			enqueue(c, b); /* still held: counted unacked */
-			push_stop(c, PUSH_STOP_DOWN, "%s: %s", c->prof.driver, err);
+			rx_push_stop(c, PUSH_STOP_DOWN, "%s: %s", c->prof.driver, err);
 			break;
 		}
 		for (size_t i = 0; i < b->n; i++) {
 			if (results[i].ok)
-				push_ack(c, b->recs[i], jv_null());
+				rx_push_ack(c, b->recs[i], jv_null());
 			else
-				push_dead(c, b->recs[i], 0, results[i].message, NULL, 0, attempt);
+				rx_push_dead(c, b->recs[i], 0, results[i].message, NULL, 0, attempt);
 		}
-		push_batch_free(b);
-		push_flush(c);
-		push_progress(c, 0, 0);
-		if (push_signalled)
-			push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+		rx_push_batch_free(b);
+		rx_push_flush(c);
+		rx_push_progress(c, 0, 0);
+		if (rx_push_signalled)
+			rx_push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
 	}
 cleanup:
 	if (db != NULL)
@@ -684,7 +684,7 @@ cleanup:
 static void on_signal(int sig)
 {
 	(void)sig;
-	push_signalled = 1;
+	rx_push_signalled = 1;
 }
 
 static double parse_ms(const char *option, const char *arg)
@@ -748,7 +748,7 @@ int main(int argc, char **argv)
 		case OPT_INSECURE: c->insecure = 1; break;
 		case 'c': c->concurrency = (long)rx_parse_number("--concurrency", optarg, 1, 1000); break;
 		case OPT_RATE:
-			if (nrates >= 8 || push_rate_parse(optarg, &rates[nrates]) < 0)
+			if (nrates >= 8 || rx_push_rate_parse(optarg, &rates[nrates]) < 0)
 				rx_usage_error("--rate: '%s' is not N/WINDOW (like 100/10s, 5/s, 250000/1d)", optarg);
 			nrates++;
 			break;
@@ -776,7 +776,7 @@ int main(int argc, char **argv)
 		rx_usage_error("no destination: give --profile NAME");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
-	if (push_profile_load(&c->prof, profile, err, sizeof err) < 0)
+	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
 	if (url != NULL) {
 		free(c->prof.url);
@@ -799,10 +799,10 @@ int main(int argc, char **argv)
 		memcpy(c->prof.windows, rates, nrates * sizeof *rates);
 		c->prof.nwindows = nrates;
 	}
-	c->rate = push_rate_open(c->prof.windows, c->prof.nwindows, budget, err, sizeof err);
+	c->rate = rx_push_rate_open(c->prof.windows, c->prof.nwindows, budget, err, sizeof err);
 	if (c->rate == NULL)
 		rx_die(RX_EXIT_FAIL, "%s", err);
-	if (c->prof.driver == NULL && !c->dry_run && push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0)
+	if (c->prof.driver == NULL && !c->dry_run && rx_push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
 	if (c->prof.driver == NULL && c->dry_run && jv_get_kind(c->prof.auth) == JV_KIND_OBJECT) {
 		/* a dry run shows where the secret goes, never the secret, and
@@ -813,7 +813,7 @@ int main(int argc, char **argv)
 		if (oauth) {
 			c->auth.type = rx_xstrdup("oauth2");
 			c->auth.secret = rx_xstrdup("***");
-		} else if (push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0) {
+		} else if (rx_push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0) {
 			rx_die(RX_EXIT_FAIL, "%s", err);
 		}
 	}
@@ -831,31 +831,31 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	srand48((long)getpid() ^ (long)push_now());
-	c->started = push_now();
+	srand48((long)getpid() ^ (long)rx_push_now());
+	c->started = rx_push_now();
 
 	if (c->prof.driver != NULL)
 		db_run(c);
 	else
-		push_http_run(c);
+		rx_push_http_run(c);
 
-	push_flush(c);
-	if (c->stop == PUSH_RUNNING && push_signalled)
-		push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+	rx_push_flush(c);
+	if (c->stop == PUSH_RUNNING && rx_push_signalled)
+		rx_push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
 	/* whatever is still held stays unacked: freed, and counted */
 	size_t unacked = c->held;
 	if (c->stop == PUSH_STOP_QUOTA || c->stop == PUSH_STOP_DOWN || c->stop == PUSH_STOP_AUTH)
 		unacked += drain_count(c);
 	c->held = unacked; /* for the stats */
-	push_input_flush(c);
-	for (push_batch *b = push_batch_pop(c); b != NULL; b = push_batch_pop(c)) {
+	rx_push_input_flush(c);
+	for (push_batch *b = rx_push_batch_pop(c); b != NULL; b = rx_push_batch_pop(c)) {
 		for (size_t i = 0; i < b->n; i++) {
 			free(b->recs[i]->text);
 			free(b->recs[i]);
 		}
-		push_batch_free(b);
+		rx_push_batch_free(b);
 	}
-	push_progress(c, 1, 0);
+	rx_push_progress(c, 1, 0);
 	if (c->stop == PUSH_STOP_FAIL && unacked == 0 && c->taken == 0)
 		rx_diag("%s", c->stop_msg); /* nothing was taken in: nothing to report but the cause */
 	else if (c->stop != PUSH_RUNNING)
@@ -882,9 +882,9 @@ int main(int argc, char **argv)
 	free(c->out.buf.data);
 	rx_buf_free(&c->scratch);
 	rx_reader_close(&c->in);
-	push_rate_close(c->rate);
-	push_auth_free(&c->auth);
-	push_profile_free(&c->prof);
+	rx_push_rate_close(c->rate);
+	rx_push_auth_free(&c->auth);
+	rx_push_profile_free(&c->prof);
 	curl_global_cleanup();
 	return status;
 }

@@ -105,7 +105,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 			continue;
 		}
 		if (jv_get_kind(v) == JV_KIND_STRING) {
-			if (push_rate_parse(jv_string_value(v), &w) < 0)
+			if (rx_push_rate_parse(jv_string_value(v), &w) < 0)
 				rc = -1;
 		} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
 			jv per = get_member(v, "per", JV_KIND_STRING);
@@ -113,7 +113,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 			snprintf(spec, sizeof spec, "%g/%s", get_number(v, "requests", 0),
 				 jv_get_kind(per) == JV_KIND_STRING ? jv_string_value(per) : "s");
 			jv_free(per);
-			if (push_rate_parse(spec, &w) < 0)
+			if (rx_push_rate_parse(spec, &w) < 0)
 				rc = -1;
 			jv q = jv_object_get(jv_copy(v), jv_string("quota"));
 			if (jv_get_kind(q) == JV_KIND_TRUE)
@@ -171,7 +171,7 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 	return rc;
 }
 
-int push_profile_load(push_profile *p, const char *name, char *err, size_t errlen)
+int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen)
 {
 	static const int retry_default[] = {408, 425, 429, 500, 502, 503, 504};
 	static const int throttle_default[] = {429};
@@ -220,7 +220,7 @@ int push_profile_load(push_profile *p, const char *name, char *err, size_t errle
 	return load_ops(p, err, errlen);
 }
 
-const push_op *push_profile_op(const push_profile *p, const char *op)
+const push_op *rx_push_profile_op(const push_profile *p, const char *op)
 {
 	const push_op *any = NULL;
 
@@ -233,7 +233,7 @@ const push_op *push_profile_op(const push_profile *p, const char *op)
 	return any;
 }
 
-void push_profile_free(push_profile *p)
+void rx_push_profile_free(push_profile *p)
 {
 	for (size_t i = 0; i < p->nops; i++) {
 		push_op *o = &p->ops[i];
@@ -282,7 +282,7 @@ static void put_encoded(rx_buf *out, const char *s, size_t n, int encode)
 	}
 }
 
-void push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode)
 {
 	rx_buf tmp = {0};
@@ -355,7 +355,7 @@ static void put_record(rx_buf *b, const push_record *r)
 	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, r->idem);
 }
 
-jv push_records_jv(push_record **recs, size_t n)
+jv rx_push_records_jv(push_record **recs, size_t n)
 {
 	jv a = jv_array();
 	rx_buf b = {0};
@@ -373,7 +373,7 @@ jv push_records_jv(push_record **recs, size_t n)
 	return a;
 }
 
-int push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
 		    char *err, size_t errlen)
 {
 	rx_buf_reset(body);
@@ -390,7 +390,7 @@ int push_build_body(const push_profile *p, const push_op *op, push_record **recs
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
-	in = jv_object_set(in, jv_string("records"), push_records_jv(recs, n));
+	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
 	if (rc < 0)
 		return -1;

@@ -98,19 +98,19 @@ typedef struct push_profile {
 	jv auth;                /* the "auth" object, or null */
 } push_profile;
 
-int push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
-const push_op *push_profile_op(const push_profile *p, const char *op);
-void push_profile_free(push_profile *p);
+int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
+const push_op *rx_push_profile_op(const push_profile *p, const char *op);
+void rx_push_profile_free(push_profile *p);
 /* Expand a template ({op}, {key}, {NAME} from vars, {base}); URL-encodes
  * record values when encode is set. */
-void push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode);
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
-jv push_records_jv(push_record **recs, size_t n);
+jv rx_push_records_jv(push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
-int push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
 		    char *err, size_t errlen);
 
 /* ---- secrets and auth (auth.c) ---- */
@@ -126,35 +126,35 @@ typedef struct push_auth {
 	int generation_ok;    /* the current token has had a success */
 } push_auth;
 
-int push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
+int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
 		   size_t errlen);
 /* Fetch a new OAuth2 token.  0 or -1 with err. */
-int push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *err, size_t errlen);
+int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char *err, size_t errlen);
 /* Add the auth header or query parameter to a request.  With redact, the
  * secret is written as ***. */
-void push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact,
+void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact,
 		     rx_buf *shown_headers);
-void push_auth_free(push_auth *a);
+void rx_push_auth_free(push_auth *a);
 
 /* ---- rate limits (ratelimit.c) ---- */
 
 typedef struct push_rate push_rate;
 
-push_rate *push_rate_open(const push_window *w, size_t n, const char *budget_file, char *err, size_t errlen);
+push_rate *rx_push_rate_open(const push_window *w, size_t n, const char *budget_file, char *err, size_t errlen);
 /* May a request start now?  0: yes (counted), >0: seconds to wait, -1:
  * a quota is exhausted. */
-double push_rate_acquire(push_rate *r, double now);
+double rx_push_rate_acquire(push_rate *r, double now);
 /* No request before until (a Retry-After): shared through the budget. */
-void push_rate_pause(push_rate *r, double until);
+void rx_push_rate_pause(push_rate *r, double until);
 /* A quota is known to be exhausted until "until" (or its window's end). */
-void push_rate_exhaust(push_rate *r, double until);
+void rx_push_rate_exhaust(push_rate *r, double until);
 /* Adaptive pacing when no limit is known: a 429 halves the rate, each
  * success raises it a little. */
-void push_rate_throttled(push_rate *r, double now);
-void push_rate_succeeded(push_rate *r);
-void push_rate_close(push_rate *r);
+void rx_push_rate_throttled(push_rate *r, double now);
+void rx_push_rate_succeeded(push_rate *r);
+void rx_push_rate_close(push_rate *r);
 /* Parse "100/10s", "250000/1d", "5/s".  0 or -1. */
-int push_rate_parse(const char *s, push_window *w);
+int rx_push_rate_parse(const char *s, push_window *w);
 
 /* ---- the run (main.c, engine.c) ---- */
 
@@ -165,7 +165,7 @@ typedef struct push_batch {
 	struct push_batch *next; /* queue */
 } push_batch;
 
-enum push_stop {
+enum rx_push_stop {
 	PUSH_RUNNING = 0,
 	PUSH_STOP_QUOTA,  /* a quota is exhausted: exit 75 */
 	PUSH_STOP_DOWN,   /* the destination is unreachable or keeps throttling: 75 */
@@ -206,7 +206,7 @@ typedef struct push_ctx {
 	double started;           /* wall clock at start */
 	double last_progress;
 	/* stopping */
-	enum push_stop stop;
+	enum rx_push_stop stop;
 	char stop_msg[512];
 	/* input */
 	rx_reader in;
@@ -215,31 +215,31 @@ typedef struct push_ctx {
 	push_batch *head, *tail;  /* batches ready to send */
 } push_ctx;
 
-extern volatile int push_signalled;
+extern volatile int rx_push_signalled;
 
 /* Input (main.c).  Consume one line if one can be had (block: wait for
  * it); 1 if a line was consumed, 0 if none is ready, -1 at end of input. */
-int push_input_step(push_ctx *c, int block);
+int rx_push_input_step(push_ctx *c, int block);
 /* Close the batch of single changes being gathered. */
-void push_input_flush(push_ctx *c);
-push_batch *push_batch_pop(push_ctx *c);
-void push_batch_free(push_batch *b); /* the array only */
+void rx_push_input_flush(push_ctx *c);
+push_batch *rx_push_batch_pop(push_ctx *c);
+void rx_push_batch_free(push_batch *b); /* the array only */
 /* Outcomes (main.c): each frees the record. */
-void push_ack(push_ctx *c, push_record *r, jv id);
-void push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
+void rx_push_ack(push_ctx *c, push_record *r, jv id);
+void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
 	       int attempts);
-void push_record_free(push_ctx *c, push_record *r);
+void rx_push_record_free(push_ctx *c, push_record *r);
 /* Flush the acks (after each request); on failure stop with exit 74. */
-void push_flush(push_ctx *c);
-void push_stop(push_ctx *c, enum push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void push_progress(push_ctx *c, int final, size_t inflight);
-void push_latency(push_ctx *c, double seconds);
+void rx_push_flush(push_ctx *c);
+void rx_push_stop(push_ctx *c, enum rx_push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rx_push_progress(push_ctx *c, int final, size_t inflight);
+void rx_push_latency(push_ctx *c, double seconds);
 
 /* The HTTP engine (engine.c). */
-void push_http_run(push_ctx *c);
+void rx_push_http_run(push_ctx *c);
 
 /* ---- time ---- */
 
-double push_now(void);
+double rx_push_now(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * ratelimit.c - when may the next request start.
  *
- * Three mechanisms, all consulted by push_rate_acquire() before each
+ * Three mechanisms, all consulted by rx_push_rate_acquire() before each
  * request (a retry included):
  *
  *  - Pacing windows ("100 per 10 s"): requests are spaced W/N apart (plus
@@ -56,7 +56,7 @@ struct push_rate {
 	int fd;                     /* budget file, or -1 */
 };
 
-double push_now(void)
+double rx_push_now(void)
 {
 	struct timespec ts;
 
@@ -64,7 +64,7 @@ double push_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int push_rate_parse(const char *s, push_window *w)
+int rx_push_rate_parse(const char *s, push_window *w)
 {
 	char *end;
 	double n = strtod(s, &end), mult = 1, count = 1;
@@ -157,7 +157,7 @@ static void unlock(push_rate *r, int changed)
 	flock(r->fd, LOCK_UN);
 }
 
-push_rate *push_rate_open(const push_window *w, size_t n, const char *budget_file, char *err, size_t errlen)
+push_rate *rx_push_rate_open(const push_window *w, size_t n, const char *budget_file, char *err, size_t errlen)
 {
 	push_rate *r = calloc(1, sizeof *r);
 
@@ -179,7 +179,7 @@ push_rate *push_rate_open(const push_window *w, size_t n, const char *budget_fil
 	return r;
 }
 
-double push_rate_acquire(push_rate *r, double now)
+double rx_push_rate_acquire(push_rate *r, double now)
 {
 	double wait = 0;
 
@@ -231,7 +231,7 @@ double push_rate_acquire(push_rate *r, double now)
 	return 0;
 }
 
-void push_rate_pause(push_rate *r, double until)
+void rx_push_rate_pause(push_rate *r, double until)
 {
 	lock(r);
 	if (until > r->pause_until)
@@ -239,9 +239,9 @@ void push_rate_pause(push_rate *r, double until)
 	unlock(r, 1);
 }
 
-void push_rate_exhaust(push_rate *r, double until)
+void rx_push_rate_exhaust(push_rate *r, double until)
 {
-	double now = push_now();
+	double now = rx_push_now();
 
 	lock(r);
 	if (until <= now) {
@@ -254,7 +254,7 @@ void push_rate_exhaust(push_rate *r, double until)
 	unlock(r, 1);
 }
 
-void push_rate_throttled(push_rate *r, double now)
+void rx_push_rate_throttled(push_rate *r, double now)
 {
 	/* one decrease per congestion event: the 429s of requests already in
 	 * flight when the first came back say nothing new */
@@ -281,7 +281,7 @@ void push_rate_throttled(push_rate *r, double now)
 	r->adapt_interval = interval;
 }
 
-void push_rate_succeeded(push_rate *r)
+void rx_push_rate_succeeded(push_rate *r)
 {
 	if (r->adapt_interval > 0) {
 		r->adapt_interval *= 0.95;
@@ -290,7 +290,7 @@ void push_rate_succeeded(push_rate *r)
 	}
 }
 
-void push_rate_close(push_rate *r)
+void rx_push_rate_close(push_rate *r)
 {
 	if (r == NULL)
 		return;
