@@ -232,7 +232,13 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 	a->generation++;
 	a->generation_ok = 0;
 	jv e = jv_object_get(jv_copy(v), jv_string("expires_in"));
-	a->expires = jv_get_kind(e) == JV_KIND_NUMBER ? rx_push_now() + jv_number_value(e) : 0;
+	if (jv_get_kind(e) == JV_KIND_NUMBER) {
+		/* refresh a little before the end: 30 s, or a quarter of a short life */
+		double life = jv_number_value(e), margin = life / 4 < 30 ? life / 4 : 30;
+		a->expires = rx_push_now() + life - margin;
+	} else {
+		a->expires = 0;
+	}
 	jv_free(e);
 	rc = 0;
 cleanup:

@@ -299,7 +299,7 @@ static void start(engine *e, request *r)
 		dry_run(e, r, op);
 		return;
 	}
-	if (c->auth.can_refresh && c->auth.expires > 0 && rx_push_now() > c->auth.expires - 30) {
+	if (c->auth.can_refresh && c->auth.expires > 0 && rx_push_now() > c->auth.expires) {
 		char err[512];
 		if (rx_push_auth_refresh(&c->auth, &c->prof, c->insecure, err, sizeof err) < 0)
 			rx_diag("%s", err);

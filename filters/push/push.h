@@ -120,7 +120,8 @@ typedef struct push_auth {
 	char *header_name;    /* header: its name; query: the parameter */
 	char *secret;         /* token, key, or "user:password" (owned, never printed) */
 	char *token_url;      /* oauth2 */
-	double expires;       /* oauth2: when the token expires (wall clock), 0 unknown */
+	double expires;       /* oauth2: when to refresh it (wall clock, a little before it
+	                         expires), 0 unknown */
 	int can_refresh;      /* oauth2 */
 	unsigned generation;  /* incremented by each new token */
 	int generation_ok;    /* the current token has had a success */
