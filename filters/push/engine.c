@@ -348,6 +348,7 @@ static void start(engine *e, request *r)
 	c->requests++;
 	c->bytes_sent += r->body.len;
 	curl_multi_add_handle(e->multi, h);
+	rx_killpoint("sent");
 	r->next = e->running;
 	e->running = r;
 	e->nrunning++;
@@ -527,6 +528,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 	long status = 0;
 	char msg[700];
 
+	/* a crash here loses the reply after the destination applied it */
+	rx_killpoint("replied");
 	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));

@@ -162,6 +162,7 @@ void rx_push_flush(push_ctx *c)
 		return;
 	if (rx_writer_flush(&c->out) < 0)
 		rx_push_stop(c, PUSH_STOP_OUTPUT, "cannot write acks: %s", strerror(c->out.error));
+	rx_killpoint("flushed");
 }
 
 /* ---- input ---- */
