@@ -1016,7 +1016,10 @@ int rx_diff_stage(const diff_options *o)
 		rx_diag("%s", err);
 		goto fail_run;
 	}
-	if (set_counts(&c, changes > 0 ? "staged" : "done", columns.data, changes == 0, err, sizeof err) < 0 ||
+	/* a run that read no rows knows no columns: it must not record an
+	 * empty set that every later run would then trip the guard on */
+	if (set_counts(&c, changes > 0 ? "staged" : "done", c.rows > 0 ? columns.data : NULL, changes == 0, err,
+		       sizeof err) < 0 ||
 	    rx_diff_exec(c.db, "COMMIT", err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;

@@ -50,6 +50,9 @@ void rx_killpoint(const char *point)
 	if (nspecs < 0)
 		parse();
 	for (int i = 0; i < nspecs; i++)
-		if (strcmp(specs[i].point, point) == 0 && ++specs[i].passes == specs[i].at)
+		if (strcmp(specs[i].point, point) == 0 && ++specs[i].passes == specs[i].at) {
+			/* say so, so a test can tell the crash it asked for from another */
+			rx_diag("killed at %s:%lu (RX_KILL_AT)", point, specs[i].at);
 			raise(SIGKILL);
+		}
 }
