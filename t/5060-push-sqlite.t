@@ -50,6 +50,18 @@ test_expect_success 'single changes, inserts and updates, a composite key' '
 	test_cmp expect rows
 '
 
+test_expect_success 'an update that finds no row is rejected; a delete that finds none is done' '
+	cat >missing.ndjson <<-\EOF &&
+	{"op":"update","key":"C404","hash":"u","row":{"id":"C404","email":"nobody@x.com"}}
+	{"op":"delete","key":"C405","hash":"d","row":{"id":"C405"}}
+	EOF
+	test_expect_code 3 rx-push --profile sqlite --url app.db --table customers --key id <missing.ndjson >acks 2>err &&
+	echo "{\"key\":\"C405\",\"hash\":\"d\",\"op\":\"delete\"}" >expect &&
+	test_cmp expect acks &&
+	test_grep "\"key\":\"C404\".*no row with this key in" err &&
+	test "$(sqlite3 app.db "select count(*) from customers where id = \"C404\"")" = 0
+'
+
 test_expect_success 'a big number arrives as a string and stays exact' '
 	echo "{\"op\":\"upsert\",\"key\":\"C4\",\"hash\":\"h\",\"row\":{\"id\":\"C4\",\"email\":\"d@x.com\",\"tags\":\"12345678901234567890\"}}" |
 	rx-push --profile sqlite --url app.db --table customers --key id >acks &&

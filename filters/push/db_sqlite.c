@@ -292,6 +292,12 @@ static void apply_one(rx_db *d, const char *op, rx_span row, rx_db_result *r)
 		return;
 	}
 	sqlite3_reset(st);
+	if (strcmp(op, "update") == 0 && sqlite3_changes(d->db) == 0) {
+		/* as the postgres driver: an update finds its record or says so;
+		 * a delete that finds none is done (the row is gone either way) */
+		snprintf(r->message, sizeof r->message, "no row with this key in %s", d->table);
+		return;
+	}
 	r->ok = 1;
 }
 
