@@ -32,15 +32,16 @@ sync () {
 	summary "$1" "$run" "$(echo "$end - $start" | bc)"
 }
 
+# One line a run, from the run's own record in the state (rx-diff --status)
+# and the streams the pipeline left behind.
 summary () {
-	local run=$2 rows changes acks dead ops
-	rows=$(wc -l <"$run/rows.ndjson")
-	changes=$(wc -l <"$run/changes.ndjson")
-	acks=$(wc -l <"$run/acks.ndjson")
+	local run=$2 dead
 	dead=$(grep -c '^{' "$run/dead-letters.ndjson" || true)
-	ops=$(jq -r .op "$run/changes.ndjson" | sort | uniq -c | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
-	printf 'run %s: %s rows read, %s changes sent%s, %s acked, %s dead-lettered, %.2f s\n' \
-		"$1" "$rows" "$changes" "${ops:+ ($ops)}" "$acks" "$dead" "$3"
+	rx-diff --state "$out/state/app.db" --status | grep '^{"run":' | tail -n 1 |
+	jq -r --arg n "$1" --arg secs "$3" --arg sent "$(wc -l <"$run/changes.ndjson")" --arg dead "$dead" '
+		"run \($n): \(.rows) rows read: \(.inserts) new, \(.updates) changed, \(.deletes) gone, " +
+		"\(.unchanged) unchanged; \($sent) changes sent, \(.acked) acked, \($dead) dead-lettered " +
+		"(\($secs | tonumber * 100 | round / 100) s)"'
 }
 
 echo "rx demo: syncing examples/warehouse.sql's customer model into an application database"
@@ -71,5 +72,4 @@ sqlite3 -column -header "$out/app.db" \
 	"SELECT id, email, name, plan, lifetime_value FROM customers WHERE id IN ('C00010', 'C00030', 'C00040', 'C00050', 'C03001') ORDER BY id"
 echo
 echo "rows in app.db: $(sqlite3 "$out/app.db" 'SELECT count(*) FROM customers') (the model has $(wc -l <"$out/run3/rows.ndjson"))"
-echo "the sync's history (rx-diff --status):"
-rx-diff --state "$out/state/app.db" --status | tail -n 3
+echo "the state, its history and freshness: rx-diff --state examples/$out/state/app.db --status"
