@@ -25,6 +25,14 @@ test_expect_success 'the installed programs run' '
 	test_grep "rx-extract (rx)" v
 '
 
+test_expect_success 'installed rx-map finds the jq library in PREFIX/share/rx, with no configuration' '
+	printf "{\"e\":\"  Ada@Example.COM \"}\n" >in &&
+	(unset RX_SHARE && root/opt/rx/bin/rx-map -e "{e: (.e | normalize_email)}" <in >out) &&
+	echo "{\"e\":\"ada@example.com\"}" >expect &&
+	test_cmp expect out &&
+	test_expect_code 2 root/opt/rx/bin/rx-map -e "{e: (.e | no_such_function)}" <in 2>err
+'
+
 test_expect_success 'make uninstall removes them' '
 	make -s -C "$RX_TOP" uninstall PREFIX=/opt/rx DESTDIR="$TRASH/root" >log 2>&1 &&
 	test ! -e root/opt/rx/bin/rx-extract &&
