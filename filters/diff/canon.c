@@ -332,23 +332,12 @@ void rx_diff_hex(const unsigned char *hash, char out[2 * DIFF_HASH_LEN + 1])
 	out[2 * DIFF_HASH_LEN] = '\0';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int rx_diff_unhex(const char *hex, size_t n, unsigned char hash[DIFF_HASH_LEN])
 {
 	if (n != 2 * DIFF_HASH_LEN)
 		return -1;
 	for (size_t i = 0; i < DIFF_HASH_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = rx_hexval(hex[2 * i]), lo = rx_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		hash[i] = (unsigned char)(hi << 4 | lo);

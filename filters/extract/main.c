@@ -47,25 +47,6 @@ static void usage(void)
 	exit(RX_EXIT_OK);
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	rx_buf b = {0};
-	char chunk[65536];
-	size_t n;
-
-	if (f == NULL)
-		rx_die(RX_EXIT_FAIL, "cannot open '%s': %m", path);
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rx_buf_put(&b, chunk, n);
-	if (ferror(f))
-		rx_die(RX_EXIT_FAIL, "cannot read '%s': %m", path);
-	if (f != stdin)
-		fclose(f);
-	rx_buf_putc(&b, '\0');
-	return b.data;
-}
-
 static void parse_types(extract_options *o, const char *arg)
 {
 	char *copy = rx_xstrdup(arg), *save = NULL;
@@ -209,7 +190,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_QUERYFILE:
 			free(query_text);
-			o.query = query_text = read_file(optarg);
+			o.query = query_text = rx_read_file(optarg);
 			break;
 		case 't':
 			o.table = optarg;

@@ -153,49 +153,6 @@ static int set_builtin(column *c, Oid oid)
 	return 1;
 }
 
-/* libpq's messages span lines ("...failed: ...\n\tIs the server
- * running...?"): one line for a diagnostic. */
-static const char *one_line(const char *msg, char *out, size_t outlen)
-{
-	size_t n = 0;
-	int space = 0;
-
-	for (const char *p = msg; *p && n + 1 < outlen; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
-			space = n > 0;
-			continue;
-		}
-		if (space && n + 2 < outlen)
-			out[n++] = ' ';
-		space = 0;
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-	return out;
-}
-
-static void put_quoted_ident(rx_buf *b, const char *s, size_t n)
-{
-	rx_buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			rx_buf_putc(b, '"');
-		rx_buf_putc(b, s[i]);
-	}
-	rx_buf_putc(b, '"');
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int is_special_number(const char *s, size_t n)
 {
 	return (n == 3 && memcmp(s, "NaN", 3) == 0) || (n == 8 && memcmp(s, "Infinity", 8) == 0) ||
@@ -244,7 +201,7 @@ static void put_scalar(rx_buf *b, kind k, const char *s, size_t n)
 			rx_buf_reserve(&scratch, n / 2);
 			size_t i;
 			for (i = 2; i < n; i += 2) {
-				int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+				int hi = rx_hexval(s[i]), lo = rx_hexval(s[i + 1]);
 				if (hi < 0 || lo < 0)
 					break;
 				scratch.data[scratch.len++] = (char)(hi << 4 | lo);
@@ -449,7 +406,7 @@ static int shard_filter(const extract_options *o, const column *cols, int ncols,
 		if (found < 0 || !cols[found].pushable)
 			goto done;
 		rx_buf ident = {0};
-		put_quoted_ident(&ident, k, strlen(k));
+		rx_sql_put_ident(&ident, k, strlen(k));
 		if (n > 0)
 			rx_buf_puts(&text, " || ',' || ");
 		if (nkeys > 1)
@@ -487,11 +444,11 @@ static void base_query(const extract_options *o, rx_buf *sql)
 		const char *t = o->table, *dot = strchr(t, '.');
 		rx_buf_puts(sql, "SELECT * FROM ");
 		if (dot != NULL && strchr(dot + 1, '.') == NULL && dot > t && dot[1] != '\0') {
-			put_quoted_ident(sql, t, (size_t)(dot - t));
+			rx_sql_put_ident(sql, t, (size_t)(dot - t));
 			rx_buf_putc(sql, '.');
 			t = dot + 1;
 		}
-		put_quoted_ident(sql, t, strlen(t));
+		rx_sql_put_ident(sql, t, strlen(t));
 		return;
 	}
 	size_t n = strlen(o->query);
@@ -520,7 +477,7 @@ static void notice(void *arg, const char *message)
 	char msg[1024];
 
 	(void)arg;
-	rx_diag("server says: %s", one_line(message, msg, sizeof msg));
+	rx_diag("server says: %s", rx_one_line(message, msg, sizeof msg));
 }
 
 static void session_settings(PGconn *conn)
@@ -550,7 +507,7 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	conn = PQconnectdb(o->source);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		rx_diag("cannot connect to PostgreSQL: %s",
-			conn ? one_line(PQerrorMessage(conn), msg, sizeof msg) : "out of memory");
+			conn ? rx_one_line(PQerrorMessage(conn), msg, sizeof msg) : "out of memory");
 		goto done;
 	}
 	session_settings(conn);
@@ -563,14 +520,14 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	/* describe the model: column names and types, before any row */
 	res = PQprepare(conn, "", base.data, 0, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rx_diag("query failed: %s", one_line(PQerrorMessage(conn), msg, sizeof msg));
+		rx_diag("query failed: %s", rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 		goto done;
 	}
 	PQclear(res);
 	res = NULL;
 	desc = PQdescribePrepared(conn, "");
 	if (PQresultStatus(desc) != PGRES_COMMAND_OK) {
-		rx_diag("query failed: %s", one_line(PQerrorMessage(conn), msg, sizeof msg));
+		rx_diag("query failed: %s", rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 		goto done;
 	}
 	ncols = PQnfields(desc);
@@ -607,13 +564,13 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	}
 	res = PQexec(conn, "BEGIN READ ONLY");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rx_diag("cannot begin a transaction: %s", one_line(PQerrorMessage(conn), msg, sizeof msg));
+		rx_diag("cannot begin a transaction: %s", rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 		goto done;
 	}
 	PQclear(res);
 	res = PQexec(conn, sql.data);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rx_diag("query failed: %s", one_line(PQerrorMessage(conn), msg, sizeof msg));
+		rx_diag("query failed: %s", rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 		goto done;
 	}
 	PQclear(res);
@@ -624,7 +581,7 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	char fetch[64];
 	snprintf(fetch, sizeof fetch, "FETCH %ld FROM rx_cursor", asked);
 	if (!PQsendQuery(conn, fetch)) {
-		rx_diag("query failed: %s", one_line(PQerrorMessage(conn), msg, sizeof msg));
+		rx_diag("query failed: %s", rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 		goto done;
 	}
 	for (;;) {
@@ -636,7 +593,7 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 						  ? PQresultErrorMessage(res)
 						  : PQerrorMessage(conn);
 			rx_diag("query failed after %llu rows (the output is incomplete): %s", rows,
-				one_line(why, msg, sizeof msg));
+				rx_one_line(why, msg, sizeof msg));
 			goto done;
 		}
 		if (PQnfields(res) != ncols) {
@@ -649,7 +606,7 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 			snprintf(fetch, sizeof fetch, "FETCH %ld FROM rx_cursor", asked);
 			if (!PQsendQuery(conn, fetch)) {
 				rx_diag("query failed after %llu rows (the output is incomplete): %s", rows,
-					one_line(PQerrorMessage(conn), msg, sizeof msg));
+					rx_one_line(PQerrorMessage(conn), msg, sizeof msg));
 				goto done;
 			}
 		}

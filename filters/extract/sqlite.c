@@ -26,13 +26,8 @@ int rx_extract_sqlite(const extract_options *o, rx_writer *out)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	if (o->table != NULL) {
-		rx_buf_puts(&sql, "SELECT * FROM \"");
-		for (const char *p = o->table; *p; p++) {
-			if (*p == '"')
-				rx_buf_putc(&sql, '"');
-			rx_buf_putc(&sql, *p);
-		}
-		rx_buf_putc(&sql, '"');
+		rx_buf_puts(&sql, "SELECT * FROM ");
+		rx_sql_put_ident(&sql, o->table, strlen(o->table));
 	} else {
 		rx_buf_puts(&sql, o->query);
 	}

@@ -1,5 +1,6 @@
 /*
- * buf.c - a growable byte buffer, and allocation that never returns NULL.
+ * buf.c - a growable byte buffer, allocation that never returns NULL,
+ * whole files read into a buffer, and quoted SQL identifiers.
  *
  * An rx_buf owns its bytes and keeps them NUL-terminated, so its data can
  * be handed to C string functions.  Out of memory is fatal (exit 1): a
@@ -79,6 +80,36 @@ void rx_buf_printf(rx_buf *b, const char *fmt, ...)
 		va_end(ap);
 	}
 	b->len += (size_t)n;
+}
+
+char *rx_read_file(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	rx_buf b = {0};
+	char chunk[65536];
+	size_t n;
+
+	if (f == NULL)
+		rx_die(RX_EXIT_FAIL, "cannot open '%s': %m", path);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rx_buf_put(&b, chunk, n);
+	if (ferror(f))
+		rx_die(RX_EXIT_FAIL, "cannot read '%s': %m", path);
+	if (f != stdin)
+		fclose(f);
+	rx_buf_reserve(&b, 0); /* an empty file is "" */
+	return b.data;
+}
+
+void rx_sql_put_ident(rx_buf *b, const char *s, size_t n)
+{
+	rx_buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			rx_buf_putc(b, '"');
+		rx_buf_putc(b, s[i]);
+	}
+	rx_buf_putc(b, '"');
 }
 
 void rx_buf_free(rx_buf *b)

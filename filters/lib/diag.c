@@ -146,6 +146,25 @@ const char *rx_input_name(const char *path)
 	return path;
 }
 
+const char *rx_one_line(const char *msg, char *out, size_t outlen)
+{
+	size_t n = 0;
+	int space = 0;
+
+	for (const char *p = msg; *p && n + 1 < outlen; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < outlen)
+			out[n++] = ' ';
+		space = 0;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 #ifndef RX_SHARE_DEFAULT
 #define RX_SHARE_DEFAULT "/usr/local/share/rx"
 #endif

@@ -67,7 +67,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
-static int hexval(int c)
+int rx_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -114,8 +114,8 @@ static int scan_string(scanner *sc)
 			sc->p++;
 			break;
 		case 'u':
-			if (sc->end - sc->p < 5 || hexval(sc->p[1]) < 0 || hexval(sc->p[2]) < 0 ||
-			    hexval(sc->p[3]) < 0 || hexval(sc->p[4]) < 0)
+			if (sc->end - sc->p < 5 || rx_hexval(sc->p[1]) < 0 || rx_hexval(sc->p[2]) < 0 ||
+			    rx_hexval(sc->p[3]) < 0 || rx_hexval(sc->p[4]) < 0)
 				return fail(sc, "bad \\u escape in a string");
 			sc->p += 5;
 			break;
@@ -351,7 +351,7 @@ static void put_utf8(rx_buf *b, unsigned cp)
 
 static unsigned hex4(const char *p)
 {
-	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+	return (unsigned)(rx_hexval(p[0]) << 12 | rx_hexval(p[1]) << 8 | rx_hexval(p[2]) << 4 | rx_hexval(p[3]));
 }
 
 void rx_json_string_decode(rx_span raw, rx_buf *out)

@@ -70,6 +70,9 @@ const char *rx_input_name(const char *path);
  * else ../share/rx beside the running program (a build tree), else the
  * directory compiled in (PREFIX/share/rx).  Never NULL. */
 const char *rx_share_dir(void);
+/* Fold a multi-line message (libpq's, jq's) into one line: runs of white
+ * space become one space.  Returns out. */
+const char *rx_one_line(const char *msg, char *out, size_t outlen);
 /* The current UTC time as "2026-11-21T11:39:24.123Z" into out[32]. */
 void rx_iso_time(char out[32]);
 
@@ -99,6 +102,11 @@ static inline void rx_buf_reset(rx_buf *b)
 		b->data[0] = '\0';
 }
 void rx_buf_free(rx_buf *b);
+/* The whole of a file ("-": stdin) as a NUL-terminated string (caller
+ * frees); a file that cannot be read is fatal (exit 1). */
+char *rx_read_file(const char *path);
+/* Append s as a quoted SQL identifier: "na""me". */
+void rx_sql_put_ident(rx_buf *b, const char *s, size_t n);
 void *rx_xmalloc(size_t n);
 void *rx_xrealloc(void *p, size_t n);
 char *rx_xstrdup(const char *s);
@@ -194,6 +202,8 @@ int rx_json_number_exact(const char *s, size_t n);
 void rx_json_put_int(rx_buf *b, long long v);
 /* Append a double in its shortest round-trip form, or null if not finite. */
 void rx_json_put_double(rx_buf *b, double d);
+/* The value of a hex digit, or -1. */
+int rx_hexval(int c);
 /* Is s[0..n) valid UTF-8?  1 or 0. */
 int rx_utf8_valid(const char *s, size_t n);
 /* Kind of a raw value from its first byte: 'o' object, 'a' array,

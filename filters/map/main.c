@@ -85,25 +85,6 @@ static void usage(void)
 	exit(RX_EXIT_OK);
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	rx_buf b = {0};
-	char chunk[65536];
-	size_t n;
-
-	if (f == NULL)
-		rx_die(RX_EXIT_FAIL, "cannot open '%s': %m", path);
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rx_buf_put(&b, chunk, n);
-	if (ferror(f))
-		rx_die(RX_EXIT_FAIL, "cannot read '%s': %m", path);
-	if (f != stdin)
-		fclose(f);
-	rx_buf_putc(&b, '\0');
-	return b.data;
-}
-
 static char *quoted(const char *s)
 {
 	rx_buf b = {0};
@@ -237,7 +218,7 @@ static void add_tag(mapper *m, char *item, const char *option)
 
 static void read_tag_file(mapper *m, const char *path)
 {
-	char *text = read_text(path), *save = NULL;
+	char *text = rx_read_file(path), *save = NULL;
 
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *p = line;
@@ -611,7 +592,7 @@ int main(int argc, char **argv)
 			if (m.program != NULL)
 				rx_usage_error("give one program (-e or -f)");
 			program_file = optarg;
-			m.program = read_text(optarg);
+			m.program = rx_read_file(optarg);
 			break;
 		case OPT_SELECT:
 			each_item(optarg, "--select", add_select, &m);

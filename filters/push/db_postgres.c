@@ -80,24 +80,6 @@ struct rx_db {
 	size_t capbatch;
 };
 
-static void one_line(const char *msg, char *out, size_t outlen)
-{
-	size_t n = 0;
-	int space = 0;
-
-	for (const char *p = msg; *p && n + 1 < outlen; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
-			space = n > 0;
-			continue;
-		}
-		if (space && n + 2 < outlen)
-			out[n++] = ' ';
-		space = 0;
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-}
-
 static void put_ident(rx_buf *b, const char *s)
 {
 	rx_buf_putc(b, '"');
@@ -154,7 +136,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 	memset(d, 0, sizeof *d);
 	d->conn = PQconnectdb(target);
 	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK) {
-		one_line(d->conn ? PQerrorMessage(d->conn) : "out of memory", msg, sizeof msg);
+		rx_one_line(d->conn ? PQerrorMessage(d->conn) : "out of memory", msg, sizeof msg);
 		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", msg);
 		goto fail;
 	}
@@ -176,7 +158,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 			   " ORDER BY a.attnum",
 			   1, NULL, values, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
 		snprintf(err, errlen, "PostgreSQL table '%s': %s", table, msg);
 		goto fail;
 	}
@@ -526,7 +508,7 @@ static int exec(rx_db *d, const char *sql, char *err, size_t errlen)
 	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
 	if (rc < 0) {
 		char msg[400];
-		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
 		snprintf(err, errlen, "%s: %s", sql, msg);
 	}
 	PQclear(res);
@@ -545,12 +527,12 @@ static const char *result_message(PGconn *conn, PGresult *res, char *msg, size_t
 	char text[1024];
 
 	if (primary == NULL) {
-		one_line(PQerrorMessage(conn), msg, msglen);
+		rx_one_line(PQerrorMessage(conn), msg, msglen);
 		return msg;
 	}
 	snprintf(text, sizeof text, "%s%s%s%s%s%s", primary, detail ? ": " : "", detail ? detail : "",
 		 state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
-	one_line(text, msg, msglen);
+	rx_one_line(text, msg, msglen);
 	return msg;
 }
 
@@ -626,7 +608,7 @@ static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t fr
 	return failed;
 lost:
 	if (err[0] == '\0') {
-		one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
 		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
 	}
 	return -1;
@@ -664,7 +646,7 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_
 		/* a connection lost on an earlier batch: try once to get it back */
 		PQreset(d->conn);
 		if (PQstatus(d->conn) != CONNECTION_OK) {
-			one_line(PQerrorMessage(d->conn), why, sizeof why);
+			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
 			snprintf(err, errlen, "cannot connect to PostgreSQL: %s", why);
 			return -1;
 		}
@@ -697,7 +679,7 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_
 		}
 		long s = statement(d, op);
 		if (s < 0) {
-			one_line(PQerrorMessage(d->conn), why, sizeof why);
+			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
 			snprintf(err, errlen, "PostgreSQL: %s", why);
 			return -1;
 		}

@@ -36,17 +36,6 @@ struct rx_db {
 	rx_members ms;         /* scratch: a row's members */
 };
 
-static void put_ident(rx_buf *b, const char *s, size_t n)
-{
-	rx_buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			rx_buf_putc(b, '"');
-		rx_buf_putc(b, s[i]);
-	}
-	rx_buf_putc(b, '"');
-}
-
 static void sqlite_close(rx_db *d)
 {
 	if (d == NULL)
@@ -81,7 +70,7 @@ static rx_db *sqlite_open(const char *target, const char *table, char *const *ke
 		goto fail;
 	}
 	sqlite3_busy_timeout(d->db, 2000); /* then the batch fails and rx-push retries it */
-	put_ident(&b, table, strlen(table));
+	rx_sql_put_ident(&b, table, strlen(table));
 	d->table = b.data;
 	d->keys = rx_xmalloc((nkeys ? nkeys : 1) * sizeof *d->keys);
 	for (size_t i = 0; i < nkeys; i++)
@@ -116,7 +105,7 @@ static void put_name(rx_db *d, rx_buf *b, rx_span name)
 {
 	rx_buf_reset(&d->text);
 	rx_json_string_decode(name, &d->text);
-	put_ident(b, d->text.data ? d->text.data : "", d->text.len);
+	rx_sql_put_ident(b, d->text.data ? d->text.data : "", d->text.len);
 }
 
 /* The statement for op over the row's members (d->ms), prepared once. */
@@ -165,7 +154,7 @@ static sqlite3_stmt *statement(rx_db *d, const char *op, char *err, size_t errle
 			}
 			if (k > 0)
 				rx_buf_puts(s, " AND ");
-			put_ident(s, d->keys[k], strlen(d->keys[k]));
+			rx_sql_put_ident(s, d->keys[k], strlen(d->keys[k]));
 			rx_buf_printf(s, " = ?%ld", i + 1);
 		}
 	} else {
@@ -184,7 +173,7 @@ static sqlite3_stmt *statement(rx_db *d, const char *op, char *err, size_t errle
 			for (size_t k = 0; k < d->nkeys; k++) {
 				if (k > 0)
 					rx_buf_puts(s, ", ");
-				put_ident(s, d->keys[k], strlen(d->keys[k]));
+				rx_sql_put_ident(s, d->keys[k], strlen(d->keys[k]));
 			}
 			rx_buf_puts(s, ") DO ");
 			first = 1;
