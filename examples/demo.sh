@@ -29,7 +29,7 @@ sync () {
 	| tee "$run/acks.ndjson" \
 	| rx-diff --state "$out/state/app.db" --commit
 	end=$(date +%s.%N)
-	summary "$1" "$run" "$(echo "$end - $start" | bc)"
+	summary "$1" "$run" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
 }
 
 # One line a run, from the run's own record in the state (rx-diff --status)
