@@ -104,12 +104,15 @@ static void canon_number(rx_buf *out, rx_span v)
 	if (neg)
 		rx_buf_putc(out, '-');
 	rx_buf_put(out, digits, nd);
-	rx_buf_printf(out, "e%lld;", exp10);
+	rx_buf_putc(out, 'e');
+	rx_json_put_int(out, exp10); /* printf here cost 11% of a stage run */
+	rx_buf_putc(out, ';');
 }
 
 typedef struct sorted_member {
 	rx_span name;  /* decoded */
 	rx_span value; /* raw */
+	int plain;     /* the name had no escapes: its bytes are canonical */
 } sorted_member;
 
 /* Per-depth scratch, reused from row to row. */
@@ -141,7 +144,8 @@ static size_t sort_members(const rx_members *ms, struct level *lv, char *const *
 		if (nskip > 0 && rx_diff_name_in(raw, skip, nskip))
 			continue;
 		rx_span name;
-		if (memchr(raw.p, '\\', raw.n) == NULL) {
+		int plain = memchr(raw.p, '\\', raw.n) == NULL;
+		if (plain) {
 			name = rx_span_of(raw.p + 1, raw.n - 2);
 		} else {
 			size_t at = lv->names.len;
@@ -156,6 +160,7 @@ static size_t sort_members(const rx_members *ms, struct level *lv, char *const *
 		}
 		lv->sm[j].name = name;
 		lv->sm[j].value = ms->m[i].value;
+		lv->sm[j].plain = plain;
 		n++;
 	}
 	return n;
@@ -168,7 +173,13 @@ static void canon_object(rx_buf *out, const rx_members *ms, int depth, char *con
 
 	rx_buf_putc(out, '{');
 	for (size_t i = 0; i < n; i++) {
-		rx_json_put_string(out, lv->sm[i].name.p, lv->sm[i].name.n);
+		if (lv->sm[i].plain) { /* a valid JSON string without escapes needs none */
+			rx_buf_putc(out, '"');
+			rx_buf_put(out, lv->sm[i].name.p, lv->sm[i].name.n);
+			rx_buf_putc(out, '"');
+		} else {
+			rx_json_put_string(out, lv->sm[i].name.p, lv->sm[i].name.n);
+		}
 		rx_diff_canon_value(out, lv->sm[i].value, depth + 1);
 	}
 	rx_buf_putc(out, '}');
