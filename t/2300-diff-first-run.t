@@ -37,4 +37,14 @@ test_expect_success 'a run that read no rows does not record an empty column set
 	test_must_be_empty err
 '
 
+test_expect_success 'the hash ignores member order, also from one row to the next' '
+	printf "%s\n" "{\"id\":1,\"a\":1,\"b\":2}" "{\"id\":2,\"b\":2,\"a\":1}" "{\"id\":3,\"a\":1,\"b\":2}" \
+		"{\"id\":4,\"a\":2,\"b\":1}" "{\"id\":5,\"a\\u0062\":1,\"b\":2}" "{\"b\":2,\"id\":6,\"a\":1}" \
+		"{\"id\":7,\"a\":1.0,\"b\":2e0}" >order.ndjson &&
+	rx-diff --state o.db --key id --ignore id <order.ndjson >changes &&
+	jq -r .hash changes | sort | uniq -c | awk "{ print \$1 }" | sort -n | tr "\n" " " >counts &&
+	printf "1 1 5 " >expect &&
+	test_cmp expect counts
+'
+
 test_done
