@@ -18,7 +18,6 @@ create table app_customers (id int primary key, email text not null unique, plan
 -- a row the model does not know, holding an e-mail the model gives to id 4
 insert into app_customers (id, email, plan) values (99, 'd@x.com', 'legacy');
 SQL
-echo '{"driver": "postgres"}' >postgres.json
 
 pg_start
 
@@ -27,7 +26,7 @@ sync () {
 	{ rx-extract --postgres "" --query "select * from warehouse.customers order by id"; echo "extract $?" >>"status.$1"; } |
 	{ rx-diff --state state.db --key id --mode mirror; echo "diff $?" >>"status.$1"; } |
 	{ rx-batch --size 2; echo "batch $?" >>"status.$1"; } |
-	{ rx-push --profile ./postgres.json --url "" --table app_customers --key id 2>"dead.$1"; echo "push $?" >>"status.$1"; } |
+	{ rx-push --profile postgres --url "" --table app_customers --key id 2>"dead.$1"; echo "push $?" >>"status.$1"; } |
 	{ rx-diff --state state.db --commit; echo "commit $?" >>"status.$1"; }
 	sort "status.$1" >"status.$1.sorted"
 }
