@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 	rx_writer out;
 
 	rx_init("rx-batch");
+	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	rx_writer_init(&out, 1);
 	while ((c = getopt_long(argc, argv, "n:b:l:uhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -283,8 +284,7 @@ int main(int argc, char **argv)
 			rx_print_version(NULL);
 			break;
 		default:
-			fprintf(stderr, "Try 'rx-batch --help'.\n");
-			return RX_EXIT_USAGE;
+			rx_usage_hint();
 		}
 	}
 	if (profile != NULL) {

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	int c, commit = 0, status_mode = 0, status;
 
 	rx_init("rx-diff");
+	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	memset(&o, 0, sizeof o);
 	o.mode = MODE_UPSERT;
 	o.max_changes = -1;
@@ -177,8 +178,7 @@ int main(int argc, char **argv)
 			rx_print_version(NULL);
 			break;
 		default:
-			fprintf(stderr, "Try 'rx-diff --help'.\n");
-			return RX_EXIT_USAGE;
+			rx_usage_hint();
 		}
 	}
 	if (optind < argc)

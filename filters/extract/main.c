@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 	rx_writer out;
 
 	rx_init("rx-extract");
+	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	o.delimiter = ',';
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -229,8 +230,7 @@ int main(int argc, char **argv)
 			rx_print_version(NULL);
 			break;
 		default:
-			fprintf(stderr, "Try 'rx-extract --help'.\n");
-			return RX_EXIT_USAGE;
+			rx_usage_hint();
 		}
 	}
 	if (optind < argc)

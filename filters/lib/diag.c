@@ -77,6 +77,12 @@ void rx_die(int status, const char *fmt, ...)
 	exit(status);
 }
 
+void rx_usage_hint(void)
+{
+	fprintf(stderr, "Try '%s --help'.\n", rx_progname);
+	exit(RX_EXIT_USAGE);
+}
+
 void rx_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -84,8 +90,7 @@ void rx_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vdiag(NULL, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try '%s --help'.\n", rx_progname);
-	exit(RX_EXIT_USAGE);
+	rx_usage_hint();
 }
 
 void rx_print_version(const char *extra)

@@ -58,6 +58,9 @@ void rx_diag_at(const char *file, unsigned long long line, const char *fmt, ...)
 void rx_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* "rx-NAME: message" and "Try 'rx-NAME --help'." then exit 2. */
 void rx_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* After getopt_long has printed its own complaint: "Try 'rx-NAME --help'."
+ * and exit 2. */
+void rx_usage_hint(void) __attribute__((noreturn));
 /* "rx-NAME (rx) 0.1.0" (plus extra, if not NULL) on stdout, exit 0. */
 void rx_print_version(const char *extra) __attribute__((noreturn));
 /* Parse an integer option in [min, max]; a bad one is a usage error. */

@@ -581,6 +581,7 @@ int main(int argc, char **argv)
 	char err[8192];
 
 	rx_init("rx-map");
+	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	while ((c = getopt_long(argc, argv, "e:f:uhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -643,8 +644,7 @@ int main(int argc, char **argv)
 			rx_print_version(NULL);
 			break;
 		default:
-			fprintf(stderr, "Try 'rx-map --help'.\n");
-			return RX_EXIT_USAGE;
+			rx_usage_hint();
 		}
 	}
 	if (m.program != NULL) {

@@ -732,6 +732,7 @@ int main(int argc, char **argv)
 	int opt, status;
 
 	rx_init("rx-push");
+	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	signal(SIGPIPE, SIG_IGN);
 	c->concurrency = 8;
 	c->max_attempts = 6;
@@ -768,7 +769,7 @@ int main(int argc, char **argv)
 		case OPT_MAXLINE: max_line = rx_parse_size("--max-line", optarg); break;
 		case 'h': usage(); break;
 		case 'V': rx_print_version(curl_version());
-		default: fprintf(stderr, "Try 'rx-push --help'.\n"); exit(RX_EXIT_USAGE);
+		default: rx_usage_hint();
 		}
 	}
 	if (optind < argc)
