@@ -50,7 +50,7 @@ void rx_key_text(rx_span value, rx_buf *out)
 
 int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *out)
 {
-	rx_buf part = {0};
+	static rx_buf part; /* one part's text; reused from row to row */
 	int rc = 0;
 
 	if (ncols > 1)
@@ -73,7 +73,6 @@ int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *ou
 	}
 	if (ncols > 1 && rc == 0)
 		rx_buf_putc(out, ']');
-	rx_buf_free(&part);
 	return rc;
 }
 

@@ -153,11 +153,12 @@ static void put_digits(rx_buf *out, const char *s, size_t n)
 
 int map_normalize_phone(const char *s, size_t n, const char *country_code, int plus, rx_buf *out)
 {
-	rx_buf d = {0};
+	static rx_buf d; /* the digits; reused from row to row */
 	size_t from, to, start = out->len, skip = 0;
 	const char *t;
 	int rc = 0;
 
+	rx_buf_reset(&d);
 	trim_range(s, n, &from, &to);
 	t = s + from;
 	n = to - from;
@@ -200,6 +201,6 @@ int map_normalize_phone(const char *s, size_t n, const char *country_code, int p
 		if (out->data)
 			out->data[start] = '\0';
 	}
-	rx_buf_free(&d);
+	rx_buf_reset(&d);
 	return rc;
 }
