@@ -9,8 +9,10 @@
  * nested objects are sorted too.  Each canonical value is self-delimiting:
  * strings are quoted, numbers end with ';', containers are bracketed.
  *
- * Works on spans from rx_json_scan_object; the only memory is a few static
- * buffers that grow to the largest row and are reused.
+ * Works on spans from rx_json_scan_object; the only memory is a few
+ * buffers per thread that grow to the largest row and are reused (stage.c
+ * hashes rows on several threads; each frees its own with
+ * rx_diff_canon_free).
  */
 #include "diff.h"
 
@@ -113,24 +115,86 @@ typedef struct sorted_member {
 	rx_span name;  /* decoded */
 	rx_span value; /* raw */
 	int plain;     /* the name had no escapes: its bytes are canonical */
+	int escaped;   /* the value has an escape */
 } sorted_member;
 
-/* Per-depth scratch, reused from row to row. */
-static struct level {
+/* Per-depth scratch, reused from row to row.  The top level also keeps
+ * the raw names of the last row and the order they sorted into: the rows
+ * of a model nearly always repeat their names in the same order, and then
+ * the sort is skipped. */
+static _Thread_local struct level {
 	rx_members ms;
 	sorted_member *sm;
 	size_t cap;
-	rx_buf names; /* decoded names with escapes */
+	rx_buf names;      /* decoded names with escapes */
+	rx_buf seen;       /* top level: the last row's raw names, back to back */
+	size_t *seen_len;  /* their lengths */
+	size_t *order;     /* sorted position i holds member order[i] */
+	size_t nseen, norder, cap_seen;
+	int cached;        /* seen and order describe a row */
 } levels[MAX_NEST + 1];
 
+static void canon_value(rx_buf *out, rx_span v, int depth, int escaped);
+
+/* Does the row have exactly the raw names of the last one? */
+static int same_names(const struct level *lv, const rx_members *ms)
+{
+	if (!lv->cached || lv->nseen != ms->n)
+		return 0;
+	const char *p = lv->seen.data;
+	for (size_t i = 0; i < ms->n; i++) {
+		size_t n = lv->seen_len[i];
+		if (ms->m[i].name.n != n || memcmp(ms->m[i].name.p, p, n) != 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+static void remember_names(struct level *lv, const rx_members *ms, size_t n)
+{
+	lv->cached = 0;
+	for (size_t i = 0; i < ms->n; i++)
+		if (ms->m[i].name_escaped)
+			return; /* decoded names live in scratch: not worth caching */
+	if (lv->cap_seen < ms->n) {
+		lv->cap_seen = ms->n;
+		lv->seen_len = rx_xrealloc(lv->seen_len, lv->cap_seen * sizeof *lv->seen_len);
+		lv->order = rx_xrealloc(lv->order, lv->cap_seen * sizeof *lv->order);
+	}
+	rx_buf_reset(&lv->seen);
+	for (size_t i = 0; i < ms->n; i++) {
+		rx_buf_put(&lv->seen, ms->m[i].name.p, ms->m[i].name.n);
+		lv->seen_len[i] = ms->m[i].name.n;
+	}
+	/* the position of each sorted member among the row's members */
+	for (size_t j = 0; j < n; j++)
+		for (size_t i = 0; i < ms->n; i++)
+			if (lv->sm[j].name.p == ms->m[i].name.p + 1) {
+				lv->order[j] = i;
+				break;
+			}
+	lv->nseen = ms->n;
+	lv->norder = n;
+	lv->cached = 1;
+}
+
 /* Sort the members (minus the ignored ones at the top) by decoded name. */
-static size_t sort_members(const rx_members *ms, struct level *lv, char *const *skip, size_t nskip)
+static size_t sort_members(const rx_members *ms, struct level *lv, int top, char *const *skip, size_t nskip)
 {
 	size_t n = 0;
 
 	if (lv->cap < ms->n) {
 		lv->cap = ms->n;
 		lv->sm = rx_xrealloc(lv->sm, lv->cap * sizeof *lv->sm);
+	}
+	if (top && same_names(lv, ms)) {
+		for (size_t j = 0; j < lv->norder; j++) {
+			const rx_member *m = &ms->m[lv->order[j]];
+			lv->sm[j] = (sorted_member){rx_span_of(m->name.p + 1, m->name.n - 2), m->value, 1,
+						    m->value_escaped};
+		}
+		return lv->norder;
 	}
 	rx_buf_reset(&lv->names);
 	/* decoded names of escaped members live in lv->names: reserve first so
@@ -144,7 +208,7 @@ static size_t sort_members(const rx_members *ms, struct level *lv, char *const *
 		if (nskip > 0 && rx_diff_name_in(raw, skip, nskip))
 			continue;
 		rx_span name;
-		int plain = memchr(raw.p, '\\', raw.n) == NULL;
+		int plain = !ms->m[i].name_escaped;
 		if (plain) {
 			name = rx_span_of(raw.p + 1, raw.n - 2);
 		} else {
@@ -158,29 +222,27 @@ static size_t sort_members(const rx_members *ms, struct level *lv, char *const *
 			lv->sm[j] = lv->sm[j - 1];
 			j--;
 		}
-		lv->sm[j].name = name;
-		lv->sm[j].value = ms->m[i].value;
-		lv->sm[j].plain = plain;
+		lv->sm[j] = (sorted_member){name, ms->m[i].value, plain, ms->m[i].value_escaped};
 		n++;
 	}
+	if (top)
+		remember_names(lv, ms, n);
 	return n;
 }
 
 static void canon_object(rx_buf *out, const rx_members *ms, int depth, char *const *skip, size_t nskip)
 {
 	struct level *lv = &levels[depth];
-	size_t n = sort_members(ms, lv, skip, nskip);
+	size_t n = sort_members(ms, lv, depth == 0, skip, nskip);
 
 	rx_buf_putc(out, '{');
 	for (size_t i = 0; i < n; i++) {
 		if (lv->sm[i].plain) { /* a valid JSON string without escapes needs none */
-			rx_buf_putc(out, '"');
-			rx_buf_put(out, lv->sm[i].name.p, lv->sm[i].name.n);
-			rx_buf_putc(out, '"');
+			rx_buf_put(out, lv->sm[i].name.p - 1, lv->sm[i].name.n + 2);
 		} else {
 			rx_json_put_string(out, lv->sm[i].name.p, lv->sm[i].name.n);
 		}
-		rx_diff_canon_value(out, lv->sm[i].value, depth + 1);
+		canon_value(out, lv->sm[i].value, depth + 1, lv->sm[i].escaped);
 	}
 	rx_buf_putc(out, '}');
 }
@@ -217,21 +279,30 @@ static void canon_array(rx_buf *out, rx_span v, int depth)
 			const char *q = p;
 			while (q > start && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'))
 				q--;
-			rx_diff_canon_value(out, rx_span_of(start, (size_t)(q - start)), depth + 1);
+			canon_value(out, rx_span_of(start, (size_t)(q - start)), depth + 1, -1);
 			start = NULL;
 		}
 	}
 	rx_buf_putc(out, ']');
 }
 
+static _Thread_local rx_buf scratch, canon;
+static _Thread_local EVP_MD_CTX *md_ctx;
+static _Thread_local EVP_MD *sha256;
+
 void rx_diff_canon_value(rx_buf *out, rx_span v, int depth)
 {
-	static rx_buf scratch;
+	canon_value(out, v, depth, -1);
+}
+
+/* escaped: whether v has a backslash escape, -1 not known */
+static void canon_value(rx_buf *out, rx_span v, int depth, int escaped)
+{
 	char err[128];
 
 	switch (rx_json_kind(v)) {
 	case 's':
-		if (memchr(v.p, '\\', v.n) == NULL) {
+		if (escaped == 0 || (escaped < 0 && memchr(v.p, '\\', v.n) == NULL)) {
 			rx_buf_put(out, v.p, v.n);
 		} else {
 			rx_buf_reset(&scratch);
@@ -266,24 +337,40 @@ void rx_diff_canon_value(rx_buf *out, rx_span v, int depth)
 
 void rx_diff_row_hash(const rx_members *row, const diff_options *o, unsigned char hash[DIFF_HASH_LEN])
 {
-	static rx_buf canon;
-	static EVP_MD_CTX *ctx;
-	static EVP_MD *sha256;
 	unsigned len = 0;
 
-	if (ctx == NULL) {
+	if (md_ctx == NULL) {
 		/* fetched once: the one-shot SHA256() looks the algorithm up on
 		 * every call in OpenSSL 3, which costs more than hashing a row */
-		ctx = EVP_MD_CTX_new();
+		md_ctx = EVP_MD_CTX_new();
 		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-		if (ctx == NULL || sha256 == NULL)
+		if (md_ctx == NULL || sha256 == NULL)
 			rx_die(RX_EXIT_FAIL, "cannot set up SHA-256");
 	}
 	rx_buf_reset(&canon);
 	canon_object(&canon, row, 0, o->ignore_cols, o->nignore_cols);
-	if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, canon.data, canon.len) != 1 ||
-	    EVP_DigestFinal_ex(ctx, hash, &len) != 1)
+	if (EVP_DigestInit_ex(md_ctx, sha256, NULL) != 1 || EVP_DigestUpdate(md_ctx, canon.data, canon.len) != 1 ||
+	    EVP_DigestFinal_ex(md_ctx, hash, &len) != 1)
 		rx_die(RX_EXIT_FAIL, "SHA-256 failed");
+}
+
+void rx_diff_canon_free(void)
+{
+	for (size_t i = 0; i <= MAX_NEST; i++) {
+		free(levels[i].ms.m);
+		free(levels[i].sm);
+		rx_buf_free(&levels[i].names);
+		rx_buf_free(&levels[i].seen);
+		free(levels[i].seen_len);
+		free(levels[i].order);
+		memset(&levels[i], 0, sizeof levels[i]);
+	}
+	rx_buf_free(&scratch);
+	rx_buf_free(&canon);
+	EVP_MD_CTX_free(md_ctx);
+	EVP_MD_free(sha256);
+	md_ctx = NULL;
+	sha256 = NULL;
 }
 
 size_t rx_diff_changed(const rx_members *old_row, const rx_members *new_row, const diff_options *o, rx_buf *out,

@@ -40,6 +40,7 @@ typedef struct diff_options {
 	int full_resync;
 	unsigned shard, nshards; /* --shard I/N; nshards 0: all */
 	size_t max_line;
+	int threads;             /* --threads: hashing threads (1: none besides main) */
 	long long commit_every;  /* --commit: acks per transaction */
 } diff_options;
 
@@ -50,6 +51,8 @@ int rx_diff_name_in(rx_span raw_name, char *const *cols, size_t ncols);
 /* SHA-256 of the canonical form of a row (its members; ignored columns left
  * out) into hash[32]. */
 void rx_diff_row_hash(const rx_members *row, const diff_options *o, unsigned char hash[DIFF_HASH_LEN]);
+/* Free the calling thread's canonical-form buffers and hashing context. */
+void rx_diff_canon_free(void);
 /* Append to out the canonical form of one value. */
 void rx_diff_canon_value(rx_buf *out, rx_span v, int depth);
 /* Append the names of the members whose values differ between old and new

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -42,6 +43,8 @@ static void usage(void)
 	       "      --full-resync          treat the snapshot as empty (the destination was wiped)\n"
 	       "      --shard I/N            keep only the keys in shard I of N\n"
 	       "      --max-line BYTES       longest line accepted (default 64M)\n"
+	       "      --threads N            threads that hash rows (default: one per processor,\n"
+	       "                             at most 8)\n"
 	       "      --commit               read acks and advance the snapshot\n"
 	       "      --commit-every N       acks per transaction with --commit (default 10000)\n"
 	       "      --status               print the history and freshness as JSON lines\n"
@@ -54,6 +57,14 @@ static void usage(void)
 	       "\n"
 	       "See rx-diff(1).\n");
 	exit(RX_EXIT_OK);
+}
+
+/* One thread per processor, up to 8: hashing rows scales about that far
+ * before reading the input becomes the limit. */
+static int default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }
 
 static void split_columns(const char *option, const char *arg, char ***cols, size_t *n)
@@ -80,7 +91,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
 	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
-	       OPT_STATUS };
+	       OPT_STATUS, OPT_THREADS };
 	static const struct option longopts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"key", required_argument, NULL, 'k'},
@@ -94,6 +105,7 @@ int main(int argc, char **argv)
 		{"full-resync", no_argument, NULL, OPT_FULL_RESYNC},
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"threads", required_argument, NULL, OPT_THREADS},
 		{"commit", no_argument, NULL, OPT_COMMIT},
 		{"commit-every", required_argument, NULL, OPT_COMMIT_EVERY},
 		{"status", no_argument, NULL, OPT_STATUS},
@@ -112,6 +124,7 @@ int main(int argc, char **argv)
 	o.max_delete_ratio = 0.5;
 	o.max_line = RX_MAX_LINE_DEFAULT;
 	o.commit_every = 10000;
+	o.threads = default_threads();
 	while ((c = getopt_long(argc, argv, "s:k:m:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -161,6 +174,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAXLINE:
 			o.max_line = rx_parse_size("--max-line", optarg);
+			break;
+		case OPT_THREADS:
+			o.threads = (int)rx_parse_number("--threads", optarg, 1, 64);
 			break;
 		case OPT_COMMIT:
 			commit = 1;

@@ -35,6 +35,7 @@
 #include "diff.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,14 @@ static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
 	return an < bn ? -1 : an > bn;
 }
 
+/* The sorted decoded names of every member seen, and the raw names of
+ * the last row (rows nearly always repeat them). */
+typedef struct colset {
+	char **cols;
+	size_t n, cap;
+	rx_buf names, name, last;
+} colset;
+
 /* Sorted runs of records in one temporary file. */
 typedef struct run_reader {
 	off_t pos, end;   /* what is left of this run in the file */
@@ -85,18 +94,15 @@ typedef struct stage_ctx {
 	sqlite3 *db;
 	long long run_id;
 	int spool_fd, runs_fd, out_fd;
-	rx_writer spool, runs_out, out;
+	rx_writer runs_out, out;
 	uint64_t spool_off;
 	rx_buf chunk;       /* records of the current chunk */
-	size_t *offs;       /* their offsets in chunk, for sorting */
-	size_t noffs, cap_offs;
+	struct chunk_ix *ix; /* their index, for sorting */
+	size_t nix, cap_ix;
 	off_t *run_ends;    /* where each sorted run ends in the runs file */
 	size_t nruns;
 	off_t runs_off;
-	/* the column set: sorted decoded names */
-	char **cols;
-	size_t ncols, cap_cols;
-	rx_buf last_names;  /* raw names of the previous row, for the fast path */
+	colset cols;        /* the column set */
 	/* counters */
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
 	/* statements */
@@ -133,10 +139,30 @@ static int temp_fd(char *err, size_t errlen)
 
 /* ---- pass 1: read ---- */
 
-static int offs_cmp(const void *a, const void *b, void *arg)
+/* The chunk is sorted through an index of (key prefix, record offset):
+ * most comparisons are then one integer compare.  The prefix is the first
+ * 8 key bytes, big-endian, zero-padded, which orders like memcmp on the
+ * whole key whenever two prefixes differ. */
+typedef struct chunk_ix {
+	uint64_t prefix;
+	size_t at;
+} chunk_ix;
+
+static uint64_t key_prefix(const char *k, size_t n)
 {
+	unsigned char b[8] = {0};
+	memcpy(b, k, n < 8 ? n : 8);
+	return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+	       (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | (uint64_t)b[7];
+}
+
+static int ix_cmp(const void *a, const void *b, void *arg)
+{
+	const chunk_ix *p = a, *q = b;
+	if (p->prefix != q->prefix)
+		return p->prefix < q->prefix ? -1 : 1;
 	const char *base = arg;
-	const rec *x = (const rec *)(base + *(const size_t *)a), *y = (const rec *)(base + *(const size_t *)b);
+	const rec *x = (const rec *)(base + p->at), *y = (const rec *)(base + q->at);
 	int c = key_cmp(rec_key(x), x->keylen, rec_key(y), y->keylen);
 	if (c != 0)
 		return c;
@@ -145,11 +171,11 @@ static int offs_cmp(const void *a, const void *b, void *arg)
 
 static int flush_chunk(stage_ctx *c, char *err, size_t errlen)
 {
-	if (c->noffs == 0)
+	if (c->nix == 0)
 		return 0;
-	qsort_r(c->offs, c->noffs, sizeof *c->offs, offs_cmp, c->chunk.data);
-	for (size_t i = 0; i < c->noffs; i++) {
-		const rec *r = (const rec *)(c->chunk.data + c->offs[i]);
+	qsort_r(c->ix, c->nix, sizeof *c->ix, ix_cmp, c->chunk.data);
+	for (size_t i = 0; i < c->nix; i++) {
+		const rec *r = (const rec *)(c->chunk.data + c->ix[i].at);
 		size_t n = rec_size(r->keylen);
 		rx_buf_put(&c->runs_out.buf, r, n);
 		c->runs_off += (off_t)n;
@@ -161,48 +187,63 @@ static int flush_chunk(stage_ctx *c, char *err, size_t errlen)
 	}
 	c->run_ends = rx_xrealloc(c->run_ends, (c->nruns + 1) * sizeof *c->run_ends);
 	c->run_ends[c->nruns++] = c->runs_off;
-	c->noffs = 0;
+	c->nix = 0;
 	rx_buf_reset(&c->chunk);
 	return 0;
 }
 
-static void note_columns(stage_ctx *c, const rx_members *ms)
+/* The column set: the sorted decoded names of every member seen. */
+static void colset_add(colset *s, const char *name)
 {
-	static rx_buf names, name;
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int cmp = strcmp(s->cols[mid], name);
+		if (cmp == 0)
+			return;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 32;
+		s->cols = rx_xrealloc(s->cols, s->cap * sizeof *s->cols);
+	}
+	memmove(s->cols + lo + 1, s->cols + lo, (s->n - lo) * sizeof *s->cols);
+	s->cols[lo] = rx_xstrdup(name);
+	s->n++;
+}
+
+static void colset_note(colset *s, const rx_members *ms)
+{
 	size_t i;
 
-	rx_buf_reset(&names);
+	/* rows of a model nearly always have the names of the row before */
+	rx_buf_reset(&s->names);
 	for (i = 0; i < ms->n; i++)
-		rx_buf_put(&names, ms->m[i].name.p, ms->m[i].name.n);
-	if (names.len == c->last_names.len && memcmp(names.data, c->last_names.data, names.len) == 0)
+		rx_buf_put(&s->names, ms->m[i].name.p, ms->m[i].name.n);
+	if (s->names.len == s->last.len && memcmp(s->names.data, s->last.data, s->names.len) == 0)
 		return;
-	rx_buf_reset(&c->last_names);
-	rx_buf_put(&c->last_names, names.data, names.len);
+	rx_buf_reset(&s->last);
+	rx_buf_put(&s->last, s->names.data, s->names.len);
 	for (i = 0; i < ms->n; i++) {
-		rx_buf_reset(&name);
-		rx_json_string_decode(ms->m[i].name, &name);
-		size_t lo = 0, hi = c->ncols;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			int cmp = strcmp(c->cols[mid], name.data);
-			if (cmp == 0) {
-				lo = hi = mid;
-				goto next;
-			}
-			if (cmp < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (c->ncols == c->cap_cols) {
-			c->cap_cols = c->cap_cols ? 2 * c->cap_cols : 32;
-			c->cols = rx_xrealloc(c->cols, c->cap_cols * sizeof *c->cols);
-		}
-		memmove(c->cols + lo + 1, c->cols + lo, (c->ncols - lo) * sizeof *c->cols);
-		c->cols[lo] = rx_xstrdup(name.data);
-		c->ncols++;
-	next:;
+		rx_buf_reset(&s->name);
+		rx_json_string_decode(ms->m[i].name, &s->name);
+		colset_add(s, s->name.data);
 	}
+}
+
+static void colset_free(colset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->cols[i]);
+	free(s->cols);
+	rx_buf_free(&s->names);
+	rx_buf_free(&s->name);
+	rx_buf_free(&s->last);
+	memset(s, 0, sizeof *s);
 }
 
 static void dead_letter(const char *line, size_t n, const char *message)
@@ -222,102 +263,383 @@ static int too_many_invalid(const stage_ctx *c)
 	return 0;
 }
 
+/*
+ * Reading is spread over threads.  The main thread reads lines into
+ * batches, a ring of them; workers parse, key and hash each batch's rows
+ * (the costly part) and write its bytes to the spool at the place the
+ * main thread gave it; the main thread then takes the batches back in
+ * input order, so dead letters, counts and the first bad line come out
+ * exactly as if one thread had read the rows one by one.  When the batch
+ * it needs next is not yet taken by a worker, the main thread works it
+ * itself; with --threads 1 there are no workers at all.
+ */
+#define BATCH_BYTES ((size_t)256 << 10)
+#define NO_KEY 0xffffffffu /* rec.keylen of a row without a key */
+
+enum { BATCH_FREE, BATCH_FILLED, BATCH_BUSY, BATCH_DONE };
+
+typedef struct batch_line {
+	uint64_t line; /* input line number */
+	uint32_t off;  /* in the batch's bytes */
+	uint32_t len;
+} batch_line;
+
+typedef struct batch {
+	int state;
+	rx_buf in;          /* the lines, each followed by a NUL */
+	batch_line *lines;
+	size_t nlines, cap_lines;
+	uint64_t spool_base; /* where in goes in the spool */
+	rx_buf out;          /* a record per row kept, in input order */
+	uint64_t stop_line;  /* the line that stops the run, or 0 */
+	int stop_status;
+	char stop_msg[640];
+	int write_errno;     /* writing the spool failed */
+} batch;
+
+typedef struct worker {
+	struct pool *p;
+	rx_members ms;
+	rx_buf key;
+	colset cols;
+} worker;
+
+typedef struct pool {
+	stage_ctx *c;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	batch *b;
+	size_t nb;
+	uint64_t fill, consume; /* batch numbers; batch i is b[i % nb] */
+	int stop;
+	worker *w;   /* nw workers, then the main thread's own */
+	pthread_t *tid;
+	size_t nw;
+} pool;
+
+static int pwrite_all(int fd, const char *p, size_t n, uint64_t at)
+{
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, (off_t)at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k, n -= (size_t)k, at += (uint64_t)k;
+	}
+	return 0;
+}
+
+static void batch_stop(batch *b, uint64_t line, int status, const char *fmt, const char *detail)
+{
+	b->stop_line = line;
+	b->stop_status = status;
+	snprintf(b->stop_msg, sizeof b->stop_msg, fmt, detail);
+}
+
+/* Parse, key and hash every row of b; write its bytes to the spool. */
+static void work_batch(const stage_ctx *c, worker *w, batch *b)
+{
+	const diff_options *o = c->o;
+	char err[512];
+
+	rx_buf_reset(&b->out);
+	b->stop_line = 0;
+	b->write_errno = 0;
+	if (pwrite_all(c->spool_fd, b->in.data, b->in.len, b->spool_base) < 0) {
+		b->write_errno = errno ? errno : EIO;
+		return;
+	}
+	for (size_t i = 0; i < b->nlines; i++) {
+		const batch_line *l = &b->lines[i];
+		const char *line = b->in.data + l->off;
+		if (rx_json_scan_object(line, l->len, &w->ms, err, sizeof err) < 0) {
+			batch_stop(b, l->line, RX_EXIT_DATAERR, "cannot parse the row: %s; nothing was emitted", err);
+			return;
+		}
+		rx_buf_reset(&w->key);
+		size_t at = b->out.len;
+		if (rx_key_of(&w->ms, o->key_cols, o->nkey_cols, &w->key) < 0) {
+			/* like rx-extract --shard: shard 1 reports keyless rows */
+			if (o->nshards > 0 && o->shard != 1)
+				continue;
+			rx_buf_reserve(&b->out, sizeof(rec));
+			rec *r = (rec *)(b->out.data + at);
+			memset(r, 0, sizeof *r);
+			r->offset = b->spool_base + l->off;
+			r->line = l->line;
+			r->keylen = NO_KEY;
+			r->rowlen = l->len;
+			b->out.len += sizeof(rec);
+			continue;
+		}
+		if (o->nshards > 0 && rx_shard_of(w->key.data, w->key.len, o->nshards) != o->shard)
+			continue;
+		if (w->key.len > 0xffffffu) {
+			batch_stop(b, l->line, RX_EXIT_DATAERR, "%s", "key too long");
+			return;
+		}
+		colset_note(&w->cols, &w->ms);
+		size_t size = rec_size((uint32_t)w->key.len);
+		rx_buf_reserve(&b->out, size);
+		rec *r = (rec *)(b->out.data + at);
+		r->offset = b->spool_base + l->off;
+		r->line = l->line;
+		r->keylen = (uint32_t)w->key.len;
+		r->rowlen = l->len;
+		rx_diff_row_hash(&w->ms, o, r->hash);
+		memcpy(r + 1, w->key.data, w->key.len);
+		memset((char *)(r + 1) + w->key.len, 0, size - sizeof(rec) - w->key.len);
+		b->out.len += size;
+	}
+}
+
+static batch *claim_filled(pool *p)
+{
+	for (uint64_t i = p->consume; i < p->fill; i++) {
+		batch *b = &p->b[i % p->nb];
+		if (b->state == BATCH_FILLED) {
+			b->state = BATCH_BUSY;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	pool *p = w->p;
+	batch *b = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && (b = claim_filled(p)) == NULL)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		work_batch(p->c, w, b);
+		pthread_mutex_lock(&p->mu);
+		b->state = BATCH_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	rx_diff_canon_free();
+	rx_key_scratch_free();
+	return NULL;
+}
+
+/* Take back batch b, in input order: 0, or an RX_EXIT_* status that ends
+ * the run (the message is printed). */
+static int take_batch(stage_ctx *c, batch *b, const char *input)
+{
+	static rx_buf msg;
+	char err[256];
+
+	if (b->write_errno) {
+		rx_diag("cannot write a temporary file: %s", strerror(b->write_errno));
+		return RX_EXIT_FAIL;
+	}
+	for (size_t at = 0; at < b->out.len;) {
+		const rec *r = (const rec *)(b->out.data + at);
+		if (r->keylen == NO_KEY) {
+			at += sizeof(rec);
+			rx_buf_reset(&msg);
+			rx_buf_printf(&msg, "line %llu: missing or null key (--key %s%s)", (unsigned long long)r->line,
+				      c->o->key_cols[0], c->o->nkey_cols > 1 ? ",..." : "");
+			dead_letter(b->in.data + (r->offset - b->spool_base), r->rowlen, msg.data);
+			c->rows++;
+			c->invalid++;
+			if (too_many_invalid(c))
+				return RX_EXIT_DATAERR;
+			continue;
+		}
+		size_t size = rec_size(r->keylen);
+		c->rows++;
+		if (c->nix == c->cap_ix) {
+			c->cap_ix = c->cap_ix ? 2 * c->cap_ix : 4096;
+			c->ix = rx_xrealloc(c->ix, c->cap_ix * sizeof *c->ix);
+		}
+		c->ix[c->nix].prefix = key_prefix(rec_key(r), r->keylen);
+		c->ix[c->nix++].at = c->chunk.len;
+		rx_buf_put(&c->chunk, r, size);
+		at += size;
+		if (c->chunk.len >= CHUNK_BYTES && flush_chunk(c, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			return RX_EXIT_FAIL;
+		}
+		rx_killpoint("stage");
+	}
+	if (b->stop_line != 0) {
+		rx_diag_at(input, b->stop_line, "%s", b->stop_msg);
+		return b->stop_status;
+	}
+	return 0;
+}
+
+/* Wait for the oldest batch (working it here if no worker has taken it)
+ * and take it back. */
+static int take_oldest(pool *p, const char *input)
+{
+	batch *b = &p->b[p->consume % p->nb];
+
+	pthread_mutex_lock(&p->mu);
+	if (b->state == BATCH_FILLED) {
+		b->state = BATCH_BUSY;
+		pthread_mutex_unlock(&p->mu);
+		work_batch(p->c, &p->w[p->nw], b);
+		pthread_mutex_lock(&p->mu);
+		b->state = BATCH_DONE;
+	}
+	while (b->state != BATCH_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	int status = take_batch(p->c, b, input);
+	pthread_mutex_lock(&p->mu);
+	b->state = BATCH_FREE;
+	p->consume++;
+	pthread_mutex_unlock(&p->mu);
+	rx_buf_reset(&b->in);
+	b->nlines = 0;
+	return status;
+}
+
+/* Hand the batch being filled to the workers; make sure the next one is
+ * free. */
+static int submit(pool *p, const char *input)
+{
+	batch *b = &p->b[p->fill % p->nb];
+	int status = 0;
+
+	b->spool_base = p->c->spool_off;
+	p->c->spool_off += b->in.len;
+	pthread_mutex_lock(&p->mu);
+	b->state = BATCH_FILLED;
+	p->fill++;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	while (status == 0 && p->fill - p->consume >= p->nb)
+		status = take_oldest(p, input);
+	/* take back what is done already: dead letters come out early and the
+	 * ring stays short */
+	for (;;) {
+		if (status != 0 || p->consume == p->fill)
+			break;
+		pthread_mutex_lock(&p->mu);
+		int done = p->b[p->consume % p->nb].state == BATCH_DONE;
+		pthread_mutex_unlock(&p->mu);
+		if (!done)
+			break;
+		status = take_oldest(p, input);
+	}
+	return status;
+}
+
+static void pool_start(pool *p, stage_ctx *c)
+{
+	memset(p, 0, sizeof *p);
+	p->c = c;
+	p->nw = c->o->threads > 1 ? (size_t)c->o->threads : 0;
+	p->nb = p->nw > 0 ? 2 * p->nw + 2 : 1;
+	p->b = calloc(p->nb, sizeof *p->b);
+	p->w = calloc(p->nw + 1, sizeof *p->w);
+	p->tid = calloc(p->nw + 1, sizeof *p->tid);
+	if (p->b == NULL || p->w == NULL || p->tid == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (size_t i = 0; i <= p->nw; i++)
+		p->w[i].p = p;
+	size_t i;
+	for (i = 0; i < p->nw; i++)
+		if (pthread_create(&p->tid[i], NULL, worker_main, &p->w[i]) != 0)
+			break; /* fewer workers: the main thread does the rest */
+	if (i < p->nw) {
+		p->w[i] = p->w[p->nw]; /* the main thread's own, still unused */
+		p->nw = i;
+	}
+}
+
+/* Stop the workers; merge their column sets into c's. */
+static void pool_stop(pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < p->nw; i++)
+		pthread_join(p->tid[i], NULL);
+	for (size_t i = 0; i <= p->nw; i++) {
+		for (size_t j = 0; j < p->w[i].cols.n; j++)
+			colset_add(&p->c->cols, p->w[i].cols.cols[j]);
+		colset_free(&p->w[i].cols);
+		free(p->w[i].ms.m);
+		rx_buf_free(&p->w[i].key);
+	}
+	for (size_t i = 0; i < p->nb; i++) {
+		rx_buf_free(&p->b[i].in);
+		rx_buf_free(&p->b[i].out);
+		free(p->b[i].lines);
+	}
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p->b);
+	free(p->w);
+	free(p->tid);
+}
+
 /* 0 read everything, RX_EXIT_* otherwise. */
 static int read_model(stage_ctx *c)
 {
 	const diff_options *o = c->o;
 	rx_reader in;
-	rx_members ms = {0};
-	rx_buf key = {0};
-	char err[512], msg[600];
+	pool p;
+	char err[512];
 	char *line;
 	size_t len;
-	int r, status = RX_EXIT_FAIL;
+	int r, status = 0;
 
 	if (rx_reader_open(&in, "-", o->max_line, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		return RX_EXIT_FAIL;
 	}
+	pool_start(&p, c);
 	while ((r = rx_reader_next(&in, &line, &len, err, sizeof err)) == 1) {
 		if (len == 0 || (len == 1 && line[0] == ' '))
 			continue;
-		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
-			rx_diag_at(in.name, in.line, "cannot parse the row: %s; nothing was emitted", err);
+		if (len > 0xffffffffu - BATCH_BYTES) {
+			rx_diag_at(in.name, in.line, "row too long");
 			status = RX_EXIT_DATAERR;
-			goto done;
+			break;
 		}
-		rx_buf_reset(&key);
-		if (rx_key_of(&ms, o->key_cols, o->nkey_cols, &key) < 0) {
-			/* like rx-extract --shard: shard 1 reports keyless rows */
-			if (o->nshards > 0 && o->shard != 1)
-				continue;
-			snprintf(msg, sizeof msg, "line %llu: missing or null key (--key %s%s)", in.line,
-				 o->key_cols[0], o->nkey_cols > 1 ? ",..." : "");
-			dead_letter(line, len, msg);
-			c->rows++;
-			c->invalid++;
-			if (too_many_invalid(c)) {
-				status = RX_EXIT_DATAERR;
-				goto done;
-			}
-			continue;
+		batch *b = &p.b[p.fill % p.nb];
+		if (b->nlines == b->cap_lines) {
+			b->cap_lines = b->cap_lines ? 2 * b->cap_lines : 1024;
+			b->lines = rx_xrealloc(b->lines, b->cap_lines * sizeof *b->lines);
 		}
-		if (o->nshards > 0 && rx_shard_of(key.data, key.len, o->nshards) != o->shard)
-			continue;
-		if (key.len > 0xffffffu || len > 0xffffffffu) {
-			rx_diag_at(in.name, in.line, "key or row too long");
-			status = RX_EXIT_DATAERR;
-			goto done;
-		}
-		c->rows++;
-		note_columns(c, &ms);
-
-		/* the record, in the chunk */
-		size_t at = c->chunk.len, size = rec_size((uint32_t)key.len);
-		rx_buf_reserve(&c->chunk, size);
-		rec *rr = (rec *)(c->chunk.data + at);
-		rr->offset = c->spool_off;
-		rr->line = in.line;
-		rr->keylen = (uint32_t)key.len;
-		rr->rowlen = (uint32_t)len;
-		rx_diff_row_hash(&ms, o, rr->hash);
-		memcpy(rr + 1, key.data, key.len);
-		memset((char *)(rr + 1) + key.len, 0, size - sizeof(rec) - key.len);
-		c->chunk.len += size;
-		if (c->noffs == c->cap_offs) {
-			c->cap_offs = c->cap_offs ? 2 * c->cap_offs : 4096;
-			c->offs = rx_xrealloc(c->offs, c->cap_offs * sizeof *c->offs);
-		}
-		c->offs[c->noffs++] = at;
-
-		/* the row, in the spool */
-		rx_buf_put(&c->spool.buf, line, len);
-		c->spool_off += len;
-		rx_writer_record(&c->spool);
-		if (c->spool.error) {
-			rx_diag("cannot write a temporary file: %s", strerror(c->spool.error));
-			goto done;
-		}
-		if (c->chunk.len >= CHUNK_BYTES && flush_chunk(c, err, sizeof err) < 0) {
-			rx_diag("%s", err);
-			goto done;
-		}
-		rx_killpoint("stage");
+		b->lines[b->nlines++] = (batch_line){in.line, (uint32_t)b->in.len, (uint32_t)len};
+		rx_buf_put(&b->in, line, len);
+		rx_buf_putc(&b->in, '\0');
+		if (b->in.len >= BATCH_BYTES && (status = submit(&p, in.name)) != 0)
+			break;
 	}
-	if (r < 0) {
+	if (status == 0 && p.b[p.fill % p.nb].nlines > 0)
+		status = submit(&p, in.name);
+	while (status == 0 && p.consume < p.fill)
+		status = take_oldest(&p, in.name);
+	pool_stop(&p);
+	if (status == 0 && r < 0) {
 		rx_diag_at(in.name, in.line + 1, "%s", err);
 		status = err[0] == 'l' ? RX_EXIT_DATAERR : RX_EXIT_FAIL; /* "line too long" */
-		goto done;
 	}
-	if (flush_chunk(c, err, sizeof err) < 0 || rx_writer_flush(&c->spool) < 0) {
-		rx_diag("cannot write a temporary file: %s", err);
-		goto done;
+	if (status == 0 && flush_chunk(c, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		status = RX_EXIT_FAIL;
 	}
-	status = 0;
-done:
 	rx_reader_close(&in);
-	free(ms.m);
-	rx_buf_free(&key);
 	return status;
 }
 
@@ -580,12 +902,169 @@ static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
 	return 0;
 }
 
+/* ---- the snapshot, scanned on a thread of its own ---- */
+
+/*
+ * The merge needs the snapshot's (key, hash) pairs in key order.  Stepping
+ * SQLite through a million of them is a third of the merge's time, so a
+ * thread does it on a second connection (WAL: it reads the last committed
+ * state, which the open staging transaction does not touch) and passes
+ * them on in blocks of recs; rowlen 1 marks a damaged hash.
+ */
+#define FEED_BLOCKS 4
+#define FEED_BYTES ((size_t)128 << 10)
+
+typedef struct snap_feed {
+	pthread_t tid;
+	int started;
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	rx_buf blk[FEED_BLOCKS];
+	int full[FEED_BLOCKS];
+	int done;        /* no block follows the last full one */
+	int stop;        /* the merge gave up */
+	char err[256];   /* why the scan failed */
+	size_t rd, at;   /* the block being read, and where */
+	int holding;     /* rd is full and being read */
+	const rec *cur;  /* the current pair, or NULL at the end */
+} snap_feed;
+
+static void *feed_main(void *arg)
+{
+	snap_feed *f = arg;
+	sqlite3_stmt *st = NULL;
+	size_t wb = 0;
+	int rc = SQLITE_ERROR;
+
+	if (sqlite3_prepare_v2(f->db, "SELECT key, hash FROM snapshot ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
+		pthread_mutex_lock(&f->mu);
+		f->done = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&f->mu);
+		while (f->full[wb] && !f->stop)
+			pthread_cond_wait(&f->cv, &f->mu);
+		int stop = f->stop;
+		pthread_mutex_unlock(&f->mu);
+		if (stop)
+			break;
+		rx_buf *b = &f->blk[wb];
+		rx_buf_reset(b);
+		while (b->len < FEED_BYTES && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			size_t keylen = (size_t)sqlite3_column_bytes(st, 0);
+			const void *key = sqlite3_column_text(st, 0);
+			const void *hash = sqlite3_column_blob(st, 1);
+			int hashlen = sqlite3_column_bytes(st, 1);
+			size_t size = rec_size((uint32_t)keylen);
+			rx_buf_reserve(b, size);
+			rec *r = (rec *)(b->data + b->len);
+			memset(r, 0, size);
+			r->keylen = (uint32_t)keylen;
+			if (hashlen == DIFF_HASH_LEN)
+				memcpy(r->hash, hash, DIFF_HASH_LEN);
+			else
+				r->rowlen = 1;
+			memcpy(r + 1, key, keylen);
+			b->len += size;
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
+		pthread_mutex_lock(&f->mu);
+		f->full[wb] = 1;
+		if (rc != SQLITE_ROW)
+			f->done = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		if (rc != SQLITE_ROW)
+			break;
+		wb = (wb + 1) % FEED_BLOCKS;
+	}
+	sqlite3_finalize(st);
+	return NULL;
+}
+
+/* Move to the next pair: 0 (f->cur NULL at the end), -1 error in f->err. */
+static int feed_next(snap_feed *f)
+{
+	if (f->cur != NULL)
+		f->at += rec_size(f->cur->keylen);
+	for (;;) {
+		if (f->holding) {
+			if (f->at < f->blk[f->rd].len) {
+				f->cur = (const rec *)(f->blk[f->rd].data + f->at);
+				return 0;
+			}
+			pthread_mutex_lock(&f->mu);
+			f->full[f->rd] = 0;
+			pthread_cond_broadcast(&f->cv);
+			pthread_mutex_unlock(&f->mu);
+			f->holding = 0;
+			f->rd = (f->rd + 1) % FEED_BLOCKS;
+			f->at = 0;
+		}
+		pthread_mutex_lock(&f->mu);
+		while (!f->full[f->rd] && !f->done)
+			pthread_cond_wait(&f->cv, &f->mu);
+		f->holding = f->full[f->rd];
+		pthread_mutex_unlock(&f->mu);
+		if (!f->holding) {
+			f->cur = NULL;
+			return f->err[0] ? -1 : 0;
+		}
+	}
+}
+
+static int feed_start(snap_feed *f, const char *state, char *err, size_t errlen)
+{
+	memset(f, 0, sizeof *f);
+	if (sqlite3_open_v2(state, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open state '%s': %s", state, f->db ? sqlite3_errmsg(f->db) : "out of memory");
+		sqlite3_close(f->db);
+		f->db = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(f->db, 60000);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	if (pthread_create(&f->tid, NULL, feed_main, f) != 0) {
+		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+		return -1;
+	}
+	f->started = 1;
+	return feed_next(f) < 0 ? (snprintf(err, errlen, "%s", f->err), -1) : 0;
+}
+
+static void feed_stop(snap_feed *f)
+{
+	if (f->started) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		pthread_join(f->tid, NULL);
+	}
+	if (f->db != NULL) {
+		pthread_cond_destroy(&f->cv);
+		pthread_mutex_destroy(&f->mu);
+		sqlite3_close(f->db);
+	}
+	for (size_t i = 0; i < FEED_BLOCKS; i++)
+		rx_buf_free(&f->blk[i]);
+	memset(f, 0, sizeof *f);
+}
+
 static int merge(stage_ctx *c, char *err, size_t errlen)
 {
 	static rx_buf unc_row;
 	run_reader *rd = calloc(c->nruns ? c->nruns : 1, sizeof *rd);
-	sqlite3_stmt *snap = NULL, *unc = NULL;
-	int rc = -1, snap_state = SQLITE_DONE, unc_state;
+	sqlite3_stmt *unc = NULL;
+	snap_feed feed;
+	int rc = -1, unc_state;
 
 	if (rd == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
@@ -599,14 +1078,14 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 			goto done;
 		}
 	}
-	if (sqlite3_prepare_v2(c->db, "SELECT key, hash FROM snapshot ORDER BY key", -1, &snap, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->db, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
-		    SQLITE_OK) {
+	memset(&feed, 0, sizeof feed);
+	if (sqlite3_prepare_v2(c->db, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		goto done;
 	}
-	if (!c->o->full_resync)
-		snap_state = sqlite3_step(snap);
+	if (!c->o->full_resync && feed_start(&feed, c->o->state, err, errlen) < 0)
+		goto done;
 	unc_state = sqlite3_step(unc);
 	for (;;) {
 		/* the smallest key among the runs, the snapshot, the uncertain keys */
@@ -616,8 +1095,6 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 			if (r != NULL && (in == NULL || key_cmp(rec_key(r), r->keylen, rec_key(in), in->keylen) < 0))
 				in = r;
 		}
-		if (snap_state != SQLITE_ROW && snap_state != SQLITE_DONE)
-			goto sqlerr;
 		if (unc_state != SQLITE_ROW && unc_state != SQLITE_DONE)
 			goto sqlerr;
 		const char *key = NULL;
@@ -626,9 +1103,9 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 			key = rec_key(in), keylen = in->keylen;
 		const char *sk = NULL, *uk = NULL;
 		size_t skn = 0, ukn = 0;
-		if (snap_state == SQLITE_ROW) {
-			sk = (const char *)sqlite3_column_text(snap, 0);
-			skn = (size_t)sqlite3_column_bytes(snap, 0);
+		if (feed.cur != NULL) {
+			sk = rec_key(feed.cur);
+			skn = feed.cur->keylen;
 			if (key == NULL || key_cmp(sk, skn, key, keylen) < 0)
 				key = sk, keylen = skn;
 		}
@@ -643,9 +1120,8 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 		int in_snap = sk != NULL && key_cmp(sk, skn, key, keylen) == 0;
 		int in_unc = uk != NULL && key_cmp(uk, ukn, key, keylen) == 0;
 		int in_model = in != NULL && key_cmp(rec_key(in), in->keylen, key, keylen) == 0;
-		const unsigned char *snap_hash = in_snap ? sqlite3_column_blob(snap, 1) : NULL;
-		if (in_snap && sqlite3_column_bytes(snap, 1) != DIFF_HASH_LEN)
-			snap_hash = NULL; /* damaged: treat as never sent */
+		/* a damaged hash: treat the key as never sent */
+		const unsigned char *snap_hash = in_snap && feed.cur->rowlen == 0 ? feed.cur->hash : NULL;
 		if (in_snap)
 			c->snapshot_rows++;
 
@@ -692,8 +1168,10 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 					goto done;
 			}
 		}
-		if (in_snap)
-			snap_state = sqlite3_step(snap);
+		if (in_snap && feed_next(&feed) < 0) {
+			snprintf(err, errlen, "%s", feed.err);
+			goto done;
+		}
 		if (in_unc)
 			unc_state = sqlite3_step(unc);
 		if (too_many_invalid(c)) {
@@ -709,7 +1187,7 @@ sqlerr:
 ioerr:
 	snprintf(err, errlen, "cannot read a temporary file");
 done:
-	sqlite3_finalize(snap);
+	feed_stop(&feed);
 	sqlite3_finalize(unc);
 	for (size_t i = 0; i < c->nruns; i++)
 		free(rd[i].buf);
@@ -723,10 +1201,10 @@ static void columns_text(const stage_ctx *c, rx_buf *out)
 {
 	rx_buf_reset(out);
 	rx_buf_putc(out, '[');
-	for (size_t i = 0; i < c->ncols; i++) {
+	for (size_t i = 0; i < c->cols.n; i++) {
 		if (i > 0)
 			rx_buf_putc(out, ',');
-		rx_json_put_string(out, c->cols[i], strlen(c->cols[i]));
+		rx_json_put_string(out, c->cols.cols[i], strlen(c->cols.cols[i]));
 	}
 	rx_buf_putc(out, ']');
 }
@@ -965,7 +1443,6 @@ int rx_diff_stage(const diff_options *o)
 		rx_diag("%s", err);
 		goto fail_run;
 	}
-	rx_writer_init(&c.spool, c.spool_fd);
 	rx_writer_init(&c.runs_out, c.runs_fd);
 	rx_writer_init(&c.out, c.out_fd);
 
@@ -1034,6 +1511,10 @@ int rx_diff_stage(const diff_options *o)
 	sqlite3_finalize(c.get_row);
 	sqlite3_finalize(c.put_staged);
 	c.get_row = c.put_staged = NULL;
+	/* the WAL is copied into the database by the commit process (it is
+	 * open in a pipeline anyway, so this close would not do it): the
+	 * changes go out now */
+	sqlite3_db_config(c.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close(c.db);
 	c.db = NULL;
 	status = copy_out(&c);
@@ -1059,16 +1540,12 @@ done:
 		close(c.runs_fd);
 	if (c.out_fd >= 0)
 		close(c.out_fd);
-	rx_buf_free(&c.spool.buf);
 	rx_buf_free(&c.runs_out.buf);
 	rx_buf_free(&c.out.buf);
 	rx_buf_free(&c.chunk);
-	rx_buf_free(&c.last_names);
 	rx_buf_free(&columns);
-	for (size_t i = 0; i < c.ncols; i++)
-		free(c.cols[i]);
-	free(c.cols);
-	free(c.offs);
+	colset_free(&c.cols);
+	free(c.ix);
 	free(c.run_ends);
 	return status;
 }

@@ -143,7 +143,7 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 	} else if (sb.st_size == 0) {
 		fresh = 1; /* an empty file someone made for us: initialise in place */
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		goto done;
 	}

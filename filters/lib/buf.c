@@ -49,15 +49,6 @@ void rx_buf_reserve(rx_buf *b, size_t extra)
 	b->cap = cap;
 }
 
-void rx_buf_put(rx_buf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap)
-		rx_buf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
 void rx_buf_puts(rx_buf *b, const char *s)
 {
 	rx_buf_put(b, s, strlen(s));

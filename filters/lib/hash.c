@@ -48,9 +48,15 @@ void rx_key_text(rx_span value, rx_buf *out)
 		rx_buf_put(out, value.p, value.n);
 }
 
+static _Thread_local rx_buf part; /* a composite key's part; reused from row to row */
+
+void rx_key_scratch_free(void)
+{
+	rx_buf_free(&part);
+}
+
 int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *out)
 {
-	static rx_buf part; /* one part's text; reused from row to row */
 	int rc = 0;
 
 	if (ncols > 1)

@@ -23,6 +23,7 @@ typedef struct scanner {
 	const char *p;   /* current position */
 	char *err;       /* caller's error buffer */
 	size_t errlen;
+	int escaped;     /* a backslash escape was seen (cleared by the caller) */
 } scanner;
 
 static int fail(scanner *sc, const char *what)
@@ -82,7 +83,18 @@ static int scan_string(scanner *sc)
 {
 	sc->p++; /* the opening quote */
 	for (;;) {
-		/* fast path over plain ASCII */
+		/* fast path over plain ASCII, eight bytes at a time: a word is
+		 * plain when no byte is '"', '\\', below 0x20 or above 0x7f */
+		while (sc->end - sc->p >= 8) {
+			uint64_t w;
+			memcpy(&w, sc->p, 8);
+			const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+			uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+			uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
+			if (hit & highs)
+				break;
+			sc->p += 8;
+		}
 		while (sc->p < sc->end) {
 			unsigned char c = (unsigned char)*sc->p;
 			if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
@@ -106,6 +118,7 @@ static int scan_string(scanner *sc)
 			continue;
 		}
 		/* a backslash */
+		sc->escaped = 1;
 		sc->p++;
 		if (sc->p >= sc->end)
 			return fail(sc, "unterminated string");
@@ -213,18 +226,22 @@ static int scan_members(scanner *sc, int depth, rx_members *ms)
 		if (sc->p >= sc->end || *sc->p != '"')
 			return fail(sc, "expected a member name in quotes");
 		m.name.p = sc->p;
+		sc->escaped = 0;
 		if (scan_string(sc) < 0)
 			return -1;
 		m.name.n = (size_t)(sc->p - m.name.p);
+		m.name_escaped = (unsigned char)sc->escaped;
 		skip_ws(sc);
 		if (sc->p >= sc->end || *sc->p != ':')
 			return fail(sc, "expected ':' after a member name");
 		sc->p++;
 		skip_ws(sc);
 		m.value.p = sc->p;
+		sc->escaped = 0;
 		if (scan_value(sc, depth + 1) < 0)
 			return -1;
 		m.value.n = (size_t)(sc->p - m.value.p);
+		m.value_escaped = (unsigned char)sc->escaped;
 		if (ms != NULL) {
 			if (ms->n == ms->cap) {
 				ms->cap = ms->cap ? ms->cap * 2 : 32;
@@ -265,7 +282,7 @@ static int scan_value(scanner *sc, int depth)
 
 int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
 {
-	scanner sc = {s, s + n, s, err, errlen};
+	scanner sc = {s, s + n, s, err, errlen, 0};
 
 	out->n = 0;
 	skip_ws(&sc);
@@ -292,7 +309,7 @@ int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, siz
 
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen)
 {
-	scanner sc = {s, s + n, s, err, errlen};
+	scanner sc = {s, s + n, s, err, errlen, 0};
 
 	skip_ws(&sc);
 	if (scan_value(&sc, 0) < 0)

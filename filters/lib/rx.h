@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RX_VERSION "0.1.0"
 
@@ -88,7 +89,15 @@ typedef struct rx_buf {
 } rx_buf;
 
 void rx_buf_reserve(rx_buf *b, size_t extra); /* aborts on out of memory */
-void rx_buf_put(rx_buf *b, const void *p, size_t n);
+/* inline: the hot loops of every program append small pieces */
+static inline void rx_buf_put(rx_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		rx_buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
 void rx_buf_puts(rx_buf *b, const char *s);
 void rx_buf_printf(rx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline void rx_buf_putc(rx_buf *b, char c)
@@ -172,6 +181,8 @@ typedef struct rx_span {
 typedef struct rx_member {
 	rx_span name;  /* raw, with its quotes and escapes */
 	rx_span value; /* raw JSON text of the value */
+	unsigned char name_escaped;  /* the name has a backslash escape */
+	unsigned char value_escaped; /* the value has one (in some string) */
 } rx_member;
 
 typedef struct rx_members {
@@ -257,6 +268,9 @@ void rx_key_text(rx_span value, rx_buf *out);
  * give a compact JSON array of their texts, ["acme","42"].  Returns -1 when a
  * column is missing or null (out then names nothing useful). */
 int rx_key_of(const rx_members *row, char *const *cols, size_t ncols, rx_buf *out);
+/* rx_key_of keeps a scratch buffer per thread: a thread that used it frees
+ * it with this before it ends. */
+void rx_key_scratch_free(void);
 /* Parse "I/N" (1 <= I <= N) for --shard; a bad one is a usage error. */
 void rx_parse_shard(const char *arg, unsigned *i, unsigned *n);
 /* The shard (1..n) of a key text: the first 32 bits of its MD5, big-endian,

@@ -1,0 +1,99 @@
+#!/bin/sh
+# rx-diff hashes rows on several threads (--threads).  Whatever the
+# number, a run must read exactly as one thread would: the same changes,
+# the same dead letters in input order, the same first bad line.  The
+# model here spans many of the 256 KB batches the threads share out.
+. "$(dirname "$0")/lib.sh"
+
+# 20000 rows of about 200 bytes, with null keys, missing keys and
+# duplicates spread through it, and member order varying: 19948 rows
+# with a good key, 52 dead letters
+
+make_model () {
+	awk 'BEGIN {
+		for (i = 1; i <= 20000; i++) {
+			id = i
+			if (i % 997 == 0) id = "null"
+			if (i % 1499 == 0) id = i - 700
+			pad = sprintf("%0120d", i)
+			if (i % 3 == 0)
+				printf "{\"pad\":\"%s\",\"n\":%d.50,\"id\":%s}\n", pad, i, id
+			else if (i % 2311 == 0)
+				printf "{\"pad\":\"%s\",\"n\":%d.5}\n", pad, i
+			else
+				printf "{\"id\":%s,\"n\":%d.5e0,\"pad\":\"%s\"}\n", id, i, pad
+		}
+	}'
+}
+
+# dead letters without their time stamps
+strip_at () {
+	sed 's/,"at":"[^"]*"//' "$1"
+}
+
+test_expect_success 'setup: a model of many batches' '
+	make_model >model &&
+	test $(wc -c <model) -gt 2000000
+'
+
+for t in 1 2 3 8; do
+	test_expect_success "--threads $t: same changes and dead letters as one thread" "
+		rx-diff --state s$t.db --key id --threads $t <model >changes$t 2>dead$t
+		test \$? = 3 &&
+		test_lines 19948 changes$t &&
+		test_lines 52 dead$t &&
+		test_cmp changes1 changes$t &&
+		strip_at dead1 >d1 && strip_at dead$t >d$t &&
+		test_cmp d1 d$t
+	"
+done
+
+test_expect_success 'keyless rows are dead-lettered in input order, each naming its line' '
+	jq -r ".error.message | select(test(\"missing or null\")) | capture(\"^line (?<n>[0-9]+):\").n" \
+		<dead1 >lines &&
+	test_lines 26 lines &&
+	sort -n lines >sorted &&
+	test_cmp sorted lines &&
+	head -n 1 lines >first &&
+	echo 997 >expect &&
+	test_cmp expect first
+'
+
+test_expect_success 'a second run with 3 threads against the 1-thread state: nothing changed' '
+	jq -c "{key, hash, op}" <changes1 | rx-diff --state s1.db --commit &&
+	rx-diff --state s1.db --key id --threads 3 <model >again 2>/dev/null
+	test $? = 3 &&
+	test_must_be_empty again
+'
+
+test_expect_success 'a bad row deep in the input: its line is named, nothing is emitted' '
+	sed "15321s/.*/{\"id\":15321,oops}/" model >bad &&
+	for t in 1 4; do
+		test_expect_code 65 rx-diff --state bad$t.db --key id --threads $t <bad >out$t 2>err$t &&
+		test_must_be_empty out$t &&
+		grep "^rx-diff: line 15321: cannot parse the row" err$t || return 1
+	done &&
+	strip_at err1 >e1 && strip_at err4 >e4 &&
+	test_cmp e1 e4
+'
+
+test_expect_success '--max-invalid stops at the same row whatever the threads' '
+	for t in 1 4; do
+		test_expect_code 65 rx-diff --state mi$t.db --key id --threads $t --max-invalid 10 <model >out$t 2>err$t &&
+		test_must_be_empty out$t || return 1
+	done &&
+	strip_at err1 >e1 && strip_at err4 >e4 &&
+	test_cmp e1 e4 &&
+	grep -c "\"stage\":\"rx-diff\"" err1 >count &&
+	echo 11 >expect &&
+	test_cmp expect count
+'
+
+test_expect_success '--threads must be a number from 1 to 64' '
+	test_expect_code 2 rx-diff --state x.db --key id --threads 0 </dev/null 2>err &&
+	grep "^rx-diff: --threads" err &&
+	test_expect_code 2 rx-diff --state x.db --key id --threads lots </dev/null 2>err &&
+	grep "^rx-diff: --threads" err
+'
+
+test_done
