@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_DEPTH 512
 
@@ -79,22 +82,11 @@ int rx_hexval(int c)
 	return -1;
 }
 
-static int scan_string(scanner *sc)
+/* The rest of a string from a byte that is not plain ASCII: escapes,
+ * UTF-8, the end, or an error. */
+static int scan_string_slow(scanner *sc)
 {
-	sc->p++; /* the opening quote */
 	for (;;) {
-		/* fast path over plain ASCII, eight bytes at a time: a word is
-		 * plain when no byte is '"', '\\', below 0x20 or above 0x7f */
-		while (sc->end - sc->p >= 8) {
-			uint64_t w;
-			memcpy(&w, sc->p, 8);
-			const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-			uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-			uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
-			if (hit & highs)
-				break;
-			sc->p += 8;
-		}
 		while (sc->p < sc->end) {
 			unsigned char c = (unsigned char)*sc->p;
 			if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
@@ -136,6 +128,51 @@ static int scan_string(scanner *sc)
 			return fail(sc, "bad escape in a string");
 		}
 	}
+}
+
+/* A string, from its opening quote.  Most strings are short plain ASCII:
+ * find the first byte that is '"', '\\', below 0x20 or above 0x7f sixteen
+ * (SSE2) or eight bytes at a time, and leave the rest to the slow path. */
+static inline int scan_string(scanner *sc)
+{
+	const char *p = sc->p + 1;
+
+	for (;;) {
+#ifdef __SSE2__
+		if (sc->end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			/* signed: bytes from 0x80 are negative, so below 0x20 too */
+			__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+								 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+						   _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+			unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+			if (mask == 0) {
+				p += 16;
+				continue;
+			}
+			p += __builtin_ctz(mask);
+			break;
+		}
+#endif
+		if (sc->end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+			uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+			uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
+			if ((hit & highs) == 0) {
+				p += 8;
+				continue;
+			}
+		}
+		break;
+	}
+	sc->p = p;
+	if (p < sc->end && *p == '"') {
+		sc->p++;
+		return 0;
+	}
+	return scan_string_slow(sc);
 }
 
 static int scan_number(scanner *sc)
