@@ -26,7 +26,7 @@ PKGS = libcurl sqlite3 liblz4 libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libjq 1.6 and libcsv ship no .pc file
-LIBS = $(PKG_LIBS) -ljq -lonig -lcsv -lm -lpthread
+LIBS = $(PKG_LIBS) -ljq -lonig -lcsv -lxxhash -lm -lpthread
 
 LIB_SRC = $(wildcard filters/lib/*.c)
 LIB_OBJ = $(LIB_SRC:filters/%.c=$(BUILD)/%.o)

@@ -17,6 +17,7 @@
 #include "diff.h"
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,6 +418,14 @@ size_t rx_diff_changed(const rx_members *old_row, const rx_members *new_row, con
 		}
 	}
 	return count;
+}
+
+void rx_diff_fingerprint(const char *row, size_t n, uint64_t seed, unsigned char raw[DIFF_RAW_LEN])
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, XXH3_128bits_withSeed(row, n, seed));
+	memcpy(raw, c.digest, DIFF_RAW_LEN);
 }
 
 void rx_diff_hex(const unsigned char *hash, char out[2 * DIFF_HASH_LEN + 1])

@@ -61,6 +61,7 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 	if (action == 0) {
 		sqlite3_bind_text(c->put_hash, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_blob(c->put_hash, 2, hash, DIFF_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 4));
 		sqlite3_bind_text(c->put_row, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 2));
 		if (step_done(c->put_hash) < 0 || step_done(c->put_row) < 0) {
@@ -205,8 +206,8 @@ int rx_diff_commit(const diff_options *o)
 	long long bad = 0, in_chunk = 0;
 
 	static const char *const sql[] = {
-		"SELECT hash, action, row, run FROM staged WHERE key = ?",
-		"INSERT OR REPLACE INTO snapshot(key, hash) VALUES(?, ?)",
+		"SELECT hash, action, row, run, raw FROM staged WHERE key = ?",
+		"INSERT OR REPLACE INTO snapshot(key, hash, raw) VALUES(?, ?, ?)",
 		"INSERT OR REPLACE INTO snapshot_row(key, row) VALUES(?, ?)",
 		"DELETE FROM snapshot WHERE key = ?",
 		"DELETE FROM snapshot_row WHERE key = ?",

@@ -11,6 +11,11 @@
  *    is its staged changes and its line in the history.
  *  - A hash is the SHA-256 of the row's canonical form (canon.c): 32 bytes
  *    in the state, 64 lowercase hex digits on the wire.
+ *  - A fingerprint is the XXH3-128 of a row's raw text, seeded per state
+ *    file: the snapshot keeps the one of each delivered row, and a row
+ *    whose fingerprint is unchanged is unchanged without being put in
+ *    canonical form and hashed, which is most of the cost of reading a
+ *    row.  Only rows whose text differs are hashed.
  *  - Rows in the state are lz4-compressed: a 4-byte little-endian length of
  *    the raw text, then the LZ4 block.
  */
@@ -22,6 +27,7 @@
 #include <sqlite3.h>
 
 #define DIFF_HASH_LEN 32
+#define DIFF_RAW_LEN 16
 
 enum diff_mode { MODE_INSERT, MODE_UPDATE, MODE_UPSERT, MODE_MIRROR, MODE_DELETE };
 
@@ -61,6 +67,8 @@ void rx_diff_canon_value(rx_buf *out, rx_span v, int depth);
  * NULL) gets 1 for each member of new_row that differs.  Returns how many. */
 size_t rx_diff_changed(const rx_members *old_row, const rx_members *new_row, const diff_options *o, rx_buf *out,
 		       unsigned char *new_flags);
+/* The fingerprint of a row's raw text, with the state's seed. */
+void rx_diff_fingerprint(const char *row, size_t n, uint64_t seed, unsigned char raw[DIFF_RAW_LEN]);
 void rx_diff_hex(const unsigned char *hash, char out[2 * DIFF_HASH_LEN + 1]);
 /* 0, or -1 if hex is not 64 hex digits. */
 int rx_diff_unhex(const char *hex, size_t n, unsigned char hash[DIFF_HASH_LEN]);
@@ -86,6 +94,8 @@ int rx_diff_open_run(sqlite3 *db, diff_run *run, char *err, size_t errlen);
 /* Compress raw text into out (length prefix + LZ4 block) / decompress. */
 void rx_diff_pack(const char *raw, size_t n, rx_buf *out);
 int rx_diff_unpack(const void *blob, size_t n, rx_buf *out);
+/* The fingerprint seed of the state. */
+int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen);
 /* --status: the history and freshness as JSON lines on w. */
 int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen);
 

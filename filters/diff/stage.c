@@ -43,7 +43,9 @@
 #include <unistd.h>
 
 #define CHUNK_BYTES ((size_t)8 << 20)
-#define READER_BUF ((size_t)256 << 10)
+#define READER_BUF ((size_t)256 << 10)    /* a run's read buffer, at most */
+#define READER_MIN ((size_t)16 << 10)     /* and at least */
+#define READER_BUDGET ((size_t)4 << 20)   /* all the runs' together */
 
 /* One row's entry in a chunk and a runs file, followed by its key bytes
  * and padding to 8 bytes. */
@@ -52,8 +54,14 @@ typedef struct rec {
 	uint64_t line;                     /* input line number */
 	uint32_t keylen;                   /* bytes of key text */
 	uint32_t rowlen;                   /* bytes of the row */
+	uint32_t flags;                    /* REC_HASH, REC_RAW: which are known */
+	uint32_t pad;
 	unsigned char hash[DIFF_HASH_LEN]; /* canonical hash */
+	unsigned char raw[DIFF_RAW_LEN];   /* fingerprint of the raw text */
 } rec;
+
+#define REC_HASH 1
+#define REC_RAW 2
 
 static size_t rec_size(uint32_t keylen)
 {
@@ -87,12 +95,15 @@ typedef struct run_reader {
 	char *buf;        /* read buffer */
 	size_t cap, at, len;
 	const rec *cur;   /* current record, or NULL at the end */
+	uint64_t prefix;  /* of its key */
 } run_reader;
 
 typedef struct stage_ctx {
 	const diff_options *o;
 	sqlite3 *db;
 	long long run_id;
+	uint64_t seed;      /* of the fingerprints */
+	int hash_all;       /* the snapshot is empty: every row needs its hash */
 	int spool_fd, runs_fd, out_fd;
 	rx_writer runs_out, out;
 	uint64_t spool_off;
@@ -387,7 +398,15 @@ static void work_batch(const stage_ctx *c, worker *w, batch *b)
 		r->line = l->line;
 		r->keylen = (uint32_t)w->key.len;
 		r->rowlen = l->len;
-		rx_diff_row_hash(&w->ms, o, r->hash);
+		r->flags = REC_RAW;
+		r->pad = 0;
+		rx_diff_fingerprint(line, l->len, c->seed, r->raw);
+		if (c->hash_all) {
+			rx_diff_row_hash(&w->ms, o, r->hash);
+			r->flags |= REC_HASH;
+		} else {
+			memset(r->hash, 0, DIFF_HASH_LEN);
+		}
 		memcpy(r + 1, w->key.data, w->key.len);
 		memset((char *)(r + 1) + w->key.len, 0, size - sizeof(rec) - w->key.len);
 		b->out.len += size;
@@ -654,6 +673,7 @@ static int reader_fill(run_reader *rd, int fd)
 			const rec *r = (const rec *)(rd->buf + rd->at);
 			if (have >= rec_size(r->keylen)) {
 				rd->cur = r;
+				rd->prefix = key_prefix(rec_key(r), r->keylen);
 				return 0;
 			}
 		}
@@ -718,7 +738,8 @@ static void put_trimmed(rx_buf *b, const char *s, size_t n)
  * the change carries; full is the full current row, kept for the snapshot
  * (NULL: row itself).  changed: the names list, or NULL. */
 static int emit_change(stage_ctx *c, const char *op, const char *key, size_t keylen, const unsigned char *hash,
-		       int action, rx_span row, rx_span full, const char *changed, char *err, size_t errlen)
+		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, char *err,
+		       size_t errlen)
 {
 	static rx_buf packed;
 	char hex[2 * DIFF_HASH_LEN + 1];
@@ -756,6 +777,10 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 	sqlite3_bind_blob(st, 4, hash, DIFF_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, action);
 	sqlite3_bind_blob(st, 6, packed.data, (int)packed.len, SQLITE_STATIC);
+	if (raw != NULL)
+		sqlite3_bind_blob(st, 7, raw, DIFF_RAW_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -789,9 +814,9 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 	return found;
 }
 
-/* A key with exactly one model row. */
-static int merge_row(stage_ctx *c, const rec *r, const unsigned char *snap_hash, int uncertain, char *err,
-		     size_t errlen)
+/* A key with exactly one model row.  snap: the key's entry in the
+ * snapshot, NULL if it was never delivered (or its hash is damaged). */
+static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char *err, size_t errlen)
 {
 	static rx_buf row, old, changed, partial;
 	static rx_members new_ms, old_ms;
@@ -801,31 +826,42 @@ static int merge_row(stage_ctx *c, const rec *r, const unsigned char *snap_hash,
 	const char *key = rec_key(r), *op;
 	rx_span none = {NULL, 0};
 
-	if (snap_hash == NULL) {
-		op = op_new(o->mode);
-	} else if (memcmp(snap_hash, r->hash, DIFF_HASH_LEN) != 0 || uncertain) {
-		op = op_changed(o->mode); /* insert and delete modes: nothing for a synced key */
-	} else {
-		c->unchanged++;
+	if (snap != NULL && op_changed(o->mode) == NULL) {
+		c->unchanged++; /* insert and delete modes: nothing for a synced key */
 		return 0;
 	}
-	if (op == NULL) {
-		c->unchanged++;
+	if (snap != NULL && !uncertain && (snap->flags & REC_RAW) && memcmp(snap->raw, r->raw, DIFF_RAW_LEN) == 0) {
+		c->unchanged++; /* the very text that was delivered */
 		return 0;
 	}
 	if (spool_row(c, r, &row) < 0) {
 		snprintf(err, errlen, "cannot read a temporary file: %s", strerror(errno));
 		return -1;
 	}
-	if (snap_hash == NULL) {
+	if (!(r->flags & REC_HASH)) {
+		/* the workers hashed only rows of a run with an empty snapshot */
+		if (rx_json_scan_object(row.data, row.len, &new_ms, err, errlen) < 0)
+			return -1;
+		rx_diff_row_hash(&new_ms, o, r->hash);
+		r->flags |= REC_HASH;
+	}
+	if (snap == NULL) {
+		op = op_new(o->mode);
+	} else if (uncertain || memcmp(snap->hash, r->hash, DIFF_HASH_LEN) != 0) {
+		op = op_changed(o->mode);
+	} else {
+		c->unchanged++; /* written differently, the same data */
+		return 0;
+	}
+	if (snap == NULL) {
 		c->inserts++;
-		return emit_change(c, op, key, r->keylen, r->hash, 0, rx_span_of(row.data, row.len), none, NULL,
-				   err, errlen);
+		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
+				   NULL, err, errlen);
 	}
 	c->updates++;
 	if (uncertain || o->mode == MODE_DELETE) /* the destination may hold anything: send it all */
-		return emit_change(c, op, key, r->keylen, r->hash, 0, rx_span_of(row.data, row.len), none, NULL,
-				   err, errlen);
+		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
+				   NULL, err, errlen);
 	/* which fields changed, from the last delivered row */
 	int found = last_row(c, key, r->keylen, &old, err, errlen);
 	if (found < 0)
@@ -859,7 +895,7 @@ static int merge_row(stage_ctx *c, const rec *r, const unsigned char *snap_hash,
 		rx_buf_putc(&partial, '}');
 		send = rx_span_of(partial.data, partial.len);
 	}
-	return emit_change(c, op, key, r->keylen, r->hash, 0, send, rx_span_of(row.data, row.len),
+	return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, send, rx_span_of(row.data, row.len),
 			   changed.data ? changed.data : "", err, errlen);
 }
 
@@ -883,7 +919,7 @@ static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsign
 		sent_row = rx_span_of(row.data, row.len);
 	}
 	c->deletes++;
-	return emit_change(c, "delete", key, keylen, hash, 1, sent_row, sent_row, NULL, err, errlen);
+	return emit_change(c, "delete", key, keylen, hash, NULL, 1, sent_row, sent_row, NULL, err, errlen);
 }
 
 /* Dead-letter one row of a duplicated key. */
@@ -909,7 +945,8 @@ static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
  * SQLite through a million of them is a third of the merge's time, so a
  * thread does it on a second connection (WAL: it reads the last committed
  * state, which the open staging transaction does not touch) and passes
- * them on in blocks of recs; rowlen 1 marks a damaged hash.
+ * them on in blocks of recs, with REC_HASH and REC_RAW set for what they
+ * have (a damaged hash has no REC_HASH).
  */
 #define FEED_BLOCKS 4
 #define FEED_BYTES ((size_t)128 << 10)
@@ -937,7 +974,7 @@ static void *feed_main(void *arg)
 	size_t wb = 0;
 	int rc = SQLITE_ERROR;
 
-	if (sqlite3_prepare_v2(f->db, "SELECT key, hash FROM snapshot ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(f->db, "SELECT key, hash, raw FROM snapshot ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
 		pthread_mutex_lock(&f->mu);
 		f->done = 1;
@@ -965,10 +1002,15 @@ static void *feed_main(void *arg)
 			rec *r = (rec *)(b->data + b->len);
 			memset(r, 0, size);
 			r->keylen = (uint32_t)keylen;
-			if (hashlen == DIFF_HASH_LEN)
+			r->line = key_prefix(key, keylen); /* for the merge's comparisons */
+			if (hashlen == DIFF_HASH_LEN) {
 				memcpy(r->hash, hash, DIFF_HASH_LEN);
-			else
-				r->rowlen = 1;
+				r->flags |= REC_HASH;
+			}
+			if (sqlite3_column_bytes(st, 2) == DIFF_RAW_LEN) {
+				memcpy(r->raw, sqlite3_column_blob(st, 2), DIFF_RAW_LEN);
+				r->flags |= REC_RAW;
+			}
 			memcpy(r + 1, key, keylen);
 			b->len += size;
 		}
@@ -1058,26 +1100,71 @@ static void feed_stop(snap_feed *f)
 	memset(f, 0, sizeof *f);
 }
 
+/* Keys ordered by their prefix first, then by memcmp. */
+static int cmp_pk(uint64_t pa, const char *a, size_t an, uint64_t pb, const char *b, size_t bn)
+{
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return key_cmp(a, an, b, bn);
+}
+
+/* The runs as a binary heap: the smallest key on top, and of equal keys
+ * the earliest run (so the earliest input line). */
+static int run_less(const run_reader *rd, size_t a, size_t b)
+{
+	const rec *x = rd[a].cur, *y = rd[b].cur;
+	int c = cmp_pk(rd[a].prefix, rec_key(x), x->keylen, rd[b].prefix, rec_key(y), y->keylen);
+	return c != 0 ? c < 0 : a < b;
+}
+
+static void heap_down(size_t *h, size_t n, size_t i, const run_reader *rd)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && run_less(rd, h[l], h[m]))
+			m = l;
+		if (l + 1 < n && run_less(rd, h[l + 1], h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		size_t t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
 static int merge(stage_ctx *c, char *err, size_t errlen)
 {
-	static rx_buf unc_row;
+	static rx_buf unc_row, keybuf, first;
 	run_reader *rd = calloc(c->nruns ? c->nruns : 1, sizeof *rd);
+	size_t *heap = calloc(c->nruns ? c->nruns : 1, sizeof *heap), nheap = 0;
 	sqlite3_stmt *unc = NULL;
 	snap_feed feed;
 	int rc = -1, unc_state;
+	/* the read buffers share a fixed budget, however many runs there are */
+	size_t bufsize = READER_BUDGET / (c->nruns ? c->nruns : 1);
 
-	if (rd == NULL)
+	if (rd == NULL || heap == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
+	if (bufsize < READER_MIN)
+		bufsize = READER_MIN;
+	if (bufsize > READER_BUF)
+		bufsize = READER_BUF;
 	for (size_t i = 0; i < c->nruns; i++) {
 		rd[i].pos = i == 0 ? 0 : c->run_ends[i - 1];
 		rd[i].end = c->run_ends[i];
-		rd[i].cap = READER_BUF;
+		rd[i].cap = bufsize;
 		rd[i].buf = rx_xmalloc(rd[i].cap);
 		if (reader_fill(&rd[i], c->runs_fd) < 0) {
 			snprintf(err, errlen, "cannot read a temporary file");
 			goto done;
 		}
+		if (rd[i].cur != NULL)
+			heap[nheap++] = i;
 	}
+	for (size_t i = nheap / 2; i-- > 0;)
+		heap_down(heap, nheap, i, rd);
 	memset(&feed, 0, sizeof feed);
 	if (sqlite3_prepare_v2(c->db, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
 	    SQLITE_OK) {
@@ -1089,67 +1176,70 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	unc_state = sqlite3_step(unc);
 	for (;;) {
 		/* the smallest key among the runs, the snapshot, the uncertain keys */
-		const rec *in = NULL;
-		for (size_t i = 0; i < c->nruns; i++) {
-			const rec *r = rd[i].cur;
-			if (r != NULL && (in == NULL || key_cmp(rec_key(r), r->keylen, rec_key(in), in->keylen) < 0))
-				in = r;
-		}
+		const rec *in = nheap > 0 ? rd[heap[0]].cur : NULL;
 		if (unc_state != SQLITE_ROW && unc_state != SQLITE_DONE)
 			goto sqlerr;
 		const char *key = NULL;
 		size_t keylen = 0;
+		uint64_t kp = 0;
 		if (in != NULL)
-			key = rec_key(in), keylen = in->keylen;
+			key = rec_key(in), keylen = in->keylen, kp = rd[heap[0]].prefix;
 		const char *sk = NULL, *uk = NULL;
 		size_t skn = 0, ukn = 0;
+		uint64_t skp = 0, ukp = 0;
 		if (feed.cur != NULL) {
 			sk = rec_key(feed.cur);
 			skn = feed.cur->keylen;
-			if (key == NULL || key_cmp(sk, skn, key, keylen) < 0)
-				key = sk, keylen = skn;
+			skp = feed.cur->line;
+			if (key == NULL || cmp_pk(skp, sk, skn, kp, key, keylen) < 0)
+				key = sk, keylen = skn, kp = skp;
 		}
 		if (unc_state == SQLITE_ROW) {
 			uk = (const char *)sqlite3_column_text(unc, 0);
 			ukn = (size_t)sqlite3_column_bytes(unc, 0);
-			if (key == NULL || key_cmp(uk, ukn, key, keylen) < 0)
-				key = uk, keylen = ukn;
+			ukp = key_prefix(uk, ukn);
+			if (key == NULL || cmp_pk(ukp, uk, ukn, kp, key, keylen) < 0)
+				key = uk, keylen = ukn, kp = ukp;
 		}
 		if (key == NULL)
 			break;
-		int in_snap = sk != NULL && key_cmp(sk, skn, key, keylen) == 0;
-		int in_unc = uk != NULL && key_cmp(uk, ukn, key, keylen) == 0;
-		int in_model = in != NULL && key_cmp(rec_key(in), in->keylen, key, keylen) == 0;
-		/* a damaged hash: treat the key as never sent */
-		const unsigned char *snap_hash = in_snap && feed.cur->rowlen == 0 ? feed.cur->hash : NULL;
+		int in_snap = sk != NULL && cmp_pk(skp, sk, skn, kp, key, keylen) == 0;
+		int in_unc = uk != NULL && cmp_pk(ukp, uk, ukn, kp, key, keylen) == 0;
+		int in_model = in != NULL && cmp_pk(rd[heap[0]].prefix, rec_key(in), in->keylen, kp, key, keylen) == 0;
+		const rec *snap = in_snap && (feed.cur->flags & REC_HASH) ? feed.cur : NULL;
+		const unsigned char *snap_hash = snap != NULL ? snap->hash : NULL;
 		if (in_snap)
 			c->snapshot_rows++;
 
 		if (in_model) {
-			/* every model row with this key: run i holds earlier lines than
-			 * run i+1, so this is input order */
-			static rx_buf keybuf, first;
+			/* every model row with this key, in input order (the heap
+			 * gives equal keys earliest run first, and a run has them in
+			 * line order) */
 			size_t count = 0;
+			uint64_t prefix = rd[heap[0]].prefix;
 			rx_buf_reset(&keybuf);
 			rx_buf_put(&keybuf, rec_key(in), in->keylen);
 			rx_buf_reset(&first);
-			for (size_t i = 0; i < c->nruns; i++) {
-				while (rd[i].cur != NULL &&
-				       key_cmp(rec_key(rd[i].cur), rd[i].cur->keylen, keybuf.data, keybuf.len) == 0) {
-					const rec *r = rd[i].cur;
-					if (++count == 1) {
-						rx_buf_put(&first, r, rec_size(r->keylen));
-					} else {
-						if (count == 2 && duplicate(c, (const rec *)first.data, &keybuf) < 0)
-							goto ioerr;
-						if (duplicate(c, r, &keybuf) < 0)
-							goto ioerr;
-					}
-					if (reader_next(&rd[i], c->runs_fd) < 0)
+			while (nheap > 0) {
+				size_t i = heap[0];
+				const rec *r = rd[i].cur;
+				if (cmp_pk(rd[i].prefix, rec_key(r), r->keylen, prefix, keybuf.data, keybuf.len) != 0)
+					break;
+				if (++count == 1) {
+					rx_buf_put(&first, r, rec_size(r->keylen));
+				} else {
+					if (count == 2 && duplicate(c, (const rec *)first.data, &keybuf) < 0)
+						goto ioerr;
+					if (duplicate(c, r, &keybuf) < 0)
 						goto ioerr;
 				}
+				if (reader_next(&rd[i], c->runs_fd) < 0)
+					goto ioerr;
+				if (rd[i].cur == NULL)
+					heap[0] = heap[--nheap];
+				heap_down(heap, nheap, 0, rd);
 			}
-			if (count == 1 && merge_row(c, (const rec *)first.data, snap_hash, in_unc, err, errlen) < 0)
+			if (count == 1 && merge_row(c, (rec *)first.data, snap, in_unc, err, errlen) < 0)
 				goto done;
 		} else if (in_snap || in_unc) {
 			if (in_snap && snap_hash != NULL && !c->o->full_resync) {
@@ -1192,10 +1282,25 @@ done:
 	for (size_t i = 0; i < c->nruns; i++)
 		free(rd[i].buf);
 	free(rd);
+	free(heap);
 	return rc;
 }
 
 /* ---- the run ---- */
+
+/* Has anything been delivered?  When not, every row of the run is new
+ * and needs its hash, which the reading threads then compute. */
+static int snapshot_has_rows(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int has = 1; /* when in doubt, the merge hashes what it needs */
+
+	if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM snapshot)", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		has = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return has;
+}
 
 static void columns_text(const stage_ctx *c, rx_buf *out)
 {
@@ -1445,6 +1550,11 @@ int rx_diff_stage(const diff_options *o)
 	}
 	rx_writer_init(&c.runs_out, c.runs_fd);
 	rx_writer_init(&c.out, c.out_fd);
+	if (rx_diff_seed(c.db, &c.seed, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	c.hash_all = o->full_resync || !snapshot_has_rows(c.db);
 
 	r = read_model(&c);
 	if (r != 0) {
@@ -1454,7 +1564,7 @@ int rx_diff_stage(const diff_options *o)
 	if (sqlite3_prepare_v2(c.db, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_prepare_v2(c.db,
-			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row) VALUES(?, ?, ?, ?, ?, ?)",
+			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
 			       -1, &c.put_staged, NULL) != SQLITE_OK) {
 		rx_diag("%s", sqlite3_errmsg(c.db));
 		goto fail_run;

@@ -6,23 +6,27 @@
  * a kill -9 at any point leaves the last committed transaction).  The
  * schema:
  *
- *   snapshot(key, hash)      per key, the hash of the last delivered row
+ *   snapshot(key, hash, raw) per key, the hash of the last delivered row
+ *                            and the fingerprint of its raw text (NULL:
+ *                            not known)
  *   snapshot_row(key, row)   that row, packed (kept apart so that the
  *                            key-ordered scan of snapshot stays small)
- *   staged(key, run, op, hash, action, row)
+ *   staged(key, run, op, hash, action, row, raw)
  *                            the changes of the open run not yet acked;
- *                            action 0 puts row into the snapshot, 1 removes
- *                            the key from it
+ *                            action 0 puts row (and raw) into the
+ *                            snapshot, 1 removes the key from it
  *   uncertain(key, hash, row) keys sent by an earlier run and never acked:
  *                            the next run sends their current state
  *   runs(...)                the history, and the lock: a run whose end is
  *                            not recorded holds the state while its stage
  *                            process or its committer process lives
- *   meta(name, value)        the column set of the last delivered run, and
- *                            a commit process waiting for its run
+ *   meta(name, value)        the column set of the last delivered run, a
+ *                            commit process waiting for its run, and the
+ *                            seed of the fingerprints (raw_seed)
  *
  * PRAGMA application_id marks the file as ours; PRAGMA user_version is the
- * schema version.
+ * schema version.  Version 1 had no fingerprints; opening such a file
+ * upgrades it, computing them from the rows in snapshot_row.
  */
 #include "diff.h"
 
@@ -38,14 +42,14 @@
 #include <unistd.h>
 
 #define APPLICATION_ID 0x72786466 /* "rxdf" */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema[] =
 	"CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
 	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE staged(key TEXT PRIMARY KEY, run INTEGER NOT NULL, op TEXT NOT NULL,"
-	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
 	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT NOT NULL, staged TEXT, ended TEXT,"
 	" mode TEXT, shard TEXT, pid INTEGER, pid_start INTEGER, committer INTEGER, committer_start INTEGER,"
@@ -53,8 +57,67 @@ static const char schema[] =
 	" deletes INTEGER DEFAULT 0, unchanged INTEGER DEFAULT 0, invalid INTEGER DEFAULT 0,"
 	" acked INTEGER DEFAULT 0, ignored INTEGER DEFAULT 0, not_acked INTEGER DEFAULT 0,"
 	" status TEXT NOT NULL);"
+	"INSERT INTO meta(name, value) VALUES('raw_seed', random());"
 	"PRAGMA application_id = 1920492646;"
-	"PRAGMA user_version = 1;";
+	"PRAGMA user_version = 2;";
+
+static int pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen);
+
+/* Version 1 to 2: fingerprints, computed for the rows already delivered. */
+static int upgrade_1(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *rows = NULL, *put = NULL;
+	rx_buf row = {0};
+	uint64_t seed;
+	unsigned char raw[DIFF_RAW_LEN];
+	int rc = -1, s;
+
+	if (rx_diff_exec(db,
+			 "ALTER TABLE snapshot ADD COLUMN raw BLOB;"
+			 "ALTER TABLE staged ADD COLUMN raw BLOB;"
+			 "INSERT OR REPLACE INTO meta(name, value) VALUES('raw_seed', random());",
+			 err, errlen) < 0 ||
+	    rx_diff_seed(db, &seed, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT key, row FROM snapshot_row", -1, &rows, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE snapshot SET raw = ? WHERE key = ?", -1, &put, NULL) != SQLITE_OK)
+		goto sqlerr;
+	while ((s = sqlite3_step(rows)) == SQLITE_ROW) {
+		if (rx_diff_unpack(sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1), &row) < 0)
+			continue; /* damaged: no fingerprint, the hash decides */
+		rx_diff_fingerprint(row.data, row.len, seed, raw);
+		sqlite3_bind_blob(put, 1, raw, DIFF_RAW_LEN, SQLITE_STATIC);
+		sqlite3_bind_value(put, 2, sqlite3_column_value(rows, 0));
+		if (sqlite3_step(put) != SQLITE_DONE)
+			goto sqlerr;
+		sqlite3_reset(put);
+	}
+	if (s != SQLITE_DONE)
+		goto sqlerr;
+	if (rx_diff_exec(db, "PRAGMA user_version = 2", err, errlen) < 0)
+		goto done;
+	rc = 0;
+	goto done;
+sqlerr:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+done:
+	sqlite3_finalize(rows);
+	sqlite3_finalize(put);
+	rx_buf_free(&row);
+	return rc;
+}
+
+int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen)
+{
+	long long v = 0;
+
+	if (pragma_int(db, "SELECT value FROM meta WHERE name = 'raw_seed'", &v, err, errlen) < 0) {
+		snprintf(err, errlen, "the state has no fingerprint seed");
+		return -1;
+	}
+	*seed = (uint64_t)v;
+	return 0;
+}
 
 int rx_diff_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -175,6 +238,22 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 			     "PRAGMA temp_store=FILE;",
 			 err, errlen) < 0)
 		goto done;
+	if (!fresh && version < SCHEMA_VERSION) {
+		/* upgrade, once: another process may be doing it right now */
+		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
+		    pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0)
+			goto done;
+		if (version == 1 && upgrade_1(db, err, errlen) < 0) {
+			char why[256];
+			snprintf(why, sizeof why, "%s", err);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			snprintf(err, errlen, "cannot upgrade state '%s' to schema version %d: %s", path, SCHEMA_VERSION,
+				 why);
+			goto done;
+		}
+		if (rx_diff_exec(db, "COMMIT", err, errlen) < 0)
+			goto done;
+	}
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
 			goto done;

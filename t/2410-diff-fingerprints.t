@@ -1,0 +1,100 @@
+#!/bin/sh
+# rx-diff keeps, beside each delivered row's hash, a fingerprint of its
+# raw text: a row whose text is the same is unchanged without being
+# hashed.  Rows whose text differs are still judged by the canonical
+# hash, and a state of schema version 1 (no fingerprints) is upgraded.
+. "$(dirname "$0")/lib.sh"
+
+acks () { jq -c '{key,hash,op}' "$@"; }
+sync_all () { # STATE MODEL: stage and ack every change
+	rx-diff --state "$1" --key id --mode mirror <"$2" >changes &&
+	acks changes | rx-diff --state "$1" --commit
+}
+
+test_expect_success 'setup: a delivered model of 50 rows' '
+	awk "BEGIN { for (i = 1; i <= 50; i++) printf \"{\\\"id\\\":%d,\\\"v\\\":\\\"row %d\\\",\\\"n\\\":%d}\\n\", i, i, i }" >m1 &&
+	sync_all s.db m1 &&
+	test_lines 50 changes
+'
+
+test_expect_success 'the commit keeps a 16-byte fingerprint for every delivered row' '
+	test "$(sqlite3 s.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
+	test "$(sqlite3 s.db "PRAGMA user_version")" = 2
+'
+
+test_expect_success 'the same text: nothing emitted' '
+	rx-diff --state s.db --key id --mode mirror <m1 >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'other text, same data (order, number spelling): nothing emitted' '
+	sed -e "s/{\"id\":\([0-9]*\),\"v\":\(\"[^\"]*\"\),\"n\":\([0-9]*\)}/{\"n\":\3.0,\"v\":\2,\"id\":\1}/" m1 >m2 &&
+	! cmp -s m1 m2 &&
+	rx-diff --state s.db --key id --mode mirror <m2 >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'other text, other data: an update, with the fields that changed' '
+	sed "7s/row 7/row seven/" m1 >m3 &&
+	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	test_lines 1 out &&
+	test "$(jq -c "[.op, .key, .changed]" out)" = "[\"upsert\",\"7\",[\"v\"]]" &&
+	acks out | rx-diff --state s.db --commit
+'
+
+test_expect_success 'the delivered text is now the fingerprinted one' '
+	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'a row without a fingerprint is judged by its hash' '
+	sqlite3 s.db "UPDATE snapshot SET raw = NULL" &&
+	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	test_must_be_empty out &&
+	sed "9s/row 9/row nine/" m3 >m4 &&
+	rx-diff --state s.db --key id --mode mirror <m4 >out &&
+	test_lines 1 out &&
+	test "$(jq -r .key out)" = 9 &&
+	acks out | rx-diff --state s.db --commit
+'
+
+test_expect_success 'a fingerprint that does not match costs a hash, not a send' '
+	sqlite3 s.db "UPDATE snapshot SET raw = zeroblob(16)" &&
+	rx-diff --state s.db --key id --mode mirror <m4 >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'an uncertain key is sent even when its text is the same' '
+	sync_all u.db m1 &&
+	sed "3s/row 3/row three/" m1 >m5 &&
+	rx-diff --state u.db --key id --mode mirror <m5 >out &&
+	test_lines 1 out &&
+	rx-diff --state u.db --key id --mode mirror <m5 >again 2>err &&
+	test_lines 1 again &&
+	test "$(jq -r .key again)" = 3
+'
+
+test_expect_success 'setup: a state of schema version 1, as an older rx-diff left it' '
+	sync_all old.db m1 &&
+	sqlite3 old.db "ALTER TABLE snapshot DROP COLUMN raw; ALTER TABLE staged DROP COLUMN raw;
+		DELETE FROM meta WHERE name = \"raw_seed\"; PRAGMA user_version = 1" &&
+	test "$(sqlite3 old.db "PRAGMA user_version")" = 1
+'
+
+test_expect_success 'opening it upgrades it: fingerprints from the delivered rows' '
+	rx-diff --state old.db --key id --mode mirror <m1 >out &&
+	test_must_be_empty out &&
+	test "$(sqlite3 old.db "PRAGMA user_version")" = 2 &&
+	test "$(sqlite3 old.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
+	sed "5s/row 5/row five/" m1 >m6 &&
+	rx-diff --state old.db --key id --mode mirror <m6 >out &&
+	test_lines 1 out
+'
+
+test_expect_success 'the fingerprint seed differs from one state to the next' '
+	a=$(sqlite3 s.db "SELECT value FROM meta WHERE name = \"raw_seed\"") &&
+	b=$(sqlite3 u.db "SELECT value FROM meta WHERE name = \"raw_seed\"") &&
+	test -n "$a" && test "$a" != "$b"
+'
+
+test_done
