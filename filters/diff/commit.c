@@ -30,6 +30,7 @@ typedef struct commit_ctx {
 	long long me, me_start;
 	long long run_id;   /* the run the acks belong to, once known */
 	long long acked, ignored, chunk_acked, chunk_ignored;
+	int has_uncertain;  /* in this transaction: are any keys uncertain? */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain, *count;
 } commit_ctx;
 
@@ -47,6 +48,7 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 	sqlite3_stmt *g = c->get;
 
 	sqlite3_bind_text(g, 1, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_blob(g, 2, hash, DIFF_HASH_LEN, SQLITE_STATIC);
 	int s = sqlite3_step(g);
 	if (s == SQLITE_DONE)
 		goto done;
@@ -54,16 +56,14 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 		rc = -1;
 		goto done;
 	}
-	if (sqlite3_column_bytes(g, 0) != DIFF_HASH_LEN || memcmp(sqlite3_column_blob(g, 0), hash, DIFF_HASH_LEN) != 0)
-		goto done;
-	int action = sqlite3_column_int(g, 1);
-	c->run_id = sqlite3_column_int64(g, 3);
+	int action = sqlite3_column_int(g, 0);
+	c->run_id = sqlite3_column_int64(g, 2);
 	if (action == 0) {
 		sqlite3_bind_text(c->put_hash, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_blob(c->put_hash, 2, hash, DIFF_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 4));
+		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 3));
 		sqlite3_bind_text(c->put_row, 1, key, (int)keylen, SQLITE_STATIC);
-		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 2));
+		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 1));
 		if (step_done(c->put_hash) < 0 || step_done(c->put_row) < 0) {
 			rc = -1;
 			goto done;
@@ -78,9 +78,13 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 	}
 	sqlite3_reset(g);
 	sqlite3_bind_text(c->del_staged, 1, key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_uncertain, 1, key, (int)keylen, SQLITE_STATIC);
-	if (step_done(c->del_staged) < 0 || step_done(c->del_uncertain) < 0)
+	if (step_done(c->del_staged) < 0)
 		return -1;
+	if (c->has_uncertain) {
+		sqlite3_bind_text(c->del_uncertain, 1, key, (int)keylen, SQLITE_STATIC);
+		if (step_done(c->del_uncertain) < 0)
+			return -1;
+	}
 	return 1;
 done:
 	sqlite3_reset(g);
@@ -206,7 +210,7 @@ int rx_diff_commit(const diff_options *o)
 	long long bad = 0, in_chunk = 0;
 
 	static const char *const sql[] = {
-		"SELECT hash, action, row, run, raw FROM staged WHERE key = ?",
+		"SELECT action, row, run, raw FROM staged WHERE key = ?1 AND hash = ?2",
 		"INSERT OR REPLACE INTO snapshot(key, hash, raw) VALUES(?, ?, ?)",
 		"INSERT OR REPLACE INTO snapshot_row(key, row) VALUES(?, ?)",
 		"DELETE FROM snapshot WHERE key = ?",
@@ -272,10 +276,13 @@ int rx_diff_commit(const diff_options *o)
 		rx_buf_reset(&key);
 		rx_key_text(ms.m[k].value, &key);
 		if (!in_txn) {
-			if (rx_diff_exec(c.db, "BEGIN IMMEDIATE", err, sizeof err) < 0) {
+			long long n = 1;
+			if (rx_diff_exec(c.db, "BEGIN IMMEDIATE", err, sizeof err) < 0 ||
+			    rx_diff_pragma_int(c.db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;
 			}
+			c.has_uncertain = n != 0; /* no other writer until COMMIT */
 			in_txn = 1;
 		}
 		r = apply(&c, key.data, key.len, hash);

@@ -86,6 +86,8 @@ typedef struct diff_run {
 /* Open (create with --create) the state file; checks its kind and version. */
 int rx_diff_state_open(const char *path, int create, sqlite3 **db, char *err, size_t errlen);
 int rx_diff_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+/* The first column of the first row of sql as an integer (0 if NULL). */
+int rx_diff_pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen);
 /* The process start time of pid (clock ticks since boot), 0 if it is gone. */
 long long rx_diff_proc_start(long long pid);
 int rx_diff_alive(long long pid, long long start);

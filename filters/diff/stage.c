@@ -1570,8 +1570,12 @@ int rx_diff_stage(const diff_options *o)
 		goto fail_run;
 	}
 	/* synchronous=FULL for the staging: once a change can reach the
-	 * destination, the state must know it was staged, even after a power cut */
-	if (rx_diff_exec(c.db, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", err, sizeof err) < 0) {
+	 * destination, the state must know it was staged, even after a power
+	 * cut.  No checkpoint when it commits: copying a large staging from
+	 * the WAL into the database is the commit process's to do, while the
+	 * changes are on their way (its own commits checkpoint) */
+	if (rx_diff_exec(c.db, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; BEGIN IMMEDIATE", err,
+			 sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;
 	}

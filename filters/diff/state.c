@@ -61,7 +61,6 @@ static const char schema[] =
 	"PRAGMA application_id = 1920492646;"
 	"PRAGMA user_version = 2;";
 
-static int pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen);
 
 /* Version 1 to 2: fingerprints, computed for the rows already delivered. */
 static int upgrade_1(sqlite3 *db, char *err, size_t errlen)
@@ -111,7 +110,7 @@ int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen)
 {
 	long long v = 0;
 
-	if (pragma_int(db, "SELECT value FROM meta WHERE name = 'raw_seed'", &v, err, errlen) < 0) {
+	if (rx_diff_pragma_int(db, "SELECT value FROM meta WHERE name = 'raw_seed'", &v, err, errlen) < 0) {
 		snprintf(err, errlen, "the state has no fingerprint seed");
 		return -1;
 	}
@@ -131,7 +130,7 @@ int rx_diff_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen)
+int rx_diff_pragma_int(sqlite3 *db, const char *sql, long long *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -215,9 +214,9 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 	 * right now (both ends of a first-run pipeline open it at once) is
 	 * seen either empty or complete, never half-made */
 	if (rx_diff_exec(db, "BEGIN", err, errlen) < 0 ||
-	    pragma_int(db, "PRAGMA application_id", &appid, err, errlen) < 0 ||
-	    pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0 ||
-	    pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0 ||
+	    rx_diff_pragma_int(db, "PRAGMA application_id", &appid, err, errlen) < 0 ||
+	    rx_diff_pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0 ||
+	    rx_diff_pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0 ||
 	    rx_diff_exec(db, "COMMIT", err, errlen) < 0) {
 		char why[256];
 		snprintf(why, sizeof why, "%s", err);
@@ -241,7 +240,7 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 	if (!fresh && version < SCHEMA_VERSION) {
 		/* upgrade, once: another process may be doing it right now */
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
-		    pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0)
+		    rx_diff_pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0)
 			goto done;
 		if (version == 1 && upgrade_1(db, err, errlen) < 0) {
 			char why[256];
@@ -257,7 +256,7 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
 			goto done;
-		if (pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0)
+		if (rx_diff_pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, errlen) < 0)
 			goto done;
 		/* another process may have created it meanwhile */
 		if (tables == 0 && rx_diff_exec(db, schema, err, errlen) < 0) {
