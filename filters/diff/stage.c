@@ -1071,6 +1071,7 @@ static int feed_start(snap_feed *f, const char *state, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(f->db, 60000);
+	sqlite3_exec(f->db, "PRAGMA cache_size=-512", NULL, NULL, NULL); /* one pass in key order */
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	if (pthread_create(&f->tid, NULL, feed_main, f) != 0) {
@@ -1574,8 +1575,10 @@ int rx_diff_stage(const diff_options *o)
 	 * cut.  No checkpoint when it commits: copying a large staging from
 	 * the WAL into the database is the commit process's to do, while the
 	 * changes are on their way (its own commits checkpoint) */
-	if (rx_diff_exec(c.db, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; BEGIN IMMEDIATE", err,
-			 sizeof err) < 0) {
+	if (rx_diff_exec(c.db,
+			 "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-4096;"
+			 " BEGIN IMMEDIATE",
+			 err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;
 	}
