@@ -5,7 +5,8 @@
 # 0.1% and adds 0.1%.  Figures: rx-diff's first stage and commit, an
 # unchanged rerun, the 1% stage and its commit, with peak RSS; then
 # sqldiff on the two versions as SQLite files, and a plain join diff in
-# sqlite3.  Peak RSS is also taken at a tenth of the rows to show it flat.
+# sqlite3.  Peak RSS is also taken at a tenth of the rows and at 5M rows
+# (BENCH_DIFF_LARGE) to show it flat.
 set -u
 N=${BENCH_ROWS:-1000000}
 D=${BENCH_DIR:-/tmp}/diff
@@ -92,6 +93,37 @@ SELECT count(*) FROM a.t o WHERE o.id NOT IN (SELECT id FROM t);" >/dev/null
 		"unchanged rerun = $unchanged s (target < 5 s at 1M); stage peak RSS $stage_kb KB (target < 65536)"
 }
 
+# Memory from 100k to 5M rows (BENCH_DIFF_LARGE, 0 to skip): a generated
+# model of the same shape, its first stage and commit, an unchanged rerun
+# and a 1% stage; peak RSS must stay flat.
+large () { # ROWS
+	n=$1
+	rm -f L.db* L*.ndjson
+	gen () { # VERSION: 2 changes 1% of the rows
+		awk -v n="$n" -v v="$1" 'BEGIN { for (i = 1; i <= n; i++) {
+			ltv = (i % 10007) * 1.25; if (v == 2 && i % 100 == 7) ltv += 1
+			printf "{\"id\":%d,\"name\":\"name %d\",\"email\":\"user%d@example.com\",\"plan\":\"pro\",", i, i, i
+			printf "\"ltv\":%.2f,\"score\":%d,\"city\":\"city %d\",\"country\":\"DE\",\"created\":\"2024-01-02\",", ltv, i % 977, i % 500
+			printf "\"active\":1,\"note\":\"a note about customer number %d\",\"updated_at\":\"2025-06-01T00:00:00Z\"}\n", i
+		} }'
+	}
+	gen 1 >L1.ndjson && gen 2 >L2.ndjson
+	echo "-- $n rows (generated, same shape): memory"
+	measure sh -c 'rx-diff --state L.db --key id --mode mirror <L1.ndjson >Lc1.ndjson'
+	printf '  rx-diff first stage:                     %6.2f s  %6d KB\n' "$secs" "$kb"
+	acks <Lc1.ndjson >La1.ndjson
+	measure sh -c 'rx-diff --state L.db --commit <La1.ndjson'
+	printf '  rx-diff commit of %s acks:          %6.2f s  %6d KB\n' "$n" "$secs" "$kb"
+	measure sh -c 'rx-diff --state L.db --key id --mode mirror <L1.ndjson >Lc0.ndjson'
+	printf '  rx-diff unchanged rerun:                 %6.2f s  %6d KB\n' "$secs" "$kb"
+	measure sh -c 'rx-diff --state L.db --key id --mode mirror <L2.ndjson >Lc2.ndjson'
+	printf '  rx-diff stage, 1%% changed:               %6.2f s  %6d KB  (%s changes)\n' "$secs" "$kb" \
+		"$(wc -l <Lc2.ndjson | tr -d ' ')"
+	rm -f L.db* L*.ndjson
+}
+
 small=$((N / 10))
 [ "$small" -ge 1000 ] && run_size "$small"
 run_size "$N"
+L=${BENCH_DIFF_LARGE:-5000000}
+[ "$L" -gt 0 ] && large "$L"
