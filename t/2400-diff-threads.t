@@ -48,6 +48,28 @@ for t in 1 2 3 8; do
 	"
 done
 
+test_expect_success 'merged from many sorted runs (small chunks): the same result' '
+	for t in 1 4; do
+		RX_DIFF_CHUNK=20000 rx-diff --state c$t.db --key id --threads $t <model >cchanges$t 2>cdead$t
+		test $? = 3 &&
+		test_cmp changes1 cchanges$t &&
+		strip_at cdead$t >cd$t &&
+		test_cmp d1 cd$t || return 1
+	done
+'
+
+test_expect_success 'and the same on the run after, against a snapshot (rows in the spool)' '
+	jq -c "{key, hash, op}" <changes1 | rx-diff --state c1.db --commit &&
+	sed "s/\"pad\":\"0000/\"pad\":\"1111/" model >model2 &&
+	rx-diff --state c1.db --key id --threads 1 <model2 >next1 2>/dev/null
+	test $? = 3 &&
+	jq -c "{key, hash, op}" <changes1 | rx-diff --state c4.db --commit &&
+	RX_DIFF_CHUNK=20000 rx-diff --state c4.db --key id --threads 4 <model2 >next4 2>/dev/null
+	test $? = 3 &&
+	test_lines 19948 next4 &&
+	test_cmp next1 next4
+'
+
 test_expect_success 'keyless rows are dead-lettered in input order, each naming its line' '
 	jq -r ".error.message | select(test(\"missing or null\")) | capture(\"^line (?<n>[0-9]+):\").n" \
 		<dead1 >lines &&

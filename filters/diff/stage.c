@@ -62,10 +62,18 @@ typedef struct rec {
 
 #define REC_HASH 1
 #define REC_RAW 2
+#define REC_INLINE 4 /* the row follows the key (not in the spool) */
 
 static size_t rec_size(uint32_t keylen)
 {
 	return (sizeof(rec) + keylen + 7) & ~(size_t)7;
+}
+
+/* The whole record: header, key, and the row when inline. */
+static size_t rec_bytes(const rec *r)
+{
+	size_t row = r->flags & REC_INLINE ? r->rowlen : 0;
+	return (sizeof(rec) + r->keylen + row + 7) & ~(size_t)7;
 }
 
 static const char *rec_key(const rec *r)
@@ -103,6 +111,7 @@ typedef struct stage_ctx {
 	sqlite3 *db;
 	long long run_id;
 	uint64_t seed;      /* of the fingerprints */
+	size_t chunk_bytes; /* records sorted in memory at a time */
 	int hash_all;       /* the snapshot is empty: every row needs its hash */
 	int spool_fd, runs_fd, out_fd;
 	rx_writer runs_out, out;
@@ -187,7 +196,7 @@ static int flush_chunk(stage_ctx *c, char *err, size_t errlen)
 	qsort_r(c->ix, c->nix, sizeof *c->ix, ix_cmp, c->chunk.data);
 	for (size_t i = 0; i < c->nix; i++) {
 		const rec *r = (const rec *)(c->chunk.data + c->ix[i].at);
-		size_t n = rec_size(r->keylen);
+		size_t n = rec_bytes(r);
 		rx_buf_put(&c->runs_out.buf, r, n);
 		c->runs_off += (off_t)n;
 		rx_writer_record(&c->runs_out);
@@ -357,7 +366,7 @@ static void work_batch(const stage_ctx *c, worker *w, batch *b)
 	rx_buf_reset(&b->out);
 	b->stop_line = 0;
 	b->write_errno = 0;
-	if (pwrite_all(c->spool_fd, b->in.data, b->in.len, b->spool_base) < 0) {
+	if (!c->hash_all && pwrite_all(c->spool_fd, b->in.data, b->in.len, b->spool_base) < 0) {
 		b->write_errno = errno ? errno : EIO;
 		return;
 	}
@@ -391,14 +400,17 @@ static void work_batch(const stage_ctx *c, worker *w, batch *b)
 			return;
 		}
 		colset_note(&w->cols, &w->ms);
-		size_t size = rec_size((uint32_t)w->key.len);
+		/* a run with an empty snapshot sends every row: carry it along
+		 * rather than read it back from the spool one by one */
+		size_t inline_len = c->hash_all ? l->len : 0;
+		size_t size = (sizeof(rec) + w->key.len + inline_len + 7) & ~(size_t)7;
 		rx_buf_reserve(&b->out, size);
 		rec *r = (rec *)(b->out.data + at);
 		r->offset = b->spool_base + l->off;
 		r->line = l->line;
 		r->keylen = (uint32_t)w->key.len;
 		r->rowlen = l->len;
-		r->flags = REC_RAW;
+		r->flags = REC_RAW | (c->hash_all ? REC_INLINE : 0);
 		r->pad = 0;
 		rx_diff_fingerprint(line, l->len, c->seed, r->raw);
 		if (c->hash_all) {
@@ -408,7 +420,8 @@ static void work_batch(const stage_ctx *c, worker *w, batch *b)
 			memset(r->hash, 0, DIFF_HASH_LEN);
 		}
 		memcpy(r + 1, w->key.data, w->key.len);
-		memset((char *)(r + 1) + w->key.len, 0, size - sizeof(rec) - w->key.len);
+		memcpy((char *)(r + 1) + w->key.len, line, inline_len);
+		memset((char *)(r + 1) + w->key.len + inline_len, 0, size - sizeof(rec) - w->key.len - inline_len);
 		b->out.len += size;
 	}
 }
@@ -474,7 +487,7 @@ static int take_batch(stage_ctx *c, batch *b, const char *input)
 				return RX_EXIT_DATAERR;
 			continue;
 		}
-		size_t size = rec_size(r->keylen);
+		size_t size = rec_bytes(r);
 		c->rows++;
 		if (c->nix == c->cap_ix) {
 			c->cap_ix = c->cap_ix ? 2 * c->cap_ix : 4096;
@@ -484,7 +497,7 @@ static int take_batch(stage_ctx *c, batch *b, const char *input)
 		c->ix[c->nix++].at = c->chunk.len;
 		rx_buf_put(&c->chunk, r, size);
 		at += size;
-		if (c->chunk.len >= CHUNK_BYTES && flush_chunk(c, err, sizeof err) < 0) {
+		if (c->chunk.len >= c->chunk_bytes && flush_chunk(c, err, sizeof err) < 0) {
 			rx_diag("%s", err);
 			return RX_EXIT_FAIL;
 		}
@@ -671,7 +684,7 @@ static int reader_fill(run_reader *rd, int fd)
 		size_t have = rd->len - rd->at;
 		if (have >= sizeof(rec)) {
 			const rec *r = (const rec *)(rd->buf + rd->at);
-			if (have >= rec_size(r->keylen)) {
+			if (have >= rec_bytes(r)) {
 				rd->cur = r;
 				rd->prefix = key_prefix(rec_key(r), r->keylen);
 				return 0;
@@ -685,7 +698,7 @@ static int reader_fill(run_reader *rd, int fd)
 		rd->len = have;
 		rd->at = 0;
 		if (have >= sizeof(rec)) {
-			size_t need = rec_size(((const rec *)rd->buf)->keylen);
+			size_t need = rec_bytes((const rec *)rd->buf);
 			if (need > rd->cap) {
 				rd->cap = need;
 				rd->buf = rx_xrealloc(rd->buf, rd->cap);
@@ -704,14 +717,18 @@ static int reader_fill(run_reader *rd, int fd)
 
 static int reader_next(run_reader *rd, int fd)
 {
-	rd->at += rec_size(rd->cur->keylen);
+	rd->at += rec_bytes(rd->cur);
 	return reader_fill(rd, fd);
 }
 
-/* The row at r from the spool into buf. */
+/* The row of r (inline, or from the spool) into buf. */
 static int spool_row(stage_ctx *c, const rec *r, rx_buf *buf)
 {
 	rx_buf_reset(buf);
+	if (r->flags & REC_INLINE) {
+		rx_buf_put(buf, rec_key(r) + r->keylen, r->rowlen);
+		return 0;
+	}
 	rx_buf_reserve(buf, r->rowlen + 1);
 	size_t got = 0;
 	while (got < r->rowlen) {
@@ -1227,7 +1244,7 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 				if (cmp_pk(rd[i].prefix, rec_key(r), r->keylen, prefix, keybuf.data, keybuf.len) != 0)
 					break;
 				if (++count == 1) {
-					rx_buf_put(&first, r, rec_size(r->keylen));
+					rx_buf_put(&first, r, rec_bytes(r));
 				} else {
 					if (count == 2 && duplicate(c, (const rec *)first.data, &keybuf) < 0)
 						goto ioerr;
@@ -1551,6 +1568,9 @@ int rx_diff_stage(const diff_options *o)
 	}
 	rx_writer_init(&c.runs_out, c.runs_fd);
 	rx_writer_init(&c.out, c.out_fd);
+	/* a test hook: small chunks make many sorted runs of a small model */
+	const char *chunk = getenv("RX_DIFF_CHUNK");
+	c.chunk_bytes = chunk != NULL && atol(chunk) > 0 ? (size_t)atol(chunk) : CHUNK_BYTES;
 	if (rx_diff_seed(c.db, &c.seed, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;
