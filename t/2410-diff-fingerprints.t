@@ -82,8 +82,9 @@ test_expect_success 'setup: a state of schema version 1, as an older rx-diff lef
 '
 
 test_expect_success 'opening it upgrades it: fingerprints from the delivered rows' '
-	rx-diff --state old.db --key id --mode mirror <m1 >out &&
+	rx-diff --state old.db --key id --mode mirror <m1 >out 2>err &&
 	test_must_be_empty out &&
+	test_grep "^rx-diff: upgraded state .old.db. to schema version 2" err &&
 	test "$(sqlite3 old.db "PRAGMA user_version")" = 2 &&
 	test "$(sqlite3 old.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
 	sed "5s/row 5/row five/" m1 >m6 &&

@@ -252,6 +252,9 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 		}
 		if (rx_diff_exec(db, "COMMIT", err, errlen) < 0)
 			goto done;
+		if (version == 1)
+			rx_diag("upgraded state '%s' to schema version %d (fingerprints of the delivered rows)", path,
+				SCHEMA_VERSION);
 	}
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
