@@ -7,17 +7,17 @@
  * Memory is bounded whatever the model's size; the work is an external
  * sort-merge:
  *
- *  1. Read.  Each row is validated, keyed, filtered by --shard and hashed
- *     (canon.c); its raw text goes to a spool file and a small record
- *     (key, hash, where the row is in the spool, its line number) to a
- *     chunk in memory.  A full chunk is sorted by key and written to a
- *     runs file.  Nothing is emitted.
- *  2. Merge.  The sorted runs, the snapshot (SELECT ... ORDER BY key, a
- *     sequential scan of a small table) and the uncertain keys are merged
- *     in key order, like comm(1).  A key seen twice is dead-lettered; new,
- *     changed and uncertain keys, and in mirror mode keys gone from the
- *     model, become changes: staged in the state (one transaction) and
- *     written to an output spool.
+ *  1. Read (read.c).  Every row is validated, keyed and fingerprinted on
+ *     several threads and lands, as a record, in runs sorted by key.
+ *     Nothing is emitted.
+ *  2. Merge.  The sorted runs, the snapshot (feed.c: a thread scanning
+ *     it in key order) and the uncertain keys are merged in key order,
+ *     like comm(1).  A key seen twice is dead-lettered; a row whose
+ *     fingerprint is the delivered one is unchanged; any other row is
+ *     hashed (if it was not yet) and compared.  New, changed and
+ *     uncertain keys, and in mirror mode keys gone from the model, become
+ *     changes: staged in the state (one transaction) and written to an
+ *     output spool.
  *  3. Guard rails are checked on the totals.  If one trips, the
  *     transaction is rolled back and nothing is emitted (exit 65).
  *     Otherwise the staging commits (synchronous=FULL: once a change can
@@ -32,7 +32,7 @@
  * staging commits), emit (once: the staging committed, nothing written
  * yet) and commit (acks applied, commit.c).
  */
-#include "diff.h"
+#include "stage.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,60 +42,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK_BYTES ((size_t)8 << 20)
 #define READER_BUF ((size_t)256 << 10)    /* a run's read buffer, at most */
 #define READER_MIN ((size_t)16 << 10)     /* and at least */
 #define READER_BUDGET ((size_t)4 << 20)   /* all the runs' together */
-
-/* One row's entry in a chunk and a runs file, followed by its key bytes
- * and padding to 8 bytes. */
-typedef struct rec {
-	uint64_t offset;                   /* of the row in the spool */
-	uint64_t line;                     /* input line number */
-	uint32_t keylen;                   /* bytes of key text */
-	uint32_t rowlen;                   /* bytes of the row */
-	uint32_t flags;                    /* REC_HASH, REC_RAW: which are known */
-	uint32_t pad;
-	unsigned char hash[DIFF_HASH_LEN]; /* canonical hash */
-	unsigned char raw[DIFF_RAW_LEN];   /* fingerprint of the raw text */
-} rec;
-
-#define REC_HASH 1
-#define REC_RAW 2
-#define REC_INLINE 4 /* the row follows the key (not in the spool) */
-
-static size_t rec_size(uint32_t keylen)
-{
-	return (sizeof(rec) + keylen + 7) & ~(size_t)7;
-}
-
-/* The whole record: header, key, and the row when inline. */
-static size_t rec_bytes(const rec *r)
-{
-	size_t row = r->flags & REC_INLINE ? r->rowlen : 0;
-	return (sizeof(rec) + r->keylen + row + 7) & ~(size_t)7;
-}
-
-static const char *rec_key(const rec *r)
-{
-	return (const char *)(r + 1);
-}
-
-static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-	if (c != 0)
-		return c;
-	return an < bn ? -1 : an > bn;
-}
-
-/* The sorted decoded names of every member seen, and the raw names of
- * the last row (rows nearly always repeat them). */
-typedef struct colset {
-	char **cols;
-	size_t n, cap;
-	rx_buf names, name, last;
-} colset;
 
 /* Sorted runs of records in one temporary file. */
 typedef struct run_reader {
@@ -105,29 +54,6 @@ typedef struct run_reader {
 	const rec *cur;   /* current record, or NULL at the end */
 	uint64_t prefix;  /* of its key */
 } run_reader;
-
-typedef struct stage_ctx {
-	const diff_options *o;
-	sqlite3 *db;
-	long long run_id;
-	uint64_t seed;      /* of the fingerprints */
-	size_t chunk_bytes; /* records sorted in memory at a time */
-	int hash_all;       /* the snapshot is empty: every row needs its hash */
-	int spool_fd, runs_fd, out_fd;
-	rx_writer runs_out, out;
-	uint64_t spool_off;
-	rx_buf chunk;       /* records of the current chunk */
-	struct chunk_ix *ix; /* their index, for sorting */
-	size_t nix, cap_ix;
-	off_t *run_ends;    /* where each sorted run ends in the runs file */
-	size_t nruns;
-	off_t runs_off;
-	colset cols;        /* the column set */
-	/* counters */
-	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
-	/* statements */
-	sqlite3_stmt *get_row, *put_staged;
-} stage_ctx;
 
 static const char *op_new(enum diff_mode m)
 {
@@ -155,524 +81,6 @@ static int temp_fd(char *err, size_t errlen)
 	}
 	unlink(path);
 	return fd;
-}
-
-/* ---- pass 1: read ---- */
-
-/* The chunk is sorted through an index of (key prefix, record offset):
- * most comparisons are then one integer compare.  The prefix is the first
- * 8 key bytes, big-endian, zero-padded, which orders like memcmp on the
- * whole key whenever two prefixes differ. */
-typedef struct chunk_ix {
-	uint64_t prefix;
-	size_t at;
-} chunk_ix;
-
-static uint64_t key_prefix(const char *k, size_t n)
-{
-	unsigned char b[8] = {0};
-	memcpy(b, k, n < 8 ? n : 8);
-	return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
-	       (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | (uint64_t)b[7];
-}
-
-static int ix_cmp(const void *a, const void *b, void *arg)
-{
-	const chunk_ix *p = a, *q = b;
-	if (p->prefix != q->prefix)
-		return p->prefix < q->prefix ? -1 : 1;
-	const char *base = arg;
-	const rec *x = (const rec *)(base + p->at), *y = (const rec *)(base + q->at);
-	int c = key_cmp(rec_key(x), x->keylen, rec_key(y), y->keylen);
-	if (c != 0)
-		return c;
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
-static int flush_chunk(stage_ctx *c, char *err, size_t errlen)
-{
-	if (c->nix == 0)
-		return 0;
-	qsort_r(c->ix, c->nix, sizeof *c->ix, ix_cmp, c->chunk.data);
-	for (size_t i = 0; i < c->nix; i++) {
-		const rec *r = (const rec *)(c->chunk.data + c->ix[i].at);
-		size_t n = rec_bytes(r);
-		rx_buf_put(&c->runs_out.buf, r, n);
-		c->runs_off += (off_t)n;
-		rx_writer_record(&c->runs_out);
-	}
-	if (rx_writer_flush(&c->runs_out) < 0) {
-		snprintf(err, errlen, "cannot write a temporary file: %s", strerror(c->runs_out.error));
-		return -1;
-	}
-	c->run_ends = rx_xrealloc(c->run_ends, (c->nruns + 1) * sizeof *c->run_ends);
-	c->run_ends[c->nruns++] = c->runs_off;
-	c->nix = 0;
-	rx_buf_reset(&c->chunk);
-	return 0;
-}
-
-/* The column set: the sorted decoded names of every member seen. */
-static void colset_add(colset *s, const char *name)
-{
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int cmp = strcmp(s->cols[mid], name);
-		if (cmp == 0)
-			return;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 32;
-		s->cols = rx_xrealloc(s->cols, s->cap * sizeof *s->cols);
-	}
-	memmove(s->cols + lo + 1, s->cols + lo, (s->n - lo) * sizeof *s->cols);
-	s->cols[lo] = rx_xstrdup(name);
-	s->n++;
-}
-
-static void colset_note(colset *s, const rx_members *ms)
-{
-	size_t i;
-
-	/* rows of a model nearly always have the names of the row before */
-	rx_buf_reset(&s->names);
-	for (i = 0; i < ms->n; i++)
-		rx_buf_put(&s->names, ms->m[i].name.p, ms->m[i].name.n);
-	if (s->names.len == s->last.len && memcmp(s->names.data, s->last.data, s->names.len) == 0)
-		return;
-	rx_buf_reset(&s->last);
-	rx_buf_put(&s->last, s->names.data, s->names.len);
-	for (i = 0; i < ms->n; i++) {
-		rx_buf_reset(&s->name);
-		rx_json_string_decode(ms->m[i].name, &s->name);
-		colset_add(s, s->name.data);
-	}
-}
-
-static void colset_free(colset *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->cols[i]);
-	free(s->cols);
-	rx_buf_free(&s->names);
-	rx_buf_free(&s->name);
-	rx_buf_free(&s->last);
-	memset(s, 0, sizeof *s);
-}
-
-static void dead_letter(const char *line, size_t n, const char *message)
-{
-	rx_deadletter d = {"rx-diff", 0, message, {NULL, 0}, 0};
-	rx_deadletter_emit(line, n, &d);
-}
-
-static int too_many_invalid(const stage_ctx *c)
-{
-	if (c->o->max_invalid > 0 && c->invalid > c->o->max_invalid) {
-		rx_diag("guard: more than %lld invalid rows (missing, null or duplicate keys); nothing was emitted"
-			" (fix the model, or raise --max-invalid)",
-			c->o->max_invalid);
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Reading is spread over threads.  The main thread reads lines into
- * batches, a ring of them; workers parse, key and hash each batch's rows
- * (the costly part) and write its bytes to the spool at the place the
- * main thread gave it; the main thread then takes the batches back in
- * input order, so dead letters, counts and the first bad line come out
- * exactly as if one thread had read the rows one by one.  When the batch
- * it needs next is not yet taken by a worker, the main thread works it
- * itself; with --threads 1 there are no workers at all.
- */
-#define BATCH_BYTES ((size_t)256 << 10)
-#define NO_KEY 0xffffffffu /* rec.keylen of a row without a key */
-
-enum { BATCH_FREE, BATCH_FILLED, BATCH_BUSY, BATCH_DONE };
-
-typedef struct batch_line {
-	uint64_t line; /* input line number */
-	uint32_t off;  /* in the batch's bytes */
-	uint32_t len;
-} batch_line;
-
-typedef struct batch {
-	int state;
-	rx_buf in;          /* the lines, each followed by a NUL */
-	batch_line *lines;
-	size_t nlines, cap_lines;
-	uint64_t spool_base; /* where in goes in the spool */
-	rx_buf out;          /* a record per row kept, in input order */
-	uint64_t stop_line;  /* the line that stops the run, or 0 */
-	int stop_status;
-	char stop_msg[640];
-	int write_errno;     /* writing the spool failed */
-} batch;
-
-typedef struct worker {
-	struct pool *p;
-	rx_members ms;
-	rx_buf key;
-	colset cols;
-} worker;
-
-typedef struct pool {
-	stage_ctx *c;
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
-	batch *b;
-	size_t nb;
-	uint64_t fill, consume; /* batch numbers; batch i is b[i % nb] */
-	int stop;
-	worker *w;   /* nw workers, then the main thread's own */
-	pthread_t *tid;
-	size_t nw;
-} pool;
-
-static int pwrite_all(int fd, const char *p, size_t n, uint64_t at)
-{
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, (off_t)at);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k, n -= (size_t)k, at += (uint64_t)k;
-	}
-	return 0;
-}
-
-static void batch_stop(batch *b, uint64_t line, int status, const char *fmt, const char *detail)
-{
-	b->stop_line = line;
-	b->stop_status = status;
-	snprintf(b->stop_msg, sizeof b->stop_msg, fmt, detail);
-}
-
-/* Parse, key and hash every row of b; write its bytes to the spool. */
-static void work_batch(const stage_ctx *c, worker *w, batch *b)
-{
-	const diff_options *o = c->o;
-	char err[512];
-
-	rx_buf_reset(&b->out);
-	b->stop_line = 0;
-	b->write_errno = 0;
-	if (!c->hash_all && pwrite_all(c->spool_fd, b->in.data, b->in.len, b->spool_base) < 0) {
-		b->write_errno = errno ? errno : EIO;
-		return;
-	}
-	for (size_t i = 0; i < b->nlines; i++) {
-		const batch_line *l = &b->lines[i];
-		const char *line = b->in.data + l->off;
-		if (rx_json_scan_object(line, l->len, &w->ms, err, sizeof err) < 0) {
-			batch_stop(b, l->line, RX_EXIT_DATAERR, "cannot parse the row: %s; nothing was emitted", err);
-			return;
-		}
-		rx_buf_reset(&w->key);
-		size_t at = b->out.len;
-		if (rx_key_of(&w->ms, o->key_cols, o->nkey_cols, &w->key) < 0) {
-			/* like rx-extract --shard: shard 1 reports keyless rows */
-			if (o->nshards > 0 && o->shard != 1)
-				continue;
-			rx_buf_reserve(&b->out, sizeof(rec));
-			rec *r = (rec *)(b->out.data + at);
-			memset(r, 0, sizeof *r);
-			r->offset = b->spool_base + l->off;
-			r->line = l->line;
-			r->keylen = NO_KEY;
-			r->rowlen = l->len;
-			b->out.len += sizeof(rec);
-			continue;
-		}
-		if (o->nshards > 0 && rx_shard_of(w->key.data, w->key.len, o->nshards) != o->shard)
-			continue;
-		if (w->key.len > 0xffffffu) {
-			batch_stop(b, l->line, RX_EXIT_DATAERR, "%s", "key too long");
-			return;
-		}
-		colset_note(&w->cols, &w->ms);
-		/* a run with an empty snapshot sends every row: carry it along
-		 * rather than read it back from the spool one by one */
-		size_t inline_len = c->hash_all ? l->len : 0;
-		size_t size = (sizeof(rec) + w->key.len + inline_len + 7) & ~(size_t)7;
-		rx_buf_reserve(&b->out, size);
-		rec *r = (rec *)(b->out.data + at);
-		r->offset = b->spool_base + l->off;
-		r->line = l->line;
-		r->keylen = (uint32_t)w->key.len;
-		r->rowlen = l->len;
-		r->flags = REC_RAW | (c->hash_all ? REC_INLINE : 0);
-		r->pad = 0;
-		rx_diff_fingerprint(line, l->len, c->seed, r->raw);
-		if (c->hash_all) {
-			rx_diff_row_hash(&w->ms, o, r->hash);
-			r->flags |= REC_HASH;
-		} else {
-			memset(r->hash, 0, DIFF_HASH_LEN);
-		}
-		memcpy(r + 1, w->key.data, w->key.len);
-		memcpy((char *)(r + 1) + w->key.len, line, inline_len);
-		memset((char *)(r + 1) + w->key.len + inline_len, 0, size - sizeof(rec) - w->key.len - inline_len);
-		b->out.len += size;
-	}
-}
-
-static batch *claim_filled(pool *p)
-{
-	for (uint64_t i = p->consume; i < p->fill; i++) {
-		batch *b = &p->b[i % p->nb];
-		if (b->state == BATCH_FILLED) {
-			b->state = BATCH_BUSY;
-			return b;
-		}
-	}
-	return NULL;
-}
-
-static void *worker_main(void *arg)
-{
-	worker *w = arg;
-	pool *p = w->p;
-	batch *b = NULL;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->stop && (b = claim_filled(p)) == NULL)
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->stop)
-			break;
-		pthread_mutex_unlock(&p->mu);
-		work_batch(p->c, w, b);
-		pthread_mutex_lock(&p->mu);
-		b->state = BATCH_DONE;
-		pthread_cond_broadcast(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	rx_diff_canon_free();
-	rx_key_scratch_free();
-	return NULL;
-}
-
-/* Take back batch b, in input order: 0, or an RX_EXIT_* status that ends
- * the run (the message is printed). */
-static int take_batch(stage_ctx *c, batch *b, const char *input)
-{
-	static rx_buf msg;
-	char err[256];
-
-	if (b->write_errno) {
-		rx_diag("cannot write a temporary file: %s", strerror(b->write_errno));
-		return RX_EXIT_FAIL;
-	}
-	for (size_t at = 0; at < b->out.len;) {
-		const rec *r = (const rec *)(b->out.data + at);
-		if (r->keylen == NO_KEY) {
-			at += sizeof(rec);
-			rx_buf_reset(&msg);
-			rx_buf_printf(&msg, "line %llu: missing or null key (--key %s%s)", (unsigned long long)r->line,
-				      c->o->key_cols[0], c->o->nkey_cols > 1 ? ",..." : "");
-			dead_letter(b->in.data + (r->offset - b->spool_base), r->rowlen, msg.data);
-			c->rows++;
-			c->invalid++;
-			if (too_many_invalid(c))
-				return RX_EXIT_DATAERR;
-			continue;
-		}
-		size_t size = rec_bytes(r);
-		c->rows++;
-		if (c->nix == c->cap_ix) {
-			c->cap_ix = c->cap_ix ? 2 * c->cap_ix : 4096;
-			c->ix = rx_xrealloc(c->ix, c->cap_ix * sizeof *c->ix);
-		}
-		c->ix[c->nix].prefix = key_prefix(rec_key(r), r->keylen);
-		c->ix[c->nix++].at = c->chunk.len;
-		rx_buf_put(&c->chunk, r, size);
-		at += size;
-		if (c->chunk.len >= c->chunk_bytes && flush_chunk(c, err, sizeof err) < 0) {
-			rx_diag("%s", err);
-			return RX_EXIT_FAIL;
-		}
-		rx_killpoint("stage");
-	}
-	if (b->stop_line != 0) {
-		rx_diag_at(input, b->stop_line, "%s", b->stop_msg);
-		return b->stop_status;
-	}
-	return 0;
-}
-
-/* Wait for the oldest batch (working it here if no worker has taken it)
- * and take it back. */
-static int take_oldest(pool *p, const char *input)
-{
-	batch *b = &p->b[p->consume % p->nb];
-
-	pthread_mutex_lock(&p->mu);
-	if (b->state == BATCH_FILLED) {
-		b->state = BATCH_BUSY;
-		pthread_mutex_unlock(&p->mu);
-		work_batch(p->c, &p->w[p->nw], b);
-		pthread_mutex_lock(&p->mu);
-		b->state = BATCH_DONE;
-	}
-	while (b->state != BATCH_DONE)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-	int status = take_batch(p->c, b, input);
-	pthread_mutex_lock(&p->mu);
-	b->state = BATCH_FREE;
-	p->consume++;
-	pthread_mutex_unlock(&p->mu);
-	rx_buf_reset(&b->in);
-	b->nlines = 0;
-	return status;
-}
-
-/* Hand the batch being filled to the workers; make sure the next one is
- * free. */
-static int submit(pool *p, const char *input)
-{
-	batch *b = &p->b[p->fill % p->nb];
-	int status = 0;
-
-	b->spool_base = p->c->spool_off;
-	p->c->spool_off += b->in.len;
-	pthread_mutex_lock(&p->mu);
-	b->state = BATCH_FILLED;
-	p->fill++;
-	pthread_cond_signal(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	while (status == 0 && p->fill - p->consume >= p->nb)
-		status = take_oldest(p, input);
-	/* take back what is done already: dead letters come out early and the
-	 * ring stays short */
-	for (;;) {
-		if (status != 0 || p->consume == p->fill)
-			break;
-		pthread_mutex_lock(&p->mu);
-		int done = p->b[p->consume % p->nb].state == BATCH_DONE;
-		pthread_mutex_unlock(&p->mu);
-		if (!done)
-			break;
-		status = take_oldest(p, input);
-	}
-	return status;
-}
-
-static void pool_start(pool *p, stage_ctx *c)
-{
-	memset(p, 0, sizeof *p);
-	p->c = c;
-	p->nw = c->o->threads > 1 ? (size_t)c->o->threads : 0;
-	p->nb = p->nw > 0 ? 2 * p->nw + 2 : 1;
-	p->b = calloc(p->nb, sizeof *p->b);
-	p->w = calloc(p->nw + 1, sizeof *p->w);
-	p->tid = calloc(p->nw + 1, sizeof *p->tid);
-	if (p->b == NULL || p->w == NULL || p->tid == NULL)
-		rx_die(RX_EXIT_FAIL, "out of memory");
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->done, NULL);
-	for (size_t i = 0; i <= p->nw; i++)
-		p->w[i].p = p;
-	size_t i;
-	for (i = 0; i < p->nw; i++)
-		if (pthread_create(&p->tid[i], NULL, worker_main, &p->w[i]) != 0)
-			break; /* fewer workers: the main thread does the rest */
-	if (i < p->nw) {
-		p->w[i] = p->w[p->nw]; /* the main thread's own, still unused */
-		p->nw = i;
-	}
-}
-
-/* Stop the workers; merge their column sets into c's. */
-static void pool_stop(pool *p)
-{
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	for (size_t i = 0; i < p->nw; i++)
-		pthread_join(p->tid[i], NULL);
-	for (size_t i = 0; i <= p->nw; i++) {
-		for (size_t j = 0; j < p->w[i].cols.n; j++)
-			colset_add(&p->c->cols, p->w[i].cols.cols[j]);
-		colset_free(&p->w[i].cols);
-		free(p->w[i].ms.m);
-		rx_buf_free(&p->w[i].key);
-	}
-	for (size_t i = 0; i < p->nb; i++) {
-		rx_buf_free(&p->b[i].in);
-		rx_buf_free(&p->b[i].out);
-		free(p->b[i].lines);
-	}
-	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->done);
-	pthread_mutex_destroy(&p->mu);
-	free(p->b);
-	free(p->w);
-	free(p->tid);
-}
-
-/* 0 read everything, RX_EXIT_* otherwise. */
-static int read_model(stage_ctx *c)
-{
-	const diff_options *o = c->o;
-	rx_reader in;
-	pool p;
-	char err[512];
-	char *line;
-	size_t len;
-	int r, status = 0;
-
-	if (rx_reader_open(&in, "-", o->max_line, err, sizeof err) < 0) {
-		rx_diag("%s", err);
-		return RX_EXIT_FAIL;
-	}
-	pool_start(&p, c);
-	while ((r = rx_reader_next(&in, &line, &len, err, sizeof err)) == 1) {
-		if (len == 0 || (len == 1 && line[0] == ' '))
-			continue;
-		if (len > 0xffffffffu - BATCH_BYTES) {
-			rx_diag_at(in.name, in.line, "row too long");
-			status = RX_EXIT_DATAERR;
-			break;
-		}
-		batch *b = &p.b[p.fill % p.nb];
-		if (b->nlines == b->cap_lines) {
-			b->cap_lines = b->cap_lines ? 2 * b->cap_lines : 1024;
-			b->lines = rx_xrealloc(b->lines, b->cap_lines * sizeof *b->lines);
-		}
-		b->lines[b->nlines++] = (batch_line){in.line, (uint32_t)b->in.len, (uint32_t)len};
-		rx_buf_put(&b->in, line, len);
-		rx_buf_putc(&b->in, '\0');
-		if (b->in.len >= BATCH_BYTES && (status = submit(&p, in.name)) != 0)
-			break;
-	}
-	if (status == 0 && p.b[p.fill % p.nb].nlines > 0)
-		status = submit(&p, in.name);
-	while (status == 0 && p.consume < p.fill)
-		status = take_oldest(&p, in.name);
-	pool_stop(&p);
-	if (status == 0 && r < 0) {
-		rx_diag_at(in.name, in.line + 1, "%s", err);
-		status = err[0] == 'l' ? RX_EXIT_DATAERR : RX_EXIT_FAIL; /* "line too long" */
-	}
-	if (status == 0 && flush_chunk(c, err, sizeof err) < 0) {
-		rx_diag("%s", err);
-		status = RX_EXIT_FAIL;
-	}
-	rx_reader_close(&in);
-	return status;
 }
 
 /* ---- pass 2: merge ---- */
@@ -950,172 +358,9 @@ static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
 	rx_buf_printf(&msg, "line %llu: duplicate key ", (unsigned long long)r->line);
 	rx_json_put_string(&msg, key->data, key->len);
 	rx_buf_puts(&msg, " (no row with this key is synced)");
-	dead_letter(row.data, row.len, msg.data);
+	rx_diff_dead_letter(row.data, row.len, msg.data);
 	c->invalid++;
 	return 0;
-}
-
-/* ---- the snapshot, scanned on a thread of its own ---- */
-
-/*
- * The merge needs the snapshot's (key, hash) pairs in key order.  Stepping
- * SQLite through a million of them is a third of the merge's time, so a
- * thread does it on a second connection (WAL: it reads the last committed
- * state, which the open staging transaction does not touch) and passes
- * them on in blocks of recs, with REC_HASH and REC_RAW set for what they
- * have (a damaged hash has no REC_HASH).
- */
-#define FEED_BLOCKS 4
-#define FEED_BYTES ((size_t)128 << 10)
-
-typedef struct snap_feed {
-	pthread_t tid;
-	int started;
-	sqlite3 *db;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	rx_buf blk[FEED_BLOCKS];
-	int full[FEED_BLOCKS];
-	int done;        /* no block follows the last full one */
-	int stop;        /* the merge gave up */
-	char err[256];   /* why the scan failed */
-	size_t rd, at;   /* the block being read, and where */
-	int holding;     /* rd is full and being read */
-	const rec *cur;  /* the current pair, or NULL at the end */
-} snap_feed;
-
-static void *feed_main(void *arg)
-{
-	snap_feed *f = arg;
-	sqlite3_stmt *st = NULL;
-	size_t wb = 0;
-	int rc = SQLITE_ERROR;
-
-	if (sqlite3_prepare_v2(f->db, "SELECT key, hash, raw FROM snapshot ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
-		snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
-		pthread_mutex_lock(&f->mu);
-		f->done = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		return NULL;
-	}
-	for (;;) {
-		pthread_mutex_lock(&f->mu);
-		while (f->full[wb] && !f->stop)
-			pthread_cond_wait(&f->cv, &f->mu);
-		int stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-		rx_buf *b = &f->blk[wb];
-		rx_buf_reset(b);
-		while (b->len < FEED_BYTES && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			size_t keylen = (size_t)sqlite3_column_bytes(st, 0);
-			const void *key = sqlite3_column_text(st, 0);
-			const void *hash = sqlite3_column_blob(st, 1);
-			int hashlen = sqlite3_column_bytes(st, 1);
-			size_t size = rec_size((uint32_t)keylen);
-			rx_buf_reserve(b, size);
-			rec *r = (rec *)(b->data + b->len);
-			memset(r, 0, size);
-			r->keylen = (uint32_t)keylen;
-			r->line = key_prefix(key, keylen); /* for the merge's comparisons */
-			if (hashlen == DIFF_HASH_LEN) {
-				memcpy(r->hash, hash, DIFF_HASH_LEN);
-				r->flags |= REC_HASH;
-			}
-			if (sqlite3_column_bytes(st, 2) == DIFF_RAW_LEN) {
-				memcpy(r->raw, sqlite3_column_blob(st, 2), DIFF_RAW_LEN);
-				r->flags |= REC_RAW;
-			}
-			memcpy(r + 1, key, keylen);
-			b->len += size;
-		}
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
-		pthread_mutex_lock(&f->mu);
-		f->full[wb] = 1;
-		if (rc != SQLITE_ROW)
-			f->done = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		if (rc != SQLITE_ROW)
-			break;
-		wb = (wb + 1) % FEED_BLOCKS;
-	}
-	sqlite3_finalize(st);
-	return NULL;
-}
-
-/* Move to the next pair: 0 (f->cur NULL at the end), -1 error in f->err. */
-static int feed_next(snap_feed *f)
-{
-	if (f->cur != NULL)
-		f->at += rec_size(f->cur->keylen);
-	for (;;) {
-		if (f->holding) {
-			if (f->at < f->blk[f->rd].len) {
-				f->cur = (const rec *)(f->blk[f->rd].data + f->at);
-				return 0;
-			}
-			pthread_mutex_lock(&f->mu);
-			f->full[f->rd] = 0;
-			pthread_cond_broadcast(&f->cv);
-			pthread_mutex_unlock(&f->mu);
-			f->holding = 0;
-			f->rd = (f->rd + 1) % FEED_BLOCKS;
-			f->at = 0;
-		}
-		pthread_mutex_lock(&f->mu);
-		while (!f->full[f->rd] && !f->done)
-			pthread_cond_wait(&f->cv, &f->mu);
-		f->holding = f->full[f->rd];
-		pthread_mutex_unlock(&f->mu);
-		if (!f->holding) {
-			f->cur = NULL;
-			return f->err[0] ? -1 : 0;
-		}
-	}
-}
-
-static int feed_start(snap_feed *f, const char *state, char *err, size_t errlen)
-{
-	memset(f, 0, sizeof *f);
-	if (sqlite3_open_v2(state, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open state '%s': %s", state, f->db ? sqlite3_errmsg(f->db) : "out of memory");
-		sqlite3_close(f->db);
-		f->db = NULL;
-		return -1;
-	}
-	sqlite3_busy_timeout(f->db, 60000);
-	sqlite3_exec(f->db, "PRAGMA cache_size=-512", NULL, NULL, NULL); /* one pass in key order */
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
-	if (pthread_create(&f->tid, NULL, feed_main, f) != 0) {
-		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
-		return -1;
-	}
-	f->started = 1;
-	return feed_next(f) < 0 ? (snprintf(err, errlen, "%s", f->err), -1) : 0;
-}
-
-static void feed_stop(snap_feed *f)
-{
-	if (f->started) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		pthread_join(f->tid, NULL);
-	}
-	if (f->db != NULL) {
-		pthread_cond_destroy(&f->cv);
-		pthread_mutex_destroy(&f->mu);
-		sqlite3_close(f->db);
-	}
-	for (size_t i = 0; i < FEED_BLOCKS; i++)
-		rx_buf_free(&f->blk[i]);
-	memset(f, 0, sizeof *f);
 }
 
 /* Keys ordered by their prefix first, then by memcmp. */
@@ -1189,7 +434,7 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		goto done;
 	}
-	if (!c->o->full_resync && feed_start(&feed, c->o->state, err, errlen) < 0)
+	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->o->state, err, errlen) < 0)
 		goto done;
 	unc_state = sqlite3_step(unc);
 	for (;;) {
@@ -1276,13 +521,13 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 					goto done;
 			}
 		}
-		if (in_snap && feed_next(&feed) < 0) {
+		if (in_snap && rx_diff_feed_next(&feed) < 0) {
 			snprintf(err, errlen, "%s", feed.err);
 			goto done;
 		}
 		if (in_unc)
 			unc_state = sqlite3_step(unc);
-		if (too_many_invalid(c)) {
+		if (rx_diff_too_many_invalid(c)) {
 			rc = -2;
 			goto done;
 		}
@@ -1295,7 +540,7 @@ sqlerr:
 ioerr:
 	snprintf(err, errlen, "cannot read a temporary file");
 done:
-	feed_stop(&feed);
+	rx_diff_feed_stop(&feed);
 	sqlite3_finalize(unc);
 	for (size_t i = 0; i < c->nruns; i++)
 		free(rd[i].buf);
@@ -1577,7 +822,7 @@ int rx_diff_stage(const diff_options *o)
 	}
 	c.hash_all = o->full_resync || !snapshot_has_rows(c.db);
 
-	r = read_model(&c);
+	r = rx_diff_read_model(&c);
 	if (r != 0) {
 		status = r;
 		goto fail_run;
@@ -1681,7 +926,7 @@ done:
 	rx_buf_free(&c.out.buf);
 	rx_buf_free(&c.chunk);
 	rx_buf_free(&columns);
-	colset_free(&c.cols);
+	rx_diff_colset_free(&c.cols);
 	free(c.ix);
 	free(c.run_ends);
 	return status;
