@@ -46,7 +46,7 @@ typedef struct diff_options {
 	int full_resync;
 	unsigned shard, nshards; /* --shard I/N; nshards 0: all */
 	size_t max_line;
-	int threads;             /* --threads: hashing threads (1: none besides main) */
+	int threads;             /* --threads: reading threads (1: the main one only) */
 	long long commit_every;  /* --commit: acks per transaction */
 } diff_options;
 

@@ -166,7 +166,6 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, char *err,
 		       size_t errlen)
 {
-	static rx_buf packed;
 	char hex[2 * DIFF_HASH_LEN + 1];
 	rx_buf *b = &c->out.buf;
 
@@ -194,26 +193,7 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 
 	if (full.p == NULL)
 		full = row;
-	rx_diff_pack(full.p, full.n, &packed);
-	sqlite3_stmt *st = c->put_staged;
-	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->run_id);
-	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, hash, DIFF_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, action);
-	sqlite3_bind_blob(st, 6, packed.data, (int)packed.len, SQLITE_STATIC);
-	if (raw != NULL)
-		sqlite3_bind_blob(st, 7, raw, DIFF_RAW_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 7);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "cannot stage a change: %s", sqlite3_errmsg(c->db));
-		return -1;
-	}
-	rx_killpoint("merge");
-	return 0;
+	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, err, errlen);
 }
 
 /* The last delivered row of a key, unpacked into out: 1, 0 none, -1 error. */
@@ -232,7 +212,7 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 			found = 1;
 		}
 	} else if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 		found = -1;
 	}
 	sqlite3_reset(st);
@@ -429,9 +409,9 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	for (size_t i = nheap / 2; i-- > 0;)
 		heap_down(heap, nheap, i, rd);
 	memset(&feed, 0, sizeof feed);
-	if (sqlite3_prepare_v2(c->db, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
+	if (sqlite3_prepare_v2(c->rdb, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
 	    SQLITE_OK) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 		goto done;
 	}
 	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->o->state, err, errlen) < 0)
@@ -535,7 +515,7 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	rc = 0;
 	goto done;
 sqlerr:
-	snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 	goto done;
 ioerr:
 	snprintf(err, errlen, "cannot read a temporary file");
@@ -789,6 +769,7 @@ static int copy_out(stage_ctx *c)
 int rx_diff_stage(const diff_options *o)
 {
 	stage_ctx c;
+	stager stg;
 	rx_buf columns = {0};
 	char err[1024];
 	int status = RX_EXIT_FAIL, in_txn = 0, r;
@@ -827,7 +808,15 @@ int rx_diff_stage(const diff_options *o)
 		status = r;
 		goto fail_run;
 	}
-	if (sqlite3_prepare_v2(c.db, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
+	/* the merge reads on a connection of its own: the stager thread
+	 * owns c.db and its transaction meanwhile */
+	if (sqlite3_open_v2(o->state, &c.rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rx_diag("cannot open state '%s': %s", o->state, c.rdb ? sqlite3_errmsg(c.rdb) : "out of memory");
+		goto fail_run;
+	}
+	sqlite3_busy_timeout(c.rdb, 60000);
+	sqlite3_exec(c.rdb, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(c.rdb, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_prepare_v2(c.db,
 			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -848,7 +837,21 @@ int rx_diff_stage(const diff_options *o)
 		goto fail_run;
 	}
 	in_txn = 1;
+	rx_killpoint_init();
+	if (rx_diff_stager_start(&stg, c.db, c.put_staged, c.run_id, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		goto fail_run;
+	}
+	c.stg = &stg;
 	r = merge(&c, err, sizeof err);
+	/* every change staged (or, when the merge failed, dropped): the
+	 * connection is this thread's again */
+	char serr[512];
+	if (rx_diff_stager_finish(&stg, r != 0, serr, sizeof serr) < 0 && r == 0) {
+		snprintf(err, sizeof err, "%s", serr);
+		r = -1;
+	}
+	c.stg = NULL;
 	if (r == -2) {
 		status = RX_EXIT_DATAERR;
 		goto fail_run;
@@ -880,7 +883,7 @@ int rx_diff_stage(const diff_options *o)
 	if (set_counts(&c, changes > 0 ? "staged" : "done", c.rows > 0 ? columns.data : NULL, changes == 0, err,
 		       sizeof err) < 0 ||
 	    rx_diff_exec(c.db, "COMMIT", err, sizeof err) < 0) {
-		rx_diag("%s", err);
+		rx_diag("cannot commit the staged changes to state '%s': %s; nothing was emitted", o->state, err);
 		goto fail_run;
 	}
 	in_txn = 0;
@@ -893,6 +896,8 @@ int rx_diff_stage(const diff_options *o)
 	sqlite3_finalize(c.get_row);
 	sqlite3_finalize(c.put_staged);
 	c.get_row = c.put_staged = NULL;
+	sqlite3_close(c.rdb);
+	c.rdb = NULL;
 	/* the WAL is copied into the database by the commit process (it is
 	 * open in a pipeline anyway, so this close would not do it): the
 	 * changes go out now */
@@ -906,6 +911,10 @@ int rx_diff_stage(const diff_options *o)
 
 fail_run:
 	/* nothing was emitted: record why the run stopped */
+	if (c.stg != NULL) {
+		rx_diff_stager_finish(c.stg, 1, err, sizeof err);
+		c.stg = NULL;
+	}
 	if (c.db != NULL && c.run_id > 0) {
 		if (in_txn)
 			sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
@@ -914,6 +923,7 @@ fail_run:
 done:
 	sqlite3_finalize(c.get_row);
 	sqlite3_finalize(c.put_staged);
+	sqlite3_close(c.rdb);
 	if (c.db != NULL)
 		sqlite3_close(c.db);
 	if (c.spool_fd >= 0)

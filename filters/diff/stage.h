@@ -85,6 +85,8 @@ typedef struct stage_ctx {
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
 	/* statements */
 	sqlite3_stmt *get_row, *put_staged;
+	sqlite3 *rdb;       /* the merge's reads, while the stager owns db */
+	struct stager *stg; /* stages the changes, during the merge */
 } stage_ctx;
 
 static inline uint64_t key_prefix(const char *k, size_t n)
@@ -133,5 +135,36 @@ int rx_diff_feed_start(snap_feed *f, const char *state, char *err, size_t errlen
 /* Move to the next pair: 0 (f->cur NULL at the end), -1 error in f->err. */
 int rx_diff_feed_next(snap_feed *f);
 void rx_diff_feed_stop(snap_feed *f);
+
+/* ---- stager.c ---- */
+
+#define STAGER_BLOCKS 3
+
+/* Stages changes (lz4, INSERT INTO staged) on a thread that owns the
+ * staging connection until rx_diff_stager_finish. */
+typedef struct stager {
+	pthread_t tid;
+	int started;
+	sqlite3 *db;          /* the staging connection, in its transaction */
+	sqlite3_stmt *put;    /* INSERT OR REPLACE INTO staged ... */
+	long long run_id;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	rx_buf blk[STAGER_BLOCKS];
+	int full[STAGER_BLOCKS];
+	size_t wr;            /* the block the merge fills */
+	int done, stop;       /* no more blocks; drop what is queued */
+	int failed;           /* an insert failed: err says why */
+	char err[512];
+} stager;
+
+int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, char *err, size_t errlen);
+/* Queue one change; row is the full row kept for the snapshot.  0, or -1
+ * with err when staging has failed. */
+int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
+		       const unsigned char *raw, int action, rx_span row, char *err, size_t errlen);
+/* Wait until every queued change is staged (abandon: drop them and stop):
+ * 0, or -1 with err.  The connection is the caller's again. */
+int rx_diff_stager_finish(stager *s, int abandon, char *err, size_t errlen);
 
 #endif

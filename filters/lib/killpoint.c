@@ -45,6 +45,12 @@ static void parse(void)
 	free(copy);
 }
 
+void rx_killpoint_init(void)
+{
+	if (nspecs < 0)
+		parse();
+}
+
 void rx_killpoint(const char *point)
 {
 	if (nspecs < 0)

@@ -1,0 +1,192 @@
+/*
+ * stager.c - the changes of a stage run go into the state on a thread of
+ * their own.
+ *
+ * NOTES ON THE DESIGN
+ *
+ * Staging a change is packing its row (lz4) and one INSERT into 'staged':
+ * more than half of a first run's merge, where every row is a change.
+ * The merge hands the changes, in key order, to this thread in blocks
+ * (STAGER_BLOCKS of STAGER_BYTES, so memory is fixed) and goes on
+ * merging; the thread owns the staging connection and its open
+ * transaction until rx_diff_stager_finish, after which the run goes on
+ * with it on the main thread (guard rails, COMMIT or ROLLBACK).
+ *
+ * The merge's own reads (the uncertain keys, the last delivered rows)
+ * use another connection meanwhile: the staging does not touch the
+ * tables they read.
+ */
+#include "stage.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define STAGER_BYTES ((size_t)256 << 10)
+
+/* One change in a block, followed by its key and its row, padded to 8. */
+typedef struct job {
+	uint32_t keylen, rowlen;
+	int32_t action;
+	uint32_t has_raw;
+	char op[8];
+	unsigned char hash[DIFF_HASH_LEN];
+	unsigned char raw[DIFF_RAW_LEN];
+} job;
+
+static size_t job_bytes(const job *j)
+{
+	return (sizeof(job) + j->keylen + j->rowlen + 7) & ~(size_t)7;
+}
+
+static int stage_job(stager *s, const job *j, rx_buf *packed)
+{
+	const char *key = (const char *)(j + 1);
+	sqlite3_stmt *st = s->put;
+
+	rx_diff_pack(key + j->keylen, j->rowlen, packed);
+	sqlite3_bind_text(st, 1, key, (int)j->keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	sqlite3_bind_text(st, 3, j->op, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, j->hash, DIFF_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, j->action);
+	sqlite3_bind_blob(st, 6, packed->data, (int)packed->len, SQLITE_STATIC);
+	if (j->has_raw)
+		sqlite3_bind_blob(st, 7, j->raw, DIFF_RAW_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(s->err, sizeof s->err, "cannot stage a change: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	rx_killpoint("merge");
+	return 0;
+}
+
+static void *stager_main(void *arg)
+{
+	stager *s = arg;
+	rx_buf packed = {0};
+	size_t rd = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (!s->full[rd] && !s->done && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		int go = s->full[rd] && !s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (!go)
+			break;
+		const rx_buf *b = &s->blk[rd];
+		int failed = 0;
+		for (size_t at = 0; at < b->len && !failed;) {
+			const job *j = (const job *)(b->data + at);
+			failed = stage_job(s, j, &packed) < 0;
+			at += job_bytes(j);
+		}
+		pthread_mutex_lock(&s->mu);
+		s->full[rd] = 0;
+		s->failed = failed;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		if (failed)
+			break;
+		rd = (rd + 1) % STAGER_BLOCKS;
+	}
+	rx_buf_free(&packed);
+	return NULL;
+}
+
+int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	s->db = db;
+	s->put = put;
+	s->run_id = run_id;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->tid, NULL, stager_main, s) != 0) {
+		snprintf(err, errlen, "cannot start a thread");
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		return -1;
+	}
+	s->started = 1;
+	return 0;
+}
+
+/* Hand the block being filled to the thread and wait for the next one to
+ * be free: 0, or -1 when the thread failed. */
+static int hand_off(stager *s)
+{
+	int failed;
+
+	pthread_mutex_lock(&s->mu);
+	s->full[s->wr] = 1;
+	pthread_cond_broadcast(&s->cv);
+	s->wr = (s->wr + 1) % STAGER_BLOCKS;
+	while (s->full[s->wr] && !s->failed)
+		pthread_cond_wait(&s->cv, &s->mu);
+	failed = s->failed;
+	pthread_mutex_unlock(&s->mu);
+	rx_buf_reset(&s->blk[s->wr]);
+	return failed ? -1 : 0;
+}
+
+int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
+		       const unsigned char *raw, int action, rx_span row, char *err, size_t errlen)
+{
+	rx_buf *b = &s->blk[s->wr];
+	job j;
+
+	memset(&j, 0, sizeof j);
+	j.keylen = (uint32_t)keylen;
+	j.rowlen = (uint32_t)row.n;
+	j.action = action;
+	snprintf(j.op, sizeof j.op, "%s", op);
+	memcpy(j.hash, hash, DIFF_HASH_LEN);
+	if (raw != NULL) {
+		j.has_raw = 1;
+		memcpy(j.raw, raw, DIFF_RAW_LEN);
+	}
+	size_t size = job_bytes(&j);
+	rx_buf_reserve(b, size);
+	memcpy(b->data + b->len, &j, sizeof j);
+	memcpy(b->data + b->len + sizeof j, key, keylen);
+	memcpy(b->data + b->len + sizeof j + keylen, row.p, row.n);
+	memset(b->data + b->len + sizeof j + keylen + row.n, 0, size - sizeof j - keylen - row.n);
+	b->len += size;
+	if (b->len >= STAGER_BYTES && hand_off(s) < 0) {
+		snprintf(err, errlen, "%s", s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int rx_diff_stager_finish(stager *s, int abandon, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (!s->started)
+		return 0;
+	if (!abandon && s->blk[s->wr].len > 0 && hand_off(s) < 0)
+		rc = -1;
+	pthread_mutex_lock(&s->mu);
+	if (abandon)
+		s->stop = 1;
+	s->done = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->tid, NULL);
+	if (s->failed) {
+		rc = -1;
+		snprintf(err, errlen, "%s", s->err);
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	for (size_t i = 0; i < STAGER_BLOCKS; i++)
+		rx_buf_free(&s->blk[i]);
+	s->started = 0;
+	return rc;
+}
