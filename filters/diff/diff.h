@@ -1,7 +1,7 @@
 /*
  * diff.h - rx-diff's modules: canonical hashing (canon.c), the state file
- * and its lock (state.c), staging a run (stage.c, with read.c and feed.c
- * behind stage.h) and committing acks (commit.c).
+ * and its lock (state.c), staging a run (stage.c, with read.c, feed.c
+ * and stager.c behind stage.h) and committing acks (commit.c).
  *
  * NOTES ON THE DESIGN
  *

@@ -16,8 +16,8 @@
  *     fingerprint is the delivered one is unchanged; any other row is
  *     hashed (if it was not yet) and compared.  New, changed and
  *     uncertain keys, and in mirror mode keys gone from the model, become
- *     changes: staged in the state (one transaction) and written to an
- *     output spool.
+ *     changes: staged in the state (one transaction, by the thread of
+ *     stager.c) and written to an output spool.
  *  3. Guard rails are checked on the totals.  If one trips, the
  *     transaction is rolled back and nothing is emitted (exit 65).
  *     Otherwise the staging commits (synchronous=FULL: once a change can

@@ -2,7 +2,8 @@
  * stage.h - what the parts of a stage run share: the record of a model
  * row (in chunks, sorted runs and the snapshot feed), the column set and
  * the run's context.  read.c reads the model into sorted runs, feed.c
- * reads the snapshot, stage.c merges them and stages the changes.
+ * reads the snapshot, stage.c merges them, and stager.c stages the
+ * changes.
  */
 #ifndef RX_DIFF_STAGE_H
 #define RX_DIFF_STAGE_H
