@@ -183,7 +183,7 @@ static int batch_input(batcher *b, const char *path, size_t max_line)
 		if (got == 0)
 			break;
 		if (got < 0) {
-			rx_diag_at(r.name, r.line + 1, "%s", err);
+			rx_diag("%s", err); /* it names the line */
 			rc = RX_EXIT_DATAERR;
 			break;
 		}

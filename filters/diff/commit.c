@@ -253,7 +253,7 @@ int rx_diff_commit(const diff_options *o)
 		}
 		r = rx_reader_next(&in, &line, &len, err, sizeof err);
 		if (r < 0) {
-			rx_diag_at(in.name, in.line + 1, "%s", err);
+			rx_diag("%s", err); /* it names the line */
 			goto done;
 		}
 		if (r == 0)

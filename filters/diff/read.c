@@ -515,7 +515,7 @@ int rx_diff_read_model(stage_ctx *c)
 		status = take_oldest(&p, in.name);
 	pool_stop(&p);
 	if (status == 0 && r < 0) {
-		rx_diag_at(in.name, in.line + 1, "%s", err);
+		rx_diag("%s", err); /* it names the line */
 		status = err[0] == 'l' ? RX_EXIT_DATAERR : RX_EXIT_FAIL; /* "line too long" */
 	}
 	if (status == 0 && flush_chunk(c, err, sizeof err) < 0) {

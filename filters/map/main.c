@@ -541,7 +541,7 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 		rx_killpoint("row");
 	}
 	if (got < 0) {
-		rx_diag_at(r.name, r.line + 1, "%s", err);
+		rx_diag("%s", err); /* it names the line */
 		rc = RX_EXIT_DATAERR;
 	}
 done:
