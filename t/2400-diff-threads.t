@@ -111,6 +111,16 @@ test_expect_success '--max-invalid stops at the same row whatever the threads' '
 	test_cmp expect count
 '
 
+test_expect_success 'a line over --max-line: named once, nothing emitted, whatever the threads' '
+	awk "BEGIN { for (i = 1; i <= 3000; i++) printf \"{\\\"id\\\":%d,\\\"v\\\":\\\"%0*d\\\"}\\n\", i, (i == 2500 ? 2000 : 10), i }" >long &&
+	echo "rx-diff: line 2500: longer than the limit of 1000 bytes (see --max-line)" >expect &&
+	for t in 1 4; do
+		test_expect_code 65 rx-diff --state long$t.db --key id --threads $t --max-line 1000 <long >out 2>err &&
+		test_must_be_empty out &&
+		test_cmp expect err || return 1
+	done
+'
+
 test_expect_success '--threads must be a number from 1 to 64' '
 	test_expect_code 2 rx-diff --state x.db --key id --threads 0 </dev/null 2>err &&
 	grep "^rx-diff: --threads" err &&
