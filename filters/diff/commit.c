@@ -211,8 +211,9 @@ int rx_diff_commit(const diff_options *o)
 
 	static const char *const sql[] = {
 		"SELECT action, row, run, raw FROM staged WHERE key = ?1 AND hash = ?2",
-		"INSERT OR REPLACE INTO snapshot(key, hash, raw) VALUES(?, ?, ?)",
-		"INSERT OR REPLACE INTO snapshot_row(key, row) VALUES(?, ?)",
+		"INSERT INTO snapshot(key, hash, raw) VALUES(?1, ?2, ?3)"
+		" ON CONFLICT(key) DO UPDATE SET hash = ?2, raw = ?3",
+		"INSERT INTO snapshot_row(key, row) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET row = ?2",
 		"DELETE FROM snapshot WHERE key = ?",
 		"DELETE FROM snapshot_row WHERE key = ?",
 		"DELETE FROM staged WHERE key = ?",
