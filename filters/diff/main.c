@@ -117,6 +117,9 @@ int main(int argc, char **argv)
 	int c, commit = 0, status_mode = 0, status;
 
 	rx_init("rx-diff");
+	/* no global count of SQLite's memory: it takes a mutex on every
+	 * allocation, and the threads each have their own connection */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	memset(&o, 0, sizeof o);
 	o.mode = MODE_UPSERT;
