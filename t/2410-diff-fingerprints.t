@@ -74,11 +74,30 @@ test_expect_success 'an uncertain key is sent even when its text is the same' '
 	test "$(jq -r .key again)" = 3
 '
 
+# an older rx-diff packed each row alone: its length, then an LZ4 block,
+# here the simplest one (one run of literals)
+plain_pack () { # STATE MODEL
+	python3 - "$1" "$2" <<-\EOF
+	import json, sqlite3, struct, sys
+	db = sqlite3.connect(sys.argv[1])
+	for line in open(sys.argv[2]):
+	    text = line.rstrip("\n").encode()
+	    n = len(text)
+	    assert 15 <= n < 270
+	    row = struct.pack("<I", n) + bytes([0xF0, n - 15]) + text
+	    db.execute("UPDATE snapshot_row SET row = ? WHERE key = ?", (row, str(json.loads(text)["id"])))
+	db.execute("DELETE FROM meta WHERE name = 'row_dict'")
+	db.commit()
+	EOF
+}
+
 test_expect_success 'setup: a state of schema version 1, as an older rx-diff left it' '
 	sync_all old.db m1 &&
 	sqlite3 old.db "ALTER TABLE snapshot DROP COLUMN raw; ALTER TABLE staged DROP COLUMN raw;
 		DELETE FROM meta WHERE name = \"raw_seed\"; PRAGMA user_version = 1" &&
-	test "$(sqlite3 old.db "PRAGMA user_version")" = 1
+	plain_pack old.db m1 &&
+	test "$(sqlite3 old.db "PRAGMA user_version")" = 1 &&
+	test "$(sqlite3 old.db "SELECT count(*) FROM meta WHERE name = \"row_dict\"")" = 0
 '
 
 test_expect_success 'opening it upgrades it: fingerprints from the delivered rows' '
@@ -90,6 +109,37 @@ test_expect_success 'opening it upgrades it: fingerprints from the delivered row
 	sed "5s/row 5/row five/" m1 >m6 &&
 	rx-diff --state old.db --key id --mode mirror <m6 >out &&
 	test_lines 1 out
+'
+
+test_expect_success 'after the upgrade, old rows (packed without a dictionary) still come back' '
+	acks out | rx-diff --state old.db --commit &&
+	sed "/\"id\":12,/d" m6 >m7 &&
+	rx-diff --state old.db --key id --mode mirror <m7 >out &&
+	test_lines 1 out &&
+	test "$(jq -c "[.op, .row]" out)" = "[\"delete\",{\"id\":12,\"v\":\"row 12\",\"n\":12}]"
+'
+
+test_expect_success 'rows are packed against a dictionary made by the first staging' '
+	sync_all d.db m1 &&
+	test "$(sqlite3 d.db "SELECT length(value) > 100 FROM meta WHERE name = \"row_dict\"")" = 1 &&
+	sqlite3 d.db "SELECT hex(value) FROM meta WHERE name = \"row_dict\"" >dict1 &&
+	sed "s/row/line/" m1 >m8 &&
+	sync_all d.db m8 &&
+	test_lines 50 changes &&
+	sqlite3 d.db "SELECT hex(value) FROM meta WHERE name = \"row_dict\"" >dict2 &&
+	test_cmp dict1 dict2
+'
+
+test_expect_success 'and come back exactly: changed fields and deletes from packed rows' '
+	sed "20s/line 20/row twenty/" m8 | sed "/\"id\":30,/d" >m9 &&
+	rx-diff --state d.db --key id --mode mirror <m9 >out &&
+	test_lines 2 out &&
+	jq -c "[.op, .key, .changed, .row]" out >actual &&
+	cat >expect <<-\EOF &&
+	["upsert","20",["v"],{"id":20,"v":"row twenty","n":20}]
+	["delete","30",null,{"id":30,"v":"line 30","n":30}]
+	EOF
+	test_cmp expect actual
 '
 
 test_expect_success 'the fingerprint seed differs from one state to the next' '

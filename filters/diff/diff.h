@@ -17,7 +17,8 @@
  *    canonical form and hashed, which is most of the cost of reading a
  *    row.  Only rows whose text differs are hashed.
  *  - Rows in the state are lz4-compressed: a 4-byte little-endian length of
- *    the raw text, then the LZ4 block.
+ *    the raw text, then the LZ4 block; bit 31 of the length marks a block
+ *    compressed against the state's dictionary of model rows (state.c).
  */
 #ifndef RX_DIFF_H
 #define RX_DIFF_H
@@ -93,9 +94,14 @@ long long rx_diff_proc_start(long long pid);
 int rx_diff_alive(long long pid, long long start);
 /* The newest run whose end is not recorded: 1 found, 0 none, -1 error. */
 int rx_diff_open_run(sqlite3 *db, diff_run *run, char *err, size_t errlen);
-/* Compress raw text into out (length prefix + LZ4 block) / decompress. */
-void rx_diff_pack(const char *raw, size_t n, rx_buf *out);
-int rx_diff_unpack(const void *blob, size_t n, rx_buf *out);
+/* Compress raw text into out (length prefix + LZ4 block), against the
+ * state's dictionary when dict has one / decompress (dict may be NULL for
+ * rows packed without one). */
+void rx_diff_pack(const rx_buf *dict, const char *raw, size_t n, rx_buf *out);
+int rx_diff_unpack(const rx_buf *dict, const void *blob, size_t n, rx_buf *out);
+/* The state's row dictionary into dict (empty: none yet) / store it. */
+int rx_diff_dict_load(sqlite3 *db, rx_buf *dict, char *err, size_t errlen);
+int rx_diff_dict_save(sqlite3 *db, const rx_buf *dict, char *err, size_t errlen);
 /* The fingerprint seed of the state. */
 int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen);
 /* --status: the history and freshness as JSON lines on w. */

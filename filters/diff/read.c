@@ -146,6 +146,7 @@ int rx_diff_too_many_invalid(const stage_ctx *c)
  * itself; with --threads 1 there are no workers at all.
  */
 #define BATCH_BYTES ((size_t)256 << 10)
+#define DICT_BYTES ((size_t)8 << 10) /* rows sampled for the state's row dictionary */
 #define NO_KEY 0xffffffffu /* rec.keylen of a row without a key */
 
 enum { BATCH_FREE, BATCH_FILLED, BATCH_BUSY, BATCH_DONE };
@@ -499,6 +500,11 @@ int rx_diff_read_model(stage_ctx *c)
 			break;
 		}
 		batch *b = &p.b[p.fill % p.nb];
+		if (c->dict.len == 0 && c->sample.len < DICT_BYTES) {
+			size_t take = len < DICT_BYTES - c->sample.len ? len : DICT_BYTES - c->sample.len;
+			rx_buf_put(&c->sample, line, take);
+			rx_buf_putc(&c->sample, '\n');
+		}
 		if (b->nlines == b->cap_lines) {
 			b->cap_lines = b->cap_lines ? 2 * b->cap_lines : 1024;
 			b->lines = rx_xrealloc(b->lines, b->cap_lines * sizeof *b->lines);

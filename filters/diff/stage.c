@@ -205,7 +205,7 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		if (rx_diff_unpack(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), out) < 0) {
+		if (rx_diff_unpack(&c->dict, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), out) < 0) {
 			snprintf(err, errlen, "the snapshot's row for key '%.*s' is damaged", (int)keylen, key);
 			found = -1;
 		} else {
@@ -490,7 +490,7 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 					goto done;
 			} else if (in_unc) {
 				rx_buf_reset(&unc_row);
-				if (rx_diff_unpack(sqlite3_column_blob(unc, 2), (size_t)sqlite3_column_bytes(unc, 2),
+				if (rx_diff_unpack(&c->dict, sqlite3_column_blob(unc, 2), (size_t)sqlite3_column_bytes(unc, 2),
 						   &unc_row) < 0 ||
 				    sqlite3_column_bytes(unc, 1) != DIFF_HASH_LEN) {
 					snprintf(err, errlen, "the uncertain row of a key is damaged");
@@ -797,7 +797,7 @@ int rx_diff_stage(const diff_options *o)
 	/* a test hook: small chunks make many sorted runs of a small model */
 	const char *chunk = getenv("RX_DIFF_CHUNK");
 	c.chunk_bytes = chunk != NULL && atol(chunk) > 0 ? (size_t)atol(chunk) : CHUNK_BYTES;
-	if (rx_diff_seed(c.db, &c.seed, err, sizeof err) < 0) {
+	if (rx_diff_seed(c.db, &c.seed, err, sizeof err) < 0 || rx_diff_dict_load(c.db, &c.dict, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;
 	}
@@ -838,7 +838,16 @@ int rx_diff_stage(const diff_options *o)
 	}
 	in_txn = 1;
 	rx_killpoint_init();
-	if (rx_diff_stager_start(&stg, c.db, c.put_staged, c.run_id, err, sizeof err) < 0) {
+	/* the state's first staging makes its row dictionary, in the same
+	 * transaction: the first rows of this model */
+	if (c.dict.len == 0 && c.sample.len > 0) {
+		rx_buf_put(&c.dict, c.sample.data, c.sample.len);
+		if (rx_diff_dict_save(c.db, &c.dict, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			goto fail_run;
+		}
+	}
+	if (rx_diff_stager_start(&stg, c.db, c.put_staged, c.run_id, &c.dict, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto fail_run;
 	}
@@ -937,6 +946,8 @@ done:
 	rx_buf_free(&c.chunk);
 	rx_buf_free(&columns);
 	rx_diff_colset_free(&c.cols);
+	rx_buf_free(&c.dict);
+	rx_buf_free(&c.sample);
 	free(c.ix);
 	free(c.run_ends);
 	return status;

@@ -87,6 +87,8 @@ typedef struct stage_ctx {
 	/* statements */
 	sqlite3_stmt *get_row, *put_staged;
 	sqlite3 *rdb;       /* the merge's reads, while the stager owns db */
+	rx_buf dict;        /* the state's row dictionary (empty: none yet) */
+	rx_buf sample;      /* without one: the first rows read, to make it */
 	struct stager *stg; /* stages the changes, during the merge */
 } stage_ctx;
 
@@ -148,6 +150,7 @@ typedef struct stager {
 	int started;
 	sqlite3 *db;          /* the staging connection, in its transaction */
 	sqlite3_stmt *put;    /* INSERT OR REPLACE INTO staged ... */
+	const rx_buf *dict;   /* to pack the rows against */
 	long long run_id;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -159,7 +162,8 @@ typedef struct stager {
 	char err[512];
 } stager;
 
-int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, char *err, size_t errlen);
+int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, const rx_buf *dict, char *err,
+			 size_t errlen);
 /* Queue one change; row is the full row kept for the snapshot.  0, or -1
  * with err when staging has failed. */
 int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,

@@ -43,7 +43,7 @@ static int stage_job(stager *s, const job *j, rx_buf *packed)
 	const char *key = (const char *)(j + 1);
 	sqlite3_stmt *st = s->put;
 
-	rx_diff_pack(key + j->keylen, j->rowlen, packed);
+	rx_diff_pack(s->dict, key + j->keylen, j->rowlen, packed);
 	sqlite3_bind_text(st, 1, key, (int)j->keylen, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, s->run_id);
 	sqlite3_bind_text(st, 3, j->op, -1, SQLITE_STATIC);
@@ -98,9 +98,11 @@ static void *stager_main(void *arg)
 	return NULL;
 }
 
-int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, char *err, size_t errlen)
+int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, const rx_buf *dict, char *err,
+			 size_t errlen)
 {
 	memset(s, 0, sizeof *s);
+	s->dict = dict;
 	s->db = db;
 	s->put = put;
 	s->run_id = run_id;
