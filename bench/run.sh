@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh - make bench: runs every bench/NN-*.sh in order.  Each prints
 # its figures and ratios; none asserts a time.  BENCH_ROWS scales them
-# (default 1000000).
+# (default 1000000); BENCH_DIFF_LARGE sets the rows of rx-diff's memory
+# check (default 5000000, 0 skips it); BENCH_KEEP keeps BENCH_DIR.
 set -u
 cd "$(dirname "$0")/.."
 PATH=$(pwd)/bin:$PATH
