@@ -31,7 +31,7 @@ typedef struct commit_ctx {
 	long long run_id;   /* the run the acks belong to, once known */
 	long long acked, ignored, chunk_acked, chunk_ignored;
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
-	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain, *count;
+	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
 
 static int step_done(sqlite3_stmt *st)

@@ -90,16 +90,22 @@ static void colset_add(colset *s, const char *name)
 
 static void colset_note(colset *s, const rx_members *ms)
 {
-	size_t i;
+	size_t i, at = 0;
 
-	/* rows of a model nearly always have the names of the row before */
-	rx_buf_reset(&s->names);
-	for (i = 0; i < ms->n; i++)
-		rx_buf_put(&s->names, ms->m[i].name.p, ms->m[i].name.n);
-	if (s->names.len == s->last.len && memcmp(s->names.data, s->last.data, s->names.len) == 0)
+	/* rows of a model nearly always have the names of the row before:
+	 * compare them in place with the last row's, back to back (a raw
+	 * name is quoted, so the concatenation is unambiguous) */
+	for (i = 0; i < ms->n; i++) {
+		size_t n = ms->m[i].name.n;
+		if (at + n > s->last.len || memcmp(s->last.data + at, ms->m[i].name.p, n) != 0)
+			break;
+		at += n;
+	}
+	if (i == ms->n && at == s->last.len)
 		return;
 	rx_buf_reset(&s->last);
-	rx_buf_put(&s->last, s->names.data, s->names.len);
+	for (i = 0; i < ms->n; i++)
+		rx_buf_put(&s->last, ms->m[i].name.p, ms->m[i].name.n);
 	for (i = 0; i < ms->n; i++) {
 		rx_buf_reset(&s->name);
 		rx_json_string_decode(ms->m[i].name, &s->name);
@@ -112,7 +118,6 @@ void rx_diff_colset_free(colset *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->cols[i]);
 	free(s->cols);
-	rx_buf_free(&s->names);
 	rx_buf_free(&s->name);
 	rx_buf_free(&s->last);
 	memset(s, 0, sizeof *s);

@@ -62,7 +62,7 @@ static inline int key_cmp(const char *a, size_t an, const char *b, size_t bn)
 typedef struct colset {
 	char **cols;
 	size_t n, cap;
-	rx_buf names, name, last;
+	rx_buf name, last;  /* scratch; the last row's raw names, back to back */
 } colset;
 
 typedef struct stage_ctx {
