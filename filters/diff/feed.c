@@ -10,8 +10,8 @@
  * them on in blocks of recs, with REC_HASH and REC_RAW set for what they
  * have (a damaged hash has no REC_HASH).
  *
- * The thread owns its connection; the blocks pass between the two
- * threads under one mutex, FEED_BLOCKS of them, so memory is fixed.
+ * The thread owns its connection; the blocks pass to the merge through
+ * a blockq (blockq.c), so memory is fixed.
  */
 #include "stage.h"
 
@@ -25,27 +25,15 @@ static void *feed_main(void *arg)
 {
 	snap_feed *f = arg;
 	sqlite3_stmt *st = NULL;
-	size_t wb = 0;
-	int rc = SQLITE_ERROR;
+	rx_buf *b;
+	int rc = SQLITE_ROW;
 
 	if (sqlite3_prepare_v2(f->db, "SELECT key, hash, raw FROM snapshot ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
-		pthread_mutex_lock(&f->mu);
-		f->done = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
+		rx_diff_blockq_close(&f->q);
 		return NULL;
 	}
-	for (;;) {
-		pthread_mutex_lock(&f->mu);
-		while (f->full[wb] && !f->stop)
-			pthread_cond_wait(&f->cv, &f->mu);
-		int stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-		rx_buf *b = &f->blk[wb];
-		rx_buf_reset(b);
+	while (rc == SQLITE_ROW && (b = rx_diff_blockq_write(&f->q)) != NULL) {
 		while (b->len < FEED_BYTES && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			size_t keylen = (size_t)sqlite3_column_bytes(st, 0);
 			const void *key = sqlite3_column_text(st, 0);
@@ -70,16 +58,9 @@ static void *feed_main(void *arg)
 		}
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			snprintf(f->err, sizeof f->err, "%s", sqlite3_errmsg(f->db));
-		pthread_mutex_lock(&f->mu);
-		f->full[wb] = 1;
-		if (rc != SQLITE_ROW)
-			f->done = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		if (rc != SQLITE_ROW)
-			break;
-		wb = (wb + 1) % FEED_BLOCKS;
+		rx_diff_blockq_push(&f->q);
 	}
+	rx_diff_blockq_close(&f->q);
 	sqlite3_finalize(st);
 	return NULL;
 }
@@ -89,25 +70,16 @@ int rx_diff_feed_next(snap_feed *f)
 	if (f->cur != NULL)
 		f->at += rec_size(f->cur->keylen);
 	for (;;) {
-		if (f->holding) {
-			if (f->at < f->blk[f->rd].len) {
-				f->cur = (const rec *)(f->blk[f->rd].data + f->at);
+		if (f->blk != NULL) {
+			if (f->at < f->blk->len) {
+				f->cur = (const rec *)(f->blk->data + f->at);
 				return 0;
 			}
-			pthread_mutex_lock(&f->mu);
-			f->full[f->rd] = 0;
-			pthread_cond_broadcast(&f->cv);
-			pthread_mutex_unlock(&f->mu);
-			f->holding = 0;
-			f->rd = (f->rd + 1) % FEED_BLOCKS;
+			rx_diff_blockq_release(&f->q);
 			f->at = 0;
 		}
-		pthread_mutex_lock(&f->mu);
-		while (!f->full[f->rd] && !f->done)
-			pthread_cond_wait(&f->cv, &f->mu);
-		f->holding = f->full[f->rd];
-		pthread_mutex_unlock(&f->mu);
-		if (!f->holding) {
+		f->blk = rx_diff_blockq_read(&f->q);
+		if (f->blk == NULL) {
 			f->cur = NULL;
 			return f->err[0] ? -1 : 0;
 		}
@@ -125,8 +97,7 @@ int rx_diff_feed_start(snap_feed *f, const char *state, char *err, size_t errlen
 	}
 	sqlite3_busy_timeout(f->db, 60000);
 	sqlite3_exec(f->db, "PRAGMA cache_size=-512", NULL, NULL, NULL); /* one pass in key order */
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
+	rx_diff_blockq_init(&f->q);
 	if (pthread_create(&f->tid, NULL, feed_main, f) != 0) {
 		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
 		return -1;
@@ -138,18 +109,12 @@ int rx_diff_feed_start(snap_feed *f, const char *state, char *err, size_t errlen
 void rx_diff_feed_stop(snap_feed *f)
 {
 	if (f->started) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
+		rx_diff_blockq_stop(&f->q);
 		pthread_join(f->tid, NULL);
 	}
 	if (f->db != NULL) {
-		pthread_cond_destroy(&f->cv);
-		pthread_mutex_destroy(&f->mu);
+		rx_diff_blockq_free(&f->q);
 		sqlite3_close(f->db);
 	}
-	for (size_t i = 0; i < FEED_BLOCKS; i++)
-		rx_buf_free(&f->blk[i]);
 	memset(f, 0, sizeof *f);
 }

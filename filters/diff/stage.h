@@ -110,26 +110,47 @@ void rx_diff_dead_letter(const char *line, size_t n, const char *message);
 /* More invalid rows than --max-invalid allows?  (The message is printed.) */
 int rx_diff_too_many_invalid(const stage_ctx *c);
 
-/* ---- feed.c ---- */
+/* ---- blockq.c ---- */
 
-#define FEED_BLOCKS 4
+#define BLOCKQ_BLOCKS 4
+
+/* A ring of buffers from one producer thread to one consumer thread. */
+typedef struct blockq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	rx_buf blk[BLOCKQ_BLOCKS];
+	int full[BLOCKQ_BLOCKS];
+	size_t wr, rd;  /* the producer's block, the consumer's */
+	int closed;     /* the producer has pushed its last block */
+	int stopped;    /* either side gave up: nobody waits any more */
+} blockq;
+
+void rx_diff_blockq_init(blockq *q);
+void rx_diff_blockq_free(blockq *q);
+/* Producer: the next block to fill, empty (waits for it), or NULL once
+ * the queue is stopped; then push it. */
+rx_buf *rx_diff_blockq_write(blockq *q);
+void rx_diff_blockq_push(blockq *q);
+void rx_diff_blockq_close(blockq *q);
+/* Consumer: the next full block (waits for it), or NULL at the end (closed
+ * and drained) or once stopped; then release it. */
+const rx_buf *rx_diff_blockq_read(blockq *q);
+void rx_diff_blockq_release(blockq *q);
+void rx_diff_blockq_stop(blockq *q);
+
+/* ---- feed.c ---- */
 
 /* The snapshot's (key, hash, fingerprint) in key order, from a thread. */
 typedef struct snap_feed {
 	pthread_t tid;
 	int started;
 	sqlite3 *db;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	rx_buf blk[FEED_BLOCKS];
-	int full[FEED_BLOCKS];
-	int done;        /* no block follows the last full one */
-	int stop;        /* the merge gave up */
-	char err[256];   /* why the scan failed */
-	size_t rd, at;   /* the block being read, and where */
-	int holding;     /* rd is full and being read */
-	const rec *cur;  /* the current pair, or NULL at the end; its key's
-			  * prefix is in cur->line */
+	blockq q;
+	char err[256];       /* why the scan failed */
+	const rx_buf *blk;   /* the block being read, or NULL */
+	size_t at;           /* where in it */
+	const rec *cur;      /* the current pair, or NULL at the end; its key's
+			      * prefix is in cur->line */
 } snap_feed;
 
 /* Start reading the snapshot of the state file; f->cur is the first pair.
@@ -141,8 +162,6 @@ void rx_diff_feed_stop(snap_feed *f);
 
 /* ---- stager.c ---- */
 
-#define STAGER_BLOCKS 3
-
 /* Stages changes (lz4, INSERT INTO staged) on a thread that owns the
  * staging connection until rx_diff_stager_finish. */
 typedef struct stager {
@@ -152,13 +171,10 @@ typedef struct stager {
 	sqlite3_stmt *put;    /* INSERT OR REPLACE INTO staged ... */
 	const rx_buf *dict;   /* to pack the rows against */
 	long long run_id;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	rx_buf blk[STAGER_BLOCKS];
-	int full[STAGER_BLOCKS];
-	size_t wr;            /* the block the merge fills */
-	int done, stop;       /* no more blocks; drop what is queued */
-	int failed;           /* an insert failed: err says why */
+	blockq q;
+	rx_buf *blk;          /* the block the merge fills */
+	int failed;           /* an insert failed: err says why (set before
+			       * the thread stops the queue) */
 	char err[512];
 } stager;
 

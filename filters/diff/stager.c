@@ -7,8 +7,8 @@
  * Staging a change is packing its row (lz4) and one INSERT into 'staged':
  * more than half of a first run's merge, where every row is a change.
  * The merge hands the changes, in key order, to this thread in blocks
- * (STAGER_BLOCKS of STAGER_BYTES, so memory is fixed) and goes on
- * merging; the thread owns the staging connection and its open
+ * of STAGER_BYTES through a blockq (blockq.c: memory is fixed) and goes
+ * on merging; the thread owns the staging connection and its open
  * transaction until rx_diff_stager_finish, after which the run goes on
  * with it on the main thread (guard rails, COMMIT or ROLLBACK).
  *
@@ -68,32 +68,21 @@ static void *stager_main(void *arg)
 {
 	stager *s = arg;
 	rx_buf packed = {0};
-	size_t rd = 0;
+	const rx_buf *b;
 
-	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		while (!s->full[rd] && !s->done && !s->stop)
-			pthread_cond_wait(&s->cv, &s->mu);
-		int go = s->full[rd] && !s->stop;
-		pthread_mutex_unlock(&s->mu);
-		if (!go)
-			break;
-		const rx_buf *b = &s->blk[rd];
-		int failed = 0;
-		for (size_t at = 0; at < b->len && !failed;) {
+	while ((b = rx_diff_blockq_read(&s->q)) != NULL) {
+		for (size_t at = 0; at < b->len;) {
 			const job *j = (const job *)(b->data + at);
-			failed = stage_job(s, j, &packed) < 0;
+			if (stage_job(s, j, &packed) < 0) {
+				s->failed = 1;
+				rx_diff_blockq_stop(&s->q); /* the merge learns it at its next block */
+				goto done;
+			}
 			at += job_bytes(j);
 		}
-		pthread_mutex_lock(&s->mu);
-		s->full[rd] = 0;
-		s->failed = failed;
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		if (failed)
-			break;
-		rd = (rd + 1) % STAGER_BLOCKS;
+		rx_diff_blockq_release(&s->q);
 	}
+done:
 	rx_buf_free(&packed);
 	return NULL;
 }
@@ -106,40 +95,21 @@ int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long ru
 	s->db = db;
 	s->put = put;
 	s->run_id = run_id;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	rx_diff_blockq_init(&s->q);
+	s->blk = rx_diff_blockq_write(&s->q);
 	if (pthread_create(&s->tid, NULL, stager_main, s) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mu);
+		rx_diff_blockq_free(&s->q);
 		return -1;
 	}
 	s->started = 1;
 	return 0;
 }
 
-/* Hand the block being filled to the thread and wait for the next one to
- * be free: 0, or -1 when the thread failed. */
-static int hand_off(stager *s)
-{
-	int failed;
-
-	pthread_mutex_lock(&s->mu);
-	s->full[s->wr] = 1;
-	pthread_cond_broadcast(&s->cv);
-	s->wr = (s->wr + 1) % STAGER_BLOCKS;
-	while (s->full[s->wr] && !s->failed)
-		pthread_cond_wait(&s->cv, &s->mu);
-	failed = s->failed;
-	pthread_mutex_unlock(&s->mu);
-	rx_buf_reset(&s->blk[s->wr]);
-	return failed ? -1 : 0;
-}
-
 int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
 		       const unsigned char *raw, int action, rx_span row, char *err, size_t errlen)
 {
-	rx_buf *b = &s->blk[s->wr];
+	rx_buf *b = s->blk;
 	job j;
 
 	memset(&j, 0, sizeof j);
@@ -159,9 +129,13 @@ int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen
 	memcpy(b->data + b->len + sizeof j + keylen, row.p, row.n);
 	memset(b->data + b->len + sizeof j + keylen + row.n, 0, size - sizeof j - keylen - row.n);
 	b->len += size;
-	if (b->len >= STAGER_BYTES && hand_off(s) < 0) {
-		snprintf(err, errlen, "%s", s->err);
-		return -1;
+	if (b->len >= STAGER_BYTES) {
+		rx_diff_blockq_push(&s->q);
+		s->blk = rx_diff_blockq_write(&s->q);
+		if (s->blk == NULL) { /* the thread failed and stopped the queue */
+			snprintf(err, errlen, "%s", s->err);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -172,23 +146,17 @@ int rx_diff_stager_finish(stager *s, int abandon, char *err, size_t errlen)
 
 	if (!s->started)
 		return 0;
-	if (!abandon && s->blk[s->wr].len > 0 && hand_off(s) < 0)
-		rc = -1;
-	pthread_mutex_lock(&s->mu);
 	if (abandon)
-		s->stop = 1;
-	s->done = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+		rx_diff_blockq_stop(&s->q);
+	else if (s->blk != NULL && s->blk->len > 0)
+		rx_diff_blockq_push(&s->q);
+	rx_diff_blockq_close(&s->q);
 	pthread_join(s->tid, NULL);
 	if (s->failed) {
 		rc = -1;
 		snprintf(err, errlen, "%s", s->err);
 	}
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
-	for (size_t i = 0; i < STAGER_BLOCKS; i++)
-		rx_buf_free(&s->blk[i]);
+	rx_diff_blockq_free(&s->q);
 	s->started = 0;
 	return rc;
 }
