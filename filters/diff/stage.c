@@ -837,7 +837,6 @@ int rx_diff_stage(const diff_options *o)
 		goto fail_run;
 	}
 	in_txn = 1;
-	rx_killpoint_init();
 	/* the state's first staging makes its row dictionary, in the same
 	 * transaction: the first rows of this model */
 	if (c.dict.len == 0 && c.sample.len > 0) {

@@ -9,6 +9,7 @@
  */
 #include "rx.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ static struct {
 	unsigned long at;      /* kill on this pass */
 	unsigned long passes;  /* passes so far */
 } specs[MAX_SPECS];
-static int nspecs = -1; /* -1: RX_KILL_AT not read yet */
+static int nspecs;
+static pthread_once_t parsed = PTHREAD_ONCE_INIT; /* points may be reached from threads */
 
 static void parse(void)
 {
@@ -45,16 +47,9 @@ static void parse(void)
 	free(copy);
 }
 
-void rx_killpoint_init(void)
-{
-	if (nspecs < 0)
-		parse();
-}
-
 void rx_killpoint(const char *point)
 {
-	if (nspecs < 0)
-		parse();
+	pthread_once(&parsed, parse);
 	for (int i = 0; i < nspecs; i++)
 		if (strcmp(specs[i].point, point) == 0 && ++specs[i].passes == specs[i].at) {
 			/* say so, so a test can tell the crash it asked for from another */

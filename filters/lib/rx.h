@@ -257,9 +257,6 @@ void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n);
 
 /* Raise SIGKILL here when $RX_KILL_AT names this program and point and
  * this is the pass it names: "rx-diff:stage-row:500,rx-push:sent:3". */
-/* Read RX_KILL_AT now: a program that reaches kill points from threads
- * calls this before it starts them. */
-void rx_killpoint_init(void);
 void rx_killpoint(const char *point);
 
 /* ---- keys and shards (hash.c) ---- */
