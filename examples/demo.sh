@@ -71,5 +71,5 @@ echo "the application database now:"
 sqlite3 -column -header "$out/app.db" \
 	"SELECT id, email, name, plan, lifetime_value FROM customers WHERE id IN ('C00010', 'C00030', 'C00040', 'C00050', 'C03001') ORDER BY id"
 echo
-echo "rows in app.db: $(sqlite3 "$out/app.db" 'SELECT count(*) FROM customers') (the model has $(wc -l <"$out/run3/rows.ndjson"))"
+echo "rows in app.db: $(sqlite3 "$out/app.db" 'SELECT count(*) FROM customers') (the model has $(grep -vc '^{"\$rx":' "$out/run3/rows.ndjson"))"
 echo "the state, its history and freshness: rx-diff --state examples/$out/state/app.db --status"

@@ -22,6 +22,7 @@ test_expect_success 'every SQLite type maps to JSON; big integers become strings
 	{"id":1,"email":"a@x.com","ltv":812.5,"big":9007199254740992,"photo":"AP8Q","note":"café"}
 	{"id":2,"email":null,"ltv":0.1,"big":"9007199254740993","photo":null,"note":"😀 中文"}
 	{"id":3,"email":"q\"uote","ltv":-2.5e-07,"big":"-9007199254740993","photo":"","note":"tab\tand\nnewline"}
+	{"$rx":"end","rows":3}
 	EOF
 	test_cmp expect actual
 '
@@ -29,7 +30,7 @@ test_expect_success 'every SQLite type maps to JSON; big integers become strings
 test_expect_success 'the output is valid JSON that jq reads back unchanged' '
 	rx-extract --sqlite w.db --table customers >out &&
 	jq -c . out >jqout &&
-	test_lines 3 jqout &&
+	test_lines 4 jqout &&
 	jq -r .note out >notes &&
 	test_grep "中文" notes
 '
@@ -39,6 +40,7 @@ test_expect_success '--query runs a model; column aliases become member names' '
 	cat >expect <<-\EOF &&
 	{"customer_id":1,"e":"A@X.COM"}
 	{"customer_id":2,"e":null}
+	{"$rx":"end","rows":2}
 	EOF
 	test_cmp expect actual
 '
@@ -46,19 +48,20 @@ test_expect_success '--query runs a model; column aliases become member names' '
 test_expect_success '--query-file reads the model from a file' '
 	echo "select id from customers where id = 2" >model.sql &&
 	rx-extract --sqlite w.db --query-file model.sql >actual &&
-	echo "{\"id\":2}" >expect &&
+	printf "%s\n" "{\"id\":2}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 
-test_expect_success 'an empty table gives no rows and exit 0' '
+test_expect_success 'an empty table gives no rows, the end record and exit 0' '
 	rx-extract --sqlite w.db --table empty >actual &&
-	test_must_be_empty actual
+	test_lines 1 actual &&
+	test_end 0 actual
 '
 
 test_expect_success 'a 5 MB row passes whole' '
 	sqlite3 w.db "create table big(id integer, blobby text); insert into big values (1, printf(\"%.*c\", 5000000, \"x\"));" &&
 	rx-extract --sqlite w.db --table big >out &&
-	test "$(jq -r ".blobby | length" out)" = 5000000
+	test "$(head -n 1 out | jq -r ".blobby | length")" = 5000000
 '
 
 test_expect_success 'a SQL error: a message naming the database, exit 1, no rows' '
@@ -88,7 +91,7 @@ test_expect_success 'usage: --query and --table are exclusive, one is needed' '
 test_expect_success 'a table name with a quote is quoted, not injected' '
 	sqlite3 w.db "create table \"we\"\"ird\"(v integer); insert into \"we\"\"ird\" values (7);" &&
 	rx-extract --sqlite w.db --table "we\"ird" >actual &&
-	echo "{\"v\":7}" >expect &&
+	printf "%s\n" "{\"v\":7}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 
@@ -107,7 +110,10 @@ test_expect_success 'a full disk is exit 74 with a message' '
 test_expect_success '--shard: the union of the shards is the whole, each key once' '
 	rx-extract --sqlite w.db --table many >all &&
 	for i in 1 2 3; do rx-extract --sqlite w.db --table many --shard $i/3 --key i >s$i || return 1; done &&
-	sort s1 s2 s3 >union && sort all >whole &&
+	test_end 200000 all &&
+	n1=$(rows_of s1 | wc -l) && n2=$(rows_of s2 | wc -l) && n3=$(rows_of s3 | wc -l) &&
+	test_end $n1 s1 && test_end $n2 s2 && test_end $n3 s3 &&
+	cat s1 s2 s3 | rows_of - | sort >union && rows_of all | sort >whole &&
 	test_cmp whole union &&
 	test -s s1 && test -s s2 && test -s s3
 '

@@ -14,6 +14,7 @@ test_expect_success 'values are strings by default; quotes and newlines survive'
 	{"id":"2","name":"multi\nline \"quoted\"","score":"9007199254740993","active":"false"}
 	{"id":"3","name":"","score":"007","active":""}
 	{"id":"4","name":"","score":"-0.5","active":"TRUE"}
+	{"$rx":"end","rows":4}
 	EOF
 	test_cmp expect actual
 '
@@ -25,6 +26,7 @@ test_expect_success '--infer: numbers, booleans, empty as null; 007 and big numb
 	{"id":2,"name":"multi\nline \"quoted\"","score":"9007199254740993","active":false}
 	{"id":3,"name":null,"score":"007","active":null}
 	{"id":4,"name":"","score":-0.5,"active":"TRUE"}
+	{"$rx":"end","rows":4}
 	EOF
 	test_cmp expect actual
 '
@@ -55,6 +57,7 @@ test_expect_success 'a UTF-8 BOM is dropped; --delimiter; unicode kept' '
 	cat >expect <<-\EOF &&
 	{"id":"1","city":"Zürich"}
 	{"id":"2","city":"東京"}
+	{"$rx":"end","rows":2}
 	EOF
 	test_cmp expect actual
 '
@@ -62,14 +65,14 @@ test_expect_success 'a UTF-8 BOM is dropped; --delimiter; unicode kept' '
 test_expect_success 'tab-separated input with --delimiter tab; spaces are data' '
 	printf "a\tb\n x \t y\n" >t.tsv &&
 	rx-extract --csv t.tsv --delimiter tab >actual &&
-	echo "{\"a\":\" x \",\"b\":\" y\"}" >expect &&
+	printf "%s\n" "{\"a\":\" x \",\"b\":\" y\"}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 
 test_expect_success 'CRLF line ends' '
 	printf "a,b\r\n1,2\r\n" >crlf.csv &&
 	rx-extract --csv crlf.csv >actual &&
-	echo "{\"a\":\"1\",\"b\":\"2\"}" >expect &&
+	printf "%s\n" "{\"a\":\"1\",\"b\":\"2\"}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 
@@ -116,22 +119,24 @@ test_expect_success 'an empty file has no header: exit 65' '
 	test_grep "no header row" err
 '
 
-test_expect_success 'a header alone gives no rows, exit 0' '
+test_expect_success 'a header alone gives no rows but the end record, exit 0' '
 	echo "a,b" >hdr.csv &&
 	rx-extract --csv hdr.csv >out &&
-	test_must_be_empty out
+	test_lines 1 out &&
+	test_end 0 out
 '
 
 test_expect_success 'stdin as -' '
 	printf "x\n1\n" | rx-extract --csv - --infer >actual &&
-	echo "{\"x\":1}" >expect &&
+	printf "%s\n" "{\"x\":1}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 
 test_expect_success 'a large file streams (200k rows), | head -1 quiet, >/dev/full 74' '
 	awk "BEGIN { print \"id,v\"; for (i = 0; i < 200000; i++) print i \",v\" i }" >big.csv &&
 	rx-extract --csv big.csv >out &&
-	test_lines 200000 out &&
+	test_lines 200001 out &&
+	test_end 200000 out &&
 	rx-extract --csv big.csv 2>err | head -n 1 >one &&
 	test_lines 1 one && test_must_be_empty err &&
 	test_expect_code 74 rx-extract --csv big.csv >/dev/full 2>err

@@ -25,7 +25,7 @@ wait_for_sleep () {
 test_expect_success 'setup: a role with a password, reached over TCP' '
 	pg_sql "create role alice login password $(printf "\\047")right$(printf "\\047")" &&
 	PGPASSWORD=right rx-extract --postgres "host=127.0.0.1 port=$PGPORT user=alice dbname=postgres" --query "select current_user as u" >actual &&
-	echo "{\"u\":\"alice\"}" >expect &&
+	printf "%s\n" "{\"u\":\"alice\"}" "{\"\$rx\":\"end\",\"rows\":1}" >expect &&
 	test_cmp expect actual
 '
 

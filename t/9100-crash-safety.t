@@ -33,7 +33,7 @@ SH
 # "KEY<TAB>ROW" lines in fake_records' format.
 expected () {
 	rx-extract --sqlite w.db --query 'SELECT * FROM customer_model ORDER BY id' | rx-map -f app.jq |
-	python3 -c '
+	rows_of - | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
 for r in sorted(rows, key=lambda r: r["id"]):

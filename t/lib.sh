@@ -104,6 +104,22 @@ test_lines () {
 	fi
 }
 
+# rows_of FILE: its lines without control records ({"$rx":...}, such as
+# the end record rx-extract and rx-map write last).
+rows_of () {
+	grep -v '^{"\$rx":' "$1"
+}
+
+# test_end N FILE: the last line of FILE is the end record of N rows.
+test_end () {
+	want="{\"\$rx\":\"end\",\"rows\":$1}"
+	got=$(tail -n 1 "$2")
+	if [ "$got" != "$want" ]; then
+		echo "the last line of $2 is '$got', expected '$want'" >&2
+		return 1
+	fi
+}
+
 test_skip_all () {
 	echo "1..0 # SKIP $1"
 	trap - EXIT

@@ -18,6 +18,8 @@
  *  - with --linger MS, a batch leaves at most MS milliseconds after its
  *    first record arrived, even if input is quiet (poll.c), and every
  *    batch is flushed to the pipe as it closes.
+ *  - a control record (control.c) is passed on in its place, between
+ *    batches;
  *  - a line that is not a change is bad input: the open batch is written,
  *    then exit 65 naming the line.  A change is an object with an "op" of
  *    insert, update, upsert or delete and a "row" object; a delete may
@@ -196,6 +198,14 @@ static int batch_input(batcher *b, const char *path, size_t max_line)
 			continue; /* a blank line */
 		const char *why = NULL;
 		int op = -1;
+		if (rx_control_is(line + a, len - a)) {
+			/* a control record keeps its place in the stream */
+			batch_close(b);
+			rx_buf_put(&b->out->buf, line + a, len - a);
+			rx_buf_putc(&b->out->buf, '\n');
+			rx_writer_record(b->out);
+			continue;
+		}
 		if (rx_json_scan_object(line + a, len - a, &ms, err, sizeof err) < 0) {
 			rx_diag_at(r.name, r.line, "cannot parse JSON: %s", err);
 			rc = RX_EXIT_DATAERR;

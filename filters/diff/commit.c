@@ -259,7 +259,7 @@ int rx_diff_commit(const diff_options *o)
 		}
 		if (r == 0)
 			break;
-		if (len == 0)
+		if (len == 0 || rx_control_is(line, len))
 			continue;
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "cannot parse the ack: %s", err);

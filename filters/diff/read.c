@@ -499,6 +499,29 @@ int rx_diff_read_model(stage_ctx *c)
 	while ((r = rx_reader_next(&in, &line, &len, err, sizeof err)) == 1) {
 		if (len == 0 || (len == 1 && line[0] == ' '))
 			continue;
+		if (c->ended) {
+			rx_diag_at(in.name, in.line, "a line after the end record; nothing was emitted");
+			status = RX_EXIT_DATAERR;
+			break;
+		}
+		if (rx_control_is(line, len)) {
+			if (rx_control_end(line, len, &c->end, err, sizeof err) < 0) {
+				rx_diag_at(in.name, in.line, "%s; nothing was emitted", err);
+				status = RX_EXIT_DATAERR;
+				break;
+			}
+			if (c->end.rows >= 0 && c->end.rows != c->model_lines) {
+				rx_diag_at(in.name, in.line,
+					   "the end record counts %lld rows, but %lld came before it (a stage lost rows);"
+					   " nothing was emitted",
+					   c->end.rows, c->model_lines);
+				status = RX_EXIT_DATAERR;
+				break;
+			}
+			c->ended = 1;
+			continue;
+		}
+		c->model_lines++;
 		if (len > 0xffffffffu - BATCH_BYTES) {
 			rx_diag_at(in.name, in.line, "row too long");
 			status = RX_EXIT_DATAERR;

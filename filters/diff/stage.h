@@ -82,6 +82,10 @@ typedef struct stage_ctx {
 	size_t nruns;
 	off_t runs_off;
 	colset cols;        /* the column set */
+	/* the end of the model (control.c) */
+	long long model_lines; /* rows on the input, before --shard */
+	int ended;             /* its end record was read */
+	rx_end end;            /* what it said */
 	/* counters */
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
 	/* statements */

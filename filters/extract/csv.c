@@ -161,6 +161,12 @@ static void on_field(void *data, size_t n, void *arg)
 				st->status = RX_EXIT_DATAERR;
 				return;
 			}
+		if (n == 3 && memcmp(s, "$rx", 3) == 0) {
+			rx_diag_at(st->name, st->line, "header: column %zu is named '$rx', which rx keeps for its control "
+				   "records: rename it", st->ncols + 1);
+			st->status = RX_EXIT_DATAERR;
+			return;
+		}
 		st->names = rx_xrealloc(st->names, (st->ncols + 1) * sizeof *st->names);
 		st->plain = rx_xrealloc(st->plain, (st->ncols + 1) * sizeof *st->plain);
 		memset(&st->names[st->ncols], 0, sizeof *st->names);

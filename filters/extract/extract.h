@@ -5,6 +5,13 @@
  * writer, record by record (rx_extract_row() after each), never holding
  * more than one row.  A source returns an exit status (RX_EXIT_*); on
  * failure it has already printed why.
+ *
+ * The end of the model is main()'s to mark: when the source returns
+ * RX_EXIT_OK it writes the end record ({"$rx":"end","rows":N}, control.c)
+ * as the last line, and never otherwise, so that a source that fails
+ * midway, or a process killed midway, leaves a stream rx-diff knows is
+ * cut short (it then sends no delete).  A source must therefore return
+ * RX_EXIT_OK only once every row of its result has been written.
  */
 #ifndef RX_EXTRACT_H
 #define RX_EXTRACT_H
@@ -28,6 +35,17 @@ typedef struct extract_options {
 /* Finish one row sitting at the end of out->buf (from `start`): apply the
  * shard filter, then let the writer flush if it wants to. */
 void rx_extract_row(rx_writer *out, size_t start, const extract_options *o);
+
+/* A source that passes on a stream of rows (--ndjson) reports what it
+ * learnt of that stream's end: rows dead-lettered upstream, and whether
+ * the stream was seen to end normally (complete 0: no end record is
+ * written even if the source succeeds). */
+void rx_extract_upstream(long long rejected, int complete);
+
+/* Refuse a result whose columns cannot make a row: two of one name (a
+ * join's "select *"), or one named "$rx".  0, or -1 with the message
+ * printed, naming the columns. */
+int rx_extract_check_columns(const char *source, const char *const *names, size_t n);
 
 /* Append an integer, as a string when a double cannot hold it exactly. */
 void rx_extract_put_int(rx_buf *b, long long v);

@@ -95,6 +95,35 @@ static void parse_key(const char *arg)
 		rx_usage_error("--key: no column named");
 }
 
+/* What the end record says */
+static long long rows_written, upstream_rejected;
+static int upstream_incomplete;
+
+void rx_extract_upstream(long long rejected, int complete)
+{
+	upstream_rejected = rejected;
+	upstream_incomplete = !complete;
+}
+
+int rx_extract_check_columns(const char *source, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "$rx") == 0) {
+			rx_diag("%s: column %zu is named '$rx', which rx keeps for its control records: rename it",
+				source, i + 1);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0) {
+				rx_diag("%s: columns %zu and %zu are both named '%s' (a join's select *?): a row cannot "
+					"hold both; name them apart with AS",
+					source, j + 1, i + 1, names[i]);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 {
 	if (o->nshards > 0) {
@@ -119,6 +148,7 @@ void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 		}
 	}
 	rx_buf_putc(&out->buf, '\n');
+	rows_written++;
 	rx_writer_record(out);
 	rx_killpoint("row");
 }
@@ -255,6 +285,11 @@ int main(int argc, char **argv)
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
 	default: status = rx_extract_postgres(&o, &out); break;
+	}
+	/* the end of the model, only when all of it was written */
+	if (status == RX_EXIT_OK && !out.error && !upstream_incomplete) {
+		rx_control_put_end(&out.buf, rows_written, upstream_rejected);
+		rx_writer_record(&out);
 	}
 	if (rx_writer_finish(&out, "output") < 0 && status == RX_EXIT_OK)
 		status = RX_EXIT_IOERR;

@@ -5,6 +5,11 @@
  * except that a top-level number a double cannot hold exactly becomes a
  * string (DESIGN.md "Numbers").  Blank lines are skipped.  A line that is
  * not an object stops the run with its line number (exit 65).
+ *
+ * The input's end record (control.c), if it has one, ends it: its counts
+ * are checked and its "rejected" carried into the end record rx-extract
+ * writes.  An input without one may have been cut short, so rx-extract
+ * writes none either: EOF alone never proves a model complete.
  */
 #include "extract.h"
 
@@ -18,7 +23,9 @@ int rx_extract_ndjson(const extract_options *o, rx_writer *out)
 	char err[512];
 	char *line;
 	size_t len;
-	int rc, status = RX_EXIT_OK;
+	int rc, status = RX_EXIT_OK, ended = 0;
+	unsigned long long rows = 0;
+	rx_end end = {-1, 0};
 
 	if (rx_reader_open(&in, o->source, o->max_line, err, sizeof err) < 0) {
 		rx_diag("%s", err);
@@ -27,6 +34,27 @@ int rx_extract_ndjson(const extract_options *o, rx_writer *out)
 	while ((rc = rx_reader_next(&in, &line, &len, err, sizeof err)) == 1) {
 		if (len == 0 || strspn(line, " \t") == len)
 			continue;
+		if (ended) {
+			rx_diag_at(in.name, in.line, "a line after the end record");
+			status = RX_EXIT_DATAERR;
+			break;
+		}
+		if (rx_control_is(line, len)) {
+			if (rx_control_end(line, len, &end, err, sizeof err) < 0) {
+				rx_diag_at(in.name, in.line, "%s", err);
+				status = RX_EXIT_DATAERR;
+				break;
+			}
+			if (end.rows >= 0 && (unsigned long long)end.rows != rows) {
+				rx_diag_at(in.name, in.line, "the end record counts %lld rows, but %llu came before it",
+					   end.rows, rows);
+				status = RX_EXIT_DATAERR;
+				break;
+			}
+			ended = 1;
+			continue;
+		}
+		rows++;
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "%s", err);
 			status = RX_EXIT_DATAERR;
@@ -64,6 +92,7 @@ int rx_extract_ndjson(const extract_options *o, rx_writer *out)
 		rx_diag("%s: %s", in.name, err);
 		status = RX_EXIT_DATAERR;
 	}
+	rx_extract_upstream(end.rejected, ended);
 	free(ms.m);
 	rx_reader_close(&in);
 	return status;

@@ -535,6 +535,15 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 		rx_diag("the statement returns no rows (it is not a query)");
 		goto done;
 	}
+	const char **plain = rx_xmalloc((size_t)ncols * sizeof *plain);
+	for (int i = 0; i < ncols; i++)
+		plain[i] = PQfname(desc, i);
+	int bad = rx_extract_check_columns("query", plain, (size_t)ncols);
+	free(plain);
+	if (bad < 0) {
+		status = RX_EXIT_DATAERR;
+		goto done;
+	}
 	cols = calloc((size_t)ncols, sizeof *cols);
 	if (cols == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");

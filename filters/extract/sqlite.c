@@ -45,6 +45,15 @@ int rx_extract_sqlite(const extract_options *o, rx_writer *out)
 		rx_diag("%s: the statement returns no columns", o->source);
 		goto done;
 	}
+	const char **plain = rx_xmalloc((size_t)ncols * sizeof *plain);
+	for (int i = 0; i < ncols; i++)
+		plain[i] = sqlite3_column_name(st, i);
+	int bad = rx_extract_check_columns(o->source, plain, (size_t)ncols);
+	free(plain);
+	if (bad < 0) {
+		status = RX_EXIT_DATAERR;
+		goto done;
+	}
 	names = calloc((size_t)ncols, sizeof *names);
 	if (names == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");

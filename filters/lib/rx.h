@@ -229,6 +229,23 @@ static inline rx_span rx_span_of(const char *p, size_t n)
 	return s;
 }
 
+/* ---- control records (control.c) ---- */
+
+/* The end of a model: {"$rx":"end","rows":N,"rejected":M}. */
+typedef struct rx_end {
+	long long rows;     /* rows before it on the stream, or -1: not given */
+	long long rejected; /* rows dead-lettered upstream (0: none) */
+} rx_end;
+
+/* Is the line a control record (an object whose first member is "$rx")?
+ * A cheap test on the first bytes; rx_control_end() validates. */
+int rx_control_is(const char *s, size_t n);
+/* Parse an end record: 0, or -1 with err (another control record, or a
+ * malformed one). */
+int rx_control_end(const char *s, size_t n, rx_end *end, char *err, size_t errlen);
+/* Append an end record (with "\n"); rejected 0 is left out. */
+void rx_control_put_end(rx_buf *b, long long rows, long long rejected);
+
 /* ---- dead letters (deadletter.c) ---- */
 
 typedef struct rx_deadletter {

@@ -16,6 +16,12 @@
  * that output.  A row the program fails on is a dead letter (stage
  * "rx-map") and the run goes on: exit 3 at the end.
  *
+ * A model's end record (control.c) is passed on as the last line, with
+ * "rows" counting the rows rx-map wrote and "rejected" adding the rows it
+ * dead-lettered to those dead-lettered upstream: rx-diff then knows the
+ * model is whole, or that rows are missing from it.  When any input
+ * lacks one, none is written.
+ *
  * Exit: 0 done, 1 failed (PII refusal, unreadable file), 2 usage or a
  * program that does not compile, 3 some rows dead-lettered, 65 a line
  * that is not a JSON object, 74 output.
@@ -43,6 +49,10 @@ typedef struct mapper {
 	rx_buf scratch;        /* a change's new row */
 	rx_buf decoded;        /* a string with escapes, decoded */
 	unsigned long long dead; /* rows dead-lettered */
+	/* the end of the model (control.c), passed on with rx-map's counts */
+	long long rows_in, rows_out; /* rows read, rows written */
+	long long upstream_rejected; /* from the inputs' end records */
+	int inputs, ended;           /* inputs read, and how many had an end record */
 } mapper;
 
 static void usage(void)
@@ -496,16 +506,43 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 	size_t len, nrows;
 	int rc = 0, got;
 
+	long long rows_before = m->rows_in;
+	int ended = 0;
+
 	if (rx_reader_open(&r, path, max_line, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		return RX_EXIT_FAIL;
 	}
+	m->inputs++;
 	while ((got = rx_reader_next(&r, &line, &len, err, sizeof err)) == 1) {
 		size_t i = 0;
 		while (i < len && (line[i] == ' ' || line[i] == '\t'))
 			i++;
 		if (i == len)
 			continue; /* a blank line */
+		if (ended) {
+			rx_diag_at(r.name, r.line, "a line after the end record");
+			rc = RX_EXIT_DATAERR;
+			goto done;
+		}
+		if (rx_control_is(line, len)) {
+			rx_end end;
+			if (rx_control_end(line, len, &end, err, sizeof err) < 0) {
+				rx_diag_at(r.name, r.line, "%s", err);
+				rc = RX_EXIT_DATAERR;
+				goto done;
+			}
+			if (end.rows >= 0 && end.rows != m->rows_in - rows_before) {
+				rx_diag_at(r.name, r.line, "the end record counts %lld rows, but %lld came before it",
+					   end.rows, m->rows_in - rows_before);
+				rc = RX_EXIT_DATAERR;
+				goto done;
+			}
+			m->upstream_rejected += end.rejected;
+			m->ended++;
+			ended = 1;
+			continue;
+		}
 		if (rx_json_scan_object(line, len, &line_members, err, sizeof err) < 0) {
 			rx_diag_at(r.name, r.line, "cannot parse JSON: %s", err);
 			rc = RX_EXIT_DATAERR;
@@ -517,8 +554,11 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 			rx_buf_putc(&w->buf, '\n');
 		} else if (ri == -2) {
 			/* a row: straight into the output */
+			m->rows_in++;
 			if (map_row(m, line, len, &line_members, &w->buf, &nrows, 0, err, sizeof err) < 0)
 				dead_letter(m, line, len, err);
+			else
+				m->rows_out += (long long)nrows;
 		} else {
 			rx_span v = line_members.m[ri].value;
 			rx_buf_reset(&m->scratch);
@@ -666,6 +706,10 @@ int main(int argc, char **argv)
 	} else {
 		for (int i = optind; i < argc && status == RX_EXIT_OK; i++)
 			status = map_input(&m, argv[i], max_line, &out);
+	}
+	if (status == RX_EXIT_OK && m.inputs > 0 && m.ended == m.inputs) {
+		rx_control_put_end(&out.buf, m.rows_out, m.upstream_rejected + (long long)m.dead);
+		rx_writer_record(&out);
 	}
 	if (rx_writer_finish(&out, "the output") < 0)
 		status = RX_EXIT_IOERR;

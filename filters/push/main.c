@@ -349,6 +349,8 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		n--;
 	if (n == 0)
 		return;
+	if (rx_control_is(line, n))
+		return; /* a model's end record, passed on by rx-batch: not a change */
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
