@@ -10,7 +10,8 @@ dest () {
 		else .[$c.key] = ((.[$c.key] // {}) + $c.row) end) | .[]' dest.log | sort
 }
 model () {
-	awk -v n="$1" -v v="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"K%04d\",\"v\":%d}\n", i, i * v }'
+	awk -v n="$1" -v v="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"K%04d\",\"v\":%d}\n", i, i * v }' &&
+	echo '{"$rx":"end"}'
 }
 intact () { test "$(sqlite3 "$1" "pragma integrity_check")" = ok; }
 # wait until the state shows an open run
@@ -79,7 +80,7 @@ crash_sync () {
 	intact k.db &&
 	rx-diff --state k.db --key id --mode mirror <m2 2>err | push | rx-diff --state k.db --commit &&
 	intact k.db &&
-	dest >actual && sort m2 >expect && test_cmp expect actual &&
+	dest >actual && rows_of m2 | sort >expect && test_cmp expect actual &&
 	rx-diff --state k.db --key id --mode mirror <m2 >quiet &&
 	test_must_be_empty quiet
 }

@@ -42,6 +42,7 @@ typedef struct diff_options {
 	long long max_invalid;   /* 0: no limit */
 	long long max_changes;   /* -1: no limit */
 	double max_delete_ratio; /* mirror mode; 1.0: no limit */
+	int assume_complete;     /* --assume-complete: EOF ends the model */
 	int accept_schema_change;
 	int changed_only;
 	int full_resync;

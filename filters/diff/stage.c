@@ -313,6 +313,10 @@ static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsign
 
 	if (c->o->mode != MODE_MIRROR)
 		return 0;
+	if (c->hold_deletes) {
+		c->held_deletes++; /* not sent on a guess: the model lacks rows */
+		return 0;
+	}
 	if (sent_row.p == NULL) {
 		int found = last_row(c, key, keylen, &row, err, errlen);
 		if (found < 0)
@@ -707,9 +711,11 @@ static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
 			changes, o->max_changes);
 		return 1;
 	}
+	/* at the limit blocks too: half a destination deleted by a model cut
+	 * in half (a head -n) is exactly what the guard is for */
 	if (o->mode == MODE_MIRROR && o->max_delete_ratio < 1.0 && c->deletes > 0 &&
-	    (double)c->deletes > o->max_delete_ratio * (double)c->snapshot_rows) {
-		rx_diag("guard: %lld deletes are more than %g of the %lld synced rows (--max-delete-ratio); nothing was "
+	    (double)c->deletes >= o->max_delete_ratio * (double)c->snapshot_rows) {
+		rx_diag("guard: %lld deletes are %g or more of the %lld synced rows (--max-delete-ratio); nothing was "
 			"emitted (check that the model returned what it should, or raise --max-delete-ratio)",
 			c->deletes, o->max_delete_ratio, c->snapshot_rows);
 		return 1;
@@ -734,6 +740,36 @@ static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 		return tripped;
+	}
+	return 0;
+}
+
+/* Is the model whole?  In mirror mode a model that did not end with its
+ * end record may be cut short (a killed or failed producer, a head), and
+ * would delete what it lacks: the run stops, nothing emitted.  A model
+ * that is whole but lacks rows (keyless rows here, rows dead-lettered
+ * upstream) sends its rows but holds back every delete, since any key
+ * gone from it may be one of those rows.  0, or -1 (message printed). */
+static int end_of_model(stage_ctx *c)
+{
+	const diff_options *o = c->o;
+
+	if (o->mode != MODE_MIRROR)
+		return 0;
+	if (!c->ended && !o->assume_complete) {
+		rx_diag("the model ended without its end record after %lld rows, so it may be cut short (a producer "
+			"that failed or was stopped, a head): nothing was emitted, nothing deleted.  rx-extract writes "
+			"{\"$rx\":\"end\"} last when it read its whole source; a script can print it last on success, "
+			"or pass --assume-complete",
+			c->model_lines);
+		return -1;
+	}
+	if (c->invalid > 0 || c->end.rejected > 0) {
+		c->hold_deletes = 1;
+		rx_diag("%lld row%s of the model %s rejected (%lld here for a missing or null key, %lld by a stage "
+			"before): no delete is sent this run, since a key gone from the model may be one of them",
+			c->invalid + c->end.rejected, c->invalid + c->end.rejected == 1 ? "" : "s",
+			c->invalid + c->end.rejected == 1 ? "was" : "were", c->invalid, c->end.rejected);
 	}
 	return 0;
 }
@@ -806,6 +842,10 @@ int rx_diff_stage(const diff_options *o)
 	r = rx_diff_read_model(&c);
 	if (r != 0) {
 		status = r;
+		goto fail_run;
+	}
+	if (end_of_model(&c) < 0) {
+		status = RX_EXIT_DATAERR;
 		goto fail_run;
 	}
 	/* the merge reads on a connection of its own: the stager thread
@@ -912,6 +952,9 @@ int rx_diff_stage(const diff_options *o)
 	sqlite3_db_config(c.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close(c.db);
 	c.db = NULL;
+	if (c.held_deletes > 0)
+		rx_diag("%lld delete%s held back; fix the rejected rows and the next run sends %s", c.held_deletes,
+			c.held_deletes == 1 ? "" : "s", c.held_deletes == 1 ? "it" : "them");
 	status = copy_out(&c);
 	if (status == RX_EXIT_OK && c.invalid > 0)
 		status = RX_EXIT_DEADLETTER;

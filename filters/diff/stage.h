@@ -86,6 +86,8 @@ typedef struct stage_ctx {
 	long long model_lines; /* rows on the input, before --shard */
 	int ended;             /* its end record was read */
 	rx_end end;            /* what it said */
+	int hold_deletes;      /* rows are missing from the model: no delete */
+	long long held_deletes; /* deletes not emitted for that */
 	/* counters */
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
 	/* statements */
