@@ -51,6 +51,28 @@ static void check_scan(void)
 	memcpy(deep, "{\"a\":", 5);
 	ok(rx_json_scan_object(deep, sizeof deep, &ms, err, sizeof err) < 0 && strstr(err, "deeply") != NULL,
 	   "scan: deep nesting is an error, not a stack overflow");
+	const char *dup = "{\"id\":\"C1\",\"email\":\"a@x\",\"id\":\"P9\"}";
+	ok(rx_json_scan_object(dup, strlen(dup), &ms, err, sizeof err) < 0 &&
+		   strstr(err, "member \"id\" appears twice (members 1 and 3)") != NULL,
+	   "scan: a repeated member name is refused, named, with both places");
+	const char *esc = "{\"id\":1,\"\\u0069d\":2}";
+	ok(rx_json_scan_object(esc, strlen(esc), &ms, err, sizeof err) < 0 && strstr(err, "appears twice") != NULL,
+	   "scan: a name repeated with an escape is the same name");
+	const char *nested = "{\"row\":{\"a\":1,\"a\":2},\"a\":3}";
+	ok(rx_json_scan_object(nested, strlen(nested), &ms, err, sizeof err) == 0,
+	   "scan: names are checked at the top level, where rows have them");
+	rx_buf wide = {0};
+	rx_buf_putc(&wide, '{');
+	for (int i = 0; i < 600; i++)
+		rx_buf_printf(&wide, "%s\"c%d\":%d", i ? "," : "", i, i);
+	rx_buf_puts(&wide, "}");
+	ok(rx_json_scan_object(wide.data, wide.len, &ms, err, sizeof err) == 0 && ms.n == 600,
+	   "scan: 600 distinct names are fine");
+	wide.len--;
+	rx_buf_puts(&wide, ",\"c599\":0}");
+	ok(rx_json_scan_object(wide.data, wide.len, &ms, err, sizeof err) < 0 && strstr(err, "members 600 and 601"),
+	   "scan: and a wide row with one name twice is refused");
+	rx_buf_free(&wide);
 	free(ms.m);
 }
 
