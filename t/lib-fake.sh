@@ -58,6 +58,29 @@ fake_start () {
 	return 0
 }
 
+# reply_start NAME -- [SWITCHES...]: a server that gives every request one
+# answer and logs what it got (t/fake/reply.py); its URL in NAME.url, its
+# requests in NAME.log.  Stopped with the fakes at the end.
+reply_start () {
+	name=$1
+	shift
+	[ "${1:-}" = "--" ] && shift
+	rm -f "$name.port"
+	python3 "$RX_TESTS/fake/reply.py" --port-file "$name.port" --log "$name.log" "$@" >"$name.out" 2>&1 &
+	echo $! >"$name.pid"
+	i=0
+	while [ ! -s "$name.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "reply_start: the server did not start:" >&2
+			cat "$name.out" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$(cat "$name.port")" >"$name.url"
+}
+
 fake_url () {
 	cat "${1:-fake}.url"
 }

@@ -329,6 +329,7 @@ static void start(engine *e, request *r)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "rx-push/" RX_VERSION);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path as built (and as a dry run shows it) */
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -589,6 +590,13 @@ static void settle(engine *e, request *r, CURLcode cc)
 			if (jv_get_kind(res) == JV_KIND_ARRAY) {
 				oc = PER_RECORD;
 				results = jv_copy(res);
+			} else if (jv_get_kind(res) != JV_KIND_NULL && jv_get_kind(res) != JV_KIND_INVALID) {
+				/* a reply rx-push does not understand is never success */
+				snprintf(msg, sizeof msg, "HTTP %ld: a reply rx-push does not understand (\"results\" is %s, not "
+					 "an array)", status, jv_kind_name(jv_get_kind(res)));
+				oc = REJECT_ALL;
+				jv_free(action);
+				action = jv_null();
 			}
 			if (jv_get_kind(action) == JV_KIND_STRING) {
 				const char *a = jv_string_value(action);
@@ -695,6 +703,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
 				rx_push_ack(c, r->recs[i], id);
+			} else if (jv_get_kind(ok) != JV_KIND_FALSE) {
+				/* neither ok nor rejected: not understood, never success */
+				rx_push_dead(c, r->recs[i], (int)status,
+					     "the reply's result for this record is not understood (neither ok nor rejected)",
+					     r->reply.data, r->reply.len, r->attempts);
 			} else {
 				rx_push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
 					  r->reply.data, r->reply.len, r->attempts);
@@ -774,10 +787,14 @@ static void batches_to_requests(engine *e)
 	push_batch *b;
 
 	while ((b = rx_push_batch_pop(e->c)) != NULL) {
-		request *r = request_new(b->op, b->recs, b->n);
-		r->next = NULL;
-		/* append at the head: take_due picks the deepest due one, so order is FIFO */
-		queue_push(e, r);
+		const push_op *op = rx_push_profile_op(&e->c->prof, b->op);
+		size_t per = op != NULL && op->max_records > 0 ? op->max_records : b->n;
+		/* queue_push adds at the head and take_due picks the deepest due
+		 * one: order is FIFO, and each piece of a split batch keeps it */
+		for (size_t at = 0; at < b->n; at += per) {
+			request *r = request_new(b->op, b->recs + at, b->n - at < per ? b->n - at : per);
+			queue_push(e, r);
+		}
 		rx_push_batch_free(b);
 	}
 }

@@ -135,6 +135,28 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 	return rc;
 }
 
+/* Does a template name one record ({key}, {row.NAME})?  A request whose
+ * URL does can only ever be about one record. */
+static int names_record(const char *t)
+{
+	return t != NULL && (strstr(t, "{key}") != NULL || strstr(t, "{row.") != NULL);
+}
+
+static int query_names_record(jv query)
+{
+	int found = 0;
+
+	if (jv_get_kind(query) != JV_KIND_OBJECT)
+		return 0;
+	jv_object_foreach(jv_copy(query), k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING && names_record(jv_string_value(v)))
+			found = 1;
+		jv_free(k);
+		jv_free(v);
+	}
+	return found;
+}
+
 static int load_ops(push_profile *p, char *err, size_t errlen)
 {
 	jv ops = get_member(p->json, "ops", JV_KIND_OBJECT);
@@ -161,6 +183,22 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 		o->query = get_member(spec, "query", JV_KIND_OBJECT);
 		o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
 		p->nops++;
+		double max = get_number(spec, "max_records", 0);
+		if (names_record(o->path) || query_names_record(o->query)) {
+			/* a batch would go out under its first record's URL, and every
+			 * record of it be acked: one record a request, always */
+			if (max > 1 && rc == 0) {
+				snprintf(err, errlen,
+					 "profile %s: ops.%s: its URL names one record ({key} or {row.NAME}), so a "
+					 "request carries one record, but its \"max_records\" is %g: remove it, or take "
+					 "the record out of the URL",
+					 p->name, o->name, max);
+				rc = -1;
+			}
+			o->max_records = 1;
+		} else if (max >= 1) {
+			o->max_records = (size_t)max;
+		}
 		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0)
 			rc = -1;
 		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
@@ -322,7 +360,12 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 				rx_buf_printf(&tmp, "%g", jv_number_value(v));
 			jv_free(v);
 		}
-		put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
+		if (encode && ((tmp.len == 1 && tmp.data[0] == '.') || (tmp.len == 2 && memcmp(tmp.data, "..", 2) == 0)))
+			/* a value "." or ".." would be a dot segment: /contacts/.. is /
+			 * to every URL parser on the way */
+			rx_buf_puts(out, tmp.len == 1 ? "%2E" : "%2E%2E");
+		else
+			put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
 		s = end;
 	}
 	rx_buf_free(&tmp);

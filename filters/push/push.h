@@ -59,6 +59,8 @@ typedef struct push_op {
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
 	int response_records; /* it mentions .records: build them for it */
+	size_t max_records;   /* records a request for this op (0: the profile's);
+	                       * 1 when the path or query names a record */
 } push_op;
 
 typedef struct push_window {
