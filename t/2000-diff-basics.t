@@ -3,9 +3,9 @@
 . "$(dirname "$0")/lib.sh"
 
 # the changes without their hashes, for comparing with a heredoc
-nohash () { sed 's/"hash":"[0-9a-f]\{64\}",//' "$@"; }
+nohash () { sed -e 's/"hash":"[0-9a-f]\{64\}",//' -e 's/"run":"[0-9a-f]\{16\}\.[0-9]*",//' "$@"; }
 # acks for every change, as rx-push sends them
-acks () { jq -c '{key,hash,op}' "$@"; }
+acks () { jq -c '{key,hash,run,op}' "$@"; }
 
 test_expect_success 'usage: --help, --version, bad options' '
 	rx-diff --help >out &&

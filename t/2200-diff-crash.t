@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # a fake destination: applies changes to dest.log, acks each
-push () { tee -a dest.log | jq -c '{key,hash,op}'; }
+push () { tee -a dest.log | jq -c '{key,hash,run,op}'; }
 dest () {
 	jq -s -c 'reduce .[] as $c ({}; if $c.op == "delete" then del(.[$c.key])
 		else .[$c.key] = ((.[$c.key] // {}) + $c.row) end) | .[]' dest.log | sort
@@ -49,7 +49,7 @@ test_expect_success 'the commit process holds the lock after the stage has exite
 	rx-diff --state c.db --key id <m >out &&
 	test_expect_code 75 rx-diff --state c.db --key id <m 2>err &&
 	test_grep "locked by run 1 (pid $cpid," err &&
-	jq -c "{key,hash,op}" out >&4 && exec 4>&- &&
+	jq -c "{key,hash,run,op}" out >&4 && exec 4>&- &&
 	wait $cpid &&
 	rx-diff --state c.db --key id <m >again &&
 	test_must_be_empty again

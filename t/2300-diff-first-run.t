@@ -23,7 +23,7 @@ test_expect_success 'neither side ever reported a half-made file' '
 
 # acks for every change, as a destination that takes everything would send
 ack_all () {
-	jq -c "{key, hash, op}"
+	jq -c "{key, hash, run, op}"
 }
 
 test_expect_success 'a run that read no rows does not record an empty column set' '

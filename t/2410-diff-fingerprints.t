@@ -5,7 +5,7 @@
 # hash, and a state of schema version 1 (no fingerprints) is upgraded.
 . "$(dirname "$0")/lib.sh"
 
-acks () { jq -c '{key,hash,op}' "$@"; }
+acks () { jq -c '{key,hash,run,op}' "$@"; }
 sync_all () { # STATE MODEL: stage and ack every change
 	rx-diff --state "$1" --key id --mode mirror --assume-complete <"$2" >changes &&
 	acks changes | rx-diff --state "$1" --commit
@@ -19,7 +19,7 @@ test_expect_success 'setup: a delivered model of 50 rows' '
 
 test_expect_success 'the commit keeps a 16-byte fingerprint for every delivered row' '
 	test "$(sqlite3 s.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
-	test "$(sqlite3 s.db "PRAGMA user_version")" = 2
+	test "$(sqlite3 s.db "PRAGMA user_version")" = 3
 '
 
 test_expect_success 'the same text: nothing emitted' '
@@ -103,8 +103,8 @@ test_expect_success 'setup: a state of schema version 1, as an older rx-diff lef
 test_expect_success 'opening it upgrades it: fingerprints from the delivered rows' '
 	rx-diff --state old.db --key id --mode mirror --assume-complete <m1 >out 2>err &&
 	test_must_be_empty out &&
-	test_grep "^rx-diff: upgraded state .old.db. to schema version 2" err &&
-	test "$(sqlite3 old.db "PRAGMA user_version")" = 2 &&
+	test_grep "^rx-diff: upgraded state .old.db. from schema version 1 to 3" err &&
+	test "$(sqlite3 old.db "PRAGMA user_version")" = 3 &&
 	test "$(sqlite3 old.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
 	sed "5s/row 5/row five/" m1 >m6 &&
 	rx-diff --state old.db --key id --mode mirror --assume-complete <m6 >out &&

@@ -46,6 +46,8 @@ static void usage(void)
 	       "      --profile NAME         the destination's profile: its max_delete_ratio is\n"
 	       "                             the default of --max-delete-ratio\n"
 	       "      --full-resync          treat the snapshot as empty (the destination was wiped)\n"
+	       "      --preview              print the changes a run would emit; open no run and\n"
+	       "                             write nothing to the state (try a sync)\n"
 	       "      --shard I/N            keep only the keys in shard I of N\n"
 	       "      --max-line BYTES       longest line accepted (default 64M)\n"
 	       "      --threads N            threads that hash rows (default: one per processor,\n"
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
 	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
-	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE };
+	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE, OPT_PREVIEW };
 	static const struct option longopts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"key", required_argument, NULL, 'k'},
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
 		{"accept-schema-change", no_argument, NULL, OPT_ACCEPT_SCHEMA},
 		{"assume-complete", no_argument, NULL, OPT_ASSUME_COMPLETE},
 		{"profile", required_argument, NULL, OPT_PROFILE},
+		{"preview", no_argument, NULL, OPT_PREVIEW},
 		{"full-resync", no_argument, NULL, OPT_FULL_RESYNC},
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
@@ -204,6 +207,9 @@ int main(int argc, char **argv)
 		case OPT_PROFILE:
 			profile = optarg;
 			break;
+		case OPT_PREVIEW:
+			o.preview = 1;
+			break;
 		case OPT_FULL_RESYNC:
 			o.full_resync = 1;
 			break;
@@ -242,8 +248,10 @@ int main(int argc, char **argv)
 	if (commit && status_mode)
 		rx_usage_error("give one of --commit and --status");
 	if (commit || status_mode) {
-		if (o.nkey_cols > 0 || o.nignore_cols > 0 || o.nshards > 0 || o.changed_only || o.full_resync)
-			rx_usage_error("--key, --ignore, --shard, --changed-only and --full-resync go with a stage run");
+		if (o.nkey_cols > 0 || o.nignore_cols > 0 || o.nshards > 0 || o.changed_only || o.full_resync ||
+		    o.preview)
+			rx_usage_error("--key, --ignore, --shard, --changed-only, --full-resync and --preview go with a "
+				       "stage run");
 	} else if (o.nkey_cols == 0) {
 		rx_usage_error("no key: give --key COL[,COL...]");
 	}

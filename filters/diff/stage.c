@@ -177,6 +177,7 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 	rx_buf_puts(b, ",\"hash\":\"");
 	rx_buf_puts(b, hex);
 	rx_buf_putc(b, '"');
+	rx_buf_puts(b, c->run_tag);
 	if (changed != NULL) {
 		rx_buf_puts(b, ",\"changed\":[");
 		rx_buf_puts(b, changed);
@@ -193,6 +194,8 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 
 	if (full.p == NULL)
 		full = row;
+	if (c->stg == NULL)
+		return 0; /* a preview stages nothing */
 	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, err, errlen);
 }
 
@@ -288,7 +291,7 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		rx_buf_putc(&partial, '{');
 		int first = 1;
 		for (size_t i = 0; i < new_ms.n; i++) {
-			if (!flags[i] && !rx_diff_name_in(new_ms.m[i].name, o->key_cols, o->nkey_cols))
+			if (!flags[i] && !rx_name_in(new_ms.m[i].name, o->key_cols, o->nkey_cols))
 				continue;
 			if (!first)
 				rx_buf_putc(&partial, ',');
@@ -413,12 +416,16 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	for (size_t i = nheap / 2; i-- > 0;)
 		heap_down(heap, nheap, i, rd);
 	memset(&feed, 0, sizeof feed);
-	if (sqlite3_prepare_v2(c->rdb, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
-	    SQLITE_OK) {
+	/* a preview opens no run: the keys an earlier run staged (which a run
+	 * would now make uncertain) are uncertain too */
+	const char *unc_sql = c->o->preview ? "SELECT key, hash, row FROM staged UNION ALL SELECT key, hash, row FROM"
+					      " uncertain WHERE key NOT IN (SELECT key FROM staged) ORDER BY key"
+					    : "SELECT key, hash, row FROM uncertain ORDER BY key";
+	if (sqlite3_prepare_v2(c->rdb, unc_sql, -1, &unc, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 		goto done;
 	}
-	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->o->state, err, errlen) < 0)
+	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->path, err, errlen) < 0)
 		goto done;
 	unc_state = sqlite3_step(unc);
 	for (;;) {
@@ -602,6 +609,20 @@ static int open_run(stage_ctx *c, char *err, size_t errlen)
 		if (rx_diff_exec(db, sql, err, errlen) < 0)
 			goto done;
 	}
+	/* the newest run's commit still at work: it holds the state until it
+	 * ends, or its acks would come back to a run that is no longer open */
+	if (sqlite3_prepare_v2(db, "SELECT id, committer, committer_start FROM runs ORDER BY id DESC LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto sqlerr;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) != 0 &&
+	    rx_diff_alive(sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) {
+		snprintf(err, errlen, "state '%s' is locked by the commit of run %lld (pid %lld); one run at a time per state",
+			 o->state, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		rc = -2;
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	/* the previous run staged changes and none came back: say so */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT id, inserts + updates + deletes, acked FROM runs"
@@ -802,26 +823,61 @@ static int copy_out(stage_ctx *c)
 	return status;
 }
 
+/* A preview of a sync that has no state yet: an empty state of its own,
+ * in $TMPDIR, removed at the end.  0, or -1 with err. */
+static int preview_state(char *path, size_t len, char *err, size_t errlen)
+{
+	const char *dir = getenv("TMPDIR");
+
+	snprintf(path, len, "%s/rx-diff-preview.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file in '%s': %s", dir && *dir ? dir : "/tmp",
+			 strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int rx_diff_stage(const diff_options *o)
 {
 	stage_ctx c;
 	stager stg;
 	rx_buf columns = {0};
-	char err[1024];
+	char err[1024], scratch[4096] = "";
 	int status = RX_EXIT_FAIL, in_txn = 0, r;
 
 	memset(&c, 0, sizeof c);
 	c.o = o;
+	c.path = o->state;
 	c.spool_fd = c.runs_fd = c.out_fd = -1;
-	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
-		rx_diag("%s", err);
-		return RX_EXIT_FAIL;
+	if (o->preview && access(o->state, F_OK) != 0) {
+		if (preview_state(scratch, sizeof scratch, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			return RX_EXIT_FAIL;
+		}
+		c.path = scratch;
 	}
-	r = open_run(&c, err, sizeof err);
-	if (r < 0) {
+	if (rx_diff_state_open(c.path, !o->preview, &c.db, err, sizeof err) < 0) {
 		rx_diag("%s", err);
-		status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
 		goto done;
+	}
+	if (!o->preview) {
+		char id[17];
+		r = open_run(&c, err, sizeof err);
+		if (r < 0) {
+			rx_diag("%s", err);
+			status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
+			goto done;
+		}
+		/* every change names its state and run: only this run's commit
+		 * counts its acks */
+		if (rx_diff_state_id(c.db, id, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			goto fail_run;
+		}
+		snprintf(c.run_tag, sizeof c.run_tag, ",\"run\":\"%s.%lld\"", id, c.run_id);
 	}
 	if ((c.spool_fd = temp_fd(err, sizeof err)) < 0 || (c.runs_fd = temp_fd(err, sizeof err)) < 0 ||
 	    (c.out_fd = temp_fd(err, sizeof err)) < 0) {
@@ -850,15 +906,31 @@ int rx_diff_stage(const diff_options *o)
 	}
 	/* the merge reads on a connection of its own: the stager thread
 	 * owns c.db and its transaction meanwhile */
-	if (sqlite3_open_v2(o->state, &c.rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(c.path, &c.rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		rx_diag("cannot open state '%s': %s", o->state, c.rdb ? sqlite3_errmsg(c.rdb) : "out of memory");
 		goto fail_run;
 	}
 	sqlite3_busy_timeout(c.rdb, 60000);
 	sqlite3_exec(c.rdb, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(c.rdb, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v2(c.db,
+	if (sqlite3_prepare_v2(c.rdb, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) != SQLITE_OK) {
+		rx_diag("%s", sqlite3_errmsg(c.rdb));
+		goto fail_run;
+	}
+	if (o->preview) {
+		/* the changes it would emit; no run, nothing staged, nothing
+		 * written to the state */
+		r = merge(&c, err, sizeof err);
+		if (r == -2) {
+			status = RX_EXIT_DATAERR;
+			goto fail_run;
+		}
+		if (r < 0 || rx_writer_flush(&c.out) < 0) {
+			rx_diag("%s", r < 0 ? err : strerror(c.out.error));
+			goto fail_run;
+		}
+		goto guard_rails;
+	}
+	if (sqlite3_prepare_v2(c.db,
 			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
 			       -1, &c.put_staged, NULL) != SQLITE_OK) {
 		rx_diag("%s", sqlite3_errmsg(c.db));
@@ -912,6 +984,7 @@ int rx_diff_stage(const diff_options *o)
 		rx_diag("cannot write a temporary file: %s", strerror(c.out.error));
 		goto fail_run;
 	}
+guard_rails:
 	columns_text(&c, &columns);
 	r = guards(&c, columns.data, err, sizeof err);
 	if (r != 0) {
@@ -919,6 +992,11 @@ int rx_diff_stage(const diff_options *o)
 			rx_diag("%s", err);
 		status = r < 0 ? RX_EXIT_FAIL : RX_EXIT_DATAERR;
 		goto fail_run;
+	}
+	if (o->preview) {
+		sqlite3_finalize(c.get_row);
+		c.get_row = NULL;
+		goto emit;
 	}
 	long long changes = c.inserts + c.updates + c.deletes;
 	if (o->full_resync &&
@@ -944,6 +1022,7 @@ int rx_diff_stage(const diff_options *o)
 	sqlite3_finalize(c.get_row);
 	sqlite3_finalize(c.put_staged);
 	c.get_row = c.put_staged = NULL;
+emit:
 	sqlite3_close(c.rdb);
 	c.rdb = NULL;
 	/* the WAL is copied into the database by the commit process (it is
@@ -992,5 +1071,13 @@ done:
 	rx_buf_free(&c.sample);
 	free(c.ix);
 	free(c.run_ends);
+	if (scratch[0]) {
+		char side[4200];
+		unlink(scratch);
+		snprintf(side, sizeof side, "%s-wal", scratch);
+		unlink(side);
+		snprintf(side, sizeof side, "%s-shm", scratch);
+		unlink(side);
+	}
 	return status;
 }

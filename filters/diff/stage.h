@@ -67,8 +67,10 @@ typedef struct colset {
 
 typedef struct stage_ctx {
 	const diff_options *o;
+	const char *path;   /* the state file (a temporary one for a preview of a new sync) */
 	sqlite3 *db;
-	long long run_id;
+	long long run_id;   /* 0: a preview, no run */
+	char run_tag[64];   /* ,"run":"<state id>.<run>" in every change ("": a preview) */
 	uint64_t seed;      /* of the fingerprints */
 	size_t chunk_bytes; /* records sorted in memory at a time */
 	int hash_all;       /* the snapshot is empty: every row needs its hash */

@@ -253,7 +253,8 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	rx_buf_putc(&shown, '{');
 	build_target(e, r, op, &url, &h, &shown);
 	rx_buf_putc(&shown, '}');
-	rx_buf_puts(o, "{\"method\":");
+	/* a control record: a commit downstream skips it (control.c) */
+	rx_buf_puts(o, "{\"$rx\":\"request\",\"method\":");
 	rx_json_put_string(o, op->method, strlen(op->method));
 	rx_buf_puts(o, ",\"url\":");
 	rx_json_put_string(o, url.data, url.len);

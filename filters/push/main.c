@@ -119,6 +119,10 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 		rx_buf_puts(b, ",\"hash\":");
 		rx_json_put_compact(b, r->hash);
 	}
+	if (r->run.n > 0) {
+		rx_buf_puts(b, ",\"run\":");
+		rx_json_put_compact(b, r->run);
+	}
 	rx_buf_printf(b, ",\"op\":\"%s\"", r->op);
 	if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
 		rx_buf_puts(b, ",\"id\":");
@@ -226,6 +230,32 @@ static void malformed(push_ctx *c, const char *text, size_t n, const char *why)
 	c->dead++;
 }
 
+/* A dead letter fed back (it has an "error") whose row no longer hashes to
+ * the row_hash it was rejected with: sent, it would be acked under its
+ * old key and hash, and the snapshot would hold a row the destination
+ * does not have. */
+static int edited_dead_letter(const rx_members *ms)
+{
+	static rx_members em, rm;
+	char err[128], hex[65];
+	unsigned char h[32];
+	long e = rx_json_find(ms, "error", 5), r = rx_json_find(ms, "row", 3);
+
+	if (e < 0 || rx_json_kind(ms->m[e].value) != 'o' ||
+	    rx_json_scan_object(ms->m[e].value.p, ms->m[e].value.n, &em, err, sizeof err) < 0)
+		return 0;
+	long i = rx_json_find(&em, "row_hash", 8);
+	if (i < 0 || em.m[i].value.n != 66)
+		return 0;
+	if (r < 0 || rx_json_kind(ms->m[r].value) != 'o' ||
+	    rx_json_scan_object(ms->m[r].value.p, ms->m[r].value.n, &rm, err, sizeof err) < 0)
+		return 1;
+	rx_canon_row_hash(&rm, NULL, 0, h);
+	for (int k = 0; k < 32; k++)
+		snprintf(hex + 2 * k, 3, "%02x", h[k]);
+	return memcmp(hex, em.m[i].value.p + 1, 64) != 0;
+}
+
 /* Make a record of one change; batch_op when it has none of its own. */
 static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op)
 {
@@ -254,6 +284,20 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 		malformed(c, text, n, "a change without \"key\"");
 		goto done;
 	}
+	long hi = rx_json_find(&ms, "hash", 4);
+	if (hi < 0 || rx_json_kind(ms.m[hi].value) != 's') {
+		/* an ack without it could never find its way back to the snapshot */
+		malformed(c, text, n, "a change without a \"hash\" string (rx-diff gives every change one; a "
+				      "hand-written change may make one up)");
+		goto done;
+	}
+	if (edited_dead_letter(&ms)) {
+		malformed(c, text, n,
+			  "a dead letter whose row was edited after it was rejected (it no longer matches its "
+			  "error.row_hash): a re-drive sends records as they were; to send other values, fix the model or "
+			  "the mapping and run the sync");
+		goto done;
+	}
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
@@ -271,6 +315,9 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	i = rx_json_find(&ms, "row", 3);
 	if (i >= 0 && rx_json_kind(ms.m[i].value) == 'o')
 		r->row = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "run", 3);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's')
+		r->run = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
 	rx_buf key = {0};
 	char hex[65];
@@ -562,7 +609,7 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 {
 	rx_buf *o = &c->out.buf;
 
-	rx_buf_printf(o, "{\"driver\":\"%s\",\"table\":", c->prof.driver);
+	rx_buf_printf(o, "{\"$rx\":\"request\",\"driver\":\"%s\",\"table\":", c->prof.driver);
 	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
 	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
 	for (size_t i = 0; i < b->n; i++) {
@@ -850,6 +897,13 @@ int main(int argc, char **argv)
 	size_t unacked = c->held;
 	if (c->stop == PUSH_STOP_QUOTA || c->stop == PUSH_STOP_DOWN || c->stop == PUSH_STOP_AUTH)
 		unacked += drain_count(c);
+	else if (c->stop == PUSH_RUNNING && limit_reached(c) && !(c->in.eof && rx_reader_buffered(&c->in) == 0)) {
+		/* the rest is read, not taken: the stages upstream end normally
+		 * (a pipeline under pipefail would otherwise fail on SIGPIPE) */
+		size_t rest = drain_count(c);
+		if (rest > 0)
+			rx_diag("--limit %llu: %zu more record%s not taken", c->limit, rest, rest == 1 ? "" : "s");
+	}
 	c->held = unacked; /* for the stats */
 	rx_push_input_flush(c);
 	for (push_batch *b = rx_push_batch_pop(c); b != NULL; b = rx_push_batch_pop(c)) {
@@ -889,6 +943,7 @@ int main(int argc, char **argv)
 	rx_push_rate_close(c->rate);
 	rx_push_auth_free(&c->auth);
 	rx_push_profile_free(&c->prof);
+	rx_canon_free();
 	curl_global_cleanup();
 	return status;
 }

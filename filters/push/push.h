@@ -41,6 +41,7 @@ typedef struct push_record {
 	char *text;              /* the change as received (owned), NUL-terminated */
 	size_t len;              /* its length */
 	rx_span key, hash, row;  /* raw values inside text; row may be empty */
+	rx_span run;             /* its "run" (state and run of the change), or empty */
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */

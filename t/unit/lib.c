@@ -246,6 +246,23 @@ static void check_deadletter(void)
 	rx_members ms = {0};
 	char err[128];
 	ok(rx_json_scan_object(out.data, out.len - 1, &ms, err, sizeof err) == 0, "deadletter: valid JSON");
+	rx_members row = {0};
+	unsigned char h[32];
+	char want[80] = "\"row_hash\":\"";
+	rx_json_scan_object("{\"a\":1.0}", 9, &row, err, sizeof err);
+	rx_canon_row_hash(&row, NULL, 0, h);
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 12 + 2 * i, 3, "%02x", h[i]);
+	ok(strstr(out.data, want) != NULL, "deadletter: a change's error carries the canonical hash of its row");
+	rx_buf mark = {0};
+	rx_buf_puts(&mark, "{\"op\":\"upsert\",\"key\":\"C1\",\"row\":{\"a\":2},\"error\":{\"row_hash\":\"");
+	rx_buf_put(&mark, want + 12, 64);
+	rx_buf_puts(&mark, "\"}}");
+	rx_buf_reset(&out);
+	rx_deadletter_format(&out, mark.data, mark.len, &d);
+	ok(strstr(out.data, want) != NULL, "deadletter: and keeps the first one when it comes round again");
+	rx_buf_free(&mark);
+	free(row.m);
 	rx_buf_reset(&out);
 	rx_deadletter_format(&out, "not json", 8, &d);
 	ok(strncmp(out.data, "{\"record\":\"not json\",\"error\":", 29) == 0, "deadletter: a non-object is kept as text");
