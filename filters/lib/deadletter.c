@@ -60,6 +60,7 @@ void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_dead
 	rx_members ms = {0};
 	char err[256], at[32], hash[65] = "";
 	int first = 1;
+	size_t start = out->len;
 
 	rx_buf_putc(out, '{');
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) == 0) {
@@ -77,7 +78,7 @@ void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_dead
 	} else {
 		/* not an object: keep the text itself, so nothing is lost */
 		rx_buf_puts(out, "\"record\":");
-		rx_json_put_string(out, line, n);
+		rx_json_put_text(out, line, n);
 		first = 0;
 	}
 	free(ms.m);
@@ -91,7 +92,7 @@ void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_dead
 	else
 		rx_buf_puts(out, "null");
 	rx_buf_puts(out, ",\"message\":");
-	rx_json_put_string(out, d->message ? d->message : "", d->message ? strlen(d->message) : 0);
+	rx_json_put_text(out, d->message ? d->message : "", d->message ? strlen(d->message) : 0);
 	if (d->body.p != NULL && d->body.n > 0) {
 		rx_buf_puts(out, ",\"body\":");
 		rx_json_put_compact(out, d->body);
@@ -103,6 +104,7 @@ void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_dead
 	if (hash[0])
 		rx_buf_printf(out, ",\"row_hash\":\"%s\"", hash);
 	rx_buf_puts(out, "}}\n");
+	rx_scrub(out, start); /* a reply that echoes the request's headers */
 }
 
 void rx_deadletter_emit(const char *line, size_t n, const rx_deadletter *d)

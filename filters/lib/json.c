@@ -543,6 +543,28 @@ void rx_json_string_decode(rx_span raw, rx_buf *out)
 	}
 }
 
+void rx_json_put_text(rx_buf *b, const char *s, size_t n)
+{
+	rx_buf clean = {0};
+	size_t i = 0;
+
+	/* text from elsewhere (a reply, a library's message) may be any bytes:
+	 * what is not UTF-8 becomes U+FFFD, so the line stays valid JSON */
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : utf8_len((const unsigned char *)s + i, (const unsigned char *)s + n);
+		if (k == 0) {
+			rx_buf_put(&clean, "\xEF\xBF\xBD", 3);
+			i++;
+		} else {
+			rx_buf_put(&clean, s + i, k);
+			i += k;
+		}
+	}
+	rx_json_put_string(b, clean.data ? clean.data : "", clean.len);
+	rx_buf_free(&clean);
+}
+
 void rx_json_put_string(rx_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -212,6 +212,9 @@ int rx_json_name_eq(rx_span raw, const char *name, size_t namelen);
 void rx_json_string_decode(rx_span raw, rx_buf *out);
 /* Append s as a quoted, escaped JSON string. */
 void rx_json_put_string(rx_buf *b, const char *s, size_t n);
+/* The same for text of unknown bytes (replies, messages): invalid UTF-8
+ * becomes U+FFFD, so the result is always valid JSON. */
+void rx_json_put_text(rx_buf *b, const char *s, size_t n);
 /* Append a span with white space outside strings removed (values from
  * pretty-printed input stay one line). */
 void rx_json_put_compact(rx_buf *b, rx_span v);
@@ -259,6 +262,20 @@ int rx_control_is(const char *s, size_t n);
 int rx_control_end(const char *s, size_t n, rx_end *end, char *err, size_t errlen);
 /* Append an end record (with "\n"); rejected 0 is left out. */
 void rx_control_put_end(rx_buf *b, long long rows, long long rejected);
+
+/* ---- secrets (secret.c) ---- */
+
+/* Register a secret (and its JSON-escaped, URL-encoded and base64 forms):
+ * from then on rx_scrub replaces it with *** in what the program writes. */
+void rx_secret_add(const char *s);
+int rx_secret_count(void);
+/* Replace every registered secret in b->data[from..] with ***. */
+void rx_scrub(rx_buf *b, size_t from);
+/* The same, in place in a NUL-terminated string (it can only shrink). */
+void rx_scrub_string(char *s);
+void rx_secret_free(void);
+/* A process that holds secrets leaves no core dump with them. */
+void rx_no_core_dumps(void);
 
 /* ---- dead letters (deadletter.c) ---- */
 

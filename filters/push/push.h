@@ -189,6 +189,7 @@ typedef struct push_ctx {
 	const char *url;          /* base URL (profile's, or --url) */
 	long concurrency;         /* requests in flight at most */
 	int max_attempts;         /* tries per request before giving up */
+	int max_throttles;        /* 429s for one request before the run stops */
 	double retry_base;        /* first back-off, seconds */
 	double retry_max;         /* longest back-off, seconds */
 	long connect_timeout_ms;

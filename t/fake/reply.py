@@ -10,11 +10,12 @@ reply_start.
   --port-file FILE     the port, once it listens on 127.0.0.1
   --status N           default 200
   --body TEXT          default {}; with --echo-headers, the request's
-                       headers as a JSON object (a server that echoes what
+                       path and headers as JSON (a server that echoes what
                        it got, as some do in their error bodies)
   --body-file FILE     the body's bytes from a file (any bytes at all)
   --header 'Name: v'   repeatable
   --log FILE           the requests, one JSON line each
+  --tls CERT KEY       serve HTTPS with this certificate and key
 """
 import argparse
 import json
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--echo-headers", action="store_true")
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--log")
+    ap.add_argument("--tls", nargs=2)
     a = ap.parse_args()
 
     class Handler(BaseHTTPRequestHandler):
@@ -49,7 +51,7 @@ def main():
                                         "headers": dict(self.headers.items()), "body": body}) + "\n")
             out = a.body
             if a.echo_headers:
-                out = json.dumps({"error": "bad request", "you_sent": dict(self.headers.items())})
+                out = json.dumps({"error": "bad request", "path": self.path, "you_sent": dict(self.headers.items())})
             data = out.encode("utf-8", "surrogateescape")
             if a.body_file:
                 with open(a.body_file, "rb") as f:
@@ -66,6 +68,11 @@ def main():
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
