@@ -905,7 +905,8 @@ void rx_push_http_run(push_ctx *c)
 			request *r = take_due(e, now);
 			if (r == NULL)
 				break;
-			double wait = rx_push_rate_acquire(c->rate, now);
+			/* a dry run sends nothing: it shows every request at once */
+			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
 				rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");

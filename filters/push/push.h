@@ -99,6 +99,9 @@ typedef struct push_profile {
 	char *remaining_header; /* a header holding the requests left */
 	char *idem_header;      /* header carrying the idempotency key */
 	jv auth;                /* the "auth" object, or null */
+	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
+	char *dir;              /* the profile's directory: modules are found there first */
+	int modules_records;    /* a module mentions records: build them for its programs */
 } push_profile;
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
