@@ -205,7 +205,8 @@ static int query_names_record(jv query)
 
 	if (jv_get_kind(query) != JV_KIND_OBJECT)
 		return 0;
-	jv_object_foreach(jv_copy(query), k, v) {
+	/* (the macro evaluates its object more than once: no jv_copy in it) */
+	jv_object_foreach(query, k, v) {
 		if (jv_get_kind(v) == JV_KIND_STRING && names_record(jv_string_value(v)))
 			found = 1;
 		jv_free(k);
