@@ -4,8 +4,9 @@
  * An ack {"key":K,"hash":H,"run":"<state>.<run>",...} advances the
  * snapshot only when it names this state and the run this commit holds,
  * and H is the hash staged for K in that run: the staged row goes into
- * the snapshot (or, for a mirror delete, the key leaves it), and K is no
- * longer staged nor uncertain.  Any other ack changes nothing and is
+ * the snapshot with the destination's id (the ack's "id", else the one
+ * the change was sent with), or, for a mirror delete, the key leaves it;
+ * and K is no longer staged nor uncertain.  Any other ack changes nothing and is
  * counted: from another state (a wrong --state: exit 65), naming no run
  * (exit 65), from another run (a new run started since: its changes are
  * sent again anyway), or matching no staged change.
@@ -55,8 +56,9 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* 1 applied, 0 ignored, -1 error. */
-static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash)
+/* 1 applied, 0 ignored, -1 error.  id: the destination's id the ack
+ * carries (raw JSON; empty: none, keep the one the change was sent with). */
+static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash, rx_span id)
 {
 	int rc = 0;
 	sqlite3_stmt *g = c->get;
@@ -78,6 +80,10 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 2));
 		sqlite3_bind_text(c->put_row, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 1));
+		if (id.n > 0)
+			sqlite3_bind_text(c->put_row, 3, id.p, (int)id.n, SQLITE_STATIC);
+		else
+			sqlite3_bind_value(c->put_row, 3, sqlite3_column_value(g, 3));
 		if (step_done(c->put_hash) < 0 || step_done(c->put_row) < 0) {
 			rc = -1;
 			goto done;
@@ -305,7 +311,7 @@ int rx_diff_commit(const diff_options *o)
 	commit_ctx c;
 	rx_reader in;
 	rx_members ms = {0};
-	rx_buf key = {0};
+	rx_buf key = {0}, idtext = {0};
 	char err[1024];
 	char *line;
 	size_t len;
@@ -313,10 +319,10 @@ int rx_diff_commit(const diff_options *o)
 	long long bad = 0, in_chunk = 0;
 
 	static const char *const sql[] = {
-		"SELECT action, row, raw FROM staged WHERE key = ?1 AND hash = ?2 AND run = ?3",
+		"SELECT action, row, raw, id FROM staged WHERE key = ?1 AND hash = ?2 AND run = ?3",
 		"INSERT INTO snapshot(key, hash, raw) VALUES(?1, ?2, ?3)"
 		" ON CONFLICT(key) DO UPDATE SET hash = ?2, raw = ?3",
-		"INSERT INTO snapshot_row(key, row) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET row = ?2",
+		"INSERT INTO snapshot_row(key, row, id) VALUES(?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET row = ?2, id = ?3",
 		"DELETE FROM snapshot WHERE key = ?",
 		"DELETE FROM snapshot_row WHERE key = ?",
 		"DELETE FROM staged WHERE key = ?",
@@ -383,6 +389,7 @@ int rx_diff_commit(const diff_options *o)
 			continue;
 		}
 		long k = rx_json_find(&ms, "key", 3), h = rx_json_find(&ms, "hash", 4), rn = rx_json_find(&ms, "run", 3);
+		long di = rx_json_find(&ms, "id", 2);
 		unsigned char hash[DIFF_HASH_LEN];
 		if (k < 0 || h < 0 || rx_json_kind(ms.m[h].value) != 's' ||
 		    rx_diff_unhex(ms.m[h].value.p + 1, ms.m[h].value.n - 2, hash) < 0) {
@@ -430,7 +437,15 @@ int rx_diff_commit(const diff_options *o)
 		}
 		rx_buf_reset(&key);
 		rx_key_text(ms.m[k].value, &key);
-		r = apply(&c, key.data, key.len, hash);
+		/* the destination's id: kept for the key, so that every later change
+		 * of it (deletes too) can address the record by it */
+		rx_span id = {NULL, 0};
+		if (di >= 0 && rx_json_kind(ms.m[di].value) != 'z') {
+			rx_buf_reset(&idtext);
+			rx_json_put_compact(&idtext, ms.m[di].value);
+			id = rx_span_of(idtext.data, idtext.len);
+		}
+		r = apply(&c, key.data, key.len, hash, id);
 		if (r < 0) {
 			rx_diag("cannot commit an ack: %s", sqlite3_errmsg(c.db));
 			goto done;
@@ -476,5 +491,6 @@ done:
 		rx_reader_close(&in);
 	free(ms.m);
 	rx_buf_free(&key);
+	rx_buf_free(&idtext);
 	return status;
 }

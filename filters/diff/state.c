@@ -9,14 +9,17 @@
  *   snapshot(key, hash, raw) per key, the hash of the last delivered row
  *                            and the fingerprint of its raw text (NULL:
  *                            not known)
- *   snapshot_row(key, row)   that row, packed (kept apart so that the
- *                            key-ordered scan of snapshot stays small)
- *   staged(key, run, op, hash, action, row, raw)
+ *   snapshot_row(key, row, id) that row, packed (kept apart so that the
+ *                            key-ordered scan of snapshot stays small), and
+ *                            the record's id at the destination (its raw
+ *                            JSON, from an ack; NULL: not known)
+ *   staged(key, run, op, hash, action, row, raw, id)
  *                            the changes of the open run not yet acked;
  *                            action 0 puts row (and raw) into the
- *                            snapshot, 1 removes the key from it
- *   uncertain(key, hash, row) keys sent by an earlier run and never acked:
- *                            the next run sends their current state
+ *                            snapshot, 1 removes the key from it; id is the
+ *                            one the change was sent with
+ *   uncertain(key, hash, row, id) keys sent by an earlier run and never
+ *                            acked: the next run sends their current state
  *   runs(...)                the history, and the lock: a run whose end is
  *                            not recorded holds the state while its stage
  *                            process or its committer process lives
@@ -31,7 +34,8 @@
  *
  * PRAGMA application_id marks the file as ours; PRAGMA user_version is the
  * schema version.  Version 1 had no fingerprints; version 2 no state id
- * nor dictionary checksum; opening an older file upgrades it in place.
+ * nor dictionary checksum; version 3 no destination ids; opening an older
+ * file upgrades it in place.
  */
 #include "diff.h"
 
@@ -47,15 +51,15 @@
 #include <unistd.h>
 
 #define APPLICATION_ID 0x72786466 /* "rxdf" */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema[] =
 	"CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE staged(key TEXT PRIMARY KEY, run INTEGER NOT NULL, op TEXT NOT NULL,"
-	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB, id TEXT) WITHOUT ROWID;"
+	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT NOT NULL, staged TEXT, ended TEXT,"
 	" mode TEXT, shard TEXT, pid INTEGER, pid_start INTEGER, committer INTEGER, committer_start INTEGER,"
 	" columns TEXT, rows INTEGER DEFAULT 0, inserts INTEGER DEFAULT 0, updates INTEGER DEFAULT 0,"
@@ -65,7 +69,7 @@ static const char schema[] =
 	"INSERT INTO meta(name, value) VALUES('raw_seed', random());"
 	"INSERT INTO meta(name, value) VALUES('state_id', lower(hex(randomblob(8))));"
 	"PRAGMA application_id = 1920492646;"
-	"PRAGMA user_version = 3;";
+	"PRAGMA user_version = 4;";
 
 
 /* Version 1 to 2: fingerprints, computed for the rows already delivered. */
@@ -136,6 +140,17 @@ static int upgrade_2(sqlite3 *db, char *err, size_t errlen)
 done:
 	rx_buf_free(&dict);
 	return rc;
+}
+
+/* Version 3 to 4: the destination's id of each record. */
+static int upgrade_3(sqlite3 *db, char *err, size_t errlen)
+{
+	return rx_diff_exec(db,
+			    "ALTER TABLE snapshot_row ADD COLUMN id TEXT;"
+			    "ALTER TABLE staged ADD COLUMN id TEXT;"
+			    "ALTER TABLE uncertain ADD COLUMN id TEXT;"
+			    "PRAGMA user_version = 4;",
+			    err, errlen);
 }
 
 int rx_diff_state_id(sqlite3 *db, char id[17], char *err, size_t errlen)
@@ -293,7 +308,8 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 			goto done;
 		long long was = version;
 		if ((version == 1 && upgrade_1(db, err, errlen) < 0) ||
-		    (version >= 1 && version <= 2 && upgrade_2(db, err, errlen) < 0)) {
+		    (version >= 1 && version <= 2 && upgrade_2(db, err, errlen) < 0) ||
+		    (version >= 1 && version <= 3 && upgrade_3(db, err, errlen) < 0)) {
 			char why[256];
 			snprintf(why, sizeof why, "%s", err);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -305,7 +321,9 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 			goto done;
 		if (was >= 1 && was < SCHEMA_VERSION)
 			rx_diag("upgraded state '%s' from schema version %lld to %d (%s)", path, was, SCHEMA_VERSION,
-				was == 1 ? "fingerprints of the delivered rows, the state's id" : "the state's id");
+				was == 1   ? "fingerprints of the delivered rows, the state's id, destination ids"
+				: was == 2 ? "the state's id, destination ids"
+					   : "destination ids");
 	}
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
