@@ -15,7 +15,7 @@ openssl pkey -in key.pem -pubout -out pub.pem &&
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem 2>/dev/null || exit 1
 
 fake_start sf -- --public-key pub.pem --account MYORG-ACCT --user RX_USER --token oauth-s3cret-token \
-	--rows 25000 --partition-rows 10000 --log sf.log || exit 1
+	--rows 12000 --partition-rows 5000 --log sf.log || exit 1
 
 # sf [FAKE] ARGS...: rx-extract against a fake (default "sf"), with the key
 sf () {
@@ -60,10 +60,10 @@ test_expect_success 'the JWT is RS256 over the claims Snowflake asks for (checke
 
 test_expect_success 'a result of three partitions (gzip after the first), in order' '
 	sf --query "select * from big" >actual &&
-	test_lines 25001 actual &&
-	test_end 25000 actual &&
+	test_lines 12001 actual &&
+	test_end 12000 actual &&
 	rows_of actual | sed "s/^{\"ID\":\([0-9]*\),.*/\1/" >ids &&
-	seq 0 24999 >expect &&
+	seq 0 11999 >expect &&
 	test_cmp expect ids &&
 	test_grep "^{\"ID\":10,\"NAME\":\"Customer 10\",\"EMAIL\":\"c10@example.com\",\"PLAN\":\"team\",\"LTV\":70.10,\"SCORE\":1.4286,\"ACTIVE\":true,\"SIGNUP\":\"2019-04-24\",\"SEEN\":\"2020-09-13T12:26:50.00000001\",\"UPDATED\":\"2023-11-14T22:13:30+00:00\",\"ORG\":\"9007199254741003\",\"NOTE\":null}$" actual &&
 	test_grep "^{\"ID\":11,.*\"NOTE\":\"note \\\\\"11\\\\\"\"}$" actual &&
@@ -73,14 +73,14 @@ test_expect_success 'a result of three partitions (gzip after the first), in ord
 
 test_expect_success '--table quotes the name with IDENTIFIER()' '
 	sf --table big >actual &&
-	test_end 25000 actual &&
+	test_end 12000 actual &&
 	test_grep "IDENTIFIER(.big.)" sf.log
 '
 
 test_expect_success 'a slow statement: 202, polled until done' '
 	polls=$(fake_count sf polls) &&
 	sf --query "select * from slow" >actual &&
-	test_end 25000 actual &&
+	test_end 12000 actual &&
 	test $(( $(fake_count sf polls) - polls )) -ge 3
 '
 
@@ -206,14 +206,14 @@ test_expect_success 'a submit whose reply is lost is resent with its requestId a
 '
 
 fake_start broken -- --public-key pub.pem --account MYORG-ACCT --user RX_USER --fail-partition 1 \
-	--short-partition 2 --rows 25000 --partition-rows 10000 || exit 1
+	--short-partition 2 --rows 12000 --partition-rows 5000 || exit 1
 
 test_expect_success 'a partition that fails midway: exit 1, no end record' '
 	test_expect_code 1 sf broken --query "select * from big" >out 2>err &&
-	test_lines 10000 out &&
+	test_lines 5000 out &&
 	! grep -q "\"\$rx\"" out &&
 	test_lines 1 err &&
-	test_grep "^rx-extract: Snowflake: partition 2 of 3, after 10000 rows (the output is incomplete): HTTP 500: Internal error processing the partition (code 000603)$" err
+	test_grep "^rx-extract: Snowflake: partition 2 of 3, after 5000 rows (the output is incomplete): HTTP 500: Internal error processing the partition (code 000603)$" err
 '
 
 fake_start short -- --public-key pub.pem --account MYORG-ACCT --user RX_USER --short-partition 1 \
@@ -226,11 +226,11 @@ test_expect_success 'a partition one row short of partitionInfo: exit 1, no end 
 '
 
 test_expect_success 'killed mid-stream (RX_KILL_AT): no end record' '
-	{ RX_KILL_AT=rx-extract:row:15000 && export RX_KILL_AT && sf --query "select * from big" >out 2>err; echo $? >status; } &&
+	{ RX_KILL_AT=rx-extract:row:7000 && export RX_KILL_AT && sf --query "select * from big" >out 2>err; echo $? >status; } &&
 	echo 137 >expect &&
 	test_cmp expect status &&
 	! grep -q "\"\$rx\"" out &&
-	test_grep "killed at row:15000" err
+	test_grep "killed at row:7000" err
 '
 
 test_expect_success 'SIGTERM while the statement runs: it is cancelled, exit 75, nothing written' '

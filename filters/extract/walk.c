@@ -382,7 +382,7 @@ static int parse_decimal(const char *s, size_t n, decimal *d)
 	long pos = (long)point + exp; /* digits before the point */
 	for (long i = 0; i < pos; i++) {
 		char c = i < (long)nd ? digits[i] : '0';
-		if (d->whole > 99999999999999LL) /* 15 digits: far beyond year 9999 */
+		if (d->whole > 99999999999999999LL) /* 18 digits: microseconds to year 9999 */
 			return -1;
 		d->whole = d->whole * 10 + (c - '0');
 	}
