@@ -69,7 +69,9 @@ typedef struct field {
 
 typedef struct bigquery {
 	const extract_options *o;
-	rx_http http;
+	rx_http http;         /* the current reply */
+	rx_http next;         /* the next page, downloading meanwhile */
+	rx_http auth;         /* the token endpoint's, apart: a refresh keeps the page */
 	rx_buf base;          /* https://bigquery.googleapis.com/bigquery/v2 */
 	/* credentials */
 	const char *static_token; /* $GOOGLE_OAUTH_ACCESS_TOKEN */
@@ -88,6 +90,7 @@ typedef struct bigquery {
 	size_t nfields;
 	long long rows;
 	rx_buf url, body, scratch, msg, form;
+	rx_members top;       /* the current reply's top-level members */
 } bigquery;
 
 /* ---- credentials ---- */
@@ -124,10 +127,11 @@ static void error_reason(const rx_buf *body, char *reason, size_t len)
 	}
 }
 
-/* The error of the token endpoint or the API, as one message, or NULL. */
-static const char *reply_message(bigquery *q)
+/* The error in h's reply (the token endpoint's or the API's), as one
+ * message, or NULL. */
+static const char *reply_message(bigquery *q, const rx_http *h)
 {
-	rx_span body = rx_span_of(q->http.body.data ? q->http.body.data : "", q->http.body.len), err, v;
+	rx_span body = rx_span_of(h->body.data ? h->body.data : "", h->body.len), err, v;
 	char e[64], reason[64];
 
 	rx_buf_reset(&q->msg);
@@ -139,7 +143,7 @@ static const char *reply_message(bigquery *q)
 		/* the API: {"error":{"code","message","errors":[{"reason"}],"status"}} */
 		if (rx_walk_get(err, "message", &v) && rx_json_kind(v) == 's')
 			rx_json_string_decode(v, &q->msg);
-		error_reason(&q->http.body, reason, sizeof reason);
+		error_reason(&h->body, reason, sizeof reason);
 		if (reason[0])
 			rx_buf_printf(&q->msg, " (reason %s)", reason);
 	} else if (rx_walk_get(body, "error", &err) && rx_json_kind(err) == 's') {
@@ -313,19 +317,16 @@ static int fetch_token(bigquery *q)
 	}
 	struct curl_slist *h = rx_http_headers("Content-Type: application/x-www-form-urlencoded",
 					       "Accept: application/json", NULL);
-	int (*api_classify)(const rx_http *) = q->http.classify;
-	q->http.classify = NULL; /* 429 and 5xx: the default */
-	int rc = rx_http_request(&q->http, "POST", q->token_uri, h, q->form.data, q->form.len);
-	q->http.classify = api_classify;
+	int rc = rx_http_request(&q->auth, "POST", q->token_uri, h, q->form.data, q->form.len);
 	curl_slist_free_all(h);
-	if (rc < 0 || q->http.status != 200) {
+	if (rc < 0 || q->auth.status != 200) {
 		char what[600];
 		snprintf(what, sizeof what, "getting an access token for %s from %s",
 			 q->client_email ? q->client_email : "the authorized user", q->token_uri);
-		status = rx_http_fail(&q->http, what, q->http.status ? reply_message(q) : NULL);
+		status = rx_http_fail(&q->auth, what, q->auth.status ? reply_message(q, &q->auth) : NULL);
 		goto done;
 	}
-	rx_span doc = rx_span_of(q->http.body.data ? q->http.body.data : "", q->http.body.len);
+	rx_span doc = rx_span_of(q->auth.body.data ? q->auth.body.data : "", q->auth.body.len);
 	char *token = NULL;
 	long long expires_in = 3600;
 	if (rx_json_validate(doc.p, doc.n, err, sizeof err) == 0) {
@@ -405,7 +406,7 @@ static int call(bigquery *q, const char *method, const char *url, const char *bo
 static int failure(bigquery *q, const char *what)
 {
 	char reason[64] = "";
-	const char *msg = q->http.status ? reply_message(q) : NULL;
+	const char *msg = q->http.status ? reply_message(q, &q->http) : NULL;
 	char line[1024];
 
 	error_reason(&q->http.body, reason, sizeof reason);
@@ -427,27 +428,39 @@ static int failure(bigquery *q, const char *what)
 	return rx_http_fail(&q->http, what, msg);
 }
 
-/* The last reply's top-level object, validated: 0 or -1 with a message. */
-static int reply_object(bigquery *q, const char *what, rx_span *obj)
+/* The current reply, validated in one pass, its members in q->top: 0,
+ * or -1 with a message. */
+static int reply_object(bigquery *q, const char *what)
 {
 	char err[256];
-	const char *p = q->http.body.data ? q->http.body.data : "";
-	size_t n = q->http.body.len;
 
-	if (rx_json_validate(p, n, err, sizeof err) < 0) {
-		rx_diag("BigQuery: %s: the reply is not JSON: %s", what, err);
+	if (rx_json_scan_object(q->http.body.data ? q->http.body.data : "", q->http.body.len, &q->top, err,
+				sizeof err) < 0) {
+		rx_diag("BigQuery: %s: the reply is not a JSON object: %s", what, err);
 		return -1;
 	}
-	while (n > 0 && *p != '{' && *p != '[')
-		p++, n--;
-	if (n == 0 || *p != '{') {
-		rx_diag("BigQuery: %s: the reply is not a JSON object", what);
-		return -1;
-	}
-	while (n > 0 && p[n - 1] != '}')
-		n--;
-	*obj = rx_span_of(p, n);
 	return 0;
+}
+
+/* A top-level string member of the current reply, as a copy, or NULL. */
+static char *top_string(bigquery *q, const char *name)
+{
+	rx_span v;
+
+	if (!rx_walk_member(&q->top, name, &v) || rx_json_kind(v) != 's')
+		return NULL;
+	rx_span t = rx_walk_text(v, &q->scratch);
+	char *copy = rx_xmalloc(t.n + 1);
+	memcpy(copy, t.p, t.n);
+	copy[t.n] = '\0';
+	return copy;
+}
+
+static int top_true(bigquery *q, const char *name)
+{
+	rx_span v;
+
+	return rx_walk_member(&q->top, name, &v) && v.n == 4 && memcmp(v.p, "true", 4) == 0;
 }
 
 static void cancel(bigquery *q)
@@ -533,14 +546,14 @@ static int read_fields(rx_span list, field **out, size_t *nout, int depth)
 	return 0;
 }
 
-static int read_schema(bigquery *q, rx_span obj)
+static int read_schema(bigquery *q)
 {
 	rx_span schema, list;
 
 	free_fields(q->fields, q->nfields);
 	q->fields = NULL;
 	q->nfields = 0;
-	if (!rx_walk_get(obj, "schema", &schema) || !rx_walk_get(schema, "fields", &list) ||
+	if (!rx_walk_member(&q->top, "schema", &schema) || !rx_walk_get(schema, "fields", &list) ||
 	    read_fields(list, &q->fields, &q->nfields, 0) < 0) {
 		rx_diag("BigQuery: the result has no schema (the statement returns no rows?)");
 		return RX_EXIT_FAIL;
@@ -553,31 +566,44 @@ static int read_schema(bigquery *q, rx_span obj)
 	return bad < 0 ? RX_EXIT_DATAERR : RX_EXIT_OK;
 }
 
-/* The value inside a cell {"v":...}. */
-static int cell_value(rx_span cell, rx_span *v)
+/* The rows are walked in one pass, each container as it is entered:
+ * a row {"f":[cell,...]}, a cell {"v":X}, X a scalar, null, a record
+ * {"f":[...]} or (REPEATED) an array of cells. */
+
+static int put_record_in(bigquery *q, rx_buf *b, const field *f, size_t n, rx_walk *obj);
+
+/* X of a non-repeated field, with w on it; consumes it. */
+static int put_one_at(bigquery *q, rx_buf *b, const field *f, rx_walk *w)
 {
-	/* the usual shape, exactly: {"v":X} */
-	if (cell.n >= 7 && memcmp(cell.p, "{\"v\":", 5) == 0 && cell.p[cell.n - 1] == '}') {
-		*v = rx_span_of(cell.p + 5, cell.n - 6);
-		return 1;
+	rx_walk inner;
+	rx_span v;
+
+	if (f->kind == K_RECORD) {
+		int r = rx_walk_enter(w, &inner);
+		if (r > 0) {
+			if (inner.p[-1] != '{' || put_record_in(q, b, f->sub, f->nsub, &inner) < 0)
+				return -1;
+			rx_walk_leave(w, &inner);
+			return 0;
+		}
+		if (r < 0 && rx_walk_next(w, &v) && rx_json_kind(v) == 'z') {
+			rx_buf_put(b, "null", 4);
+			return 0;
+		}
+		return -1;
 	}
-	return rx_walk_get(cell, "v", v);
-}
-
-static int put_record(bigquery *q, rx_buf *b, const field *f, size_t n, rx_span obj);
-
-static int put_one(bigquery *q, rx_buf *b, const field *f, rx_span v)
-{
+	if (!rx_walk_next(w, &v))
+		return -1;
 	if (rx_json_kind(v) == 'z') {
 		rx_buf_put(b, "null", 4);
 		return 0;
 	}
-	if (f->kind == K_RECORD)
-		return put_record(q, b, f->sub, f->nsub, v);
 	if (f->kind == K_STRING && rx_json_kind(v) == 's') {
 		rx_buf_put(b, v.p, v.n);
 		return 0;
 	}
+	if (rx_json_kind(v) == 'o' || rx_json_kind(v) == 'a')
+		return -1;
 	rx_span t = rx_walk_text(v, &q->scratch);
 	switch (f->kind) {
 	case K_NUMBER: rx_cell_number(b, t.p, t.n); break;
@@ -590,75 +616,99 @@ static int put_one(bigquery *q, rx_buf *b, const field *f, rx_span v)
 	return 0;
 }
 
-static int put_value(bigquery *q, rx_buf *b, const field *f, rx_span v)
+/* Inside a cell {"v":X}: X, an array of cells when the field repeats. */
+static int put_cell_in(bigquery *q, rx_buf *b, const field *f, int repeated, rx_walk *cell)
 {
-	if (!f->repeated || rx_json_kind(v) == 'z')
-		return put_one(q, b, f, v);
-	/* REPEATED: [{"v":x},...] */
-	rx_walk w;
-	rx_span cell, x;
-	int first = 1;
-	if (rx_json_kind(v) != 'a' || rx_walk_start(&w, v) < 0)
+	rx_span name;
+	rx_walk arr, elem;
+	int first = 1, r;
+
+	if (!rx_walk_next_name(cell, &name) || !rx_json_name_eq(name, "v", 1))
 		return -1;
-	rx_buf_putc(b, '[');
-	while (rx_walk_next(&w, &cell)) {
-		if (!cell_value(cell, &x))
+	if (!repeated) {
+		if (put_one_at(q, b, f, cell) < 0)
 			return -1;
-		if (!first)
-			rx_buf_putc(b, ',');
-		first = 0;
-		if (put_one(q, b, f, x) < 0)
-			return -1;
+	} else {
+		r = rx_walk_enter(cell, &arr);
+		if (r < 0) { /* null */
+			rx_span v;
+			if (!rx_walk_next(cell, &v) || rx_json_kind(v) != 'z')
+				return -1;
+			rx_buf_put(b, "null", 4);
+		} else {
+			if (r == 0 || arr.p[-1] != '[')
+				return -1;
+			rx_buf_putc(b, '[');
+			while ((r = rx_walk_enter(&arr, &elem)) > 0) {
+				if (!first)
+					rx_buf_putc(b, ',');
+				first = 0;
+				if (put_cell_in(q, b, f, 0, &elem) < 0)
+					return -1;
+				rx_walk_leave(&arr, &elem);
+			}
+			if (r < 0)
+				return -1;
+			rx_buf_putc(b, ']');
+			rx_walk_leave(cell, &arr);
+		}
 	}
-	rx_buf_putc(b, ']');
+	rx_walk_finish(cell); /* past '}' (and any other member) */
 	return 0;
 }
 
-/* {"f":[cells]} as an object of these fields. */
-static int put_record(bigquery *q, rx_buf *b, const field *f, size_t n, rx_span obj)
+/* Inside {"f":[cells]}: an object of these fields. */
+static int put_record_in(bigquery *q, rx_buf *b, const field *f, size_t n, rx_walk *obj)
 {
-	rx_span cells, cell, v;
-	rx_walk w;
+	rx_span name;
+	rx_walk cells, cell;
 	size_t i = 0;
+	int r;
 
-	if (rx_json_kind(obj) != 'o' || !rx_walk_get(obj, "f", &cells) || rx_walk_start(&w, cells) < 0)
+	if (!rx_walk_next_name(obj, &name) || !rx_json_name_eq(name, "f", 1) || rx_walk_enter(obj, &cells) <= 0 ||
+	    cells.p[-1] != '[')
 		return -1;
 	rx_buf_putc(b, '{');
-	while (rx_walk_next(&w, &cell)) {
-		if (i >= n || !cell_value(cell, &v))
+	while ((r = rx_walk_enter(&cells, &cell)) > 0) {
+		if (i >= n || cell.p[-1] != '{')
 			return -1;
 		if (i > 0)
 			rx_buf_putc(b, ',');
 		rx_buf_put(b, f[i].name.data, f[i].name.len);
-		if (put_value(q, b, &f[i], v) < 0)
+		if (put_cell_in(q, b, &f[i], f[i].repeated, &cell) < 0)
 			return -1;
+		rx_walk_leave(&cells, &cell);
 		i++;
 	}
-	if (i != n)
+	if (r < 0 || i != n)
 		return -1;
+	rx_walk_leave(obj, &cells);
+	rx_walk_finish(obj);
 	rx_buf_putc(b, '}');
 	return 0;
 }
 
-static int write_rows(bigquery *q, rx_span obj, rx_writer *out)
+static int write_rows(bigquery *q, rx_writer *out)
 {
-	rx_span rows, row;
-	rx_walk w;
+	rx_span rows;
+	rx_walk w, row;
+	int r;
 
-	if (!rx_walk_get(obj, "rows", &rows))
+	if (!rx_walk_member(&q->top, "rows", &rows))
 		return RX_EXIT_OK; /* absent for no rows */
-	if (rx_walk_start(&w, rows) < 0 || rows.p[0] != '[') {
+	if (rows.p[0] != '[' || rx_walk_start(&w, rows) < 0) {
 		rx_diag("BigQuery: the page's rows are not an array");
 		return RX_EXIT_FAIL;
 	}
-	while (rx_walk_next(&w, &row)) {
+	while ((r = rx_walk_enter(&w, &row)) != 0) {
 		size_t start = out->buf.len;
-		if (put_record(q, &out->buf, q->fields, q->nfields, row) < 0) {
+		if (r < 0 || row.p[-1] != '{' || put_record_in(q, &out->buf, q->fields, q->nfields, &row) < 0) {
 			out->buf.len = start;
 			out->buf.data[start] = '\0';
 			rx_diag("BigQuery: row %lld does not match the schema (the output is incomplete)", q->rows + 1);
 			return RX_EXIT_FAIL;
 		}
+		rx_walk_leave(&w, &row);
 		rx_extract_row(out, start, q->o);
 		if (out->error)
 			return RX_EXIT_IOERR;
@@ -690,8 +740,8 @@ static void results_url(bigquery *q, const char *page_token)
 	}
 }
 
-/* Run sql until its first page is in q->http.body (obj). */
-static int run(bigquery *q, const char *sql, const char *what, rx_span *obj)
+/* Run sql until its first page is the current reply (q->top). */
+static int run(bigquery *q, const char *sql, const char *what)
 {
 	rx_buf_reset(&q->body);
 	rx_buf_puts(&q->body, "{\"query\":");
@@ -719,9 +769,9 @@ static int run(bigquery *q, const char *sql, const char *what, rx_span *obj)
 	int quick = 0; /* the last poll came back at once: pause before the next */
 	for (;;) {
 		rx_span ref;
-		if (reply_object(q, what, obj) < 0)
+		if (reply_object(q, what) < 0)
 			return RX_EXIT_FAIL;
-		if (rx_walk_get(*obj, "jobReference", &ref)) {
+		if (rx_walk_member(&q->top, "jobReference", &ref)) {
 			char *project = rx_walk_strdup(ref, "projectId"), *job = rx_walk_strdup(ref, "jobId");
 			char *location = rx_walk_strdup(ref, "location");
 			if (job != NULL) {
@@ -733,7 +783,7 @@ static int run(bigquery *q, const char *sql, const char *what, rx_span *obj)
 				free(project), free(location);
 			}
 		}
-		if (rx_walk_true(*obj, "jobComplete")) {
+		if (top_true(q, "jobComplete")) {
 			q->running = 0;
 			return RX_EXIT_OK;
 		}
@@ -771,15 +821,14 @@ static int push_shard(bigquery *q, rx_buf *sql)
 {
 	const char *key = rx_http_shard_key(q->o);
 	rx_buf probe = {0}, tail = {0}, ident = {0};
-	rx_span obj;
 	int status;
 
 	if (key == NULL)
 		return RX_EXIT_OK;
 	rx_http_wrap_sql(&probe, sql->data, " LIMIT 0");
-	status = run(q, probe.data, "describing the query", &obj);
+	status = run(q, probe.data, "describing the query");
 	if (status == RX_EXIT_OK)
-		status = read_schema(q, obj);
+		status = read_schema(q);
 	if (status != RX_EXIT_OK)
 		goto done;
 	for (size_t i = 0; i < q->nfields; i++) {
@@ -819,7 +868,6 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 {
 	bigquery q = {0};
 	rx_buf sql = {0};
-	rx_span obj;
 	long long total = -1;
 	long pages = 1;
 	int status = RX_EXIT_FAIL;
@@ -828,6 +876,9 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 	q.o = o;
 	rx_http_init(&q.http, "BigQuery", o->retries);
 	q.http.classify = classify;
+	rx_http_init(&q.next, "BigQuery", o->retries);
+	q.next.classify = classify;
+	rx_http_init(&q.auth, "BigQuery", o->retries); /* the default classify: 429 and 5xx */
 	rx_buf_puts(&q.base, o->base_url ? o->base_url : "https://bigquery.googleapis.com/bigquery/v2");
 	while (q.base.len > 0 && q.base.data[q.base.len - 1] == '/')
 		q.base.data[--q.base.len] = '\0';
@@ -844,32 +895,50 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 	status = push_shard(&q, &sql);
 	if (status != RX_EXIT_OK)
 		goto done;
-	status = run(&q, sql.data, "query failed", &obj);
+	status = run(&q, sql.data, "query failed");
 	if (status != RX_EXIT_OK)
 		goto done;
-	status = read_schema(&q, obj);
+	status = read_schema(&q);
 	if (status != RX_EXIT_OK)
 		goto done;
 	for (;;) {
-		long long t;
-		if (rx_walk_int(obj, "totalRows", &t))
-			total = t;
-		status = write_rows(&q, obj, out);
+		char *rows_text = top_string(&q, "totalRows"), *end;
+		if (rows_text != NULL) {
+			long long t = strtoll(rows_text, &end, 10);
+			if (end != rows_text && *end == '\0')
+				total = t;
+			free(rows_text);
+		}
+		char *token = top_string(&q, "pageToken");
+		int more = token != NULL;
+		if (more) {
+			if (q.job_id == NULL) {
+				free(token);
+				rx_diag("BigQuery: a page token without a job (the output is incomplete)");
+				status = RX_EXIT_FAIL;
+				goto done;
+			}
+			/* the next page downloads while this one is written; a token
+			 * about to expire is fetched again first (on q.auth) */
+			status = headers(&q, 0);
+			if (status != RX_EXIT_OK) {
+				free(token);
+				goto done;
+			}
+			results_url(&q, token);
+			free(token);
+			rx_http_start(&q.next, "GET", q.url.data, q.headers);
+		}
+		status = write_rows(&q, out);
 		if (status != RX_EXIT_OK)
 			goto done;
-		char *token = rx_walk_strdup(obj, "pageToken");
-		if (token == NULL)
+		if (!more)
 			break;
-		if (q.job_id == NULL) {
-			free(token);
-			rx_diag("BigQuery: a page token without a job (the output is incomplete)");
-			status = RX_EXIT_FAIL;
-			goto done;
-		}
-		results_url(&q, token);
-		free(token);
 		pages++;
-		int rc = call(&q, "GET", q.url.data, NULL, 0);
+		int rc = rx_http_finish(&q.next);
+		rx_http_swap(&q.http, &q.next);
+		if (rc == 0 && q.http.status == 401 && q.static_token == NULL)
+			rc = call(&q, "GET", q.url.data, NULL, 0); /* a new token, then again */
 		if (rc > 0) {
 			status = rc;
 			goto done;
@@ -880,7 +949,7 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 			status = failure(&q, what);
 			goto done;
 		}
-		if (reply_object(&q, "reading the result", &obj) < 0) {
+		if (reply_object(&q, "reading the result") < 0) {
 			status = RX_EXIT_FAIL;
 			goto done;
 		}
@@ -892,6 +961,7 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 	}
 	status = RX_EXIT_OK;
 done:
+	rx_http_free(&q.next); /* a prefetch no one will read is abandoned */
 	if (status != RX_EXIT_OK)
 		cancel(&q);
 	free_fields(q.fields, q.nfields);
@@ -907,6 +977,8 @@ done:
 	rx_jwt_key_free(q.key);
 	curl_slist_free_all(q.headers);
 	rx_http_free(&q.http);
+	rx_http_free(&q.auth);
+	free(q.top.m);
 	rx_buf_free(&sql);
 	rx_buf_free(&q.base);
 	rx_buf_free(&q.access_token);

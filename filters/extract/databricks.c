@@ -70,6 +70,7 @@ typedef struct databricks {
 	size_t ncols;
 	long long rows;
 	rx_buf url, body, scratch, msg, link;
+	rx_members top;         /* the last reply's top-level members, when an object */
 } databricks;
 
 /* ---- requests ---- */
@@ -219,18 +220,28 @@ static int failure(databricks *d, const char *what)
 	return rx_http_fail(&d->http, what, msg);
 }
 
+/* The last reply, validated in one pass: an object (its members then in
+ * d->top) or an array (a presigned link's rows).  0, or -1. */
 static int reply_object(databricks *d, const char *what, rx_span *obj)
 {
 	char err[256];
 	const char *p = d->http.body.data ? d->http.body.data : "";
 	size_t n = d->http.body.len;
 
-	if (rx_json_validate(p, n, err, sizeof err) < 0) {
-		rx_diag("Databricks: %s: the reply is not JSON: %s", what, err);
-		return -1;
-	}
-	while (n > 0 && *p != '{' && *p != '[')
+	while (n > 0 && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++, n--;
+	if (n > 0 && *p == '{') {
+		if (rx_json_scan_object(p, n, &d->top, err, sizeof err) < 0) {
+			rx_diag("Databricks: %s: the reply is not JSON: %s", what, err);
+			return -1;
+		}
+	} else {
+		d->top.n = 0;
+		if (rx_json_validate(p, n, err, sizeof err) < 0) {
+			rx_diag("Databricks: %s: the reply is not JSON: %s", what, err);
+			return -1;
+		}
+	}
 	while (n > 0 && p[n - 1] != '}' && p[n - 1] != ']')
 		n--;
 	if (n == 0) {
@@ -442,21 +453,22 @@ static void put_cell(databricks *d, rx_buf *b, const column *c, rx_span v)
 	}
 }
 
-/* Write the rows of a data array ([[cell,...],...]). */
+/* Write the rows of a data array ([[cell,...],...]), in one pass. */
 static int write_rows(databricks *d, rx_span data, long long *count, rx_writer *out)
 {
 	rx_walk rows, cells;
-	rx_span row, cell;
+	rx_span cell;
+	int r;
 
 	*count = 0;
 	if (data.p[0] != '[' || rx_walk_start(&rows, data) < 0) {
 		rx_diag("Databricks: a chunk's data is not an array");
 		return RX_EXIT_FAIL;
 	}
-	while (rx_walk_next(&rows, &row)) {
+	while ((r = rx_walk_enter(&rows, &cells)) != 0) {
 		rx_buf *b = &out->buf;
 		size_t start = b->len, i = 0;
-		if (row.p[0] != '[' || rx_walk_start(&cells, row) < 0) {
+		if (r < 0 || cells.p[-1] != '[') {
 			rx_diag("Databricks: row %lld of the result is not an array", d->rows + *count + 1);
 			return RX_EXIT_FAIL;
 		}
@@ -475,6 +487,7 @@ static int write_rows(databricks *d, rx_span data, long long *count, rx_writer *
 				d->ncols);
 			return RX_EXIT_FAIL;
 		}
+		rx_walk_leave(&rows, &cells);
 		rx_buf_putc(b, '}');
 		rx_extract_row(out, start, d->o);
 		if (out->error)
@@ -525,8 +538,8 @@ static int fetch_link(databricks *d, rx_span link, long long chunk)
 
 /* Write one ResultData's rows (inline, or behind its external links),
  * and find the next chunk's link.  RX_EXIT_OK or a status. */
-static int write_chunk(databricks *d, rx_span data, const long long *chunk_rows, size_t nchunks, char **next,
-		       rx_writer *out)
+static int write_chunk(databricks *d, rx_span data, int is_top, const long long *chunk_rows, size_t nchunks,
+		       char **next, rx_writer *out)
 {
 	rx_span arr, link;
 	long long got, index = -1;
@@ -604,7 +617,9 @@ static int write_chunk(databricks *d, rx_span data, const long long *chunk_rows,
 		return status;
 	}
 	rx_walk_int(data, "chunk_index", &index);
-	if (!rx_walk_get(data, "data_array", &arr)) {
+	/* a chunk that is the reply has its data_array found by the scan
+	 * already; in the statement's reply it is found by walking */
+	if (!(is_top ? rx_walk_member(&d->top, "data_array", &arr) : rx_walk_get(data, "data_array", &arr))) {
 		arr = rx_span_of("[]", 2); /* a chunk of no rows */
 	}
 	status = write_rows(d, arr, &got, out);
@@ -738,7 +753,8 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 		while (nchunks < (size_t)declared)
 			chunk_rows[nchunks++] = -1;
 	}
-	if (!rx_walk_get(obj, "result", &result)) {
+	int result_is_top = 0;
+	if (!rx_walk_member(&d.top, "result", &result)) {
 		if (total > 0) {
 			rx_diag("Databricks: the result has no data, the manifest says %lld rows", total);
 			goto done;
@@ -746,7 +762,7 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 		result = rx_span_of("{}", 2);
 	}
 	for (;;) {
-		status = write_chunk(&d, result, chunk_rows, nchunks, &next, out);
+		status = write_chunk(&d, result, result_is_top, chunk_rows, nchunks, &next, out);
 		if (status != RX_EXIT_OK)
 			goto done;
 		status = RX_EXIT_FAIL;
@@ -768,6 +784,7 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 		}
 		if (reply_object(&d, "reading a chunk", &result) < 0)
 			goto done;
+		result_is_top = 1;
 	}
 	if (total >= 0 && d.rows != total) {
 		rx_diag("Databricks: the result has %lld rows, the manifest said %lld (the output is incomplete)", d.rows,
@@ -794,5 +811,6 @@ done:
 	rx_buf_free(&d.scratch);
 	rx_buf_free(&d.msg);
 	rx_buf_free(&d.link);
+	free(d.top.m);
 	return status;
 }

@@ -106,7 +106,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	const rx_http *h = arg;
 
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return stop_signal && !h->no_interrupt;
+	return (stop_signal && !h->no_interrupt) || h->abandon;
 }
 
 void rx_http_init(rx_http *h, const char *engine, int retries)
@@ -137,8 +137,53 @@ void rx_http_init(rx_http *h, const char *engine, int retries)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static void *run_async(void *arg)
+{
+	rx_http *h = arg;
+
+	h->async_rc = rx_http_request(h, h->async_method, h->async_url, h->async_headers, NULL, 0);
+	return NULL;
+}
+
+void rx_http_start(rx_http *h, const char *method, const char *url, const struct curl_slist *headers)
+{
+	free(h->async_url);
+	h->async_url = rx_xstrdup(url);
+	h->async_method = method;
+	h->async_headers = headers;
+	if (pthread_create(&h->thread, NULL, run_async, h) != 0) {
+		/* no thread: do it now, the caller waits in rx_http_finish anyway */
+		run_async(h);
+		h->in_flight = 0;
+		return;
+	}
+	h->in_flight = 1;
+}
+
+int rx_http_finish(rx_http *h)
+{
+	if (h->in_flight) {
+		pthread_join(h->thread, NULL);
+		h->in_flight = 0;
+	}
+	h->abandon = 0;
+	return h->async_rc;
+}
+
+void rx_http_swap(rx_http *a, rx_http *b)
+{
+	rx_http t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 void rx_http_free(rx_http *h)
 {
+	h->abandon = 1;
+	rx_http_finish(h);
+	free(h->async_url);
+	h->async_url = NULL;
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	h->curl = NULL;
@@ -267,8 +312,14 @@ int rx_http_request(rx_http *h, const char *method, const char *url, const struc
 			}
 			wait = (long)(h->retry_after * 1000);
 		}
-		if (rx_http_sleep(wait) < 0 && !h->no_interrupt) {
-			snprintf(h->error, sizeof h->error, "interrupted");
+		/* in slices, so that a signal or an abandoned prefetch stops the wait */
+		for (long left = wait; left > 0 && !h->abandon; left -= 100)
+			if (rx_http_sleep(left < 100 ? left : 100) < 0 && !h->no_interrupt) {
+				snprintf(h->error, sizeof h->error, "interrupted");
+				return -1;
+			}
+		if (h->abandon) {
+			snprintf(h->error, sizeof h->error, "abandoned");
 			return -1;
 		}
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

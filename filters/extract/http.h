@@ -24,6 +24,8 @@
 #include "extract.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
 
 /* ---- the client (http.c) ---- */
 
@@ -50,6 +52,14 @@ typedef struct rx_http {
 	int gave_up;               /* 0, or RX_HTTP_TRANSIENT/THROTTLED: still that after every retry */
 	int attempts;              /* attempts the last request took */
 	char error[CURL_ERROR_SIZE + 160]; /* why there was no reply */
+	/* a request in a thread of its own (rx_http_start) */
+	pthread_t thread;
+	int in_flight;             /* started, not yet finished */
+	volatile sig_atomic_t abandon; /* stop the transfer in flight: nobody wants it */
+	int async_rc;              /* what rx_http_request returned */
+	const char *async_method;
+	char *async_url;           /* owned copy */
+	const struct curl_slist *async_headers; /* the caller's: kept alive until finished */
 } rx_http;
 
 /* Set up a client (once per source); also catches SIGINT and SIGTERM. */
@@ -60,6 +70,14 @@ void rx_http_free(rx_http *h);
  * a signal).  body may be NULL for a GET; method "GET" or "POST". */
 int rx_http_request(rx_http *h, const char *method, const char *url, const struct curl_slist *headers,
 		    const char *body, size_t n);
+/* The same request in a thread, so that the next page downloads while
+ * this one is written: rx_http_finish() waits for it and returns what
+ * rx_http_request() would have.  h is not to be touched in between, nor
+ * the headers freed. */
+void rx_http_start(rx_http *h, const char *method, const char *url, const struct curl_slist *headers);
+int rx_http_finish(rx_http *h);
+/* Exchange two clients' state (the prefetched page becomes the current). */
+void rx_http_swap(rx_http *a, rx_http *b);
 /* The signal that asked us to stop (SIGINT, SIGTERM), or 0. */
 int rx_http_interrupted(void);
 /* Sleep, or less when a signal comes: 0, or -1 when interrupted. */
@@ -99,18 +117,32 @@ void rx_http_wrap_sql(rx_buf *out, const char *sql, const char *tail);
 /* ---- JSON walking and cells (walk.c) ---- */
 
 /* A cursor over an array's elements or an object's members.  Only for
- * text rx_json_validate() (or rx_json_scan_object) accepted. */
+ * text rx_json_validate() (or rx_json_scan_object) accepted.  A cursor
+ * finds the end of its container by its closing bracket, so a container
+ * can be walked as it is entered, in one pass (rx_walk_enter). */
 typedef struct rx_walk {
 	const char *p;   /* next byte */
-	const char *end; /* one past the container's closing bracket */
+	const char *end; /* the end of the text it may read */
 } rx_walk;
 
 /* Start on the array or object v: 0, or -1 when v is neither. */
 int rx_walk_start(rx_walk *w, rx_span v);
-/* The next element of an array: 1, or 0 at its end. */
+/* The next element of an array: 1, or 0 at its end (w is then past it). */
 int rx_walk_next(rx_walk *w, rx_span *value);
 /* The next member of an object (the raw name, with quotes): 1, or 0. */
 int rx_walk_next_member(rx_walk *w, rx_span *name, rx_span *value);
+/* Only the next member's name: w is left on its value, to be taken with
+ * rx_walk_next() or rx_walk_enter().  1, or 0 at the end. */
+int rx_walk_next_name(rx_walk *w, rx_span *name);
+/* Step into the next value when it is an array or object: 1 with inner on
+ * its contents; 0 at w's end; -1 when it is a scalar (w is left on it).
+ * Walk inner to its end, then rx_walk_leave(w, &inner) goes on after it. */
+int rx_walk_enter(rx_walk *w, rx_walk *inner);
+void rx_walk_leave(rx_walk *w, const rx_walk *inner);
+/* Skip the rest of w's container, past its closing bracket. */
+void rx_walk_finish(rx_walk *w);
+/* A top-level member that rx_json_scan_object() found: 1, or 0. */
+int rx_walk_member(const rx_members *ms, const char *name, rx_span *value);
 /* A member of an object by its plain name: 1 (value set), or 0. */
 int rx_walk_get(rx_span object, const char *name, rx_span *value);
 /* The text of a string value (a span inside the quotes, or decoded into

@@ -68,7 +68,8 @@ typedef struct column {
 
 typedef struct snowflake {
 	const extract_options *o;
-	rx_http http;
+	rx_http http;       /* the current reply */
+	rx_http next;       /* the next partition, downloading meanwhile */
 	rx_buf base;        /* https://ACCOUNT.snowflakecomputing.com, no final / */
 	rx_buf jwt_account; /* XY12345: the account as the JWT names it */
 	rx_buf user;        /* upper case */
@@ -79,6 +80,7 @@ typedef struct snowflake {
 	time_t jwt_made;    /* when the headers' JWT was made */
 	struct curl_slist *headers;
 	rx_buf url, retry_url, body, scratch, msg;
+	rx_members top;     /* the last reply's top-level members */
 	char *handle;       /* the statement's handle, or NULL */
 	int running;        /* it may still run: cancel it if we stop */
 	column *cols;
@@ -320,27 +322,32 @@ static void cancel(snowflake *s)
 	s->http.retries = retries;
 }
 
-/* The top level of the last reply, validated: 0, or -1 with a message. */
-static int reply_object(snowflake *s, const char *what, rx_span *obj)
+/* The top level of the last reply, validated in one pass, its members
+ * in s->top: 0, or -1 with a message. */
+static int reply_object(snowflake *s, const char *what)
 {
 	char err[256];
-	const char *p = s->http.body.data ? s->http.body.data : "";
-	size_t n = s->http.body.len;
 
-	if (rx_json_validate(p, n, err, sizeof err) < 0) {
-		rx_diag("Snowflake: %s: the reply is not JSON: %s", what, err);
+	if (rx_json_scan_object(s->http.body.data ? s->http.body.data : "", s->http.body.len, &s->top, err,
+				sizeof err) < 0) {
+		rx_diag("Snowflake: %s: the reply is not a JSON object: %s", what, err);
 		return -1;
 	}
-	while (n > 0 && *p != '{' && *p != '[')
-		p++, n--;
-	if (n == 0 || *p != '{') {
-		rx_diag("Snowflake: %s: the reply is not a JSON object", what);
-		return -1;
-	}
-	while (n > 0 && p[n - 1] != '}')
-		n--;
-	*obj = rx_span_of(p, n);
 	return 0;
+}
+
+/* A top-level string member of the last reply, as a copy, or NULL. */
+static char *top_string(snowflake *s, const char *name)
+{
+	rx_span v;
+
+	if (!rx_walk_member(&s->top, name, &v) || rx_json_kind(v) != 's')
+		return NULL;
+	rx_span t = rx_walk_text(v, &s->scratch);
+	char *copy = rx_xmalloc(t.n + 1);
+	memcpy(copy, t.p, t.n);
+	copy[t.n] = '\0';
+	return copy;
 }
 
 /* Run one statement until its first partition is in s->http.body.
@@ -374,16 +381,15 @@ static int run(snowflake *s, const char *sql, const char *what)
 
 	long pause = POLL_FIRST_MS;
 	for (;;) {
-		rx_span obj;
-		if (reply_object(s, what, &obj) < 0)
+		if (reply_object(s, what) < 0)
 			return RX_EXIT_FAIL;
 		free(s->handle);
-		s->handle = rx_walk_strdup(obj, "statementHandle");
+		s->handle = top_string(s, "statementHandle");
 		s->running = s->http.status == 202;
 		if (s->http.status == 200)
 			return RX_EXIT_OK;
 		/* 202: running; the status URL is a path on the same host */
-		char *status_url = rx_walk_strdup(obj, "statementStatusUrl");
+		char *status_url = top_string(s, "statementStatusUrl");
 		if (status_url == NULL && s->handle == NULL) {
 			rx_diag("Snowflake: %s: a 202 reply without a statement handle", what);
 			return RX_EXIT_FAIL;
@@ -529,28 +535,28 @@ static void put_cell(snowflake *s, rx_buf *b, const column *c, rx_span v)
 	}
 }
 
-/* Write the rows of one partition's data array: RX_EXIT_OK, or a status. */
+/* Write the rows of one partition's data array: RX_EXIT_OK, or a status.
+ * One pass: each row is walked as it is entered. */
 static int write_rows(snowflake *s, rx_span data, long long *count, rx_writer *out)
 {
 	rx_walk rows, cells;
-	rx_span row, cell;
+	rx_span cell;
+	int r;
 
 	*count = 0;
-	if (rx_walk_start(&rows, data) < 0 || data.p[0] != '[') {
+	if (data.p[0] != '[' || rx_walk_start(&rows, data) < 0) {
 		rx_diag("Snowflake: the result's data is not an array");
 		return RX_EXIT_FAIL;
 	}
-	while (rx_walk_next(&rows, &row)) {
+	while ((r = rx_walk_enter(&rows, &cells)) != 0) {
 		rx_buf *b = &out->buf;
 		size_t start = b->len, i = 0;
-		if (row.p[0] != '[' || rx_walk_start(&cells, row) < 0) {
+		if (r < 0 || cells.p[-1] != '[') {
 			rx_diag("Snowflake: row %lld of the result is not an array", s->rows + *count + 1);
 			return RX_EXIT_FAIL;
 		}
 		rx_buf_putc(b, '{');
-		while (rx_walk_next(&cells, &cell)) {
-			if (i >= s->ncols)
-				break;
+		while (i < s->ncols && rx_walk_next(&cells, &cell)) {
 			if (i > 0)
 				rx_buf_putc(b, ',');
 			rx_buf_put(b, s->cols[i].name.data, s->cols[i].name.len);
@@ -564,6 +570,7 @@ static int write_rows(snowflake *s, rx_span data, long long *count, rx_writer *o
 				s->ncols);
 			return RX_EXIT_FAIL;
 		}
+		rx_walk_leave(&rows, &cells);
 		rx_buf_putc(b, '}');
 		rx_extract_row(out, start, s->o);
 		if (out->error)
@@ -581,7 +588,7 @@ static int push_shard(snowflake *s, rx_buf *sql)
 {
 	const char *key = rx_http_shard_key(s->o);
 	rx_buf probe = {0}, ident = {0}, tail = {0};
-	rx_span obj, meta;
+	rx_span meta;
 	int status = RX_EXIT_OK;
 
 	if (key == NULL)
@@ -590,7 +597,7 @@ static int push_shard(snowflake *s, rx_buf *sql)
 	status = run(s, probe.data, "describing the query");
 	if (status != RX_EXIT_OK)
 		goto done;
-	if (reply_object(s, "describing the query", &obj) < 0 || !rx_walk_get(obj, "resultSetMetaData", &meta)) {
+	if (!rx_walk_member(&s->top, "resultSetMetaData", &meta)) {
 		status = RX_EXIT_FAIL;
 		goto done;
 	}
@@ -630,12 +637,14 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out)
 	long long *part_rows = NULL, num_rows = -1, got;
 	size_t nparts = 0;
 	int status = RX_EXIT_FAIL;
-	rx_span obj, meta, data, v;
+	rx_span meta, data, v;
 	char what[96];
 
 	s.o = o;
 	rx_http_init(&s.http, "Snowflake", o->retries);
 	s.http.classify = classify;
+	rx_http_init(&s.next, "Snowflake", o->retries);
+	s.next.classify = classify;
 	if (setup_account(&s) < 0 || setup_auth(&s) < 0 || rx_http_model_sql(o, RX_TABLE_IDENTIFIER, &sql) < 0)
 		goto done;
 	status = push_shard(&s, &sql);
@@ -645,9 +654,7 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out)
 	if (status != RX_EXIT_OK)
 		goto done;
 	status = RX_EXIT_FAIL;
-	if (reply_object(&s, "query failed", &obj) < 0)
-		goto done;
-	if (!rx_walk_get(obj, "resultSetMetaData", &meta)) {
+	if (!rx_walk_member(&s.top, "resultSetMetaData", &meta)) {
 		rx_diag("Snowflake: the reply has no resultSetMetaData (several statements? give one query)");
 		goto done;
 	}
@@ -676,22 +683,30 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out)
 	for (size_t p = 0; p < nparts; p++) {
 		snprintf(what, sizeof what, "partition %zu of %zu", p + 1, nparts);
 		if (p > 0) {
-			rx_buf_reset(&s.url);
-			rx_buf_printf(&s.url, "%s/api/v2/statements/", s.base.data);
-			rx_http_put_escaped(&s.url, s.handle);
-			rx_buf_printf(&s.url, "?partition=%zu", p);
-			if (call(&s, "GET", s.url.data, NULL, 0) < 0 || s.http.status != 200) {
+			int rc = rx_http_finish(&s.next);
+			rx_http_swap(&s.http, &s.next);
+			if (rc < 0 || s.http.status != 200) {
 				char whatn[160];
 				snprintf(whatn, sizeof whatn, "%s, after %lld rows (the output is incomplete)", what, s.rows);
 				status = failure(&s, whatn);
 				goto done;
 			}
-			if (reply_object(&s, what, &obj) < 0)
+			if (reply_object(&s, what) < 0)
 				goto done;
 		}
-		if (!rx_walk_get(obj, "data", &data)) {
+		if (!rx_walk_member(&s.top, "data", &data)) {
 			rx_diag("Snowflake: %s has no data", what);
 			goto done;
+		}
+		if (p + 1 < nparts) {
+			/* the next partition downloads while this one is written */
+			if (headers(&s) < 0)
+				goto done;
+			rx_buf_reset(&s.url);
+			rx_buf_printf(&s.url, "%s/api/v2/statements/", s.base.data);
+			rx_http_put_escaped(&s.url, s.handle);
+			rx_buf_printf(&s.url, "?partition=%zu", p + 1);
+			rx_http_start(&s.next, "GET", s.url.data, s.headers);
 		}
 		status = write_rows(&s, data, &got, out);
 		if (status != RX_EXIT_OK)
@@ -710,6 +725,7 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out)
 	}
 	status = RX_EXIT_OK;
 done:
+	rx_http_free(&s.next); /* a prefetch no one will read is abandoned */
 	if (status != RX_EXIT_OK)
 		cancel(&s);
 	free(part_rows);
@@ -728,5 +744,6 @@ done:
 	rx_buf_free(&s.body);
 	rx_buf_free(&s.scratch);
 	rx_buf_free(&s.msg);
+	free(s.top.m);
 	return status;
 }

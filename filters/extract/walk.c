@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
@@ -27,20 +30,31 @@ static inline const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Past a string whose opening quote is at p. */
-static const char *skip_string(const char *p, const char *end)
+/* Past a string whose opening quote is at p: sixteen bytes at a time
+ * (SSE2) to the next '"' or '\\', as json.c's scanner does. */
+static inline const char *skip_string(const char *p, const char *end)
 {
 	p++;
 	for (;;) {
-		const char *q = memchr(p, '"', (size_t)(end - p));
-		if (q == NULL)
+#ifdef __SSE2__
+		while (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			unsigned mask = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+			if (mask != 0) {
+				p += __builtin_ctz(mask);
+				break;
+			}
+			p += 16;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end)
 			return end;
-		size_t backslashes = 0;
-		for (const char *r = q; r > p && r[-1] == '\\'; r--)
-			backslashes++;
-		if (backslashes % 2 == 0)
-			return q + 1;
-		p = q + 1;
+		if (*p == '"')
+			return p + 1;
+		p += 2; /* an escape */
 	}
 }
 
@@ -79,47 +93,114 @@ int rx_walk_start(rx_walk *w, rx_span v)
 	if (v.n < 2 || (v.p[0] != '[' && v.p[0] != '{'))
 		return -1;
 	w->p = v.p + 1;
-	w->end = v.p + v.n - 1;
+	w->end = v.p + v.n;
 	return 0;
 }
 
-int rx_walk_next(rx_walk *w, rx_span *value)
+/* Before the next element: past white space and a ','.  0 at the
+ * container's end (then past its closing bracket). */
+static inline int prelude(rx_walk *w)
 {
 	const char *p = skip_ws(w->p, w->end);
 
 	if (p < w->end && *p == ',')
 		p = skip_ws(p + 1, w->end);
-	if (p >= w->end) {
+	if (p >= w->end || *p == ']' || *p == '}') {
+		w->p = p < w->end ? p + 1 : w->end;
+		return 0;
+	}
+	w->p = p;
+	return 1;
+}
+
+int rx_walk_next(rx_walk *w, rx_span *value)
+{
+	if (!prelude(w))
+		return 0;
+	const char *q = skip_value(w->p, w->end);
+	value->p = w->p;
+	value->n = (size_t)(q - w->p);
+	w->p = q;
+	return 1;
+}
+
+int rx_walk_next_name(rx_walk *w, rx_span *name)
+{
+	if (!prelude(w))
+		return 0;
+	if (*w->p != '"') { /* not an object: nothing to name */
 		w->p = w->end;
 		return 0;
 	}
-	const char *q = skip_value(p, w->end);
-	value->p = p;
-	value->n = (size_t)(q - p);
+	const char *q = skip_string(w->p, w->end);
+	name->p = w->p;
+	name->n = (size_t)(q - w->p);
+	q = skip_ws(q, w->end);
+	if (q < w->end && *q == ':')
+		q = skip_ws(q + 1, w->end);
 	w->p = q;
 	return 1;
 }
 
 int rx_walk_next_member(rx_walk *w, rx_span *name, rx_span *value)
 {
-	const char *p = skip_ws(w->p, w->end);
-
-	if (p < w->end && *p == ',')
-		p = skip_ws(p + 1, w->end);
-	if (p >= w->end || *p != '"') {
-		w->p = w->end;
+	if (!rx_walk_next_name(w, name))
 		return 0;
-	}
-	const char *q = skip_string(p, w->end);
-	name->p = p;
-	name->n = (size_t)(q - p);
-	p = skip_ws(q, w->end);
-	if (p < w->end && *p == ':')
-		p = skip_ws(p + 1, w->end);
-	q = skip_value(p, w->end);
-	value->p = p;
-	value->n = (size_t)(q - p);
+	const char *q = skip_value(w->p, w->end);
+	value->p = w->p;
+	value->n = (size_t)(q - w->p);
 	w->p = q;
+	return 1;
+}
+
+int rx_walk_enter(rx_walk *w, rx_walk *inner)
+{
+	if (!prelude(w))
+		return 0;
+	if (*w->p != '[' && *w->p != '{')
+		return -1;
+	inner->p = w->p + 1;
+	inner->end = w->end;
+	return 1;
+}
+
+void rx_walk_leave(rx_walk *w, const rx_walk *inner)
+{
+	w->p = inner->p;
+}
+
+void rx_walk_finish(rx_walk *w)
+{
+	const char *p = w->p;
+	int depth = 0;
+
+	while (p < w->end) {
+		char c = *p;
+		if (c == '"') {
+			p = skip_string(p, w->end);
+			continue;
+		}
+		if (c == '[' || c == '{') {
+			depth++;
+		} else if (c == ']' || c == '}') {
+			if (depth == 0) {
+				w->p = p + 1;
+				return;
+			}
+			depth--;
+		}
+		p++;
+	}
+	w->p = w->end;
+}
+
+int rx_walk_member(const rx_members *ms, const char *name, rx_span *value)
+{
+	long i = rx_json_find(ms, name, strlen(name));
+
+	if (i < 0)
+		return 0;
+	*value = ms->m[i].value;
 	return 1;
 }
 
@@ -316,6 +397,16 @@ static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
 	*y = (long long)yoe + era * 400 + (*m <= 2);
 }
 
+/* Append v as exactly `width` decimal digits (v < 10^width). */
+static inline void put_digits(rx_buf *b, unsigned v, int width)
+{
+	char tmp[8];
+
+	for (int i = width - 1; i >= 0; i--, v /= 10)
+		tmp[i] = (char)('0' + v % 10);
+	rx_buf_put(b, tmp, (size_t)width);
+}
+
 static int put_date(rx_buf *b, long long days)
 {
 	long long y;
@@ -324,7 +415,11 @@ static int put_date(rx_buf *b, long long days)
 	if (days < -719162 || days > 2932896) /* 0001-01-01 .. 9999-12-31 */
 		return -1;
 	civil_from_days(days, &y, &m, &d);
-	rx_buf_printf(b, "%04lld-%02u-%02u", y, m, d);
+	put_digits(b, (unsigned)y, 4);
+	rx_buf_putc(b, '-');
+	put_digits(b, m, 2);
+	rx_buf_putc(b, '-');
+	put_digits(b, d, 2);
 	return 0;
 }
 
@@ -453,7 +548,11 @@ void rx_cell_days(rx_buf *b, const char *s, size_t n)
 
 static void put_clock(rx_buf *b, long long secs_of_day, const decimal *d)
 {
-	rx_buf_printf(b, "%02lld:%02lld:%02lld", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+	put_digits(b, (unsigned)(secs_of_day / 3600), 2);
+	rx_buf_putc(b, ':');
+	put_digits(b, (unsigned)(secs_of_day / 60 % 60), 2);
+	rx_buf_putc(b, ':');
+	put_digits(b, (unsigned)(secs_of_day % 60), 2);
 	if (d->fraclen > 0) {
 		rx_buf_putc(b, '.');
 		rx_buf_put(b, d->frac, d->fraclen);
@@ -474,7 +573,8 @@ void rx_cell_epoch(rx_buf *b, const char *s, size_t n, int units, char zone, lon
 		long long micro = us - sec * 1000000;
 		memset(&d, 0, sizeof d);
 		d.whole = sec;
-		snprintf(d.frac, sizeof d.frac, "%06lld", micro);
+		for (int i = 5; i >= 0; i--, micro /= 10)
+			d.frac[i] = (char)('0' + micro % 10);
 		d.fraclen = 6;
 		while (d.fraclen > 0 && d.frac[d.fraclen - 1] == '0')
 			d.fraclen--;
@@ -500,7 +600,10 @@ void rx_cell_epoch(rx_buf *b, const char *s, size_t n, int units, char zone, lon
 		rx_buf_put(b, "+00:00", 6);
 	} else if (zone == 'o') {
 		long off = offset_minutes < 0 ? -offset_minutes : offset_minutes;
-		rx_buf_printf(b, "%c%02ld:%02ld", offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+		rx_buf_putc(b, offset_minutes < 0 ? '-' : '+');
+		put_digits(b, (unsigned)(off / 60 % 100), 2);
+		rx_buf_putc(b, ':');
+		put_digits(b, (unsigned)(off % 60), 2);
 	}
 	rx_buf_putc(b, '"');
 	return;

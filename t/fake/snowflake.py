@@ -212,7 +212,7 @@ def partition_data(st, p):
         count -= 1
     rows = [st["rows"](start + r) for r in range(count)]
     body = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
-    if st["cache_key"] is not None and p > 0:
+    if st["cache_key"] is not None:
         CACHE[key] = body
     return body
 
@@ -423,9 +423,14 @@ class Handler(BaseHTTPRequestHandler):
             links.append('<%s?requestId=%s&partition=%d>; rel="next"' % (base, uuid.uuid4(), p + 1))
         if p > 0:
             links.append('<%s?requestId=%s&partition=%d>; rel="prev"' % (base, uuid.uuid4(), p - 1))
-        body = b'{"data":' + partition_data(st, p) + b"}"
         # partitions after the first come gzip-compressed, whatever was asked
-        self.reply(200, body, {"Link": ",".join(links)}, gz=p > 0)
+        key = (st["cache_key"], p, "gz")
+        body = CACHE.get(key) if st["cache_key"] else None
+        if body is None:
+            body = gzip.compress(b'{"data":' + partition_data(st, p) + b"}", 1)
+            if st["cache_key"]:
+                CACHE[key] = body
+        self.reply(200, body, {"Link": ",".join(links), "Content-Encoding": "gzip"})
 
     def do_POST(self):
         u = urlsplit(self.path)
