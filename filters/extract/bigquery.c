@@ -81,6 +81,7 @@ typedef struct bigquery {
 	char *client_id, *client_secret, *refresh_token; /* authorized user */
 	rx_buf access_token;
 	time_t expires;           /* when access_token expires */
+	long lifetime;            /* its expires_in, seconds */
 	struct curl_slist *headers;
 	/* the job */
 	char *project;            /* jobReference.projectId */
@@ -316,7 +317,7 @@ static int fetch_token(bigquery *q)
 		rx_http_put_escaped(&q->form, q->refresh_token);
 	}
 	struct curl_slist *h = rx_http_headers("Content-Type: application/x-www-form-urlencoded",
-					       "Accept: application/json", NULL);
+					       "Accept: application/json", (char *)NULL);
 	int rc = rx_http_request(&q->auth, "POST", q->token_uri, h, q->form.data, q->form.len);
 	curl_slist_free_all(h);
 	if (rc < 0 || q->auth.status != 200) {
@@ -343,7 +344,10 @@ static int fetch_token(bigquery *q)
 	rx_buf_puts(&q->access_token, token);
 	memset(token, 0, strlen(token));
 	free(token);
+	if (expires_in < 1)
+		expires_in = 1;
 	q->expires = now + (time_t)expires_in;
+	q->lifetime = (long)expires_in;
 	curl_slist_free_all(q->headers);
 	q->headers = NULL;
 	status = RX_EXIT_OK;
@@ -362,8 +366,10 @@ done:
 static int headers(bigquery *q, int renew)
 {
 	if (q->static_token == NULL) {
+		/* a new token once less than a quarter of its life, at most
+		 * TOKEN_MARGIN_S, is left */
 		time_t now = time(NULL);
-		long margin = (long)(q->expires - now) > 4 * TOKEN_MARGIN_S ? TOKEN_MARGIN_S : 0;
+		long margin = q->lifetime / 4 < TOKEN_MARGIN_S ? q->lifetime / 4 : TOKEN_MARGIN_S;
 		if (renew || q->access_token.len == 0 || now >= q->expires - margin) {
 			int status = fetch_token(q);
 			if (status != RX_EXIT_OK)
@@ -375,7 +381,7 @@ static int headers(bigquery *q, int renew)
 		rx_buf_puts(&auth, "Authorization: Bearer ");
 		rx_buf_puts(&auth, q->static_token ? q->static_token : q->access_token.data);
 		q->headers = rx_http_headers(auth.data, "Content-Type: application/json", "Accept: application/json",
-					     NULL);
+					     (char *)NULL);
 		memset(auth.data, 0, auth.cap);
 		rx_buf_free(&auth);
 	}

@@ -122,7 +122,7 @@ static int fetch_oauth_token(databricks *d, const char *id, const char *secret)
 	rx_base64_put(&basic, (const unsigned char *)cred.data, cred.len);
 	rx_buf_printf(&url, "%s/oidc/v1/token", d->base.data);
 	struct curl_slist *h = rx_http_headers(basic.data, "Content-Type: application/x-www-form-urlencoded",
-					       "Accept: application/json", NULL);
+					       "Accept: application/json", (char *)NULL);
 	static const char form[] = "grant_type=client_credentials&scope=all-apis";
 	if (rx_http_request(&d->http, "POST", url.data, h, form, sizeof form - 1) < 0 || d->http.status != 200) {
 		char what[300];
@@ -195,7 +195,8 @@ static int setup(databricks *d)
 	}
 	rx_buf auth = {0};
 	rx_buf_printf(&auth, "Authorization: Bearer %s", d->token.data);
-	d->headers = rx_http_headers(auth.data, "Content-Type: application/json", "Accept: application/json", NULL);
+	d->headers = rx_http_headers(auth.data, "Content-Type: application/json", "Accept: application/json",
+				     (char *)NULL);
 	memset(auth.data, 0, auth.cap);
 	rx_buf_free(&auth);
 	return RX_EXIT_OK;

@@ -273,6 +273,10 @@ int rx_http_request(rx_http *h, const char *method, const char *url, const struc
 		if (h->no_interrupt)
 			curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		/* as the curl tool does: another CA bundle (a proxy that inspects TLS) */
+		const char *ca = getenv("CURL_CA_BUNDLE");
+		if (ca != NULL && ca[0] != '\0')
+			curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 		if (strcmp(method, "POST") == 0) {
 			curl_easy_setopt(c, CURLOPT_POST, 1L);
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");

@@ -94,7 +94,7 @@ int rx_http_fail(const rx_http *h, const char *what, const char *msg);
 void rx_http_put_uuid(rx_buf *b);
 /* Append s percent-encoded for a URL query or form. */
 void rx_http_put_escaped(rx_buf *b, const char *s);
-/* A header list: "Name: value" lines (each copied), NULL ends it. */
+/* A header list: "Name: value" lines (each copied), (char *)NULL ends it. */
 struct curl_slist *rx_http_headers(const char *first, ...);
 
 /* ---- what the sources share (http.c) ---- */

@@ -133,7 +133,7 @@ static int headers(snowflake *s)
 	rx_buf type = {0};
 	rx_buf_printf(&type, "X-Snowflake-Authorization-Token-Type: %s", s->key ? "KEYPAIR_JWT" : s->token_type);
 	s->headers = rx_http_headers(auth.data, type.data, "Content-Type: application/json",
-				     "Accept: application/json", NULL);
+				     "Accept: application/json", (char *)NULL);
 	rx_buf_free(&type);
 	if (auth.data)
 		memset(auth.data, 0, auth.cap);
