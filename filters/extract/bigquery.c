@@ -16,7 +16,8 @@
  *    legacy SQL) and formatOptions.useInt64Timestamp, under a requestId.
  *    jobComplete false is polled with getQueryResults (which itself waits
  *    up to timeoutMs on the server); then pages follow pageToken until
- *    none is given.  One page is in memory at a time.  The rows counted
+ *    none is given, the next page downloading while the current one is
+ *    written (two pages in memory at most).  The rows counted
  *    must equal totalRows, or the result is an error.
  *  - Retries: reason rateLimitExceeded (which comes as HTTP 403) and 429
  *    are throttling; backendError, internalError, badGateway and 5xx are

@@ -19,8 +19,9 @@
  *    on the workspace; EXTERNAL_LINKS (the default: INLINE fails above
  *    25 MiB) are presigned URLs fetched WITHOUT the Authorization header,
  *    with the link's own http_headers.  A link refused as expired is asked
- *    for again once (GET .../result/chunks/N).  One chunk is in memory at
- *    a time; each chunk's row count is checked, and the total against
+ *    for again once (GET .../result/chunks/N).  The next chunk downloads
+ *    while the current one is written (two in memory at most); each
+ *    chunk's row count is checked, and the total against
  *    manifest.total_row_count.
  *  - Types from manifest.schema.columns[].type_name; cells are strings:
  *      BYTE, SHORT, INT, LONG, DECIMAL   exact number, or a string
@@ -59,7 +60,9 @@ typedef struct column {
 
 typedef struct databricks {
 	const extract_options *o;
-	rx_http http;
+	rx_http http;           /* the current reply */
+	rx_http next;           /* the next chunk, downloading meanwhile */
+	rx_http meta;           /* the small ResultData that names the next link */
 	rx_buf base;            /* https://HOST */
 	rx_buf token;           /* the bearer token */
 	int oauth;              /* it came from /oidc/v1/token */
@@ -500,135 +503,75 @@ static int write_rows(databricks *d, rx_span data, long long *count, rx_writer *
 	return RX_EXIT_OK;
 }
 
-/* GET a presigned link, without our token, with its own headers. */
-static int fetch_link(databricks *d, rx_span link, long long chunk)
+/* The URL and headers of a presigned link: no Authorization (the link is
+ * its own credential), the link's http_headers.  0, or -1 with a message. */
+static int link_request(databricks *d, rx_span link, long long chunk, char **url, struct curl_slist **h)
 {
 	rx_span headers, name, value;
-	struct curl_slist *h = NULL;
 	rx_walk w;
-	char *url = rx_walk_strdup(link, "external_link");
 	char err[512];
-	int rc = -1;
 
-	if (url == NULL) {
+	*h = NULL;
+	*url = rx_walk_strdup(link, "external_link");
+	if (*url == NULL) {
 		rx_diag("Databricks: chunk %lld: an external link without a URL", chunk);
-		return -2;
+		return -1;
 	}
-	if (rx_http_check_url(url, err, sizeof err) < 0) {
+	if (rx_http_check_url(*url, err, sizeof err) < 0) {
 		rx_diag("Databricks: chunk %lld: %s", chunk, err);
-		free(url);
-		return -2;
+		free(*url);
+		*url = NULL;
+		return -1;
 	}
-	h = curl_slist_append(h, "Authorization:"); /* none: the link is its own credential */
-	if (rx_walk_get(link, "http_headers", &headers) && rx_walk_start(&w, headers) == 0 && headers.p[0] == '{') {
+	*h = curl_slist_append(*h, "Authorization:"); /* curl: send none */
+	if (rx_walk_get(link, "http_headers", &headers) && headers.p[0] == '{' && rx_walk_start(&w, headers) == 0) {
 		while (rx_walk_next_member(&w, &name, &value)) {
 			rx_buf_reset(&d->link);
 			rx_json_string_decode(name, &d->link);
 			rx_buf_puts(&d->link, ": ");
 			if (rx_json_kind(value) == 's')
 				rx_json_string_decode(value, &d->link);
-			h = curl_slist_append(h, d->link.data);
+			*h = curl_slist_append(*h, d->link.data);
 		}
 	}
-	rc = rx_http_request(&d->http, "GET", url, h, NULL, 0);
-	memset(url, 0, strlen(url));
-	free(url);
-	curl_slist_free_all(h);
-	return rc;
+	return 0;
 }
 
-/* Write one ResultData's rows (inline, or behind its external links),
- * and find the next chunk's link.  RX_EXIT_OK or a status. */
-static int write_chunk(databricks *d, rx_span data, int is_top, const long long *chunk_rows, size_t nchunks,
-		       char **next, rx_writer *out)
+static void forget_url(char *url)
+{
+	if (url != NULL) {
+		memset(url, 0, strlen(url)); /* it holds the link's signature */
+		free(url);
+	}
+}
+
+/* The links of a ResultData, appended to the queue (a JSON array's
+ * elements, each a copy ending in '\0'). */
+static void queue_links(rx_span result, rx_buf *queue)
 {
 	rx_span arr, link;
-	long long got, index = -1;
-	int status;
-	char what[160];
+	rx_walk w;
 
-	*next = NULL;
-	if (rx_walk_get(data, "external_links", &arr) && rx_json_kind(arr) == 'a') {
-		rx_walk w;
-		/* the links are in d->http.body, which the fetch replaces: copy */
-		rx_buf copy = {0};
-		rx_buf_put(&copy, arr.p, arr.n);
-		arr = rx_span_of(copy.data, copy.len);
-		rx_walk_start(&w, arr);
-		status = RX_EXIT_OK;
-		while (status == RX_EXIT_OK && rx_walk_next(&w, &link)) {
-			index = -1;
-			rx_walk_int(link, "chunk_index", &index);
-			snprintf(what, sizeof what, "chunk %lld of %zu, after %lld rows (the output is incomplete)", index + 1,
-				 nchunks, d->rows);
-			int rc = fetch_link(d, link, index + 1);
-			if (rc == -2) {
-				status = RX_EXIT_FAIL;
-				break;
-			}
-			if (rc == 0 && (d->http.status == 403 || d->http.status == 404 || d->http.status == 410) && index >= 0) {
-				/* expired: ask for the chunk's link again, once */
-				char tail[64];
-				snprintf(tail, sizeof tail, "/result/chunks/%lld", index);
-				statement_url(d, tail);
-				rx_span fresh, links, first;
-				rx_walk lw;
-				if (call(d, "GET", d->url.data, NULL, 0) < 0 || d->http.status != 200) {
-					status = failure(d, what);
-					break;
-				}
-				if (reply_object(d, what, &fresh) < 0 || !rx_walk_get(fresh, "external_links", &links) ||
-				    rx_walk_start(&lw, links) < 0 || !rx_walk_next(&lw, &first)) {
-					rx_diag("Databricks: %s: no fresh link for an expired one", what);
-					status = RX_EXIT_FAIL;
-					break;
-				}
-				rx_buf fl = {0};
-				rx_buf_put(&fl, first.p, first.n);
-				rc = fetch_link(d, rx_span_of(fl.data, fl.len), index + 1);
-				rx_buf_free(&fl);
-			}
-			if (rc < 0 || d->http.status != 200) {
-				status = rx_http_fail(&d->http, what, d->http.status ? reply_message(d) : NULL);
-				break;
-			}
-			rx_span rows;
-			if (reply_object(d, what, &rows) < 0) {
-				status = RX_EXIT_FAIL;
-				break;
-			}
-			status = write_rows(d, rows, &got, out);
-			if (status != RX_EXIT_OK)
-				break;
-			d->rows += got;
-			long long want = -1;
-			rx_walk_int(link, "row_count", &want);
-			if (want < 0 && index >= 0 && (size_t)index < nchunks)
-				want = chunk_rows[index];
-			if (want >= 0 && got != want) {
-				rx_diag("Databricks: chunk %lld has %lld rows, the manifest said %lld (the output is incomplete)",
-					index + 1, got, want);
-				status = RX_EXIT_FAIL;
-				break;
-			}
-			free(*next);
-			*next = rx_walk_strdup(link, "next_chunk_internal_link");
-		}
-		rx_buf_free(&copy);
-		return status;
+	if (!rx_walk_get(result, "external_links", &arr) || arr.p[0] != '[' || rx_walk_start(&w, arr) < 0)
+		return;
+	while (rx_walk_next(&w, &link)) {
+		rx_buf_put(queue, link.p, link.n);
+		rx_buf_putc(queue, '\0');
 	}
-	rx_walk_int(data, "chunk_index", &index);
-	/* a chunk that is the reply has its data_array found by the scan
-	 * already; in the statement's reply it is found by walking */
-	if (!(is_top ? rx_walk_member(&d->top, "data_array", &arr) : rx_walk_get(data, "data_array", &arr))) {
-		arr = rx_span_of("[]", 2); /* a chunk of no rows */
-	}
-	status = write_rows(d, arr, &got, out);
+}
+
+/* The rows of one chunk (its data array, in d->http's reply) against the
+ * count its link or ResultData gives, or the manifest's. */
+static int write_counted(databricks *d, rx_span rows, rx_span about, long long index, const long long *chunk_rows,
+			 size_t nchunks, rx_writer *out)
+{
+	long long got, want = -1;
+	int status = write_rows(d, rows, &got, out);
+
 	if (status != RX_EXIT_OK)
 		return status;
 	d->rows += got;
-	long long want = -1;
-	rx_walk_int(data, "row_count", &want);
+	rx_walk_int(about, "row_count", &want);
 	if (want < 0 && index >= 0 && (size_t)index < nchunks)
 		want = chunk_rows[index];
 	if (want >= 0 && got != want) {
@@ -636,8 +579,191 @@ static int write_chunk(databricks *d, rx_span data, int is_top, const long long 
 			got, want);
 		return RX_EXIT_FAIL;
 	}
-	*next = rx_walk_strdup(data, "next_chunk_internal_link");
 	return RX_EXIT_OK;
+}
+
+/* EXTERNAL_LINKS: each chunk's link is downloaded (d->next, in a thread)
+ * while the chunk before it is written; the small ResultData that names
+ * the next link is fetched first, on d->meta. */
+static int read_links(databricks *d, rx_span first, const long long *chunk_rows, size_t nchunks, rx_writer *out)
+{
+	rx_buf queue = {0}, cur = {0};
+	size_t at = 0;
+	char *url = NULL, what[160];
+	struct curl_slist *next_headers = NULL;
+	int status = RX_EXIT_FAIL, rc;
+	long long index;
+
+	queue_links(first, &queue);
+	if (queue.len == 0) {
+		rx_diag("Databricks: the result has neither rows nor links");
+		goto done;
+	}
+	/* start the first download */
+	if (link_request(d, rx_span_of(queue.data, strlen(queue.data)), 1, &url, &next_headers) < 0)
+		goto done;
+	rx_http_start(&d->next, "GET", url, next_headers);
+	forget_url(url);
+	url = NULL;
+	for (;;) {
+		/* the current link: the one whose download was started */
+		rx_buf_reset(&cur);
+		rx_buf_puts(&cur, queue.data + at);
+		at += strlen(queue.data + at) + 1;
+		rx_span link = rx_span_of(cur.data, cur.len);
+		index = -1;
+		rx_walk_int(link, "chunk_index", &index);
+		snprintf(what, sizeof what, "chunk %lld of %zu, after %lld rows (the output is incomplete)", index + 1, nchunks,
+			 d->rows);
+		rc = rx_http_finish(&d->next);
+		rx_http_swap(&d->http, &d->next);
+		curl_slist_free_all(next_headers);
+		next_headers = NULL;
+		if (rc == 0 && (d->http.status == 403 || d->http.status == 404 || d->http.status == 410) && index >= 0) {
+			/* expired: ask for the chunk's link again, once */
+			char tail[64];
+			rx_span fresh, links, one;
+			rx_walk lw;
+			struct curl_slist *h = NULL;
+			snprintf(tail, sizeof tail, "/result/chunks/%lld", index);
+			statement_url(d, tail);
+			if (call(d, "GET", d->url.data, NULL, 0) < 0 || d->http.status != 200) {
+				status = failure(d, what);
+				goto done;
+			}
+			if (reply_object(d, what, &fresh) < 0 || !rx_walk_get(fresh, "external_links", &links) ||
+			    links.p[0] != '[' || rx_walk_start(&lw, links) < 0 || !rx_walk_next(&lw, &one)) {
+				rx_diag("Databricks: %s: no fresh link for an expired one", what);
+				goto done;
+			}
+			rx_buf_reset(&cur);
+			rx_buf_put(&cur, one.p, one.n);
+			link = rx_span_of(cur.data, cur.len);
+			if (link_request(d, link, index + 1, &url, &h) < 0)
+				goto done;
+			rc = rx_http_request(&d->http, "GET", url, h, NULL, 0);
+			curl_slist_free_all(h);
+			forget_url(url);
+			url = NULL;
+		}
+		if (rc < 0 || d->http.status != 200) {
+			status = rx_http_fail(&d->http, what, d->http.status ? reply_message(d) : NULL);
+			goto done;
+		}
+		rx_span rows;
+		if (reply_object(d, what, &rows) < 0)
+			goto done;
+		/* the next link: another of this ResultData's, or the next one's */
+		if (at >= queue.len) {
+			char *path = rx_walk_strdup(link, "next_chunk_internal_link");
+			rx_buf_reset(&queue);
+			at = 0;
+			if (path != NULL) {
+				if (path[0] != '/') {
+					rx_diag("Databricks: next_chunk_internal_link '%.100s' is not a path", path);
+					free(path);
+					goto done;
+				}
+				rx_buf_reset(&d->url);
+				rx_buf_printf(&d->url, "%s%s", d->base.data, path);
+				free(path);
+				rc = rx_http_request(&d->meta, "GET", d->url.data, d->headers, NULL, 0);
+				if (rc < 0 || d->meta.status != 200) {
+					rx_http_swap(&d->http, &d->meta); /* for the message */
+					snprintf(what, sizeof what, "the next chunk, after %lld rows (the output is incomplete)",
+						 d->rows);
+					status = failure(d, what);
+					goto done;
+				}
+				char err[256];
+				if (rx_json_validate(d->meta.body.data, d->meta.body.len, err, sizeof err) < 0) {
+					rx_diag("Databricks: the next chunk: the reply is not JSON: %s", err);
+					goto done;
+				}
+				rx_span meta = rx_span_of(d->meta.body.data, d->meta.body.len);
+				while (meta.n > 0 && meta.p[0] != '{')
+					meta.p++, meta.n--;
+				queue_links(meta, &queue);
+				if (queue.len == 0) {
+					rx_diag("Databricks: the next chunk has no link (the output is incomplete)");
+					goto done;
+				}
+			}
+		}
+		if (at < queue.len) {
+			rx_span n = rx_span_of(queue.data + at, strlen(queue.data + at));
+			long long ni = -1;
+			rx_walk_int(n, "chunk_index", &ni);
+			if (link_request(d, n, ni + 1, &url, &next_headers) < 0)
+				goto done;
+			rx_http_start(&d->next, "GET", url, next_headers);
+			forget_url(url);
+			url = NULL;
+		}
+		status = write_counted(d, rows, link, index, chunk_rows, nchunks, out);
+		if (status != RX_EXIT_OK)
+			goto done;
+		status = RX_EXIT_FAIL;
+		if (at >= queue.len)
+			break;
+	}
+	status = RX_EXIT_OK;
+done:
+	/* headers a download in flight still reads: stop it before freeing */
+	d->next.abandon = 1;
+	rx_http_finish(&d->next);
+	curl_slist_free_all(next_headers);
+	forget_url(url);
+	rx_buf_free(&queue);
+	rx_buf_free(&cur);
+	return status;
+}
+
+/* INLINE: each chunk is a ResultData; the next one downloads (d->next)
+ * while this one is written. */
+static int read_inline(databricks *d, rx_span result, int is_top, const long long *chunk_rows, size_t nchunks,
+		       rx_writer *out)
+{
+	rx_span arr;
+	long long index;
+	int status;
+
+	for (;;) {
+		index = -1;
+		rx_walk_int(result, "chunk_index", &index);
+		/* a chunk that is the reply has its data_array found by the scan
+		 * already; in the statement's reply it is found by walking */
+		if (!(is_top ? rx_walk_member(&d->top, "data_array", &arr) : rx_walk_get(result, "data_array", &arr)))
+			arr = rx_span_of("[]", 2); /* a chunk of no rows */
+		char *path = rx_walk_strdup(result, "next_chunk_internal_link");
+		int more = path != NULL;
+		if (more) {
+			if (path[0] != '/') {
+				rx_diag("Databricks: next_chunk_internal_link '%.100s' is not a path", path);
+				free(path);
+				return RX_EXIT_FAIL;
+			}
+			rx_buf_reset(&d->url);
+			rx_buf_printf(&d->url, "%s%s", d->base.data, path);
+			free(path);
+			rx_http_start(&d->next, "GET", d->url.data, d->headers);
+		}
+		status = write_counted(d, arr, result, index, chunk_rows, nchunks, out);
+		if (status != RX_EXIT_OK)
+			return status; /* a download in flight is abandoned by the caller */
+		if (!more)
+			return RX_EXIT_OK;
+		int rc = rx_http_finish(&d->next);
+		rx_http_swap(&d->http, &d->next);
+		if (rc < 0 || d->http.status != 200) {
+			char what[160];
+			snprintf(what, sizeof what, "the next chunk, after %lld rows (the output is incomplete)", d->rows);
+			return failure(d, what);
+		}
+		if (reply_object(d, "reading a chunk", &result) < 0)
+			return RX_EXIT_FAIL;
+		is_top = 1;
+	}
 }
 
 /* Describe the model (LIMIT 0) and push the shard filter into sql. */
@@ -702,12 +828,15 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 	rx_span obj, manifest, result, v;
 	long long *chunk_rows = NULL, total = -1;
 	size_t nchunks = 0;
-	char *next = NULL;
 	int status;
 
 	d.o = o;
 	rx_http_init(&d.http, "Databricks", o->retries);
 	d.http.classify = classify;
+	rx_http_init(&d.next, "Databricks", o->retries);
+	d.next.classify = classify;
+	rx_http_init(&d.meta, "Databricks", o->retries);
+	d.meta.classify = classify;
 	status = setup(&d);
 	if (status != RX_EXIT_OK)
 		goto done;
@@ -754,7 +883,6 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 		while (nchunks < (size_t)declared)
 			chunk_rows[nchunks++] = -1;
 	}
-	int result_is_top = 0;
 	if (!rx_walk_member(&d.top, "result", &result)) {
 		if (total > 0) {
 			rx_diag("Databricks: the result has no data, the manifest says %lld rows", total);
@@ -762,31 +890,14 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 		}
 		result = rx_span_of("{}", 2);
 	}
-	for (;;) {
-		status = write_chunk(&d, result, result_is_top, chunk_rows, nchunks, &next, out);
-		if (status != RX_EXIT_OK)
-			goto done;
-		status = RX_EXIT_FAIL;
-		if (next == NULL)
-			break;
-		if (next[0] != '/') {
-			rx_diag("Databricks: next_chunk_internal_link '%.100s' is not a path", next);
-			goto done;
-		}
-		rx_buf_reset(&d.url);
-		rx_buf_printf(&d.url, "%s%s", d.base.data, next);
-		free(next);
-		next = NULL;
-		if (call(&d, "GET", d.url.data, NULL, 0) < 0 || d.http.status != 200) {
-			char what[160];
-			snprintf(what, sizeof what, "the next chunk, after %lld rows (the output is incomplete)", d.rows);
-			status = failure(&d, what);
-			goto done;
-		}
-		if (reply_object(&d, "reading a chunk", &result) < 0)
-			goto done;
-		result_is_top = 1;
-	}
+	rx_span links;
+	if (rx_walk_get(result, "external_links", &links))
+		status = read_links(&d, result, chunk_rows, nchunks, out);
+	else
+		status = read_inline(&d, result, 0, chunk_rows, nchunks, out);
+	if (status != RX_EXIT_OK)
+		goto done;
+	status = RX_EXIT_FAIL;
 	if (total >= 0 && d.rows != total) {
 		rx_diag("Databricks: the result has %lld rows, the manifest said %lld (the output is incomplete)", d.rows,
 			total);
@@ -794,9 +905,10 @@ int rx_extract_databricks(const extract_options *o, rx_writer *out)
 	}
 	status = RX_EXIT_OK;
 done:
+	rx_http_free(&d.next); /* a prefetch no one will read is abandoned */
+	rx_http_free(&d.meta);
 	if (status != RX_EXIT_OK)
 		cancel(&d);
-	free(next);
 	free(chunk_rows);
 	free(d.statement_id);
 	free_columns(&d);

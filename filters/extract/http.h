@@ -15,8 +15,9 @@
  *    the cell conversions the three engines have in common: numbers kept
  *    exact (DESIGN.md "Numbers"), embedded JSON, epoch times to ISO 8601.
  *
- * A source holds one page (partition, page, chunk) in memory at a time:
- * the body of the last reply, in rx_http.body.
+ * A source holds at most two pages (partition, page, chunk) in memory:
+ * the one it writes, the body of the current reply in rx_http.body, and
+ * the next, downloading meanwhile on a second handle (rx_http_start).
  */
 #ifndef RX_EXTRACT_HTTP_H
 #define RX_EXTRACT_HTTP_H

@@ -15,8 +15,9 @@
  *    requestId, and a resubmission the same id with retry=true, so that
  *    Snowflake never runs the statement twice.
  *  - The result comes in partitions: partition 0 with the metadata, the
- *    others by GET ?partition=N (gzip, decoded by libcurl).  One
- *    partition is in memory at a time.  Each partition's row count is
+ *    others by GET ?partition=N (gzip, decoded by libcurl), the next one
+ *    downloading while the current one is written: two partitions in
+ *    memory at most.  Each partition's row count is
  *    checked against partitionInfo, and the total against numRows, before
  *    the source reports success: a short result is an error.
  *  - Types come from resultSetMetaData.rowType (type names compared in
