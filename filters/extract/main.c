@@ -23,6 +23,8 @@ static void usage(void)
 	       "      --sqlite FILE        a SQLite database; with --query or --table\n"
 	       "      --postgres CONNINFO  a PostgreSQL server (libpq conninfo or URI; '' uses\n"
 	       "                           $PGHOST, $PGDATABASE...); with --query or --table\n"
+	       "      --clickhouse URL     a ClickHouse server's HTTP interface (http://host:8123;\n"
+	       "                           $CLICKHOUSE_USER, $CLICKHOUSE_PASSWORD); with --query or --table\n"
 	       "      --csv FILE           a CSV file with a header row ('-' for stdin)\n"
 	       "      --ndjson FILE        JSON objects, one a line, validated ('-' for stdin)\n"
 	       "\n"
@@ -35,7 +37,7 @@ static void usage(void)
 	       "      --types COL=TYPE,... CSV: int, float, bool, string or json for these columns\n"
 	       "      --shard I/N          keep only rows whose --key falls in shard I of N\n"
 	       "      --key COL[,COL...]   the key columns, for --shard\n"
-	       "      --max-line BYTES     longest NDJSON line accepted (default 64M)\n"
+	       "      --max-line BYTES     longest NDJSON line or ClickHouse row accepted (default 64M)\n"
 	       "  -u, --unbuffered         write each row at once\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
@@ -180,12 +182,13 @@ void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
 int main(int argc, char **argv)
 {
 	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
-	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY };
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_CLICKHOUSE };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
 		{"ndjson", required_argument, NULL, OPT_NDJSON},
 		{"postgres", required_argument, NULL, OPT_POSTGRES},
+		{"clickhouse", required_argument, NULL, OPT_CLICKHOUSE},
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
 		{"table", required_argument, NULL, 't'},
@@ -210,9 +213,9 @@ int main(int argc, char **argv)
 	o.delimiter = ',';
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES:
+		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES: case OPT_CLICKHOUSE:
 			if (kind != 0)
-				rx_usage_error("give one source (--sqlite, --postgres, --csv or --ndjson)");
+				rx_usage_error("give one source (--sqlite, --postgres, --clickhouse, --csv or --ndjson)");
 			kind = c;
 			o.source = optarg;
 			break;
@@ -266,12 +269,12 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (kind == 0)
-		rx_usage_error("no source: give --sqlite, --postgres, --csv or --ndjson");
-	if (kind == OPT_SQLITE || kind == OPT_POSTGRES) {
+		rx_usage_error("no source: give --sqlite, --postgres, --clickhouse, --csv or --ndjson");
+	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_CLICKHOUSE) {
 		if ((o.query == NULL) == (o.table == NULL))
 			rx_usage_error("give one of --query or --table");
 	} else if (o.query != NULL || o.table != NULL) {
-		rx_usage_error("--query and --table go with --sqlite or --postgres");
+		rx_usage_error("--query and --table go with --sqlite, --postgres or --clickhouse");
 	}
 	if (kind != OPT_CSV && (o.infer || o.ntypes > 0 || o.delimiter != ','))
 		rx_usage_error("--delimiter, --infer and --types go with --csv");
@@ -284,6 +287,7 @@ int main(int argc, char **argv)
 	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
+	case OPT_CLICKHOUSE: status = rx_extract_clickhouse(&o, &out); break;
 	default: status = rx_extract_postgres(&o, &out); break;
 	}
 	/* the end of the model, only when all of it was written */
