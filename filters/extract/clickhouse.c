@@ -69,6 +69,7 @@ enum {
 	MAX_SMALL_BODY = 1 << 20, /* probe, DESCRIBE */
 	MAX_ERROR_TEXT = 16384,   /* an error body or what follows the rows */
 	CURL_BUFFER = 256 * 1024, /* curl's receive buffer */
+	NAME_PAD = 32,            /* a column's "name": is copied in one piece this long */
 };
 
 /* ---- types ---- */
@@ -1442,6 +1443,7 @@ typedef struct stream {
 	size_t max_line;
 	column *cols;
 	size_t ncols;             /* without the marker */
+	size_t names_len;         /* the bytes of every "name": */
 	char **header_names;      /* the names line, until the types arrive */
 	size_t nheader;
 	unsigned long long rows;  /* rows of the result read */
@@ -1507,6 +1509,9 @@ static int take_types(stream *st, const char *line, size_t n)
 		types[i] = NULL;
 		rx_json_put_string(&col->name, col->plain, strlen(col->plain));
 		rx_buf_putc(&col->name, ':');
+		rx_buf_reserve(&col->name, NAME_PAD); /* readable up to NAME_PAD */
+		memset(col->name.data + col->name.len, 0, col->name.cap - col->name.len);
+		st->names_len += col->name.len + 1;
 		if (type_parse(col->type, &col->t) < 0) {
 			/* a type rx cannot read: its text, as a string */
 			memset(&col->t, 0, sizeof col->t);
@@ -1538,46 +1543,194 @@ done:
 	return rc;
 }
 
+/* The bytes a String copies as they are into a JSON string: printable
+ * ASCII but for '"' and '\'. */
+static unsigned char plain_byte[256];
+
+static void init_plain_bytes(void)
+{
+	for (int c = 0x20; c < 0x80; c++)
+		plain_byte[c] = c != '"' && c != '\\';
+}
+
+/* A String field at *pp, up to the next tab or end, as a JSON string in one
+ * pass: TSV escapes undone, JSON escapes written, UTF-8 checked.  b has
+ * room for 6 bytes per input byte.  V_OK with *pp at the tab (or end);
+ * V_UTF8; or V_BAD when the field needs the general path (an escape that
+ * makes a byte above 0x7F), b untouched then. */
+static int put_tsv_string(rx_buf *b, const char **pp, const char *end)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
+	char *o = b->data + b->len;
+
+	*o++ = '"';
+	for (;;) {
+		/* eight bytes at a time while none is special: no byte below
+		 * 0x20 (the tab among them), none above 0x7F, no '"' nor '\' */
+		while (e - p >= 8) {
+			const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+			uint64_t x, q, k;
+			memcpy(&x, p, 8);
+			q = x ^ (ones * '"');
+			k = x ^ (ones * '\\');
+			if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((k - ones) & ~k) | x) & highs)
+				break;
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+		}
+		while (p < e && plain_byte[*p])
+			*o++ = (char)*p++;
+		if (p == e || *p == '\t')
+			break;
+		unsigned c = *p;
+		if (c >= 0x80) {
+			size_t k = utf8_seq(p, e);
+			if (k == 0)
+				return V_UTF8;
+			for (size_t x = 0; x < k; x++)
+				*o++ = (char)p[x];
+			p += k;
+			continue;
+		}
+		if (c == '\\' && p + 1 < e) {
+			switch (p[1]) {
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case '0': c = '\0'; break;
+			case 'a': c = '\a'; break;
+			case 'v': c = '\v'; break;
+			case 'e': c = 0x1b; break;
+			case 'x': return V_BAD;
+			default: c = p[1]; break;
+			}
+			if (c >= 0x80)
+				return V_BAD;
+			p += 2;
+		} else {
+			p++;
+		}
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		default:
+			*o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	*pp = (const char *)p;
+	return V_OK;
+}
+
+static void put_raw(rx_buf *b, const void *p, size_t n)
+{
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
 /* A data line: one row, or the start of what follows the rows. */
 static void take_row(stream *st, const char *line, size_t n)
 {
 	rx_buf *b = &st->out->buf;
-	size_t start = b->len, at = 0;
+	size_t start = b->len, whole = n;
+	const char *p = line, *end;
+	int rc = V_OK;
+	size_t i = 0;
 
 	if (n < MARKER_LEN + 1 || memcmp(line + n - MARKER_LEN, MARKER, MARKER_LEN) != 0 ||
 	    line[n - MARKER_LEN - 1] != '\t')
 		goto not_a_row;
-	n -= MARKER_LEN + 1;
-	rx_buf_putc(b, '{');
-	for (size_t i = 0; i < st->ncols; i++) {
+	end = line + n - MARKER_LEN - 1;
+	/* room for the worst case (\u00XX for each byte), so that the loop
+	 * below appends without checks; nested values use the checked calls */
+	rx_buf_reserve(b, 6 * n + st->names_len + NAME_PAD + 16);
+	b->data[b->len++] = '{';
+	for (i = 0; i < st->ncols; i++) {
 		const column *col = &st->cols[i];
-		const char *tab = i + 1 < st->ncols ? memchr(line + at, '\t', n - at) : NULL;
-		size_t end = tab ? (size_t)(tab - line) : n;
-		if (i + 1 < st->ncols && tab == NULL)
-			goto not_a_row;
-		if (i + 1 == st->ncols && memchr(line + at, '\t', n - at) != NULL)
-			goto not_a_row;
-		if (i > 0)
-			rx_buf_putc(b, ',');
-		rx_buf_put(b, col->name.data, col->name.len);
-		int rc = put_field(&col->t, line + at, end - at, b);
-		if (rc != V_OK) {
-			b->len = start;
-			b->data[start] = '\0';
-			if (rc == V_UTF8)
-				rx_diag("ClickHouse: row %llu, column '%s' (%s): not valid UTF-8; JSON carries text: send "
-					"the bytes with base64Encode(%s) or hex(%s), or drop them with toValidUTF8(%s)",
-					st->rows + 1, col->plain, col->type, col->plain, col->plain, col->plain);
-			else
-				rx_diag("ClickHouse: row %llu, column '%s': cannot read the value as %s", st->rows + 1,
-					col->plain, col->type);
-			st->status = RX_EXIT_DATAERR;
-			st->phase = P_ABORT;
-			return;
+		if (i > 0) {
+			if (p >= end || *p != '\t')
+				goto not_a_row;
+			p++;
+			b->data[b->len++] = ',';
 		}
-		at = end + 1;
+		/* "name": in one fixed-size copy (its buffer is padded) */
+		if (col->name.len <= NAME_PAD)
+			memcpy(b->data + b->len, col->name.data, NAME_PAD);
+		else
+			memcpy(b->data + b->len, col->name.data, col->name.len);
+		b->len += col->name.len;
+		if (col->t.nullable && end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
+			put_raw(b, "null", 4);
+			p += 2;
+			continue;
+		}
+		if (col->t.kind == K_STRING) {
+			const char *at = p;
+			rc = put_tsv_string(b, &p, end);
+			if (rc == V_OK)
+				continue;
+			if (rc != V_BAD)
+				goto bad_value;
+			p = at; /* the general path below */
+		}
+		const char *f = p;
+		while (p < end && *p != '\t')
+			p++;
+		size_t fn = (size_t)(p - f);
+		/* the usual scalars without a call: a number of at most 15
+		 * characters is exact whatever its type */
+		switch (col->t.kind) {
+		case K_INT:
+		case K_BIGINT:
+		case K_DECIMAL:
+		case K_FLOAT:
+			if (is_number(f, fn, col->t.kind == K_INT || col->t.kind == K_BIGINT)) {
+				if (fn <= 15 || col->t.kind == K_INT || col->t.kind == K_FLOAT)
+					put_raw(b, f, fn);
+				else
+					rx_extract_put_number(b, f, fn);
+				continue;
+			}
+			if (col->t.kind != K_FLOAT) {
+				rc = V_BAD;
+				goto bad_value;
+			}
+			break;
+		case K_DATETIME:
+			if (datetime_iso && fn >= 20 && f[10] == 'T' && f[fn - 1] == 'Z') {
+				b->data[b->len++] = '"';
+				put_raw(b, f, fn);
+				b->data[b->len++] = '"';
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		if ((rc = put_field(&col->t, f, fn, b)) != V_OK)
+			goto bad_value;
+		/* nested values may have grown b: keep the reserve */
+		rx_buf_reserve(b, 6 * n + st->names_len + NAME_PAD + 16);
 	}
-	rx_buf_putc(b, '}');
+	if (p != end)
+		goto not_a_row;
+	b->data[b->len++] = '}';
+	b->data[b->len] = '\0';
 	st->rows++;
 	rx_extract_row(st->out, start, st->o);
 	if (st->out->error) {
@@ -1585,12 +1738,28 @@ static void take_row(stream *st, const char *line, size_t n)
 		st->phase = P_ABORT;
 	}
 	return;
+bad_value:
+	b->len = start;
+	b->data[start] = '\0';
+	{
+		const column *col = &st->cols[i];
+		if (rc == V_UTF8)
+			rx_diag("ClickHouse: row %llu, column '%s' (%s): not valid UTF-8; JSON carries text: send the bytes "
+				"with base64Encode(%s) or hex(%s), or drop them with toValidUTF8(%s)",
+				st->rows + 1, col->plain, col->type, col->plain, col->plain, col->plain);
+		else
+			rx_diag("ClickHouse: row %llu, column '%s': cannot read the value as %s", st->rows + 1, col->plain,
+				col->type);
+	}
+	st->status = RX_EXIT_DATAERR;
+	st->phase = P_ABORT;
+	return;
 not_a_row:
 	b->len = start;
 	if (b->data)
 		b->data[start] = '\0';
 	st->phase = P_TRAILER;
-	keep_text(&st->trailer, line, n);
+	keep_text(&st->trailer, line, whole);
 	keep_text(&st->trailer, "\n", 1);
 }
 
@@ -1708,6 +1877,7 @@ int rx_extract_clickhouse(const extract_options *o, rx_writer *out)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rx_die(RX_EXIT_FAIL, "cannot initialise libcurl");
+	init_plain_bytes();
 	if (conn_open(&c, o->source) < 0) {
 		status = RX_EXIT_USAGE;
 		goto done;
