@@ -1836,34 +1836,37 @@ static size_t on_stream(char *p, size_t size, size_t nmemb, void *arg)
 	return st->phase == P_ABORT ? 0 : n;
 }
 
-/* The server's message in what followed the rows: the __exception__ frame
- * of 25.11+, else the text itself. */
+/* The server's message in what followed the rows: inside the frame of
+ * 25.11+ ("\r\n__exception__\r\nTAG\r\n<message>\n<length> __exception__\r\nTAG\r\n",
+ * TAG from the X-ClickHouse-Exception-Tag header), else the text itself. */
 static const char *exception_text(const conn *c, rx_buf *t)
 {
+	static const char mark[] = "__exception__";
+	char *first, *last, *p;
+
 	if (t->len == 0)
 		return NULL;
-	if (c->exception_tag[0]) {
-		rx_buf mark = {0};
-		rx_buf_printf(&mark, "__exception__%s", c->exception_tag);
-		char *at = strstr(t->data, mark.data);
-		if (at != NULL) {
-			char *msg = strchr(at, '\n');
-			if (msg != NULL) {
-				msg++;
-				/* up to the last line, "<length> <tag>__exception__" */
-				char *end = strstr(msg, c->exception_tag);
-				if (end != NULL) {
-					while (end > msg && end[-1] != '\n')
-						end--;
-					*end = '\0';
-				}
-				rx_buf_free(&mark);
-				return msg;
-			}
-		}
-		rx_buf_free(&mark);
+	first = strstr(t->data, mark);
+	if (first == NULL)
+		return t->data;
+	for (last = first; (p = strstr(last + 1, mark)) != NULL;)
+		last = p;
+	p = first + sizeof mark - 1;
+	while (*p == '\r' || *p == '\n')
+		p++;
+	size_t k = strlen(c->exception_tag);
+	if (k > 0 && strncmp(p, c->exception_tag, k) == 0)
+		p += k;
+	while (*p == '\r' || *p == '\n')
+		p++;
+	if (last > p) {
+		/* back over "<length> " to the line before */
+		char *end = last;
+		while (end > p && (end[-1] == ' ' || (end[-1] >= '0' && end[-1] <= '9')))
+			end--;
+		*end = '\0';
 	}
-	return t->data;
+	return p;
 }
 
 int rx_extract_clickhouse(const extract_options *o, rx_writer *out)
