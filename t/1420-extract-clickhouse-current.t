@@ -62,6 +62,18 @@ test_expect_success 'a readonly=1 user whose DateTime format is simple: read as 
 	! grep -q "date_time_output_format=" ro.log
 '
 
+test_expect_success 'system.settings denied: every setting is sent, those the server does not know dropped' '
+	fake_ch denied --body ro.tsv --deny-settings --unknown date_time_output_format,limit &&
+	rx-extract --clickhouse "$(cat denied.url)" --query "select * from t" >out &&
+	test_cmp ro.expect out &&
+	tail -n 1 denied.log >main &&
+	test_grep "result_overflow_mode=throw" main &&
+	test_grep "offset=0" main &&
+	! grep -q "limit=" main &&
+	! grep -q "date_time_output_format=" main &&
+	test_lines 4 denied.log
+'
+
 test_expect_success 'an exception after the rows, framed as 25.11 does: exit 1 with its message, no end record' '
 	fake_ch tagged --body body.tsv --tag Q7F3K2X9P1LM0ZAB \
 		--exception "Code: 241. DB::Exception: Memory limit (total) exceeded: would use 9.31 GiB. (MEMORY_LIMIT_EXCEEDED) (version 25.11.1.1)" &&

@@ -422,7 +422,7 @@ static int type_parse(const char *s, chtype *t)
 enum { V_OK = 0, V_BAD = -1, V_UTF8 = -2 };
 
 static int datetime_iso = 1; /* the server writes DateTime as ISO 8601 in UTC */
-static int server_utc = 1;   /* the server's time zone is UTC */
+static int server_utc = 1;   /* the server's time zone is UTC (-1: not known yet) */
 
 static rx_buf unescaped; /* a field's text without its escapes; reused */
 static rx_buf keytext;   /* Map keys as JSON, a stack (maps nest); reused */
@@ -869,13 +869,15 @@ typedef struct conn {
 	char *secret_header;  /* "X-ClickHouse-Key: ..." (wiped when freed) */
 	char exception_code[16]; /* X-ClickHouse-Exception-Code, when sent */
 	char exception_tag[64];  /* X-ClickHouse-Exception-Tag, when sent (25.11+) */
+	char timezone[64];       /* X-ClickHouse-Timezone, when sent (20.x+) */
 } conn;
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	conn *c = arg;
 	size_t n = size * nmemb;
-	static const char code[] = "x-clickhouse-exception-code:", tag[] = "x-clickhouse-exception-tag:";
+	static const char code[] = "x-clickhouse-exception-code:", tag[] = "x-clickhouse-exception-tag:",
+			  zone[] = "x-clickhouse-timezone:";
 	char *dst = NULL;
 	size_t cap = 0, skip = 0;
 
@@ -883,6 +885,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 		dst = c->exception_code, cap = sizeof c->exception_code, skip = sizeof code - 1;
 	else if (n > sizeof tag - 1 && strncasecmp(p, tag, sizeof tag - 1) == 0)
 		dst = c->exception_tag, cap = sizeof c->exception_tag, skip = sizeof tag - 1;
+	else if (n > sizeof zone - 1 && strncasecmp(p, zone, sizeof zone - 1) == 0)
+		dst = c->timezone, cap = sizeof c->timezone, skip = sizeof zone - 1;
 	if (dst != NULL) {
 		size_t k = 0;
 		for (size_t i = skip; i < n && k + 1 < cap; i++)
@@ -1074,6 +1078,7 @@ static CURLcode post(conn *c, const char *url, const char *sql, size_t (*on_body
 	c->errbuf[0] = '\0';
 	c->exception_code[0] = '\0';
 	c->exception_tag[0] = '\0';
+	c->timezone[0] = '\0';
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, sql);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(sql));
@@ -1191,6 +1196,18 @@ static int probe(conn *c, rx_buf *params)
 		goto done;
 	}
 	long http = http_status(c);
+	if (http != 200 && error_code(c, k.body.data) == 497) {
+		/* system.settings denied to this user (a current server): send
+		 * every setting; one the server does not know is dropped when it
+		 * says so (Code 115), and its time zone comes in a header */
+		for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+			rx_buf_printf(params, "%s=%s", wanted[i].name, wanted[i].value);
+			rx_buf_putc(params, '\0');
+		}
+		server_utc = -1;
+		status = 0;
+		goto done;
+	}
 	if (http != 200) {
 		status = report_error(c, "ClickHouse: cannot read the server's settings", &k.body, http);
 		goto done;
@@ -1521,6 +1538,8 @@ static int take_types(stream *st, const char *line, size_t n)
 	}
 	/* DateTime shown in a zone that is not UTC, by a server that cannot
 	 * write ISO 8601 in UTC (18.x): the text alone does not say the instant */
+	if (server_utc < 0)
+		server_utc = st->c->timezone[0] ? zone_is_utc(st->c->timezone) : 0;
 	for (size_t i = 0; i < st->ncols && !datetime_iso; i++) {
 		const chtype *t = &st->cols[i].t;
 		if (t->kind == K_DATETIME && !(t->has_zone ? t->zone_utc : server_utc)) {
@@ -1869,6 +1888,52 @@ static const char *exception_text(const conn *c, rx_buf *t)
 	return p;
 }
 
+static void stream_free(stream *st)
+{
+	if (st->cols != NULL) {
+		for (size_t i = 0; i < st->ncols; i++) {
+			free(st->cols[i].plain);
+			free(st->cols[i].type);
+			rx_buf_free(&st->cols[i].name);
+			type_free(&st->cols[i].t);
+		}
+		free(st->cols);
+	}
+	free_strings(st->header_names, st->nheader);
+	rx_buf_free(&st->carry);
+	rx_buf_free(&st->trailer);
+	memset(st, 0, sizeof *st);
+}
+
+/* The server refused a setting rx sent (Code 115, unknown to it): take it
+ * out of params.  1 when one was, 0 when the error is another. */
+static int drop_unknown_setting(const conn *c, rx_buf *params, const rx_buf *error)
+{
+	if (error->len == 0 || error_code(c, error->data) != 115)
+		return 0;
+	for (size_t i = 0; i < params->len; i += strlen(params->data + i) + 1) {
+		const char *item = params->data + i, *eq = strchr(item, '=');
+		size_t k = eq ? (size_t)(eq - item) : strlen(item), n = strlen(item) + 1;
+		char name[64];
+		if (k >= sizeof name)
+			continue;
+		memcpy(name, item, k);
+		name[k] = '\0';
+		const char *at = error->data;
+		while ((at = strstr(at, name)) != NULL &&
+		       ((at > error->data && is_ident(at[-1])) || is_ident(at[k])))
+			at += k;
+		if (at == NULL)
+			continue;
+		if (strcmp(name, "date_time_output_format") == 0)
+			datetime_iso = 0;
+		memmove(params->data + i, params->data + i + n, params->len - i - n);
+		params->len -= n;
+		return 1;
+	}
+	return 0;
+}
+
 int rx_extract_clickhouse(const extract_options *o, rx_writer *out)
 {
 	conn c = {0};
@@ -1906,18 +1971,29 @@ int rx_extract_clickhouse(const extract_options *o, rx_writer *out)
 		rx_buf_free(&where);
 	}
 	rx_buf_puts(&sql, "\n" FORMAT_CLAUSE);
-	url = query_url(&c, &params);
-
-	st.o = o;
-	st.out = out;
-	st.c = &c;
-	st.max_line = o->max_line ? o->max_line : RX_MAX_LINE_DEFAULT;
-	CURLcode res = post(&c, url, sql.data, on_stream, &st);
+	CURLcode res;
+	long http;
+	for (;;) {
+		url = query_url(&c, &params);
+		st.o = o;
+		st.out = out;
+		st.c = &c;
+		st.max_line = o->max_line ? o->max_line : RX_MAX_LINE_DEFAULT;
+		res = post(&c, url, sql.data, on_stream, &st);
+		http = http_status(&c);
+		/* a setting the probe could not see (system.settings denied) that
+		 * the server does not know: refused before any row, so ask again
+		 * without it */
+		if (st.phase != P_ERROR || http == 200 || !drop_unknown_setting(&c, &params, &st.trailer))
+			break;
+		stream_free(&st);
+		free(url);
+		url = NULL;
+	}
 	if (st.phase == P_ABORT || (res == CURLE_WRITE_ERROR && st.status != 0)) {
 		status = st.status ? st.status : RX_EXIT_FAIL;
 		goto done;
 	}
-	long http = http_status(&c);
 	if (res != CURLE_OK && http == 0) {
 		rx_diag("cannot connect to ClickHouse at %s: %s", c.where, c.errbuf[0] ? c.errbuf : curl_easy_strerror(res));
 		goto done;
@@ -1954,18 +2030,7 @@ int rx_extract_clickhouse(const extract_options *o, rx_writer *out)
 	}
 	status = RX_EXIT_OK;
 done:
-	if (st.cols != NULL) {
-		for (size_t i = 0; i < st.ncols; i++) {
-			free(st.cols[i].plain);
-			free(st.cols[i].type);
-			rx_buf_free(&st.cols[i].name);
-			type_free(&st.cols[i].t);
-		}
-		free(st.cols);
-	}
-	free_strings(st.header_names, st.nheader);
-	rx_buf_free(&st.carry);
-	rx_buf_free(&st.trailer);
+	stream_free(&st);
 	conn_close(&c);
 	free(url);
 	rx_buf_free(&base);

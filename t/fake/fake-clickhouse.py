@@ -28,6 +28,9 @@ Switches
                      (never the key itself) and "sql=<the query, one line>"
   --status N --error TEXT   answer the main query with HTTP N and TEXT
   --key KEY          require X-ClickHouse-Key KEY (else 401, Code: 516)
+  --deny-settings    refuse to read system.settings (Code: 497, ACCESS_DENIED)
+  --unknown A,B      settings this server does not know: a request that sets
+                     one gets Code: 115 (UNKNOWN_SETTING), before any row
 """
 import argparse
 import sys
@@ -92,6 +95,18 @@ class Handler(BaseHTTPRequestHandler):
                     % (user if user != "-" else "default")).encode()
             self.send_chunked(401, [body], [("X-ClickHouse-Exception-Code", "516")])
             return
+        if args.deny_settings and sql.startswith(b"SELECT name, value FROM system.settings"):
+            body = (b"Code: 497. DB::Exception: %s: Not enough privileges. To execute this query, it's necessary "
+                    b"to have the grant SELECT(name, value) ON system.settings. (ACCESS_DENIED)\n" % user.encode())
+            self.send_chunked(500, [body], [("X-ClickHouse-Exception-Code", "497")])
+            return
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        for name in (args.unknown or "").split(","):
+            if name and ("&" + query).find("&" + name + "=") >= 0:
+                body = (b"Code: 115. DB::Exception: Setting %s is neither a builtin setting nor started with the "
+                        b"prefix 'custom_' registered for user-defined settings. (UNKNOWN_SETTING)\n" % name.encode())
+                self.send_chunked(500, [body], [("X-ClickHouse-Exception-Code", "115")])
+                return
         if sql.startswith(b"SELECT name, value FROM system.settings"):
             rows = DEFAULT_SETTINGS
             if args.settings:
@@ -138,6 +153,8 @@ def main():
     ap.add_argument("--status", type=int)
     ap.add_argument("--error", default="")
     ap.add_argument("--key")
+    ap.add_argument("--deny-settings", action="store_true")
+    ap.add_argument("--unknown")
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(args.port_file + ".tmp", "w") as f:
