@@ -31,39 +31,40 @@ ch_sql "INSERT INTO t SELECT number + 1, concat('user', toString(number + 1), '@
   FROM system.numbers LIMIT $rows" &&
 ch_sql "CREATE TABLE small ENGINE = MergeTree ORDER BY id AS SELECT * FROM t LIMIT 10000" || exit 1
 
-# best3 NAME COMMAND...: measure it three times, keep the fastest (the
-# server and the client share the cores with whatever else runs): $secs
-# and $rss_kb of that run, printed once.
+# best3 NAME COMMAND...: run it three times and keep the fastest (the
+# server and the client share the cores with whatever else runs); print
+# its time, the client's CPU time (user + system: steadier than the time
+# on a busy machine) and peak RSS; set $secs, $cpu and $rss_kb.
 best3 () {
 	name=$1
 	shift
-	best= best_rss=
+	secs= cpu= rss_kb=
 	for run in 1 2 3; do
-		measure "$name" "$@" >"$BENCH_DIR/.line"
-		if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc)" = 1 ]; then
-			best=$secs best_rss=$rss_kb
-			cp "$BENCH_DIR/.line" "$BENCH_DIR/.best"
+		/usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/.time" "$@" >/dev/null 2>"$BENCH_DIR/.err" ||
+			echo "  $name: exit $?: $(head -c 200 "$BENCH_DIR/.err")"
+		read -r t u s m <"$BENCH_DIR/.time"
+		if [ -z "$secs" ] || [ "$(echo "$t < $secs" | bc)" = 1 ]; then
+			secs=$t cpu=$(echo "$u + $s" | bc) rss_kb=$m
 		fi
 	done
-	cat "$BENCH_DIR/.best"
-	secs=$best rss_kb=$best_rss
+	printf '  %-44s %8.2f s  %6.2f s CPU  %8.1f MB peak\n' "$name" "$secs" "$cpu" "$(echo "$rss_kb / 1024" | bc -l)"
 }
 
 # a warm-up read, so that neither side pays for the first one
 curl -sS "$CH_URL/" --data-binary "SELECT * FROM t FORMAT TSV" >/dev/null
 
-echo "  (each the fastest of 3 runs)"
 best3 "rx-extract --clickhouse ($rows rows)" rx-extract --clickhouse "$CH_URL" --table t
-rx=$secs rx_rss=$rss_kb
+rx=$secs rx_cpu=$cpu rx_rss=$rss_kb
 best3 "clickhouse-client --format JSONEachRow" clickhouse-client --host 127.0.0.1 --port "$CH_TCP_PORT" \
 	--query "SELECT * FROM t" --format JSONEachRow
-cli=$secs cli_rss=$rss_kb
+cli=$secs cli_cpu=$cpu cli_rss=$rss_kb
 best3 "curl, the same result as TSV (the server)" curl -sS "$CH_URL/" --data-binary "SELECT * FROM t FORMAT TSV"
 floor=$secs
-measure "rx-extract --clickhouse --shard 1/4 --key id" rx-extract --clickhouse "$CH_URL" --table t --shard 1/4 --key id
-measure "rx-extract --clickhouse (10k rows)" rx-extract --clickhouse "$CH_URL" --table small
+best3 "rx-extract --clickhouse --shard 1/4 --key id" rx-extract --clickhouse "$CH_URL" --table t --shard 1/4 --key id
+best3 "rx-extract --clickhouse (10k rows)" rx-extract --clickhouse "$CH_URL" --table small
 small_rss=$rss_kb
-echo "  ratio clickhouse-client / rx-extract: $(ratio "$cli" "$rx")x as fast (target >= 1.0)"
+echo "  ratio clickhouse-client / rx-extract: $(ratio "$cli" "$rx")x as fast (target >= 1.0);" \
+	"client CPU $(ratio "$cli_cpu" "$rx_cpu")x less"
 echo "  the server's share (curl TSV / rx):   $(ratio "$floor" "$rx")"
 echo "  peak RSS: $((small_rss / 1024)) MB at 10k rows, $((rx_rss / 1024)) MB at $rows rows (flat);" \
 	"clickhouse-client $((cli_rss / 1024)) MB"

@@ -726,7 +726,7 @@ static int put_literal(const chtype *t, const char *s, size_t n, size_t *i, rx_b
 	int rc;
 
 	if (n - *i >= 4 && memcmp(s + *i, "NULL", 4) == 0 &&
-	    (n - *i == 4 || strchr(",])}:", s[*i + 4]) != NULL)) {
+	    (n - *i == 4 || (s[*i + 4] != '\0' && strchr(",])}:", s[*i + 4]) != NULL))) {
 		*i += 4;
 		rx_buf_put(b, "null", 4);
 		return V_OK;
