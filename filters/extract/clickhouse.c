@@ -5,8 +5,11 @@
  *
  *  - One POST per model, the response streamed through libcurl's write
  *    callback: each complete line is converted where it lies in curl's
- *    buffer; only a line cut by a buffer boundary is copied (into `carry`,
- *    as long as the longest row).  Nothing else grows with the result.
+ *    buffer, in one pass (take_row: the row's worst-case size is reserved
+ *    once, strings are unescaped, JSON-escaped and UTF-8-checked together);
+ *    only a line cut by a buffer boundary is copied (into `carry`, as long
+ *    as the longest row).  Nothing else grows with the result, and nothing
+ *    is allocated per row.
  *  - The format is TabSeparatedWithNamesAndTypes, the one typed format that
  *    every server from 18.x (Debian 12's) to today has: a line of names, a
  *    line of types, then one line per row, every byte of a String kept
@@ -31,7 +34,10 @@
  *    format_tsv_null_representation, the *_overflow_mode "break" modes,
  *    limit/offset...) are set in the request when they differ; a server
  *    that lacks one behaves as the setting's default (18.x: no ISO dates).
- *    A readonly=1 user cannot set any: a wrong value is then refused.
+ *    A readonly=1 user cannot set any: a wrong value is then refused.  A
+ *    user denied system.settings gets them all sent; one the server does
+ *    not know is refused before any row (Code 115) and dropped, and the
+ *    query is asked again.
  *  - Types are read from the header line and mapped on purpose (see
  *    docs/clickhouse.md): 64-bit and wider integers and Decimals as
  *    numbers or strings by rx's exactness rule, floats as the server's
