@@ -19,7 +19,7 @@
 #include "rx.h"
 
 typedef struct extract_options {
-	const char *source;    /* file path, or connection string */
+	const char *source;    /* file path, connection string, or URL */
 	const char *query;     /* SQL, or NULL */
 	const char *table;     /* table name, or NULL */
 	char delimiter;        /* CSV field delimiter */
@@ -72,5 +72,6 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out);
 int rx_extract_snowflake(const extract_options *o, rx_writer *out);
 int rx_extract_bigquery(const extract_options *o, rx_writer *out);
 int rx_extract_databricks(const extract_options *o, rx_writer *out);
+int rx_extract_clickhouse(const extract_options *o, rx_writer *out);
 
 #endif

@@ -23,6 +23,8 @@ static void usage(void)
 	       "      --sqlite FILE        a SQLite database; with --query or --table\n"
 	       "      --postgres CONNINFO  a PostgreSQL server (libpq conninfo or URI; '' uses\n"
 	       "                           $PGHOST, $PGDATABASE...); with --query or --table\n"
+	       "      --clickhouse URL     a ClickHouse server's HTTP interface (http://host:8123;\n"
+	       "                           $CLICKHOUSE_USER, $CLICKHOUSE_PASSWORD); with --query or --table\n"
 	       "      --csv FILE           a CSV file with a header row ('-' for stdin)\n"
 	       "      --ndjson FILE        JSON objects, one a line, validated ('-' for stdin)\n"
 	       "      --snowflake ACCOUNT  Snowflake: an account identifier (myorg-myacct,\n"
@@ -43,7 +45,7 @@ static void usage(void)
 	       "      --types COL=TYPE,... CSV: int, float, bool, string or json for these columns\n"
 	       "      --shard I/N          keep only rows whose --key falls in shard I of N\n"
 	       "      --key COL[,COL...]   the key columns, for --shard\n"
-	       "      --max-line BYTES     longest NDJSON line accepted (default 64M)\n"
+	       "      --max-line BYTES     longest NDJSON line or ClickHouse row accepted (default 64M)\n"
 	       "\n"
 	       "Warehouse options (--snowflake, --bigquery, --databricks):\n"
 	       "      --user NAME          Snowflake: the user (default $SNOWFLAKE_USER)\n"
@@ -205,12 +207,13 @@ int main(int argc, char **argv)
 	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY,
 	       OPT_SNOWFLAKE, OPT_BIGQUERY, OPT_DATABRICKS, OPT_USER, OPT_WAREHOUSE, OPT_ROLE, OPT_DATABASE,
 	       OPT_CATALOG, OPT_SCHEMA, OPT_LOCATION, OPT_CREDENTIALS, OPT_DISPOSITION, OPT_TIMEOUT,
-	       OPT_RETRIES, OPT_BASEURL };
+	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
 		{"ndjson", required_argument, NULL, OPT_NDJSON},
 		{"postgres", required_argument, NULL, OPT_POSTGRES},
+		{"clickhouse", required_argument, NULL, OPT_CLICKHOUSE},
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
 		{"table", required_argument, NULL, 't'},
@@ -252,11 +255,11 @@ int main(int argc, char **argv)
 	int warehouse_option = 0; /* an option only the HTTP warehouses take */
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES:
+		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES: case OPT_CLICKHOUSE:
 		case OPT_SNOWFLAKE: case OPT_BIGQUERY: case OPT_DATABRICKS:
 			if (kind != 0)
-				rx_usage_error("give one source (--sqlite, --postgres, --csv, --ndjson, --snowflake, "
-					       "--bigquery or --databricks)");
+				rx_usage_error("give one source (--sqlite, --postgres, --clickhouse, --csv, --ndjson, "
+					       "--snowflake, --bigquery or --databricks)");
 			kind = c;
 			o.source = optarg;
 			break;
@@ -336,14 +339,14 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (kind == 0)
-		rx_usage_error("no source: give --sqlite, --postgres, --csv, --ndjson, --snowflake, --bigquery or "
-			       "--databricks");
+		rx_usage_error("no source: give --sqlite, --postgres, --clickhouse, --csv, --ndjson, --snowflake, "
+			       "--bigquery or --databricks");
 	int http_source = kind == OPT_SNOWFLAKE || kind == OPT_BIGQUERY || kind == OPT_DATABRICKS;
-	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || http_source) {
+	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_CLICKHOUSE || http_source) {
 		if ((o.query == NULL) == (o.table == NULL))
 			rx_usage_error("give one of --query or --table");
 	} else if (o.query != NULL || o.table != NULL) {
-		rx_usage_error("--query and --table go with --sqlite, --postgres or a warehouse");
+		rx_usage_error("--query and --table go with --sqlite, --postgres, --clickhouse or a warehouse");
 	}
 	if (warehouse_option && !http_source)
 		rx_usage_error("the warehouse options (--user, --warehouse, --base-url...) go with --snowflake, "
@@ -364,6 +367,7 @@ int main(int argc, char **argv)
 	case OPT_SNOWFLAKE: status = rx_extract_snowflake(&o, &out); break;
 	case OPT_BIGQUERY: status = rx_extract_bigquery(&o, &out); break;
 	case OPT_DATABRICKS: status = rx_extract_databricks(&o, &out); break;
+	case OPT_CLICKHOUSE: status = rx_extract_clickhouse(&o, &out); break;
 	default: status = rx_extract_postgres(&o, &out); break;
 	}
 	/* the end of the model, only when all of it was written */
