@@ -132,10 +132,59 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 		rx_jv_put(b, id);
 	} else {
 		jv_free(id);
+		if (r->id.n > 0) { /* the id it was sent with, or a lookup found */
+			rx_buf_puts(b, ",\"id\":");
+			rx_json_put_compact(b, r->id);
+		}
 	}
 	rx_buf_puts(b, "}\n");
 	c->acked++;
 	rx_push_record_free(c, r);
+}
+
+void rx_push_record_set_id(push_record *r, jv id)
+{
+	rx_buf text = {0}, value = {0};
+	rx_members ms = {0};
+	char err[128];
+
+	rx_jv_put(&value, id);
+	/* the record's text with "id" first and any old one left out: the
+	 * body programs see it like the id of a change */
+	rx_buf_puts(&text, "{\"id\":");
+	rx_buf_put(&text, value.data, value.len);
+	if (rx_json_scan_object(r->text, r->len, &ms, err, sizeof err) == 0)
+		for (size_t i = 0; i < ms.n; i++) {
+			if (rx_json_name_eq(ms.m[i].name, "id", 2))
+				continue;
+			rx_buf_putc(&text, ',');
+			rx_buf_put(&text, ms.m[i].name.p, ms.m[i].name.n);
+			rx_buf_putc(&text, ':');
+			rx_buf_put(&text, ms.m[i].value.p, ms.m[i].value.n);
+		}
+	rx_buf_putc(&text, '}');
+	free(ms.m);
+	ms = (rx_members){0};
+	rx_json_scan_object(text.data, text.len, &ms, err, sizeof err);
+	free(r->text);
+	r->text = text.data;
+	r->len = text.len;
+	r->key = r->hash = r->row = r->run = r->id = (rx_span){NULL, 0};
+	for (size_t i = 0; i < ms.n; i++) {
+		rx_span v = ms.m[i].value;
+		if (rx_json_name_eq(ms.m[i].name, "key", 3))
+			r->key = v;
+		else if (rx_json_name_eq(ms.m[i].name, "hash", 4))
+			r->hash = v;
+		else if (rx_json_name_eq(ms.m[i].name, "row", 3) && rx_json_kind(v) == 'o')
+			r->row = v;
+		else if (rx_json_name_eq(ms.m[i].name, "run", 3))
+			r->run = v;
+		else if (rx_json_name_eq(ms.m[i].name, "id", 2))
+			r->id = v;
+	}
+	free(ms.m);
+	rx_buf_free(&value);
 }
 
 void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
@@ -322,6 +371,9 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	i = rx_json_find(&ms, "run", 3);
 	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's')
 		r->run = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "id", 2);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) != 'z')
+		r->id = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
 	rx_buf key = {0};
 	char hex[65];

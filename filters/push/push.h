@@ -42,6 +42,8 @@ typedef struct push_record {
 	size_t len;              /* its length */
 	rx_span key, hash, row;  /* raw values inside text; row may be empty */
 	rx_span run;             /* its "run" (state and run of the change), or empty */
+	rx_span id;              /* its "id" at the destination (raw JSON), or empty */
+	int looked_up;           /* a lookup has been run for it (never twice) */
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
@@ -62,6 +64,13 @@ typedef struct push_op {
 	int response_records; /* it mentions .records: build them for it */
 	size_t max_records;   /* records a request for this op (0: the profile's);
 	                       * 1 when the path or query names a record */
+	/* an asynchronous job: the reply names a job (job_id), polled with
+	 * poll (its response program is the job's status program) */
+	rx_jq job_id;
+	int has_job;
+	struct push_op *poll;
+	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
+	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
 
 typedef struct push_window {
@@ -99,6 +108,12 @@ typedef struct push_profile {
 	char *remaining_header; /* a header holding the requests left */
 	char *idem_header;      /* header carrying the idempotency key */
 	jv auth;                /* the "auth" object, or null */
+	/* identity: ops that address a record by the destination's id, and
+	 * how one without an id is found */
+	int needs_id[4];        /* insert, update, upsert, delete */
+	char not_found[4][8];   /* after a lookup found nothing: insert, reject or ack */
+	push_op lookup;         /* the lookup request, when has_lookup */
+	int has_lookup;
 	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
 	char *dir;              /* the profile's directory: modules are found there first */
 	int modules_records;    /* a module mentions records: build them for its programs */
@@ -106,11 +121,20 @@ typedef struct push_profile {
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
 const push_op *rx_push_profile_op(const push_profile *p, const char *op);
+/* Does op need the record's id at the destination (identity.ops)? */
+int rx_push_needs_id(const push_profile *p, const char *op);
+/* What a record of op not found by the lookup becomes: insert, reject, ack. */
+const char *rx_push_not_found(const push_profile *p, const char *op);
 void rx_push_profile_free(push_profile *p);
 /* Expand a template ({op}, {key}, {NAME} from vars, {base}); URL-encodes
  * record values when encode is set. */
 void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode);
+/* The same for a request of n records: also {id} (the first record's id
+ * at the destination), {keys} and {ids} (every record's key or id,
+ * comma-separated), and {job} (a job's id, for its poll). */
+void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+			      push_record *const *recs, size_t n, const char *job, int encode);
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
 jv rx_push_records_jv(push_record **recs, size_t n);
@@ -237,6 +261,8 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id);
 void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
 	       int attempts);
 void rx_push_record_free(push_ctx *c, push_record *r);
+/* Give a record the id a lookup found (consumed): its text gains "id". */
+void rx_push_record_set_id(push_record *r, jv id);
 /* Flush the acks (after each request); on failure stop with exit 74. */
 void rx_push_flush(push_ctx *c);
 void rx_push_stop(push_ctx *c, enum rx_push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
