@@ -126,13 +126,14 @@ static void pg_close(rx_db *d)
 
 static void session_settings(rx_db *d);
 
-static rx_db *pg_open(const char *target, const char *table, char *const *keys, size_t nkeys, char *err,
-		      size_t errlen)
+static rx_db *pg_open(const char *target, const char *table, char *const *keys, size_t nkeys, jv profile,
+		      char *err, size_t errlen)
 {
 	rx_db *d = rx_xmalloc(sizeof *d);
 	PGresult *res = NULL;
 	char msg[512];
 
+	(void)profile;
 	memset(d, 0, sizeof *d);
 	d->conn = PQconnectdb(target);
 	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK) {
@@ -631,11 +632,12 @@ static void session_settings(rx_db *d)
 	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
 }
 
-static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
-		    size_t errlen)
+static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		    rx_db_result *results, char *err, size_t errlen)
 {
 	char why[512];
 
+	(void)ids; /* rows are found by their key columns */
 	err[0] = '\0';
 	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
 	    strcmp(op, "delete") != 0) {
@@ -729,4 +731,4 @@ rollback:
 	return -1;
 }
 
-const rx_db_driver rx_db_postgres = {"postgres", pg_open, pg_apply, pg_close};
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close};

@@ -563,7 +563,10 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 	rx_buf *o = &c->out.buf;
 
 	rx_buf_printf(o, "{\"driver\":\"%s\",\"table\":", c->prof.driver);
-	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	if (c->prof.table != NULL)
+		rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	else
+		rx_buf_puts(o, "null");
 	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
 	for (size_t i = 0; i < b->n; i++) {
 		if (i > 0)
@@ -581,16 +584,21 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 
 static void db_run(push_ctx *c)
 {
-	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0 ? &rx_db_sqlite : &rx_db_postgres;
+	const rx_db_driver *drv = rx_db_find(c->prof.driver);
 	char err[1024];
 	size_t nkeys = 0;
 	char **keys = NULL;
 	rx_db *db = NULL;
-	rx_span *rows = NULL;
+	rx_span *rows = NULL, *ids = NULL;
 	rx_db_result *results = NULL;
 	size_t cap = 0;
 
-	if (c->prof.table == NULL || c->prof.key == NULL) {
+	if (drv == NULL) {
+		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database driver \"%s\" (sqlite, postgres, redis)",
+			     c->prof.name, c->prof.driver);
+		return;
+	}
+	if (drv->needs_table && (c->prof.table == NULL || c->prof.key == NULL)) {
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
 			  "(--table, --key, or \"table\" and \"key\" in the profile)", c->prof.name);
 		return;
@@ -599,9 +607,9 @@ static void db_run(push_ctx *c)
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
 		return;
 	}
-	keys = split_keys(c->prof.key, &nkeys);
+	keys = c->prof.key ? split_keys(c->prof.key, &nkeys) : NULL;
 	if (!c->dry_run) {
-		db = drv->open(c->url, c->prof.table, keys, nkeys, err, sizeof err);
+		db = drv->open(c->url, c->prof.table, keys, nkeys, c->prof.json, err, sizeof err);
 		if (db == NULL) {
 			rx_push_stop(c, PUSH_STOP_FAIL, "%s", err);
 			goto cleanup;
@@ -635,10 +643,12 @@ static void db_run(push_ctx *c)
 		if (b->n > cap) {
 			cap = b->n;
 			rows = rx_xrealloc(rows, cap * sizeof *rows);
+			ids = rx_xrealloc(ids, cap * sizeof *ids);
 			results = rx_xrealloc(results, cap * sizeof *results);
 		}
 		for (size_t i = 0; i < b->n; i++) {
 			rows[i] = b->recs[i]->row;
+			ids[i] = b->recs[i]->key;
 			results[i].ok = 0;
 			results[i].message[0] = '\0';
 		}
@@ -647,7 +657,7 @@ static void db_run(push_ctx *c)
 		for (;;) {
 			attempt++;
 			c->requests++;
-			rc = drv->apply(db, b->op, rows, b->n, results, err, sizeof err);
+			rc = drv->apply(db, b->op, ids, rows, b->n, results, err, sizeof err);
 			if (rc == 0 || attempt >= c->max_attempts || rx_push_signalled)
 				break;
 			c->retries++;
@@ -679,6 +689,7 @@ cleanup:
 		free(keys[i]);
 	free(keys);
 	free(rows);
+	free(ids);
 	free(results);
 }
 
