@@ -17,7 +17,8 @@
 # "tcp" also a free loopback port (REDIS_PORT), no persistence, and any
 # extra config lines given after "--".  Several servers can run at once
 # under different NAMEs (the first one is "redis"; its settings are the
-# REDIS_* variables, the others' are in NAME.sock and NAME.port).
+# REDIS_* variables, the others' are in NAME.redis-sockpath and
+# NAME.redis-port).
 # test_cleanup stops them all.
 #
 #   rcli ARGS...          redis-cli on the first server (raw output)
@@ -37,66 +38,66 @@ redis_random_port () {
 }
 
 redis_start () {
-	name=redis
-	tcp=
+	_rname=redis
+	_rtcp=
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 		case $1 in
-		tcp) tcp=1 ;;
-		*) name=$1 ;;
+		tcp) _rtcp=1 ;;
+		*) _rname=$1 ;;
 		esac
 		shift
 	done
 	[ "${1:-}" = "--" ] && shift
-	dir=$TRASH/$name.data
-	mkdir -p "$dir" || exit 1
-	tries=0
+	_rdir=$TRASH/$_rname.redis-data
+	mkdir -p "$_rdir" || exit 1
+	_rtries=0
 	while :; do
-		port=0
-		[ -n "$tcp" ] && port=$(redis_random_port)
+		_rport=0
+		[ -n "$_rtcp" ] && _rport=$(redis_random_port)
 		{
-			echo "port $port"
+			echo "port $_rport"
 			echo "bind 127.0.0.1"
-			echo "unixsocket $TRASH/$name.sock"
+			echo "unixsocket $TRASH/$_rname.redis-sock"
 			echo "unixsocketperm 700"
-			echo "dir $dir"
+			echo "dir $_rdir"
 			echo "save \"\""
 			echo "appendonly no"
 			echo "daemonize yes"
-			echo "pidfile $TRASH/$name.redis-pid"
-			echo "logfile $TRASH/$name.log"
+			echo "pidfile $TRASH/$_rname.redis-pid"
+			echo "logfile $TRASH/$_rname.redis-log"
 			echo "databases 4"
-			for line in "$@"; do echo "$line"; done
-		} >"$TRASH/$name.conf"
-		rm -f "$TRASH/$name.sock"
-		redis-server "$TRASH/$name.conf" >/dev/null 2>&1
-		i=0
-		while [ $i -lt 100 ] && ! [ -S "$TRASH/$name.sock" ]; do
+			for _rline in "$@"; do echo "$_rline"; done
+		} >"$TRASH/$_rname.redis-conf"
+		rm -f "$TRASH/$_rname.redis-sock"
+		redis-server "$TRASH/$_rname.redis-conf" >/dev/null 2>&1
+		_ri=0
+		while [ $_ri -lt 100 ] && ! [ -S "$TRASH/$_rname.redis-sock" ]; do
 			sleep 0.05
-			i=$((i + 1))
+			_ri=$((_ri + 1))
 		done
-		[ -S "$TRASH/$name.sock" ] && break
-		tries=$((tries + 1))
-		if [ -z "$tcp" ] || [ $tries -ge 5 ]; then
-			sed 's/^/# /' "$TRASH/$name.log" 2>/dev/null
+		[ -S "$TRASH/$_rname.redis-sock" ] && break
+		_rtries=$((_rtries + 1))
+		if [ -z "$_rtcp" ] || [ $_rtries -ge 5 ]; then
+			sed 's/^/# /' "$TRASH/$_rname.redis-log" 2>/dev/null
 			echo "Bail out! cannot start redis-server"
 			exit 1
 		fi
 	done
-	echo "$TRASH/$name.sock" >"$TRASH/$name.sockpath"
-	echo "$port" >"$TRASH/$name.port"
-	if [ "$name" = redis ]; then
-		REDIS_SOCK=$TRASH/redis.sock
+	echo "$TRASH/$_rname.redis-sock" >"$TRASH/$_rname.redis-sockpath"
+	echo "$_rport" >"$TRASH/$_rname.redis-port"
+	if [ "$_rname" = redis ]; then
+		REDIS_SOCK=$TRASH/redis.redis-sock
 		REDIS_URL=$REDIS_SOCK
-		REDIS_PORT=$port
+		REDIS_PORT=$_rport
 		export REDIS_SOCK REDIS_URL REDIS_PORT
 	fi
 	unset RX_REDIS_PASSWORD RX_REDIS_PASSWORD_FILE RX_REDIS_USER REDISCLI_AUTH
 }
 
 redis_cli () {
-	n=$1
+	_rn=$1
 	shift
-	redis-cli -s "$(cat "$TRASH/$n.sockpath")" --no-auth-warning "$@"
+	redis-cli -s "$(cat "$TRASH/$_rn.redis-sockpath")" --no-auth-warning "$@"
 }
 
 rcli () {
@@ -104,25 +105,25 @@ rcli () {
 }
 
 redis_stop () {
-	n=${1:-redis}
-	if [ -s "$TRASH/$n.redis-pid" ]; then
-		pid=$(cat "$TRASH/$n.redis-pid")
-		kill -9 "$pid" 2>/dev/null
-		i=0
-		while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null &&
-			[ "$(cut -d" " -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
+	_rn=${1:-redis}
+	if [ -s "$TRASH/$_rn.redis-pid" ]; then
+		_rpid=$(cat "$TRASH/$_rn.redis-pid")
+		kill -9 "$_rpid" 2>/dev/null
+		_ri=0
+		while [ $_ri -lt 100 ] && kill -0 "$_rpid" 2>/dev/null &&
+			[ "$(cut -d" " -f3 "/proc/$_rpid/stat" 2>/dev/null)" != Z ]; do
 			sleep 0.05
-			i=$((i + 1))
+			_ri=$((_ri + 1))
 		done
-		rm -f "$TRASH/$n.redis-pid" "$TRASH/$n.sock"
+		rm -f "$TRASH/$_rn.redis-pid" "$TRASH/$_rn.redis-sock"
 	fi
 }
 
 redis_dump () {
-	n=${1:-redis}
-	pattern=${2:-*}
+	_rn=${1:-redis}
+	_rpattern=${2:-*}
 	# shellcheck disable=SC2016
-	redis_cli "$n" --raw EVAL '
+	redis_cli "$_rn" --raw EVAL '
 		local out, cursor = {}, "0"
 		repeat
 			local r = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
@@ -143,5 +144,5 @@ redis_dump () {
 				out[#out + 1] = k .. "\t" .. t .. "\t" .. v
 			end
 		until cursor == "0"
-		return out' 0 "$pattern" | LC_ALL=C sort
+		return out' 0 "$_rpattern" | LC_ALL=C sort
 }
