@@ -38,8 +38,11 @@
  *    parameter would be; bytea stays base64 text, decoded in the merge),
  *    then merged by one statement: INSERT ... SELECT (ON CONFLICT ... DO
  *    UPDATE for upsert), UPDATE ... FROM ... RETURNING the ordinals
- *    updated (a key found nowhere rejects its record), or DELETE ...
- *    USING.  All of it under a savepoint: when any of it fails (a value
+ *    updated (a key found nowhere rejects its record; the temporary
+ *    table's UNIQUE key makes a key given twice fail the COPY), or
+ *    DELETE ... USING, the last two as nested loops over the table's
+ *    index (the temporary table has no statistics, and a hash join
+ *    would scan the whole table for each batch).  All of it under a savepoint: when any of it fails (a value
  *    the column refuses, a constraint, a key twice in an update) the
  *    savepoint is rolled back and the batch takes the per-record path,
  *    which rejects exactly the records at fault.  The temporary table is
@@ -57,7 +60,7 @@ enum {
 	SEGMENT = 100,     /* records per pipeline Sync */
 	MAX_CACHED = 64,   /* prepared statements kept before starting over */
 	BULK_MIN = 100,    /* records in a batch from which COPY and one merge are used */
-	COPY_CHUNK = 1 << 20, /* bytes of COPY data sent at a time */
+	COPY_CHUNK = 64 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
 };
 
 typedef struct pg_column {
@@ -77,7 +80,6 @@ typedef struct pg_statement {
 	int bulk;        /* bulk path: 0 not tried yet, 1 its table exists, -1 not possible */
 	char *bulk_copy; /* COPY rx_bulk_N (...) FROM STDIN */
 	char *bulk_merge; /* the merge statement */
-	char *bulk_dups; /* update: a query finding a key given twice */
 } pg_statement;
 
 struct rx_db {
@@ -137,7 +139,6 @@ static void pg_close(rx_db *d)
 		free(d->stmts[i].message);
 		free(d->stmts[i].bulk_copy);
 		free(d->stmts[i].bulk_merge);
-		free(d->stmts[i].bulk_dups);
 	}
 	free(d->stmts);
 	free(d->ms.m);
@@ -660,7 +661,6 @@ static void forget_statements(rx_db *d)
 		free(d->stmts[i].message);
 		free(d->stmts[i].bulk_copy);
 		free(d->stmts[i].bulk_merge);
-		free(d->stmts[i].bulk_dups);
 	}
 	d->nstmts = 0;
 }
@@ -677,6 +677,20 @@ static void put_bulk_value_expr(rx_buf *s, const pg_column *c, const char *alias
 	put_ident(s, c->name);
 	if (c->bytea)
 		rx_buf_puts(s, ", 'base64')");
+}
+
+/* "t.k = b.k AND ..." over the key columns. */
+static void put_key_match(rx_buf *s, const rx_db *d)
+{
+	for (size_t k = 0; k < d->nkeys; k++) {
+		const pg_column *c = &d->cols[d->keys[k]];
+		if (k > 0)
+			rx_buf_puts(s, " AND ");
+		rx_buf_puts(s, "t.");
+		put_ident(s, c->name);
+		rx_buf_puts(s, " = ");
+		put_bulk_value_expr(s, c, "b");
+	}
 }
 
 /* Make statement st's bulk table and SQL (outside a transaction).  The
@@ -702,6 +716,16 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 		rx_buf_puts(&cols, ", ");
 		put_ident(&cols, c->name);
 	}
+	int update = strcmp(op, "update") == 0;
+	if (update) { /* a key given twice fails the COPY: its records go one by one, in order */
+		rx_buf_puts(&sql, ", UNIQUE (");
+		for (size_t k = 0; k < d->nkeys; k++) {
+			if (k > 0)
+				rx_buf_puts(&sql, ", ");
+			put_ident(&sql, d->cols[d->keys[k]].name);
+		}
+		rx_buf_putc(&sql, ')');
+	}
 	rx_buf_puts(&sql, ") ON COMMIT DELETE ROWS");
 	PGresult *res = PQexec(d->conn, sql.data);
 	st->bulk = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
@@ -714,11 +738,9 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 	st->bulk_copy = rx_xstrdup(sql.data);
 
 	rx_buf_reset(&sql);
-	if (strcmp(op, "delete") == 0) {
-		rx_buf_printf(&sql, "DELETE FROM %s AS t USING %s AS b WHERE ", d->table, table);
-	} else if (strcmp(op, "update") == 0) {
+	first = 1;
+	if (update) {
 		rx_buf_printf(&sql, "UPDATE %s AS t SET ", d->table);
-		first = 1;
 		for (size_t m = 0; m < d->ms.n; m++) {
 			const pg_column *c;
 			if (d->map[m] == (size_t)-1 || d->cols[d->map[m]].is_key)
@@ -737,34 +759,21 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 			put_ident(&sql, d->cols[d->keys[0]].name);
 		}
 		rx_buf_printf(&sql, " FROM %s AS b WHERE ", table);
-	}
-	if (strcmp(op, "delete") == 0 || strcmp(op, "update") == 0) {
-		for (size_t k = 0; k < d->nkeys; k++) {
-			const pg_column *c = &d->cols[d->keys[k]];
-			if (k > 0)
-				rx_buf_puts(&sql, " AND ");
-			rx_buf_puts(&sql, "t.");
-			put_ident(&sql, c->name);
-			rx_buf_puts(&sql, " = ");
-			put_bulk_value_expr(&sql, c, "b");
-		}
-		if (op[0] == 'u')
-			rx_buf_puts(&sql, " RETURNING b.\"rx ordinal\"");
+		put_key_match(&sql, d);
+		rx_buf_puts(&sql, " RETURNING b.\"rx ordinal\"");
 		st->bulk_merge = rx_xstrdup(sql.data);
-		if (op[0] == 'u') {
-			rx_buf_reset(&sql);
-			rx_buf_printf(&sql, "SELECT 1 FROM %s GROUP BY ", table);
-			for (size_t k = 0; k < d->nkeys; k++) {
-				if (k > 0)
-					rx_buf_puts(&sql, ", ");
-				put_ident(&sql, d->cols[d->keys[k]].name);
-			}
-			rx_buf_puts(&sql, " HAVING count(*) > 1 LIMIT 1");
-			st->bulk_dups = rx_xstrdup(sql.data);
-		}
 		goto done;
 	}
-	/* insert, upsert */
+
+	rx_buf_reset(&sql);
+	if (strcmp(op, "delete") == 0) {
+		rx_buf_printf(&sql, "DELETE FROM %s AS t USING %s AS b WHERE ", d->table, table);
+		put_key_match(&sql, d);
+		st->bulk_merge = rx_xstrdup(sql.data);
+		goto done;
+	}
+	/* insert, upsert (ON CONFLICT: an index probe per row, whatever the
+	 * planner thinks of the temporary table's size) */
 	rx_buf_printf(&sql, "INSERT INTO %s (%s) SELECT ", d->table, cols.data ? cols.data + 2 : "");
 	first = 1;
 	for (size_t m = 0; m < d->ms.n; m++) {
@@ -910,12 +919,12 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 		goto lost;
 	if (!copied) /* a value its column refuses: the per-record path says which */
 		return bulk_abandon(d, err, errlen);
-	if (st->bulk_dups != NULL) {
-		res = PQexec(d->conn, st->bulk_dups);
-		int dup = PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 0;
-		PQclear(res);
-		if (dup) /* a key given twice: its records in order, one by one */
-			return bulk_abandon(d, err, errlen);
+	if (strcmp(op, "update") == 0 || strcmp(op, "delete") == 0) {
+		/* the temporary table has no statistics: without this the planner
+		 * may hash-join it with the whole table, a scan per batch */
+		if (exec(d, "SET LOCAL enable_hashjoin = off", err, errlen) < 0 ||
+		    exec(d, "SET LOCAL enable_mergejoin = off", err, errlen) < 0)
+			return -1;
 	}
 	res = PQexec(d->conn, st->bulk_merge);
 	ExecStatusType rs = PQresultStatus(res);
