@@ -122,7 +122,7 @@ test_expect_success 'the server gone mid-run: exit 75, the rest unacked, not one
 	redis_start gone tcp &&
 	port=$(cat gone.redis-port) &&
 	changes g 5 >first && changes h 5 >rest &&
-	{ { cat first; while [ ! -f go ]; do sleep 0.05; done; cat rest; } |
+	{ { cat first; w=0; while [ ! -f go ] && [ $w -lt 400 ]; do sleep 0.05; w=$((w + 1)); done; cat rest; } |
 	  rx-push --profile webhook --url "$(fake_url gone)" $FAST --rate 100/1s --budget "redis://127.0.0.1:$port/gone" >acks 2>err & } &&
 	pid=$! &&
 	i=0 && while [ "$(wc -l <acks)" -lt 5 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&

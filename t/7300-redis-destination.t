@@ -218,7 +218,7 @@ test_expect_success 'killed after EXEC was sent: applied, not acked (sent again 
 
 test_expect_success 'the connection killed between batches: reconnect, deliver everything' '
 	rcli FLUSHALL >/dev/null &&
-	{ { head -2 six; while [ ! -f go1 ]; do sleep 0.05; done; tail -4 six; } |
+	{ { head -2 six; w=0; while [ ! -f go1 ] && [ $w -lt 400 ]; do sleep 0.05; w=$((w + 1)); done; tail -4 six; } |
 	  rx-push --profile redis --url "$REDIS_URL" --max-records 2 --retry-base 10 >acks 2>err & } &&
 	pid=$! &&
 	i=0 && while [ "$(wc -l <acks)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
@@ -234,7 +234,7 @@ test_expect_success 'the server gone: the batch stays unacked, exit 75' '
 	rcli FLUSHALL >/dev/null &&
 	redis_start gone &&
 	gone=$(cat gone.redis-sockpath) &&
-	{ { head -2 six; while [ ! -f go2 ]; do sleep 0.05; done; tail -4 six; } |
+	{ { head -2 six; w=0; while [ ! -f go2 ] && [ $w -lt 400 ]; do sleep 0.05; w=$((w + 1)); done; tail -4 six; } |
 	  rx-push --profile redis --url "$gone" --max-records 2 --retry-base 10 --max-attempts 2 >acks 2>err & } &&
 	pid=$! &&
 	i=0 && while [ "$(wc -l <acks)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&

@@ -65,6 +65,7 @@ enum {
 
 typedef struct pg_column {
 	char *name;    /* plain */
+	size_t namelen; /* strlen(name): matched against every member of every row */
 	char category; /* pg_type.typcategory: 'A' array, ... */
 	int json;      /* json or jsonb */
 	int bytea;     /* bytea */
@@ -210,6 +211,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 	d->cols = rx_xmalloc(d->ncols * sizeof *d->cols);
 	for (size_t i = 0; i < d->ncols; i++) {
 		d->cols[i].name = rx_xstrdup(PQgetvalue(res, (int)i, 1));
+		d->cols[i].namelen = strlen(d->cols[i].name);
 		d->cols[i].category = PQgetvalue(res, (int)i, 2)[0];
 		d->cols[i].json = PQgetvalue(res, (int)i, 3)[0] == 't';
 		d->cols[i].bytea = PQgetvalue(res, (int)i, 4)[0] == 't';
@@ -250,7 +252,7 @@ static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 	for (size_t m = 0; m < d->ms.n; m++) {
 		size_t i;
 		for (i = 0; i < d->ncols; i++)
-			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, strlen(d->cols[i].name)))
+			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
 				break;
 		if (i == d->ncols) {
 			if (is_delete) { /* a delete needs only the keys */
@@ -893,7 +895,12 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
 		map_members(d, op, scan_err, sizeof scan_err);
 		fill_params(d);
-		rx_buf_printf(&d->copy, "%zu", i);
+		char digits[24], *p = digits + sizeof digits;
+		size_t v = i;
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		rx_buf_put(&d->copy, p, (size_t)(digits + sizeof digits - p));
 		for (size_t m = 0; m < d->ms.n; m++) {
 			if (d->map[m] == (size_t)-1)
 				continue;

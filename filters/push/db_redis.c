@@ -51,6 +51,7 @@ enum {
 	FORMAT_HASH,
 	FORMAT_JSON,
 	WATCH_TRIES = 5, /* decide a batch again at most this often */
+	SEND_CHUNK = 64 << 10, /* bytes of a transaction written while the rest is built */
 };
 
 /* Kinds of template part. */
@@ -630,6 +631,12 @@ static int redis_apply(rx_db *d, const char *op, const rx_span *ids, const rx_sp
 				d->ncmds[i] = queue_write(d, i, rows[i], d->type[i]);
 			}
 			ncmd += d->ncmds[i];
+			/* the server queues these while the rest is built */
+			if (d->out.len >= SEND_CHUNK) {
+				if (send_out(d) < 0)
+					return lost(d, err, errlen);
+				rx_buf_reset(&d->out);
+			}
 		}
 		if (send_out(d) < 0)
 			return lost(d, err, errlen);

@@ -165,6 +165,7 @@ static int budget_call(push_rate *r, const char *op, double arg, char *out, size
 		argv[argc++] = args[2 + i * 3];
 		argv[argc++] = args[3 + i * 3];
 	}
+	int reloaded = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char err[512] = "";
 		if (r->redis == NULL || r->redis->err) {
@@ -184,16 +185,15 @@ static int budget_call(push_rate *r, const char *op, double arg, char *out, size
 				 r->target.shown, r->redis->errstr);
 			continue; /* once more, on a new connection */
 		}
-		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-			/* a server restarted or flushed: load the script again */
+		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0 && !reloaded) {
+			/* a server restarted or flushed: load the script again, once */
 			freeReplyObject(rep);
 			rep = redisCommand(r->redis, "SCRIPT LOAD %s", BUDGET_SCRIPT);
 			if (rep != NULL && rep->type == REDIS_REPLY_STRING)
 				snprintf(r->sha, sizeof r->sha, "%s", rep->str);
 			freeReplyObject(rep);
+			reloaded = 1;
 			attempt--;
-			if (rep == NULL)
-				attempt = 2;
 			continue;
 		}
 		if (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_STATUS) {
