@@ -7,7 +7,7 @@
 #      and one INSERT ... ON CONFLICT per batch, per-record results kept)
 #      beside psql's \copy of the same rows as CSV into the same table
 #      (a primary key on both);
-#  (b) Redis: rx-push (hashes, WATCH + TYPE then MULTI/EXEC per batch)
+#  (b) Redis: rx-push (hashes, one atomic script per batch: TYPE, DEL, HSET)
 #      beside redis-cli --pipe of HSETs of the same records;
 #  (c) the shared rate budget (--budget redis://...): four shards against
 #      a fake limited to 100 requests/s: the share of the limit used, and

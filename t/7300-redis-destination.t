@@ -3,7 +3,7 @@
 # redis-server: records as hashes or JSON strings under a key template,
 # written whole (a member that left the row does not linger), TTLs,
 # deletes; insert and update conditions, and a key of another type
-# rejecting its record only (checked under WATCH before MULTI/EXEC);
+# rejecting its record only (checked and written in one Lua script);
 # AUTH from the environment, never argv; a kill mid-batch leaves nothing
 # of that batch; a lost connection leaves the batch unacked (exit 75).
 . "$(dirname "$0")/lib.sh"
