@@ -60,7 +60,7 @@ measure "rx-push --profile postgres (batches of 500)" rx-push --profile postgres
 rx=$secs rx_rss=$rss_kb
 printf "%s\n" "    rows: $(pg_query "select count(*) from t_rx") (\\copy: $(pg_query "select count(*) from t_copy"))"
 table t_rx
-measure "rx-push, batches of 5000" rx-push --profile ./big.json --url "" --table t_rx --key id <batches5k.ndjson
+measure "rx-push, batches of 5000 (the profile's)" rx-push --profile ./big.json --url "" --table t_rx --key id <batches5k.ndjson
 rx5k=$secs
 table t_rx
 measure "rx-push, per-record path (no bulk), of 500" sh -c 'echo "{\"driver\":\"postgres\",\"bulk_min_records\":1000000000}" >slow.json &&
