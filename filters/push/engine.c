@@ -755,7 +755,10 @@ void rx_push_http_run(push_ctx *c)
 			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
-				rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
+				if (rx_push_rate_error(c->rate) != NULL)
+					rx_push_stop(c, PUSH_STOP_DOWN, "%s", rx_push_rate_error(c->rate));
+				else
+					rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
 				break;
 			}
 			if (wait > 0) {

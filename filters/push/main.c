@@ -39,8 +39,10 @@ static void usage(void)
 	       "Destination:\n"
 	       "  -p, --profile NAME       a profile: NAME.json in $RX_PROFILE_PATH or\n"
 	       "                           share/rx/destinations, or a path\n"
-	       "      --url URL            the base URL (or database: a file, a conninfo)\n"
-	       "      --table NAME         database destinations: the table\n"
+	       "      --url URL            the base URL (or database: a file, a conninfo,\n"
+	       "                           redis://HOST:PORT/DB or a socket path)\n"
+	       "      --table NAME         database destinations: the table (redis: the key\n"
+	       "                           template, like customer:{key})\n"
 	       "      --key COL[,COL]      database destinations: the key columns\n"
 	       "      --insecure           do not verify TLS certificates\n"
 	       "\n"
@@ -49,6 +51,7 @@ static void usage(void)
 	       "      --rate N/WINDOW      at most N requests per window (10s, 1m, 1d); repeatable;\n"
 	       "                           replaces the profile's limits\n"
 	       "      --budget FILE        share the rate budget with every rx-push naming FILE\n"
+	       "                           (or redis://HOST:PORT/NAME: with every host)\n"
 	       "      --max-records N      records per request at most (below the profile's)\n"
 	       "      --max-attempts N     tries per request (default 6)\n"
 	       "      --max-throttles N    429s (or throttle replies) for one request before the run\n"
@@ -687,7 +690,10 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 	rx_buf *o = &c->out.buf;
 
 	rx_buf_printf(o, "{\"$rx\":\"request\",\"driver\":\"%s\",\"table\":", c->prof.driver);
-	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	if (c->prof.table != NULL)
+		rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	else
+		rx_buf_puts(o, "null");
 	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
 	for (size_t i = 0; i < b->n; i++) {
 		if (i > 0)
@@ -705,16 +711,21 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 
 static void db_run(push_ctx *c)
 {
-	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0 ? &rx_db_sqlite : &rx_db_postgres;
+	const rx_db_driver *drv = rx_db_find(c->prof.driver);
 	char err[1024];
 	size_t nkeys = 0;
 	char **keys = NULL;
 	rx_db *db = NULL;
-	rx_span *rows = NULL;
+	rx_span *rows = NULL, *ids = NULL;
 	rx_db_result *results = NULL;
 	size_t cap = 0;
 
-	if (c->prof.table == NULL || c->prof.key == NULL) {
+	if (drv == NULL) {
+		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database driver \"%s\" (sqlite, postgres, redis)",
+			     c->prof.name, c->prof.driver);
+		return;
+	}
+	if (drv->needs_table && (c->prof.table == NULL || c->prof.key == NULL)) {
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
 			  "(--table, --key, or \"table\" and \"key\" in the profile)", c->prof.name);
 		return;
@@ -723,9 +734,9 @@ static void db_run(push_ctx *c)
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
 		return;
 	}
-	keys = split_keys(c->prof.key, &nkeys);
+	keys = c->prof.key ? split_keys(c->prof.key, &nkeys) : NULL;
 	if (!c->dry_run) {
-		db = drv->open(c->url, c->prof.table, keys, nkeys, err, sizeof err);
+		db = drv->open(c->url, c->prof.table, keys, nkeys, c->prof.json, err, sizeof err);
 		if (db == NULL) {
 			rx_push_stop(c, PUSH_STOP_FAIL, "%s", err);
 			goto cleanup;
@@ -759,10 +770,12 @@ static void db_run(push_ctx *c)
 		if (b->n > cap) {
 			cap = b->n;
 			rows = rx_xrealloc(rows, cap * sizeof *rows);
+			ids = rx_xrealloc(ids, cap * sizeof *ids);
 			results = rx_xrealloc(results, cap * sizeof *results);
 		}
 		for (size_t i = 0; i < b->n; i++) {
 			rows[i] = b->recs[i]->row;
+			ids[i] = b->recs[i]->key;
 			results[i].ok = 0;
 			results[i].message[0] = '\0';
 		}
@@ -771,7 +784,7 @@ static void db_run(push_ctx *c)
 		for (;;) {
 			attempt++;
 			c->requests++;
-			rc = drv->apply(db, b->op, rows, b->n, results, err, sizeof err);
+			rc = drv->apply(db, b->op, ids, rows, b->n, results, err, sizeof err);
 			if (rc == 0 || attempt >= c->max_attempts || rx_push_signalled)
 				break;
 			c->retries++;
@@ -803,6 +816,7 @@ cleanup:
 		free(keys[i]);
 	free(keys);
 	free(rows);
+	free(ids);
 	free(results);
 }
 

@@ -184,6 +184,9 @@ void rx_push_rate_exhaust(push_rate *r, double until);
 void rx_push_rate_throttled(push_rate *r, double now);
 void rx_push_rate_succeeded(push_rate *r);
 void rx_push_rate_close(push_rate *r);
+/* Why a shared budget (--budget redis://...) cannot be drawn on, or NULL:
+ * acquire then answers -1, and the run stops (never an unlimited send). */
+const char *rx_push_rate_error(const push_rate *r);
 /* Parse "100/10s", "250000/1d", "5/s".  0 or -1. */
 int rx_push_rate_parse(const char *s, push_window *w);
 
