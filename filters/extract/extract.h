@@ -56,5 +56,6 @@ int rx_extract_sqlite(const extract_options *o, rx_writer *out);
 int rx_extract_csv(const extract_options *o, rx_writer *out);
 int rx_extract_ndjson(const extract_options *o, rx_writer *out);
 int rx_extract_postgres(const extract_options *o, rx_writer *out);
+int rx_extract_mysql(const extract_options *o, rx_writer *out);
 
 #endif

@@ -23,6 +23,9 @@ static void usage(void)
 	       "      --sqlite FILE        a SQLite database; with --query or --table\n"
 	       "      --postgres CONNINFO  a PostgreSQL server (libpq conninfo or URI; '' uses\n"
 	       "                           $PGHOST, $PGDATABASE...); with --query or --table\n"
+	       "      --mysql CONNINFO     a MySQL or MariaDB server (key=value settings: host,\n"
+	       "                           port, socket, user, database...; the password from\n"
+	       "                           $MYSQL_PWD or an option file); with --query or --table\n"
 	       "      --csv FILE           a CSV file with a header row ('-' for stdin)\n"
 	       "      --ndjson FILE        JSON objects, one a line, validated ('-' for stdin)\n"
 	       "\n"
@@ -180,12 +183,14 @@ void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
 int main(int argc, char **argv)
 {
 	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
-	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY };
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_MYSQL };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
 		{"ndjson", required_argument, NULL, OPT_NDJSON},
 		{"postgres", required_argument, NULL, OPT_POSTGRES},
+		{"mysql", required_argument, NULL, OPT_MYSQL},
+		{"mariadb", required_argument, NULL, OPT_MYSQL},
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
 		{"table", required_argument, NULL, 't'},
@@ -210,9 +215,9 @@ int main(int argc, char **argv)
 	o.delimiter = ',';
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES:
+		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES: case OPT_MYSQL:
 			if (kind != 0)
-				rx_usage_error("give one source (--sqlite, --postgres, --csv or --ndjson)");
+				rx_usage_error("give one source (--sqlite, --postgres, --mysql, --csv or --ndjson)");
 			kind = c;
 			o.source = optarg;
 			break;
@@ -266,12 +271,12 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (kind == 0)
-		rx_usage_error("no source: give --sqlite, --postgres, --csv or --ndjson");
-	if (kind == OPT_SQLITE || kind == OPT_POSTGRES) {
+		rx_usage_error("no source: give --sqlite, --postgres, --mysql, --csv or --ndjson");
+	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_MYSQL) {
 		if ((o.query == NULL) == (o.table == NULL))
 			rx_usage_error("give one of --query or --table");
 	} else if (o.query != NULL || o.table != NULL) {
-		rx_usage_error("--query and --table go with --sqlite or --postgres");
+		rx_usage_error("--query and --table go with --sqlite, --postgres or --mysql");
 	}
 	if (kind != OPT_CSV && (o.infer || o.ntypes > 0 || o.delimiter != ','))
 		rx_usage_error("--delimiter, --infer and --types go with --csv");
@@ -284,6 +289,7 @@ int main(int argc, char **argv)
 	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
+	case OPT_MYSQL: status = rx_extract_mysql(&o, &out); break;
 	default: status = rx_extract_postgres(&o, &out); break;
 	}
 	/* the end of the model, only when all of it was written */
