@@ -175,9 +175,10 @@ my_restart () {
 	}
 }
 
-# my_client ARGS...: the mariadb client on the test server, as root, in rx.
+# my_client ARGS...: the mariadb client on the test server, as root, in rx,
+# in utf8mb4.
 my_client () {
-	"$MYSQL_CLIENT" --no-defaults --socket="$MY_SOCK" -u root "$@" rx
+	"$MYSQL_CLIENT" --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCK" -u root "$@" rx
 }
 
 # my_sql SQL: run statements, stopping at the first error.

@@ -1,11 +1,12 @@
 /*
- * db.h - rx-push's database destinations (SQLite, PostgreSQL).
+ * db.h - rx-push's database destinations (SQLite, PostgreSQL, MySQL).
  *
  * A database destination is a driver, not an HTTP profile: the profile
- * names the driver ("driver": "sqlite" or "postgres"), and rx-push hands
+ * names the driver ("driver": "sqlite", "postgres" or "mysql"), and rx-push hands
  * it whole batches.  Each batch is one transaction; inside it each record
- * is applied under its own savepoint, so a constraint violation on one
- * record dead-letters that record and the rest of the batch commits.
+ * is applied under its own savepoint (or, for mysql, as its own statement,
+ * which InnoDB undoes alone), so a constraint violation on one record
+ * dead-letters that record and the rest of the batch commits.
  *
  * The rows are the raw JSON text of each change's "row" member (objects).
  * A driver maps members to columns by name: strings as text, numbers as
@@ -25,10 +26,11 @@ typedef struct rx_db_result {
 } rx_db_result;
 
 typedef struct rx_db_driver {
-	const char *name; /* "sqlite", "postgres" */
-	/* Connect.  target: a file path (sqlite) or a libpq conninfo
+	const char *name; /* "sqlite", "postgres", "mysql" */
+	/* Connect.  target: a file path (sqlite), a libpq conninfo
 	 * (postgres; the password comes from $PGPASSWORD or ~/.pgpass, never
-	 * from here).  table: the table written.  keys: the conflict target
+	 * from here) or an rx MySQL conninfo (mysql, rxmysql.h; the password
+	 * from $MYSQL_PWD or an option file).  table: the table written.  keys: the conflict target
 	 * columns (upsert, update and delete find a record by them). */
 	rx_db *(*open)(const char *target, const char *table, char *const *keys, size_t nkeys,
 		       char *err, size_t errlen);
@@ -45,5 +47,6 @@ typedef struct rx_db_driver {
 
 extern const rx_db_driver rx_db_sqlite;   /* db_sqlite.c */
 extern const rx_db_driver rx_db_postgres; /* db_postgres.c */
+extern const rx_db_driver rx_db_mysql;    /* db_mysql.c */
 
 #endif

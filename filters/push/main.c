@@ -581,7 +581,9 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 
 static void db_run(push_ctx *c)
 {
-	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0 ? &rx_db_sqlite : &rx_db_postgres;
+	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0  ? &rx_db_sqlite
+				  : strcmp(c->prof.driver, "mysql") == 0 ? &rx_db_mysql
+									 : &rx_db_postgres;
 	char err[1024];
 	size_t nkeys = 0;
 	char **keys = NULL;
