@@ -23,9 +23,11 @@
 #
 # The server reads no option file (--no-defaults), runs as root when the
 # test does (--user=root: MariaDB, unlike PostgreSQL, allows it), speaks
-# utf8mb4, and trades durability and memory for speed (no doublewrite,
-# no flush at commit, a 32 MB buffer pool, small logs): several scripts
-# may each start one at the same time, in about a second.  Client option
+# utf8mb4, and trades durability and memory for speed (no doublewrite, a
+# commit written to the system but not synced to disk, so that it survives
+# a crash of the server and not of the machine, a 32 MB buffer pool,
+# small logs): several scripts may each start one at the same time, in
+# about a second.  Client option
 # files are kept out too: HOME is the test's directory, and MYSQL_PWD,
 # MYSQL_HOST, MYSQL_TCP_PORT and MYSQL_UNIX_PORT are unset.
 
@@ -75,7 +77,7 @@ my_launch () {
 		--pid-file="$MY_PID" --log-error="$MY_LOG" --user="$(id -un)" $my_server_opts \
 		$my_listen $my_tls \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-		--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-binlog=0 \
+		--innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --sync-binlog=0 \
 		--skip-log-bin --performance-schema=OFF --max-connections=60 \
 		--skip-name-resolve --max-allowed-packet=16M </dev/null >/dev/null 2>&1 &
 	my_server_pid=$!

@@ -49,6 +49,9 @@
  *  - The table must use a transactional engine (InnoDB): a MyISAM table
  *    cannot roll a batch back, and is refused at open.
  *  - A lost connection fails the batch; the next batch connects again.
+ *  - Crash points for tests (RX_KILL_AT=rx-push:POINT:N, killpoint.c):
+ *    "statement" after each statement sent inside the transaction,
+ *    "committed" after COMMIT, before the records are acked.
  */
 #include "db.h"
 #include "rxmysql.h"
@@ -1098,6 +1101,7 @@ static int run_multirow(rx_db *d, op_kind op, const rx_span *rows, const size_t 
 	else if (op == OP_UPSERT)
 		put_upsert_tail(d, s, d->other_unique);
 	e = run(d, s);
+	rx_killpoint("statement"); /* tests: a crash inside the transaction */
 	if (e == 0) {
 		for (size_t j = 0; j < count; j++)
 			results[idx[j]].ok = 1;
@@ -1178,6 +1182,7 @@ static int run_singles(rx_db *d, op_kind op, int pass, const rx_span *rows, cons
 		/* statement k's result, then the next; the server stops at the
 		 * first error, and the statements after it are sent again */
 		int status = mysql_real_query(d->m, d->sql.data, d->sql.len);
+		rx_killpoint("statement");
 		size_t k = 0, resume = j;
 		for (;;) {
 			size_t i = idx[sent[k]];
@@ -1322,6 +1327,7 @@ static int my_apply(rx_db *d, const char *opname, const rx_span *rows, size_t n,
 	}
 	if (simple(d, "COMMIT", err, errlen) < 0)
 		goto fail;
+	rx_killpoint("committed"); /* tests: applied, never acked */
 	rc = 0;
 	goto done;
 fail:
