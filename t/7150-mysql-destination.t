@@ -266,6 +266,51 @@ test_expect_success 'statements are split to stay within max_allowed_packet' '
 	echo 3000 >expect && test_cmp expect table
 '
 
+test_expect_success 'on MariaDB the rows of a batch go as one prepared statement over arrays' '
+	my_query "show global status like \"Com_stmt_execute\"" | cut -f2 >before &&
+	seq 5000 5999 | sed "s/.*/{\"id\":&,\"ltv\":&}/" >rows &&
+	./my-apply "$MY_CONN" app id upsert <rows >actual &&
+	my_query "show global status like \"Com_stmt_execute\"" | cut -f2 >after &&
+	test "$(cat after)" -eq "$(($(cat before) + 1))"
+'
+
+# The same cases through MySQL's path, multi-row INSERT statements, which
+# a MySQL server (no bulk execution) takes.
+test_expect_success 'RX_MYSQL_BULK=0: exact values, rejections, a big batch with failures' '
+	my_sql "create table app2 like app" &&
+	export RX_MYSQL_BULK=0 &&
+	my_query "show global status like \"Com_stmt_execute\"" | cut -f2 >before &&
+	cat >rows <<-\EOF &&
+	{"id":1,"email":"a@x.com","ltv":"123456789012345678901234567890.0123456789","ubig":"18446744073709551615","flags":2561,"doc":{"n":[1,2.5]},"photo":"AP8Q","at":"2024-01-31T12:30:00.5+02:00"}
+	{"id":2,"email":"a@x.com"}
+	{"id":3,"big":1.5}
+	{"id":4,"email":"b@x.com","note":null}
+	{"id":5,"email":"c@x.com"}
+	EOF
+	./my-apply "$MY_CONN" app2 id upsert <rows >actual &&
+	cat >expect <<-\EOF &&
+	ok
+	rejected: Duplicate entry ${q}a@x.com${q} for key ${q}email${q} (error 1062, SQLSTATE 23000)
+	rejected: column "big" is an integer: 1.5 is not one
+	rejected: Column ${q}note${q} cannot be null (error 1048, SQLSTATE 23000)
+	ok
+	EOF
+	sed "s/\${q}/$(printf "\\047")/g" expect >expect2 &&
+	test_cmp expect2 actual &&
+	my_query "select id, ltv, ubig, flags + 0, doc, to_base64(photo), at from app2 order by id" >table &&
+	cat >expect <<-\EOF &&
+	1	123456789012345678901234567890.0123456789	18446744073709551615	2561	{"n":[1,2.5]}	AP8Q	2024-01-31 10:30:00.500
+	5	NULL	NULL	NULL	NULL	NULL	NULL
+	EOF
+	test_cmp expect table &&
+	seq 1000 2000 | awk "{ e = \$1; if (\$1 % 250 == 0) e = \"dup\"; printf \"{\\\"id\\\":%d,\\\"email\\\":\\\"%s\\\"}\\n\", \$1, e }" >rows &&
+	./my-apply "$MY_CONN" app2 id upsert <rows >actual &&
+	grep -n "^rejected" actual | cut -d: -f1 >bad &&
+	printf "251\n501\n751\n1001\n" >expect && test_cmp expect bad &&
+	my_query "show global status like \"Com_stmt_execute\"" | cut -f2 >after &&
+	test_cmp before after
+'
+
 test_expect_success 'upsert needs a unique index on the key; update and delete do not' '
 	echo "{\"id\":1,\"v\":\"x\"}" | ./my-apply "$MY_CONN" nokey id upsert >actual &&
 	test_grep "^rejected: no unique index on the key columns of nokey" actual &&

@@ -9,46 +9,58 @@
  *
  * NOTES ON THE DESIGN
  *
- *  - Multi-row first: the records of a batch that share a member list
- *    go as one multi-row statement (INSERT ... VALUES (...),(...) [ON
- *    DUPLICATE KEY UPDATE], DELETE ... WHERE key IN (...)), as large as
- *    the server's max_allowed_packet allows (a statement over it would
- *    cost the connection: error 2006).  When it fails on a record's
- *    error, InnoDB has undone that statement alone, and the driver goes
- *    back over its records one statement each, sent many at a time as
- *    one multi-statement (one round trip): the server stops at the first
- *    failing statement, that record is rejected, and the rest are sent
- *    again.  Every record thus gets its own result, and a batch without
- *    failures costs three round trips whatever its size.  Updates always
- *    go one statement each: a record whose key finds no row is rejected
- *    ("no row with this key"), which the found-rows count of each
- *    statement tells (CLIENT_FOUND_ROWS).
- *  - No savepoints: every record is one statement (an upsert without a
- *    multi-row fallback is an UPDATE, then an INSERT only when the
- *    UPDATE found nothing), and InnoDB rolls a failed statement back
- *    whole.  Errors that undo the whole transaction (a deadlock, a lost
- *    connection, a shutdown, a read-only server) fail the batch (-1).
+ *  - Many rows per statement first.  The records of a batch that share a
+ *    member list are inserted or upserted by one statement: on MariaDB,
+ *    one prepared INSERT executed over all of them at once (array
+ *    binding, COM_STMT_BULK_EXECUTE: the statement is parsed once and
+ *    the values travel in binary, which costs the server less than LOAD
+ *    DATA); on MySQL, which has no bulk execution, one multi-row INSERT
+ *    ... VALUES (...),(...).  Deletes are one DELETE ... WHERE key IN
+ *    (...).  Each stays within the server's max_allowed_packet (a
+ *    statement over it would cost the connection: error 2006).
+ *  - Per-record results.  When such a statement fails on a record's
+ *    error, InnoDB has undone that statement whole, and the driver goes
+ *    back over its records one statement each, many statements per round
+ *    trip (one multi-statement text): the server stops at the first one
+ *    that fails, that record is rejected with the server's message, and
+ *    the statements after it are sent again.  A batch without failures
+ *    thus costs three round trips whatever its size.  Updates always go
+ *    one statement each: a record whose key finds no row is rejected
+ *    ("no row with this key"), which each statement's found-rows count
+ *    tells (CLIENT_FOUND_ROWS).
+ *  - No savepoints: every record is one statement (an upsert that falls
+ *    back with other unique indexes is an UPDATE, then an INSERT only
+ *    when the UPDATE found nothing), and InnoDB rolls a failed statement
+ *    back whole.  Errors that undo the whole transaction (a deadlock, a
+ *    lost connection, a shutdown, a read-only server) fail the batch.
  *  - ON DUPLICATE KEY UPDATE fires on any unique index, not only the
  *    key's: with another unique index, a new row whose e-mail is taken
  *    would overwrite the row holding that e-mail.  So the key columns
  *    must be exactly a unique index (else upserts are rejected), and
- *    when the table has other unique indexes the multi-row upsert
- *    carries a guard that fails the statement if the row it would update
- *    has another key; the fallback's UPDATE-then-INSERT then rejects the
- *    record with the server's duplicate-key message.
- *  - Values are SQL literals, escaped by the connection
- *    (mysql_real_escape_string, which follows NO_BACKSLASH_ESCAPES), per
- *    column type read at open: numbers unquoted and exact (an integer
- *    column refuses a fraction, a DECIMAL one more decimals than its
- *    scale, rather than let the server round them), binary columns take
- *    base64 (what rx-extract writes) as X'..', BIT columns a number,
- *    JSON columns the member's JSON text, DATETIME and TIMESTAMP columns
- *    ISO 8601 (an offset or Z converted to UTC, the session's zone).
- *    The session is strict (STRICT_ALL_TABLES): a value the column
- *    cannot hold is an error, not a warning and a truncated value.
+ *    when the table has other unique indexes the upsert carries a guard
+ *    that fails the statement if the row it would update has another
+ *    key; the fallback's UPDATE-then-INSERT then rejects the record with
+ *    the server's duplicate-key message.
+ *  - Values are checked and converted once per record, per column type
+ *    read at open, into a value list: text the server converts (strings,
+ *    numbers, JSON text, dates), bytes (binary columns take base64, what
+ *    rx-extract writes), an unsigned integer (BIT).  Numbers stay exact:
+ *    an integer column refuses a fraction, a DECIMAL one more decimals
+ *    than its scale, rather than let the server round them.  DATETIME
+ *    and TIMESTAMP columns take ISO 8601, an offset or Z converted to UTC
+ *    (the session's zone).  The same list is bound to a prepared
+ *    statement or written as SQL literals, escaped by the connection
+ *    (mysql_real_escape_string follows NO_BACKSLASH_ESCAPES).  The
+ *    session is strict (STRICT_ALL_TABLES): a value a column cannot hold
+ *    is an error, not a warning and a truncated value.
+ *  - Prepared statements are kept per statement text (a model's rows
+ *    have one member list: one statement per op), and closed when the
+ *    connection is dropped.
  *  - The table must use a transactional engine (InnoDB): a MyISAM table
  *    cannot roll a batch back, and is refused at open.
  *  - A lost connection fails the batch; the next batch connects again.
+ *  - RX_MYSQL_BULK=0 turns the bulk execution off (MySQL's path, on
+ *    MariaDB: the tests use it).
  *  - Crash points for tests (RX_KILL_AT=rx-push:POINT:N, killpoint.c):
  *    "statement" after each statement sent inside the transaction,
  *    "committed" after COMMIT, before the records are acked.
@@ -65,6 +77,7 @@
 
 enum {
 	STATEMENT_CAP = 4 << 20, /* bytes of one statement at most, within max_allowed_packet */
+	MAX_PREPARED = 16,       /* prepared statements kept */
 };
 
 /* The op of a batch. */
@@ -73,7 +86,7 @@ typedef enum op_kind { OP_INSERT, OP_UPDATE, OP_UPSERT, OP_DELETE } op_kind;
 /* How a column takes a value. */
 typedef enum col_kind {
 	C_TEXT,     /* strings, ENUM, SET, DATE, TIME and the others */
-	C_BINARY,   /* BINARY, VARBINARY, BLOB: base64 in, X'..' out */
+	C_BINARY,   /* BINARY, VARBINARY, BLOB: base64 in, bytes out */
 	C_BIT,      /* BIT(n): an unsigned integer */
 	C_JSON,     /* JSON: the member's JSON text */
 	C_INT,      /* TINYINT..BIGINT, YEAR: integers only */
@@ -84,10 +97,32 @@ typedef enum col_kind {
 
 typedef struct my_column {
 	char *name;        /* plain */
+	size_t len;        /* strlen(name) */
 	col_kind kind;     /* how it takes a value */
 	unsigned decimals; /* DECIMAL: its scale */
 	int is_key;        /* one of the key columns */
 } my_column;
+
+/* One member's value, ready for the server. */
+typedef enum value_tag {
+	V_NULL,   /* NULL */
+	V_TEXT,   /* text the server converts: quoted as a literal */
+	V_NUMBER, /* an exact number's digits: bare as a literal */
+	V_BYTES,  /* bytes: X'..' as a literal */
+	V_UINT,   /* an unsigned integer (BIT): bare as a literal */
+} value_tag;
+
+typedef struct value {
+	value_tag tag;
+	size_t col;           /* the column it goes to */
+	size_t off, len;      /* its bytes in rx_db.vals */
+	unsigned long long u; /* V_UINT */
+} value;
+
+typedef struct prepared {
+	char *text;       /* the statement's SQL */
+	MYSQL_STMT *stmt; /* prepared on the current connection */
+} prepared;
 
 struct rx_db {
 	MYSQL *m;              /* the connection; NULL once lost */
@@ -100,21 +135,30 @@ struct rx_db {
 	size_t nkeys;
 	int key_unique;        /* a unique index is exactly the key columns */
 	int other_unique;      /* the table has another unique index */
+	int bulk;              /* the server executes arrays of parameters */
 	size_t max_statement;  /* bytes of one statement at most */
-	size_t overhead;       /* bytes of a statement besides its tuples, at most */
+	size_t overhead;       /* bytes of a statement besides its values, at most */
+	prepared stmts[MAX_PREPARED]; /* kept prepared statements */
+	size_t nstmts, next_evict;
 	rx_members ms;         /* scratch: a row's members */
 	size_t *map;           /* scratch: member i writes column map[i], or -1 */
 	size_t capmap;
-	rx_buf lits;           /* scratch: a record's literals, one after another */
-	size_t *lit_at, *lit_len; /* per member: where its literal is in lits */
-	size_t caplit;
 	rx_buf text, sql, tmp; /* scratch */
 	/* per batch */
-	rx_buf tuples;         /* each record's tuple text (see prepare_record) */
-	rx_buf sigs;           /* each record's member-to-column map, as text */
-	size_t *tuple_at, *tuple_len, *sig_at, *sig_len; /* per record; tuple_at -1: not sent */
+	rx_buf vals;           /* the values' bytes, every record's */
+	value *values;         /* every record's values, record after record */
+	size_t nvalues, capvalues;
+	size_t *first, *count; /* per record: its values; count -1: rejected, not sent */
+	size_t *bytes;         /* per record: its values' bytes */
 	int *pending;          /* per record: still to do in the fallback */
 	size_t capbatch;
+	/* bulk binding scratch, per parameter */
+	MYSQL_BIND *binds;
+	char **ptrs;           /* nparams x rows: each value's bytes */
+	unsigned long *lens;
+	char *inds;
+	unsigned long long *uints;
+	size_t capbind, capcells;
 };
 
 /* ---- errors ---- */
@@ -162,8 +206,17 @@ static int connection_lost(unsigned e)
 	return (e >= CR_MIN_ERROR && e <= CR_MAX_ERROR) || e == ER_SERVER_SHUTDOWN || e == 1927 || e == 4031;
 }
 
+/* Close the connection and its prepared statements (connect again on
+ * the next batch). */
 static void drop_connection(rx_db *d)
 {
+	for (size_t i = 0; i < d->nstmts; i++) {
+		mysql_stmt_close(d->stmts[i].stmt);
+		free(d->stmts[i].text);
+		d->stmts[i].stmt = NULL;
+		d->stmts[i].text = NULL;
+	}
+	d->nstmts = 0;
 	if (d->m != NULL)
 		mysql_close(d->m);
 	d->m = NULL;
@@ -185,19 +238,20 @@ static void my_close(rx_db *d)
 	free(d->keys);
 	free(d->ms.m);
 	free(d->map);
-	free(d->lit_at);
-	free(d->lit_len);
-	rx_buf_free(&d->lits);
 	rx_buf_free(&d->text);
 	rx_buf_free(&d->sql);
 	rx_buf_free(&d->tmp);
-	rx_buf_free(&d->tuples);
-	rx_buf_free(&d->sigs);
-	free(d->tuple_at);
-	free(d->tuple_len);
-	free(d->sig_at);
-	free(d->sig_len);
+	rx_buf_free(&d->vals);
+	free(d->values);
+	free(d->first);
+	free(d->count);
+	free(d->bytes);
 	free(d->pending);
+	free(d->binds);
+	free(d->ptrs);
+	free(d->lens);
+	free(d->inds);
+	free(d->uints);
 	free(d);
 }
 
@@ -395,6 +449,7 @@ static rx_db *my_open(const char *target, const char *table, char *const *keys, 
 	for (size_t i = 0; i < d->ncols; i++) {
 		d->cols[i].name = rx_xstrdup(fields[i].org_name && fields[i].org_name[0] ? fields[i].org_name
 										     : fields[i].name);
+		d->cols[i].len = strlen(d->cols[i].name);
 		d->cols[i].kind = column_kind(&fields[i]);
 		d->cols[i].decimals = fields[i].decimals;
 		d->cols[i].is_key = 0;
@@ -436,6 +491,13 @@ static rx_db *my_open(const char *target, const char *table, char *const *keys, 
 			d->max_statement = (size_t)(packet - 1024);
 	}
 	mysql_free_result(res);
+	/* MariaDB executes a prepared statement over arrays of values */
+	const char *bulk = getenv("RX_MYSQL_BULK");
+	unsigned long server = 0, extended = 0;
+	mariadb_get_infov(d->m, MARIADB_CONNECTION_SERVER_CAPABILITIES, &server);
+	mariadb_get_infov(d->m, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &extended);
+	d->bulk = !(server & CLIENT_MYSQL) && (extended & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) &&
+		  !(bulk != NULL && strcmp(bulk, "0") == 0);
 	return d;
 fail:
 	if (res != NULL)
@@ -446,20 +508,27 @@ fail:
 
 /* ---- values ---- */
 
-/* Map the row's members (d->ms) to columns; 0, or -1 with why. */
+/* Map the row's members (d->ms) to columns; 0, or -1 with why.  A model's
+ * rows have one member list: member m is tried against the column it had
+ * in the last row first. */
 static int map_members(rx_db *d, op_kind op, char *why, size_t whylen)
 {
 	int is_delete = op == OP_DELETE;
 
 	if (d->capmap < d->ms.n) {
+		size_t old = d->capmap;
 		d->capmap = d->ms.n * 2;
 		d->map = rx_xrealloc(d->map, d->capmap * sizeof *d->map);
+		for (size_t m = old; m < d->capmap; m++)
+			d->map[m] = (size_t)-1;
 	}
 	for (size_t m = 0; m < d->ms.n; m++) {
-		size_t i;
-		for (i = 0; i < d->ncols; i++)
-			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, strlen(d->cols[i].name)))
-				break;
+		size_t i = d->map[m];
+		if (i >= d->ncols || !rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].len)) {
+			for (i = 0; i < d->ncols; i++)
+				if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].len))
+					break;
+		}
 		if (i == d->ncols) {
 			if (is_delete) { /* a delete needs only the keys */
 				d->map[m] = (size_t)-1;
@@ -475,12 +544,10 @@ static int map_members(rx_db *d, op_kind op, char *why, size_t whylen)
 				snprintf(why, whylen, "member \"%s\" appears twice", d->cols[i].name);
 				return -1;
 			}
-		d->map[m] = is_delete && !d->cols[i].is_key ? (size_t)-1 : i;
+		d->map[m] = i;
 	}
-	for (size_t k = 0; k < d->nkeys; k++) {
+	for (size_t k = 0; k < d->nkeys && op != OP_INSERT; k++) {
 		size_t m;
-		if (op == OP_INSERT)
-			break;
 		for (m = 0; m < d->ms.n; m++)
 			if (d->map[m] == d->keys[k])
 				break;
@@ -491,24 +558,6 @@ static int map_members(rx_db *d, op_kind op, char *why, size_t whylen)
 		}
 	}
 	return 0;
-}
-
-/* The member index writing column col, or -1. */
-static long member_of(const rx_db *d, size_t col)
-{
-	for (size_t m = 0; m < d->ms.n; m++)
-		if (d->map[m] == col)
-			return (long)m;
-	return -1;
-}
-
-static void put_quoted(rx_db *d, rx_buf *b, const char *s, size_t n)
-{
-	rx_buf_reserve(b, 2 * n + 3);
-	b->data[b->len++] = '\'';
-	b->len += mysql_real_escape_string(d->m, b->data + b->len, s, n);
-	b->data[b->len++] = '\'';
-	b->data[b->len] = '\0';
 }
 
 /* A number's text: its parts, for the exactness checks.  0, or -1 when s
@@ -553,17 +602,17 @@ static int parse_number(const char *s, size_t n, number_parts *p)
 	return i == n ? 0 : -1;
 }
 
-/* Append a number for an INT or DECIMAL column exactly, or -1 with why
- * when the column would round it. */
-static int put_exact_number(rx_db *d, rx_buf *b, const my_column *c, const char *s, size_t n, char *why,
-			    size_t whylen)
+/* A number for an INT or DECIMAL column, exactly, into b as its digits:
+ * V_NUMBER, V_TEXT when it is not a number (the server says what is
+ * wrong), or -1 with why when the column would round it. */
+static int exact_number(rx_buf *b, const my_column *c, const char *s, size_t n, char *why, size_t whylen)
 {
 	number_parts p;
 	size_t keep;
 
 	if (parse_number(s, n, &p) < 0) {
-		put_quoted(d, b, s, n); /* not a number: the server says what is wrong */
-		return 0;
+		rx_buf_put(b, s, n);
+		return V_TEXT;
 	}
 	if (p.exponent) {
 		snprintf(why, whylen, "column \"%s\" is %s: %.*s has an exponent, write its digits", c->name,
@@ -595,7 +644,7 @@ static int put_exact_number(rx_db *d, rx_buf *b, const my_column *c, const char 
 		rx_buf_putc(b, '.');
 		rx_buf_put(b, s + p.frac_start, frac);
 	}
-	return 0;
+	return V_NUMBER;
 }
 
 static int base64_value(int c)
@@ -613,90 +662,95 @@ static int base64_value(int c)
 	return -1;
 }
 
-/* base64 text as an X'..' literal; -1 when it is not base64. */
-static int put_base64_hex(rx_buf *b, const char *s, size_t n)
+/* base64 text decoded into b; -1 when it is not base64. */
+static int base64_decode(rx_buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	unsigned acc = 0;
 	int bits = 0;
-	size_t i = 0, start = b->len;
+	size_t start = b->len;
 
 	while (n > 0 && s[n - 1] == '=')
 		n--;
-	rx_buf_reserve(b, n * 3 / 2 + 4);
-	rx_buf_put(b, "X'", 2);
-	for (i = 0; i < n; i++) {
+	rx_buf_reserve(b, n * 3 / 4 + 4);
+	for (size_t i = 0; i < n; i++) {
 		int v = base64_value((unsigned char)s[i]);
 		if (v < 0) {
 			b->len = start;
-			b->data[start] = '\0';
 			return -1;
 		}
 		acc = acc << 6 | (unsigned)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			unsigned char byte = (unsigned char)(acc >> bits);
-			rx_buf_putc(b, hex[byte >> 4]);
-			rx_buf_putc(b, hex[byte & 15]);
+			b->data[b->len++] = (char)(acc >> bits);
 		}
 	}
-	rx_buf_putc(b, '\'');
+	b->data[b->len] = '\0';
 	return 0;
 }
 
-/* An ISO 8601 date-time as the literal a DATETIME or TIMESTAMP column
- * takes, in UTC when it carries an offset: "2024-01-31T12:00:00.5+02:00"
- * is '2024-01-31 10:00:00.5'.  -1 when it is not one (it then goes as it
- * is, and the server says whether it takes it). */
-static int put_datetime(rx_db *d, rx_buf *b, const char *s, size_t n)
+/* n digits at s as a number, or -1. */
+static int digits(const char *s, int n)
 {
-	int y, mo, da, h, mi, sec = 0, off = 0, used = 0;
-	size_t i, frac_start = 0, frac_len = 0;
-	char text[64];
+	int v = 0;
 
-	if (n < 16 || n >= sizeof text)
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* An ISO 8601 date-time as a DATETIME or TIMESTAMP column takes it, in
+ * UTC when it carries an offset: "2024-01-31T12:00:00.5+02:00" is
+ * "2024-01-31 10:00:00.5".  -1 when it is not one (it then goes as it is,
+ * and the server says whether it takes it). */
+static int iso_datetime(rx_buf *b, const char *s, size_t n)
+{
+	int y, mo, da, h, mi, sec = 0, off = 0;
+	size_t i, frac_start = 0, frac_len = 0;
+
+	if (n < 16 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':')
 		return -1;
-	memcpy(text, s, n);
-	text[n] = '\0';
-	if (sscanf(text, "%4d-%2d-%2d%*1[T ]%2d:%2d%n", &y, &mo, &da, &h, &mi, &used) != 5 || used != 16)
+	y = digits(s, 4), mo = digits(s + 5, 2), da = digits(s + 8, 2), h = digits(s + 11, 2), mi = digits(s + 14, 2);
+	if (y < 0 || mo < 0 || da < 0 || h < 0 || mi < 0)
 		return -1;
 	i = 16;
-	if (i < n && text[i] == ':') {
-		if (i + 3 > n || text[i + 1] < '0' || text[i + 1] > '9' || text[i + 2] < '0' || text[i + 2] > '9')
+	if (i < n && s[i] == ':') {
+		if (i + 3 > n || (sec = digits(s + i + 1, 2)) < 0)
 			return -1;
-		sec = (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
 		i += 3;
-		if (i < n && text[i] == '.') {
+		if (i < n && s[i] == '.') {
 			frac_start = ++i;
-			while (i < n && text[i] >= '0' && text[i] <= '9')
+			while (i < n && s[i] >= '0' && s[i] <= '9')
 				i++;
 			frac_len = i - frac_start;
 			if (frac_len == 0)
 				return -1;
 		}
 	}
-	if (i == n) {
+	if (i < n && s[i] == 'Z' && i + 1 == n) {
 		off = 0;
-	} else if (text[i] == 'Z' && i + 1 == n) {
-		off = 0;
-	} else if (text[i] == '+' || text[i] == '-') {
-		int oh = 0, om = 0, sign = text[i] == '-' ? -1 : 1;
-		const char *z = text + i + 1;
+	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
+		int sign = s[i] == '-' ? -1 : 1, oh, om = 0;
 		size_t zn = n - i - 1;
-		if (zn == 2 && sscanf(z, "%2d", &oh) == 1)
-			;
-		else if (zn == 4 && sscanf(z, "%2d%2d", &oh, &om) == 2)
-			;
-		else if (zn == 5 && z[2] == ':' && sscanf(z, "%2d:%2d", &oh, &om) == 2)
-			;
+		const char *z = s + i + 1;
+		if (zn == 2)
+			oh = digits(z, 2);
+		else if (zn == 4)
+			oh = digits(z, 2), om = digits(z + 2, 2);
+		else if (zn == 5 && z[2] == ':')
+			oh = digits(z, 2), om = digits(z + 3, 2);
 		else
 			return -1;
+		if (oh < 0 || om < 0)
+			return -1;
 		off = sign * (oh * 60 + om);
-	} else {
+	} else if (i != n) {
 		return -1;
 	}
-	if (i < n && off != 0) {
+	if (off != 0) {
 		struct tm tm = {0};
 		tm.tm_year = y - 1900;
 		tm.tm_mon = mo - 1;
@@ -710,36 +764,41 @@ static int put_datetime(rx_db *d, rx_buf *b, const char *s, size_t n)
 		y = tm.tm_year + 1900, mo = tm.tm_mon + 1, da = tm.tm_mday;
 		h = tm.tm_hour, mi = tm.tm_min, sec = tm.tm_sec;
 	}
-	(void)d;
-	rx_buf_printf(b, "'%04d-%02d-%02d %02d:%02d:%02d", y, mo, da, h, mi, sec);
+	if (y > 9999 || y < 0)
+		return -1;
+	char text[19] = {(char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
+			 (char)('0' + y % 10), '-', (char)('0' + mo / 10), (char)('0' + mo % 10), '-',
+			 (char)('0' + da / 10), (char)('0' + da % 10), ' ', (char)('0' + h / 10), (char)('0' + h % 10),
+			 ':', (char)('0' + mi / 10), (char)('0' + mi % 10), ':', (char)('0' + sec / 10),
+			 (char)('0' + sec % 10)};
+	rx_buf_put(b, text, sizeof text);
 	if (frac_len > 0) {
 		rx_buf_putc(b, '.');
-		rx_buf_put(b, text + frac_start, frac_len);
+		rx_buf_put(b, s + frac_start, frac_len);
 	}
-	rx_buf_putc(b, '\'');
 	return 0;
 }
 
-/* Append the SQL literal for member value v into column c; 0, or -1
- * with why the column cannot take it. */
-static int put_literal(rx_db *d, rx_buf *b, const my_column *c, rx_span v, char *why, size_t whylen)
+/* The value of member v for column c: its bytes appended to d->vals,
+ * its tag returned; or -1 with why the column cannot take it. */
+static int encode_value(rx_db *d, const my_column *c, rx_span v, unsigned long long *u, char *why, size_t whylen)
 {
+	rx_buf *b = &d->vals;
 	char kind = rx_json_kind(v);
+	size_t start = b->len;
 
 	if (kind == 'z')
-		goto null;
+		return V_NULL;
 	switch (c->kind) {
 	case C_JSON:
-		rx_buf_reset(&d->tmp);
-		rx_json_put_compact(&d->tmp, v);
-		put_quoted(d, b, d->tmp.data, d->tmp.len);
-		return 0;
+		rx_json_put_compact(b, v);
+		return V_TEXT;
 	case C_BINARY:
 		if (kind == 's') {
 			rx_buf_reset(&d->tmp);
 			rx_json_string_decode(v, &d->tmp);
-			if (put_base64_hex(b, d->tmp.data ? d->tmp.data : "", d->tmp.len) == 0)
-				return 0;
+			if (base64_decode(b, d->tmp.data ? d->tmp.data : "", d->tmp.len) == 0)
+				return V_BYTES;
 		}
 		snprintf(why, whylen, "column \"%s\" is binary: its value must be base64 text", c->name);
 		return -1;
@@ -749,7 +808,8 @@ static int put_literal(rx_db *d, rx_buf *b, const my_column *c, rx_span v, char 
 	case C_FLOAT:
 		if (kind == 't' || kind == 'f') {
 			rx_buf_putc(b, kind == 't' ? '1' : '0');
-			return 0;
+			*u = kind == 't';
+			return c->kind == C_BIT ? V_UINT : V_NUMBER;
 		}
 		if (kind == 'o' || kind == 'a') {
 			snprintf(why, whylen, "column \"%s\" is a number: an %s is not one", c->name,
@@ -761,142 +821,157 @@ static int put_literal(rx_db *d, rx_buf *b, const my_column *c, rx_span v, char 
 			rx_json_string_decode(v, &d->tmp);
 		else
 			rx_buf_put(&d->tmp, v.p, v.n);
+		const char *s = d->tmp.data ? d->tmp.data : "";
+		size_t n = d->tmp.len;
 		if (c->kind == C_FLOAT) {
 			number_parts p;
-			if (parse_number(d->tmp.data, d->tmp.len, &p) == 0)
-				rx_buf_put(b, d->tmp.data, d->tmp.len);
-			else
-				put_quoted(d, b, d->tmp.data, d->tmp.len);
-			return 0;
+			rx_buf_put(b, s, n);
+			return parse_number(s, n, &p) == 0 ? V_NUMBER : V_TEXT;
 		}
 		if (c->kind == C_BIT) {
-			/* a string literal would be taken as bytes: digits only */
-			for (size_t i = 0; i < d->tmp.len; i++)
-				if (d->tmp.data[i] < '0' || d->tmp.data[i] > '9' || d->tmp.len > 20) {
-					snprintf(why, whylen, "column \"%s\" is BIT: %.*s is not an unsigned integer",
-						 c->name, (int)(d->tmp.len < 64 ? d->tmp.len : 64), d->tmp.data);
-					return -1;
-				}
-			if (d->tmp.len == 0) {
-				snprintf(why, whylen, "column \"%s\" is BIT: an empty string is not a number", c->name);
+			/* a string would be taken as the bits' bytes: a number only */
+			unsigned long long x = 0;
+			int ok = n > 0 && n <= 20;
+			for (size_t i = 0; ok && i < n; i++) {
+				if (s[i] < '0' || s[i] > '9' || x > (~0ULL - (unsigned)(s[i] - '0')) / 10)
+					ok = 0;
+				else
+					x = x * 10 + (unsigned)(s[i] - '0');
+			}
+			if (!ok) {
+				snprintf(why, whylen, "column \"%s\" is BIT: %.*s is not an unsigned integer", c->name,
+					 (int)(n < 64 ? n : 64), s);
 				return -1;
 			}
-			rx_buf_put(b, d->tmp.data, d->tmp.len);
-			return 0;
+			rx_buf_put(b, s, n);
+			*u = x;
+			return V_UINT;
 		}
-		return put_exact_number(d, b, c, d->tmp.data ? d->tmp.data : "", d->tmp.len, why, whylen);
+		return exact_number(b, c, s, n, why, whylen);
 	case C_DATETIME:
 		rx_buf_reset(&d->tmp);
 		if (kind == 's')
 			rx_json_string_decode(v, &d->tmp);
 		else
 			rx_buf_put(&d->tmp, v.p, v.n);
-		if (kind == 's' && put_datetime(d, b, d->tmp.data, d->tmp.len) == 0)
-			return 0;
-		put_quoted(d, b, d->tmp.data ? d->tmp.data : "", d->tmp.len);
-		return 0;
+		if (kind != 's' || iso_datetime(b, d->tmp.data, d->tmp.len) < 0) {
+			b->len = start;
+			rx_buf_put(b, d->tmp.data ? d->tmp.data : "", d->tmp.len);
+		}
+		return V_TEXT;
 	case C_TEXT:
-		rx_buf_reset(&d->tmp);
 		if (kind == 's')
-			rx_json_string_decode(v, &d->tmp);
+			rx_json_string_decode(v, b);
 		else if (kind == 'o' || kind == 'a')
-			rx_json_put_compact(&d->tmp, v);
+			rx_json_put_compact(b, v);
 		else
-			rx_buf_put(&d->tmp, v.p, v.n); /* a number's text, true, false */
-		put_quoted(d, b, d->tmp.data ? d->tmp.data : "", d->tmp.len);
-		return 0;
+			rx_buf_put(b, v.p, v.n); /* a number's text, true, false */
+		return V_TEXT;
 	}
-null:
-	rx_buf_put(b, "NULL", 4);
-	return 0;
+	return V_NULL;
 }
 
-/* The literals of the mapped members of d->ms, into d->lits (lit_at and
- * lit_len per member; a member no column takes has none).  0, or -1 with
- * why (the record is rejected before anything is sent). */
-static int build_literals(rx_db *d, char *why, size_t whylen)
+static const value *values_of(const rx_db *d, size_t record)
 {
-	if (d->caplit < d->ms.n) {
-		d->caplit = d->ms.n * 2;
-		d->lit_at = rx_xrealloc(d->lit_at, d->caplit * sizeof *d->lit_at);
-		d->lit_len = rx_xrealloc(d->lit_len, d->caplit * sizeof *d->lit_len);
-	}
-	rx_buf_reset(&d->lits);
-	for (size_t m = 0; m < d->ms.n; m++) {
-		d->lit_at[m] = d->lits.len;
-		d->lit_len[m] = 0;
-		if (d->map[m] == (size_t)-1)
-			continue;
-		if (put_literal(d, &d->lits, &d->cols[d->map[m]], d->ms.m[m].value, why, whylen) < 0)
-			return -1;
-		d->lit_len[m] = d->lits.len - d->lit_at[m];
-	}
-	return 0;
+	return d->values + d->first[record];
 }
 
-static void put_lit(rx_db *d, rx_buf *b, size_t m)
+/* The value of record i for column col, or NULL. */
+static const value *value_for(const rx_db *d, size_t i, size_t col)
 {
-	rx_buf_put(b, d->lits.data + d->lit_at[m], d->lit_len[m]);
+	const value *v = values_of(d, i);
+
+	for (size_t j = 0; j < d->count[i]; j++)
+		if (v[j].col == col)
+			return &v[j];
+	return NULL;
 }
 
-/* ---- statements ---- */
+/* ---- SQL text ---- */
 
-/* "(`a`, `b`)": the mapped columns of d->ms, in member order. */
-static void put_column_list(rx_db *d, rx_buf *s)
+static void put_ident_of(rx_buf *s, const my_column *c)
 {
-	int first = 1;
+	rx_mysql_put_ident(s, c->name, c->len);
+}
+
+/* A value as an SQL literal. */
+static void put_literal(rx_db *d, rx_buf *s, const value *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *p = d->vals.data + v->off;
+
+	switch (v->tag) {
+	case V_NULL:
+		rx_buf_put(s, "NULL", 4);
+		return;
+	case V_NUMBER:
+	case V_UINT:
+		rx_buf_put(s, p, v->len);
+		return;
+	case V_BYTES:
+		rx_buf_reserve(s, 2 * v->len + 3);
+		rx_buf_put(s, "X'", 2);
+		for (size_t i = 0; i < v->len; i++) {
+			unsigned char c = (unsigned char)p[i];
+			s->data[s->len++] = hex[c >> 4];
+			s->data[s->len++] = hex[c & 15];
+		}
+		rx_buf_putc(s, '\'');
+		return;
+	case V_TEXT:
+		rx_buf_reserve(s, 2 * v->len + 3);
+		s->data[s->len++] = '\'';
+		s->len += mysql_real_escape_string(d->m, s->data + s->len, p, v->len);
+		s->data[s->len++] = '\'';
+		s->data[s->len] = '\0';
+		return;
+	}
+}
+
+/* "(`a`, `b`)": the columns of record i's values. */
+static void put_column_list(rx_db *d, rx_buf *s, size_t i)
+{
+	const value *v = values_of(d, i);
 
 	rx_buf_putc(s, '(');
-	for (size_t m = 0; m < d->ms.n; m++) {
-		if (d->map[m] == (size_t)-1)
-			continue;
-		if (!first)
+	for (size_t j = 0; j < d->count[i]; j++) {
+		if (j > 0)
 			rx_buf_puts(s, ", ");
-		first = 0;
-		const char *name = d->cols[d->map[m]].name;
-		rx_mysql_put_ident(s, name, strlen(name));
+		put_ident_of(s, &d->cols[v[j].col]);
 	}
 	rx_buf_putc(s, ')');
 }
 
-/* "(lit, lit)" in member order. */
-static void put_tuple(rx_db *d, rx_buf *s)
+/* "(lit, lit)": record i's values. */
+static void put_tuple(rx_db *d, rx_buf *s, size_t i)
 {
-	int first = 1;
+	const value *v = values_of(d, i);
 
 	rx_buf_putc(s, '(');
-	for (size_t m = 0; m < d->ms.n; m++) {
-		if (d->map[m] == (size_t)-1)
-			continue;
-		if (!first)
+	for (size_t j = 0; j < d->count[i]; j++) {
+		if (j > 0)
 			rx_buf_puts(s, ", ");
-		first = 0;
-		put_lit(d, s, m);
+		put_literal(d, s, &v[j]);
 	}
 	rx_buf_putc(s, ')');
 }
 
 /* "lit" for one key column, "(lit, lit)" for several, in key order. */
-static void put_key_tuple(rx_db *d, rx_buf *s)
+static void put_key_tuple(rx_db *d, rx_buf *s, size_t i)
 {
 	if (d->nkeys > 1)
 		rx_buf_putc(s, '(');
 	for (size_t k = 0; k < d->nkeys; k++) {
 		if (k > 0)
 			rx_buf_puts(s, ", ");
-		put_lit(d, s, (size_t)member_of(d, d->keys[k]));
+		put_literal(d, s, value_for(d, i, d->keys[k]));
 	}
 	if (d->nkeys > 1)
 		rx_buf_putc(s, ')');
 }
 
-static void put_ident_of(rx_buf *s, const my_column *c)
-{
-	rx_mysql_put_ident(s, c->name, strlen(c->name));
-}
-
-/* " WHERE `k` = lit AND ..." */
-static void put_key_where(rx_db *d, rx_buf *s)
+/* " WHERE `k` = lit AND ..." for record i. */
+static void put_key_where(rx_db *d, rx_buf *s, size_t i)
 {
 	rx_buf_puts(s, " WHERE ");
 	for (size_t k = 0; k < d->nkeys; k++) {
@@ -904,20 +979,22 @@ static void put_key_where(rx_db *d, rx_buf *s)
 			rx_buf_puts(s, " AND ");
 		put_ident_of(s, &d->cols[d->keys[k]]);
 		rx_buf_puts(s, " = ");
-		put_lit(d, s, (size_t)member_of(d, d->keys[k]));
+		put_literal(d, s, value_for(d, i, d->keys[k]));
 	}
 }
 
-/* " ON DUPLICATE KEY UPDATE ...": the guard first when other unique
- * indexes could be the conflict (it fails the statement if the row hit
- * has another key), then the members other than the keys. */
-static void put_upsert_tail(rx_db *d, rx_buf *s, int guard)
+/* " ON DUPLICATE KEY UPDATE ..." for record i's columns: the guard first
+ * when other unique indexes could be the conflict (it fails the
+ * statement if the row hit has another key), then the columns other than
+ * the keys. */
+static void put_upsert_tail(rx_db *d, rx_buf *s, size_t i, int guard)
 {
+	const value *v = values_of(d, i);
+	const my_column *k0 = &d->cols[d->keys[0]];
 	int first = 1;
 
 	rx_buf_puts(s, " ON DUPLICATE KEY UPDATE ");
 	if (guard) {
-		const my_column *k0 = &d->cols[d->keys[0]];
 		put_ident_of(s, k0);
 		rx_buf_puts(s, " = IF(");
 		for (size_t k = 0; k < d->nkeys; k++) {
@@ -934,11 +1011,10 @@ static void put_upsert_tail(rx_db *d, rx_buf *s, int guard)
 		rx_buf_puts(s, ", (SELECT 1 UNION SELECT 2))");
 		first = 0;
 	}
-	for (size_t m = 0; m < d->ms.n; m++) {
-		const my_column *c;
-		if (d->map[m] == (size_t)-1 || d->cols[d->map[m]].is_key)
+	for (size_t j = 0; j < d->count[i]; j++) {
+		const my_column *c = &d->cols[v[j].col];
+		if (c->is_key)
 			continue;
-		c = &d->cols[d->map[m]];
 		if (!first)
 			rx_buf_puts(s, ", ");
 		first = 0;
@@ -948,93 +1024,118 @@ static void put_upsert_tail(rx_db *d, rx_buf *s, int guard)
 		rx_buf_putc(s, ')');
 	}
 	if (first) { /* nothing but keys: the row is there, change nothing */
-		put_ident_of(s, &d->cols[d->keys[0]]);
+		put_ident_of(s, k0);
 		rx_buf_puts(s, " = ");
-		put_ident_of(s, &d->cols[d->keys[0]]);
+		put_ident_of(s, k0);
 	}
 }
 
-/* "UPDATE t SET ... WHERE keys" for d->ms; with nothing but keys, a
+/* "UPDATE t SET ... WHERE keys" for record i; with nothing but keys, a
  * no-op assignment, so that the found-rows count still says whether the
  * row is there. */
-static void put_update(rx_db *d, rx_buf *s)
+static void put_update(rx_db *d, rx_buf *s, size_t i)
 {
+	const value *v = values_of(d, i);
 	int first = 1;
 
 	rx_buf_printf(s, "UPDATE %s SET ", d->table);
-	for (size_t m = 0; m < d->ms.n; m++) {
-		if (d->map[m] == (size_t)-1 || d->cols[d->map[m]].is_key)
+	for (size_t j = 0; j < d->count[i]; j++) {
+		if (d->cols[v[j].col].is_key)
 			continue;
 		if (!first)
 			rx_buf_puts(s, ", ");
 		first = 0;
-		put_ident_of(s, &d->cols[d->map[m]]);
+		put_ident_of(s, &d->cols[v[j].col]);
 		rx_buf_puts(s, " = ");
-		put_lit(d, s, m);
+		put_literal(d, s, &v[j]);
 	}
 	if (first) {
 		put_ident_of(s, &d->cols[d->keys[0]]);
 		rx_buf_puts(s, " = ");
 		put_ident_of(s, &d->cols[d->keys[0]]);
 	}
-	put_key_where(d, s);
+	put_key_where(d, s, i);
 }
 
 /* ---- a batch ---- */
 
-/* Scan, map and check record i, and keep its tuple text (the values of
- * an insert or upsert, the key of a delete) and its member map; 0, or -1
- * when it is rejected before anything is sent (results[i] says why). */
+/* Scan, map, check and encode record i into the value list; 0, or -1 when
+ * it is rejected before anything is sent (results[i] says why). */
 static int prepare_record(rx_db *d, op_kind op, rx_span row, size_t i, rx_db_result *result)
 {
 	char why[512];
+	size_t mark_vals = d->vals.len;
 
-	d->tuple_at[i] = (size_t)-1;
+	d->count[i] = (size_t)-1;
+	d->first[i] = d->nvalues;
 	if (row.n == 0 || rx_json_scan_object(row.p, row.n, &d->ms, why, sizeof why) < 0) {
 		snprintf(result->message, sizeof result->message, "the change has no row object");
 		return -1;
 	}
-	if (map_members(d, op, why, sizeof why) < 0 || build_literals(d, why, sizeof why) < 0) {
-		snprintf(result->message, sizeof result->message, "%s", why);
-		return -1;
-	}
+	if (map_members(d, op, why, sizeof why) < 0)
+		goto reject;
 	if (op == OP_UPSERT && !d->key_unique) {
-		snprintf(result->message, sizeof result->message,
+		snprintf(why, sizeof why,
 			 "no unique index on the key columns of %s: an upsert needs a primary key or unique index "
 			 "on exactly them",
 			 d->name);
-		return -1;
+		goto reject;
 	}
-	d->sig_at[i] = d->sigs.len;
-	for (size_t m = 0; m < d->ms.n; m++)
-		rx_buf_printf(&d->sigs, "%ld,", d->map[m] == (size_t)-1 ? -1L : (long)d->map[m]);
-	d->sig_len[i] = d->sigs.len - d->sig_at[i];
-	d->tuple_at[i] = d->tuples.len;
-	if (op == OP_DELETE)
-		put_key_tuple(d, &d->tuples);
-	else
-		put_tuple(d, &d->tuples);
-	d->tuple_len[i] = d->tuples.len - d->tuple_at[i];
-	/* the statement of this record alone must fit in a packet */
-	if (d->tuple_len[i] + d->overhead > d->max_statement) {
-		snprintf(result->message, sizeof result->message,
+	if (d->nvalues + d->ms.n > d->capvalues) {
+		d->capvalues = (d->nvalues + d->ms.n) * 2;
+		d->values = rx_xrealloc(d->values, d->capvalues * sizeof *d->values);
+	}
+	size_t n = 0;
+	for (size_t m = 0; m < d->ms.n; m++) {
+		size_t col = d->map[m];
+		if (col == (size_t)-1 || (op == OP_DELETE && !d->cols[col].is_key))
+			continue;
+		value *v = &d->values[d->nvalues + n];
+		v->col = col;
+		v->off = d->vals.len;
+		v->u = 0;
+		int tag = encode_value(d, &d->cols[col], d->ms.m[m].value, &v->u, why, sizeof why);
+		if (tag < 0)
+			goto reject;
+		v->tag = (value_tag)tag;
+		v->len = d->vals.len - v->off;
+		n++;
+	}
+	d->count[i] = n;
+	d->nvalues += n;
+	d->bytes[i] = d->vals.len - mark_vals;
+	/* this record's statement alone must fit in a packet: escaped text
+	 * takes up to twice its bytes */
+	if (2 * d->bytes[i] + 8 * n + d->overhead > d->max_statement) {
+		snprintf(why, sizeof why,
 			 "the row needs a statement of more than the server's max_allowed_packet (%zu bytes)",
 			 d->max_statement + 1024);
-		d->tuples.len = d->tuple_at[i];
-		d->tuple_at[i] = (size_t)-1;
-		return -1;
+		d->nvalues -= n;
+		goto reject;
 	}
 	return 0;
+reject:
+	snprintf(result->message, sizeof result->message, "%s", why);
+	d->count[i] = (size_t)-1;
+	d->vals.len = mark_vals;
+	return -1;
 }
 
-static int same_sig(const rx_db *d, size_t a, size_t b)
+/* Do records a and b have the same columns, in the same order? */
+static int same_columns(const rx_db *d, size_t a, size_t b)
 {
-	return d->sig_len[a] == d->sig_len[b] &&
-	       memcmp(d->sigs.data + d->sig_at[a], d->sigs.data + d->sig_at[b], d->sig_len[a]) == 0;
+	const value *va = values_of(d, a), *vb = values_of(d, b);
+
+	if (d->count[a] != d->count[b])
+		return 0;
+	for (size_t j = 0; j < d->count[a]; j++)
+		if (va[j].col != vb[j].col)
+			return 0;
+	return 1;
 }
 
-/* Record what the server said about a statement of record i: 0 when it
- * was a record's error (rejected), -1 for a batch error (err set). */
+/* Record what the server said about record i's statement: 0 when it was a
+ * record's error (rejected), -1 for a batch error (err set). */
 static int record_error(rx_db *d, size_t i, rx_db_result *results, char *err, size_t errlen)
 {
 	char msg[512];
@@ -1052,27 +1153,135 @@ static int record_error(rx_db *d, size_t i, rx_db_result *results, char *err, si
 	return 0;
 }
 
-/* Send one statement that returns no rows; 0, or the error number. */
-static unsigned run(rx_db *d, const rx_buf *sql)
+/* A batch error from a statement's error number: -1 with err (the
+ * connection dropped when it is gone), or 1 for a record's error. */
+static int classify(rx_db *d, unsigned e, const char *msg, char *err, size_t errlen)
 {
-	if (mysql_real_query(d->m, sql->data, sql->len) != 0)
-		return mysql_errno(d->m) ? mysql_errno(d->m) : CR_UNKNOWN_ERROR;
+	if (!batch_error(e))
+		return 1;
+	snprintf(err, errlen, "MySQL: %s", msg);
+	if (connection_lost(e))
+		drop_connection(d);
+	return -1;
+}
+
+/* The prepared statement of this text, kept; NULL with msg when it cannot
+ * be prepared. */
+static MYSQL_STMT *prepared_statement(rx_db *d, const rx_buf *sql, unsigned *e, char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < d->nstmts; i++)
+		if (strcmp(d->stmts[i].text, sql->data) == 0)
+			return d->stmts[i].stmt;
+	MYSQL_STMT *st = mysql_stmt_init(d->m);
+	if (st == NULL) {
+		*e = CR_OUT_OF_MEMORY;
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql->data, sql->len) != 0) {
+		char text[600];
+		*e = mysql_stmt_errno(st);
+		snprintf(text, sizeof text, "%s (error %u, SQLSTATE %s)", mysql_stmt_error(st), *e,
+			 mysql_stmt_sqlstate(st));
+		rx_one_line(text, msg, msglen);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	size_t slot = d->nstmts < MAX_PREPARED ? d->nstmts++ : d->next_evict++ % MAX_PREPARED;
+	if (d->stmts[slot].stmt != NULL) {
+		mysql_stmt_close(d->stmts[slot].stmt);
+		free(d->stmts[slot].text);
+	}
+	d->stmts[slot].text = rx_xstrdup(sql->data);
+	d->stmts[slot].stmt = st;
+	return st;
+}
+
+/* MariaDB: the records idx[0..count) (one column list) by one prepared
+ * INSERT executed over all of them.  0 applied, 1 failed on a record's
+ * error (nothing of it applied), -1 batch error. */
+static int run_bulk(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+		    size_t errlen)
+{
+	size_t i0 = idx[0], np = d->count[i0];
+	rx_buf *s = &d->sql;
+	char msg[512];
+	unsigned e = 0;
+
+	rx_buf_reset(s);
+	rx_buf_printf(s, "INSERT INTO %s ", d->table);
+	put_column_list(d, s, i0);
+	rx_buf_puts(s, " VALUES (");
+	for (size_t j = 0; j < np; j++)
+		rx_buf_puts(s, j > 0 ? ", ?" : "?");
+	rx_buf_putc(s, ')');
+	if (op == OP_UPSERT)
+		put_upsert_tail(d, s, i0, d->other_unique);
+	MYSQL_STMT *st = prepared_statement(d, s, &e, msg, sizeof msg);
+	if (st == NULL)
+		return classify(d, e, msg, err, errlen);
+
+	/* column-wise arrays: parameter j of row r at [j * count + r] */
+	if (d->capbind < np) {
+		d->capbind = np;
+		d->binds = rx_xrealloc(d->binds, np * sizeof *d->binds);
+	}
+	if (d->capcells < np * count) {
+		d->capcells = np * count;
+		d->ptrs = rx_xrealloc(d->ptrs, d->capcells * sizeof *d->ptrs);
+		d->lens = rx_xrealloc(d->lens, d->capcells * sizeof *d->lens);
+		d->inds = rx_xrealloc(d->inds, d->capcells);
+		d->uints = rx_xrealloc(d->uints, d->capcells * sizeof *d->uints);
+	}
+	memset(d->binds, 0, np * sizeof *d->binds);
+	for (size_t j = 0; j < np; j++) {
+		const my_column *c = &d->cols[values_of(d, i0)[j].col];
+		size_t at = j * count;
+		MYSQL_BIND *b = &d->binds[j];
+		for (size_t r = 0; r < count; r++) {
+			const value *v = &values_of(d, idx[r])[j];
+			d->ptrs[at + r] = d->vals.data + v->off;
+			d->lens[at + r] = v->len;
+			d->uints[at + r] = v->u;
+			d->inds[at + r] = v->tag == V_NULL ? STMT_INDICATOR_NULL : STMT_INDICATOR_NONE;
+		}
+		if (c->kind == C_BIT) {
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->is_unsigned = 1;
+			b->buffer = d->uints + at;
+		} else {
+			b->buffer_type = c->kind == C_BINARY ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+			b->buffer = d->ptrs + at;
+			b->length = d->lens + at;
+		}
+		b->u.indicator = d->inds + at;
+	}
+	unsigned int rows = (unsigned int)count;
+	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &rows) != 0 || mysql_stmt_bind_param(st, d->binds) != 0 ||
+	    mysql_stmt_execute(st) != 0) {
+		char text[600];
+		e = mysql_stmt_errno(st);
+		snprintf(text, sizeof text, "%s (error %u, SQLSTATE %s)", mysql_stmt_error(st), e,
+			 mysql_stmt_sqlstate(st));
+		rx_one_line(text, msg, sizeof msg);
+		rx_killpoint("statement");
+		return classify(d, e, msg, err, errlen);
+	}
+	rx_killpoint("statement"); /* tests: a crash inside the transaction */
+	for (size_t r = 0; r < count; r++)
+		results[idx[r]].ok = 1;
 	return 0;
 }
 
-/* The records [from, to) of one member map, as one multi-row statement.
- * 0 applied (all ok), 1 failed on a record's error (nothing of it
- * applied: the fallback sorts it out), -1 batch error. */
-static int run_multirow(rx_db *d, op_kind op, const rx_span *rows, const size_t *idx, size_t count,
-			rx_db_result *results, char *err, size_t errlen)
+/* The records idx[0..count) (one column list) as one multi-row statement
+ * (MySQL's INSERT, any DELETE).  0 applied, 1 failed on a record's error
+ * (nothing of it applied), -1 batch error. */
+static int run_multirow(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+			size_t errlen)
 {
 	rx_buf *s = &d->sql;
-	char why[256];
-	unsigned e;
+	char msg[512];
 
-	/* the member list of the first record, for the column list and tail */
-	rx_json_scan_object(rows[idx[0]].p, rows[idx[0]].n, &d->ms, why, sizeof why);
-	map_members(d, op, why, sizeof why);
 	rx_buf_reset(s);
 	if (op == OP_DELETE) {
 		rx_buf_printf(s, "DELETE FROM %s WHERE ", d->table);
@@ -1086,66 +1295,56 @@ static int run_multirow(rx_db *d, op_kind op, const rx_span *rows, const size_t 
 		if (d->nkeys > 1)
 			rx_buf_putc(s, ')');
 		rx_buf_puts(s, " IN (");
+		for (size_t j = 0; j < count; j++) {
+			if (j > 0)
+				rx_buf_putc(s, ',');
+			put_key_tuple(d, s, idx[j]);
+		}
+		rx_buf_putc(s, ')');
 	} else {
 		rx_buf_printf(s, "INSERT INTO %s ", d->table);
-		put_column_list(d, s);
+		put_column_list(d, s, idx[0]);
 		rx_buf_puts(s, " VALUES ");
+		for (size_t j = 0; j < count; j++) {
+			if (j > 0)
+				rx_buf_putc(s, ',');
+			put_tuple(d, s, idx[j]);
+		}
+		if (op == OP_UPSERT)
+			put_upsert_tail(d, s, idx[0], d->other_unique);
 	}
-	for (size_t j = 0; j < count; j++) {
-		if (j > 0)
-			rx_buf_putc(s, ',');
-		rx_buf_put(s, d->tuples.data + d->tuple_at[idx[j]], d->tuple_len[idx[j]]);
-	}
-	if (op == OP_DELETE)
-		rx_buf_putc(s, ')');
-	else if (op == OP_UPSERT)
-		put_upsert_tail(d, s, d->other_unique);
-	e = run(d, s);
+	int failed = mysql_real_query(d->m, s->data, s->len) != 0;
 	rx_killpoint("statement"); /* tests: a crash inside the transaction */
-	if (e == 0) {
+	if (!failed) {
 		for (size_t j = 0; j < count; j++)
 			results[idx[j]].ok = 1;
 		return 0;
 	}
-	if (batch_error(e)) {
-		snprintf(err, errlen, "MySQL: %s", rx_mysql_error(d->m, why, sizeof why));
-		if (connection_lost(e))
-			drop_connection(d);
-		return -1;
-	}
-	return 1;
+	return classify(d, mysql_errno(d->m), rx_mysql_error(d->m, msg, sizeof msg), err, errlen);
 }
 
-/* The one statement of record i for this pass into d->sql (appended):
- * its INSERT, upsert, DELETE or UPDATE. */
-static void append_single(rx_db *d, op_kind op, int pass, const rx_span *rows, size_t i)
+/* The one statement of record i for this pass, appended to d->sql: its
+ * INSERT, upsert, DELETE or UPDATE. */
+static void append_single(rx_db *d, op_kind op, int pass, size_t i)
 {
-	char why[256];
 	rx_buf *s = &d->sql;
 
-	rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why);
-	map_members(d, op, why, sizeof why);
-	build_literals(d, why, sizeof why);
 	if (op == OP_DELETE) {
 		rx_buf_printf(s, "DELETE FROM %s", d->table);
-		put_key_where(d, s);
-	} else if (op == OP_INSERT || (op == OP_UPSERT && pass == 2)) {
-		/* an insert, or the insert of an upsert whose UPDATE found nothing */
+		put_key_where(d, s, i);
+	} else if (op == OP_INSERT || (op == OP_UPSERT && (pass == 2 || !d->other_unique))) {
+		/* an insert; the insert of an upsert whose UPDATE found nothing;
+		 * an upsert whose only unique index is the key's */
 		rx_buf_printf(s, "INSERT INTO %s ", d->table);
-		put_column_list(d, s);
+		put_column_list(d, s, i);
 		rx_buf_puts(s, " VALUES ");
-		rx_buf_put(s, d->tuples.data + d->tuple_at[i], d->tuple_len[i]);
-	} else if (op == OP_UPSERT && !d->other_unique) {
-		/* an upsert whose only unique index is the key's: one statement */
-		rx_buf_printf(s, "INSERT INTO %s ", d->table);
-		put_column_list(d, s);
-		rx_buf_puts(s, " VALUES ");
-		rx_buf_put(s, d->tuples.data + d->tuple_at[i], d->tuple_len[i]);
-		put_upsert_tail(d, s, 0);
+		put_tuple(d, s, i);
+		if (op == OP_UPSERT && pass == 1)
+			put_upsert_tail(d, s, i, 0);
 	} else {
 		/* an update, or the first pass of an upsert with other unique
 		 * indexes: only the key's row can be changed */
-		put_update(d, s);
+		put_update(d, s, i);
 	}
 }
 
@@ -1154,8 +1353,8 @@ static void append_single(rx_db *d, op_kind op, int pass, const rx_span *rows, s
  * upsert with other unique indexes, its UPDATE; a record whose UPDATE
  * found no row stays pending, for pass 2, its INSERT).  0, or -1 for a
  * batch error. */
-static int run_singles(rx_db *d, op_kind op, int pass, const rx_span *rows, const size_t *idx, size_t count,
-		       rx_db_result *results, char *err, size_t errlen)
+static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t count, rx_db_result *results,
+		       char *err, size_t errlen)
 {
 	int two_pass = op == OP_UPSERT && d->other_unique;
 	size_t from = 0;
@@ -1169,7 +1368,7 @@ static int run_singles(rx_db *d, op_kind op, int pass, const rx_span *rows, cons
 			size_t before = d->sql.len;
 			if (nsent > 0)
 				rx_buf_putc(&d->sql, ';');
-			append_single(d, op, pass, rows, idx[j]);
+			append_single(d, op, pass, idx[j]);
 			if (nsent > 0 && d->sql.len > d->max_statement) {
 				d->sql.len = before; /* the next round trip takes it */
 				d->sql.data[before] = '\0';
@@ -1222,22 +1421,25 @@ static int run_singles(rx_db *d, op_kind op, int pass, const rx_span *rows, cons
 	return 0;
 }
 
-/* One group of records (one member map): multi-row when the op allows,
- * else or on a record's error one statement each. */
-static int run_group(rx_db *d, op_kind op, const rx_span *rows, const size_t *idx, size_t count,
-		     rx_db_result *results, char *err, size_t errlen)
+/* One group of records (one column list): many rows per statement when
+ * the op allows, else, or on a record's error, one statement each. */
+static int run_group(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+		     size_t errlen)
 {
-	if (op != OP_UPDATE) { /* multi-row */
-		int rc = run_multirow(d, op, rows, idx, count, results, err, errlen);
-		if (rc <= 0)
-			return rc;
-	}
+	int rc = 1;
+
+	if (op == OP_DELETE || ((op == OP_INSERT || op == OP_UPSERT) && !d->bulk))
+		rc = run_multirow(d, op, idx, count, results, err, errlen);
+	else if (op == OP_INSERT || op == OP_UPSERT)
+		rc = run_bulk(d, op, idx, count, results, err, errlen);
+	if (rc <= 0)
+		return rc;
 	for (size_t j = 0; j < count; j++)
 		d->pending[idx[j]] = 1;
-	if (run_singles(d, op, 1, rows, idx, count, results, err, errlen) < 0)
+	if (run_singles(d, op, 1, idx, count, results, err, errlen) < 0)
 		return -1;
 	if (op == OP_UPSERT && d->other_unique)
-		return run_singles(d, op, 2, rows, idx, count, results, err, errlen);
+		return run_singles(d, op, 2, idx, count, results, err, errlen);
 	return 0;
 }
 
@@ -1279,18 +1481,17 @@ static int my_apply(rx_db *d, const char *opname, const rx_span *rows, size_t n,
 		return -1;
 	if (d->capbatch < n) {
 		d->capbatch = n;
-		d->tuple_at = rx_xrealloc(d->tuple_at, n * sizeof *d->tuple_at);
-		d->tuple_len = rx_xrealloc(d->tuple_len, n * sizeof *d->tuple_len);
-		d->sig_at = rx_xrealloc(d->sig_at, n * sizeof *d->sig_at);
-		d->sig_len = rx_xrealloc(d->sig_len, n * sizeof *d->sig_len);
+		d->first = rx_xrealloc(d->first, n * sizeof *d->first);
+		d->count = rx_xrealloc(d->count, n * sizeof *d->count);
+		d->bytes = rx_xrealloc(d->bytes, n * sizeof *d->bytes);
 		d->pending = rx_xrealloc(d->pending, n * sizeof *d->pending);
 	}
 	idx = rx_xmalloc((n ? n : 1) * sizeof *idx);
 
-	/* check every record and build its values before the transaction: a
-	 * record that cannot be written is rejected here and never sent */
-	rx_buf_reset(&d->tuples);
-	rx_buf_reset(&d->sigs);
+	/* check and encode every record before the transaction: a record
+	 * that cannot be written is rejected here and never sent */
+	rx_buf_reset(&d->vals);
+	d->nvalues = 0;
 	for (size_t i = 0; i < n; i++) {
 		results[i].ok = 0;
 		results[i].message[0] = '\0';
@@ -1305,23 +1506,24 @@ static int my_apply(rx_db *d, const char *opname, const rx_span *rows, size_t n,
 		    simple(d, "START TRANSACTION", err, errlen) < 0)
 			goto fail;
 	}
-	/* groups: runs of records with one member map, within a statement */
+	/* groups: runs of records with one column list, within a statement */
 	size_t i = 0;
 	while (i < n) {
-		if (d->tuple_at[i] == (size_t)-1) {
+		if (d->count[i] == (size_t)-1) {
 			i++;
 			continue;
 		}
 		size_t count = 0, bytes = d->overhead, j;
 		for (j = i; j < n; j++) {
-			if (d->tuple_at[j] == (size_t)-1)
+			if (d->count[j] == (size_t)-1)
 				continue;
-			if (!same_sig(d, i, j) || (count > 0 && bytes + d->tuple_len[j] + 1 > d->max_statement))
+			size_t need = 2 * d->bytes[j] + 8 * d->count[j];
+			if (!same_columns(d, i, j) || (count > 0 && bytes + need > d->max_statement))
 				break;
-			bytes += d->tuple_len[j] + 1;
+			bytes += need;
 			idx[count++] = j;
 		}
-		if (run_group(d, op, rows, idx, count, results, err, errlen) < 0)
+		if (run_group(d, op, idx, count, results, err, errlen) < 0)
 			goto fail;
 		i = j;
 	}
