@@ -46,8 +46,9 @@ HOME=$TRASH
 export HOME
 
 # the settings both mariadb-install-db and mariadbd are given: the data
-# files' sizes must agree between the two
-my_server_opts="--innodb-log-file-size=8M --innodb-buffer-pool-size=32M --innodb-data-file-path=ibdata1:10M:autoextend"
+# files' sizes must agree between the two (a benchmark gives the server
+# more: MY_BUFFER_POOL, MY_LOG_SIZE)
+my_server_opts="--innodb-log-file-size=${MY_LOG_SIZE:-8M} --innodb-buffer-pool-size=${MY_BUFFER_POOL:-32M} --innodb-data-file-path=ibdata1:10M:autoextend"
 
 my_random_port () {
 	echo $(( ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000) + 20000 ))
