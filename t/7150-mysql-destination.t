@@ -348,18 +348,18 @@ test_expect_success 'the connection killed mid-batch: the batch fails whole, not
 '
 
 test_expect_success 'the server gone between batches: the next batch connects again' '
-	mkfifo feed || exit 1
-	{ ./my-apply "$MY_CONN" plain id upsert 1 <feed >actual; echo $? >status; } &
+	mkfifo feed && : >fed || exit 1
+	{ ./my-apply "$MY_CONN" plain id upsert 1 <feed >fed; echo $? >fed.status; } &
 	apply=$! &&
 	exec 9>feed &&
 	echo "{\"id\":7,\"v\":\"x\"}" >&9 &&
-	n=0 && while [ $n -lt 100 ] && ! [ -s actual ]; do sleep 0.1; n=$((n + 1)); done &&
+	n=0 && while [ $n -lt 100 ] && ! [ -s fed ]; do sleep 0.1; n=$((n + 1)); done &&
 	my_stop && my_restart 9>&- &&
 	echo "{\"id\":8,\"v\":\"y\"}" >&9 &&
 	exec 9>&- &&
 	wait $apply &&
-	echo 0 >expect && test_cmp expect status &&
-	printf "ok\nok\n" >expect && test_cmp expect actual &&
+	echo 0 >expect && test_cmp expect fed.status &&
+	printf "ok\nok\n" >expect && test_cmp expect fed &&
 	my_query "select id, v from plain where id in (7, 8)" >table &&
 	printf "7\tx\n8\ty\n" >expect && test_cmp expect table
 '

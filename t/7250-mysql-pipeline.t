@@ -171,7 +171,7 @@ test_expect_success 'the server lost mid-run: exit 75, the rest unacked; the nex
 	my_sql "update warehouse.customers set ltv = ltv + 1" &&
 	model_changes &&
 	test_lines 2 changes &&
-	mkfifo feed || exit 1
+	mkfifo feed && : >acks || exit 1
 	{ rx-push --profile mysql --url "$MY_CONN" --table app_customers --key id --max-attempts 2 --retry-base 10 \
 		<feed >acks 2>err; echo $? >status; } &
 	push=$! &&

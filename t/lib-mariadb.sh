@@ -47,8 +47,9 @@ export HOME
 
 # the settings both mariadb-install-db and mariadbd are given: the data
 # files' sizes must agree between the two (a benchmark gives the server
-# more: MY_BUFFER_POOL, MY_LOG_SIZE)
-my_server_opts="--innodb-log-file-size=${MY_LOG_SIZE:-8M} --innodb-buffer-pool-size=${MY_BUFFER_POOL:-32M} --innodb-data-file-path=ibdata1:10M:autoextend"
+# more: MY_BUFFER_POOL, MY_LOG_SIZE); temporary files in the test's own
+# directory, since concurrent bootstraps collide on /tmp's names
+my_server_opts="--innodb-log-file-size=${MY_LOG_SIZE:-8M} --innodb-buffer-pool-size=${MY_BUFFER_POOL:-32M} --innodb-data-file-path=ibdata1:10M:autoextend --tmpdir=$TRASH/mytmp"
 
 my_random_port () {
 	echo $(( ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000) + 20000 ))
@@ -99,6 +100,7 @@ my_start () {
 	MY_SOCK=$TRASH/my.sock
 	MY_PID=$TRASH/my.pid
 	MY_LOG=$TRASH/my.log
+	mkdir -p "$TRASH/mytmp" || exit 1
 	my_listen=--skip-networking
 	my_tls=
 	want_tcp=0

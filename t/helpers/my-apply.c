@@ -11,6 +11,7 @@
  */
 #include "db.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: my-apply CONNINFO TABLE KEYS OP [BATCH]\n");
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* as rx-push: a write to a server gone is an error, not a death */
 	for (char *k = strtok(argv[3], ","); k && nkeys < 8; k = strtok(NULL, ","))
 		keys[nkeys++] = k;
 	batch = argc > 5 ? (size_t)atol(argv[5]) : 100000;
