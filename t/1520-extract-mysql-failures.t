@@ -1,5 +1,5 @@
 #!/bin/sh
-# rx-extract --mysql over TCP and TLS, and when things go wrong: no
+# rx-extract --mysql (and rx-push's mysql driver) over TCP and TLS, and when things go wrong: no
 # server, a connection killed and the server crashed mid-stream.  Each is
 # one clear line and exit 1; a half-read result never ends with the end
 # record.
@@ -59,6 +59,18 @@ test_expect_success 'a certificate from another CA is refused' '
 	test_must_be_empty out &&
 	test_lines 1 err &&
 	test_grep "^rx-extract: cannot connect to MySQL: .*certificate" err
+'
+
+test_expect_success 'rx-push connects with the same TLS settings, and refuses a wrong CA the same way' '
+	my_sql "create table tls_dest (id int primary key, v text); grant all on rx.tls_dest to rx@127.0.0.1" &&
+	echo "{\"op\":\"upsert\",\"key\":\"1\",\"hash\":\"h\",\"row\":{\"id\":1,\"v\":\"over TLS\"}}" >change &&
+	MYSQL_PWD=pw rx-push --profile mysql --url "$tcp database=rx ssl-ca=$MY_CA" --table tls_dest --key id <change >acks &&
+	test_lines 1 acks &&
+	test "$(my_query "select v from tls_dest")" = "over TLS" &&
+	test_expect_code 1 env MYSQL_PWD=pw rx-push --profile mysql --url "$tcp database=rx ssl-ca=$TRASH/tls/other.pem" \
+		--table tls_dest --key id <change >acks 2>err &&
+	test_must_be_empty acks &&
+	test_grep "^rx-push: cannot connect to MySQL: .*certificate" err
 '
 
 test_expect_success 'ssl-mode=required encrypts without checking; a bad ssl-mode is refused' '
