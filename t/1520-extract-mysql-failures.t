@@ -1,8 +1,8 @@
 #!/bin/sh
-# rx-extract --mysql (and rx-push's mysql driver) over TCP and TLS, and when things go wrong: no
-# server, a connection killed and the server crashed mid-stream.  Each is
-# one clear line and exit 1; a half-read result never ends with the end
-# record.
+# rx-extract --mysql (and rx-push's mysql driver) over TCP and TLS, and
+# when things go wrong: no server, a connection killed and the server
+# crashed mid-stream.  Each is one clear line and exit 1; a half-read
+# result never ends with the end record.
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-mariadb.sh"
 
