@@ -4,13 +4,14 @@
 . "$(dirname "$0")/lib.sh"
 
 # a fake destination: applies changes to dest.log, acks each
-push () { tee -a dest.log | jq -c '{key,hash,op}'; }
+push () { tee -a dest.log | jq -c '{key,hash,run,op}'; }
 dest () {
 	jq -s -c 'reduce .[] as $c ({}; if $c.op == "delete" then del(.[$c.key])
 		else .[$c.key] = ((.[$c.key] // {}) + $c.row) end) | .[]' dest.log | sort
 }
 model () {
-	awk -v n="$1" -v v="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"K%04d\",\"v\":%d}\n", i, i * v }'
+	awk -v n="$1" -v v="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"K%04d\",\"v\":%d}\n", i, i * v }' &&
+	echo '{"$rx":"end"}'
 }
 intact () { test "$(sqlite3 "$1" "pragma integrity_check")" = ok; }
 # wait until the state shows an open run
@@ -48,7 +49,7 @@ test_expect_success 'the commit process holds the lock after the stage has exite
 	rx-diff --state c.db --key id <m >out &&
 	test_expect_code 75 rx-diff --state c.db --key id <m 2>err &&
 	test_grep "locked by run 1 (pid $cpid," err &&
-	jq -c "{key,hash,op}" out >&4 && exec 4>&- &&
+	jq -c "{key,hash,run,op}" out >&4 && exec 4>&- &&
 	wait $cpid &&
 	rx-diff --state c.db --key id <m >again &&
 	test_must_be_empty again
@@ -79,7 +80,7 @@ crash_sync () {
 	intact k.db &&
 	rx-diff --state k.db --key id --mode mirror <m2 2>err | push | rx-diff --state k.db --commit &&
 	intact k.db &&
-	dest >actual && sort m2 >expect && test_cmp expect actual &&
+	dest >actual && rows_of m2 | sort >expect && test_cmp expect actual &&
 	rx-diff --state k.db --key id --mode mirror <m2 >quiet &&
 	test_must_be_empty quiet
 }

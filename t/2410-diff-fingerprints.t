@@ -5,9 +5,9 @@
 # hash, and a state of schema version 1 (no fingerprints) is upgraded.
 . "$(dirname "$0")/lib.sh"
 
-acks () { jq -c '{key,hash,op}' "$@"; }
+acks () { jq -c '{key,hash,run,op}' "$@"; }
 sync_all () { # STATE MODEL: stage and ack every change
-	rx-diff --state "$1" --key id --mode mirror <"$2" >changes &&
+	rx-diff --state "$1" --key id --mode mirror --assume-complete <"$2" >changes &&
 	acks changes | rx-diff --state "$1" --commit
 }
 
@@ -19,40 +19,40 @@ test_expect_success 'setup: a delivered model of 50 rows' '
 
 test_expect_success 'the commit keeps a 16-byte fingerprint for every delivered row' '
 	test "$(sqlite3 s.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
-	test "$(sqlite3 s.db "PRAGMA user_version")" = 2
+	test "$(sqlite3 s.db "PRAGMA user_version")" = 4
 '
 
 test_expect_success 'the same text: nothing emitted' '
-	rx-diff --state s.db --key id --mode mirror <m1 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m1 >out &&
 	test_must_be_empty out
 '
 
 test_expect_success 'other text, same data (order, number spelling): nothing emitted' '
 	sed -e "s/{\"id\":\([0-9]*\),\"v\":\(\"[^\"]*\"\),\"n\":\([0-9]*\)}/{\"n\":\3.0,\"v\":\2,\"id\":\1}/" m1 >m2 &&
 	! cmp -s m1 m2 &&
-	rx-diff --state s.db --key id --mode mirror <m2 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m2 >out &&
 	test_must_be_empty out
 '
 
 test_expect_success 'other text, other data: an update, with the fields that changed' '
 	sed "7s/row 7/row seven/" m1 >m3 &&
-	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m3 >out &&
 	test_lines 1 out &&
 	test "$(jq -c "[.op, .key, .changed]" out)" = "[\"upsert\",\"7\",[\"v\"]]" &&
 	acks out | rx-diff --state s.db --commit
 '
 
 test_expect_success 'the delivered text is now the fingerprinted one' '
-	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m3 >out &&
 	test_must_be_empty out
 '
 
 test_expect_success 'a row without a fingerprint is judged by its hash' '
 	sqlite3 s.db "UPDATE snapshot SET raw = NULL" &&
-	rx-diff --state s.db --key id --mode mirror <m3 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m3 >out &&
 	test_must_be_empty out &&
 	sed "9s/row 9/row nine/" m3 >m4 &&
-	rx-diff --state s.db --key id --mode mirror <m4 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m4 >out &&
 	test_lines 1 out &&
 	test "$(jq -r .key out)" = 9 &&
 	acks out | rx-diff --state s.db --commit
@@ -60,16 +60,16 @@ test_expect_success 'a row without a fingerprint is judged by its hash' '
 
 test_expect_success 'a fingerprint that does not match costs a hash, not a send' '
 	sqlite3 s.db "UPDATE snapshot SET raw = zeroblob(16)" &&
-	rx-diff --state s.db --key id --mode mirror <m4 >out &&
+	rx-diff --state s.db --key id --mode mirror --assume-complete <m4 >out &&
 	test_must_be_empty out
 '
 
 test_expect_success 'an uncertain key is sent even when its text is the same' '
 	sync_all u.db m1 &&
 	sed "3s/row 3/row three/" m1 >m5 &&
-	rx-diff --state u.db --key id --mode mirror <m5 >out &&
+	rx-diff --state u.db --key id --mode mirror --assume-complete <m5 >out &&
 	test_lines 1 out &&
-	rx-diff --state u.db --key id --mode mirror <m5 >again 2>err &&
+	rx-diff --state u.db --key id --mode mirror --assume-complete <m5 >again 2>err &&
 	test_lines 1 again &&
 	test "$(jq -r .key again)" = 3
 '
@@ -94,27 +94,29 @@ plain_pack () { # STATE MODEL
 test_expect_success 'setup: a state of schema version 1, as an older rx-diff left it' '
 	sync_all old.db m1 &&
 	sqlite3 old.db "ALTER TABLE snapshot DROP COLUMN raw; ALTER TABLE staged DROP COLUMN raw;
-		DELETE FROM meta WHERE name = \"raw_seed\"; PRAGMA user_version = 1" &&
+		ALTER TABLE snapshot_row DROP COLUMN id; ALTER TABLE staged DROP COLUMN id;
+		ALTER TABLE uncertain DROP COLUMN id;
+		DELETE FROM meta WHERE name IN (\"raw_seed\", \"state_id\", \"row_dict_sum\"); PRAGMA user_version = 1" &&
 	plain_pack old.db m1 &&
 	test "$(sqlite3 old.db "PRAGMA user_version")" = 1 &&
 	test "$(sqlite3 old.db "SELECT count(*) FROM meta WHERE name = \"row_dict\"")" = 0
 '
 
 test_expect_success 'opening it upgrades it: fingerprints from the delivered rows' '
-	rx-diff --state old.db --key id --mode mirror <m1 >out 2>err &&
+	rx-diff --state old.db --key id --mode mirror --assume-complete <m1 >out 2>err &&
 	test_must_be_empty out &&
-	test_grep "^rx-diff: upgraded state .old.db. to schema version 2" err &&
-	test "$(sqlite3 old.db "PRAGMA user_version")" = 2 &&
+	test_grep "^rx-diff: upgraded state .old.db. from schema version 1 to 4" err &&
+	test "$(sqlite3 old.db "PRAGMA user_version")" = 4 &&
 	test "$(sqlite3 old.db "SELECT count(*) FROM snapshot WHERE length(raw) = 16")" = 50 &&
 	sed "5s/row 5/row five/" m1 >m6 &&
-	rx-diff --state old.db --key id --mode mirror <m6 >out &&
+	rx-diff --state old.db --key id --mode mirror --assume-complete <m6 >out &&
 	test_lines 1 out
 '
 
 test_expect_success 'after the upgrade, old rows (packed without a dictionary) still come back' '
 	acks out | rx-diff --state old.db --commit &&
 	sed "/\"id\":12,/d" m6 >m7 &&
-	rx-diff --state old.db --key id --mode mirror <m7 >out &&
+	rx-diff --state old.db --key id --mode mirror --assume-complete <m7 >out &&
 	test_lines 1 out &&
 	test "$(jq -c "[.op, .row]" out)" = "[\"delete\",{\"id\":12,\"v\":\"row 12\",\"n\":12}]"
 '
@@ -132,7 +134,7 @@ test_expect_success 'rows are packed against a dictionary made by the first stag
 
 test_expect_success 'and come back exactly: changed fields and deletes from packed rows' '
 	sed "20s/line 20/row twenty/" m8 | sed "/\"id\":30,/d" >m9 &&
-	rx-diff --state d.db --key id --mode mirror <m9 >out &&
+	rx-diff --state d.db --key id --mode mirror --assume-complete <m9 >out &&
 	test_lines 2 out &&
 	jq -c "[.op, .key, .changed, .row]" out >actual &&
 	cat >expect <<-\EOF &&

@@ -68,9 +68,13 @@ test_expect_success 'the request: the batch as JSON, an idempotency key' '
 	test_grep "\\\\\"ltv\\\\\":812.5" first
 '
 
-test_expect_success 're-driving the dead-letter file (the error member is ignored)' '
+test_expect_success 're-driving the dead-letter file: an edited row is refused, a hand-written change is sent' '
 	grep "^{" err | sed "s/\"bad\"/\"b@x.com\"/" >redrive.ndjson &&
-	rx-push --profile webhook --url "$FAKE_URL/hook" <redrive.ndjson >acks 2>err2 &&
+	test_expect_code 65 rx-push --profile webhook --url "$FAKE_URL/hook" <redrive.ndjson >acks 2>err2 &&
+	test_must_be_empty acks &&
+	test_grep "edited after it was rejected" err2 &&
+	jq -c "del(.error)" redrive.ndjson >handmade.ndjson &&
+	rx-push --profile webhook --url "$FAKE_URL/hook" <handmade.ndjson >acks 2>err2 &&
 	test_must_be_empty err2 &&
 	cat >expect <<-\EOF &&
 	{"key":"C2","hash":"h2","op":"upsert","id":"d-C2"}
@@ -115,7 +119,7 @@ test_expect_success '--dry-run prints requests, sends nothing; --limit stops ear
 	fake_count fake requests >after &&
 	test_cmp before after &&
 	test_lines 1 dry &&
-	test_grep "^{\"method\":\"POST\",\"url\":\"http://127.0.0.1:[0-9]*/hook\",\"headers\":{\"Content-Type\":\"application/json\",\"Idempotency-Key\":\"[0-9a-f]*\"},\"body\":{\"op\":\"upsert\",\"records\":\[{\"key\":\"S1\"" dry &&
+	test_grep "^{\"\$rx\":\"request\",\"method\":\"POST\",\"url\":\"http://127.0.0.1:[0-9]*/hook\",\"headers\":{\"Content-Type\":\"application/json\",\"Idempotency-Key\":\"[0-9a-f]*\"},\"body\":{\"op\":\"upsert\",\"records\":\[{\"key\":\"S1\"" dry &&
 	test_grep "\"records\":2}$" dry
 '
 

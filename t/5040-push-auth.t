@@ -30,13 +30,13 @@ test_expect_success 'bearer token from a file' '
 
 test_expect_success 'no secret set: exit 1 before sending, naming the variable to set' '
 	test_expect_code 1 env -u TEST_TOKEN rx-push --profile ./bearer.json --url "$FAKE_URL" <in.ndjson >acks 2>err &&
-	test_grep "no secret: set the variable or file its token_env or token_file names" err
+	test_grep "^rx-push: \$TEST_TOKEN is not set (profile bearer.json: auth bearer takes its secret from it)" err
 '
 
 test_expect_success 'a 401 and no way to refresh: exit 1, the records unacked, no dead letters' '
 	test_expect_code 1 env TEST_TOKEN=wrong rx-push --profile ./bearer.json --url "$FAKE_URL" $FAST <in.ndjson >acks 2>err &&
 	test_must_be_empty acks &&
-	test_grep "^rx-push: stopped: HTTP 401: the destination refused the credentials; 6 records left unacked" err &&
+	test_grep "^rx-push: stopped: HTTP 401: the destination refused the credentials (it says: Unauthorized); 6 records left unacked" err &&
 	! grep -q "^{" err &&
 	! grep -q wrong err
 '

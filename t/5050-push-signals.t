@@ -11,7 +11,7 @@ test_expect_success 'SIGTERM mid-run: earned acks written, exit 75, the rest una
 	fake_start slow -- --slow-every 1 --slow-ms 100 &&
 	{ rx-push --profile webhook --url "$(fake_url slow)" --max-records 1 --concurrency 2 <in.ndjson >acks 2>err & } &&
 	pid=$! &&
-	sleep 1 &&
+	i=0 && while [ "$(fake_count slow requests)" -lt 4 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
 	kill -TERM $pid &&
 	{ wait $pid; echo $? >status; } &&
 	echo 75 >expect &&
@@ -29,7 +29,8 @@ test_expect_success 'SIGINT with a reply that never comes: abandoned after --gra
 	fake_start stuck -- --slow-every 3 --slow-ms 20000 &&
 	{ rx-push --profile webhook --url "$(fake_url stuck)" --max-records 1 --concurrency 1 --grace 300 <in.ndjson >acks 2>err & } &&
 	pid=$! &&
-	sleep 0.5 &&
+	i=0 && while [ "$(fake_count stuck requests)" -lt 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	sleep 0.2 &&
 	kill -INT $pid &&
 	start=$(date +%s) &&
 	{ wait $pid; echo $? >status; } &&

@@ -109,7 +109,7 @@ test_expect_success '--dry-run shows the rows, writes nothing' '
 	sqlite3 app.db "select count(*) from customers" >after &&
 	test_cmp before after &&
 	test_lines 2 dry &&
-	test_grep "^{\"driver\":\"sqlite\",\"table\":\"customers\",\"op\":\"delete\",\"rows\":\[{\"id\":\"C9\"" dry
+	test_grep "^{\"\$rx\":\"request\",\"driver\":\"sqlite\",\"table\":\"customers\",\"op\":\"delete\",\"rows\":\[{\"id\":\"C9\"" dry
 '
 
 test_expect_success 'sqlite: | head -1 and a full stdout' '

@@ -18,7 +18,7 @@ test_expect_success 'rx-push(1) EXAMPLES: the dry run' '
 	sed -n "/^See the request a webhook would get/,/^\.EE/p" "$RX_TOP/docs/rx-push.1" | sed -n "/^\.EX/,/^\.EE/p" | grep -v "^\.E[XE]" >dry.sh &&
 	sh dry.sh >out &&
 	test_lines 1 out &&
-	test_grep "^{\"method\":\"POST\",\"url\":\"https://hooks.example.com/rx\"" out
+	test_grep "^{\"\$rx\":\"request\",\"method\":\"POST\",\"url\":\"https://hooks.example.com/rx\"" out
 '
 
 test_expect_success 'docs/profiles.md: the worked example against a HubSpot-like fake' '

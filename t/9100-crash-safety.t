@@ -91,6 +91,40 @@ do
 	"
 done
 
+# Truncated models: the extract killed at several rows, a CSV error
+# midway, a head.  The interrupted run must not take anything from the
+# destination (it would be deletes of rows still in the model); the next
+# normal run then leaves it equal to the model.
+cat >trunc.sh <<'SH'
+set -o pipefail
+case $1 in
+kill:*) RX_KILL_AT=rx-extract:row:${1#kill:} rx-extract --sqlite w.db --query 'SELECT * FROM customer_model ORDER BY id' ;;
+map:*) rx-extract --sqlite w.db --query 'SELECT * FROM customer_model ORDER BY id' | RX_KILL_AT=rx-map:row:${1#map:} rx-map -f app.jq ;;
+head:*) rx-extract --sqlite w.db --query 'SELECT * FROM customer_model ORDER BY id' | head -n ${1#head:} ;;
+csv:*) sqlite3 -header -csv w.db 'SELECT * FROM customer_model ORDER BY id' |
+	awk -v at=${1#csv:} 'NR == at { print $0 ",\"unterminated"; next } { print }' >broken.csv &&
+	rx-extract --csv broken.csv --infer ;;
+esac \
+| if [ "${1%%:*}" = map ]; then cat; else rx-map -f app.jq; fi \
+| rx-diff --state s.db --key id --mode mirror \
+| rx-batch --size 5 \
+| rx-push --profile webhook --url "$(cat fake.url)" --retry-base 10 --concurrency 4 2>>push.err \
+| rx-diff --state s.db --commit
+SH
+
+for cut in kill:1 kill:150 kill:300 kill:599 map:300 head:300 head:599 csv:200; do
+	test_expect_success "a truncated model ($cut) takes nothing from the destination" "
+		fake_records >before &&
+		{ bash trunc.sh $cut 2>trunc.err; test \$? != 0; } &&
+		test_grep 'ended without its end record' trunc.err &&
+		fake_records >after &&
+		test_cmp before after &&
+		bash sync.sh &&
+		expected >expect && fake_records >actual &&
+		test_cmp expect actual
+	"
+done
+
 test_expect_success 'after all that, an unchanged rerun sends nothing' '
 	: >changes.ndjson &&
 	bash sync.sh &&

@@ -20,6 +20,9 @@
 #   fake_count NAME FIELD  one counter of the state ("requests", "violations")
 #   fake_stop [NAME]     stop it (its state is then in NAME.state)
 #
+# FAKE_SCRIPT names another fake to start (t/fake/snowflake.py, ...); it
+# takes the same --port-file and --state-file and serves /_state too.
+#
 # Example:
 #   fake_start -- --family webhook --rate 5/1 &&
 #   rx-push --profile webhook --url "$FAKE_URL" <in >acks &&
@@ -36,7 +39,7 @@ fake_start () {
 	fi
 	[ "${1:-}" = "--" ] && shift
 	rm -f "$name.port"
-	python3 "$RX_TESTS/fake/fake-dest.py" --port-file "$name.port" --state-file "$name.state" "$@" \
+	python3 "${FAKE_SCRIPT:-$RX_TESTS/fake/fake-dest.py}" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &
 	echo $! >"$name.pid"
 	i=0
@@ -56,6 +59,29 @@ fake_start () {
 		FAKE_PID=$(cat fake.pid)
 	fi
 	return 0
+}
+
+# reply_start NAME -- [SWITCHES...]: a server that gives every request one
+# answer and logs what it got (t/fake/reply.py); its URL in NAME.url, its
+# requests in NAME.log.  Stopped with the fakes at the end.
+reply_start () {
+	name=$1
+	shift
+	[ "${1:-}" = "--" ] && shift
+	rm -f "$name.port"
+	python3 "$RX_TESTS/fake/reply.py" --port-file "$name.port" --log "$name.log" "$@" >"$name.out" 2>&1 &
+	echo $! >"$name.pid"
+	i=0
+	while [ ! -s "$name.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "reply_start: the server did not start:" >&2
+			cat "$name.out" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$(cat "$name.port")" >"$name.url"
 }
 
 fake_url () {

@@ -110,6 +110,12 @@ rows_of () {
 	grep -v '^{"\$rx":' "$1"
 }
 
+# norun [FILE]: changes without their "run" member (it names the state and
+# the run, which differ from one state file to the next).
+norun () {
+	sed 's/,"run":"[0-9a-f]\{16\}\.[0-9]*"//' "$@"
+}
+
 # test_end N FILE: the last line of FILE is the end record of N rows.
 test_end () {
 	want="{\"\$rx\":\"end\",\"rows\":$1}"

@@ -1,20 +1,30 @@
 /*
  * commit.c - rx-diff --commit: advance the snapshot from acks.
  *
- * An ack {"key":K,"hash":H,...} advances the snapshot only when H is the
- * hash staged for K: the staged row goes into the snapshot (or, for a
- * mirror delete, the key leaves it), and K is no longer staged nor
- * uncertain.  Any other ack changes nothing and is counted as ignored.
+ * An ack {"key":K,"hash":H,"run":"<state>.<run>",...} advances the
+ * snapshot only when it names this state and the run this commit holds,
+ * and H is the hash staged for K in that run: the staged row goes into
+ * the snapshot with the destination's id (the ack's "id", else the one
+ * the change was sent with), or, for a mirror delete, the key leaves it;
+ * and K is no longer staged nor uncertain.  Any other ack changes nothing and is
+ * counted: from another state (a wrong --state: exit 65), naming no run
+ * (exit 65), from another run (a new run started since: its changes are
+ * sent again anyway), or matching no staged change.
  *
  * Acks are applied in transactions of --commit-every acks, also closed
  * when no ack is waiting on stdin, so a kill loses at most the open
  * transaction: those keys stay staged, become uncertain, and the next run
  * sends them again.  At the end of input the run is closed in the history.
  *
- * The commit process joins its run: at start-up it attaches to the open
- * run if that run's stage process is alive, or else leaves its pid where
- * the stage process that is about to start will find it.  Either way the
- * run stays locked while the commit works, after the stage has exited.
+ * One commit a run, and the run held while it works.  A commit that
+ * starts while its run's stage is alive registers as that run's committer
+ * (runs.committer); one that starts first (a pipeline starts all at once)
+ * leaves its pid where the stage about to start takes it; one that finds
+ * no live stage (a re-drive of dead letters) takes the run its first ack
+ * names, if that is the newest run.  A second live commit of a run is
+ * refused (exit 75), and no stage starts while the committer of the
+ * newest run lives (stage.c).  The committer closes exactly its run, and
+ * then lets it go.
  */
 #include "diff.h"
 
@@ -28,8 +38,13 @@
 typedef struct commit_ctx {
 	sqlite3 *db;
 	long long me, me_start;
-	long long run_id;   /* the run the acks belong to, once known */
+	char state_id[17];  /* this state's id, as acks name it */
+	long long run_id;   /* the run this commit holds, once known (0: none yet) */
+	/* counts */
 	long long acked, ignored, chunk_acked, chunk_ignored;
+	long long other_run, other_state, unbound;
+	long long last_other_run;
+	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
@@ -41,14 +56,16 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* 1 applied, 0 ignored, -1 error. */
-static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash)
+/* 1 applied, 0 ignored, -1 error.  id: the destination's id the ack
+ * carries (raw JSON; empty: none, keep the one the change was sent with). */
+static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash, rx_span id)
 {
 	int rc = 0;
 	sqlite3_stmt *g = c->get;
 
 	sqlite3_bind_text(g, 1, key, (int)keylen, SQLITE_STATIC);
 	sqlite3_bind_blob(g, 2, hash, DIFF_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(g, 3, c->run_id);
 	int s = sqlite3_step(g);
 	if (s == SQLITE_DONE)
 		goto done;
@@ -57,13 +74,16 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 		goto done;
 	}
 	int action = sqlite3_column_int(g, 0);
-	c->run_id = sqlite3_column_int64(g, 2);
 	if (action == 0) {
 		sqlite3_bind_text(c->put_hash, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_blob(c->put_hash, 2, hash, DIFF_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 3));
+		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 2));
 		sqlite3_bind_text(c->put_row, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 1));
+		if (id.n > 0)
+			sqlite3_bind_text(c->put_row, 3, id.p, (int)id.n, SQLITE_STATIC);
+		else
+			sqlite3_bind_value(c->put_row, 3, sqlite3_column_value(g, 3));
 		if (step_done(c->put_hash) < 0 || step_done(c->put_row) < 0) {
 			rc = -1;
 			goto done;
@@ -96,11 +116,8 @@ static int flush_chunk(commit_ctx *c, char *err, size_t errlen)
 	char sql[512];
 
 	if (c->run_id > 0) {
-		snprintf(sql, sizeof sql,
-			 "UPDATE runs SET acked = acked + %lld, ignored = ignored + %lld,"
-			 " committer = CASE WHEN ended IS NULL THEN %lld ELSE committer END,"
-			 " committer_start = CASE WHEN ended IS NULL THEN %lld ELSE committer_start END WHERE id = %lld;",
-			 c->chunk_acked, c->chunk_ignored, c->me, c->me_start, c->run_id);
+		snprintf(sql, sizeof sql, "UPDATE runs SET acked = acked + %lld, ignored = ignored + %lld WHERE id = %lld",
+			 c->chunk_acked, c->chunk_ignored, c->run_id);
 		if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 			return -1;
 		if (c->chunk_acked > 0) {
@@ -117,6 +134,31 @@ static int flush_chunk(commit_ctx *c, char *err, size_t errlen)
 	return rx_diff_exec(c->db, "COMMIT", err, errlen);
 }
 
+/* Hold run id: 0, -1 error, -2 another live commit holds it (err says). */
+static int hold(commit_ctx *c, long long id, long long committer, long long committer_start, char *err, size_t errlen)
+{
+	char sql[512];
+
+	if (committer != 0 && committer != c->me && rx_diff_alive(committer, committer_start)) {
+		snprintf(err, errlen,
+			 "run %lld is being committed by another rx-diff --commit (pid %lld); one commit a run: try "
+			 "again when it has ended",
+			 id, committer);
+		return -2;
+	}
+	snprintf(sql, sizeof sql,
+		 "UPDATE runs SET committer = %lld, committer_start = %lld WHERE id = %lld;"
+		 " DELETE FROM meta WHERE name LIKE 'waiting_committer%%' AND"
+		 " (SELECT value FROM meta WHERE name = 'waiting_committer') = %lld",
+		 c->me, c->me_start, id, c->me);
+	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
+		return -1;
+	c->run_id = id;
+	return 0;
+}
+
+/* At start: hold the open run if its stage is at work, else wait for the
+ * stage about to start.  0, -1, -2 (refused). */
 static int attach(commit_ctx *c, char *err, size_t errlen)
 {
 	diff_run run;
@@ -128,18 +170,18 @@ static int attach(commit_ctx *c, char *err, size_t errlen)
 	found = rx_diff_open_run(c->db, &run, err, errlen);
 	if (found < 0)
 		goto done;
-	if (found && rx_diff_alive(run.pid, run.pid_start) && !rx_diff_alive(run.committer, run.committer_start)) {
-		snprintf(sql, sizeof sql, "UPDATE runs SET committer = %lld, committer_start = %lld WHERE id = %lld",
-			 c->me, c->me_start, run.id);
-		c->run_id = run.id;
+	if (found && rx_diff_alive(run.pid, run.pid_start)) {
+		rc = hold(c, run.id, run.committer, run.committer_start, err, errlen);
+		if (rc < 0)
+			goto done;
 	} else {
 		snprintf(sql, sizeof sql,
 			 "INSERT OR REPLACE INTO meta(name, value) VALUES('waiting_committer', %lld),"
 			 " ('waiting_committer_start', %lld)",
 			 c->me, c->me_start);
+		if (rx_diff_exec(c->db, sql, err, errlen) < 0)
+			goto done;
 	}
-	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
-		goto done;
 	rc = rx_diff_exec(c->db, "COMMIT", err, errlen);
 done:
 	if (rc < 0)
@@ -147,36 +189,78 @@ done:
 	return rc;
 }
 
-/* At the end of the acks: close the run in the history. */
+/* The first ack names run id and this commit holds none yet: hold it, if
+ * it is the newest run (a stage may have registered this process for it
+ * already).  Inside the chunk's transaction.  1 held, 0 an older run (the
+ * ack is ignored), -1 error, -2 refused. */
+static int join(commit_ctx *c, long long id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT committer, committer_start, (SELECT max(id) FROM runs) FROM runs WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_DONE || (s == SQLITE_ROW && sqlite3_column_int64(st, 2) != id)) {
+		rc = 0;
+	} else if (s == SQLITE_ROW) {
+		rc = hold(c, id, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), err, errlen);
+		if (rc == 0)
+			rc = 1;
+	} else {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* At the end of the acks: close the run this commit holds (the one a
+ * stage registered it for, when no ack named it) and let it go. */
 static int close_run(commit_ctx *c, char *err, size_t errlen)
 {
-	diff_run run;
 	char sql[1024];
-	int found, rc = -1;
+	long long id = c->run_id;
+	int rc = -1;
 
 	if (rx_diff_exec(c->db, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	found = rx_diff_open_run(c->db, &run, err, errlen);
-	if (found < 0)
-		goto done;
-	if (found && strcmp(run.status, "staged") == 0 &&
-	    (run.committer == c->me ||
-	     (!rx_diff_alive(run.pid, run.pid_start) && !rx_diff_alive(run.committer, run.committer_start)))) {
+	if (id == 0) {
 		snprintf(sql, sizeof sql,
-			 "UPDATE runs SET ended = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now'),"
+			 "SELECT id FROM runs WHERE committer = %lld AND committer_start = %lld ORDER BY id DESC LIMIT 1",
+			 c->me, c->me_start);
+		if (rx_diff_pragma_int(c->db, sql, &id, err, errlen) < 0)
+			id = 0;
+	}
+	snprintf(sql, sizeof sql,
+		 "DELETE FROM meta WHERE name LIKE 'waiting_committer%%' AND"
+		 " (SELECT value FROM meta WHERE name = 'waiting_committer') = %lld",
+		 c->me);
+	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
+		goto done;
+	if (id > 0) {
+		snprintf(sql, sizeof sql,
+			 "UPDATE runs SET ended = coalesce(ended, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now')),"
 			 " not_acked = (SELECT count(*) FROM staged WHERE run = %lld),"
-			 " status = CASE WHEN (SELECT count(*) FROM staged WHERE run = %lld) = 0 THEN 'committed'"
-			 " ELSE 'partial' END WHERE id = %lld",
-			 run.id, run.id, run.id);
+			 " status = CASE WHEN status NOT IN ('staged', 'partial', 'committed') THEN status"
+			 "  WHEN (SELECT count(*) FROM staged WHERE run = %lld) = 0 THEN 'committed' ELSE 'partial' END,"
+			 " committer = 0, committer_start = 0"
+			 " WHERE id = %lld AND committer = %lld AND committer_start = %lld",
+			 id, id, id, c->me, c->me_start);
 		if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 			goto done;
 		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(c->db, "SELECT not_acked, inserts + updates + deletes FROM runs WHERE id = ?", -1,
-				       &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, run.id);
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-				rx_diag("run %lld: %lld of %lld changes were not acked; the next run sends them again",
-					run.id, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		if (sqlite3_changes(c->db) > 0 &&
+		    sqlite3_prepare_v2(c->db, "SELECT not_acked, inserts + updates + deletes, status FROM runs WHERE id = ?",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, id);
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0 &&
+			    strcmp((const char *)sqlite3_column_text(st, 2), "partial") == 0)
+				rx_diag("run %lld: %lld of %lld changes were not acked; the next run sends them again", id,
+					sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
 		}
 		sqlite3_finalize(st);
 	}
@@ -197,12 +281,37 @@ static int input_waiting(const rx_reader *in)
 	return poll(&p, 1, 50) > 0;
 }
 
+/* The run an ack names: "<state id>.<run>".  1 this state (*run set), 0
+ * another state (its id copied into c->other_state_id), -1 malformed. */
+static int ack_run(commit_ctx *c, rx_span v, long long *run)
+{
+	char text[64];
+
+	if (rx_json_kind(v) != 's' || v.n < 4 || v.n - 2 >= sizeof text)
+		return -1;
+	memcpy(text, v.p + 1, v.n - 2);
+	text[v.n - 2] = '\0';
+	char *dot = strrchr(text, '.'), *end;
+	if (dot == NULL)
+		return -1;
+	*dot = '\0';
+	long long id = strtoll(dot + 1, &end, 10);
+	if (*end != '\0' || id <= 0)
+		return -1;
+	if (strcmp(text, c->state_id) != 0) {
+		snprintf(c->other_state_id, sizeof c->other_state_id, "%s", text);
+		return 0;
+	}
+	*run = id;
+	return 1;
+}
+
 int rx_diff_commit(const diff_options *o)
 {
 	commit_ctx c;
 	rx_reader in;
 	rx_members ms = {0};
-	rx_buf key = {0};
+	rx_buf key = {0}, idtext = {0};
 	char err[1024];
 	char *line;
 	size_t len;
@@ -210,10 +319,10 @@ int rx_diff_commit(const diff_options *o)
 	long long bad = 0, in_chunk = 0;
 
 	static const char *const sql[] = {
-		"SELECT action, row, run, raw FROM staged WHERE key = ?1 AND hash = ?2",
+		"SELECT action, row, raw, id FROM staged WHERE key = ?1 AND hash = ?2 AND run = ?3",
 		"INSERT INTO snapshot(key, hash, raw) VALUES(?1, ?2, ?3)"
 		" ON CONFLICT(key) DO UPDATE SET hash = ?2, raw = ?3",
-		"INSERT INTO snapshot_row(key, row) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET row = ?2",
+		"INSERT INTO snapshot_row(key, row, id) VALUES(?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET row = ?2, id = ?3",
 		"DELETE FROM snapshot WHERE key = ?",
 		"DELETE FROM snapshot_row WHERE key = ?",
 		"DELETE FROM staged WHERE key = ?",
@@ -229,8 +338,14 @@ int rx_diff_commit(const diff_options *o)
 		rx_diag("%s", err);
 		return RX_EXIT_FAIL;
 	}
-	if (attach(&c, err, sizeof err) < 0) {
+	if (rx_diff_state_id(c.db, c.state_id, err, sizeof err) < 0) {
 		rx_diag("%s", err);
+		goto done;
+	}
+	r = attach(&c, err, sizeof err);
+	if (r < 0) {
+		rx_diag("%s", err);
+		status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
 		goto done;
 	}
 	for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
@@ -253,6 +368,13 @@ int rx_diff_commit(const diff_options *o)
 			in_chunk = 0;
 		}
 		r = rx_reader_next(&in, &line, &len, err, sizeof err);
+		if (r < 0 && in.too_long) {
+			/* one bad line: said, skipped; the acks after it still count */
+			rx_diag("%s", err);
+			bad++;
+			if (rx_reader_skip(&in, NULL, 0, err, sizeof err) == 0)
+				continue;
+		}
 		if (r < 0) {
 			rx_diag("%s", err); /* it names the line */
 			goto done;
@@ -266,7 +388,8 @@ int rx_diff_commit(const diff_options *o)
 			bad++;
 			continue;
 		}
-		long k = rx_json_find(&ms, "key", 3), h = rx_json_find(&ms, "hash", 4);
+		long k = rx_json_find(&ms, "key", 3), h = rx_json_find(&ms, "hash", 4), rn = rx_json_find(&ms, "run", 3);
+		long di = rx_json_find(&ms, "id", 2);
 		unsigned char hash[DIFF_HASH_LEN];
 		if (k < 0 || h < 0 || rx_json_kind(ms.m[h].value) != 's' ||
 		    rx_diff_unhex(ms.m[h].value.p + 1, ms.m[h].value.n - 2, hash) < 0) {
@@ -274,8 +397,21 @@ int rx_diff_commit(const diff_options *o)
 			bad++;
 			continue;
 		}
-		rx_buf_reset(&key);
-		rx_key_text(ms.m[k].value, &key);
+		long long run = 0;
+		int mine = rn < 0 ? -2 : ack_run(&c, ms.m[rn].value, &run);
+		if (mine == -1) {
+			rx_diag_at(in.name, in.line, "not an ack (its \"run\" is not \"<state id>.<run>\")");
+			bad++;
+			continue;
+		}
+		if (mine == -2) {
+			c.unbound++;
+			continue;
+		}
+		if (mine == 0) {
+			c.other_state++;
+			continue;
+		}
 		if (!in_txn) {
 			long long n = 1;
 			if (rx_diff_exec(c.db, "BEGIN IMMEDIATE", err, sizeof err) < 0 ||
@@ -286,7 +422,30 @@ int rx_diff_commit(const diff_options *o)
 			c.has_uncertain = n != 0; /* no other writer until COMMIT */
 			in_txn = 1;
 		}
-		r = apply(&c, key.data, key.len, hash);
+		if (c.run_id == 0) {
+			r = join(&c, run, err, sizeof err);
+			if (r < 0) {
+				rx_diag("%s", err);
+				status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
+				goto done;
+			}
+		}
+		if (run != c.run_id) {
+			c.other_run++;
+			c.last_other_run = run;
+			continue;
+		}
+		rx_buf_reset(&key);
+		rx_key_text(ms.m[k].value, &key);
+		/* the destination's id: kept for the key, so that every later change
+		 * of it (deletes too) can address the record by it */
+		rx_span id = {NULL, 0};
+		if (di >= 0 && rx_json_kind(ms.m[di].value) != 'z') {
+			rx_buf_reset(&idtext);
+			rx_json_put_compact(&idtext, ms.m[di].value);
+			id = rx_span_of(idtext.data, idtext.len);
+		}
+		r = apply(&c, key.data, key.len, hash, id);
 		if (r < 0) {
 			rx_diag("cannot commit an ack: %s", sqlite3_errmsg(c.db));
 			goto done;
@@ -311,7 +470,17 @@ int rx_diff_commit(const diff_options *o)
 	}
 	if (c.ignored > 0)
 		rx_diag("%lld acks matched no staged change and were ignored", c.ignored);
-	status = bad > 0 ? RX_EXIT_DATAERR : RX_EXIT_OK;
+	if (c.other_run > 0)
+		rx_diag("%lld acks are from run %lld, not run %lld, the newest: they were ignored (their changes are "
+			"sent again by the next run)",
+			c.other_run, c.last_other_run, c.run_id);
+	if (c.other_state > 0)
+		rx_diag("%lld acks name another state (%s; this one is %s) and were ignored: is --state %s the state of "
+			"the sync that sent them?",
+			c.other_state, c.other_state_id, c.state_id, o->state);
+	if (c.unbound > 0)
+		rx_diag("%lld acks name no run (an ack carries its change's \"run\") and were ignored", c.unbound);
+	status = bad > 0 || c.other_state > 0 || c.unbound > 0 ? RX_EXIT_DATAERR : RX_EXIT_OK;
 done:
 	if (in_txn)
 		sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
@@ -322,5 +491,6 @@ done:
 		rx_reader_close(&in);
 	free(ms.m);
 	rx_buf_free(&key);
+	rx_buf_free(&idtext);
 	return status;
 }

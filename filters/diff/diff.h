@@ -42,6 +42,8 @@ typedef struct diff_options {
 	long long max_invalid;   /* 0: no limit */
 	long long max_changes;   /* -1: no limit */
 	double max_delete_ratio; /* mirror mode; 1.0: no limit */
+	int assume_complete;     /* --assume-complete: EOF ends the model */
+	int preview;             /* --preview: the changes, no run, no state written */
 	int accept_schema_change;
 	int changed_only;
 	int full_resync;
@@ -53,15 +55,11 @@ typedef struct diff_options {
 
 /* ---- canon.c ---- */
 
-/* Is the decoded member name one of the columns? */
-int rx_diff_name_in(rx_span raw_name, char *const *cols, size_t ncols);
 /* SHA-256 of the canonical form of a row (its members; ignored columns left
  * out) into hash[32]. */
 void rx_diff_row_hash(const rx_members *row, const diff_options *o, unsigned char hash[DIFF_HASH_LEN]);
 /* Free the calling thread's canonical-form buffers and hashing context. */
 void rx_diff_canon_free(void);
-/* Append to out the canonical form of one value. */
-void rx_diff_canon_value(rx_buf *out, rx_span v, int depth);
 /* Append the names of the members whose values differ between old and new
  * rows (as JSON strings, comma separated; new members, changed members,
  * then members that left), skipping ignored columns; new_flags (if not
@@ -102,6 +100,8 @@ int rx_diff_unpack(const rx_buf *dict, const void *blob, size_t n, rx_buf *out);
 /* The state's row dictionary into dict (empty: none yet) / store it. */
 int rx_diff_dict_load(sqlite3 *db, rx_buf *dict, char *err, size_t errlen);
 int rx_diff_dict_save(sqlite3 *db, const rx_buf *dict, char *err, size_t errlen);
+/* The state's id (16 hex digits), which every change and ack names. */
+int rx_diff_state_id(sqlite3 *db, char id[17], char *err, size_t errlen);
 /* The fingerprint seed of the state. */
 int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen);
 /* --status: the history and freshness as JSON lines on w. */

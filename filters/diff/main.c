@@ -11,6 +11,7 @@
  * 75 the state is locked by another run.
  */
 #include "diff.h"
+#include "rxjq.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -36,11 +37,17 @@ static void usage(void)
 	       "      --max-invalid N        abort (exit 65) when more than N rows have a bad key\n"
 	       "                             (default 0: no limit)\n"
 	       "      --max-changes N        abort (exit 65) when a run has more than N changes\n"
-	       "      --max-delete-ratio R   mirror: abort (exit 65) when a run would delete more\n"
-	       "                             than R of the synced rows (default 0.5; 1 for no limit)\n"
+	       "      --max-delete-ratio R   mirror: abort (exit 65) when a run would delete R or\n"
+	       "                             more of the synced rows (default 0.5; 1 for no limit)\n"
 	       "      --accept-schema-change go on although the columns differ from the last\n"
 	       "                             delivered run\n"
+	       "      --assume-complete      mirror: take the end of input as the end of the model\n"
+	       "                             when it lacks rx's end record ({\"$rx\":\"end\"})\n"
+	       "      --profile NAME         the destination's profile: its max_delete_ratio is\n"
+	       "                             the default of --max-delete-ratio\n"
 	       "      --full-resync          treat the snapshot as empty (the destination was wiped)\n"
+	       "      --preview              print the changes a run would emit; open no run and\n"
+	       "                             write nothing to the state (try a sync)\n"
 	       "      --shard I/N            keep only the keys in shard I of N\n"
 	       "      --max-line BYTES       longest line accepted (default 64M)\n"
 	       "      --threads N            threads that hash rows (default: one per processor,\n"
@@ -80,6 +87,26 @@ static void split_columns(const char *option, const char *arg, char ***cols, siz
 		rx_usage_error("%s: no column named", option);
 }
 
+/* The destination's own limit on deletes ("max_delete_ratio" in its
+ * profile: stricter for tools whose deletes cannot be undone), or the
+ * default when it names none. */
+static double profile_delete_ratio(const char *name, double fallback)
+{
+	char path[4096], err[1024];
+	jv p, v;
+	double r = fallback;
+
+	if (rx_profile_load(name, &p, path, sizeof path, err, sizeof err) < 0)
+		rx_die(RX_EXIT_FAIL, "%s", err);
+	v = jv_object_get(p, jv_string("max_delete_ratio"));
+	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 && jv_number_value(v) <= 1)
+		r = jv_number_value(v);
+	else if (jv_get_kind(v) != JV_KIND_NULL)
+		rx_die(RX_EXIT_FAIL, "profile '%s': \"max_delete_ratio\" is not a number from 0 to 1", path);
+	jv_free(v);
+	return r;
+}
+
 static void free_columns(char **cols, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -91,7 +118,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
 	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
-	       OPT_STATUS, OPT_THREADS };
+	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE, OPT_PREVIEW };
 	static const struct option longopts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"key", required_argument, NULL, 'k'},
@@ -102,6 +129,9 @@ int main(int argc, char **argv)
 		{"max-changes", required_argument, NULL, OPT_MAX_CHANGES},
 		{"max-delete-ratio", required_argument, NULL, OPT_MAX_DELETE_RATIO},
 		{"accept-schema-change", no_argument, NULL, OPT_ACCEPT_SCHEMA},
+		{"assume-complete", no_argument, NULL, OPT_ASSUME_COMPLETE},
+		{"profile", required_argument, NULL, OPT_PROFILE},
+		{"preview", no_argument, NULL, OPT_PREVIEW},
 		{"full-resync", no_argument, NULL, OPT_FULL_RESYNC},
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
@@ -114,7 +144,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	diff_options o;
-	int c, commit = 0, status_mode = 0, status;
+	const char *profile = NULL;
+	int c, commit = 0, status_mode = 0, status, ratio_given = 0;
 
 	rx_init("rx-diff");
 	/* no global count of SQLite's memory: it takes a mutex on every
@@ -164,10 +195,20 @@ int main(int argc, char **argv)
 			o.max_delete_ratio = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || !(o.max_delete_ratio >= 0 && o.max_delete_ratio <= 1))
 				rx_usage_error("--max-delete-ratio: '%s' is not a number from 0 to 1", optarg);
+			ratio_given = 1;
 			break;
 		}
 		case OPT_ACCEPT_SCHEMA:
 			o.accept_schema_change = 1;
+			break;
+		case OPT_ASSUME_COMPLETE:
+			o.assume_complete = 1;
+			break;
+		case OPT_PROFILE:
+			profile = optarg;
+			break;
+		case OPT_PREVIEW:
+			o.preview = 1;
 			break;
 		case OPT_FULL_RESYNC:
 			o.full_resync = 1;
@@ -207,11 +248,16 @@ int main(int argc, char **argv)
 	if (commit && status_mode)
 		rx_usage_error("give one of --commit and --status");
 	if (commit || status_mode) {
-		if (o.nkey_cols > 0 || o.nignore_cols > 0 || o.nshards > 0 || o.changed_only || o.full_resync)
-			rx_usage_error("--key, --ignore, --shard, --changed-only and --full-resync go with a stage run");
+		if (o.nkey_cols > 0 || o.nignore_cols > 0 || o.nshards > 0 || o.changed_only || o.full_resync ||
+		    o.preview)
+			rx_usage_error("--key, --ignore, --shard, --changed-only, --full-resync and --preview go with a "
+				       "stage run");
 	} else if (o.nkey_cols == 0) {
 		rx_usage_error("no key: give --key COL[,COL...]");
 	}
+
+	if (profile != NULL && !ratio_given)
+		o.max_delete_ratio = profile_delete_ratio(profile, o.max_delete_ratio);
 
 	if (status_mode) {
 		sqlite3 *db = NULL;

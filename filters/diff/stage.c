@@ -163,8 +163,8 @@ static void put_trimmed(rx_buf *b, const char *s, size_t n)
  * the change carries; full is the full current row, kept for the snapshot
  * (NULL: row itself).  changed: the names list, or NULL. */
 static int emit_change(stage_ctx *c, const char *op, const char *key, size_t keylen, const unsigned char *hash,
-		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, char *err,
-		       size_t errlen)
+		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, rx_span id,
+		       char *err, size_t errlen)
 {
 	char hex[2 * DIFF_HASH_LEN + 1];
 	rx_buf *b = &c->out.buf;
@@ -177,6 +177,12 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 	rx_buf_puts(b, ",\"hash\":\"");
 	rx_buf_puts(b, hex);
 	rx_buf_putc(b, '"');
+	rx_buf_puts(b, c->run_tag);
+	if (id.n > 0) {
+		/* the destination's own id of the record: where CRMs address it */
+		rx_buf_puts(b, ",\"id\":");
+		rx_buf_put(b, id.p, id.n);
+	}
 	if (changed != NULL) {
 		rx_buf_puts(b, ",\"changed\":[");
 		rx_buf_puts(b, changed);
@@ -193,10 +199,13 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 
 	if (full.p == NULL)
 		full = row;
-	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, err, errlen);
+	if (c->stg == NULL)
+		return 0; /* a preview stages nothing */
+	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, id, err, errlen);
 }
 
-/* The last delivered row of a key, unpacked into out: 1, 0 none, -1 error. */
+/* The last delivered row of a key, unpacked into out, and its id at the
+ * destination into c->id: 1, 0 none, -1 error. */
 static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = c->get_row;
@@ -210,6 +219,10 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 			found = -1;
 		} else {
 			found = 1;
+			if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+				rx_buf_reset(&c->id);
+				rx_buf_put(&c->id, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			}
 		}
 	} else if (rc != SQLITE_DONE) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
@@ -217,6 +230,32 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 	}
 	sqlite3_reset(st);
 	return found;
+}
+
+/* The destination's id of a delivered key, alone, into c->id (the row is
+ * not needed; no id there leaves c->id as it was): 0, or -1 error. */
+static int last_id(stage_ctx *c, const char *key, size_t keylen, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = c->get_id;
+	int rc;
+
+	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		rx_buf_reset(&c->id);
+		rx_buf_put(&c->id, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
+		return -1;
+	}
+	return 0;
+}
+
+static rx_span id_of(const stage_ctx *c)
+{
+	return rx_span_of(c->id.data, c->id.len);
 }
 
 /* A key with exactly one model row.  snap: the key's entry in the
@@ -259,14 +298,18 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		return 0;
 	}
 	if (snap == NULL) {
+		/* new to the snapshot (an uncertain key may have an id already) */
 		c->inserts++;
 		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
-				   NULL, err, errlen);
+				   NULL, id_of(c), err, errlen);
 	}
 	c->updates++;
-	if (uncertain || o->mode == MODE_DELETE) /* the destination may hold anything: send it all */
+	if (uncertain || o->mode == MODE_DELETE) { /* the destination may hold anything: send it all */
+		if (last_id(c, key, r->keylen, err, errlen) < 0)
+			return -1;
 		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
-				   NULL, err, errlen);
+				   NULL, id_of(c), err, errlen);
+	}
 	/* which fields changed, from the last delivered row */
 	int found = last_row(c, key, r->keylen, &old, err, errlen);
 	if (found < 0)
@@ -288,7 +331,7 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		rx_buf_putc(&partial, '{');
 		int first = 1;
 		for (size_t i = 0; i < new_ms.n; i++) {
-			if (!flags[i] && !rx_diff_name_in(new_ms.m[i].name, o->key_cols, o->nkey_cols))
+			if (!flags[i] && !rx_name_in(new_ms.m[i].name, o->key_cols, o->nkey_cols))
 				continue;
 			if (!first)
 				rx_buf_putc(&partial, ',');
@@ -301,7 +344,7 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		send = rx_span_of(partial.data, partial.len);
 	}
 	return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, send, rx_span_of(row.data, row.len),
-			   changed.data ? changed.data : "", err, errlen);
+			   changed.data ? changed.data : "", id_of(c), err, errlen);
 }
 
 /* A key gone from the model: in mirror mode, a delete that carries the
@@ -313,6 +356,10 @@ static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsign
 
 	if (c->o->mode != MODE_MIRROR)
 		return 0;
+	if (c->hold_deletes) {
+		c->held_deletes++; /* not sent on a guess: the model lacks rows */
+		return 0;
+	}
 	if (sent_row.p == NULL) {
 		int found = last_row(c, key, keylen, &row, err, errlen);
 		if (found < 0)
@@ -324,7 +371,7 @@ static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsign
 		sent_row = rx_span_of(row.data, row.len);
 	}
 	c->deletes++;
-	return emit_change(c, "delete", key, keylen, hash, NULL, 1, sent_row, sent_row, NULL, err, errlen);
+	return emit_change(c, "delete", key, keylen, hash, NULL, 1, sent_row, sent_row, NULL, id_of(c), err, errlen);
 }
 
 /* Dead-letter one row of a duplicated key. */
@@ -409,12 +456,16 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	for (size_t i = nheap / 2; i-- > 0;)
 		heap_down(heap, nheap, i, rd);
 	memset(&feed, 0, sizeof feed);
-	if (sqlite3_prepare_v2(c->rdb, "SELECT key, hash, row FROM uncertain ORDER BY key", -1, &unc, NULL) !=
-	    SQLITE_OK) {
+	/* a preview opens no run: the keys an earlier run staged (which a run
+	 * would now make uncertain) are uncertain too */
+	const char *unc_sql = c->o->preview ? "SELECT key, hash, row, id FROM staged UNION ALL SELECT key, hash, row, id"
+					      " FROM uncertain WHERE key NOT IN (SELECT key FROM staged) ORDER BY key"
+					    : "SELECT key, hash, row, id FROM uncertain ORDER BY key";
+	if (sqlite3_prepare_v2(c->rdb, unc_sql, -1, &unc, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 		goto done;
 	}
-	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->o->state, err, errlen) < 0)
+	if (!c->o->full_resync && rx_diff_feed_start(&feed, c->path, err, errlen) < 0)
 		goto done;
 	unc_state = sqlite3_step(unc);
 	for (;;) {
@@ -448,6 +499,11 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 			break;
 		int in_snap = sk != NULL && cmp_pk(skp, sk, skn, kp, key, keylen) == 0;
 		int in_unc = uk != NULL && cmp_pk(ukp, uk, ukn, kp, key, keylen) == 0;
+		/* the key's id at the destination, so far: the one an uncertain
+		 * change was sent with (the snapshot's, read when needed, wins) */
+		rx_buf_reset(&c->id);
+		if (in_unc && sqlite3_column_type(unc, 3) == SQLITE_TEXT)
+			rx_buf_put(&c->id, sqlite3_column_text(unc, 3), (size_t)sqlite3_column_bytes(unc, 3));
 		int in_model = in != NULL && cmp_pk(rd[heap[0]].prefix, rec_key(in), in->keylen, kp, key, keylen) == 0;
 		const rec *snap = in_snap && (feed.cur->flags & REC_HASH) ? feed.cur : NULL;
 		const unsigned char *snap_hash = snap != NULL ? snap->hash : NULL;
@@ -598,6 +654,20 @@ static int open_run(stage_ctx *c, char *err, size_t errlen)
 		if (rx_diff_exec(db, sql, err, errlen) < 0)
 			goto done;
 	}
+	/* the newest run's commit still at work: it holds the state until it
+	 * ends, or its acks would come back to a run that is no longer open */
+	if (sqlite3_prepare_v2(db, "SELECT id, committer, committer_start FROM runs ORDER BY id DESC LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto sqlerr;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) != 0 &&
+	    rx_diff_alive(sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) {
+		snprintf(err, errlen, "state '%s' is locked by the commit of run %lld (pid %lld); one run at a time per state",
+			 o->state, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		rc = -2;
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	/* the previous run staged changes and none came back: say so */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT id, inserts + updates + deletes, acked FROM runs"
@@ -612,7 +682,7 @@ static int open_run(stage_ctx *c, char *err, size_t errlen)
 	st = NULL;
 	/* changes sent by earlier runs and never acked: uncertain */
 	if (rx_diff_exec(db,
-			 "INSERT OR REPLACE INTO uncertain(key, hash, row) SELECT key, hash, row FROM staged;"
+			 "INSERT OR REPLACE INTO uncertain(key, hash, row, id) SELECT key, hash, row, id FROM staged;"
 			 "DELETE FROM staged;",
 			 err, errlen) < 0)
 		goto done;
@@ -707,9 +777,11 @@ static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
 			changes, o->max_changes);
 		return 1;
 	}
+	/* at the limit blocks too: half a destination deleted by a model cut
+	 * in half (a head -n) is exactly what the guard is for */
 	if (o->mode == MODE_MIRROR && o->max_delete_ratio < 1.0 && c->deletes > 0 &&
-	    (double)c->deletes > o->max_delete_ratio * (double)c->snapshot_rows) {
-		rx_diag("guard: %lld deletes are more than %g of the %lld synced rows (--max-delete-ratio); nothing was "
+	    (double)c->deletes >= o->max_delete_ratio * (double)c->snapshot_rows) {
+		rx_diag("guard: %lld deletes are %g or more of the %lld synced rows (--max-delete-ratio); nothing was "
 			"emitted (check that the model returned what it should, or raise --max-delete-ratio)",
 			c->deletes, o->max_delete_ratio, c->snapshot_rows);
 		return 1;
@@ -734,6 +806,36 @@ static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 		return tripped;
+	}
+	return 0;
+}
+
+/* Is the model whole?  In mirror mode a model that did not end with its
+ * end record may be cut short (a killed or failed producer, a head), and
+ * would delete what it lacks: the run stops, nothing emitted.  A model
+ * that is whole but lacks rows (keyless rows here, rows dead-lettered
+ * upstream) sends its rows but holds back every delete, since any key
+ * gone from it may be one of those rows.  0, or -1 (message printed). */
+static int end_of_model(stage_ctx *c)
+{
+	const diff_options *o = c->o;
+
+	if (o->mode != MODE_MIRROR)
+		return 0;
+	if (!c->ended && !o->assume_complete) {
+		rx_diag("the model ended without its end record after %lld rows, so it may be cut short (a producer "
+			"that failed or was stopped, a head): nothing was emitted, nothing deleted.  rx-extract writes "
+			"{\"$rx\":\"end\"} last when it read its whole source; a script can print it last on success, "
+			"or pass --assume-complete",
+			c->model_lines);
+		return -1;
+	}
+	if (c->invalid > 0 || c->end.rejected > 0) {
+		c->hold_deletes = 1;
+		rx_diag("%lld row%s of the model %s rejected (%lld here for a missing or null key, %lld by a stage "
+			"before): no delete is sent this run, since a key gone from the model may be one of them",
+			c->invalid + c->end.rejected, c->invalid + c->end.rejected == 1 ? "" : "s",
+			c->invalid + c->end.rejected == 1 ? "was" : "were", c->invalid, c->end.rejected);
 	}
 	return 0;
 }
@@ -766,26 +868,61 @@ static int copy_out(stage_ctx *c)
 	return status;
 }
 
+/* A preview of a sync that has no state yet: an empty state of its own,
+ * in $TMPDIR, removed at the end.  0, or -1 with err. */
+static int preview_state(char *path, size_t len, char *err, size_t errlen)
+{
+	const char *dir = getenv("TMPDIR");
+
+	snprintf(path, len, "%s/rx-diff-preview.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file in '%s': %s", dir && *dir ? dir : "/tmp",
+			 strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int rx_diff_stage(const diff_options *o)
 {
 	stage_ctx c;
 	stager stg;
 	rx_buf columns = {0};
-	char err[1024];
+	char err[1024], scratch[4096] = "";
 	int status = RX_EXIT_FAIL, in_txn = 0, r;
 
 	memset(&c, 0, sizeof c);
 	c.o = o;
+	c.path = o->state;
 	c.spool_fd = c.runs_fd = c.out_fd = -1;
-	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
-		rx_diag("%s", err);
-		return RX_EXIT_FAIL;
+	if (o->preview && access(o->state, F_OK) != 0) {
+		if (preview_state(scratch, sizeof scratch, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			return RX_EXIT_FAIL;
+		}
+		c.path = scratch;
 	}
-	r = open_run(&c, err, sizeof err);
-	if (r < 0) {
+	if (rx_diff_state_open(c.path, !o->preview, &c.db, err, sizeof err) < 0) {
 		rx_diag("%s", err);
-		status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
 		goto done;
+	}
+	if (!o->preview) {
+		char id[17];
+		r = open_run(&c, err, sizeof err);
+		if (r < 0) {
+			rx_diag("%s", err);
+			status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
+			goto done;
+		}
+		/* every change names its state and run: only this run's commit
+		 * counts its acks */
+		if (rx_diff_state_id(c.db, id, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			goto fail_run;
+		}
+		snprintf(c.run_tag, sizeof c.run_tag, ",\"run\":\"%s.%lld\"", id, c.run_id);
 	}
 	if ((c.spool_fd = temp_fd(err, sizeof err)) < 0 || (c.runs_fd = temp_fd(err, sizeof err)) < 0 ||
 	    (c.out_fd = temp_fd(err, sizeof err)) < 0) {
@@ -808,18 +945,39 @@ int rx_diff_stage(const diff_options *o)
 		status = r;
 		goto fail_run;
 	}
+	if (end_of_model(&c) < 0) {
+		status = RX_EXIT_DATAERR;
+		goto fail_run;
+	}
 	/* the merge reads on a connection of its own: the stager thread
 	 * owns c.db and its transaction meanwhile */
-	if (sqlite3_open_v2(o->state, &c.rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(c.path, &c.rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		rx_diag("cannot open state '%s': %s", o->state, c.rdb ? sqlite3_errmsg(c.rdb) : "out of memory");
 		goto fail_run;
 	}
 	sqlite3_busy_timeout(c.rdb, 60000);
 	sqlite3_exec(c.rdb, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(c.rdb, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v2(c.db,
-			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
+	if (sqlite3_prepare_v2(c.rdb, "SELECT row, id FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c.rdb, "SELECT id FROM snapshot_row WHERE key = ?", -1, &c.get_id, NULL) != SQLITE_OK) {
+		rx_diag("%s", sqlite3_errmsg(c.rdb));
+		goto fail_run;
+	}
+	if (o->preview) {
+		/* the changes it would emit; no run, nothing staged, nothing
+		 * written to the state */
+		r = merge(&c, err, sizeof err);
+		if (r == -2) {
+			status = RX_EXIT_DATAERR;
+			goto fail_run;
+		}
+		if (r < 0 || rx_writer_flush(&c.out) < 0) {
+			rx_diag("%s", r < 0 ? err : strerror(c.out.error));
+			goto fail_run;
+		}
+		goto guard_rails;
+	}
+	if (sqlite3_prepare_v2(c.db,
+			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw, id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &c.put_staged, NULL) != SQLITE_OK) {
 		rx_diag("%s", sqlite3_errmsg(c.db));
 		goto fail_run;
@@ -872,6 +1030,7 @@ int rx_diff_stage(const diff_options *o)
 		rx_diag("cannot write a temporary file: %s", strerror(c.out.error));
 		goto fail_run;
 	}
+guard_rails:
 	columns_text(&c, &columns);
 	r = guards(&c, columns.data, err, sizeof err);
 	if (r != 0) {
@@ -879,6 +1038,12 @@ int rx_diff_stage(const diff_options *o)
 			rx_diag("%s", err);
 		status = r < 0 ? RX_EXIT_FAIL : RX_EXIT_DATAERR;
 		goto fail_run;
+	}
+	if (o->preview) {
+		sqlite3_finalize(c.get_row);
+		sqlite3_finalize(c.get_id);
+		c.get_row = c.get_id = NULL;
+		goto emit;
 	}
 	long long changes = c.inserts + c.updates + c.deletes;
 	if (o->full_resync &&
@@ -902,8 +1067,10 @@ int rx_diff_stage(const diff_options *o)
 		rx_diag("%s", err);
 	rx_killpoint("emit");
 	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.get_id);
 	sqlite3_finalize(c.put_staged);
-	c.get_row = c.put_staged = NULL;
+	c.get_row = c.get_id = c.put_staged = NULL;
+emit:
 	sqlite3_close(c.rdb);
 	c.rdb = NULL;
 	/* the WAL is copied into the database by the commit process (it is
@@ -912,6 +1079,9 @@ int rx_diff_stage(const diff_options *o)
 	sqlite3_db_config(c.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close(c.db);
 	c.db = NULL;
+	if (c.held_deletes > 0)
+		rx_diag("%lld delete%s held back; fix the rejected rows and the next run sends %s", c.held_deletes,
+			c.held_deletes == 1 ? "" : "s", c.held_deletes == 1 ? "it" : "them");
 	status = copy_out(&c);
 	if (status == RX_EXIT_OK && c.invalid > 0)
 		status = RX_EXIT_DEADLETTER;
@@ -930,7 +1100,9 @@ fail_run:
 	}
 done:
 	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.get_id);
 	sqlite3_finalize(c.put_staged);
+	rx_buf_free(&c.id);
 	sqlite3_close(c.rdb);
 	if (c.db != NULL)
 		sqlite3_close(c.db);
@@ -949,5 +1121,13 @@ done:
 	rx_buf_free(&c.sample);
 	free(c.ix);
 	free(c.run_ends);
+	if (scratch[0]) {
+		char side[4200];
+		unlink(scratch);
+		snprintf(side, sizeof side, "%s-wal", scratch);
+		unlink(side);
+		snprintf(side, sizeof side, "%s-shm", scratch);
+		unlink(side);
+	}
 	return status;
 }

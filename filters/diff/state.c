@@ -9,24 +9,33 @@
  *   snapshot(key, hash, raw) per key, the hash of the last delivered row
  *                            and the fingerprint of its raw text (NULL:
  *                            not known)
- *   snapshot_row(key, row)   that row, packed (kept apart so that the
- *                            key-ordered scan of snapshot stays small)
- *   staged(key, run, op, hash, action, row, raw)
+ *   snapshot_row(key, row, id) that row, packed (kept apart so that the
+ *                            key-ordered scan of snapshot stays small), and
+ *                            the record's id at the destination (its raw
+ *                            JSON, from an ack; NULL: not known)
+ *   staged(key, run, op, hash, action, row, raw, id)
  *                            the changes of the open run not yet acked;
  *                            action 0 puts row (and raw) into the
- *                            snapshot, 1 removes the key from it
- *   uncertain(key, hash, row) keys sent by an earlier run and never acked:
- *                            the next run sends their current state
+ *                            snapshot, 1 removes the key from it; id is the
+ *                            one the change was sent with
+ *   uncertain(key, hash, row, id) keys sent by an earlier run and never
+ *                            acked: the next run sends their current state
  *   runs(...)                the history, and the lock: a run whose end is
  *                            not recorded holds the state while its stage
  *                            process or its committer process lives
  *   meta(name, value)        the column set of the last delivered run, a
- *                            commit process waiting for its run, and the
- *                            seed of the fingerprints (raw_seed)
+ *                            commit process waiting for its run, the
+ *                            seed of the fingerprints (raw_seed), the row
+ *                            dictionary and its SHA-256 (row_dict,
+ *                            row_dict_sum), and the state's own id
+ *                            (state_id: every change names it and its run,
+ *                            "run":"<state_id>.<run>", and an ack counts
+ *                            only for the state and run it names)
  *
  * PRAGMA application_id marks the file as ours; PRAGMA user_version is the
- * schema version.  Version 1 had no fingerprints; opening such a file
- * upgrades it, computing them from the rows in snapshot_row.
+ * schema version.  Version 1 had no fingerprints; version 2 no state id
+ * nor dictionary checksum; version 3 no destination ids; opening an older
+ * file upgrades it in place.
  */
 #include "diff.h"
 
@@ -42,15 +51,15 @@
 #include <unistd.h>
 
 #define APPLICATION_ID 0x72786466 /* "rxdf" */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 4
 
 static const char schema[] =
 	"CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE staged(key TEXT PRIMARY KEY, run INTEGER NOT NULL, op TEXT NOT NULL,"
-	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB, id TEXT) WITHOUT ROWID;"
+	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT NOT NULL, staged TEXT, ended TEXT,"
 	" mode TEXT, shard TEXT, pid INTEGER, pid_start INTEGER, committer INTEGER, committer_start INTEGER,"
 	" columns TEXT, rows INTEGER DEFAULT 0, inserts INTEGER DEFAULT 0, updates INTEGER DEFAULT 0,"
@@ -58,8 +67,9 @@ static const char schema[] =
 	" acked INTEGER DEFAULT 0, ignored INTEGER DEFAULT 0, not_acked INTEGER DEFAULT 0,"
 	" status TEXT NOT NULL);"
 	"INSERT INTO meta(name, value) VALUES('raw_seed', random());"
+	"INSERT INTO meta(name, value) VALUES('state_id', lower(hex(randomblob(8))));"
 	"PRAGMA application_id = 1920492646;"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 4;";
 
 
 /* Version 1 to 2: fingerprints, computed for the rows already delivered. */
@@ -104,6 +114,59 @@ done:
 	sqlite3_finalize(put);
 	rx_buf_free(&row);
 	rx_buf_free(&dict);
+	return rc;
+}
+
+/* Version 2 to 3: the state's id, and the checksum of its dictionary. */
+static int upgrade_2(sqlite3 *db, char *err, size_t errlen)
+{
+	rx_buf dict = {0};
+	int rc = -1;
+
+	if (rx_diff_exec(db, "INSERT OR IGNORE INTO meta(name, value) VALUES('state_id', lower(hex(randomblob(8))))",
+			 err, errlen) < 0)
+		goto done;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'row_dict'", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		goto done;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rx_buf_put(&dict, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_finalize(st);
+	if (dict.len > 0 && rx_diff_dict_save(db, &dict, err, errlen) < 0)
+		goto done;
+	rc = rx_diff_exec(db, "PRAGMA user_version = 3", err, errlen);
+done:
+	rx_buf_free(&dict);
+	return rc;
+}
+
+/* Version 3 to 4: the destination's id of each record. */
+static int upgrade_3(sqlite3 *db, char *err, size_t errlen)
+{
+	return rx_diff_exec(db,
+			    "ALTER TABLE snapshot_row ADD COLUMN id TEXT;"
+			    "ALTER TABLE staged ADD COLUMN id TEXT;"
+			    "ALTER TABLE uncertain ADD COLUMN id TEXT;"
+			    "PRAGMA user_version = 4;",
+			    err, errlen);
+}
+
+int rx_diff_state_id(sqlite3 *db, char id[17], char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'state_id'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
+		memcpy(id, sqlite3_column_text(st, 0), 16);
+		id[16] = '\0';
+		rc = 0;
+	} else {
+		snprintf(err, errlen, "the state has no id (meta state_id)");
+	}
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -243,7 +306,10 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
 		    rx_diff_pragma_int(db, "PRAGMA user_version", &version, err, errlen) < 0)
 			goto done;
-		if (version == 1 && upgrade_1(db, err, errlen) < 0) {
+		long long was = version;
+		if ((version == 1 && upgrade_1(db, err, errlen) < 0) ||
+		    (version >= 1 && version <= 2 && upgrade_2(db, err, errlen) < 0) ||
+		    (version >= 1 && version <= 3 && upgrade_3(db, err, errlen) < 0)) {
 			char why[256];
 			snprintf(why, sizeof why, "%s", err);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -253,9 +319,11 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 		}
 		if (rx_diff_exec(db, "COMMIT", err, errlen) < 0)
 			goto done;
-		if (version == 1)
-			rx_diag("upgraded state '%s' to schema version %d (fingerprints of the delivered rows)", path,
-				SCHEMA_VERSION);
+		if (was >= 1 && was < SCHEMA_VERSION)
+			rx_diag("upgraded state '%s' from schema version %lld to %d (%s)", path, was, SCHEMA_VERSION,
+				was == 1   ? "fingerprints of the delivered rows, the state's id, destination ids"
+				: was == 2 ? "the state's id, destination ids"
+					   : "destination ids");
 	}
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
@@ -432,13 +500,30 @@ int rx_diff_dict_load(sqlite3 *db, rx_buf *dict, char *err, size_t errlen)
 	int rc = -1, s;
 
 	rx_buf_reset(dict);
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'row_dict'", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT value FROM meta WHERE name = 'row_dict'),"
+			       " (SELECT value FROM meta WHERE name = 'row_dict_sum')",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		rx_buf_put(dict, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-	else if (s != SQLITE_DONE)
+	if (s != SQLITE_ROW)
 		goto done;
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		char sum[65];
+		rx_buf_put(dict, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		rx_sha256_hex(dict->data, dict->len, sum);
+		const char *want = (const char *)sqlite3_column_text(st, 1);
+		/* (no checksum: a state of version 2 or older, being upgraded) */
+		if (want != NULL && strcmp(want, sum) != 0) {
+			/* every row packed against it would unpack to garbage, and a
+			 * delete carry that garbage to the destination */
+			snprintf(err, errlen,
+				 "the state's row dictionary is damaged (its SHA-256 does not match): its rows cannot be "
+				 "trusted; restore the state from a backup, or start a new one (--full-resync)");
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
 	rc = 0;
 done:
 	if (rc < 0)
@@ -452,9 +537,14 @@ int rx_diff_dict_save(sqlite3 *db, const rx_buf *dict, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO meta(name, value) VALUES('row_dict', ?)", -1, &st, NULL) != SQLITE_OK)
+	char sum[65];
+
+	rx_sha256_hex(dict->data, dict->len, sum);
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(name, value) VALUES('row_dict', ?), ('row_dict_sum', ?)",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	sqlite3_bind_blob(st, 1, dict->data, (int)dict->len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sum, 64, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto done;
 	rc = 0;

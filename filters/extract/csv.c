@@ -23,6 +23,7 @@ typedef struct csv_state {
 	rx_writer *out;
 	const char *name;         /* input name for messages */
 	unsigned long long line;  /* physical line being fed */
+	unsigned long long record_line; /* where the record being read began */
 	rx_buf *names;            /* escaped "name": per column */
 	char *kinds;              /* per column: 0 (default) or a --types kind */
 	char **plain;             /* plain column names */
@@ -204,6 +205,7 @@ static void on_record(int c, void *arg)
 		return;
 	if (!st->header_done) {
 		st->header_done = 1;
+		st->record_line = st->line + 1;
 		st->kinds = calloc(st->ncols ? st->ncols : 1, 1);
 		for (size_t t = 0; t < st->o->ntypes; t++) {
 			size_t i;
@@ -228,6 +230,7 @@ static void on_record(int c, void *arg)
 	rx_buf_putc(&st->out->buf, '}');
 	st->field = 0;
 	st->in_row = 0;
+	st->record_line = st->line + 1; /* records end with the line that ends them */
 	rx_extract_row(st->out, st->start, st->o);
 	if (st->out->error)
 		st->status = RX_EXIT_IOERR;
@@ -251,6 +254,7 @@ int rx_extract_csv(const extract_options *o, rx_writer *out)
 	st.out = out;
 	st.name = rx_input_name(o->source);
 	st.line = 1;
+	st.record_line = 1;
 	st.status = RX_EXIT_OK;
 	if (strcmp(st.name, "<stdin>") == 0) {
 		fd = 0;
@@ -290,7 +294,9 @@ int rx_extract_csv(const extract_options *o, rx_writer *out)
 		}
 	}
 	if (st.status == RX_EXIT_OK && csv_fini(&p, on_field, on_record, &st) != 0) {
-		rx_diag_at(st.name, st.line, "malformed CSV: %s (an unterminated quoted field?)",
+		/* the quote swallowed every line to the end: name where it began */
+		rx_diag_at(st.name, st.record_line,
+			   "malformed CSV: %s: the record that starts here has a quoted field that is never closed",
 			   csv_strerror(csv_error(&p)));
 		st.status = RX_EXIT_DATAERR;
 	}

@@ -14,6 +14,11 @@
  * before it emits a delete.  "rows" (the rows on the stream before it)
  * and "rejected" may be left out by a producer that does not count.
  *
+ * rx-push --dry-run writes each request it would send as one, so that a
+ * commit downstream of a dry run reads no ack from it:
+ *
+ *   {"$rx":"request","method":"POST","url":...,"headers":...,"body":...}
+ *
  * A row whose first member is "$rx" is therefore not a row; no model
  * column is ever named that in practice, and rx-extract refuses one.
  */

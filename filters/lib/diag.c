@@ -35,6 +35,7 @@ static void vdiag(const char *prefix, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof msg)
 		n = 0;
 	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	rx_scrub_string(msg); /* a server's message may quote a secret back */
 	/* one fputs of a whole line: lines from concurrent writers don't mix */
 	size_t len = strlen(msg);
 	if (len + 1 >= sizeof msg)

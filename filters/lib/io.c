@@ -91,6 +91,7 @@ static int make_room(rx_reader *r, char *err, size_t errlen)
 	if (r->cap > r->max_line) {
 		snprintf(err, errlen, "line %llu: longer than the limit of %zu bytes (see --max-line)",
 			 r->line + 1, r->max_line);
+		r->too_long = 1;
 		return -1;
 	}
 	size_t cap = r->cap * 2;
@@ -105,6 +106,7 @@ int rx_reader_next(rx_reader *r, char **line, size_t *len, char *err, size_t err
 {
 	size_t scanned = r->start;
 
+	r->too_long = 0;
 	for (;;) {
 		char *nl = memchr(r->data + scanned, '\n', r->end - scanned);
 		if (nl != NULL) {
@@ -112,6 +114,7 @@ int rx_reader_next(rx_reader *r, char **line, size_t *len, char *err, size_t err
 			if (n > r->max_line) {
 				snprintf(err, errlen, "line %llu: longer than the limit of %zu bytes (see --max-line)",
 					 r->line + 1, r->max_line);
+				r->too_long = 1;
 				return -1;
 			}
 			*line = r->data + r->start;
@@ -153,6 +156,39 @@ int rx_reader_next(rx_reader *r, char **line, size_t *len, char *err, size_t err
 			r->eof = 1;
 		r->end += (size_t)got;
 		scanned = r->end - (size_t)got;
+	}
+}
+
+int rx_reader_skip(rx_reader *r, rx_buf *prefix, size_t keep, char *err, size_t errlen)
+{
+	int kept = 0;
+
+	for (;;) {
+		size_t have = r->end - r->start;
+		char *nl = memchr(r->data + r->start, '\n', have);
+		size_t upto = nl ? (size_t)(nl - (r->data + r->start)) : have;
+		if (prefix != NULL && !kept) {
+			rx_buf_put(prefix, r->data + r->start, upto < keep ? upto : keep);
+			kept = 1;
+		}
+		if (nl != NULL || r->eof) {
+			r->start = nl ? r->start + upto + 1 : r->end;
+			r->line++;
+			r->too_long = 0;
+			return 0;
+		}
+		r->start = r->end = 0; /* the rest of the line goes unread */
+		ssize_t got;
+		do
+			got = read(r->fd, r->data, r->cap);
+		while (got < 0 && errno == EINTR);
+		if (got < 0) {
+			snprintf(err, errlen, "cannot read '%s': %s", r->name, strerror(errno));
+			return -1;
+		}
+		if (got == 0)
+			r->eof = 1;
+		r->end = (size_t)got;
 	}
 }
 

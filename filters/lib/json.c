@@ -6,7 +6,9 @@
  * characters in strings refused, nesting limited to MAX_DEPTH) in one
  * pass and records where each top-level member's name and value start
  * and end.  It never copies or converts a value, so a number's text and
- * a string's escapes reach the output exactly as they came in.
+ * a string's escapes reach the output exactly as they came in.  An
+ * object whose top-level members repeat a name is refused (see
+ * unique_names).
  */
 #include "rx.h"
 
@@ -317,6 +319,98 @@ static int scan_value(scanner *sc, int depth)
 	}
 }
 
+/* Two members of one name: "member "id" appears twice (members 1 and 5)". */
+static int twice(const rx_members *ms, size_t a, size_t b, char *err, size_t errlen)
+{
+	rx_span name = ms->m[b].name;
+	int shown = name.n > 66 ? 64 : (int)name.n;
+
+	snprintf(err, errlen, "member %.*s%s appears twice (members %zu and %zu): a row holds one value a name",
+		 shown, name.p, shown < (int)name.n ? "...\"" : "", a + 1, b + 1);
+	return -1;
+}
+
+/* Names compared decoded, for the rare object with an escaped name. */
+static int unique_decoded(const rx_members *ms, char *err, size_t errlen)
+{
+	rx_buf *names = calloc(ms->n, sizeof *names);
+	int rc = 0;
+
+	if (names == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < ms->n && rc == 0; i++) {
+		rx_json_string_decode(ms->m[i].name, &names[i]);
+		for (size_t j = 0; j < i && rc == 0; j++)
+			if (names[j].len == names[i].len && memcmp(names[j].data, names[i].data, names[i].len) == 0)
+				rc = twice(ms, j, i, err, errlen);
+	}
+	for (size_t i = 0; i < ms->n; i++)
+		rx_buf_free(&names[i]);
+	free(names);
+	return rc;
+}
+
+/*
+ * Two top-level members of one name make a row two things at once: rx
+ * keys it on the first, jq and most destinations' parsers keep the last
+ * (a join's "select *" sent plan ids as customer ids).  So an object with
+ * a repeated name is bad input.  Raw names go into an open-addressing
+ * table by a hash of their length and first and last two bytes; the
+ * table is the thread's own and is cleared by bumping a generation, so a
+ * usual row costs a few instructions a member and no memset.
+ */
+#define NAME_SLOTS 1024
+
+static _Thread_local struct {
+	uint32_t gen;
+	uint32_t stamp[NAME_SLOTS]; /* slot in use in this generation */
+	uint16_t index[NAME_SLOTS]; /* which member holds it */
+} names_seen;
+
+static inline uint64_t name_hash(const char *p, size_t n)
+{
+	/* a raw name has its quotes: mix the length and two bytes from each end */
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t k = n;
+
+	if (n >= 4)
+		k |= (uint64_t)u[1] << 16 | (uint64_t)u[2] << 24 | (uint64_t)u[n - 3] << 32 | (uint64_t)u[n - 2] << 40;
+	return k * 0x9E3779B97F4A7C15u;
+}
+
+static int unique_names(const rx_members *ms, char *err, size_t errlen)
+{
+	size_t n = ms->n;
+
+	if (n < 2)
+		return 0;
+	if (2 * n > NAME_SLOTS)
+		return unique_decoded(ms, err, errlen); /* a very wide row: pairwise */
+	size_t mask = ((size_t)2 << (63 - __builtin_clzll((unsigned long long)(2 * n - 1)))) - 1;
+	if (++names_seen.gen == 0) {
+		memset(names_seen.stamp, 0, sizeof names_seen.stamp);
+		names_seen.gen = 1;
+	}
+	uint32_t gen = names_seen.gen;
+	for (size_t i = 0; i < n; i++) {
+		const rx_member *m = &ms->m[i];
+		if (m->name_escaped)
+			return unique_decoded(ms, err, errlen); /* "\u0069d" is "id" */
+		size_t at = (size_t)(name_hash(m->name.p, m->name.n) >> 54) & mask;
+		for (;; at = (at + 1) & mask) {
+			if (names_seen.stamp[at] != gen) {
+				names_seen.stamp[at] = gen;
+				names_seen.index[at] = (uint16_t)i;
+				break;
+			}
+			rx_span b = ms->m[names_seen.index[at]].name;
+			if (b.n == m->name.n && memcmp(b.p, m->name.p, b.n) == 0)
+				return twice(ms, names_seen.index[at], i, err, errlen);
+		}
+	}
+	return 0;
+}
+
 int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
 {
 	scanner sc = {s, s + n, s, err, errlen, 0};
@@ -341,7 +435,7 @@ int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, siz
 	skip_ws(&sc);
 	if (sc.p != sc.end)
 		return fail(&sc, "unexpected text after the object");
-	return 0;
+	return unique_names(out, err, errlen);
 }
 
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen)
@@ -447,6 +541,28 @@ void rx_json_string_decode(rx_span raw, rx_buf *out)
 		}
 		p = q;
 	}
+}
+
+void rx_json_put_text(rx_buf *b, const char *s, size_t n)
+{
+	rx_buf clean = {0};
+	size_t i = 0;
+
+	/* text from elsewhere (a reply, a library's message) may be any bytes:
+	 * what is not UTF-8 becomes U+FFFD, so the line stays valid JSON */
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : utf8_len((const unsigned char *)s + i, (const unsigned char *)s + n);
+		if (k == 0) {
+			rx_buf_put(&clean, "\xEF\xBF\xBD", 3);
+			i++;
+		} else {
+			rx_buf_put(&clean, s + i, k);
+			i += k;
+		}
+	}
+	rx_json_put_string(b, clean.data ? clean.data : "", clean.len);
+	rx_buf_free(&clean);
 }
 
 void rx_json_put_string(rx_buf *b, const char *s, size_t n)

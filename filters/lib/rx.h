@@ -159,6 +159,7 @@ typedef struct rx_reader {
 	unsigned long long line; /* number of the line last returned */
 	int eof;                 /* read() returned 0 */
 	int is_stdin;            /* don't close fd */
+	int too_long;            /* the last rx_reader_next failed on a line over max_line */
 } rx_reader;
 
 /* Open path ("-" or NULL: stdin).  0 or -1 with err. */
@@ -167,6 +168,11 @@ int rx_reader_open(rx_reader *r, const char *path, size_t max_line, char *err, s
  * until the next call.  Returns 1 for a line, 0 at end of input, -1 on a
  * read error or a line longer than max_line (err says which). */
 int rx_reader_next(rx_reader *r, char **line, size_t *len, char *err, size_t errlen);
+/* After rx_reader_next failed on a line over max_line (r->too_long): drop
+ * the rest of that line, keeping its first keep bytes in prefix (when not
+ * NULL), so that the lines after it can be read.  0, or -1 on a read
+ * error. */
+int rx_reader_skip(rx_reader *r, rx_buf *prefix, size_t keep, char *err, size_t errlen);
 /* Bytes read but not yet returned as lines (for poll-driven callers). */
 static inline size_t rx_reader_buffered(const rx_reader *r) { return r->end - r->start; }
 void rx_reader_close(rx_reader *r);
@@ -206,6 +212,9 @@ int rx_json_name_eq(rx_span raw, const char *name, size_t namelen);
 void rx_json_string_decode(rx_span raw, rx_buf *out);
 /* Append s as a quoted, escaped JSON string. */
 void rx_json_put_string(rx_buf *b, const char *s, size_t n);
+/* The same for text of unknown bytes (replies, messages): invalid UTF-8
+ * becomes U+FFFD, so the result is always valid JSON. */
+void rx_json_put_text(rx_buf *b, const char *s, size_t n);
 /* Append a span with white space outside strings removed (values from
  * pretty-printed input stay one line). */
 void rx_json_put_compact(rx_buf *b, rx_span v);
@@ -228,6 +237,14 @@ static inline rx_span rx_span_of(const char *p, size_t n)
 	rx_span s = {p, n};
 	return s;
 }
+/* Byte order of two spans (memcmp, then the shorter first). */
+static inline int rx_span_cmp(rx_span a, rx_span b)
+{
+	int c = memcmp(a.p, b.p, a.n < b.n ? a.n : b.n);
+	if (c != 0)
+		return c;
+	return a.n < b.n ? -1 : a.n > b.n;
+}
 
 /* ---- control records (control.c) ---- */
 
@@ -246,6 +263,20 @@ int rx_control_end(const char *s, size_t n, rx_end *end, char *err, size_t errle
 /* Append an end record (with "\n"); rejected 0 is left out. */
 void rx_control_put_end(rx_buf *b, long long rows, long long rejected);
 
+/* ---- secrets (secret.c) ---- */
+
+/* Register a secret (and its JSON-escaped, URL-encoded and base64 forms):
+ * from then on rx_scrub replaces it with *** in what the program writes. */
+void rx_secret_add(const char *s);
+int rx_secret_count(void);
+/* Replace every registered secret in b->data[from..] with ***. */
+void rx_scrub(rx_buf *b, size_t from);
+/* The same, in place in a NUL-terminated string (it can only shrink). */
+void rx_scrub_string(char *s);
+void rx_secret_free(void);
+/* A process that holds secrets leaves no core dump with them. */
+void rx_no_core_dumps(void);
+
 /* ---- dead letters (deadletter.c) ---- */
 
 typedef struct rx_deadletter {
@@ -262,6 +293,18 @@ typedef struct rx_deadletter {
 void rx_deadletter_format(rx_buf *out, const char *line, size_t n, const rx_deadletter *d);
 /* Format and write to stderr in one write(). */
 void rx_deadletter_emit(const char *line, size_t n, const rx_deadletter *d);
+
+/* ---- the canonical form of a row (canon.c) ---- */
+
+/* Is the decoded member name one of the columns? */
+int rx_name_in(rx_span raw_name, char *const *cols, size_t ncols);
+/* SHA-256 of the canonical form of a row (its members; those named in
+ * skip left out) into hash[32]: the "hash" of a change. */
+void rx_canon_row_hash(const rx_members *row, char *const *skip, size_t nskip, unsigned char hash[32]);
+/* Append to out the canonical form of one value. */
+void rx_canon_value(rx_buf *out, rx_span v, int depth);
+/* Free the calling thread's buffers and hashing context. */
+void rx_canon_free(void);
 
 /* ---- hashing (hash.c) ---- */
 

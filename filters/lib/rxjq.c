@@ -39,8 +39,15 @@ static void collect_error(void *data, jv msg)
 
 int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char *err, size_t errlen)
 {
-	char libfile[4096];
+	return rx_jq_compile_with(q, program, args, NULL, NULL, what, err, errlen);
+}
+
+int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
+		       const char *what, char *err, size_t errlen)
+{
+	char libfile[4200], dir[4096];
 	rx_buf text = {0};
+	jv path = jv_array();
 	int ok;
 
 	memset(q, 0, sizeof *q);
@@ -48,14 +55,17 @@ int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char
 	if (q->jq == NULL)
 		rx_die(RX_EXIT_FAIL, "cannot start jq: out of memory");
 	jq_set_error_cb(q->jq, collect_error, &q->errors);
-	snprintf(libfile, sizeof libfile, "%s/jq/rx.jq", rx_share_dir());
-	if (access(libfile, R_OK) == 0) {
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s/jq", rx_share_dir());
-		jq_set_attr(q->jq, jv_string("JQ_LIBRARY_PATH"), jv_array_append(jv_array(), jv_string(dir)));
-		/* on the program's first line, so jq's line numbers stay right */
+	if (libdir != NULL)
+		path = jv_array_append(path, jv_string(libdir)); /* modules beside the profile first */
+	snprintf(dir, sizeof dir, "%s/jq", rx_share_dir());
+	path = jv_array_append(path, jv_string(dir));
+	jq_set_attr(q->jq, jv_string("JQ_LIBRARY_PATH"), path);
+	/* on the program's first line, so jq's line numbers stay right */
+	snprintf(libfile, sizeof libfile, "%s/rx.jq", dir);
+	if (access(libfile, R_OK) == 0)
 		rx_buf_puts(&text, "include \"rx\"; ");
-	}
+	for (size_t i = 0; modules != NULL && modules[i] != NULL; i++)
+		rx_buf_printf(&text, "include \"%s\"; ", modules[i]);
 	rx_buf_puts(&text, program);
 	if (jv_get_kind(args) != JV_KIND_OBJECT) {
 		jv_free(args);

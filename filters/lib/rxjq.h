@@ -28,6 +28,11 @@ typedef struct rx_jq {
  * in messages ("mapping", "profile hubspot: body").  0, or -1 with err
  * holding jq's message and the program's text. */
 int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char *err, size_t errlen);
+/* The same, with jq modules included first (modules: NULL-terminated
+ * names, looked for as NAME.jq in libdir, when not NULL, then in
+ * share/rx/jq): a profile's programs call the functions of its module. */
+int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
+		       const char *what, char *err, size_t errlen);
 /* Run the program on input (consumed).  Returns the number of outputs
  * (0 or 1), *out set on 1; with more than one output, only the first is
  * kept when first_only, else an array of them all is returned in *out.

@@ -12,15 +12,23 @@
  */
 #include "push.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Where a missing secret was looked for, for the message: "$HUBSPOT_TOKEN
+ * is not set", "cannot read 'token.txt': No such file or directory". */
+static char missing[512];
+
 /* A secret named name: NAME_env, NAME_file, or (for what is not secret,
- * like a user name or a client id) NAME itself.  Owned, or NULL. */
-static char *secret(jv auth, const char *name, int literal_ok)
+ * like a user name or a client id) NAME itself.  Owned, or NULL (missing
+ * says where it was looked for).  A secret with a line break is refused:
+ * it would end the header it is sent in and start another.  Every secret
+ * read is registered, so that nothing rx writes can show it. */
+static char *secret(jv auth, const char *name, int literal_ok, char *err, size_t errlen, int *bad)
 {
-	char member[128];
+	char member[128], where[300] = "";
 	char *s = NULL;
 	jv v;
 
@@ -28,28 +36,52 @@ static char *secret(jv auth, const char *name, int literal_ok)
 	v = jv_object_get(jv_copy(auth), jv_string(member));
 	if (jv_get_kind(v) == JV_KIND_STRING) {
 		const char *e = getenv(jv_string_value(v));
-		if (e != NULL)
+		snprintf(where, sizeof where, "$%s", jv_string_value(v));
+		if (e != NULL && *e != '\0')
 			s = rx_xstrdup(e);
+		else
+			snprintf(missing, sizeof missing, "$%s is not set", jv_string_value(v));
 	}
 	jv_free(v);
-	if (s != NULL)
-		return s;
-	snprintf(member, sizeof member, "%s_file", name);
-	v = jv_object_get(jv_copy(auth), jv_string(member));
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		FILE *f = fopen(jv_string_value(v), "r");
-		char line[8192];
-		if (f != NULL) {
-			if (fgets(line, sizeof line, f) != NULL) {
-				line[strcspn(line, "\r\n")] = '\0';
-				s = rx_xstrdup(line);
+	if (s == NULL) {
+		snprintf(member, sizeof member, "%s_file", name);
+		v = jv_object_get(jv_copy(auth), jv_string(member));
+		if (jv_get_kind(v) == JV_KIND_STRING) {
+			FILE *f = fopen(jv_string_value(v), "r");
+			char line[8192];
+			snprintf(where, sizeof where, "the first line of '%s'", jv_string_value(v));
+			if (f == NULL) {
+				snprintf(missing, sizeof missing, "cannot read '%s': %s", jv_string_value(v), strerror(errno));
+			} else {
+				if (fgets(line, sizeof line, f) != NULL) {
+					line[strcspn(line, "\n")] = '\0';
+					size_t n = strlen(line);
+					if (n > 0 && line[n - 1] == '\r')
+						line[n - 1] = '\0';
+					s = rx_xstrdup(line);
+					memset(line, 0, sizeof line);
+				} else {
+					snprintf(missing, sizeof missing, "'%s' is empty", jv_string_value(v));
+				}
+				fclose(f);
 			}
-			fclose(f);
 		}
+		jv_free(v);
 	}
-	jv_free(v);
-	if (s != NULL || !literal_ok)
+	if (s != NULL) {
+		if (strpbrk(s, "\r\n") != NULL) {
+			snprintf(err, errlen, "the secret in %s contains a line break (CR or LF): refusing it (it would "
+				 "inject a header)", where);
+			memset(s, 0, strlen(s));
+			free(s);
+			*bad = 1;
+			return NULL;
+		}
+		rx_secret_add(s);
 		return s;
+	}
+	if (!literal_ok)
+		return NULL;
 	v = jv_object_get(jv_copy(auth), jv_string(name));
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		s = rx_xstrdup(jv_string_value(v));
@@ -80,8 +112,10 @@ static const char *needs(const char *type)
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err, size_t errlen)
 {
 	jv auth = p->auth;
+	int bad = 0;
 
 	memset(a, 0, sizeof *a);
+	missing[0] = '\0';
 	if (jv_get_kind(auth) != JV_KIND_OBJECT)
 		return 0;
 	a->type = member_string(auth, "type");
@@ -90,21 +124,22 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		return -1;
 	}
 	if (strcmp(a->type, "bearer") == 0) {
-		a->secret = secret(auth, "token", 0);
+		a->secret = secret(auth, "token", 0, err, errlen, &bad);
 	} else if (strcmp(a->type, "header") == 0 || strcmp(a->type, "query") == 0) {
 		a->header_name = member_string(auth, "name");
-		a->secret = secret(auth, "value", 0);
+		a->secret = secret(auth, "value", 0, err, errlen, &bad);
 		if (a->header_name == NULL) {
 			snprintf(err, errlen, "profile %s: auth: no \"name\" for the %s", p->name,
 				 strcmp(a->type, "query") == 0 ? "query parameter" : "header");
 			return -1;
 		}
 	} else if (strcmp(a->type, "basic") == 0) {
-		char *user = secret(auth, "user", 1), *password = secret(auth, "password", 0);
-		if (user != NULL) {
+		char *user = secret(auth, "user", 1, err, errlen, &bad), *password = secret(auth, "password", 0, err, errlen, &bad);
+		if (user != NULL && !bad) {
 			rx_buf b = {0};
 			rx_buf_printf(&b, "%s:%s", user, password ? password : "");
 			a->secret = b.data;
+			rx_secret_add(a->secret); /* and so its base64, as the header carries it */
 		}
 		free(user);
 		free(password);
@@ -127,7 +162,9 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 			a->token_url = url;
 		}
 		a->can_refresh = 1;
-		a->secret = secret(auth, "token", 0);
+		a->secret = secret(auth, "token", 0, err, errlen, &bad);
+		if (bad)
+			return -1;
 		if (a->secret == NULL)
 			return rx_push_auth_refresh(a, p, insecure, err, errlen);
 		return 0;
@@ -136,6 +173,8 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 			 p->name, a->type);
 		return -1;
 	}
+	if (bad)
+		return -1;
 	if (a->secret == NULL) {
 		jv opt = jv_object_get(jv_copy(auth), jv_string("optional"));
 		int optional = jv_get_kind(opt) == JV_KIND_TRUE;
@@ -145,8 +184,11 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 			a->type = NULL;
 			return 0;
 		}
-		snprintf(err, errlen, "profile %s: auth %s: no secret: set the variable or file its %s names", p->name,
-			 a->type, needs(a->type));
+		if (missing[0])
+			snprintf(err, errlen, "%s (profile %s: auth %s takes its secret from it)", missing, p->name, a->type);
+		else
+			snprintf(err, errlen, "profile %s: auth %s: no secret: the profile names none (%s)", p->name,
+				 a->type, needs(a->type));
 		return -1;
 	}
 	return 0;
@@ -173,8 +215,9 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 {
 	jv auth = p->auth;
 	char *grant = member_string(auth, "grant");
-	char *id = secret(auth, "client_id", 1), *sec = secret(auth, "client_secret", 0);
-	char *refresh = secret(auth, "refresh_token", 0), *scope = member_string(auth, "scope");
+	int bad = 0;
+	char *id = secret(auth, "client_id", 1, err, errlen, &bad), *sec = secret(auth, "client_secret", 0, err, errlen, &bad);
+	char *refresh = secret(auth, "refresh_token", 0, err, errlen, &bad), *scope = member_string(auth, "scope");
 	rx_buf form = {0}, reply = {0};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
@@ -182,6 +225,8 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 	CURL *c = curl_easy_init();
 	jv v = jv_invalid();
 
+	if (bad)
+		goto cleanup;
 	if (c == NULL) {
 		snprintf(err, errlen, "cannot start libcurl");
 		goto cleanup;
@@ -227,6 +272,12 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 		snprintf(err, errlen, "oauth2 token request: HTTP %ld, no access_token in the reply", status);
 		goto cleanup;
 	}
+	if (strpbrk(token, "\r\n") != NULL) {
+		snprintf(err, errlen, "oauth2 token request: the access token contains a line break: refusing it");
+		free(token);
+		goto cleanup;
+	}
+	rx_secret_add(token);
 	free(a->secret);
 	a->secret = token;
 	a->generation++;

@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #define REPLY_MAX (16 << 20)   /* keep at most this much of a reply */
-#define THROTTLE_GIVE_UP 50    /* 429s for one request before the run stops */
 #define QUOTA_WAIT 900         /* a throttle asking to wait longer is a quota */
 
 typedef struct request {
@@ -253,7 +252,8 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	rx_buf_putc(&shown, '{');
 	build_target(e, r, op, &url, &h, &shown);
 	rx_buf_putc(&shown, '}');
-	rx_buf_puts(o, "{\"method\":");
+	/* a control record: a commit downstream skips it (control.c) */
+	rx_buf_puts(o, "{\"$rx\":\"request\",\"method\":");
 	rx_json_put_string(o, op->method, strlen(op->method));
 	rx_buf_puts(o, ",\"url\":");
 	rx_json_put_string(o, url.data, url.len);
@@ -329,6 +329,9 @@ static void start(engine *e, request *r)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "rx-push/" RX_VERSION);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path as built (and as a dry run shows it) */
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -519,6 +522,65 @@ static const char *result_message(jv res, char *buf, size_t len, const char *fal
 	return buf;
 }
 
+/* A transfer error that trying again cannot mend: a bad URL, a protocol
+ * rx-push does not speak, a certificate that does not verify. */
+static int permanent(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_NOT_BUILT_IN:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_TOO_MANY_REDIRECTS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* One line of what the destination said, for a message: its "message"
+ * (or "error", "error_description", "detail"), else the start of the
+ * text. */
+static const char *reply_gist(const request *r, char *out, size_t len)
+{
+	jv body;
+	char err[64];
+
+	out[0] = '\0';
+	if (r->reply.len == 0)
+		return out;
+	if (rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) == 0) {
+		static const char *const names[] = {"message", "error_description", "error", "detail", "title"};
+		for (size_t i = 0; i < sizeof names / sizeof *names && out[0] == '\0' &&
+				   jv_get_kind(body) == JV_KIND_OBJECT; i++) {
+			jv v = jv_object_get(jv_copy(body), jv_string(names[i]));
+			if (jv_get_kind(v) == JV_KIND_OBJECT) {
+				jv m = jv_object_get(v, jv_string("message"));
+				v = m;
+			}
+			if (jv_get_kind(v) == JV_KIND_STRING)
+				snprintf(out, len, "%.200s", jv_string_value(v));
+			jv_free(v);
+		}
+		jv_free(body);
+	}
+	if (out[0] == '\0')
+		snprintf(out, len, "%.*s", (int)(r->reply.len < 200 ? r->reply.len : 200), r->reply.data);
+	char one[512];
+	rx_one_line(out, one, sizeof one);
+	size_t n = strlen(one) < len - 1 ? strlen(one) : len - 1;
+	memcpy(out, one, n);
+	out[n] = '\0';
+	return out;
+}
+
 static void settle(engine *e, request *r, CURLcode cc)
 {
 	push_ctx *c = e->c;
@@ -533,6 +595,12 @@ static void settle(engine *e, request *r, CURLcode cc)
 	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+		if (permanent(cc)) {
+			/* no retry, no later run, will change it: exit 1, not 75 */
+			rx_push_stop(c, PUSH_STOP_FAIL, "%s (a permanent error: not retried)", msg);
+			retry_records(e, r, r->recs, r->n, 0, 0, msg, 0); /* kept, unacked */
+			return;
+		}
 		if (r->attempts >= c->max_attempts || c->stop != PUSH_RUNNING) {
 			rx_push_stop(c, PUSH_STOP_DOWN, "destination unreachable after %d attempts: %s", r->attempts, msg);
 			retry_records(e, r, r->recs, r->n, 0, 0, msg, 0); /* kept, unacked */
@@ -589,6 +657,13 @@ static void settle(engine *e, request *r, CURLcode cc)
 			if (jv_get_kind(res) == JV_KIND_ARRAY) {
 				oc = PER_RECORD;
 				results = jv_copy(res);
+			} else if (jv_get_kind(res) != JV_KIND_NULL && jv_get_kind(res) != JV_KIND_INVALID) {
+				/* a reply rx-push does not understand is never success */
+				snprintf(msg, sizeof msg, "HTTP %ld: a reply rx-push does not understand (\"results\" is %s, not "
+					 "an array)", status, jv_kind_name(jv_get_kind(res)));
+				oc = REJECT_ALL;
+				jv_free(action);
+				action = jv_null();
 			}
 			if (jv_get_kind(action) == JV_KIND_STRING) {
 				const char *a = jv_string_value(action);
@@ -643,9 +718,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 			rx_push_rate_pause(c->rate, now + wait);
 		else
 			rx_push_rate_throttled(c->rate, now);
-		if (r->throttles >= THROTTLE_GIVE_UP) {
-			rx_push_stop(c, PUSH_STOP_DOWN, "the destination keeps answering %ld (%d times for one request)",
-				  status, r->throttles);
+		if (r->throttles >= c->max_throttles) {
+			rx_push_stop(c, PUSH_STOP_DOWN,
+				     "the destination keeps answering %ld (%d times for one request: --max-throttles)", status,
+				     r->throttles);
 			retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 			break;
 		}
@@ -674,7 +750,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 			}
 			rx_diag("%s", err);
 		}
-		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials", status);
+		char said[256];
+		reply_gist(r, said, sizeof said);
+		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s", status,
+			     said[0] ? " (it says: " : "", said, said[0] ? ")" : "");
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {
@@ -695,6 +774,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
 				rx_push_ack(c, r->recs[i], id);
+			} else if (jv_get_kind(ok) != JV_KIND_FALSE) {
+				/* neither ok nor rejected: not understood, never success */
+				rx_push_dead(c, r->recs[i], (int)status,
+					     "the reply's result for this record is not understood (neither ok nor rejected)",
+					     r->reply.data, r->reply.len, r->attempts);
 			} else {
 				rx_push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
 					  r->reply.data, r->reply.len, r->attempts);
@@ -774,10 +858,14 @@ static void batches_to_requests(engine *e)
 	push_batch *b;
 
 	while ((b = rx_push_batch_pop(e->c)) != NULL) {
-		request *r = request_new(b->op, b->recs, b->n);
-		r->next = NULL;
-		/* append at the head: take_due picks the deepest due one, so order is FIFO */
-		queue_push(e, r);
+		const push_op *op = rx_push_profile_op(&e->c->prof, b->op);
+		size_t per = op != NULL && op->max_records > 0 ? op->max_records : b->n;
+		/* queue_push adds at the head and take_due picks the deepest due
+		 * one: order is FIFO, and each piece of a split batch keeps it */
+		for (size_t at = 0; at < b->n; at += per) {
+			request *r = request_new(b->op, b->recs + at, b->n - at < per ? b->n - at : per);
+			queue_push(e, r);
+		}
 		rx_push_batch_free(b);
 	}
 }
@@ -817,7 +905,8 @@ void rx_push_http_run(push_ctx *c)
 			request *r = take_due(e, now);
 			if (r == NULL)
 				break;
-			double wait = rx_push_rate_acquire(c->rate, now);
+			/* a dry run sends nothing: it shows every request at once */
+			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
 				rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");

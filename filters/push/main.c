@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 volatile int rx_push_signalled;
@@ -50,6 +51,8 @@ static void usage(void)
 	       "      --budget FILE        share the rate budget with every rx-push naming FILE\n"
 	       "      --max-records N      records per request at most (below the profile's)\n"
 	       "      --max-attempts N     tries per request (default 6)\n"
+	       "      --max-throttles N    429s (or throttle replies) for one request before the run\n"
+	       "                           stops with exit 75 (default 50; they are waits, not tries)\n"
 	       "      --retry-base MS      first retry delay, doubled each time (default 500)\n"
 	       "      --retry-max MS       longest retry delay (default 60000)\n"
 	       "      --connect-timeout MS (default 10000)\n"
@@ -119,6 +122,10 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 		rx_buf_puts(b, ",\"hash\":");
 		rx_json_put_compact(b, r->hash);
 	}
+	if (r->run.n > 0) {
+		rx_buf_puts(b, ",\"run\":");
+		rx_json_put_compact(b, r->run);
+	}
 	rx_buf_printf(b, ",\"op\":\"%s\"", r->op);
 	if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
 		rx_buf_puts(b, ",\"id\":");
@@ -146,7 +153,7 @@ void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, 
 			size_t n = bodylen > 2048 ? 2048 : bodylen;
 			while (n > 0 && n < bodylen && ((unsigned char)body[n] & 0xC0) == 0x80)
 				n--; /* don't cut a UTF-8 character */
-			rx_json_put_string(&shown, body, n);
+			rx_json_put_text(&shown, body, n);
 		}
 		d.body = rx_span_of(shown.data, shown.len);
 	}
@@ -160,6 +167,7 @@ void rx_push_flush(push_ctx *c)
 {
 	if (c->out.buf.len == 0)
 		return;
+	rx_scrub(&c->out.buf, 0); /* an id or a dry run echoing a secret */
 	if (rx_writer_flush(&c->out) < 0)
 		rx_push_stop(c, PUSH_STOP_OUTPUT, "cannot write acks: %s", strerror(c->out.error));
 	rx_killpoint("flushed");
@@ -226,6 +234,32 @@ static void malformed(push_ctx *c, const char *text, size_t n, const char *why)
 	c->dead++;
 }
 
+/* A dead letter fed back (it has an "error") whose row no longer hashes to
+ * the row_hash it was rejected with: sent, it would be acked under its
+ * old key and hash, and the snapshot would hold a row the destination
+ * does not have. */
+static int edited_dead_letter(const rx_members *ms)
+{
+	static rx_members em, rm;
+	char err[128], hex[65];
+	unsigned char h[32];
+	long e = rx_json_find(ms, "error", 5), r = rx_json_find(ms, "row", 3);
+
+	if (e < 0 || rx_json_kind(ms->m[e].value) != 'o' ||
+	    rx_json_scan_object(ms->m[e].value.p, ms->m[e].value.n, &em, err, sizeof err) < 0)
+		return 0;
+	long i = rx_json_find(&em, "row_hash", 8);
+	if (i < 0 || em.m[i].value.n != 66)
+		return 0;
+	if (r < 0 || rx_json_kind(ms->m[r].value) != 'o' ||
+	    rx_json_scan_object(ms->m[r].value.p, ms->m[r].value.n, &rm, err, sizeof err) < 0)
+		return 1;
+	rx_canon_row_hash(&rm, NULL, 0, h);
+	for (int k = 0; k < 32; k++)
+		snprintf(hex + 2 * k, 3, "%02x", h[k]);
+	return memcmp(hex, em.m[i].value.p + 1, 64) != 0;
+}
+
 /* Make a record of one change; batch_op when it has none of its own. */
 static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op)
 {
@@ -254,6 +288,20 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 		malformed(c, text, n, "a change without \"key\"");
 		goto done;
 	}
+	long hi = rx_json_find(&ms, "hash", 4);
+	if (hi < 0 || rx_json_kind(ms.m[hi].value) != 's') {
+		/* an ack without it could never find its way back to the snapshot */
+		malformed(c, text, n, "a change without a \"hash\" string (rx-diff gives every change one; a "
+				      "hand-written change may make one up)");
+		goto done;
+	}
+	if (edited_dead_letter(&ms)) {
+		malformed(c, text, n,
+			  "a dead letter whose row was edited after it was rejected (it no longer matches its "
+			  "error.row_hash): a re-drive sends records as they were; to send other values, fix the model or "
+			  "the mapping and run the sync");
+		goto done;
+	}
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
@@ -271,6 +319,9 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	i = rx_json_find(&ms, "row", 3);
 	if (i >= 0 && rx_json_kind(ms.m[i].value) == 'o')
 		r->row = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "run", 3);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's')
+		r->run = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
 	rx_buf key = {0};
 	char hex[65];
@@ -418,8 +469,15 @@ static size_t drain_count(push_ctx *c)
 	char *line, err[512];
 	size_t n, count = 0;
 
-	while (rx_reader_next(&c->in, &line, &n, err, sizeof err) > 0) {
-		if (n == 0)
+	for (;;) {
+		int rc = rx_reader_next(&c->in, &line, &n, err, sizeof err);
+		if (rc < 0 && c->in.too_long && rx_reader_skip(&c->in, NULL, 0, err, sizeof err) == 0) {
+			count++;
+			continue;
+		}
+		if (rc <= 0)
+			break;
+		if (n == 0 || rx_control_is(line, n))
 			continue;
 		if (rx_json_scan_object(line, n, &ms, err, sizeof err) == 0) {
 			long ri = rx_json_find(&ms, "records", 7);
@@ -459,6 +517,20 @@ int rx_push_input_step(push_ctx *c, int block)
 	if (!block && !line_ready(c))
 		return 0;
 	rc = rx_reader_next(&c->in, &line, &n, err, sizeof err);
+	if (rc < 0 && c->in.too_long) {
+		/* that line is dead-lettered (its start kept), the rest delivered */
+		rx_buf start = {0};
+		rx_deadletter d = {"rx-push", 0, err, {NULL, 0}, 0};
+		if (rx_reader_skip(&c->in, &start, 1024, err, sizeof err) == 0) {
+			rx_diag("%s", d.message);
+			rx_deadletter_emit(start.data ? start.data : "", start.len, &d);
+			c->malformed++;
+			c->dead++;
+			rx_buf_free(&start);
+			return 1;
+		}
+		rx_buf_free(&start);
+	}
 	if (rc < 0) {
 		rx_diag("%s", err);
 		rx_push_stop(c, PUSH_STOP_FAIL, "cannot read input");
@@ -562,7 +634,7 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 {
 	rx_buf *o = &c->out.buf;
 
-	rx_buf_printf(o, "{\"driver\":\"%s\",\"table\":", c->prof.driver);
+	rx_buf_printf(o, "{\"$rx\":\"request\",\"driver\":\"%s\",\"table\":", c->prof.driver);
 	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
 	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
 	for (size_t i = 0; i < b->n; i++) {
@@ -686,6 +758,27 @@ cleanup:
 
 /* ---- main ---- */
 
+/* Only http and https, and a URL libcurl can parse: anything else is
+ * permanent (exit 1), never "try again later". */
+static void check_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	if (rc != CURLUE_OK) {
+		curl_url_cleanup(u);
+		rx_die(RX_EXIT_FAIL, "the URL '%s' is malformed: %s", url, curl_url_strerror(rc));
+	}
+	int ok = strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0;
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	if (!ok)
+		rx_die(RX_EXIT_FAIL, "the URL '%s' is not http or https: rx-push sends to web APIs only", url);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -701,7 +794,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_URL = 256, OPT_TABLE, OPT_KEY, OPT_INSECURE, OPT_RATE, OPT_BUDGET, OPT_MAXREC, OPT_ATTEMPTS,
 	       OPT_RBASE, OPT_RMAX, OPT_CTIMEOUT, OPT_TIMEOUT, OPT_GRACE, OPT_LIMIT, OPT_STATS, OPT_PROGRESS,
-	       OPT_MAXLINE };
+	       OPT_MAXLINE, OPT_THROTTLES };
 	static const struct option longopts[] = {
 		{"profile", required_argument, NULL, 'p'},
 		{"url", required_argument, NULL, OPT_URL},
@@ -713,6 +806,7 @@ int main(int argc, char **argv)
 		{"budget", required_argument, NULL, OPT_BUDGET},
 		{"max-records", required_argument, NULL, OPT_MAXREC},
 		{"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
+		{"max-throttles", required_argument, NULL, OPT_THROTTLES},
 		{"retry-base", required_argument, NULL, OPT_RBASE},
 		{"retry-max", required_argument, NULL, OPT_RMAX},
 		{"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
@@ -738,8 +832,10 @@ int main(int argc, char **argv)
 	rx_init("rx-push");
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	signal(SIGPIPE, SIG_IGN);
+	rx_no_core_dumps(); /* it holds tokens */
 	c->concurrency = 8;
 	c->max_attempts = 6;
+	c->max_throttles = 50;
 	c->retry_base = 0.5;
 	c->retry_max = 60;
 	c->connect_timeout_ms = 10000;
@@ -761,6 +857,7 @@ int main(int argc, char **argv)
 		case OPT_BUDGET: budget = optarg; break;
 		case OPT_MAXREC: max_records = (size_t)rx_parse_number("--max-records", optarg, 1, 1000000); break;
 		case OPT_ATTEMPTS: c->max_attempts = (int)rx_parse_number("--max-attempts", optarg, 1, 1000); break;
+		case OPT_THROTTLES: c->max_throttles = (int)rx_parse_number("--max-throttles", optarg, 1, 100000); break;
 		case OPT_RBASE: c->retry_base = parse_ms("--retry-base", optarg); break;
 		case OPT_RMAX: c->retry_max = parse_ms("--retry-max", optarg); break;
 		case OPT_CTIMEOUT: c->connect_timeout_ms = (long)rx_parse_number("--connect-timeout", optarg, 1, 86400000); break;
@@ -801,6 +898,11 @@ int main(int argc, char **argv)
 	c->url = c->prof.url;
 	if (c->url == NULL && c->prof.driver == NULL)
 		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: give --url", c->prof.name);
+	if (c->prof.driver == NULL)
+		check_url(c->url);
+	if (c->insecure)
+		rx_diag("warning: --insecure: TLS certificates are not verified; anyone on the path can read the "
+			"requests and the secrets in them");
 	if (nrates > 0) {
 		memcpy(c->prof.windows, rates, nrates * sizeof *rates);
 		c->prof.nwindows = nrates;
@@ -852,6 +954,13 @@ int main(int argc, char **argv)
 	size_t unacked = c->held;
 	if (c->stop == PUSH_STOP_QUOTA || c->stop == PUSH_STOP_DOWN || c->stop == PUSH_STOP_AUTH)
 		unacked += drain_count(c);
+	else if (c->stop == PUSH_RUNNING && limit_reached(c) && !(c->in.eof && rx_reader_buffered(&c->in) == 0)) {
+		/* the rest is read, not taken: the stages upstream end normally
+		 * (a pipeline under pipefail would otherwise fail on SIGPIPE) */
+		size_t rest = drain_count(c);
+		if (rest > 0)
+			rx_diag("--limit %llu: %zu more record%s not taken", c->limit, rest, rest == 1 ? "" : "s");
+	}
 	c->held = unacked; /* for the stats */
 	rx_push_input_flush(c);
 	for (push_batch *b = rx_push_batch_pop(c); b != NULL; b = rx_push_batch_pop(c)) {
@@ -891,6 +1000,8 @@ int main(int argc, char **argv)
 	rx_push_rate_close(c->rate);
 	rx_push_auth_free(&c->auth);
 	rx_push_profile_free(&c->prof);
+	rx_canon_free();
+	rx_secret_free();
 	curl_global_cleanup();
 	return status;
 }

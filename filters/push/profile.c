@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *get_string(jv obj, const char *name, const char *fallback)
 {
@@ -79,14 +80,70 @@ static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p,
 	if (jv_get_kind(prog) == JV_KIND_STRING) {
 		snprintf(what, sizeof what, "profile %s: %s program", p->name, member);
 		jv args = jv_object_set(jv_object(), jv_string("vars"), jv_copy(p->vars));
-		rc = rx_jq_compile(q, jv_string_value(prog), args, what, err, errlen);
+		rc = rx_jq_compile_with(q, jv_string_value(prog), args, p->dir, (const char *const *)p->modules, what, err,
+					errlen);
 		if (rc == 0)
 			*has = 1;
 		if (mentions_records != NULL)
-			*mentions_records = strstr(jv_string_value(prog), "records") != NULL;
+			*mentions_records = p->modules_records || strstr(jv_string_value(prog), "records") != NULL;
 	}
 	jv_free(prog);
 	return rc;
+}
+
+/* "jq": "hubspot" or ["hubspot", "ads"]: modules (NAME.jq beside the
+ * profile, or in share/rx/jq) that every program of the profile includes,
+ * so its body and response programs live in a .jq file that reads as jq,
+ * carries comments, and runs with jq itself on a recorded reply. */
+static int load_modules(push_profile *p, char *err, size_t errlen)
+{
+	jv m = jv_object_get(jv_copy(p->json), jv_string("jq"));
+	size_t n = 0;
+
+	if (jv_get_kind(m) == JV_KIND_STRING)
+		m = jv_array_append(jv_array(), m);
+	if (jv_get_kind(m) == JV_KIND_NULL || jv_get_kind(m) == JV_KIND_INVALID) {
+		jv_free(m);
+		return 0;
+	}
+	if (jv_get_kind(m) != JV_KIND_ARRAY) {
+		jv_free(m);
+		snprintf(err, errlen, "profile %s: \"jq\" is not a module name or an array of them", p->name);
+		return -1;
+	}
+	p->modules = calloc((size_t)jv_array_length(jv_copy(m)) + 1, sizeof *p->modules);
+	if (p->modules == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	jv_array_foreach(m, i, v) {
+		const char *name = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : "";
+		if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-/") !=
+						strlen(name)) {
+			snprintf(err, errlen, "profile %s: jq[%d]: not a module name", p->name, i);
+			jv_free(v);
+			jv_free(m);
+			return -1;
+		}
+		p->modules[n++] = rx_xstrdup(name);
+		/* its functions may read .records: then they are built for them */
+		char file[8192];
+		snprintf(file, sizeof file, "%s/%s.jq", p->dir, name);
+		if (access(file, R_OK) != 0)
+			snprintf(file, sizeof file, "%s/jq/%s.jq", rx_share_dir(), name);
+		if (access(file, R_OK) != 0) {
+			snprintf(err, errlen, "profile %s: no jq module '%s' (looked beside the profile and in %s/jq)",
+				 p->name, name, rx_share_dir());
+			jv_free(v);
+			jv_free(m);
+			return -1;
+		}
+		char *text = rx_read_file(file);
+		if (strstr(text, ".records") != NULL)
+			p->modules_records = 1;
+		free(text);
+		jv_free(v);
+	}
+	jv_free(m);
+	return 0;
 }
 
 static int load_windows(push_profile *p, char *err, size_t errlen)
@@ -135,6 +192,29 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 	return rc;
 }
 
+/* Does a template name one record ({key}, {row.NAME})?  A request whose
+ * URL does can only ever be about one record. */
+static int names_record(const char *t)
+{
+	return t != NULL && (strstr(t, "{key}") != NULL || strstr(t, "{row.") != NULL);
+}
+
+static int query_names_record(jv query)
+{
+	int found = 0;
+
+	if (jv_get_kind(query) != JV_KIND_OBJECT)
+		return 0;
+	/* (the macro evaluates its object more than once: no jv_copy in it) */
+	jv_object_foreach(query, k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING && names_record(jv_string_value(v)))
+			found = 1;
+		jv_free(k);
+		jv_free(v);
+	}
+	return found;
+}
+
 static int load_ops(push_profile *p, char *err, size_t errlen)
 {
 	jv ops = get_member(p->json, "ops", JV_KIND_OBJECT);
@@ -161,6 +241,22 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 		o->query = get_member(spec, "query", JV_KIND_OBJECT);
 		o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
 		p->nops++;
+		double max = get_number(spec, "max_records", 0);
+		if (names_record(o->path) || query_names_record(o->query)) {
+			/* a batch would go out under its first record's URL, and every
+			 * record of it be acked: one record a request, always */
+			if (max > 1 && rc == 0) {
+				snprintf(err, errlen,
+					 "profile %s: ops.%s: its URL names one record ({key} or {row.NAME}), so a "
+					 "request carries one record, but its \"max_records\" is %g: remove it, or take "
+					 "the record out of the URL",
+					 p->name, o->name, max);
+				rc = -1;
+			}
+			o->max_records = 1;
+		} else if (max >= 1) {
+			o->max_records = (size_t)max;
+		}
 		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0)
 			rc = -1;
 		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
@@ -185,6 +281,12 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	if (rx_profile_load(name, &p->json, p->path, sizeof p->path, err, errlen) < 0)
 		return -1;
 	p->name = rx_xstrdup(slash ? slash + 1 : name);
+	char *cut = strrchr(p->path, '/');
+	p->dir = cut ? strndup(p->path, (size_t)(cut - p->path)) : rx_xstrdup(".");
+	if (p->dir == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	if (load_modules(p, err, errlen) < 0)
+		return -1;
 	p->driver = get_string(p->json, "driver", NULL);
 	p->url = get_string(p->json, "url", NULL);
 	p->table = get_string(p->json, "table", NULL);
@@ -263,6 +365,10 @@ void rx_push_profile_free(push_profile *p)
 	free(p->reset_unit);
 	free(p->remaining_header);
 	free(p->idem_header);
+	for (size_t i = 0; p->modules != NULL && p->modules[i] != NULL; i++)
+		free(p->modules[i]);
+	free(p->modules);
+	free(p->dir);
 	memset(p, 0, sizeof *p);
 }
 
@@ -322,7 +428,12 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 				rx_buf_printf(&tmp, "%g", jv_number_value(v));
 			jv_free(v);
 		}
-		put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
+		if (encode && ((tmp.len == 1 && tmp.data[0] == '.') || (tmp.len == 2 && memcmp(tmp.data, "..", 2) == 0)))
+			/* a value "." or ".." would be a dot segment: /contacts/.. is /
+			 * to every URL parser on the way */
+			rx_buf_puts(out, tmp.len == 1 ? "%2E" : "%2E%2E");
+		else
+			put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
 		s = end;
 	}
 	rx_buf_free(&tmp);

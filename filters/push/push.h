@@ -41,6 +41,7 @@ typedef struct push_record {
 	char *text;              /* the change as received (owned), NUL-terminated */
 	size_t len;              /* its length */
 	rx_span key, hash, row;  /* raw values inside text; row may be empty */
+	rx_span run;             /* its "run" (state and run of the change), or empty */
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
@@ -59,6 +60,8 @@ typedef struct push_op {
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
 	int response_records; /* it mentions .records: build them for it */
+	size_t max_records;   /* records a request for this op (0: the profile's);
+	                       * 1 when the path or query names a record */
 } push_op;
 
 typedef struct push_window {
@@ -96,6 +99,9 @@ typedef struct push_profile {
 	char *remaining_header; /* a header holding the requests left */
 	char *idem_header;      /* header carrying the idempotency key */
 	jv auth;                /* the "auth" object, or null */
+	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
+	char *dir;              /* the profile's directory: modules are found there first */
+	int modules_records;    /* a module mentions records: build them for its programs */
 } push_profile;
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
@@ -186,6 +192,7 @@ typedef struct push_ctx {
 	const char *url;          /* base URL (profile's, or --url) */
 	long concurrency;         /* requests in flight at most */
 	int max_attempts;         /* tries per request before giving up */
+	int max_throttles;        /* 429s for one request before the run stops */
 	double retry_base;        /* first back-off, seconds */
 	double retry_max;         /* longest back-off, seconds */
 	long connect_timeout_ms;

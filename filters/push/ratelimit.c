@@ -169,7 +169,7 @@ push_rate *rx_push_rate_open(const push_window *w, size_t n, const char *budget_
 	r->n = n;
 	r->fd = -1;
 	if (budget_file != NULL) {
-		r->fd = open(budget_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		r->fd = open(budget_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* like the state: the sync's own */
 		if (r->fd < 0) {
 			snprintf(err, errlen, "cannot open budget file '%s': %s", budget_file, strerror(errno));
 			free(r);

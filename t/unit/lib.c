@@ -51,6 +51,28 @@ static void check_scan(void)
 	memcpy(deep, "{\"a\":", 5);
 	ok(rx_json_scan_object(deep, sizeof deep, &ms, err, sizeof err) < 0 && strstr(err, "deeply") != NULL,
 	   "scan: deep nesting is an error, not a stack overflow");
+	const char *dup = "{\"id\":\"C1\",\"email\":\"a@x\",\"id\":\"P9\"}";
+	ok(rx_json_scan_object(dup, strlen(dup), &ms, err, sizeof err) < 0 &&
+		   strstr(err, "member \"id\" appears twice (members 1 and 3)") != NULL,
+	   "scan: a repeated member name is refused, named, with both places");
+	const char *esc = "{\"id\":1,\"\\u0069d\":2}";
+	ok(rx_json_scan_object(esc, strlen(esc), &ms, err, sizeof err) < 0 && strstr(err, "appears twice") != NULL,
+	   "scan: a name repeated with an escape is the same name");
+	const char *nested = "{\"row\":{\"a\":1,\"a\":2},\"a\":3}";
+	ok(rx_json_scan_object(nested, strlen(nested), &ms, err, sizeof err) == 0,
+	   "scan: names are checked at the top level, where rows have them");
+	rx_buf wide = {0};
+	rx_buf_putc(&wide, '{');
+	for (int i = 0; i < 600; i++)
+		rx_buf_printf(&wide, "%s\"c%d\":%d", i ? "," : "", i, i);
+	rx_buf_puts(&wide, "}");
+	ok(rx_json_scan_object(wide.data, wide.len, &ms, err, sizeof err) == 0 && ms.n == 600,
+	   "scan: 600 distinct names are fine");
+	wide.len--;
+	rx_buf_puts(&wide, ",\"c599\":0}");
+	ok(rx_json_scan_object(wide.data, wide.len, &ms, err, sizeof err) < 0 && strstr(err, "members 600 and 601"),
+	   "scan: and a wide row with one name twice is refused");
+	rx_buf_free(&wide);
 	free(ms.m);
 }
 
@@ -224,6 +246,23 @@ static void check_deadletter(void)
 	rx_members ms = {0};
 	char err[128];
 	ok(rx_json_scan_object(out.data, out.len - 1, &ms, err, sizeof err) == 0, "deadletter: valid JSON");
+	rx_members row = {0};
+	unsigned char h[32];
+	char want[80] = "\"row_hash\":\"";
+	rx_json_scan_object("{\"a\":1.0}", 9, &row, err, sizeof err);
+	rx_canon_row_hash(&row, NULL, 0, h);
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 12 + 2 * i, 3, "%02x", h[i]);
+	ok(strstr(out.data, want) != NULL, "deadletter: a change's error carries the canonical hash of its row");
+	rx_buf mark = {0};
+	rx_buf_puts(&mark, "{\"op\":\"upsert\",\"key\":\"C1\",\"row\":{\"a\":2},\"error\":{\"row_hash\":\"");
+	rx_buf_put(&mark, want + 12, 64);
+	rx_buf_puts(&mark, "\"}}");
+	rx_buf_reset(&out);
+	rx_deadletter_format(&out, mark.data, mark.len, &d);
+	ok(strstr(out.data, want) != NULL, "deadletter: and keeps the first one when it comes round again");
+	rx_buf_free(&mark);
+	free(row.m);
 	rx_buf_reset(&out);
 	rx_deadletter_format(&out, "not json", 8, &d);
 	ok(strncmp(out.data, "{\"record\":\"not json\",\"error\":", 29) == 0, "deadletter: a non-object is kept as text");
