@@ -69,6 +69,7 @@ int rx_extract_sqlite(const extract_options *o, rx_writer *out);
 int rx_extract_csv(const extract_options *o, rx_writer *out);
 int rx_extract_ndjson(const extract_options *o, rx_writer *out);
 int rx_extract_postgres(const extract_options *o, rx_writer *out);
+int rx_extract_mysql(const extract_options *o, rx_writer *out);
 int rx_extract_snowflake(const extract_options *o, rx_writer *out);
 int rx_extract_bigquery(const extract_options *o, rx_writer *out);
 int rx_extract_databricks(const extract_options *o, rx_writer *out);

@@ -23,6 +23,9 @@ static void usage(void)
 	       "      --sqlite FILE        a SQLite database; with --query or --table\n"
 	       "      --postgres CONNINFO  a PostgreSQL server (libpq conninfo or URI; '' uses\n"
 	       "                           $PGHOST, $PGDATABASE...); with --query or --table\n"
+	       "      --mysql CONNINFO     a MySQL or MariaDB server (key=value settings: host,\n"
+	       "                           port, socket, user, database...; the password from\n"
+	       "                           $MYSQL_PWD or an option file); with --query or --table\n"
 	       "      --clickhouse URL     a ClickHouse server's HTTP interface (http://host:8123;\n"
 	       "                           $CLICKHOUSE_USER, $CLICKHOUSE_PASSWORD); with --query or --table\n"
 	       "      --csv FILE           a CSV file with a header row ('-' for stdin)\n"
@@ -207,12 +210,14 @@ int main(int argc, char **argv)
 	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY,
 	       OPT_SNOWFLAKE, OPT_BIGQUERY, OPT_DATABRICKS, OPT_USER, OPT_WAREHOUSE, OPT_ROLE, OPT_DATABASE,
 	       OPT_CATALOG, OPT_SCHEMA, OPT_LOCATION, OPT_CREDENTIALS, OPT_DISPOSITION, OPT_TIMEOUT,
-	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE };
+	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE, OPT_MYSQL };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
 		{"ndjson", required_argument, NULL, OPT_NDJSON},
 		{"postgres", required_argument, NULL, OPT_POSTGRES},
+		{"mysql", required_argument, NULL, OPT_MYSQL},
+		{"mariadb", required_argument, NULL, OPT_MYSQL},
 		{"clickhouse", required_argument, NULL, OPT_CLICKHOUSE},
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
@@ -256,10 +261,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES: case OPT_CLICKHOUSE:
-		case OPT_SNOWFLAKE: case OPT_BIGQUERY: case OPT_DATABRICKS:
+		case OPT_SNOWFLAKE: case OPT_BIGQUERY: case OPT_DATABRICKS: case OPT_MYSQL:
 			if (kind != 0)
-				rx_usage_error("give one source (--sqlite, --postgres, --clickhouse, --csv, --ndjson, "
-					       "--snowflake, --bigquery or --databricks)");
+				rx_usage_error("give one source (--sqlite, --postgres, --mysql, --clickhouse, --csv, "
+					       "--ndjson, --snowflake, --bigquery or --databricks)");
 			kind = c;
 			o.source = optarg;
 			break;
@@ -339,14 +344,14 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (kind == 0)
-		rx_usage_error("no source: give --sqlite, --postgres, --clickhouse, --csv, --ndjson, --snowflake, "
-			       "--bigquery or --databricks");
+		rx_usage_error("no source: give --sqlite, --postgres, --mysql, --clickhouse, --csv, --ndjson, "
+			       "--snowflake, --bigquery or --databricks");
 	int http_source = kind == OPT_SNOWFLAKE || kind == OPT_BIGQUERY || kind == OPT_DATABRICKS;
-	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_CLICKHOUSE || http_source) {
+	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_MYSQL || kind == OPT_CLICKHOUSE || http_source) {
 		if ((o.query == NULL) == (o.table == NULL))
 			rx_usage_error("give one of --query or --table");
 	} else if (o.query != NULL || o.table != NULL) {
-		rx_usage_error("--query and --table go with --sqlite, --postgres, --clickhouse or a warehouse");
+		rx_usage_error("--query and --table go with --sqlite, --postgres, --mysql, --clickhouse or a warehouse");
 	}
 	if (warehouse_option && !http_source)
 		rx_usage_error("the warehouse options (--user, --warehouse, --base-url...) go with --snowflake, "
@@ -364,6 +369,7 @@ int main(int argc, char **argv)
 	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
+	case OPT_MYSQL: status = rx_extract_mysql(&o, &out); break;
 	case OPT_SNOWFLAKE: status = rx_extract_snowflake(&o, &out); break;
 	case OPT_BIGQUERY: status = rx_extract_bigquery(&o, &out); break;
 	case OPT_DATABRICKS: status = rx_extract_databricks(&o, &out); break;

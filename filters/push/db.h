@@ -1,11 +1,12 @@
 /*
- * db.h - rx-push's database destinations (SQLite, PostgreSQL, Redis).
+ * db.h - rx-push's database destinations (SQLite, PostgreSQL, MySQL, Redis).
  *
  * A database destination is a driver, not an HTTP profile: the profile
- * names the driver ("driver": "sqlite" or "postgres"), and rx-push hands
+ * names the driver ("driver": "sqlite", "postgres" or "mysql"), and rx-push hands
  * it whole batches.  Each batch is one transaction; inside it each record
- * is applied under its own savepoint, so a constraint violation on one
- * record dead-letters that record and the rest of the batch commits.
+ * is applied under its own savepoint (or, for mysql, as its own statement,
+ * which InnoDB undoes alone), so a constraint violation on one record
+ * dead-letters that record and the rest of the batch commits.
  *
  * The rows are the raw JSON text of each change's "row" member (objects).
  * A driver maps members to columns by name: strings as text, numbers as
@@ -29,11 +30,12 @@ typedef struct rx_db_result {
 } rx_db_result;
 
 typedef struct rx_db_driver {
-	const char *name; /* "sqlite", "postgres", "redis" */
+	const char *name; /* "sqlite", "postgres", "mysql", "redis" */
 	int needs_table;  /* the run must name a table and key columns */
 	/* Connect.  target: a file path (sqlite), a libpq conninfo
 	 * (postgres; the password comes from $PGPASSWORD or ~/.pgpass, never
-	 * from here) or a Redis URL.  table: the table written (redis: the
+	 * from here), an rx MySQL conninfo (mysql, rxmysql.h; the password
+	 * from $MYSQL_PWD or an option file) or a Redis URL.  table: the table written (redis: the
 	 * key template, or NULL).  keys: the conflict target columns (upsert,
 	 * update and delete find a record by them).  profile: the profile's
 	 * JSON object (borrowed), where a driver finds its own settings. */
@@ -53,9 +55,10 @@ typedef struct rx_db_driver {
 
 extern const rx_db_driver rx_db_sqlite;   /* db_sqlite.c */
 extern const rx_db_driver rx_db_postgres; /* db_postgres.c */
+extern const rx_db_driver rx_db_mysql;    /* db_mysql.c */
 extern const rx_db_driver rx_db_redis;    /* db_redis.c */
 
-/* The driver called name, or NULL (db_redis.c keeps the list). */
+/* The driver called name, or NULL (db.c keeps the list). */
 const rx_db_driver *rx_db_find(const char *name);
 
 #endif

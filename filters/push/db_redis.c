@@ -547,13 +547,3 @@ static int redis_apply(rx_db *d, const char *op, const rx_span *ids, const rx_sp
 }
 
 const rx_db_driver rx_db_redis = {"redis", 0, redis_open, redis_apply, redis_close};
-
-const rx_db_driver *rx_db_find(const char *name)
-{
-	static const rx_db_driver *const drivers[] = {&rx_db_sqlite, &rx_db_postgres, &rx_db_redis};
-
-	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
-		if (name != NULL && strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
-	return NULL;
-}
