@@ -443,6 +443,13 @@ int rx_diff_history_closed(sqlite3 *db, long long run, const char *path)
 	}
 	sqlite3_finalize(st);
 	(void)path;
+	/* the rejections of older runs have nothing left to answer */
+	char sql[128];
+	snprintf(sql, sizeof sql, "DELETE FROM rejected WHERE run < %lld", run);
+	if (rx_diff_exec(db, sql, err, sizeof err) < 0) {
+		rx_diag("%s", err);
+		return -1;
+	}
 	return 0;
 }
 

@@ -23,7 +23,7 @@
  *   run_errors(run, stage, reason, count)
  *                            each run's dead letters by the stage that
  *                            wrote them and why (health.c)
- *   rejected(key, run, reason) the staged changes of the open run that
+ *   rejected(run, key, reason) the staged changes of the newest run that
  *                            the destination rejected (rx-push said so
  *                            with {"$rx":"rejected"}): answered, not
  *                            applied; they stay staged
@@ -63,7 +63,8 @@
 #define OPS_SCHEMA \
 	"CREATE TABLE IF NOT EXISTS run_errors(run INTEGER NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL," \
 	" count INTEGER NOT NULL, PRIMARY KEY(run, stage, reason)) WITHOUT ROWID;" \
-	"CREATE TABLE IF NOT EXISTS rejected(key TEXT PRIMARY KEY, run INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;" \
+	"CREATE TABLE IF NOT EXISTS rejected(run INTEGER NOT NULL, key TEXT NOT NULL, reason TEXT NOT NULL," \
+	" PRIMARY KEY(run, key)) WITHOUT ROWID;" \
 	"CREATE TABLE IF NOT EXISTS totals(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 
 static const char schema[] =

@@ -141,6 +141,27 @@ double rx_metrics_previous(const rx_metrics *m, const char *name, ...)
 	return v;
 }
 
+size_t rx_metrics_previous_labels(const rx_metrics *m, const char *prefix, char (*out)[48], size_t max)
+{
+	const char *p = m->previous.data, *end = p ? p + m->previous.len : NULL;
+	size_t n = 0, k = strlen(prefix);
+
+	while (p != NULL && p < end && n < max) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > k && memcmp(p, prefix, k) == 0) {
+			const char *q = memchr(p + k, '"', (size_t)(eol - p - (long)k));
+			if (q != NULL && (size_t)(q - p - (long)k) < 48) {
+				snprintf(out[n], 48, "%.*s", (int)(q - p - (long)k), p + k);
+				n++;
+			}
+		}
+		p = eol + 1;
+	}
+	return n;
+}
+
 int rx_metrics_write(rx_metrics *m, const char *path, char *err, size_t errlen)
 {
 	rx_buf tmp = {0};

@@ -359,6 +359,9 @@ void rx_metrics_sample(rx_metrics *m, const char *name, double value, ...);
 void rx_metrics_counter(rx_metrics *m, const char *name, double add, ...);
 /* The previous file's value of a series (labels as above), or 0. */
 double rx_metrics_previous(const rx_metrics *m, const char *name, ...);
+/* The values of the label that follows prefix ('name{sync="a",reason="')
+ * in the previous file's samples, into out[max][48]: how many. */
+size_t rx_metrics_previous_labels(const rx_metrics *m, const char *prefix, char (*out)[48], size_t max);
 /* Write the file atomically (a temporary file beside it, fsync, rename),
  * secrets scrubbed.  0, or -1 with err. */
 int rx_metrics_write(rx_metrics *m, const char *path, char *err, size_t errlen);
