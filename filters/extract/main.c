@@ -30,6 +30,9 @@ static void usage(void)
 	       "  -q, --query SQL          the model's query\n"
 	       "      --query-file FILE    read the query from FILE\n"
 	       "  -t, --table NAME         every row of a table\n"
+	       "      --dbt-model NAME     every row of a dbt model's relation, from the manifest\n"
+	       "      --dbt-project DIR    the dbt project (default .): DIR/target/manifest.json\n"
+	       "      --dbt-manifest FILE  the manifest itself\n"
 	       "  -d, --delimiter C        CSV field delimiter (default ',', 'tab' for a tab)\n"
 	       "      --infer              CSV: integers, decimals, true/false as JSON; empty as null\n"
 	       "      --types COL=TYPE,... CSV: int, float, bool, string or json for these columns\n"
@@ -180,7 +183,7 @@ void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
 int main(int argc, char **argv)
 {
 	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
-	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY };
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_DBT_MODEL, OPT_DBT_PROJECT, OPT_DBT_MANIFEST };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
@@ -189,6 +192,9 @@ int main(int argc, char **argv)
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
 		{"table", required_argument, NULL, 't'},
+		{"dbt-model", required_argument, NULL, OPT_DBT_MODEL},
+		{"dbt-project", required_argument, NULL, OPT_DBT_PROJECT},
+		{"dbt-manifest", required_argument, NULL, OPT_DBT_MANIFEST},
 		{"delimiter", required_argument, NULL, 'd'},
 		{"infer", no_argument, NULL, OPT_INFER},
 		{"types", required_argument, NULL, OPT_TYPES},
@@ -202,6 +208,7 @@ int main(int argc, char **argv)
 	};
 	extract_options o = {0};
 	char *query_text = NULL;
+	const char *dbt_model = NULL, *dbt_project = NULL, *dbt_manifest = NULL;
 	int kind = 0, c, unbuffered = 0, status;
 	rx_writer out;
 
@@ -225,6 +232,15 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.table = optarg;
+			break;
+		case OPT_DBT_MODEL:
+			dbt_model = optarg;
+			break;
+		case OPT_DBT_PROJECT:
+			dbt_project = optarg;
+			break;
+		case OPT_DBT_MANIFEST:
+			dbt_manifest = optarg;
 			break;
 		case 'd':
 			if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
@@ -267,9 +283,27 @@ int main(int argc, char **argv)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (kind == 0)
 		rx_usage_error("no source: give --sqlite, --postgres, --csv or --ndjson");
+	if ((dbt_project != NULL || dbt_manifest != NULL) && dbt_model == NULL)
+		rx_usage_error("--dbt-project and --dbt-manifest go with --dbt-model");
+	if (dbt_model != NULL) {
+		/* a dbt model by name: the relation dbt built, as a query */
+		char path[4096], err[1024];
+		if (kind != OPT_SQLITE && kind != OPT_POSTGRES)
+			rx_usage_error("--dbt-model goes with --sqlite or --postgres");
+		if (o.query != NULL || o.table != NULL)
+			rx_usage_error("give one of --query, --table or --dbt-model");
+		if (dbt_manifest != NULL)
+			snprintf(path, sizeof path, "%s", dbt_manifest);
+		else
+			snprintf(path, sizeof path, "%s/target/manifest.json", dbt_project ? dbt_project : ".");
+		free(query_text);
+		o.query = query_text = rx_extract_dbt_query(path, dbt_model, kind == OPT_POSTGRES, err, sizeof err);
+		if (o.query == NULL)
+			rx_die(RX_EXIT_FAIL, "%s", err);
+	}
 	if (kind == OPT_SQLITE || kind == OPT_POSTGRES) {
 		if ((o.query == NULL) == (o.table == NULL))
-			rx_usage_error("give one of --query or --table");
+			rx_usage_error("give one of --query, --table or --dbt-model");
 	} else if (o.query != NULL || o.table != NULL) {
 		rx_usage_error("--query and --table go with --sqlite or --postgres");
 	}
