@@ -67,7 +67,7 @@ test_expect_success '--health: never succeeded, and rejected rows past --max-err
 test_expect_success '--health: stale past --max-age' '
 	sqlite3 state/app.db "update meta set value = \"2020-01-01T00:00:00.000Z\" where name = \"last_success\"" &&
 	test_expect_code 1 rx-diff --health --max-age 2h state/app.db >out &&
-	test_grep "^app: unhealthy: stale: last success [0-9]*d ago (--max-age 7200s)$" out &&
+	test_grep "^app: unhealthy: stale: last success [0-9]*d ago (--max-age 2h)$" out &&
 	rx-diff --health state/app.db >out &&
 	test_grep "^app: healthy" out
 '

@@ -36,7 +36,7 @@ test_expect_success 'a stale sync and one that never succeeded: Slack and PagerD
 	test_grep "^rx alert: hubspot: never succeeded" err &&
 	fake_state >slack &&
 	jq -r ".records | to_entries[] | .key + \" \" + .value.row.text" slack | sort >got &&
-	test_grep "^app rx sync app (sqlite) is unhealthy: stale: last success [0-9]*d ago (--max-age 3600s)$" got &&
+	test_grep "^app rx sync app (sqlite) is unhealthy: stale: last success [0-9]*d ago (--max-age 1h)$" got &&
 	test_grep "^hubspot rx sync hubspot (no destination) is unhealthy: never succeeded$" got &&
 	test_lines 2 pd.log &&
 	jq -c ".body | fromjson | .records[0].row | {event_action, dedup_key, severity: .payload.severity, component: .payload.component}" pd.log | sort >got &&

@@ -135,6 +135,7 @@ typedef struct diff_sync {
 
 typedef struct diff_health {
 	int max_age;           /* seconds; 0: no limit */
+	const char *max_age_text; /* as given */
 	double max_error_rate; /* -1: no limit */
 	int json;
 } diff_health;

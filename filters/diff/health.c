@@ -788,7 +788,7 @@ int rx_diff_health(char **args, int nargs, const diff_health *h)
 			rx_buf_printf(&why, "%snever succeeded", why.len ? "; " : "");
 		} else if (h->max_age > 0 && now - s.last_success > h->max_age) {
 			age_text(now - s.last_success, age, sizeof age);
-			rx_buf_printf(&why, "stale: last success %s ago (--max-age %ds)", age, h->max_age);
+			rx_buf_printf(&why, "stale: last success %s ago (--max-age %s)", age, h->max_age_text);
 		}
 		if (s.running == 0 && strcmp(s.outcome, "aborted") == 0)
 			rx_buf_printf(&why, "%sthe last run was aborted (a guard rail, or a model cut short: the model's)",

@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	diff_options o;
 	const char *profile = NULL;
 	int c, commit = 0, status_mode = 0, status, ratio_given = 0, health_mode = 0;
-	diff_health health = {0, -1, 0};
+	diff_health health = {0, NULL, -1, 0};
 
 	rx_init("rx-diff");
 	/* no global count of SQLite's memory: it takes a mutex on every
@@ -264,6 +264,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAX_AGE:
 			health.max_age = rx_diff_parse_age("--max-age", optarg);
+			health.max_age_text = optarg;
 			break;
 		case OPT_MAX_ERROR_RATE: {
 			char *end;
