@@ -24,6 +24,9 @@ test_expect_success '--count-record: the first line says how many changes follow
 	test_cmp expect got &&
 	rx-batch --size 2 <c >b &&
 	test "$(head -n 1 b)" = "$(head -n 1 c)" &&
+	rx-map --rename v=value <c >mapped &&
+	test "$(head -n 1 mapped)" = "$(head -n 1 c)" &&
+	test_lines 21 mapped &&
 	head -n 1 c | rx-diff --state s.db --commit 2>err &&
 	! grep -q "not an ack" err
 '

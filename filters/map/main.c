@@ -525,6 +525,13 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 			rc = RX_EXIT_DATAERR;
 			goto done;
 		}
+		if (rx_control_is(line, len) && rx_control_kind_is(line, len, "changes")) {
+			/* rx-diff's count of the changes that follow: passed on */
+			rx_buf_put(&w->buf, line, len);
+			rx_buf_putc(&w->buf, '\n');
+			rx_writer_record(w);
+			continue;
+		}
 		if (rx_control_is(line, len)) {
 			rx_end end;
 			if (rx_control_end(line, len, &end, err, sizeof err) < 0) {
