@@ -856,19 +856,19 @@ int rx_diff_metrics(const char *state, const char *path, char *err, size_t errle
 	rx_metrics_open(&m, NULL);
 	const char *n = s.name;
 	rx_metrics_family(&m, "rx_diff_runs_total", "counter", "Runs of the sync that ended.");
-	rx_metrics_sample(&m, "rx_diff_runs_total", (double)total(s.db, "runs", "1"), "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_runs_total", (double)total(s.db, "runs", "1"), "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_rows_read_total", "counter", "Rows of the model read by the runs that ended.");
-	rx_metrics_sample(&m, "rx_diff_rows_read_total", (double)total(s.db, "rows", "rows"), "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_rows_read_total", (double)total(s.db, "rows", "rows"), "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_changes_total", "counter",
 			  "Changes emitted: rows new to the destination, changed, gone from the model.");
 	rx_metrics_sample(&m, "rx_diff_changes_total", (double)total(s.db, "inserts", "inserts"), "sync", n, "change",
-			  "new", NULL);
+			  "new", RX_LABELS_END);
 	rx_metrics_sample(&m, "rx_diff_changes_total", (double)total(s.db, "updates", "updates"), "sync", n, "change",
-			  "changed", NULL);
+			  "changed", RX_LABELS_END);
 	rx_metrics_sample(&m, "rx_diff_changes_total", (double)total(s.db, "deletes", "deletes"), "sync", n, "change",
-			  "gone", NULL);
+			  "gone", RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_acked_total", "counter", "Changes the destination acked (committed).");
-	rx_metrics_sample(&m, "rx_diff_acked_total", (double)total(s.db, "acked", "acked"), "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_acked_total", (double)total(s.db, "acked", "acked"), "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_dead_letters_total", "counter",
 			  "Records dead-lettered, by stage (rx-diff, upstream: the model's; rx-push: the destination's) "
 			  "and reason.");
@@ -885,28 +885,28 @@ int rx_diff_metrics(const char *state, const char *path, char *err, size_t errle
 	while (sqlite3_step(st) == SQLITE_ROW)
 		rx_metrics_sample(&m, "rx_diff_dead_letters_total", (double)sqlite3_column_int64(st, 2), "sync", n,
 				  "stage", (const char *)sqlite3_column_text(st, 0), "reason",
-				  (const char *)sqlite3_column_text(st, 1), NULL);
+				  (const char *)sqlite3_column_text(st, 1), RX_LABELS_END);
 	sqlite3_finalize(st);
 	rx_metrics_family(&m, "rx_diff_unacked_changes", "gauge",
 			  "Changes of the last run not acked (rejected or unanswered): sent again next run.");
-	rx_metrics_sample(&m, "rx_diff_unacked_changes", (double)s.not_acked, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_unacked_changes", (double)s.not_acked, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_uncertain_keys", "gauge", "Keys sent and never answered by an earlier run.");
-	rx_metrics_sample(&m, "rx_diff_uncertain_keys", (double)s.uncertain, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_uncertain_keys", (double)s.uncertain, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_snapshot_rows", "gauge", "Rows the destination holds, as the snapshot knows.");
-	rx_metrics_sample(&m, "rx_diff_snapshot_rows", (double)s.snapshot_rows, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_snapshot_rows", (double)s.snapshot_rows, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_last_run_ok", "gauge",
 			  "1 if the last run ended with every change answered and no row dead-lettered.");
-	rx_metrics_sample(&m, "rx_diff_last_run_ok", strcmp(s.outcome, "ok") == 0 ? 1 : 0, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_last_run_ok", strcmp(s.outcome, "ok") == 0 ? 1 : 0, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_last_run_duration_seconds", "gauge", "From the stage to the end of the commit.");
-	rx_metrics_sample(&m, "rx_diff_last_run_duration_seconds", s.duration, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_last_run_duration_seconds", s.duration, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_last_run_timestamp_seconds", "gauge", "When the last run started.");
-	rx_metrics_sample(&m, "rx_diff_last_run_timestamp_seconds", s.started, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_last_run_timestamp_seconds", s.started, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_last_success_timestamp_seconds", "gauge",
 			  "When the last run that happened (every change answered) ended.");
-	rx_metrics_sample(&m, "rx_diff_last_success_timestamp_seconds", s.last_success, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_last_success_timestamp_seconds", s.last_success, "sync", n, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_diff_last_commit_timestamp_seconds", "gauge",
 			  "When the destination last acked a change.");
-	rx_metrics_sample(&m, "rx_diff_last_commit_timestamp_seconds", s.last_commit, "sync", n, NULL);
+	rx_metrics_sample(&m, "rx_diff_last_commit_timestamp_seconds", s.last_commit, "sync", n, RX_LABELS_END);
 	rc = rx_metrics_write(&m, path, err, errlen);
 done:
 	rx_metrics_free(&m);

@@ -353,7 +353,10 @@ typedef struct rx_metrics {
 void rx_metrics_open(rx_metrics *m, const char *previous);
 /* "# HELP" and "# TYPE" of a family (type: counter or gauge). */
 void rx_metrics_family(rx_metrics *m, const char *name, const char *type, const char *help);
-/* One sample; after the value, (label, value) pairs ending with NULL. */
+/* The end of a list of labels (a typed null: a bare NULL may be an int). */
+#define RX_LABELS_END ((const char *)NULL)
+/* One sample; after the value, (label, value) pairs ending with
+ * RX_LABELS_END. */
 void rx_metrics_sample(rx_metrics *m, const char *name, double value, ...);
 /* A counter: the previous file's value of the same series plus add. */
 void rx_metrics_counter(rx_metrics *m, const char *name, double add, ...);

@@ -239,9 +239,9 @@ void rx_push_write_metrics(push_ctx *c, const char *path, int success)
 	rx_metrics_family(&m, "rx_push_records_total", "counter", "Records taken in, by op and outcome.");
 	for (int i = 0; i < 4; i++) {
 		rx_metrics_counter(&m, "rx_push_records_total", (double)c->by_op[i][0], "sync", sync, "op", ops[i],
-				   "outcome", "acked", NULL);
+				   "outcome", "acked", RX_LABELS_END);
 		rx_metrics_counter(&m, "rx_push_records_total", (double)c->by_op[i][1], "sync", sync, "op", ops[i],
-				   "outcome", "dead_lettered", NULL);
+				   "outcome", "dead_lettered", RX_LABELS_END);
 	}
 	rx_metrics_family(&m, "rx_push_dead_letters_total", "counter",
 			  "Records dead-lettered, by reason (http_NNN, rejected, unsendable, malformed).");
@@ -261,37 +261,37 @@ void rx_push_write_metrics(push_ctx *c, const char *path, int success)
 		for (size_t i = 0; i < c->nreasons; i++)
 			if (strcmp(reasons[k], c->reasons[i].name) == 0)
 				add = c->reasons[i].n;
-		rx_metrics_counter(&m, "rx_push_dead_letters_total", (double)add, "sync", sync, "reason", reasons[k], NULL);
+		rx_metrics_counter(&m, "rx_push_dead_letters_total", (double)add, "sync", sync, "reason", reasons[k], RX_LABELS_END);
 	}
 	rx_metrics_family(&m, "rx_push_upserts_total", "counter",
 			  "Upserts the destination's reply said created a record or updated one.");
-	rx_metrics_counter(&m, "rx_push_upserts_total", (double)c->created, "sync", sync, "result", "created", NULL);
-	rx_metrics_counter(&m, "rx_push_upserts_total", (double)c->updated, "sync", sync, "result", "updated", NULL);
+	rx_metrics_counter(&m, "rx_push_upserts_total", (double)c->created, "sync", sync, "result", "created", RX_LABELS_END);
+	rx_metrics_counter(&m, "rx_push_upserts_total", (double)c->updated, "sync", sync, "result", "updated", RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_requests_total", "counter", "Requests sent (retries included).");
-	rx_metrics_counter(&m, "rx_push_requests_total", (double)c->requests, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_requests_total", (double)c->requests, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_retries_total", "counter", "Requests sent again after a failure.");
-	rx_metrics_counter(&m, "rx_push_retries_total", (double)c->retries, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_retries_total", (double)c->retries, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_throttled_total", "counter", "Replies that said slow down (429s).");
-	rx_metrics_counter(&m, "rx_push_throttled_total", (double)c->throttled, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_throttled_total", (double)c->throttled, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_throttled_seconds_total", "counter",
 			  "Time requests waited on rate limits and 429s.");
-	rx_metrics_counter(&m, "rx_push_throttled_seconds_total", c->throttled_seconds, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_throttled_seconds_total", c->throttled_seconds, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_sent_bytes_total", "counter", "Request bodies sent.");
-	rx_metrics_counter(&m, "rx_push_sent_bytes_total", (double)c->bytes_sent, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_sent_bytes_total", (double)c->bytes_sent, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_received_bytes_total", "counter", "Reply bodies received.");
-	rx_metrics_counter(&m, "rx_push_received_bytes_total", (double)c->bytes_received, "sync", sync, NULL);
+	rx_metrics_counter(&m, "rx_push_received_bytes_total", (double)c->bytes_received, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_unacked_records", "gauge",
 			  "Records of the last run left unacked (stopped early): sent again next run.");
-	rx_metrics_sample(&m, "rx_push_unacked_records", (double)c->held, "sync", sync, NULL);
+	rx_metrics_sample(&m, "rx_push_unacked_records", (double)c->held, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_last_run_duration_seconds", "gauge", "How long the last run took.");
-	rx_metrics_sample(&m, "rx_push_last_run_duration_seconds", now - c->started, "sync", sync, NULL);
+	rx_metrics_sample(&m, "rx_push_last_run_duration_seconds", now - c->started, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_last_run_timestamp_seconds", "gauge", "When the last run started.");
-	rx_metrics_sample(&m, "rx_push_last_run_timestamp_seconds", c->started, "sync", sync, NULL);
+	rx_metrics_sample(&m, "rx_push_last_run_timestamp_seconds", c->started, "sync", sync, RX_LABELS_END);
 	rx_metrics_family(&m, "rx_push_last_success_timestamp_seconds", "gauge",
 			  "When a run last ended with every record answered (acked or dead-lettered).");
 	rx_metrics_sample(&m, "rx_push_last_success_timestamp_seconds",
-			  success ? now : rx_metrics_previous(&m, "rx_push_last_success_timestamp_seconds", "sync", sync, NULL),
-			  "sync", sync, NULL);
+			  success ? now : rx_metrics_previous(&m, "rx_push_last_success_timestamp_seconds", "sync", sync, RX_LABELS_END),
+			  "sync", sync, RX_LABELS_END);
 	if (rx_metrics_write(&m, path, err, sizeof err) < 0)
 		rx_diag("%s", err);
 	rx_metrics_free(&m);
