@@ -43,6 +43,19 @@ test_expect_success 'a sync writes its metrics; promtool accepts each file' '
 	test "$(awk "/^rx_diff_last_success_timestamp_seconds/ { print (\$2 > 1700000000) }" diff.prom)" = 1
 '
 
+test_expect_success 'rx-extract and rx-map write theirs; promtool accepts them; counters carry on' '
+	sqlite3 wh.db "create table m(id text, v int); insert into m values(\"a\", 1), (\"b\", 2)" &&
+	rx-extract --sqlite wh.db --table m --metrics ex.prom --sync app | rx-map --set x=1 --metrics map.prom --sync app >/dev/null &&
+	rx-extract --sqlite wh.db --table m --metrics ex.prom --sync app | rx-map --set x=1 --metrics map.prom --sync app >/dev/null &&
+	promtool check metrics <ex.prom && promtool check metrics <map.prom &&
+	test_grep "^rx_extract_rows_total{sync=\"app\",outcome=\"written\"} 4$" ex.prom &&
+	test_grep "^rx_extract_runs_total{sync=\"app\",outcome=\"ok\"} 2$" ex.prom &&
+	test_grep "^rx_map_rows_total{sync=\"app\",outcome=\"written\"} 4$" map.prom &&
+	test_expect_code 1 rx-extract --sqlite wh.db --table nope --metrics ex.prom --sync app 2>/dev/null &&
+	test_grep "^rx_extract_runs_total{sync=\"app\",outcome=\"failed\"} 1$" ex.prom &&
+	promtool check metrics <ex.prom
+'
+
 test_expect_success 'no secret in any metrics or stats file' '
 	! grep -l sekr1t *.prom stats.json
 '

@@ -40,6 +40,8 @@ static void usage(void)
 	       "      --key COL[,COL...]   the key columns, for --shard\n"
 	       "      --max-line BYTES     longest NDJSON line accepted (default 64M)\n"
 	       "  -u, --unbuffered         write each row at once\n"
+	       "      --metrics FILE       write the run's metrics for Prometheus's textfile collector\n"
+	       "      --sync NAME          the sync label of the metrics (default: FILE's name)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
@@ -183,7 +185,8 @@ void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
 int main(int argc, char **argv)
 {
 	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
-	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_DBT_MODEL, OPT_DBT_PROJECT, OPT_DBT_MANIFEST };
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_DBT_MODEL, OPT_DBT_PROJECT, OPT_DBT_MANIFEST,
+	       OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
@@ -195,6 +198,8 @@ int main(int argc, char **argv)
 		{"dbt-model", required_argument, NULL, OPT_DBT_MODEL},
 		{"dbt-project", required_argument, NULL, OPT_DBT_PROJECT},
 		{"dbt-manifest", required_argument, NULL, OPT_DBT_MANIFEST},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"sync", required_argument, NULL, OPT_SYNC},
 		{"delimiter", required_argument, NULL, 'd'},
 		{"infer", no_argument, NULL, OPT_INFER},
 		{"types", required_argument, NULL, OPT_TYPES},
@@ -208,7 +213,8 @@ int main(int argc, char **argv)
 	};
 	extract_options o = {0};
 	char *query_text = NULL;
-	const char *dbt_model = NULL, *dbt_project = NULL, *dbt_manifest = NULL;
+	const char *dbt_model = NULL, *dbt_project = NULL, *dbt_manifest = NULL, *metrics = NULL, *sync = NULL;
+	double started = rx_metrics_now();
 	int kind = 0, c, unbuffered = 0, status;
 	rx_writer out;
 
@@ -241,6 +247,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DBT_MANIFEST:
 			dbt_manifest = optarg;
+			break;
+		case OPT_METRICS:
+			metrics = optarg;
+			break;
+		case OPT_SYNC:
+			sync = optarg;
 			break;
 		case 'd':
 			if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
@@ -327,6 +339,9 @@ int main(int argc, char **argv)
 	}
 	if (rx_writer_finish(&out, "output") < 0 && status == RX_EXIT_OK)
 		status = RX_EXIT_IOERR;
+	if (metrics != NULL)
+		rx_metrics_stage(metrics, sync, "extract", "read from the source and written", (double)rows_written, 0,
+				 started, rx_metrics_now(), status == RX_EXIT_OK);
 	rx_buf_free(&out.buf);
 	free(query_text);
 	for (size_t i = 0; i < o.ntypes; i++)

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void rx_metrics_open(rx_metrics *m, const char *previous)
@@ -216,4 +217,47 @@ void rx_metrics_sync_name(const char *path, char *out, size_t len)
 	char *dot = strrchr(out, '.');
 	if (dot != NULL && dot != out)
 		*dot = '\0';
+}
+
+void rx_metrics_stage(const char *path, const char *sync, const char *program, const char *what, double rows,
+		      double dead, double started, double ended, int ok)
+{
+	rx_metrics m;
+	char name[128], help[256], err[1024], label[256];
+
+	if (sync == NULL) {
+		rx_metrics_sync_name(path, label, sizeof label);
+		sync = label;
+	}
+	rx_metrics_open(&m, path);
+	snprintf(name, sizeof name, "rx_%s_rows_total", program);
+	snprintf(help, sizeof help, "Rows %s, and rows dead-lettered.", what);
+	rx_metrics_family(&m, name, "counter", help);
+	rx_metrics_counter(&m, name, rows, "sync", sync, "outcome", "written", RX_LABELS_END);
+	rx_metrics_counter(&m, name, dead, "sync", sync, "outcome", "dead_lettered", RX_LABELS_END);
+	snprintf(name, sizeof name, "rx_%s_runs_total", program);
+	rx_metrics_family(&m, name, "counter", "Runs, by whether they ended normally.");
+	rx_metrics_counter(&m, name, ok ? 1 : 0, "sync", sync, "outcome", "ok", RX_LABELS_END);
+	rx_metrics_counter(&m, name, ok ? 0 : 1, "sync", sync, "outcome", "failed", RX_LABELS_END);
+	snprintf(name, sizeof name, "rx_%s_last_run_duration_seconds", program);
+	rx_metrics_family(&m, name, "gauge", "How long the last run took.");
+	rx_metrics_sample(&m, name, ended - started, "sync", sync, RX_LABELS_END);
+	snprintf(name, sizeof name, "rx_%s_last_run_timestamp_seconds", program);
+	rx_metrics_family(&m, name, "gauge", "When the last run started.");
+	rx_metrics_sample(&m, name, started, "sync", sync, RX_LABELS_END);
+	snprintf(name, sizeof name, "rx_%s_last_success_timestamp_seconds", program);
+	rx_metrics_family(&m, name, "gauge", "When a run last ended normally.");
+	rx_metrics_sample(&m, name, ok ? ended : rx_metrics_previous(&m, name, "sync", sync, RX_LABELS_END), "sync", sync,
+			  RX_LABELS_END);
+	if (rx_metrics_write(&m, path, err, sizeof err) < 0)
+		rx_diag("%s", err);
+	rx_metrics_free(&m);
+}
+
+double rx_metrics_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

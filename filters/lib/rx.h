@@ -369,6 +369,14 @@ size_t rx_metrics_previous_labels(const rx_metrics *m, const char *prefix, char 
  * secrets scrubbed.  0, or -1 with err. */
 int rx_metrics_write(rx_metrics *m, const char *path, char *err, size_t errlen);
 void rx_metrics_free(rx_metrics *m);
+/* The metrics of a stage that reads rows and writes them (rx-extract,
+ * rx-map): rx_PROGRAM_rows_total{outcome="written"|"dead_lettered"},
+ * runs, the last run's duration and start, the last success; counters
+ * carried on from the file replaced.  sync NULL: the file's name. */
+void rx_metrics_stage(const char *path, const char *sync, const char *program, const char *what, double rows,
+		      double dead, double started, double ended, int ok);
+/* Wall-clock seconds. */
+double rx_metrics_now(void);
 /* The default name of a sync: the file name without directory nor
  * extension ("state/app.db" is "app"). */
 void rx_metrics_sync_name(const char *path, char *out, size_t len);
