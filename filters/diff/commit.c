@@ -250,7 +250,7 @@ static int close_run(commit_ctx *c, char *err, size_t errlen)
 			goto done;
 		/* closed: its freshness times, and its summary once committed */
 		if (sqlite3_changes(c->db) > 0) {
-			if (rx_diff_history_closed(c->db, id, NULL) < 0)
+			if (rx_diff_history_closed(c->db, id) < 0)
 				goto done;
 			c->closed = id;
 		}

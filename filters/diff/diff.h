@@ -153,7 +153,7 @@ int rx_diff_reject(diff_rejects *r, const char *key, size_t keylen, const unsign
 		   rx_span reason);
 void rx_diff_rejects_close(diff_rejects *r);
 /* The commit closed run: the freshness times (inside its transaction). */
-int rx_diff_history_closed(sqlite3 *db, long long run, const char *path);
+int rx_diff_history_closed(sqlite3 *db, long long run);
 /* The one-line summary of the newest run, on stderr. */
 void rx_diff_history_summary(const char *path);
 int rx_diff_sync_read(const char *path, diff_sync *s, char *err, size_t errlen);

@@ -416,7 +416,7 @@ static const char *plural(long long n, const char *one, const char *many)
 
 /* ---- the close of a run, from the commit ---- */
 
-int rx_diff_history_closed(sqlite3 *db, long long run, const char *path)
+int rx_diff_history_closed(sqlite3 *db, long long run)
 {
 	char err[512];
 	sqlite3_stmt *st = NULL;
@@ -442,7 +442,6 @@ int rx_diff_history_closed(sqlite3 *db, long long run, const char *path)
 		}
 	}
 	sqlite3_finalize(st);
-	(void)path;
 	/* the rejections of older runs have nothing left to answer */
 	char sql[128];
 	snprintf(sql, sizeof sql, "DELETE FROM rejected WHERE run < %lld", run);
