@@ -67,7 +67,7 @@ test_expect_success 'a state of schema version 3 is upgraded in place: ids not k
 		ALTER TABLE uncertain DROP COLUMN id; PRAGMA user_version = 3" &&
 	model K1=k2@x.com >k2 &&
 	rx-diff --state v3.db --key id <k2 >ck2 2>err &&
-	test_grep "upgraded state .v3.db. from schema version 3 to 4 (destination ids)" err &&
+	test_grep "upgraded state .v3.db. from schema version 3 to 5 (destination ids, dead letters by reason)" err &&
 	test_lines 1 ck2 && test "$(jq -r "has(\"id\")" ck2)" = false &&
 	jq -c "{key, hash, run, op, id: \"HS-K1\"}" ck2 | rx-diff --state v3.db --commit &&
 	test "$(sqlite3 v3.db "select id from snapshot_row")" = "\"HS-K1\""

@@ -27,7 +27,7 @@ users () { fake_state zd | jq -r '.users | to_entries[] | [.key, .value.email, .
 
 test_expect_success 'a bulk upsert is a job: acked only for what the job reports applied' '
 	{ bash sync.sh; test $? = 3; } &&
-	jq -r .key acks.ndjson | sort >acked &&
+	rows_of acks.ndjson | jq -r .key | sort >acked &&
 	printf "U1\nU3\n" >expect && test_cmp expect acked &&
 	test_grep "\"key\":\"U2\".*is not properly formatted" dead.ndjson &&
 	test "$(fake_count zd polls)" -ge 3 &&
@@ -36,7 +36,7 @@ test_expect_success 'a bulk upsert is a job: acked only for what the job reports
 '
 
 test_expect_success 'the acks carry the ids the job gave, and the snapshot keeps them' '
-	test "$(jq -r .id acks.ndjson | sort | tr "\n" " ")" = "$(users | cut -f3 | sort | tr "\n" " ")" &&
+	test "$(rows_of acks.ndjson | jq -r .id | sort | tr "\n" " ")" = "$(users | cut -f3 | sort | tr "\n" " ")" &&
 	test "$(sqlite3 s.db "select count(*) from snapshot_row where id is not null")" = 2
 '
 

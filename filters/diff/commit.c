@@ -46,6 +46,8 @@ typedef struct commit_ctx {
 	long long last_other_run;
 	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
+	diff_rejects *rejects; /* {"$rx":"rejected"} records (health.c) */
+	long long rejected, closed; /* those counted; the run closed at the end */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
 
@@ -252,17 +254,12 @@ static int close_run(commit_ctx *c, char *err, size_t errlen)
 			 id, id, id, c->me, c->me_start);
 		if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 			goto done;
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_changes(c->db) > 0 &&
-		    sqlite3_prepare_v2(c->db, "SELECT not_acked, inserts + updates + deletes, status FROM runs WHERE id = ?",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, id);
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0 &&
-			    strcmp((const char *)sqlite3_column_text(st, 2), "partial") == 0)
-				rx_diag("run %lld: %lld of %lld changes were not acked; the next run sends them again", id,
-					sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		/* closed: its freshness times, and its summary once committed */
+		if (sqlite3_changes(c->db) > 0) {
+			if (rx_diff_history_closed(c->db, id) < 0)
+				goto done;
+			c->closed = id;
 		}
-		sqlite3_finalize(st);
 	}
 	rc = rx_diff_exec(c->db, "COMMIT", err, errlen);
 done:
@@ -353,6 +350,11 @@ int rx_diff_commit(const diff_options *o)
 			rx_diag("%s", sqlite3_errmsg(c.db));
 			goto done;
 		}
+	c.rejects = rx_diff_rejects_open(c.db, err, sizeof err);
+	if (c.rejects == NULL) {
+		rx_diag("%s", err);
+		goto done;
+	}
 	if (rx_reader_open(&in, "-", o->max_line, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto done;
@@ -381,7 +383,8 @@ int rx_diff_commit(const diff_options *o)
 		}
 		if (r == 0)
 			break;
-		if (len == 0 || rx_control_is(line, len))
+		int reject = 0; /* {"$rx":"rejected"}: answered, not applied */
+		if (len == 0 || (rx_control_is(line, len) && !(reject = rx_control_kind_is(line, len, "rejected"))))
 			continue;
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "cannot parse the ack: %s", err);
@@ -437,6 +440,17 @@ int rx_diff_commit(const diff_options *o)
 		}
 		rx_buf_reset(&key);
 		rx_key_text(ms.m[k].value, &key);
+		if (reject) {
+			long why = rx_json_find(&ms, "reason", 6);
+			r = rx_diff_reject(c.rejects, key.data, key.len, hash, run,
+					   why >= 0 ? ms.m[why].value : rx_span_of("\"rejected\"", 10));
+			if (r < 0) {
+				rx_diag("cannot record a rejected change: %s", sqlite3_errmsg(c.db));
+				goto done;
+			}
+			c.rejected += r;
+			continue;
+		}
 		/* the destination's id: kept for the key, so that every later change
 		 * of it (deletes too) can address the record by it */
 		rx_span id = {NULL, 0};
@@ -468,6 +482,8 @@ int rx_diff_commit(const diff_options *o)
 		rx_diag("%s", err);
 		goto done;
 	}
+	if (c.closed > 0)
+		rx_diff_history_summary(o->state); /* one line: what the run did, whose fault */
 	if (c.ignored > 0)
 		rx_diag("%lld acks matched no staged change and were ignored", c.ignored);
 	if (c.other_run > 0)
@@ -486,6 +502,7 @@ done:
 		sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
 	for (size_t i = 0; i < sizeof sts / sizeof *sts; i++)
 		sqlite3_finalize(*sts[i]);
+	rx_diff_rejects_close(c.rejects);
 	sqlite3_close(c.db);
 	if (reader_open)
 		rx_reader_close(&in);

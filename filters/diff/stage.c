@@ -387,6 +387,7 @@ static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
 	rx_buf_puts(&msg, " (no row with this key is synced)");
 	rx_diff_dead_letter(row.data, row.len, msg.data);
 	c->invalid++;
+	c->duplicates++;
 	return 0;
 }
 
@@ -762,6 +763,11 @@ done:
 	if (rc < 0)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 	sqlite3_finalize(st);
+	if (rc == 0) {
+		/* the history's dead letters by reason, and its retention */
+		diff_counts n = {c->invalid - c->duplicates, c->duplicates, c->end.rejected};
+		rc = rx_diff_history_stage(c->db, c->run_id, status, &n, c->o, err, errlen);
+	}
 	return rc;
 }
 
@@ -847,6 +853,17 @@ static int copy_out(stage_ctx *c)
 	int status = RX_EXIT_OK;
 
 	rx_writer_init(&w, 1);
+	if (c->o->count_record) {
+		/* how many changes follow, for rx-push's progress (control.c) */
+		char sync[256];
+		if (c->o->sync != NULL)
+			snprintf(sync, sizeof sync, "%s", c->o->sync);
+		else
+			rx_metrics_sync_name(c->o->state, sync, sizeof sync);
+		rx_buf_printf(&w.buf, "{\"$rx\":\"changes\",\"count\":%lld,\"sync\":", c->inserts + c->updates + c->deletes);
+		rx_json_put_string(&w.buf, sync, strlen(sync));
+		rx_buf_printf(&w.buf, "%s}\n", c->run_tag);
+	}
 	for (;;) {
 		rx_buf_reserve(&w.buf, 1 << 20);
 		ssize_t n = pread(c->out_fd, w.buf.data + w.buf.len, (1 << 20), pos);

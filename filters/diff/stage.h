@@ -92,6 +92,7 @@ typedef struct stage_ctx {
 	long long held_deletes; /* deletes not emitted for that */
 	/* counters */
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
+	long long duplicates;  /* of invalid: rows of a key seen twice (the rest: no key) */
 	/* statements */
 	sqlite3_stmt *get_row, *get_id, *put_staged;
 	rx_buf id;          /* the destination's id of the key being merged (raw JSON; empty: none) */

@@ -65,6 +65,10 @@ void rx_extract_put_int(rx_buf *b, long long v);
 /* Append a JSON number text, as a string when a double cannot hold it. */
 void rx_extract_put_number(rx_buf *b, const char *s, size_t n);
 
+/* dbt.c: "SELECT * FROM <relation>" of a dbt model named in a manifest
+ * (caller frees), or NULL with err. */
+char *rx_extract_dbt_query(const char *manifest_path, const char *model, int postgres, char *err, size_t errlen);
+
 int rx_extract_sqlite(const extract_options *o, rx_writer *out);
 int rx_extract_csv(const extract_options *o, rx_writer *out);
 int rx_extract_ndjson(const extract_options *o, rx_writer *out);

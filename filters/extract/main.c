@@ -43,6 +43,9 @@ static void usage(void)
 	       "  -q, --query SQL          the model's query\n"
 	       "      --query-file FILE    read the query from FILE\n"
 	       "  -t, --table NAME         every row of a table\n"
+	       "      --dbt-model NAME     every row of a dbt model's relation, from the manifest\n"
+	       "      --dbt-project DIR    the dbt project (default .): DIR/target/manifest.json\n"
+	       "      --dbt-manifest FILE  the manifest itself\n"
 	       "  -d, --delimiter C        CSV field delimiter (default ',', 'tab' for a tab)\n"
 	       "      --infer              CSV: integers, decimals, true/false as JSON; empty as null\n"
 	       "      --types COL=TYPE,... CSV: int, float, bool, string or json for these columns\n"
@@ -64,6 +67,8 @@ static void usage(void)
 	       "      --retries N          retries of a throttled or failed request (default 5)\n"
 	       "      --base-url URL       the service's address (a proxy, a test server)\n"
 	       "  -u, --unbuffered         write each row at once\n"
+	       "      --metrics FILE       write the run's metrics for Prometheus's textfile collector\n"
+	       "      --sync NAME          the sync label of the metrics (default: FILE's name)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
@@ -210,7 +215,8 @@ int main(int argc, char **argv)
 	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY,
 	       OPT_SNOWFLAKE, OPT_BIGQUERY, OPT_DATABRICKS, OPT_USER, OPT_WAREHOUSE, OPT_ROLE, OPT_DATABASE,
 	       OPT_CATALOG, OPT_SCHEMA, OPT_LOCATION, OPT_CREDENTIALS, OPT_DISPOSITION, OPT_TIMEOUT,
-	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE, OPT_MYSQL };
+	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE, OPT_MYSQL, OPT_DBT_MODEL, OPT_DBT_PROJECT, OPT_DBT_MANIFEST,
+	       OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
@@ -222,6 +228,11 @@ int main(int argc, char **argv)
 		{"query", required_argument, NULL, 'q'},
 		{"query-file", required_argument, NULL, OPT_QUERYFILE},
 		{"table", required_argument, NULL, 't'},
+		{"dbt-model", required_argument, NULL, OPT_DBT_MODEL},
+		{"dbt-project", required_argument, NULL, OPT_DBT_PROJECT},
+		{"dbt-manifest", required_argument, NULL, OPT_DBT_MANIFEST},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"sync", required_argument, NULL, OPT_SYNC},
 		{"delimiter", required_argument, NULL, 'd'},
 		{"infer", no_argument, NULL, OPT_INFER},
 		{"types", required_argument, NULL, OPT_TYPES},
@@ -250,6 +261,8 @@ int main(int argc, char **argv)
 	};
 	extract_options o = {0};
 	char *query_text = NULL;
+	const char *dbt_model = NULL, *dbt_project = NULL, *dbt_manifest = NULL, *metrics = NULL, *sync = NULL;
+	double started = rx_metrics_now();
 	int kind = 0, c, unbuffered = 0, status;
 	rx_writer out;
 
@@ -277,6 +290,21 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.table = optarg;
+			break;
+		case OPT_DBT_MODEL:
+			dbt_model = optarg;
+			break;
+		case OPT_DBT_PROJECT:
+			dbt_project = optarg;
+			break;
+		case OPT_DBT_MANIFEST:
+			dbt_manifest = optarg;
+			break;
+		case OPT_METRICS:
+			metrics = optarg;
+			break;
+		case OPT_SYNC:
+			sync = optarg;
 			break;
 		case 'd':
 			if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
@@ -346,10 +374,29 @@ int main(int argc, char **argv)
 	if (kind == 0)
 		rx_usage_error("no source: give --sqlite, --postgres, --mysql, --clickhouse, --csv, --ndjson, "
 			       "--snowflake, --bigquery or --databricks");
+	if ((dbt_project != NULL || dbt_manifest != NULL) && dbt_model == NULL)
+		rx_usage_error("--dbt-project and --dbt-manifest go with --dbt-model");
+	if (dbt_model != NULL) {
+		/* a dbt model by name: the relation dbt built, as a query */
+		char path[4096], err[1024];
+		if (kind != OPT_SQLITE && kind != OPT_POSTGRES)
+			rx_usage_error("--dbt-model goes with --sqlite or --postgres");
+		if (o.query != NULL || o.table != NULL)
+			rx_usage_error("give one of --query, --table or --dbt-model");
+		if (dbt_manifest != NULL)
+			snprintf(path, sizeof path, "%s", dbt_manifest);
+		else
+			snprintf(path, sizeof path, "%s/target/manifest.json", dbt_project ? dbt_project : ".");
+		free(query_text);
+		o.query = query_text = rx_extract_dbt_query(path, dbt_model, kind == OPT_POSTGRES, err, sizeof err);
+		if (o.query == NULL)
+			rx_die(RX_EXIT_FAIL, "%s", err);
+	}
 	int http_source = kind == OPT_SNOWFLAKE || kind == OPT_BIGQUERY || kind == OPT_DATABRICKS;
 	if (kind == OPT_SQLITE || kind == OPT_POSTGRES || kind == OPT_MYSQL || kind == OPT_CLICKHOUSE || http_source) {
 		if ((o.query == NULL) == (o.table == NULL))
-			rx_usage_error("give one of --query or --table");
+			rx_usage_error(kind == OPT_SQLITE || kind == OPT_POSTGRES ? "give one of --query, --table or --dbt-model"
+										 : "give one of --query or --table");
 	} else if (o.query != NULL || o.table != NULL) {
 		rx_usage_error("--query and --table go with --sqlite, --postgres, --mysql, --clickhouse or a warehouse");
 	}
@@ -383,6 +430,9 @@ int main(int argc, char **argv)
 	}
 	if (rx_writer_finish(&out, "output") < 0 && status == RX_EXIT_OK)
 		status = RX_EXIT_IOERR;
+	if (metrics != NULL)
+		rx_metrics_stage(metrics, sync, "extract", "read from the source and written", (double)rows_written, 0,
+				 started, rx_metrics_now(), status == RX_EXIT_OK);
 	rx_buf_free(&out.buf);
 	free(query_text);
 	for (size_t i = 0; i < o.ntypes; i++)

@@ -609,6 +609,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
+				jv made = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("created"))
+									     : jv_null();
+				if (jv_get_kind(made) == JV_KIND_TRUE || jv_get_kind(made) == JV_KIND_FALSE)
+					rx_push_count_created(c, jv_get_kind(made) == JV_KIND_TRUE); /* HubSpot's "new" */
+				jv_free(made);
 				rx_push_ack(c, r->recs[i], id);
 			} else if (jv_get_kind(ok) != JV_KIND_FALSE) {
 				/* neither ok nor rejected: not understood, never success */
@@ -657,6 +662,15 @@ static request *take_due(engine *e, double now)
 	*best = r->next;
 	r->next = NULL;
 	return r;
+}
+
+/* Is a request waiting out a 429's back-off?  (For the time throttled.) */
+static int throttle_waiting(const engine *e, double now)
+{
+	for (const request *r = e->queue; r != NULL; r = r->next)
+		if (r->throttles > 0 && r->not_before > now)
+			return 1;
+	return 0;
 }
 
 static void put_back(engine *e, request *r)
@@ -747,6 +761,7 @@ void rx_push_http_run(push_ctx *c)
 		}
 		batches_to_requests(e);
 		/* start what may start */
+		int held = 0; /* a request ready, held back by a rate limit or a 429 */
 		while (c->stop == PUSH_RUNNING && e->nrunning < (size_t)c->concurrency) {
 			request *r = take_due(e, now);
 			if (r == NULL)
@@ -762,6 +777,7 @@ void rx_push_http_run(push_ctx *c)
 				break;
 			}
 			if (wait > 0) {
+				held = 1;
 				put_back(e, r);
 				if (e->wake == 0 || now + wait < e->wake)
 					e->wake = now + wait;
@@ -769,6 +785,7 @@ void rx_push_http_run(push_ctx *c)
 			}
 			start(e, r);
 		}
+		rx_push_throttle_tick(c, held || throttle_waiting(e, now), now);
 		if (e->nrunning == 0) {
 			if (c->stop != PUSH_RUNNING)
 				break;

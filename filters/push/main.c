@@ -66,7 +66,12 @@ static void usage(void)
 	       "  -n, --dry-run            print each request as JSON (secrets as ***); send nothing\n"
 	       "      --limit N            take only the first N records\n"
 	       "      --stats FILE         write a JSON summary to FILE at the end\n"
-	       "      --progress           draw a meter on the terminal\n"
+	       "      --progress           draw a meter on the terminal: done/total (the total from\n"
+	       "                           rx-diff --count-record), rate, time left, time throttled\n"
+	       "      --metrics FILE       write the run's metrics for Prometheus's textfile collector\n"
+	       "                           (counters carry on from the FILE it replaces)\n"
+	       "      --sync NAME          the sync's name in the metrics (default: rx-diff's, or\n"
+	       "                           the profile's)\n"
 	       "      --max-line BYTES     longest input line (default 64M)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
@@ -142,6 +147,7 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 	}
 	rx_buf_puts(b, "}\n");
 	c->acked++;
+	rx_push_count_outcome(c, r, 1, 0, NULL);
 	rx_push_record_free(c, r);
 }
 
@@ -212,6 +218,7 @@ void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, 
 	rx_deadletter_emit(r->text, r->len, &d);
 	rx_buf_free(&shown);
 	c->dead++;
+	rx_push_count_outcome(c, r, 0, status, NULL); /* by op and reason; the commit is told */
 	rx_push_record_free(c, r);
 }
 
@@ -284,6 +291,7 @@ static void malformed(push_ctx *c, const char *text, size_t n, const char *why)
 	rx_deadletter_emit(text, n, &d);
 	c->malformed++;
 	c->dead++;
+	rx_push_count_outcome(c, NULL, 0, 0, "malformed");
 }
 
 /* A dead letter fed back (it has an "error") whose row no longer hashes to
@@ -455,8 +463,11 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		n--;
 	if (n == 0)
 		return;
-	if (rx_control_is(line, n))
+	if (rx_control_is(line, n)) {
+		if (rx_control_kind_is(line, n, "changes"))
+			rx_push_changes_record(c, line, n); /* how many follow: the meter's total */
 		return; /* a model's end record, passed on by rx-batch: not a change */
+	}
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
@@ -613,60 +624,6 @@ void rx_push_latency(push_ctx *c, double seconds)
 	if (b >= PUSH_LATENCY_BUCKETS)
 		b = PUSH_LATENCY_BUCKETS - 1;
 	c->latency[b]++;
-}
-
-static double percentile(const push_ctx *c, double p)
-{
-	unsigned long long total = 0, seen = 0;
-
-	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++)
-		total += c->latency[i];
-	if (total == 0)
-		return 0;
-	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++) {
-		seen += c->latency[i];
-		if ((double)seen >= p * (double)total)
-			return i == 0 ? 0.1 : 0.1 * pow(1.05, i);
-	}
-	return 0;
-}
-
-void rx_push_progress(push_ctx *c, int final, size_t inflight)
-{
-	double now = rx_push_now();
-
-	if (!c->progress || c->tty == NULL || (!final && now - c->last_progress < 0.25))
-		return;
-	c->last_progress = now;
-	double secs = now - c->started;
-	fprintf(c->tty, "\rrx-push: %llu acked, %llu dead-lettered, %zu in flight, %llu requests, %.0f records/s   %s",
-		c->acked, c->dead, inflight, c->requests, secs > 0 ? (double)(c->acked + c->dead) / secs : 0.0,
-		final ? "\n" : "");
-	fflush(c->tty);
-}
-
-static void write_stats(push_ctx *c, const char *path)
-{
-	rx_buf b = {0}, tmp = {0};
-	FILE *f;
-
-	rx_buf_printf(&b,
-		      "{\"acked\":%llu,\"dead_lettered\":%llu,\"unacked\":%zu,\"malformed\":%llu,\"requests\":%llu,"
-		      "\"retries\":%llu,\"throttled\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
-		      "\"latency_ms\":{\"p50\":%.1f,\"p99\":%.1f},\"seconds\":%.3f}\n",
-		      c->acked, c->dead, c->held, c->malformed, c->requests, c->retries, c->throttled, c->bytes_sent,
-		      c->bytes_received, percentile(c, 0.5), percentile(c, 0.99), rx_push_now() - c->started);
-	rx_buf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
-	f = fopen(tmp.data, "w");
-	if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rx_diag("cannot write stats file '%s': %s", tmp.data, strerror(errno));
-		if (f != NULL)
-			fclose(f);
-	} else if (fclose(f) != 0 || rename(tmp.data, path) != 0) {
-		rx_diag("cannot write stats file '%s': %s", path, strerror(errno));
-	}
-	rx_buf_free(&b);
-	rx_buf_free(&tmp);
 }
 
 /* ---- database destinations ---- */
@@ -858,7 +815,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_URL = 256, OPT_TABLE, OPT_KEY, OPT_INSECURE, OPT_RATE, OPT_BUDGET, OPT_MAXREC, OPT_ATTEMPTS,
 	       OPT_RBASE, OPT_RMAX, OPT_CTIMEOUT, OPT_TIMEOUT, OPT_GRACE, OPT_LIMIT, OPT_STATS, OPT_PROGRESS,
-	       OPT_MAXLINE, OPT_THROTTLES };
+	       OPT_MAXLINE, OPT_THROTTLES, OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"profile", required_argument, NULL, 'p'},
 		{"url", required_argument, NULL, OPT_URL},
@@ -880,6 +837,8 @@ int main(int argc, char **argv)
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"stats", required_argument, NULL, OPT_STATS},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"sync", required_argument, NULL, OPT_SYNC},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -887,7 +846,8 @@ int main(int argc, char **argv)
 	};
 	static push_ctx ctx;
 	push_ctx *c = &ctx;
-	const char *profile = NULL, *url = NULL, *table = NULL, *key = NULL, *budget = NULL, *stats = NULL;
+	const char *profile = NULL, *url = NULL, *table = NULL, *key = NULL, *budget = NULL, *stats = NULL,
+		   *metrics = NULL;
 	push_window rates[8];
 	size_t nrates = 0, max_records = 0, max_line = 0;
 	char err[2048];
@@ -931,6 +891,11 @@ int main(int argc, char **argv)
 		case OPT_LIMIT: c->limit = (unsigned long long)rx_parse_number("--limit", optarg, 1, (long long)1 << 62); break;
 		case OPT_STATS: stats = optarg; break;
 		case OPT_PROGRESS: c->progress = 1; break;
+		case OPT_METRICS: metrics = optarg; break;
+		case OPT_SYNC:
+			snprintf(c->sync, sizeof c->sync, "%s", optarg);
+			c->sync_given = 1;
+			break;
 		case OPT_MAXLINE: max_line = rx_parse_size("--max-line", optarg); break;
 		case 'h': usage(); break;
 		case 'V': rx_print_version(curl_version());
@@ -1042,7 +1007,9 @@ int main(int argc, char **argv)
 			unacked == 1 ? "" : "s",
 			c->in.eof && rx_reader_buffered(&c->in) == 0 ? "" : ", and the rest of the input unread");
 	if (stats != NULL)
-		write_stats(c, stats);
+		rx_push_write_stats(c, stats);
+	if (metrics != NULL && !c->dry_run)
+		rx_push_write_metrics(c, metrics, c->stop == PUSH_RUNNING && unacked == 0);
 	if (c->tty != NULL && c->tty != stderr)
 		fclose(c->tty);
 	int out_failed = rx_writer_finish(&c->out, "acks") < 0;

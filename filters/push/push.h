@@ -240,6 +240,16 @@ typedef struct push_ctx {
 	size_t held;              /* records read and not yet acked nor dead-lettered */
 	double started;           /* wall clock at start */
 	double last_progress;
+	/* operating (report.c) */
+	unsigned long long total;        /* changes announced by {"$rx":"changes"} (0: unknown) */
+	char sync[128];                  /* the sync's name: --sync, the changes record's, or the profile's */
+	int sync_given;                  /* --sync named it */
+	unsigned long long by_op[4][2];  /* insert, update, upsert, delete x acked, dead-lettered */
+	unsigned long long created, updated; /* upserts the reply said were new / existing */
+	struct { char name[48]; unsigned long long n; } reasons[32]; /* dead letters by reason */
+	size_t nreasons;
+	double throttled_seconds;        /* time requests waited on rate limits and 429s */
+	double throttle_mark;            /* since when something waits on them (0: nothing) */
 	/* stopping */
 	enum rx_push_stop stop;
 	char stop_msg[512];
@@ -271,6 +281,18 @@ void rx_push_flush(push_ctx *c);
 void rx_push_stop(push_ctx *c, enum rx_push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void rx_push_progress(push_ctx *c, int final, size_t inflight);
 void rx_push_latency(push_ctx *c, double seconds);
+
+/* Operating (report.c): the changes record, outcomes by op and reason,
+ * the time throttled, the progress meter, --stats and --metrics. */
+void rx_push_changes_record(push_ctx *c, const char *line, size_t n);
+void rx_push_count_outcome(push_ctx *c, const push_record *r, int acked, int status, const char *reason);
+/* A reply's result said "created": true or false. */
+void rx_push_count_created(push_ctx *c, int created);
+/* Something may not start for a rate limit or a 429 (held 1) or not (0). */
+void rx_push_throttle_tick(push_ctx *c, int held, double now);
+void rx_push_write_stats(push_ctx *c, const char *path);
+void rx_push_write_metrics(push_ctx *c, const char *path, int success);
+double rx_push_percentile(const push_ctx *c, double p);
 
 /* The HTTP engine (engine.c). */
 void rx_push_http_run(push_ctx *c);
