@@ -142,6 +142,35 @@ static void add_query(rx_buf *url, jv obj, const push_profile *p, const request 
 	}
 }
 
+/* A GET has no body: its body program's object gives the query
+ * parameters instead (a lookup by SOQL: {"q": "SELECT Id ... IN (...)"}). */
+static void add_body_query(rx_buf *url, const rx_buf *body)
+{
+	jv obj;
+	char err[128];
+
+	if (rx_jv_parse(body->data, body->len, &obj, err, sizeof err) < 0)
+		return;
+	if (jv_get_kind(obj) == JV_KIND_OBJECT) {
+		jv_object_foreach(obj, k, v) {
+			rx_buf text = {0};
+			if (jv_get_kind(v) == JV_KIND_STRING)
+				rx_buf_puts(&text, jv_string_value(v));
+			else
+				rx_jv_put(&text, jv_copy(v));
+			char *e = curl_easy_escape(NULL, text.data ? text.data : "", (int)text.len);
+			char *ke = curl_easy_escape(NULL, jv_string_value(k), 0);
+			rx_buf_printf(url, "%c%s=%s", strchr(url->data, '?') ? '&' : '?', ke ? ke : "", e ? e : "");
+			curl_free(e);
+			curl_free(ke);
+			rx_buf_free(&text);
+			jv_free(k);
+			jv_free(v);
+		}
+	}
+	jv_free(obj);
+}
+
 /* URL and headers of a request; shown (dry run) gets the headers as JSON
  * members, secrets redacted. */
 static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, struct curl_slist **h, rx_buf *shown)
@@ -152,6 +181,8 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 	rx_buf_puts(url, c->url);
 	rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
 	add_query(url, op->query, p, r);
+	if (strcmp(op->method, "GET") == 0 && op->has_body && r->body.len > 0)
+		add_body_query(url, &r->body);
 	rx_push_auth_apply(&c->auth, h, url, c->dry_run, shown);
 	add_header(h, shown, "Content-Type", p->content_type);
 	add_headers(h, shown, p->headers);
@@ -260,7 +291,8 @@ static void start(engine *e, request *r)
 		rx_push_request_free(r);
 		return;
 	}
-	if (r->kind != REQ_POLL && r->body.len == 0 && prepare_body(e, r, op) < 0)
+	int get = strcmp(op->method, "GET") == 0;
+	if (r->kind != REQ_POLL && (!get || op->has_body) && r->body.len == 0 && prepare_body(e, r, op) < 0)
 		return;
 	if (c->dry_run) {
 		dry_run(e, r, op);
