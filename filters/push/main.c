@@ -62,6 +62,12 @@ static void usage(void)
 	       "      --timeout MS         whole request (default 60000)\n"
 	       "      --grace MS           after SIGINT/SIGTERM, time to finish requests (default 3000)\n"
 	       "\n"
+	       "Before a sync:\n"
+	       "      --check-profile      load the profile, report what in it cannot work\n"
+	       "                           (\"error:\"/\"warning:\" lines); exit 1 on an error\n"
+	       "      --test-connection    send the profile's \"test\" request (a cheap read): do\n"
+	       "                           the URL and credentials work? 0 yes, 1 refused, 75 unreachable\n"
+	       "\n"
 	       "Seeing what happens:\n"
 	       "  -n, --dry-run            print each request as JSON (secrets as ***); send nothing\n"
 	       "      --limit N            take only the first N records\n"
@@ -815,7 +821,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_URL = 256, OPT_TABLE, OPT_KEY, OPT_INSECURE, OPT_RATE, OPT_BUDGET, OPT_MAXREC, OPT_ATTEMPTS,
 	       OPT_RBASE, OPT_RMAX, OPT_CTIMEOUT, OPT_TIMEOUT, OPT_GRACE, OPT_LIMIT, OPT_STATS, OPT_PROGRESS,
-	       OPT_MAXLINE, OPT_THROTTLES, OPT_METRICS, OPT_SYNC };
+	       OPT_MAXLINE, OPT_THROTTLES, OPT_CHECK_PROFILE, OPT_TEST_CONNECTION, OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"profile", required_argument, NULL, 'p'},
 		{"url", required_argument, NULL, OPT_URL},
@@ -828,6 +834,8 @@ int main(int argc, char **argv)
 		{"max-records", required_argument, NULL, OPT_MAXREC},
 		{"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
 		{"max-throttles", required_argument, NULL, OPT_THROTTLES},
+		{"check-profile", no_argument, NULL, OPT_CHECK_PROFILE},
+		{"test-connection", no_argument, NULL, OPT_TEST_CONNECTION},
 		{"retry-base", required_argument, NULL, OPT_RBASE},
 		{"retry-max", required_argument, NULL, OPT_RMAX},
 		{"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
@@ -852,6 +860,7 @@ int main(int argc, char **argv)
 	size_t nrates = 0, max_records = 0, max_line = 0;
 	char err[2048];
 	int opt, status;
+	int check_profile = 0, test_connection = 0;
 
 	rx_init("rx-push");
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
@@ -882,6 +891,8 @@ int main(int argc, char **argv)
 		case OPT_MAXREC: max_records = (size_t)rx_parse_number("--max-records", optarg, 1, 1000000); break;
 		case OPT_ATTEMPTS: c->max_attempts = (int)rx_parse_number("--max-attempts", optarg, 1, 1000); break;
 		case OPT_THROTTLES: c->max_throttles = (int)rx_parse_number("--max-throttles", optarg, 1, 100000); break;
+		case OPT_CHECK_PROFILE: check_profile = 1; break;
+		case OPT_TEST_CONNECTION: test_connection = 1; break;
 		case OPT_RBASE: c->retry_base = parse_ms("--retry-base", optarg); break;
 		case OPT_RMAX: c->retry_max = parse_ms("--retry-max", optarg); break;
 		case OPT_CTIMEOUT: c->connect_timeout_ms = (long)rx_parse_number("--connect-timeout", optarg, 1, 86400000); break;
@@ -908,8 +919,19 @@ int main(int argc, char **argv)
 		rx_usage_error("no destination: give --profile NAME");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
-	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0)
+	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0) {
+		if (check_profile) { /* the finding, in the same shape as the others */
+			printf("profile %s\nerror: %s\n1 error, 0 warnings\n", profile, err);
+			exit(RX_EXIT_FAIL);
+		}
 		rx_die(RX_EXIT_FAIL, "%s", err);
+	}
+	if (check_profile) {
+		status = rx_push_check_profile(&c->prof);
+		rx_push_profile_free(&c->prof);
+		curl_global_cleanup();
+		return fflush(stdout) == 0 && !ferror(stdout) ? status : RX_EXIT_IOERR;
+	}
 	if (url != NULL) {
 		free(c->prof.url);
 		c->prof.url = rx_xstrdup(url);
@@ -953,6 +975,15 @@ int main(int argc, char **argv)
 		} else if (rx_push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0) {
 			rx_die(RX_EXIT_FAIL, "%s", err);
 		}
+	}
+	if (test_connection) {
+		status = rx_push_test_connection(c);
+		rx_push_auth_free(&c->auth);
+		rx_push_rate_close(c->rate);
+		rx_push_profile_free(&c->prof);
+		rx_secret_free();
+		curl_global_cleanup();
+		return status;
 	}
 	if (rx_reader_open(&c->in, "-", max_line, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);

@@ -294,6 +294,10 @@ void rx_push_write_stats(push_ctx *c, const char *path);
 void rx_push_write_metrics(push_ctx *c, const char *path, int success);
 double rx_push_percentile(const push_ctx *c, double p);
 
+/* Profile tooling (tools.c): an RX_EXIT_* status each. */
+int rx_push_check_profile(const push_profile *p);
+int rx_push_test_connection(push_ctx *c);
+
 /* The HTTP engine (engine.c). */
 void rx_push_http_run(push_ctx *c);
 

@@ -206,6 +206,21 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 self.send(200, {"objects": objects, "violations_list": violations, **counters})
             return
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/crm/v3/objects/") and path.count("/") == 4:
+            # GET /crm/v3/objects/{type}?limit=1: the read rx-push
+            # --test-connection sends
+            with lock:
+                counters["requests"] += 1
+                if args.token and self.headers.get("Authorization") != "Bearer " + args.token:
+                    counters["unauthorized"] += 1
+                    self.send(401, error("INVALID_AUTHENTICATION", "Authentication credentials not found."))
+                    return
+                kind = path.rsplit("/", 1)[1]
+                live = [{"id": k, "properties": v["properties"]} for k, v in objects.get(kind, {}).items()
+                        if not v["archived"]][:1]
+            self.send(200, {"results": live})
+            return
         self.send(404, error("NOT_FOUND", "no such route"))
 
     def do_POST(self):

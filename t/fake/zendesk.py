@@ -128,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not self.guard():
                 return
+            if path == "/api/v2/users/me.json":
+                self.send(200, {"user": {"id": 1, "name": "Agent", "role": "admin"}})
+                return
             if path.startswith("/api/v2/job_statuses/") and path.endswith(".json"):
                 jid = path[len("/api/v2/job_statuses/"):-5]
                 j = jobs.get(jid)
