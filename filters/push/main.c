@@ -895,7 +895,8 @@ int main(int argc, char **argv)
 		c->prof.max_records = max_records;
 	c->url = c->prof.url;
 	if (c->url == NULL && c->prof.driver == NULL)
-		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: give --url", c->prof.name);
+		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: %s%s", c->prof.name,
+		       c->prof.url_missing ? c->prof.url_missing : "give --url", c->prof.url_missing ? " (or give --url)" : "");
 	if (c->prof.driver == NULL)
 		check_url(c->url);
 	if (c->insecure)

@@ -76,6 +76,7 @@ typedef struct push_profile {
 	char *name;             /* for messages */
 	char *driver;           /* "sqlite", "postgres" or NULL for HTTP */
 	char *url;              /* base URL (or database target) */
+	char *url_missing;      /* "url" names a variable that is not set: which */
 	char *table;            /* database destinations */
 	char *key;              /* database destinations: key columns, comma-separated */
 	size_t max_records;     /* records per request */
