@@ -132,6 +132,10 @@ typedef struct push_auth {
 	int can_refresh;      /* oauth2 */
 	unsigned generation;  /* incremented by each new token */
 	int generation_ok;    /* the current token has had a success */
+	char *prefix;         /* header: put before the secret ("ApiKey ") */
+	void *jwt_key;        /* oauth2 jwt_bearer: the service account's EVP_PKEY */
+	char *jwt_iss;        /* its client_email (the assertion's issuer) */
+	char *jwt_kid;        /* its private_key_id, or NULL */
 } push_auth;
 
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
