@@ -18,7 +18,7 @@ fi
 mkdir -p "$STATE_DIR"
 
 rx-extract --sqlite "$WAREHOUSE" --query-file models/churn_audience.sql \
-| rx-map -f mappings/slack-alert.jq \
+| rx-map -f mappings/churn-alert.jq \
 | rx-diff --state "$STATE_DIR/$profile.db" --key id --mode mirror --profile $profile \
 | rx-batch --profile $profile \
 | rx-push --profile $profile 2>>"$STATE_DIR/$profile.dead-letters.ndjson" \

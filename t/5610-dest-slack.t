@@ -86,7 +86,7 @@ test_expect_success 'webhook: at the documented 1 message a second, no 429' '
 dest_examples 15
 model_texts () {
 	rx-extract --sqlite examples/warehouse.db --query-file examples/models/churn_audience.sql |
-	rx-map -f examples/mappings/slack-alert.jq | rows_of - | jq -r .text
+	rx-map -f examples/mappings/churn-alert.jq | rows_of - | jq -r .text
 }
 
 test_expect_success 'the page command: a working sync against the fake' '

@@ -1,9 +1,0 @@
-# examples/mappings/slack-alert.jq - a churn-risk alert per customer, for
-# Slack (share/rx/destinations/slack-webhook.json, slack-chat.json): the
-# message is a template over the row.  "resolved_text" is what the
-# channel is told when the customer leaves the model (mirror mode).
-{
-  id,
-  text: "Churn risk \(.churn_risk * 100 | round)%: \(.first_name) <\(.email)> on \(.plan)",
-  resolved_text: "No longer at risk: \(.first_name) <\(.email)>"
-}
