@@ -774,7 +774,7 @@ class Firestore(Google):
         return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")
 
     def write(self, req):
-        m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents:batchWrite$", req.path)
+        m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents:batchWrite$", unquote(req.path))
         if not m or req.method != "POST":
             raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
         prefix = "projects/%s/databases/%s/documents/" % (m.group(1), m.group(2))
@@ -800,6 +800,15 @@ class Firestore(Google):
                 results.append({})
                 continue
             key = name.split("/")[-1]
+            exists = (w.get("currentDocument") or {}).get("exists")
+            if exists is True and key not in STATE["records"]:
+                status.append({"code": 5, "message": "No document to update: %s" % name})
+                results.append({})
+                continue
+            if exists is False and key in STATE["records"]:
+                status.append({"code": 6, "message": "Document already exists: %s" % name})
+                results.append({})
+                continue
             if "delete" in w:
                 store(key, None, "delete")
                 status.append({})
