@@ -12,10 +12,10 @@ cat >vars.json <<'EOF'
 {"url": {"env": "T_URL", "default": "https://api.example.com"},
  "vars": {"audience": {"env": "T_AUDIENCE"},
           "version": {"env": "T_VERSION", "default": "v25.0"},
-          "key": {"env": "T_KEY", "file": "key.txt", "secret": true},
+          "apikey": {"env": "T_KEY", "file": "key.txt", "secret": true},
           "plain": "fixed"},
- "headers": {"X-Version": "{version}", "X-Key": "{key}"},
- "ops": {"*": {"path": "/{version}/{audience}/users", "body": "{k: $vars.key, p: $vars.plain}"}}}
+ "headers": {"X-Version": "{version}", "X-Key": "{apikey}"},
+ "ops": {"*": {"path": "/{version}/{audience}/users", "body": "{k: $vars.apikey, p: $vars.plain}"}}}
 EOF
 
 test_expect_success 'vars from the environment, with defaults; a secret one is shown as ***' '
@@ -38,13 +38,19 @@ test_expect_success 'a missing variable is named, with the member that wants it'
 	test_expect_code 1 env T_KEY=x rx-push --profile ./vars.json --dry-run <one.ndjson 2>err &&
 	test_grep "rx-push: \$T_AUDIENCE is not set (profile vars.json takes vars.audience from it)" err &&
 	test_expect_code 1 env T_AUDIENCE=1 rx-push --profile ./vars.json --dry-run <one.ndjson 2>err &&
-	test_grep "cannot read .key.txt.: No such file or directory (profile vars.json takes vars.key from it)" err
+	test_grep "cannot read .key.txt.: No such file or directory (profile vars.json takes vars.apikey from it)" err
 '
 
 test_expect_success 'a value with a line break is refused' '
 	test_expect_code 1 env T_AUDIENCE="1
 X-Evil: 1" T_KEY=k rx-push --profile ./vars.json --dry-run <one.ndjson 2>err &&
 	test_grep "vars.audience: the value contains a line break" err
+'
+
+test_expect_success 'a variable named like a template'"'"'s own ({base}) is refused' '
+	echo "{\"vars\": {\"base\": \"app1\"}, \"ops\": {\"*\": {\"path\": \"/v0/{base}\"}}}" >reserved.json &&
+	test_expect_code 1 rx-push --profile ./reserved.json --url http://127.0.0.1:9 --dry-run <one.ndjson 2>err &&
+	test_grep "vars.base: a name templates keep for themselves" err
 '
 
 cat >secreturl.json <<'EOF'

@@ -224,6 +224,14 @@ static int resolve_vars(push_profile *p, char *err, size_t errlen)
 
 	jv_array_foreach(keys, i, k) {
 		jv spec = jv_object_get(jv_copy(p->vars), jv_copy(k));
+		const char *name = jv_string_value(k);
+		if (rc == 0 && (strcmp(name, "op") == 0 || strcmp(name, "key") == 0 || strcmp(name, "base") == 0 ||
+				strncmp(name, "row.", 4) == 0)) {
+			/* {base} would be the base URL, not the variable: say so */
+			snprintf(err, errlen, "profile %s: vars.%s: a name templates keep for themselves ({op}, {key}, "
+				 "{base}, {row.NAME}): rename it", p->name, name);
+			rc = -1;
+		}
 		if (rc == 0 && jv_get_kind(spec) == JV_KIND_OBJECT) {
 			char where[300], missing[512];
 			jv v;
