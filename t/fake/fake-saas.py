@@ -110,6 +110,8 @@ Switches
   --fail-first K    the first K requests get a 503
   --quota N         linkedin: after N accepted requests, the APPLICATION DAY limit
   --key-property P  notion: the property that holds the record's key
+  --meta-samples N  meta: invalid entries shown in invalid_entry_samples (10)
+  --meta-regain M   meta: estimated_time_to_regain_access of a throttle (minutes, 0)
   --log FILE        append each request {"method","path","headers","body"}
 """
 import argparse
@@ -239,7 +241,7 @@ class Meta:
 
     def throttle(self, wait):
         usage = {"1234567890": [{"type": "custom_audience", "call_count": 100, "total_cputime": 12,
-                                 "total_time": 15, "estimated_time_to_regain_access": 0}]}
+                                 "total_time": 15, "estimated_time_to_regain_access": OPT.meta_regain}]}
         return meta_error(80003, "(#80003) There have been too many calls to this ad-account. Wait a bit and try again.",
                           2446079, 400, {"X-Business-Use-Case-Usage": json.dumps(usage, separators=(",", ":"))})
 
@@ -270,7 +272,7 @@ class Meta:
                     why = (v, "Invalid hash format")
             if why:
                 bad += 1
-                if len(samples) < 10:
+                if len(samples) < OPT.meta_samples:
                     samples[why[0]] = why[1]
                 continue
             key = next((v for v in row if v != ""), None)
@@ -1100,6 +1102,8 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--quota", type=int)
     ap.add_argument("--key-property", default="rx_key")
+    ap.add_argument("--meta-samples", type=int, default=10)
+    ap.add_argument("--meta-regain", type=int, default=0)
     ap.add_argument("--log")
     OPT = ap.parse_args()
     if OPT.window is None:
