@@ -303,8 +303,8 @@ class TikTok:
         b = req.json()
         if not isinstance(b, dict) or b.get("action") not in ("add", "delete") or \
                 not isinstance(b.get("id_schema"), list) or not isinstance(b.get("batch_data"), list) or \
-                not b.get("advertiser_ids"):
-            raise tiktok(40002, "action, advertiser_ids, id_schema and batch_data are required")
+                not b.get("advertiser_ids") or not all(str(a).isdigit() for a in b["advertiser_ids"]):
+            raise tiktok(40002, "action, advertiser_ids (numbers), id_schema and batch_data are required")
         schema = b["id_schema"]
         for row in b["batch_data"]:
             if not isinstance(row, list) or len(row) != len(schema):
