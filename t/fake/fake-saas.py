@@ -112,7 +112,9 @@ Switches
   --key-property P  notion: the property that holds the record's key
   --meta-samples N  meta: invalid entries shown in invalid_entry_samples (10)
   --meta-regain M   meta: estimated_time_to_regain_access of a throttle (minutes, 0)
-  --log FILE        append each request {"method","path","headers","body"}
+  --log FILE        append each request {"method","path","headers","body","t"}
+  --sink            keep nothing (a loopback sink for make bench): replies as
+                    usual, stores no record
 """
 import argparse
 import base64
@@ -161,6 +163,9 @@ def invalid(row):
 
 
 def store(key, row, op="upsert"):
+    if OPT.sink:
+        STATE["accepted"] += 1
+        return
     k = key if isinstance(key, str) else json.dumps(key, separators=(",", ":"))
     if op == "delete":
         STATE["records"].pop(k, None)
@@ -387,7 +392,8 @@ class SlackWebhook:
             raise text(400, "no_text")
         if "not-an-email" in json.dumps(b):
             raise text(400, "invalid_payload")
-        STATE["messages"].append(b)
+        if not OPT.sink:
+            STATE["messages"].append(b)
         store(b.get("text"), b)
         return text(200, "ok")
 
@@ -418,7 +424,8 @@ class SlackApi:
         msg = {k: (json.loads(v) if k in ("blocks", "metadata") else v) for k, v in form.items()}
         ts = "%d.%06d" % (time.time(), SEQ[0])
         next_id("")
-        STATE["messages"].append(msg)
+        if not OPT.sink:
+            STATE["messages"].append(msg)
         key = (meta.get("event_payload") or {}).get("key", form.get("text"))
         store(key, msg)
         return Reply(200, {"ok": True, "channel": form["channel"], "ts": ts,
@@ -454,7 +461,8 @@ class Teams:
         if t is None or "not-an-email" in t:
             return text(200, "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP "
                         "error 400 with ContextId tcid=0,server=msgapi,cv=x.0..")
-        STATE["messages"].append(b)
+        if not OPT.sink:
+            STATE["messages"].append(b)
         store(t, b)
         return text(200, "1")
 
@@ -739,7 +747,8 @@ class Sheets(Google):
         sheet = rng.split("!")[0]
         first = len(STATE["messages"]) + 2   # row 1 is the header row
         for row in vals:
-            STATE["messages"].append(row)
+            if not OPT.sink:
+                STATE["messages"].append(row)
             store(str(row[0]), row, "insert")
         last = first + len(vals) - 1
         ncols = max(len(r) for r in vals)
@@ -998,12 +1007,12 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, {"message": "not found"})
 
     def do_POST(self):
+        now = time.time()   # the request's arrival: before its body is read
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         u = urlsplit(self.path)
         if u.path == "/token" and OPT.google_key:
             return google_token(self, raw, "http://127.0.0.1:%d/token" % self.server.server_address[1])
-        now = time.time()
         try:
             self.handle_write(now, u, raw)
         except Reply as r:
@@ -1023,7 +1032,7 @@ class Handler(BaseHTTPRequestHandler):
         if OPT.log:
             with LOCK, open(OPT.log, "a") as f:
                 f.write(json.dumps({"method": self.command, "path": self.path, "headers": headers,
-                                    "body": raw.decode("utf-8", "replace")}) + "\n")
+                                    "body": raw.decode("utf-8", "replace"), "t": now}) + "\n")
         with LOCK:
             STATE["requests"] += 1
             nreq = STATE["requests"]
@@ -1105,6 +1114,7 @@ def main():
     ap.add_argument("--meta-samples", type=int, default=10)
     ap.add_argument("--meta-regain", type=int, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--sink", action="store_true")
     OPT = ap.parse_args()
     if OPT.window is None:
         OPT.window = OPT.rate[1] if OPT.rate else 1.0
