@@ -17,7 +17,7 @@ saas_start es -- --vendor elasticsearch --token a2V5 --log es.log
 ES="env ELASTICSEARCH_URL=$(cat es.url) ELASTICSEARCH_API_KEY=a2V5 ELASTICSEARCH_INDEX=customers"
 
 test_expect_success 'per-item results: 201s ack, a 400 item is dead-lettered, a delete of nothing is done' '
-	test_expect_code 3 $ES rx-push --profile elasticsearch-bulk <changes.ndjson >acks 2>err &&
+	test_expect_code 3 $ES rx-push --profile elasticsearch-bulk --concurrency 1 <changes.ndjson >acks 2>err &&
 	acked acks >got && printf "3\nC1\nC9\n" >expect && test_cmp expect got &&
 	dead err >got && echo C2 >expect && test_cmp expect got &&
 	test_grep "400 mapper_parsing_exception: failed to parse field \[email\]" err &&

@@ -20,7 +20,8 @@
 #   echo '{"status":200,"body":{"elements":[{"status":201},{"status":400,"message":"bad"}]}}' |
 #   jq -c -L share/rx/jq 'include "linkedin"; linkedin_response'
 
-def _li_fields: ["firstName", "lastName", "title", "company", "country"];
+# (an object, not an array: jq 1.6's index on arrays leaks)
+def _li_fields: {firstName: 1, lastName: 1, title: 1, company: 1, country: 1};
 
 def linkedin_element:
   . as $rec | (.row // {}) as $r
@@ -34,7 +35,7 @@ def linkedin_element:
                    else error("SHA512_EMAIL of \($rec.key | tojson) is not a SHA-512 hex digest") end
                  else empty end),
                 (if $r.GOOGLE_AID then {idType: "GOOGLE_AID", idValue: ($r.GOOGLE_AID | tostring)} else empty end)])}
-    + ($r | with_entries(select(.key as $k | _li_fields | index($k)) | select(.value != null and .value != "")));
+    + ($r | with_entries(select(_li_fields[.key] != null and .value != null and .value != "")));
 
 def linkedin_body: {elements: [.records[] | linkedin_element]};
 
