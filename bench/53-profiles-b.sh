@@ -17,7 +17,7 @@
 #      vendor's throttle signal) it drew.
 #
 # Figures are printed, never asserted.  The machine is shared: CPU time
-# is the steadier figure.
+# is the steadier figure.  BENCH_PROFILES="a b" runs only those profiles.
 set -u
 : "${BENCH_DIR:=$(mktemp -d)}" "${BENCH_ROWS:=1000000}"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,6 +134,7 @@ asana-tasks:asana:insert:asana:$ONE"
 echo "(a) records through each profile's body and response programs, to a loopback sink (no rate limit)"
 printf '  %-22s %8s %10s %11s %12s %10s %11s\n' profile records records/s "rx-push CPU" "CPU/record" "sink CPU" "dry-run CPU/rec"
 echo "$PROFILES" | while IFS=: read -r prof vendor op shape n; do
+	case " ${BENCH_PROFILES:-$prof} " in *" $prof "*) ;; *) continue ;; esac
 	gen "$op" "$n" "$shape" >in.ndjson
 	if [ "$vendor" = dest ]; then start_sink dest --family webhook
 	else start_sink saas --vendor "$vendor" --sink $(sink_args "$vendor"); fi
@@ -168,6 +169,7 @@ airtable-upsert:airtable:upsert:airtable:5:1:50
 google-sheets-append:sheets:insert:person:60:60:20
 firestore-batchwrite:firestore:upsert:person:1:1:12"
 echo "$RATES" | while IFS=: read -r prof vendor op shape lim per reqs; do
+	case " ${BENCH_PROFILES:-$prof} " in *" $prof "*) ;; *) continue ;; esac
 	max=$(jq -r '.max_records // 100' "$TOP/share/rx/destinations/$prof.json")
 	gen "$op" $((reqs * max)) "$shape" >in.ndjson
 	rm -f log.ndjson

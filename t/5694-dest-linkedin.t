@@ -43,7 +43,7 @@ test_expect_success 'a raw e-mail is refused before anything is sent' '
 	echo "{\"op\":\"upsert\",\"key\":\"a\",\"hash\":\"h\",\"row\":{\"SHA256_EMAIL\":\"ada@example.com\"}}" >raw &&
 	n=$(fake_count li requests) &&
 	test_expect_code 3 li li rx-push --profile linkedin-audience <raw >acks 2>err &&
-	test_grep "is not a SHA-256 hex digest" err && test "$(fake_count li requests)" = "$n"
+	test_grep "SHA256_EMAIL of \\\\\"a\\\\\" is not a hex digest" err && test "$(fake_count li requests)" = "$n"
 '
 
 test_expect_success '429 MEMBER MINUTE throttles; the DAY limit stops the run (exit 75)' '

@@ -37,23 +37,28 @@ def fs_value:
 # objects: map_values costs half as much again in jq 1.6).
 def fs_fields: . as $o | [keys_unsorted[] as $k | {($k): ($o[$k] | fs_value)}] | add // {};
 
-# The document's name; a key Firestore cannot take as a document id is an
-# error (it would name another document: "a/b" is a subcollection).
-def fs_name($rec):
-  ($rec.key | tostring) as $id
-  | if ($id | test("/")) or $id == "." or $id == ".." or ($id | test("^__.*__$")) or $id == ""
-       or ($id | utf8bytelength) > 1500 then
-      error("the key \($id | tojson) cannot be a Firestore document id (no \"/\", not \".\" or \"..\", not __.*__, at most 1,500 bytes)")
-    else "projects/\($vars.project)/databases/\($vars.database)/documents/\($vars.collection)/\($id)" end;
+# The documents' names.  A key Firestore cannot take as a document id is
+# an error (it would name another document: "a/b" is a subcollection):
+# the keys of a batch are checked at once (a regular expression a key
+# would cost more than the rest of the body), and the first bad one named.
+def _fs_bad_id: test("/") or . == "." or . == ".." or test("^__.*__$") or . == "" or utf8bytelength > 1500;
+def _fs_check:
+  ([.records[].key | tostring] | join("\n")) as $keys
+  | if ($keys | test("/|(^|\n)(\\.|\\.\\.|__.*__|)(\n|$)")) or ([.records[].key | tostring | utf8bytelength] | max // 0) > 1500 then
+      first(.records[].key | tostring | select(_fs_bad_id)) as $id
+      | error("the key \($id | tojson) cannot be a Firestore document id (no \"/\", not \".\" or \"..\", not __.*__, at most 1,500 bytes)")
+    else . end;
 
 def firestore_body:
-  {writes: [.records[] | . as $rec | fs_name($rec) as $name
-            | if .op == "delete" then {delete: $name}
-              else {update: {name: $name, fields: ((.row // {}) | fs_fields)}}
-                   + (if .op == "insert" then {currentDocument: {exists: false}}
-                      elif .op == "update" then {currentDocument: {exists: true}}
-                      else {} end)
-              end]};
+  _fs_check
+  | "projects/\($vars.project)/databases/\($vars.database)/documents/\($vars.collection)/" as $prefix
+  | {writes: [.records[] | ($prefix + (.key | tostring)) as $name
+              | if .op == "delete" then {delete: $name}
+                else {update: {name: $name, fields: ((.row // {}) | fs_fields)}}
+                     + (if .op == "insert" then {currentDocument: {exists: false}}
+                        elif .op == "update" then {currentDocument: {exists: true}}
+                        else {} end)
+                end]};
 
 def _fs_code_names: {"1": "CANCELLED", "2": "UNKNOWN", "3": "INVALID_ARGUMENT", "4": "DEADLINE_EXCEEDED",
   "5": "NOT_FOUND", "6": "ALREADY_EXISTS", "7": "PERMISSION_DENIED", "8": "RESOURCE_EXHAUSTED",

@@ -24,20 +24,29 @@
 def _li_fields: {firstName: 1, lastName: 1, title: 1, company: 1, country: 1};
 
 def linkedin_element:
-  . as $rec | (.row // {}) as $r
+  (.row // {}) as $r
   | {action: (if .op == "delete" then "REMOVE" else "ADD" end),
-     userIds: ([(if $r.SHA256_EMAIL then
-                   if ($r.SHA256_EMAIL | tostring | test("^[0-9a-f]{64}$")) then {idType: "SHA256_EMAIL", idValue: $r.SHA256_EMAIL}
-                   else error("SHA256_EMAIL of \($rec.key | tojson) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash SHA256_EMAIL)") end
-                 else empty end),
-                (if $r.SHA512_EMAIL then
-                   if ($r.SHA512_EMAIL | tostring | test("^[0-9a-f]{128}$")) then {idType: "SHA512_EMAIL", idValue: $r.SHA512_EMAIL}
-                   else error("SHA512_EMAIL of \($rec.key | tojson) is not a SHA-512 hex digest") end
-                 else empty end),
+     userIds: ([(if $r.SHA256_EMAIL then {idType: "SHA256_EMAIL", idValue: $r.SHA256_EMAIL} else empty end),
+                (if $r.SHA512_EMAIL then {idType: "SHA512_EMAIL", idValue: $r.SHA512_EMAIL} else empty end),
                 (if $r.GOOGLE_AID then {idType: "GOOGLE_AID", idValue: ($r.GOOGLE_AID | tostring)} else empty end)])}
     + ($r | with_entries(select(_li_fields[.key] != null and .value != null and .value != "")));
 
-def linkedin_body: {elements: [.records[] | linkedin_element]};
+# The batch's hashed ids are hex digests of the right length: one
+# regular expression over them all (one a value would cost more than the
+# rest); when it fails, the first bad one is named.
+def _li_check:
+  if ([.records[] | (.row.SHA256_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{64})*$"))
+     and ([.records[] | (.row.SHA512_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{128})*$")) then .
+  else
+    first(.records[] as $rec
+          | (["SHA256_EMAIL", "^[0-9a-f]{64}$"], ["SHA512_EMAIL", "^[0-9a-f]{128}$"]) as [$k, $re]
+          | ($rec.row[$k] // "") as $v
+          | select($v != "" and (($v | type) != "string" or ($v | test($re) | not)))
+          | "\($k) of \($rec.key | tojson)") as $bad
+    | error("\($bad) is not a hex digest of the right length: hash it in the mapping (rx-map --hash)")
+  end;
+
+def linkedin_body: _li_check | {elements: [.records[] | linkedin_element]};
 
 # 200 {"elements": [{"status": 201}, {"status": 400, "message"}]}: element
 # i is record i.  A 2xx element is done; 408, 409, 423, 429 and 5xx are

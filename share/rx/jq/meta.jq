@@ -30,19 +30,30 @@ def _meta_unhashed: {MADID: 1, EXTERN_ID: 1};
 # The schema of a batch: Meta's keys that any of its rows has, in
 # Meta's order.
 def meta_schema:
-  (reduce (.records[].row // {} | keys[]) as $k ({}; .[$k] = true)) as $present
-  | [_meta_keys[] | select($present[.])];
+  ([.records[].row // {}] | add) as $present
+  | [_meta_keys[] | . as $k | select($present | has($k))];
 
-# One row as sent: aligned with the schema, "" for a missing value.
-def meta_row($schema):
+# One row as sent: aligned with the schema, "" for a missing value,
+# MADID lowercased.  Not checked here (meta_check checks a batch at once).
+def meta_row($schema; $madid):
   (.row // {}) as $r
-  | [$schema[] as $k
-     | ($r[$k] // "") as $v
-     | if $v == "" then ""
-       elif _meta_unhashed[$k] then ($v | tostring | if $k == "MADID" then ascii_downcase else . end)
-       elif ($v | type) == "string" and ($v | test("^[0-9a-f]{64}$")) then $v
-       else error("\($k) of \(.key | tojson) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash \($k)), Meta takes no raw \($k)")
-       end];
+  | if $madid then [$schema[] as $k | ($r[$k] // "") | if $k == "MADID" then tostring | ascii_downcase else . end]
+    else [$schema[] as $k | $r[$k] // ""] end;
+def _meta_madid($schema): [$schema[] | select(. == "MADID")] | length > 0;
+
+# Every hashed value of the rows is 64 lowercase hex digits: one regular
+# expression over the batch's hashed values end to end (a test() a value
+# would cost more than the rest of the body); when it fails, the first
+# bad value is found and named.
+def meta_check($schema; $data):
+  [range(0; $schema | length) | select(_meta_unhashed[$schema[.]] == null)] as $hashed
+  | if ([$data[] | .[$hashed[]] | tostring] | add // "" | test("^(?:[0-9a-f]{64})*$")) then .
+    else
+      first(.records[] as $rec | $schema[$hashed[]] as $k | ($rec.row[$k] // "") as $v
+            | select($v != "" and (($v | type) != "string" or ($v | test("^[0-9a-f]{64}$") | not)))
+            | "\($k) of \($rec.key | tojson)") as $bad
+      | error("\($bad) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash), Meta takes no raw identifiers")
+    end;
 
 # A number from the first 13 hex digits of a hex string (52 bits: exact
 # in a double, positive in Meta's int64).
@@ -51,7 +62,10 @@ def _meta_hex_number: .[0:13] | explode | reduce .[] as $c (0; . * 16 + (if $c >
 def meta_body:
   meta_schema as $schema
   | if ($schema | length) == 0 then error("no row of the batch has a Meta key (EMAIL, PHONE, ..., MADID, EXTERN_ID)") else . end
-  | {payload: {schema: $schema, data: [.records[] | meta_row($schema)]},
+  | _meta_madid($schema) as $madid
+  | [.records[] | meta_row($schema; $madid)] as $data
+  | meta_check($schema; $data)
+  | {payload: {schema: $schema, data: $data},
      session: {session_id: (.records[0].idem | _meta_hex_number), batch_seq: 1, last_batch_flag: true,
                estimated_num_total: (.records | length)}};
 
@@ -82,7 +96,8 @@ def meta_response:
       elif $bad == 0 then {action: "ack"}
       else
         meta_schema as $schema
-        | [.records[] | meta_row($schema) | map(select(. != "" and $samples[.] != null)) | .[0]] as $hit
+        | _meta_madid($schema) as $madid
+        | [.records[] | meta_row($schema; $madid) | map(select(. != "" and $samples[.] != null)) | .[0]] as $hit
         | if ([$hit[] | select(. != null)] | length) < $bad then
             {action: "reject", message: "Meta dropped \($bad) of \(.records | length) rows as invalid and showed \($samples | length) of them: which rows is unknown (\($samples | to_entries | map("\(.key): \(.value)") | join("; ")))"}
           else [$hit[] | if . == null then {ok: true} else {ok: false, message: "Meta dropped the row: \($samples[.]) (\(.))"} end]

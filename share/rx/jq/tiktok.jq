@@ -22,22 +22,31 @@
 def _tt_ids: ["EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256"];
 
 def tiktok_schema:
-  (reduce (.records[].row // {} | keys[]) as $k ({}; .[$k] = true)) as $present
-  | [_tt_ids[] | select($present[.])];
+  ([.records[].row // {}] | add) as $present
+  | [_tt_ids[] | . as $k | select($present | has($k))];
+
+# Every id of the batch is 64 lowercase hex digits: one regular
+# expression over them all end to end (one a value costs more than the
+# rest of the body); when it fails, the first bad one is named.
+def _tt_check($schema):
+  if ([.records[] | (.row // {})[$schema[]] // "" | tostring] | add // "" | test("^(?:[0-9a-f]{64})*$")) then .
+  else
+    first(.records[] as $rec | $schema[] as $k | ($rec.row[$k] // "") as $v
+          | select($v != "" and (($v | type) != "string" or ($v | test("^[0-9a-f]{64}$") | not)))
+          | "\($k) of \($rec.key | tojson)") as $bad
+    | error("\($bad) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash)")
+  end;
 
 def tiktok_body:
   tiktok_schema as $schema
   | [$vars.audience_id] as $audiences
   | if ($schema | length) == 0 then error("no row of the batch has an identifier (EMAIL_SHA256, PHONE_SHA256, IDFA_SHA256, AAID_SHA256)") else . end
+  | _tt_check($schema)
   | {advertiser_ids: [$vars.advertiser_id],
      action: (if .op == "delete" then "delete" else "add" end),
      id_schema: $schema,
-     batch_data: [.records[] | . as $rec | (.row // {}) as $r
-                  | [$schema[] as $k | ($r[$k] // "") as $v
-                     | if $v == "" then {}
-                       elif ($v | type) == "string" and ($v | test("^[0-9a-f]{64}$")) then {id: $v, audience_ids: $audiences}
-                       else error("\($k) of \($rec.key | tojson) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash \($k))")
-                       end]]};
+     batch_data: [.records[] | (.row // {}) as $r
+                  | [$schema[] as $k | ($r[$k] // "") | if . == "" then {} else {id: ., audience_ids: $audiences} end]]};
 
 def _tt_stop: {"40001": 1, "40104": 1, "40105": 1, "40106": 1};
 
