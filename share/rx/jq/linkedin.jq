@@ -20,16 +20,14 @@
 #   echo '{"status":200,"body":{"elements":[{"status":201},{"status":400,"message":"bad"}]}}' |
 #   jq -c -L share/rx/jq 'include "linkedin"; linkedin_response'
 
-# (an object, not an array: jq 1.6's index on arrays leaks)
-def _li_fields: {firstName: 1, lastName: 1, title: 1, company: 1, country: 1};
-
 def linkedin_element:
   (.row // {}) as $r
   | {action: (if .op == "delete" then "REMOVE" else "ADD" end),
      userIds: ([(if $r.SHA256_EMAIL then {idType: "SHA256_EMAIL", idValue: $r.SHA256_EMAIL} else empty end),
                 (if $r.SHA512_EMAIL then {idType: "SHA512_EMAIL", idValue: $r.SHA512_EMAIL} else empty end),
                 (if $r.GOOGLE_AID then {idType: "GOOGLE_AID", idValue: ($r.GOOGLE_AID | tostring)} else empty end)])}
-    + ($r | with_entries(select(_li_fields[.key] != null and .value != null and .value != "")));
+    + ([("firstName", "lastName", "title", "company", "country") as $k | ($r[$k] // "") as $v | select($v != "") | {($k): $v}]
+       | add // {});
 
 # The batch's hashed ids are hex digests of the right length: one
 # regular expression over them all (one a value would cost more than the
