@@ -213,7 +213,7 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	char err[1024];
 
 	for (;;) {
-		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
+		if (rx_push_build_body(&c->prof, op, r->recs, r->n, r->job, &r->body, err, sizeof err) < 0) {
 			for (size_t i = 0; i < r->n; i++)
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 			rx_push_request_free(r);
@@ -292,7 +292,8 @@ static void start(engine *e, request *r)
 		return;
 	}
 	int get = strcmp(op->method, "GET") == 0;
-	if (r->kind != REQ_POLL && (!get || op->has_body) && r->body.len == 0 && prepare_body(e, r, op) < 0)
+	if ((r->kind != REQ_POLL || op->has_body) && (!get || op->has_body) && r->body.len == 0 &&
+	    prepare_body(e, r, op) < 0)
 		return;
 	if (c->dry_run) {
 		dry_run(e, r, op);
@@ -350,7 +351,7 @@ static void start(engine *e, request *r)
 	c->requests++;
 	c->bytes_sent += r->body.len;
 	curl_multi_add_handle(e->multi, h);
-	rx_killpoint(r->kind == REQ_LOOKUP ? "lookup" : r->kind == REQ_POLL ? "poll" : "sent");
+	rx_killpoint(r->kind == REQ_LOOKUP ? "lookup" : r->kind == REQ_POLL ? "poll" : r->kind == REQ_STEP ? "step" : "sent");
 	r->next = e->running;
 	e->running = r;
 	e->nrunning++;
@@ -408,6 +409,7 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	again->spec = r->spec;
 	again->job = r->job ? rx_xstrdup(r->job) : NULL;
 	again->job_of = r->job_of;
+	again->step = r->step;
 	again->job_started = r->job_started;
 	again->job_interval = r->job_interval;
 	again->attempts = r->attempts;
@@ -434,7 +436,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	char msg[700];
 
 	/* a crash here loses the reply after the destination applied it */
-	rx_killpoint(r->kind == REQ_POLL ? "polled" : "replied");
+	rx_killpoint(r->kind == REQ_POLL ? "polled" : r->kind == REQ_STEP ? "stepped" : "replied");
 	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
@@ -534,7 +536,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv_free(out); /* null or anything else: the status decides */
 		}
 	}
-	if (r->kind != REQ_WRITE && oc == ACK_ALL) {
+	if (r->kind != REQ_WRITE && r->kind != REQ_STEP && oc == ACK_ALL) {
 		/* a lookup must name each record's id, a poll how each fared */
 		snprintf(msg, sizeof msg, "HTTP %ld: a %s reply rx-push does not understand (its program gave no result)",
 			 status, r->kind == REQ_LOOKUP ? "lookup" : "job status");
@@ -568,6 +570,12 @@ static void settle(engine *e, request *r, CURLcode cc)
 	case ACK_ALL:
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
+		if (r->kind == REQ_STEP) { /* a step done: on with the job */
+			rx_push_rate_succeeded(c->rate);
+			rx_push_job_next(e, r, r->recs, r->n);
+			r->n = 0;
+			break;
+		}
 		for (size_t i = 0; i < r->n; i++)
 			rx_push_ack(c, r->recs[i], jv_null());
 		rx_push_rate_succeeded(c->rate);
@@ -628,7 +636,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
 		push_record **again = rx_xmalloc(r->n * sizeof *again);
-		size_t nagain = 0;
+		push_record **next = rx_xmalloc(r->n * sizeof *next);
+		size_t nagain = 0, nnext = 0;
 		rx_push_rate_succeeded(c->rate);
 		for (size_t i = 0; i < r->n; i++) {
 			jv res = jv_array_get(jv_copy(results), (int)i);
@@ -638,6 +647,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 			char why[600];
 			if (jv_get_kind(retry) == JV_KIND_TRUE) {
 				again[nagain++] = r->recs[i];
+			} else if (jv_get_kind(ok) == JV_KIND_TRUE && r->kind == REQ_STEP) {
+				next[nnext++] = r->recs[i]; /* the job goes on with it: not acked yet */
 			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
@@ -660,11 +671,14 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv_free(ok);
 			jv_free(retry);
 		}
-		if (r->kind == REQ_POLL) /* the job says: send these again */
+		if (r->kind == REQ_POLL || r->kind == REQ_STEP) /* the job says: send these again */
 			rx_push_queue_writes(e, r->op, again, nagain, now + backoff(e, r->attempts));
 		else
 			retry_records(e, r, again, nagain, backoff(e, r->attempts), (int)status, msg, 1);
+		if (nnext > 0)
+			rx_push_job_next(e, r, next, nnext);
 		free(again);
+		free(next);
 		break;
 	}
 	}

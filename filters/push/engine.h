@@ -6,7 +6,8 @@
  *
  * A request is a list of records of one op and one kind: a write (the
  * op's own request), a lookup (the profile's identity.lookup, to find
- * the records' ids), or a poll (of the job a write's reply named).  It
+ * the records' ids), a step (a request on the job a write's reply named,
+ * before it is polled: ops.OP.job.steps), or a poll (of that job).  It
  * owns the array of its records; a retry, a lookup's follow-up write and
  * a job's poll move the records still undecided into a new request.
  */
@@ -15,7 +16,7 @@
 
 #include "push.h"
 
-enum request_kind { REQ_WRITE, REQ_LOOKUP, REQ_POLL };
+enum request_kind { REQ_WRITE, REQ_LOOKUP, REQ_STEP, REQ_POLL };
 
 typedef struct request {
 	char op[8];                  /* the records' op */
@@ -32,6 +33,7 @@ typedef struct request {
 	/* a poll: the job, and since when it runs */
 	char *job;                   /* owned */
 	const push_op *job_of;       /* the op whose write started it */
+	size_t step;                 /* a step: which of job_of's job.steps */
 	double job_started, job_interval;
 	/* while running */
 	CURL *easy;
@@ -93,6 +95,9 @@ void rx_push_lookup_results(engine *e, request *r, jv results, int status);
  * Then a poll is queued for its records and 1 returned (r's records are
  * the poll's now); else 0. */
 int rx_push_job_named(engine *e, request *r, int status);
+/* Records a job's step has done with (its reply answered ok for them):
+ * on to the job's next step, or to its first poll. */
+void rx_push_job_next(engine *e, request *r, push_record **recs, size_t n);
 /* A poll says the job is not done: poll again later, or stop the run
  * when it has run longer than its max_wait. */
 void rx_push_job_wait(engine *e, request *r, double wait);

@@ -16,7 +16,11 @@
  * An op may be a job (ops.OP.job): its reply names a job, which is polled
  * (ops.OP.job.poll, paced by the same rate limits, backed off) until its
  * status program says how each record fared; only then are the records
- * acked or dead-lettered.  A job that outlives its max_wait stops the run
+ * acked or dead-lettered.  Its job.steps are requests on the job sent, in
+ * order, after the write named it and before the first poll (Google Ads'
+ * addOperations and run after its create): a step's reply may reject some
+ * records (they are dead-lettered, the others go on), and none is acked
+ * before the job's status says so.  A job that outlives its max_wait stops the run
  * (exit 75) with its records unacked, sent again next run.
  */
 #include "engine.h"
@@ -140,21 +144,63 @@ int rx_push_job_named(engine *e, request *r, int status)
 		rx_buf_free(&job);
 		return 0;
 	}
-	/* the records now wait for the job: a poll of it takes them */
-	request *poll = rx_push_request_new(r->op, r->recs, r->n);
-	poll->kind = REQ_POLL;
-	poll->spec = op->poll;
-	poll->job = job.data;
-	poll->job_of = op;
-	poll->job_started = rx_push_now();
-	poll->job_interval = op->job_interval > 0 ? op->job_interval : 1;
-	poll->not_before = poll->job_started + poll->job_interval;
-	poll->seq = r->seq;
-	r->n = 0; /* the poll owns the records */
-	rx_push_queue(e, poll);
+	/* the records now wait for the job: its first step, or a poll of it,
+	 * takes them */
+	free(r->job);
+	r->job = job.data;
+	r->job_of = op;
+	r->step = 0;
 	rx_push_rate_succeeded(c->rate);
+	if (op->nsteps > 0) {
+		request *s = rx_push_request_new(r->op, r->recs, r->n);
+		s->kind = REQ_STEP;
+		s->spec = &op->steps[0];
+		s->job = rx_xstrdup(r->job);
+		s->job_of = op;
+		s->step = 0;
+		s->seq = r->seq;
+		r->n = 0; /* the step owns the records */
+		rx_push_queue(e, s);
+	} else {
+		request *poll = rx_push_request_new(r->op, r->recs, r->n);
+		poll->kind = REQ_POLL;
+		poll->spec = op->poll;
+		poll->job = rx_xstrdup(r->job);
+		poll->job_of = op;
+		poll->job_started = rx_push_now();
+		poll->job_interval = op->job_interval > 0 ? op->job_interval : 1;
+		poll->not_before = poll->job_started + poll->job_interval;
+		poll->seq = r->seq;
+		r->n = 0; /* the poll owns the records */
+		rx_push_queue(e, poll);
+	}
 	rx_killpoint("job");
 	return 1;
+}
+
+void rx_push_job_next(engine *e, request *r, push_record **recs, size_t n)
+{
+	const push_op *of = r->job_of;
+
+	if (n == 0 || of == NULL)
+		return;
+	request *next = rx_push_request_new(r->op, recs, n);
+	next->job = rx_xstrdup(r->job);
+	next->job_of = of;
+	next->seq = r->seq;
+	if (r->step + 1 < of->nsteps) {
+		next->kind = REQ_STEP;
+		next->step = r->step + 1;
+		next->spec = &of->steps[next->step];
+	} else {
+		/* every step done: the job runs, and is polled */
+		next->kind = REQ_POLL;
+		next->spec = of->poll;
+		next->job_started = rx_push_now();
+		next->job_interval = of->job_interval > 0 ? of->job_interval : 1;
+		next->not_before = next->job_started + next->job_interval;
+	}
+	rx_push_queue(e, next);
 }
 
 void rx_push_job_wait(engine *e, request *r, double wait)

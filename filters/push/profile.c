@@ -441,6 +441,33 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 				 "and a \"status\" program (how its records fared)", p->name, what);
 			rc = -1;
 		}
+		/* job.steps: requests on the job before the first poll */
+		jv steps = get_member(job, "steps", JV_KIND_ARRAY);
+		if (rc == 0 && jv_get_kind(steps) == JV_KIND_ARRAY && jv_array_length(jv_copy(steps)) > 0) {
+			o->nsteps = (size_t)jv_array_length(jv_copy(steps));
+			o->steps = calloc(o->nsteps, sizeof *o->steps);
+			if (o->steps == NULL)
+				rx_die(RX_EXIT_FAIL, "out of memory");
+			for (size_t i = 0; rc == 0 && i < o->nsteps; i++) {
+				jv step = jv_array_get(jv_copy(steps), (int)i);
+				jv nested = jv_get_kind(step) == JV_KIND_OBJECT ? get_member(step, "job", JV_KIND_OBJECT)
+										: jv_null();
+				snprintf(o->steps[i].name, sizeof o->steps[i].name, "step");
+				snprintf(sub, sizeof sub, "%s.job.steps[%zu]", what, i);
+				if (jv_get_kind(step) != JV_KIND_OBJECT) {
+					snprintf(err, errlen, "profile %s: %s: not an object (a request)", p->name, sub);
+					rc = -1;
+				} else if (jv_get_kind(nested) == JV_KIND_OBJECT) {
+					snprintf(err, errlen, "profile %s: %s: a step cannot start a job of its own", p->name, sub);
+					rc = -1;
+				} else {
+					rc = load_spec(p, step, &o->steps[i], sub, err, errlen);
+				}
+				jv_free(nested);
+				jv_free(step);
+			}
+		}
+		jv_free(steps);
 		o->job_interval = get_number(job, "interval", 1);
 		o->job_max_wait = get_number(job, "max_wait", 900);
 		jv_free(poll);
@@ -652,6 +679,9 @@ static void spec_free(push_op *o)
 		spec_free(o->poll);
 		free(o->poll);
 	}
+	for (size_t i = 0; i < o->nsteps; i++)
+		spec_free(&o->steps[i]);
+	free(o->steps);
 }
 
 void rx_push_profile_free(push_profile *p)
@@ -826,7 +856,7 @@ jv rx_push_records_jv(push_record **recs, size_t n)
 	return a;
 }
 
-int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, const char *job, rx_buf *body,
 		    char *err, size_t errlen)
 {
 	rx_buf_reset(body);
@@ -844,6 +874,8 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
 	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
+	if (job != NULL) /* a job's step or poll: the job it is about */
+		in = jv_object_set(in, jv_string("job"), jv_string(job));
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
 	if (rc < 0)
 		return -1;

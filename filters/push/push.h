@@ -69,6 +69,10 @@ typedef struct push_op {
 	rx_jq job_id;
 	int has_job;
 	struct push_op *poll;
+	struct push_op *steps; /* job.steps: requests on the job ({job}) sent in
+	                        * order after the write named it, before the
+	                        * first poll (Google's addOperations, then run) */
+	size_t nsteps;
 	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
 	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
@@ -144,7 +148,7 @@ void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile 
 jv rx_push_records_jv(push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
-int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, const char *job, rx_buf *body,
 		    char *err, size_t errlen);
 
 /* ---- secrets and auth (auth.c) ---- */
