@@ -263,6 +263,24 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 			free(o->poll->method);
 			o->poll->method = get_string(poll, "method", "GET");
 		}
+		/* a job made first (Google Ads' offlineUserDataJobs:create): its
+		 * reply names the job, the write adds the records to it, and the
+		 * poll starts it and waits for it */
+		jv create = get_member(job, "create", JV_KIND_OBJECT);
+		if (rc == 0 && jv_get_kind(create) == JV_KIND_OBJECT) {
+			snprintf(sub, sizeof sub, "%s.job.create", what);
+			o->create = calloc(1, sizeof *o->create);
+			if (o->create == NULL)
+				rx_die(RX_EXIT_FAIL, "out of memory");
+			snprintf(o->create->name, sizeof o->create->name, "create");
+			rc = load_spec(p, create, o->create, sub, err, errlen);
+			if (rc == 0 && (names_record(o->create->path) || query_names_record(o->create->query))) {
+				snprintf(err, errlen, "profile %s: %s: a job is made for a batch: its URL cannot name one "
+					 "record", p->name, sub);
+				rc = -1;
+			}
+		}
+		jv_free(create);
 		if (rc == 0 && compile(&o->job_id, job, "id", p, &o->has_job, NULL, err, errlen) < 0)
 			rc = -1;
 		int has_status = 0;
@@ -481,6 +499,10 @@ static void spec_free(push_op *o)
 	if (o->poll != NULL) {
 		spec_free(o->poll);
 		free(o->poll);
+	}
+	if (o->create != NULL) {
+		spec_free(o->create);
+		free(o->create);
 	}
 }
 

@@ -69,6 +69,8 @@ typedef struct push_op {
 	rx_jq job_id;
 	int has_job;
 	struct push_op *poll;
+	struct push_op *create; /* job.create: a request that makes the job before
+	                         * the write (which names it as {job}), or NULL */
 	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
 	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;

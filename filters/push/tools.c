@@ -113,6 +113,9 @@ int rx_push_check_profile(const push_profile *p)
 		if (uses_id && !rx_push_needs_id(p, ops[i]))
 			finding(1, "ops.%s: its request uses the destination's id, but identity.ops does not name "
 				"%s: a record without one would be sent with a null id", op->name, ops[i]);
+		if (strstr(op->path, "{job}") != NULL && op->create == NULL)
+			finding(1, "ops.%s: its path names {job}, but no job is made before it (job.create): it would go "
+				"out with an empty job id", op->name);
 		if (op->has_job && op->job_max_wait <= 0)
 			finding(1, "ops.%s.job: max_wait must be positive", op->name);
 		jv_free(spec);
