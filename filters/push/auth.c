@@ -127,6 +127,7 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		a->secret = secret(auth, "token", 0, err, errlen, &bad);
 	} else if (strcmp(a->type, "header") == 0 || strcmp(a->type, "query") == 0) {
 		a->header_name = member_string(auth, "name");
+		a->prefix = member_string(auth, "prefix");
 		a->secret = secret(auth, "value", 0, err, errlen, &bad);
 		if (a->header_name == NULL) {
 			snprintf(err, errlen, "profile %s: auth: no \"name\" for the %s", p->name,
@@ -333,6 +334,8 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 	const char *name = "Authorization";
 	if (strcmp(a->type, "header") == 0) {
 		name = a->header_name;
+		if (a->prefix != NULL)
+			rx_buf_puts(&h, a->prefix);
 		rx_buf_puts(&h, a->secret);
 	} else if (strcmp(a->type, "basic") == 0) {
 		rx_buf_puts(&h, "Basic ");
@@ -356,6 +359,7 @@ void rx_push_auth_free(push_auth *a)
 {
 	free(a->type);
 	free(a->header_name);
+	free(a->prefix);
 	if (a->secret != NULL) {
 		memset(a->secret, 0, strlen(a->secret));
 		free(a->secret);

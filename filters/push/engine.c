@@ -868,6 +868,12 @@ void rx_push_http_run(push_ctx *c)
 		return;
 	}
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->concurrency);
+	for (size_t i = 0; i < c->prof.nops; i++) {
+		push_op *o = &c->prof.ops[i];
+		char err[256];
+		if (o->nwindows > 0 && o->rate == NULL)
+			o->rate = rx_push_rate_open(o->windows, o->nwindows, NULL, err, sizeof err);
+	}
 	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
 	for (;;) {
 		double now = rx_push_now();
@@ -893,7 +899,17 @@ void rx_push_http_run(push_ctx *c)
 			if (r == NULL)
 				break;
 			/* a dry run sends nothing: it shows every request at once */
-			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
+			const push_op *rop = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
+			double wait = 0;
+			if (!c->dry_run && rop != NULL && rop->rate != NULL && r->kind == REQ_WRITE) {
+				/* the op's own windows first (a slot of them unused when
+				 * the profile's then says wait: a little under, never over) */
+				wait = rx_push_rate_acquire(rop->rate, now);
+				if (wait < 0)
+					wait = 1; /* an op's windows pace, they are no quota */
+			}
+			if (wait == 0)
+				wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
 				if (rx_push_rate_error(c->rate) != NULL)
@@ -959,6 +975,11 @@ void rx_push_http_run(push_ctx *c)
 			free(r->recs[i]);
 		}
 		rx_push_request_free(r);
+	}
+	for (size_t i = 0; i < c->prof.nops; i++) {
+		if (c->prof.ops[i].rate != NULL)
+			rx_push_rate_close(c->prof.ops[i].rate);
+		c->prof.ops[i].rate = NULL;
 	}
 	for (size_t i = 0; i < e->nidle; i++)
 		curl_easy_cleanup(e->idle[i]);

@@ -146,9 +146,20 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen);
+
 static int load_windows(push_profile *p, char *err, size_t errlen)
 {
-	jv a = get_member(p->json, "rate_limits", JV_KIND_ARRAY);
+	return parse_windows(p, p->json, "rate_limits", p->windows, sizeof p->windows / sizeof p->windows[0],
+			     &p->nwindows, err, errlen);
+}
+
+/* A "rate_limits" array of from: what names it in messages. */
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen)
+{
+	jv a = get_member(from, "rate_limits", JV_KIND_ARRAY);
 	int rc = 0;
 
 	if (jv_get_kind(a) != JV_KIND_ARRAY) {
@@ -157,7 +168,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 	}
 	jv_array_foreach(a, i, v) {
 		push_window w = {0};
-		if (p->nwindows >= sizeof p->windows / sizeof p->windows[0]) {
+		if (*nwindows >= max) {
 			jv_free(v);
 			continue;
 		}
@@ -180,12 +191,12 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 			rc = -1;
 		}
 		if (rc < 0) {
-			snprintf(err, errlen, "profile %s: rate_limits[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
-				 p->name, i);
+			snprintf(err, errlen, "profile %s: %s[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
+				 p->name, what, i);
 			jv_free(v);
 			break;
 		}
-		p->windows[p->nwindows++] = w;
+		windows[(*nwindows)++] = w;
 		jv_free(v);
 	}
 	jv_free(a);
@@ -241,6 +252,11 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	} else if (max >= 1) {
 		o->max_records = (size_t)max;
 	}
+	char wwhat[80];
+	snprintf(wwhat, sizeof wwhat, "%s.rate_limits", what);
+	if (parse_windows(p, spec, wwhat, o->windows, sizeof o->windows / sizeof o->windows[0], &o->nwindows, err,
+			  errlen) < 0)
+		return -1;
 	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
 	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 		rc = -1;

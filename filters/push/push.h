@@ -51,6 +51,12 @@ typedef struct push_record {
 
 /* ---- the profile (profile.c) ---- */
 
+typedef struct push_window {
+	double requests; /* allowed per window */
+	double seconds;  /* window length */
+	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
+} push_window;
+
 typedef struct push_op {
 	char name[8];         /* "upsert", or "*" for any */
 	char *method;         /* POST, PUT, PATCH, DELETE */
@@ -72,14 +78,13 @@ typedef struct push_op {
 	struct push_op *create; /* job.create: a request that makes the job before
 	                         * the write (which names it as {job}), or NULL */
 	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
+	/* windows of this op's own (the vendor limits one endpoint more
+	 * tightly), on top of the profile's; rate is opened by the engine */
+	push_window windows[4];
+	size_t nwindows;
+	struct push_rate *rate;
 	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
-
-typedef struct push_window {
-	double requests; /* allowed per window */
-	double seconds;  /* window length */
-	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
-} push_window;
 
 typedef struct push_profile {
 	jv json;                /* the whole profile (owned) */
@@ -150,6 +155,7 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 typedef struct push_auth {
 	char *type;           /* bearer, basic, header, query, oauth2, or NULL */
 	char *header_name;    /* header: its name; query: the parameter */
+	char *prefix;         /* header: text before the secret ("Klaviyo-API-Key ") */
 	char *secret;         /* token, key, or "user:password" (owned, never printed) */
 	char *token_url;      /* oauth2 */
 	double expires;       /* oauth2: when to refresh it (wall clock, a little before it
