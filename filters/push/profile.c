@@ -578,7 +578,7 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 			      push_record *const *recs, size_t n, const char *job, int encode)
 {
-	const push_record *first = n > 0 ? recs[0] : NULL;
+	const push_record *first = recs != NULL && n > 0 ? recs[0] : NULL;
 	rx_buf tmp = {0};
 
 	for (const char *s = tmpl; *s; s++) {
