@@ -67,13 +67,18 @@ def sendgrid_search_ids:
 
 # A 202 names the job.
 def sendgrid_job_id:
-  if .status == 202 and (.body | type) == "object" then .body.job_id // null else null end;
+  if .status == 202 and (.body | type) == "object" and (.body.job_id | type) == "string" then .body.job_id
+  else null end;
 
 # A refused upsert (400): the errors that name a contact by its place
 # (contacts[N]) dead-letter it and send the others again; otherwise the
-# whole request is refused.
+# whole request is refused.  A 2xx comes here only when it named no job
+# (sendgrid_job_id gave null): nothing says the contacts were applied,
+# so it is not an ack.
 def sendgrid_response:
-  if .status == 400 then
+  if .status >= 200 and .status < 300 then
+    {action: "reject", message: "SendGrid answered HTTP \(.status) without a job_id: whether these contacts were applied is not known (sending them again is harmless)"}
+  elif .status == 400 then
     ([.body.errors[]? | select((.field // "") | test("^contacts\\[[0-9]+\\]"))
       | {key: (.field | capture("^contacts\\[(?<i>[0-9]+)\\]").i), value: .message}]
      | group_by(.key) | map({key: .[0].key, value: (map(.value) | join("; "))}) | from_entries) as $by
