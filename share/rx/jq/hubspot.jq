@@ -36,10 +36,19 @@ def hubspot_update_body:
 def hubspot_archive_body:
   {inputs: [.records[] | {id: (.id | tostring)}]};
 
+# The match value of a record, as HubSpot compares it (case-insensitive),
+# or "" when the row has none.
+def hubspot_match_value($vars):
+  .row[$vars.match] // "" | tostring | ascii_downcase;
+
 # batch/read by the match property: the lookup of records without an id.
+# HubSpot's schema requires propertiesWithHistory; it refuses a batch
+# naming a value twice, and a record without a match value has nothing
+# to look up (it is not found: created, for an upsert).
 def hubspot_read_body($vars):
-  {idProperty: $vars.match, properties: [$vars.match],
-   inputs: [.records[] | {id: (.row[$vars.match] | tostring)}]};
+  {idProperty: $vars.match, properties: [$vars.match], propertiesWithHistory: [],
+   inputs: ([.records[] | .row[$vars.match] | select(. != null and . != "") | tostring]
+            | unique_by(ascii_downcase) | map({id: .}))};
 
 # The throttles: a DAILY 429 is the day's quota (stop: exit 75); the
 # rolling ones wait their window.
@@ -55,7 +64,7 @@ def hubspot_read_ids($vars):
   if .status == 200 or .status == 207 then
     ([.body.results[]? | select(.properties[$vars.match] != null)
       | {key: (.properties[$vars.match] | tostring | ascii_downcase), value: .id}] | from_entries) as $found
-    | [.records[] | $found[(.row[$vars.match] // "" | tostring | ascii_downcase)] // null]
+    | [.records[] | hubspot_match_value($vars) as $m | if $m == "" then null else $found[$m] // null end]
   elif .status == 429 then hubspot_throttle
   else null
   end;
@@ -78,7 +87,7 @@ def hubspot_write_results($vars):
             | {key: tostring, value: $m}] | from_entries) as $errs
         | [.records[]
            | .idem as $t | (.id // "" | tostring) as $i
-           | (.row[$vars.match] // "" | tostring | ascii_downcase) as $m
+           | hubspot_match_value($vars) as $m
            | if $errs[$t] then {ok: false, message: $errs[$t]}
              elif $i != "" and $errs[$i] then {ok: false, message: $errs[$i]}
              elif $by_trace[$t] then {ok: true, id: $by_trace[$t]}
