@@ -48,7 +48,8 @@ Vendors (--vendor)
               429 with x-ratelimit-* headers; api token in x-api-token.
   attio       Records API v2 (destinations-2.md 32): PUT
               /v2/objects/OBJ/records?matching_attribute=A {"data":{"values"}}
-              -> 200 {"data":{"id":{"record_id"},..}}; DELETE
+              -> 200 {"data":{"id":{"record_id"},..}}; POST
+              /v2/objects/OBJ/records/query {"filter":{A: value}}; DELETE
               /v2/objects/OBJ/records/ID; 400 {"status_code","type","code",
               "message"}; 429 rate_limit_exceeded with Retry-After as an HTTP
               date; Bearer token.
@@ -513,6 +514,18 @@ class Attio:
         m = re.match(r"^/v2/objects/([^/]+)/records(?:/([^/]*))?$", req.path)
         if not m:
             raise attio_error(404, "invalid_request_error", "not_found", "no such route")
+        if req.method == "POST" and m.group(2) == "query":
+            STATE["lookups"] += 1
+            flt = (req.json or {}).get("filter") if isinstance(req.json, dict) else None
+            if not isinstance(flt, dict) or len(flt) != 1:
+                raise attio_error(400, "invalid_request_error", "filter_error", "filter must name one attribute")
+            (attr, want), = flt.items()
+            if want in (None, ""):
+                violation("a query for a null or empty value")
+            found = [r for k, r in STATE["records"].items()
+                     if str(attio_value(r["row"].get(attr))).lower() == str(want).lower()]
+            return Reply(200, {"data": [{"id": {"workspace_id": "w1", "object_id": m.group(1), "record_id": r["id"]},
+                                         "values": {}} for r in found]})
         if req.method == "PUT" and m.group(2) is None:
             attr = req.q("matching_attribute")
             if not attr:
