@@ -294,6 +294,16 @@ static void start(engine *e, request *r)
 	int get = strcmp(op->method, "GET") == 0;
 	if (r->kind != REQ_POLL && (!get || op->has_body) && r->body.len == 0 && prepare_body(e, r, op) < 0)
 		return;
+	if (r->kind == REQ_LOOKUP && r->body.len == 4 && memcmp(r->body.data, "null", 4) == 0) {
+		/* the lookup's body program says there is nothing to look up
+		 * (no match value): not found, and nothing sent */
+		jv none = jv_array();
+		for (size_t i = 0; i < r->n; i++)
+			none = jv_array_append(none, jv_null());
+		rx_push_lookup_results(e, r, none, 0);
+		rx_push_request_free(r);
+		return;
+	}
 	if (c->dry_run) {
 		dry_run(e, r, op);
 		return;

@@ -482,7 +482,9 @@ def attio_error(status, typ, code, message, headers=None):
 
 def attio_value(v):
     """The plain value of an attribute's value list."""
-    if isinstance(v, list) and v:
+    if isinstance(v, list):
+        if not v:
+            return None
         v = v[0]
     if isinstance(v, dict):
         for k in ("email_address", "value", "domain", "full_name", "phone_number", "option", "status"):

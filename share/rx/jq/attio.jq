@@ -26,8 +26,11 @@ def attio_match_value($vars):
   .row[$vars.match] | if type == "array" then .[0] else . end
   | if type == "object" then (.email_address // .domain // .value // null) else . end;
 
+# The lookup (for a delete rx has no record_id for): null, so that
+# nothing is sent, when the record has no value to match on.
 def attio_query_body($vars):
-  {filter: {($vars.match): (.records[0] | attio_match_value($vars))}, limit: 2};
+  (.records[0] | attio_match_value($vars)) as $v
+  | if $v == null or $v == "" then null else {filter: {($vars.match): $v}, limit: 2} end;
 
 def attio_error: .body.message // "Attio refused the request";
 

@@ -46,9 +46,10 @@ def hubspot_match_value($vars):
 # naming a value twice, and a record without a match value has nothing
 # to look up (it is not found: created, for an upsert).
 def hubspot_read_body($vars):
-  {idProperty: $vars.match, properties: [$vars.match], propertiesWithHistory: [],
-   inputs: ([.records[] | .row[$vars.match] | select(. != null and . != "") | tostring]
-            | unique_by(ascii_downcase) | map({id: .}))};
+  [.records[] | .row[$vars.match] | select(. != null and . != "") | tostring] as $values
+  | if $values == [] then null    # nothing to look up: nothing is sent
+    else {idProperty: $vars.match, properties: [$vars.match], propertiesWithHistory: [],
+          inputs: ($values | unique_by(ascii_downcase) | map({id: .}))} end;
 
 # The throttles: a DAILY 429 is the day's quota (stop: exit 75); the
 # rolling ones wait their window.

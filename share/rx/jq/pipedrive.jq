@@ -26,9 +26,12 @@ def pipedrive_body: .records[0].row | pipedrive_person;
 # The e-mail a person is searched by.
 def pipedrive_email: .row.email // "" | tostring;
 
-# The search's query parameters (a GET's body program gives them).
+# The search's query parameters (a GET's body program gives them); null,
+# so that nothing is sent, for a record whose e-mail is too short to
+# search (Pipedrive wants 2 characters).
 def pipedrive_search_query:
-  {term: (.records[0] | pipedrive_email), fields: "email", exact_match: "true", limit: "2"};
+  (.records[0] | pipedrive_email) as $e
+  | if ($e | length) < 2 then null else {term: $e, fields: "email", exact_match: "true", limit: "2"} end;
 
 def pipedrive_throttle: {action: "throttle"};
 
