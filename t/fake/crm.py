@@ -671,7 +671,7 @@ class Handler(BaseHTTPRequestHandler):
             if OPT.log:
                 with open(OPT.log, "a") as f:
                     f.write(json.dumps({"method": self.command, "path": self.path,
-                                        "body": raw.decode("utf-8", "replace")}) + "\n")
+                                        "body": raw.decode("utf-8", "replace"), "t": time.time()}) + "\n")
             try:
                 r = self.decide(req)
             except Reply as e:

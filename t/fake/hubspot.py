@@ -262,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if args.log:
                 with open(args.log, "a") as f:
-                    f.write(json.dumps({"method": "POST", "path": self.path, "body": body}) + "\n")
+                    f.write(json.dumps({"method": "POST", "path": self.path, "body": body, "t": time.time()}) + "\n")
             now = time.monotonic()
             limit, per = args.rate
             while window and now - window[0] > per:
