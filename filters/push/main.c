@@ -919,6 +919,7 @@ int main(int argc, char **argv)
 		rx_usage_error("no destination: give --profile NAME");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
+	rx_push_profile_checking = check_profile;
 	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0) {
 		if (check_profile) { /* the finding, in the same shape as the others */
 			printf("profile %s\nerror: %s\n1 error, 0 warnings\n", profile, err);
@@ -948,7 +949,8 @@ int main(int argc, char **argv)
 		c->prof.max_records = max_records;
 	c->url = c->prof.url;
 	if (c->url == NULL && c->prof.driver == NULL)
-		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: give --url", c->prof.name);
+		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: %s%s", c->prof.name,
+		       c->prof.url_missing ? c->prof.url_missing : "give --url", c->prof.url_missing ? " (or give --url)" : "");
 	if (c->prof.driver == NULL)
 		check_url(c->url);
 	if (c->insecure)

@@ -10,6 +10,7 @@
 #include "push.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,171 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* A value the profile takes from outside it (docs/profiles.md "Values
+ * from the environment"): {"env": "NAME"} or {"file": "PATH"} (its first
+ * line), with an optional "default", and "secret": true to register it
+ * as a secret (never shown).  *out is the string, or null when neither
+ * is set and there is no default (missing then says what was looked
+ * at).  -1 with err for a value that cannot be used. */
+static int outside_value(const push_profile *p, const char *where, jv spec, jv *out, char *missing, size_t mlen,
+			 char *err, size_t errlen)
+{
+	jv env = get_member(spec, "env", JV_KIND_STRING), file = get_member(spec, "file", JV_KIND_STRING);
+	jv def = jv_object_get(jv_copy(spec), jv_string("default"));
+	jv secret = jv_object_get(jv_copy(spec), jv_string("secret"));
+	char *s = NULL;
+	int rc = 0;
+
+	*out = jv_null();
+	missing[0] = '\0';
+	if (jv_get_kind(env) != JV_KIND_STRING && jv_get_kind(file) != JV_KIND_STRING) {
+		snprintf(err, errlen, "profile %s: %s: an object here names \"env\" or \"file\"", p->name, where);
+		rc = -1;
+		goto done;
+	}
+	if (jv_get_kind(env) == JV_KIND_STRING) {
+		const char *e = getenv(jv_string_value(env));
+		if (e != NULL && *e != '\0')
+			s = rx_xstrdup(e);
+		else
+			snprintf(missing, mlen, "$%s is not set", jv_string_value(env));
+	}
+	if (s == NULL && jv_get_kind(file) == JV_KIND_STRING) {
+		FILE *f = fopen(jv_string_value(file), "r");
+		char line[8192];
+		if (f == NULL) {
+			snprintf(missing, mlen, "cannot read '%s': %s", jv_string_value(file), strerror(errno));
+		} else {
+			if (fgets(line, sizeof line, f) != NULL) {
+				line[strcspn(line, "\r\n")] = '\0';
+				s = rx_xstrdup(line);
+				memset(line, 0, sizeof line);
+			} else {
+				snprintf(missing, mlen, "'%s' is empty", jv_string_value(file));
+			}
+			fclose(f);
+		}
+	}
+	if (s != NULL) {
+		if (strpbrk(s, "\r\n") != NULL) {
+			snprintf(err, errlen, "profile %s: %s: the value contains a line break: refusing it", p->name, where);
+			rc = -1;
+		} else {
+			if (jv_get_kind(secret) == JV_KIND_TRUE)
+				rx_secret_add(s);
+			*out = jv_string(s);
+		}
+		memset(s, 0, strlen(s));
+		free(s);
+	} else if (jv_get_kind(def) == JV_KIND_STRING || jv_get_kind(def) == JV_KIND_NUMBER) {
+		*out = jv_copy(def);
+		missing[0] = '\0';
+	}
+done:
+	jv_free(env);
+	jv_free(file);
+	jv_free(def);
+	jv_free(secret);
+	return rc;
+}
+
+int rx_push_profile_checking;
+
+/* "vars" whose values come from outside: each becomes a string, or the
+ * profile cannot be used (a missing one is named). */
+static int resolve_vars(push_profile *p, char *err, size_t errlen)
+{
+	jv keys = jv_keys(jv_copy(p->vars));
+	int rc = 0;
+
+	jv_array_foreach(keys, i, k) {
+		jv spec = jv_object_get(jv_copy(p->vars), jv_copy(k));
+		const char *name = jv_string_value(k);
+		if (rc == 0 && (strcmp(name, "op") == 0 || strcmp(name, "key") == 0 || strcmp(name, "base") == 0 ||
+				strncmp(name, "row.", 4) == 0)) {
+			/* {base} would be the base URL, not the variable: say so */
+			snprintf(err, errlen, "profile %s: vars.%s: a name templates keep for themselves ({op}, {key}, "
+				 "{base}, {row.NAME}): rename it", p->name, name);
+			rc = -1;
+		}
+		if (rc == 0 && jv_get_kind(spec) == JV_KIND_OBJECT) {
+			char where[300], missing[512];
+			jv v;
+			snprintf(where, sizeof where, "vars.%s", jv_string_value(k));
+			if (outside_value(p, where, spec, &v, missing, sizeof missing, err, errlen) < 0) {
+				rc = -1;
+			} else if (jv_get_kind(v) == JV_KIND_NULL && rx_push_profile_checking) {
+				/* a stand-in, so the templates that use it still load */
+				char finding[900];
+				snprintf(finding, sizeof finding, "%s: %s here (a run needs it)", where, missing);
+				p->unset_vars = jv_array_append(p->unset_vars, jv_string(finding));
+				p->vars = jv_object_set(p->vars, jv_copy(k), jv_string_fmt("UNSET-%s", name));
+			} else if (jv_get_kind(v) == JV_KIND_NULL) {
+				snprintf(err, errlen, "%s (profile %s takes %s from it)", missing, p->name, where);
+				rc = -1;
+			} else {
+				p->vars = jv_object_set(p->vars, jv_copy(k), v);
+				v = jv_null();
+			}
+			jv_free(v);
+		}
+		jv_free(spec);
+		jv_free(k);
+	}
+	jv_free(keys);
+	return rc;
+}
+
+/* "url": a string, or a value from outside (a webhook URL is a secret:
+ * {"env": "SLACK_WEBHOOK_URL", "secret": true}).  Unset, the profile has
+ * no URL unless --url gives one; url_missing says where it was looked
+ * for. */
+static int resolve_url(push_profile *p, char *err, size_t errlen)
+{
+	jv u = jv_object_get(jv_copy(p->json), jv_string("url"));
+	int rc = 0;
+
+	if (jv_get_kind(u) == JV_KIND_STRING) {
+		p->url = rx_xstrdup(jv_string_value(u));
+	} else if (jv_get_kind(u) == JV_KIND_OBJECT) {
+		char missing[512];
+		jv v;
+		rc = outside_value(p, "url", u, &v, missing, sizeof missing, err, errlen);
+		if (rc == 0 && jv_get_kind(v) == JV_KIND_STRING)
+			p->url = rx_xstrdup(jv_string_value(v));
+		else if (rc == 0)
+			p->url_missing = rx_xstrdup(missing);
+		jv_free(v);
+	}
+	jv_free(u);
+	return rc;
+}
+
+/* Header values may name variables ({"Notion-Version": "{notion_version}"},
+ * a secret one included): expanded once here, as the variables are
+ * fixed for the run.  Record values ({key}, {row.NAME}) are not for
+ * headers. */
+static jv expand_headers(const push_profile *p, jv headers, const char *op)
+{
+	jv out;
+
+	if (jv_get_kind(headers) != JV_KIND_OBJECT)
+		return headers;
+	out = jv_object();
+	jv_object_foreach(headers, k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING && strchr(jv_string_value(v), '{') != NULL) {
+			rx_buf b = {0};
+			rx_push_template(&b, jv_string_value(v), p, op, NULL, 0);
+			jv_free(v);
+			v = jv_string(b.data ? b.data : "");
+			rx_buf_free(&b);
+		}
+		out = jv_object_set(out, k, v);
+	}
+	jv_free(headers);
+	return out;
+}
+
 static int load_windows(push_profile *p, char *err, size_t errlen)
 {
 	jv a = get_member(p->json, "rate_limits", JV_KIND_ARRAY);
@@ -224,7 +390,7 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	o->method = get_string(spec, "method", "POST");
 	o->path = get_string(spec, "path", "");
 	o->query = get_member(spec, "query", JV_KIND_OBJECT);
-	o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
+	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
 	double max = get_number(spec, "max_records", 0);
 	if (compile(&o->path_program, spec, "path_program", p, &o->has_path_program, NULL, err, errlen) < 0)
 		return -1;
@@ -408,6 +574,7 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	p->json = jv_null();
 	p->headers = jv_null();
 	p->vars = jv_null();
+	p->unset_vars = jv_array();
 	p->auth = jv_null();
 	if (rx_profile_load(name, &p->json, p->path, sizeof p->path, err, errlen) < 0)
 		return -1;
@@ -419,7 +586,8 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	if (load_modules(p, err, errlen) < 0)
 		return -1;
 	p->driver = get_string(p->json, "driver", NULL);
-	p->url = get_string(p->json, "url", NULL);
+	if (resolve_url(p, err, errlen) < 0)
+		return -1;
 	p->table = get_string(p->json, "table", NULL);
 	p->key = get_string(p->json, "key", NULL);
 	p->max_records = (size_t)get_number(p->json, "max_records", p->driver ? 500 : 100);
@@ -427,12 +595,14 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	if (p->max_records < 1)
 		p->max_records = 1;
 	p->content_type = get_string(p->json, "content_type", "application/json");
-	p->headers = get_member(p->json, "headers", JV_KIND_OBJECT);
 	p->vars = get_member(p->json, "vars", JV_KIND_OBJECT);
 	if (jv_get_kind(p->vars) != JV_KIND_OBJECT) {
 		jv_free(p->vars);
 		p->vars = jv_object();
 	}
+	if (resolve_vars(p, err, errlen) < 0)
+		return -1;
+	p->headers = expand_headers(p, get_member(p->json, "headers", JV_KIND_OBJECT), "");
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
 	p->idem_header = get_string(p->json, "idempotency_header", NULL);
 	p->nretry = get_statuses(p->json, "retry_statuses", p->retry_statuses, 32, retry_default, 7);
@@ -500,10 +670,12 @@ void rx_push_profile_free(push_profile *p)
 	jv_free(p->json);
 	jv_free(p->headers);
 	jv_free(p->vars);
+	jv_free(p->unset_vars);
 	jv_free(p->auth);
 	free(p->name);
 	free(p->driver);
 	free(p->url);
+	free(p->url_missing);
 	free(p->table);
 	free(p->key);
 	free(p->content_type);
@@ -544,7 +716,7 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 			      push_record *const *recs, size_t n, const char *job, int encode)
 {
-	const push_record *first = n > 0 ? recs[0] : NULL;
+	const push_record *first = recs != NULL && n > 0 ? recs[0] : NULL;
 	rx_buf tmp = {0};
 
 	for (const char *s = tmpl; *s; s++) {

@@ -87,6 +87,7 @@ typedef struct push_profile {
 	char *name;             /* for messages */
 	char *driver;           /* "sqlite", "postgres" or NULL for HTTP */
 	char *url;              /* base URL (or database target) */
+	char *url_missing;      /* "url" names a variable that is not set: which */
 	char *table;            /* database destinations */
 	char *key;              /* database destinations: key columns, comma-separated */
 	size_t max_records;     /* records per request */
@@ -94,6 +95,7 @@ typedef struct push_profile {
 	char *content_type;     /* of the body */
 	jv headers;             /* static headers */
 	jv vars;                /* template variables, also $vars in programs */
+	jv unset_vars;          /* under --check-profile: what each unset var lacks */
 	push_op *ops;           /* per-op request specs */
 	size_t nops;
 	rx_jq response;         /* the response program, when has_response */
@@ -121,6 +123,8 @@ typedef struct push_profile {
 	int modules_records;    /* a module mentions records: build them for its programs */
 } push_profile;
 
+/* Set by --check-profile: a var that is not set is a finding, not a stop. */
+extern int rx_push_profile_checking;
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
 const push_op *rx_push_profile_op(const push_profile *p, const char *op);
 /* Does op need the record's id at the destination (identity.ops)? */
@@ -161,6 +165,10 @@ typedef struct push_auth {
 	int can_refresh;      /* oauth2 */
 	unsigned generation;  /* incremented by each new token */
 	int generation_ok;    /* the current token has had a success */
+	char *prefix;         /* header: put before the secret ("ApiKey ") */
+	void *jwt_key;        /* oauth2 jwt_bearer: the service account's EVP_PKEY */
+	char *jwt_iss;        /* its client_email (the assertion's issuer) */
+	char *jwt_kid;        /* its private_key_id, or NULL */
 } push_auth;
 
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,

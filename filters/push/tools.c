@@ -72,6 +72,15 @@ static void check_auth(const push_profile *p)
 	jv_free(auth);
 }
 
+/* The vars a run would take from outside and cannot find here. */
+static void check_vars(const push_profile *p)
+{
+	jv_array_foreach(p->unset_vars, i, v) {
+		finding(0, "%s", jv_string_value(v));
+		jv_free(v);
+	}
+}
+
 int rx_push_check_profile(const push_profile *p)
 {
 	static const char *const ops[] = {"insert", "update", "upsert", "delete"};
@@ -131,6 +140,7 @@ int rx_push_check_profile(const push_profile *p)
 		finding(0, "no \"rate_limits\": rx-push paces itself only by the 429s it gets (write the vendor's "
 			"documented limits)");
 	check_auth(p);
+	check_vars(p);
 	jv t = jv_object_get(jv_copy(p->json), jv_string("test"));
 	if (jv_get_kind(t) != JV_KIND_OBJECT)
 		finding(0, "no \"test\" request: --test-connection cannot check the credentials");
