@@ -399,10 +399,10 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 		 * record of it be acked: one record a request, always */
 		if (max > 1) {
 			snprintf(err, errlen,
-				 "profile %s: %s: its URL names one record ({key}, {id}, {row.NAME} or a path_program), so a request "
+				 "profile %s: %s: its URL names one record (%s), so a request "
 				 "carries one record, but its \"max_records\" is %g: remove it, or take the record out "
 				 "of the URL",
-				 p->name, what, max);
+				 p->name, what, o->has_path_program ? "a path_program" : "{key}, {id} or {row.NAME}", max);
 			return -1;
 		}
 		o->max_records = 1;
