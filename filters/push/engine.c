@@ -60,6 +60,7 @@ void rx_push_request_free(request *r)
 	free(r->carry);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
+	rx_buf_free(&r->path);
 	rx_buf_free(&r->reply);
 	rx_buf_free(&r->reply_headers);
 	free(r->recs);
@@ -186,7 +187,10 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 		 * the base URL, never another host */
 		rx_buf_puts(url, r->next_path);
 	} else {
-		rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
+		if (op->has_path_program && r->path.len > 0)
+			rx_buf_put(url, r->path.data, r->path.len); /* computed, encoded by the program */
+		else
+			rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
 		add_query(url, op->query, p, r);
 		if (strcmp(op->method, "GET") == 0 && op->has_body && r->body.len > 0)
 			add_body_query(url, &r->body);
@@ -321,6 +325,25 @@ static void start(engine *e, request *r)
 	if ((r->kind != REQ_POLL || (op->has_body && r->next_path == NULL)) && (!get || op->has_body) && r->body.len == 0 &&
 	    prepare_body(e, r, op) < 0)
 		return;
+	if (op->has_path_program && r->path.len == 0) {
+		char err[1024];
+		if (rx_push_build_path(&c->prof, op, r->recs, r->n, &r->path, err, sizeof err) < 0) {
+			for (size_t i = 0; i < r->n; i++)
+				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
+			rx_push_request_free(r);
+			return;
+		}
+	}
+	if (r->kind == REQ_LOOKUP && r->body.len == 4 && memcmp(r->body.data, "null", 4) == 0) {
+		/* the lookup's body program says there is nothing to look up
+		 * (no match value): not found, and nothing sent */
+		jv none = jv_array();
+		for (size_t i = 0; i < r->n; i++)
+			none = jv_array_append(none, jv_null());
+		rx_push_lookup_results(e, r, none, 0);
+		rx_push_request_free(r);
+		return;
+	}
 	if (c->dry_run) {
 		dry_run(e, r, op);
 		return;

@@ -402,15 +402,17 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	o->query = get_member(spec, "query", JV_KIND_OBJECT);
 	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
 	double max = get_number(spec, "max_records", 0);
-	if (names_record(o->path) || query_names_record(o->query)) {
+	if (compile(&o->path_program, spec, "path_program", p, &o->has_path_program, NULL, err, errlen) < 0)
+		return -1;
+	if (names_record(o->path) || query_names_record(o->query) || o->has_path_program) {
 		/* a batch would go out under its first record's URL, and every
 		 * record of it be acked: one record a request, always */
 		if (max > 1) {
 			snprintf(err, errlen,
-				 "profile %s: %s: its URL names one record ({key}, {id} or {row.NAME}), so a request "
+				 "profile %s: %s: its URL names one record (%s), so a request "
 				 "carries one record, but its \"max_records\" is %g: remove it, or take the record out "
 				 "of the URL",
-				 p->name, what, max);
+				 p->name, what, o->has_path_program ? "a path_program" : "{key}, {id} or {row.NAME}", max);
 			return -1;
 		}
 		o->max_records = 1;
@@ -677,6 +679,8 @@ static void spec_free(push_op *o)
 	jv_free(o->headers);
 	if (o->has_body)
 		rx_jq_free(&o->body);
+	if (o->has_path_program)
+		rx_jq_free(&o->path_program);
 	if (o->has_response)
 		rx_jq_free(&o->response);
 	if (o->has_job)
@@ -861,6 +865,29 @@ jv rx_push_records_jv(push_record **recs, size_t n)
 	}
 	rx_buf_free(&b);
 	return a;
+}
+
+int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
+		       char *err, size_t errlen)
+{
+	jv in = jv_object(), path;
+
+	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
+	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
+	int rc = rx_jq_run((rx_jq *)&op->path_program, in, &path, 1, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || jv_get_kind(path) != JV_KIND_STRING) {
+		snprintf(err, errlen, "profile %s: the path program of ops.%s gave %s, not a string", p->name, op->name,
+			 rc == 0 ? "no output" : jv_kind_name(jv_get_kind(path)));
+		if (rc == 1)
+			jv_free(path);
+		return -1;
+	}
+	rx_buf_reset(out);
+	rx_buf_put(out, jv_string_value(path), (size_t)jv_string_length_bytes(jv_copy(path)));
+	jv_free(path);
+	return 0;
 }
 
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,

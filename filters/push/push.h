@@ -65,6 +65,8 @@ typedef struct push_op {
 	jv headers;           /* object of extra headers, or null */
 	rx_jq body;           /* body program, when has_body */
 	int has_body;
+	rx_jq path_program;   /* a program computing the path (one record a request), */
+	int has_path_program; /* when has_path_program: else path is the template */
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
 	int response_records; /* it mentions .records: build them for it */
@@ -149,6 +151,10 @@ void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile 
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
 jv rx_push_records_jv(push_record **recs, size_t n);
+/* The path of a request whose op computes it (path_program) into out.  0,
+ * or -1 with err (the program failed or gave no string). */
+int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
+		       char *err, size_t errlen);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
