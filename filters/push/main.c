@@ -135,6 +135,7 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 	}
 	rx_buf_puts(b, "}\n");
 	c->acked++;
+	rx_push_order_left(c, r);
 	rx_push_record_free(c, r);
 }
 
@@ -160,6 +161,7 @@ void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, 
 	rx_deadletter_emit(r->text, r->len, &d);
 	rx_buf_free(&shown);
 	c->dead++;
+	rx_push_order_left(c, r);
 	rx_push_record_free(c, r);
 }
 
@@ -334,6 +336,7 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	r->idem[32] = '\0';
 	c->held++;
 	c->taken++;
+	rx_push_order_take(c, r);
 done:
 	free(ms.m);
 	return r;
@@ -400,8 +403,14 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		n--;
 	if (n == 0)
 		return;
-	if (rx_control_is(line, n))
-		return; /* a model's end record, passed on by rx-batch: not a change */
+	if (rx_control_is(line, n)) {
+		char kind[16];
+		/* a stream's source position goes on among the acks, after what it
+		 * covers (order.c); any other (a model's end record) is not a change */
+		if (rx_control_parse(line, n, &ms, kind, sizeof kind, err, sizeof err) == 0 && strcmp(kind, "commit") == 0)
+			rx_push_order_commit(c, line, n);
+		return;
+	}
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
@@ -998,6 +1007,7 @@ int main(int argc, char **argv)
 	rx_push_rate_close(c->rate);
 	rx_push_auth_free(&c->auth);
 	rx_push_profile_free(&c->prof);
+	rx_push_order_free(c);
 	rx_canon_free();
 	rx_secret_free();
 	curl_global_cleanup();
