@@ -15,6 +15,15 @@
  * transaction: those keys stay staged, become uncertain, and the next run
  * sends them again.  At the end of input the run is closed in the history.
  *
+ * A commit record ({"$rx":"commit",...}, a stream's source position:
+ * control.c, stream.c) is stored in the state (meta source_position) in
+ * the transaction of the acks before it, so that the position never
+ * passes an ack that is not applied; rx-extract reads it there and
+ * confirms it to the source.  After an ack that counted for no run
+ * (another run, another state, none) no position is stored: what it
+ * covers was not applied.  SIGTERM and SIGINT end the commit when its
+ * input ends, or 5 s after the signal, with every applied ack committed.
+ *
  * One commit a run, and the run held while it works.  A commit that
  * starts while its run's stage is alive registers as that run's committer
  * (runs.committer); one that starts first (a pipeline starts all at once)
@@ -27,7 +36,10 @@
  */
 #include "diff.h"
 
+#include "rxpoll.h"
+
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +57,7 @@ typedef struct commit_ctx {
 	long long last_other_run;
 	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
+	long long positions, positions_held; /* source positions stored, and not stored */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
 
@@ -300,6 +313,48 @@ static int ack_run(commit_ctx *c, rx_span v, long long *run)
 	return 1;
 }
 
+static volatile sig_atomic_t commit_signal;
+
+static void on_commit_signal(int sig)
+{
+	commit_signal = sig;
+}
+
+/* Open the transaction acks are applied in. */
+static int begin_chunk(commit_ctx *c, char *err, size_t errlen)
+{
+	long long n = 1;
+
+	if (rx_diff_exec(c->db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
+	    rx_diff_pragma_int(c->db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, errlen) < 0)
+		return -1;
+	c->has_uncertain = n != 0; /* no other writer until COMMIT */
+	return 0;
+}
+
+/* A control record among the acks: a stream's source position is stored
+ * with them (1: in the open transaction); others are skipped (0). */
+static int position(commit_ctx *c, int in_txn, const char *line, size_t len, char *err, size_t errlen)
+{
+	static rx_members ms;
+	char kind[16];
+
+	if (rx_control_parse(line, len, &ms, kind, sizeof kind, err, errlen) < 0 || strcmp(kind, "commit") != 0)
+		return 0;
+	if (c->other_run > 0 || c->other_state > 0 || c->unbound > 0) {
+		if (c->positions_held++ == 0)
+			rx_diag("acks that counted for no run came before a source position: it is not stored (what it "
+				"covers was not applied), nor any after it in this commit");
+		return 0;
+	}
+	if (!in_txn && begin_chunk(c, err, errlen) < 0)
+		return -1;
+	if (rx_diff_position_store(c->db, line, len, err, errlen) < 0)
+		return -1;
+	c->positions++;
+	return 1;
+}
+
 int rx_diff_commit(const diff_options *o)
 {
 	commit_ctx c;
@@ -352,6 +407,13 @@ int rx_diff_commit(const diff_options *o)
 		goto done;
 	}
 	reader_open = 1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_commit_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	long long signal_at = 0;
 	for (;;) {
 		if (in_txn && (in_chunk >= o->commit_every || !input_waiting(&in))) {
 			if (flush_chunk(&c, err, sizeof err) < 0) {
@@ -360,6 +422,19 @@ int rx_diff_commit(const diff_options *o)
 			}
 			in_txn = 0;
 			in_chunk = 0;
+		}
+		/* wait for the next line with nothing open, and a signal heard:
+		 * after one, the acks still on their way for 5 s */
+		if (!in_txn) {
+			int w;
+			while ((w = rx_reader_wait(&in, 200, err, sizeof err)) == 0) {
+				if (commit_signal && signal_at == 0)
+					signal_at = rx_now_ms();
+				if (signal_at > 0 && rx_now_ms() - signal_at >= 5000)
+					break;
+			}
+			if (w == 0)
+				break; /* as at the end of input */
 		}
 		r = rx_reader_next(&in, &line, &len, err, sizeof err);
 		if (r < 0 && in.too_long) {
@@ -375,8 +450,20 @@ int rx_diff_commit(const diff_options *o)
 		}
 		if (r == 0)
 			break;
-		if (len == 0 || rx_control_is(line, len))
+		if (len == 0)
 			continue;
+		if (rx_control_is(line, len)) {
+			r = position(&c, in_txn, line, len, err, sizeof err);
+			if (r < 0) {
+				rx_diag("%s", err);
+				goto done;
+			}
+			if (r > 0) {
+				in_txn = 1;
+				in_chunk++;
+			}
+			continue;
+		}
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "cannot parse the ack: %s", err);
 			bad++;
@@ -406,13 +493,10 @@ int rx_diff_commit(const diff_options *o)
 			continue;
 		}
 		if (!in_txn) {
-			long long n = 1;
-			if (rx_diff_exec(c.db, "BEGIN IMMEDIATE", err, sizeof err) < 0 ||
-			    rx_diff_pragma_int(c.db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, sizeof err) < 0) {
+			if (begin_chunk(&c, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;
 			}
-			c.has_uncertain = n != 0; /* no other writer until COMMIT */
 			in_txn = 1;
 		}
 		if (c.run_id == 0) {

@@ -51,6 +51,10 @@ typedef struct diff_options {
 	size_t max_line;
 	int threads;             /* --threads: reading threads (1: the main one only) */
 	long long commit_every;  /* --commit: acks per transaction */
+	/* --stream (stream.c) */
+	int stream;              /* compare and emit each row as it comes */
+	long long window;        /* seconds the guard rails count over (stream) */
+	long long max_deletes;   /* -1: no limit (a run, or a window) */
 } diff_options;
 
 /* ---- canon.c ---- */
@@ -111,6 +115,15 @@ int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen);
 
 int rx_diff_stage(const diff_options *o);
 int rx_diff_commit(const diff_options *o);
+
+/* ---- stream.c ---- */
+
+/* rx-diff --stream: one long run that stages and emits each change as
+ * it comes. */
+int rx_diff_stream(const diff_options *o);
+/* For --commit: store a commit record (a source position, control.c) in
+ * the state, inside the caller's transaction.  0, or -1 with err. */
+int rx_diff_position_store(sqlite3 *db, const char *line, size_t n, char *err, size_t errlen);
 
 
 #endif

@@ -36,12 +36,25 @@ static void usage(void)
 	       "      --shard I/N          keep only rows whose --key falls in shard I of N\n"
 	       "      --key COL[,COL...]   the key columns, for --shard\n"
 	       "      --max-line BYTES     longest NDJSON line accepted (default 64M)\n"
+	       "\n"
+	       "Change feeds (docs/streaming.md; they run until SIGTERM and write no end record):\n"
+	       "      --slot NAME          --postgres: follow --table through this logical\n"
+	       "                           replication slot (pgoutput): each committed insert,\n"
+	       "                           update and delete as it commits\n"
+	       "      --publication NAME   with --slot: the publication holding the table\n"
+	       "      --follow COL         --postgres or --sqlite: poll the model for rows whose\n"
+	       "                           COL (an update time, a sequence) is past the last one\n"
+	       "      --every MS           with --follow: between polls (default 1000)\n"
+	       "      --overlap MS         with --follow: re-read rows this recent, for commits\n"
+	       "                           that land late with an older COL (default 1000)\n"
+	       "      --state FILE         the rx-diff state whose commit confirms the position\n"
 	       "  -u, --unbuffered         write each row at once\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
 	       "Example:\n"
 	       "  rx-extract --sqlite warehouse.db --query 'select * from customers'\n"
+	       "  rx-extract --postgres '' --table customers --slot rx --publication rx --state s.db\n"
 	       "\n"
 	       "See rx-extract(1).\n");
 	exit(RX_EXIT_OK);
@@ -124,6 +137,8 @@ int rx_extract_check_columns(const char *source, const char *const *names, size_
 	return 0;
 }
 
+int (*rx_extract_row_hook)(const char *row, size_t n);
+
 void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 {
 	if (o->nshards > 0) {
@@ -146,6 +161,11 @@ void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 			out->buf.data[start] = '\0';
 			return;
 		}
+	}
+	if (rx_extract_row_hook != NULL && !rx_extract_row_hook(out->buf.data + start, out->buf.len - start)) {
+		out->buf.len = start;
+		out->buf.data[start] = '\0';
+		return;
 	}
 	rx_buf_putc(&out->buf, '\n');
 	rows_written++;
@@ -180,7 +200,8 @@ void rx_extract_put_number(rx_buf *b, const char *s, size_t n)
 int main(int argc, char **argv)
 {
 	enum { OPT_SQLITE = 256, OPT_CSV, OPT_NDJSON, OPT_POSTGRES, OPT_INFER, OPT_TYPES,
-	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY };
+	       OPT_MAXLINE, OPT_QUERYFILE, OPT_SHARD, OPT_KEY, OPT_SLOT, OPT_PUBLICATION, OPT_FOLLOW,
+	       OPT_EVERY, OPT_OVERLAP, OPT_STATE };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
@@ -195,6 +216,12 @@ int main(int argc, char **argv)
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"key", required_argument, NULL, OPT_KEY},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"publication", required_argument, NULL, OPT_PUBLICATION},
+		{"follow", required_argument, NULL, OPT_FOLLOW},
+		{"every", required_argument, NULL, OPT_EVERY},
+		{"overlap", required_argument, NULL, OPT_OVERLAP},
+		{"state", required_argument, NULL, OPT_STATE},
 		{"unbuffered", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -208,6 +235,8 @@ int main(int argc, char **argv)
 	rx_init("rx-extract");
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	o.delimiter = ',';
+	o.every_ms = -1;
+	o.overlap_ms = -1;
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SQLITE: case OPT_CSV: case OPT_NDJSON: case OPT_POSTGRES:
@@ -250,6 +279,24 @@ int main(int argc, char **argv)
 		case OPT_MAXLINE:
 			o.max_line = rx_parse_size("--max-line", optarg);
 			break;
+		case OPT_SLOT:
+			o.slot = optarg;
+			break;
+		case OPT_PUBLICATION:
+			o.publication = optarg;
+			break;
+		case OPT_FOLLOW:
+			o.follow = optarg;
+			break;
+		case OPT_EVERY:
+			o.every_ms = rx_parse_number("--every", optarg, 1, 86400000);
+			break;
+		case OPT_OVERLAP:
+			o.overlap_ms = rx_parse_number("--overlap", optarg, 0, 86400000);
+			break;
+		case OPT_STATE:
+			o.state = optarg;
+			break;
 		case 'u':
 			unbuffered = 1;
 			break;
@@ -277,10 +324,33 @@ int main(int argc, char **argv)
 		rx_usage_error("--delimiter, --infer and --types go with --csv");
 	if (o.nshards > 0 && o.key == NULL)
 		rx_usage_error("--shard needs --key");
+	if (o.slot != NULL || o.publication != NULL) {
+		if (kind != OPT_POSTGRES || o.slot == NULL || o.publication == NULL || o.table == NULL)
+			rx_usage_error("--slot goes with --postgres, --table and --publication");
+		if (o.follow != NULL)
+			rx_usage_error("give one of --slot and --follow");
+	}
+	if (o.follow != NULL && kind != OPT_POSTGRES && kind != OPT_SQLITE)
+		rx_usage_error("--follow goes with --postgres or --sqlite");
+	if (o.follow == NULL && (o.every_ms >= 0 || o.overlap_ms >= 0))
+		rx_usage_error("--every and --overlap go with --follow");
+	if ((o.slot != NULL || o.follow != NULL) && o.state == NULL)
+		rx_usage_error("a change feed needs --state FILE (the rx-diff state whose commit confirms its position)");
+	if (o.slot == NULL && o.follow == NULL && o.state != NULL)
+		rx_usage_error("--state goes with --slot or --follow");
+	if (o.every_ms < 0)
+		o.every_ms = 1000;
+	if (o.overlap_ms < 0)
+		o.overlap_ms = 1000;
 
 	rx_writer_init(&out, 1);
 	out.unbuffered = unbuffered;
-	switch (kind) {
+	o.postgres = kind == OPT_POSTGRES;
+	if (o.slot != NULL || o.follow != NULL) {
+		/* a change feed never ends a model: no end record */
+		rx_extract_upstream(0, 0);
+		status = o.slot != NULL ? rx_extract_pgrepl(&o, &out) : rx_extract_follow(&o, &out);
+	} else switch (kind) {
 	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;
