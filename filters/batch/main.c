@@ -24,7 +24,10 @@
  *    first record arrived, even if input is quiet (poll.c), and every
  *    batch (and control record) is flushed to the pipe as it closes.
  *  - a control record (control.c) is passed on in its place, between
- *    batches;
+ *    batches; a source position ({"$rx":"commit"}) that comes while a
+ *    batch is open waits for that batch to close and follows it (the
+ *    latest one only: it covers the earlier), so a stream's positions do
+ *    not cut every batch short;
  *  - a line that is not a change is bad input: the open batch is written,
  *    then exit 65 naming the line.  A change is an object with an "op" of
  *    insert, update, upsert or delete and a "row" object; a delete may
@@ -59,6 +62,7 @@ typedef struct batcher {
 	uint32_t *key_gen;
 	size_t key_cap, key_count;
 	uint32_t gen;
+	rx_buf mark;             /* a source position waiting for the open batch */
 } batcher;
 
 /* Is the key (raw JSON text) in the open batch already?  If not, note it. */
@@ -136,6 +140,10 @@ static void batch_close(batcher *b)
 	if (b->op < 0)
 		return;
 	rx_buf_puts(&b->out->buf, "]}\n");
+	if (b->mark.len > 0) {
+		rx_buf_put(&b->out->buf, b->mark.data, b->mark.len);
+		rx_buf_reset(&b->mark);
+	}
 	b->op = -1;
 	b->count = 0;
 	b->key_count = 0;
@@ -259,6 +267,16 @@ static int batch_input(batcher *b, const char *path, size_t max_line)
 		const char *why = NULL;
 		int op = -1;
 		if (rx_control_is(line + a, len - a)) {
+			char kind[16];
+			if (b->op >= 0 &&
+			    rx_control_parse(line + a, len - a, &ms, kind, sizeof kind, err, sizeof err) == 0 &&
+			    strcmp(kind, "commit") == 0) {
+				/* a position follows the open batch when it closes */
+				rx_buf_reset(&b->mark);
+				rx_buf_put(&b->mark, line + a, len - a);
+				rx_buf_putc(&b->mark, '\n');
+				continue;
+			}
 			/* a control record keeps its place in the stream */
 			batch_close(b);
 			rx_buf_put(&b->out->buf, line + a, len - a);
@@ -391,5 +409,6 @@ int main(int argc, char **argv)
 	rx_buf_free(&out.buf);
 	free(b.key_hash);
 	free(b.key_gen);
+	rx_buf_free(&b.mark);
 	return status;
 }

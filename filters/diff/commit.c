@@ -57,6 +57,7 @@ typedef struct commit_ctx {
 	long long last_other_run;
 	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
+	int streaming;      /* the run held is a stream's (stream.c): its stage writes meanwhile */
 	long long positions, positions_held; /* source positions stored, and not stored */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
@@ -161,6 +162,11 @@ static int hold(commit_ctx *c, long long id, long long committer, long long comm
 	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 		return -1;
 	c->run_id = id;
+	/* a stream's stage stages while acks come back: no waiting for more
+	 * acks with the state's lock held, and short waits for the lock */
+	c->streaming = rx_diff_run_streaming(c->db, id);
+	if (c->streaming)
+		rx_diff_stream_busy(c->db);
 	return 0;
 }
 
@@ -278,14 +284,15 @@ done:
 	return rc;
 }
 
-/* Is a whole line waiting in the reader's buffer or on stdin right now? */
-static int input_waiting(const rx_reader *in)
+/* Is a whole line waiting in the reader's buffer or on stdin (within
+ * ms)? */
+static int input_waiting(const rx_reader *in, int ms)
 {
 	struct pollfd p = {in->fd, POLLIN, 0};
 
 	if (memchr(in->data + in->start, '\n', in->end - in->start) != NULL)
 		return 1;
-	return poll(&p, 1, 50) > 0;
+	return poll(&p, 1, ms) > 0;
 }
 
 /* The run an ack names: "<state id>.<run>".  1 this state (*run set), 0
@@ -415,7 +422,7 @@ int rx_diff_commit(const diff_options *o)
 	sigaction(SIGINT, &sa, NULL);
 	long long signal_at = 0;
 	for (;;) {
-		if (in_txn && (in_chunk >= o->commit_every || !input_waiting(&in))) {
+		if (in_txn && (in_chunk >= o->commit_every || !input_waiting(&in, c.streaming ? 0 : 50))) {
 			if (flush_chunk(&c, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;

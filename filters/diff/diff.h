@@ -124,6 +124,11 @@ int rx_diff_stream(const diff_options *o);
 /* For --commit: store a commit record (a source position, control.c) in
  * the state, inside the caller's transaction.  0, or -1 with err. */
 int rx_diff_position_store(sqlite3 *db, const char *line, size_t n, char *err, size_t errlen);
+/* Is run id a stream's (still streaming)? */
+int rx_diff_run_streaming(sqlite3 *db, long long id);
+/* Wait for the state's lock in short naps (a stream's stage and its
+ * commit take turns many times a second), for 60 s at most. */
+void rx_diff_stream_busy(sqlite3 *db);
 
 
 #endif

@@ -56,8 +56,9 @@
  *
  *  - Long runs: nothing is allocated per line once the buffers have
  *    grown; the run's counts are written once a second while they change;
- *    the state's WAL is checkpointed by SQLite as the commits go
- *    (wal_autocheckpoint) and kept to journal_size_limit.  SIGTERM and
+ *    the state's WAL is checkpointed by the commit process as its commits
+ *    go (SQLite's wal_autocheckpoint, off here: a checkpoint would hold
+ *    the next group back) and kept to journal_size_limit.  SIGTERM and
  *    SIGINT end the stream after the group at work (exit 0); SIGHUP is
  *    ignored (diagnostics go to stderr: there is no log to reopen).
  *
@@ -79,6 +80,7 @@
 #define GROUP_LINES 2000
 #define GROUP_MS 20
 #define IDLE_MS 1000
+#define WAIT_MS 100 /* a signal is heard within this */
 
 /* The guard rails' counts, in buckets of one second. */
 #define WINDOW_BUCKETS 64
@@ -823,6 +825,7 @@ int rx_diff_stream(const diff_options *o)
 		return RX_EXIT_FAIL;
 	}
 	r = rx_diff_run_open(&s.c, err, sizeof err);
+	rx_diff_stream_busy(s.c.db);
 	if (r < 0) {
 		rx_diag("%s", err);
 		status = r == -2 ? RX_EXIT_TEMPFAIL : RX_EXIT_FAIL;
@@ -834,10 +837,11 @@ int rx_diff_stream(const diff_options *o)
 		goto fail_run;
 	}
 	snprintf(s.c.run_tag, sizeof s.c.run_tag, ",\"run\":\"%s.%lld\"", id, s.c.run_id);
-	/* every group's staging durable before it is emitted; SQLite copies
-	 * the WAL back as the commits go, and keeps the file small */
-	if (rx_diff_exec(s.c.db,
-			 "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=67108864;",
+	/* every group's staging durable before it is emitted; copying the
+	 * WAL back into the database is the commit process's (its commits
+	 * checkpoint, stream_busy's): a checkpoint here would hold a change
+	 * back for as long as it takes */
+	if (rx_diff_exec(s.c.db, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
 			 err, sizeof err) < 0 ||
 	    rx_diff_run_counts(&s.c, "streaming", NULL, 0, err, sizeof err) < 0) {
 		rx_diag("%s", err);
@@ -850,10 +854,13 @@ int rx_diff_stream(const diff_options *o)
 		goto fail_run;
 	}
 	reader_open = 1;
+	/* a test hook: groups of N lines (1: each line alone) */
+	const char *hook = getenv("RX_DIFF_GROUP_LINES");
+	int group_lines = hook != NULL && atoi(hook) > 0 ? atoi(hook) : GROUP_LINES;
 	status = RX_EXIT_OK;
 	int eof = 0;
 	while (!eof && !stop_signal) {
-		int w = rx_reader_wait(&in, IDLE_MS, err, sizeof err);
+		int w = rx_reader_wait(&in, WAIT_MS, err, sizeof err);
 		if (w < 0) {
 			rx_diag("%s", err);
 			status = RX_EXIT_FAIL;
@@ -894,7 +901,7 @@ int rx_diff_stream(const diff_options *o)
 			if (r < 0)
 				break;
 		next:
-			if (++lines >= GROUP_LINES || rx_now_ms() - started >= GROUP_MS || stop_signal)
+			if (++lines >= group_lines || (hook == NULL && rx_now_ms() - started >= GROUP_MS) || stop_signal)
 				break;
 			if (rx_reader_wait(&in, 0, err, sizeof err) != 1)
 				break;
@@ -989,4 +996,36 @@ done:
 		snprintf(err, errlen, "cannot store the source position: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int rx_diff_run_streaming(sqlite3 *db, long long id)
+{
+	sqlite3_stmt *st = NULL;
+	int yes = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT status = 'streaming' FROM runs WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			yes = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms: a change would
+ * wait that long for a lock held a fraction of a millisecond. */
+static int busy_nap(void *arg, int count)
+{
+	(void)arg;
+	if (count >= 60 * 5000)
+		return 0; /* 60 s */
+	struct timespec ts = {0, 200000};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+void rx_diff_stream_busy(sqlite3 *db)
+{
+	sqlite3_busy_handler(db, busy_nap, NULL);
+	sqlite3_exec(db, "PRAGMA journal_size_limit=67108864", NULL, NULL, NULL);
 }
