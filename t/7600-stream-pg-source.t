@@ -13,7 +13,7 @@ rows () { grep -v '^{"\$rx":' "$1" || :; }
 # wait_rows N FILE: until FILE holds N rows or deletes (10 s at most)
 wait_rows () {
 	i=0
-	while [ "$(grep -vc '^{"\$rx":"commit"' "$2" 2>/dev/null)" -lt "$1" ] && [ $i -lt 200 ]; do
+	while n=$(grep -vc '^{"\$rx":"commit"' "$2" 2>/dev/null); [ "${n:-0}" -lt "$1" ] && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
