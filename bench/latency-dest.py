@@ -82,6 +82,7 @@ class Handler(BaseHTTPRequestHandler):
                     lines.append("%s %s %s %.6f\n" % (path, key, row.get("ts", 0), arrival))
             if log is not None:
                 log.write("".join(lines))
+                log.flush()
         self.reply(200, {})
 
 

@@ -14,6 +14,9 @@
  * when no ack is waiting on stdin, so a kill loses at most the open
  * transaction: those keys stay staged, become uncertain, and the next run
  * sends them again.  At the end of input the run is closed in the history.
+ * The commit of a stream (stream.c), whose stage waits for the state's
+ * lock while a transaction is open here, closes one at once when no ack
+ * is waiting, and after STREAM_CHUNK acks or STREAM_CHUNK_MS at most.
  *
  * A commit record ({"$rx":"commit",...}, a stream's source position:
  * control.c, stream.c) is stored in the state (meta source_position) in
@@ -320,6 +323,9 @@ static int ack_run(commit_ctx *c, rx_span v, long long *run)
 	return 1;
 }
 
+#define STREAM_CHUNK 500
+#define STREAM_CHUNK_MS 5
+
 static volatile sig_atomic_t commit_signal;
 
 static void on_commit_signal(int sig)
@@ -420,9 +426,13 @@ int rx_diff_commit(const diff_options *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	long long signal_at = 0;
+	long long signal_at = 0, chunk_at = 0;
 	for (;;) {
-		if (in_txn && (in_chunk >= o->commit_every || !input_waiting(&in, c.streaming ? 0 : 50))) {
+		/* a stream's stage waits for the lock while a chunk is open: keep
+		 * chunks short there (STREAM_CHUNK acks, STREAM_CHUNK_MS) */
+		if (in_txn && (in_chunk >= (c.streaming ? STREAM_CHUNK : o->commit_every) ||
+			       (c.streaming && rx_now_ms() - chunk_at >= STREAM_CHUNK_MS) ||
+			       !input_waiting(&in, c.streaming ? 0 : 50))) {
 			if (flush_chunk(&c, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;
@@ -466,6 +476,8 @@ int rx_diff_commit(const diff_options *o)
 				goto done;
 			}
 			if (r > 0) {
+				if (!in_txn)
+					chunk_at = rx_now_ms();
 				in_txn = 1;
 				in_chunk++;
 			}
@@ -505,6 +517,7 @@ int rx_diff_commit(const diff_options *o)
 				goto done;
 			}
 			in_txn = 1;
+			chunk_at = rx_now_ms();
 		}
 		if (c.run_id == 0) {
 			r = join(&c, run, err, sizeof err);

@@ -19,10 +19,11 @@
  *    for that commit to close, as a batch run is.
  *
  *  - Groups.  Lines are read while more are waiting (at most GROUP_LINES,
- *    or GROUP_MS of work), their changes staged in one transaction
- *    (synchronous=FULL: a change that can reach the destination is known
- *    to the state, as in a batch run), and only after its COMMIT written
- *    and flushed.  A quiet feed makes groups of one line; a busy one,
+ *    or GROUP_MS of work: the commit waits for the lock meanwhile, and
+ *    its own chunks are as short, commit.c), their changes staged in one
+ *    transaction (synchronous=FULL: a change that can reach the
+ *    destination is known to the state, as in a batch run), and only
+ *    after its COMMIT written and flushed.  A quiet feed makes groups of one line; a busy one,
  *    larger groups and fewer fsyncs.  A source position is written after
  *    the changes of its group before it, so it reaches rx-push after them.
  *
@@ -78,7 +79,7 @@
 #include <unistd.h>
 
 #define GROUP_LINES 2000
-#define GROUP_MS 20
+#define GROUP_MS 10
 #define IDLE_MS 1000
 #define WAIT_MS 100 /* a signal is heard within this */
 
