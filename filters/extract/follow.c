@@ -212,7 +212,7 @@ static void poll_sql(const extract_options *o, const rx_buf *cursor, rx_buf *sql
 /* The cursor stored by rx-diff --commit: 1 (into cur), 0 none. */
 static int stored_cursor(const extract_options *o, rx_buf *cur)
 {
-	rx_buf pos = {0};
+	rx_buf pos = {0}, lit = {0};
 	rx_members ms = {0};
 	char err[512], kind[16];
 	int rc = 0;
@@ -224,7 +224,7 @@ static int stored_cursor(const extract_options *o, rx_buf *cur)
 		long i;
 		if (rx_control_parse(pos.data, pos.len, &ms, kind, sizeof kind, err, sizeof err) == 0 &&
 		    strcmp(kind, "commit") == 0 && (i = rx_json_find(&ms, "cursor", 6)) >= 0 &&
-		    put_literal(&(rx_buf){0}, ms.m[i].value) == 0) {
+		    put_literal(&lit, ms.m[i].value) == 0) {
 			rx_buf_reset(cur);
 			rx_buf_put(cur, ms.m[i].value.p, ms.m[i].value.n);
 			rc = 1;
@@ -236,6 +236,7 @@ static int stored_cursor(const extract_options *o, rx_buf *cur)
 	}
 	free(ms.m);
 	rx_buf_free(&pos);
+	rx_buf_free(&lit);
 	return rc;
 }
 
