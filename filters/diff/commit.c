@@ -61,6 +61,8 @@ typedef struct commit_ctx {
 	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
 	int streaming;      /* the run held is a stream's (stream.c): its stage writes meanwhile */
+	int turn_fd;        /* with a stream: the turn at the state's lock (stream.c), or -1 */
+	int has_turn;       /* it is held, for the open transaction */
 	long long positions, positions_held; /* source positions stored, and not stored */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
@@ -142,7 +144,12 @@ static int flush_chunk(commit_ctx *c, char *err, size_t errlen)
 		}
 		c->chunk_acked = c->chunk_ignored = 0;
 	}
-	return rx_diff_exec(c->db, "COMMIT", err, errlen);
+	int rc = rx_diff_exec(c->db, "COMMIT", err, errlen);
+	if (c->has_turn) {
+		rx_diff_stream_turn(c->turn_fd, 0);
+		c->has_turn = 0;
+	}
+	return rc;
 }
 
 /* Hold run id: 0, -1 error, -2 another live commit holds it (err says). */
@@ -168,8 +175,11 @@ static int hold(commit_ctx *c, long long id, long long committer, long long comm
 	/* a stream's stage stages while acks come back: no waiting for more
 	 * acks with the state's lock held, and short waits for the lock */
 	c->streaming = rx_diff_run_streaming(c->db, id);
-	if (c->streaming)
+	if (c->streaming) {
 		rx_diff_stream_busy(c->db);
+		if (c->turn_fd < 0)
+			c->turn_fd = rx_diff_stream_turn_open(c->db);
+	}
 	return 0;
 }
 
@@ -338,6 +348,10 @@ static int begin_chunk(commit_ctx *c, char *err, size_t errlen)
 {
 	long long n = 1;
 
+	if (c->turn_fd >= 0 && !c->has_turn) {
+		rx_diff_stream_turn(c->turn_fd, 1);
+		c->has_turn = 1;
+	}
 	if (rx_diff_exec(c->db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
 	    rx_diff_pragma_int(c->db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, errlen) < 0)
 		return -1;
@@ -394,6 +408,7 @@ int rx_diff_commit(const diff_options *o)
 				&c.del_uncertain};
 
 	memset(&c, 0, sizeof c);
+	c.turn_fd = -1;
 	c.me = (long long)getpid();
 	c.me_start = rx_diff_proc_start(c.me);
 	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
@@ -576,6 +591,8 @@ done:
 	for (size_t i = 0; i < sizeof sts / sizeof *sts; i++)
 		sqlite3_finalize(*sts[i]);
 	sqlite3_close(c.db);
+	if (c.turn_fd >= 0)
+		close(c.turn_fd);
 	if (reader_open)
 		rx_reader_close(&in);
 	free(ms.m);

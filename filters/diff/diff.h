@@ -129,6 +129,11 @@ int rx_diff_run_streaming(sqlite3 *db, long long id);
 /* Wait for the state's lock in short naps (a stream's stage and its
  * commit take turns many times a second), for 60 s at most. */
 void rx_diff_stream_busy(sqlite3 *db);
+/* Turns at the state's lock between a stream's stage and its commit: a
+ * descriptor of the state file (-1 if it cannot be opened), and taking
+ * (on 1) or giving (0) the turn around each write transaction. */
+int rx_diff_stream_turn_open(sqlite3 *db);
+void rx_diff_stream_turn(int fd, int on);
 
 
 #endif

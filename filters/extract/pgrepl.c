@@ -41,9 +41,10 @@
  *    again by its key (its current value: a later change of it follows on
  *    the stream anyway).
  *
- *  - Output is flushed whenever the server has nothing more ready, so a
- *    change leaves as soon as its transaction is read; memory is one
- *    message and one row.  SIGTERM/SIGINT end the feed at the next
+ *  - Output is flushed whenever the server has nothing more ready (or
+ *    FLUSH_MS after the last flush while it keeps sending), so a change
+ *    leaves as soon as its transaction is read; memory is one message and
+ *    one row.  SIGTERM/SIGINT end the feed at the next
  *    transaction boundary (exit 0, no end record).
  */
 #include "extract.h"
@@ -57,6 +58,7 @@
 
 #define FEEDBACK_MS 1000
 #define POLL_MS 200
+#define FLUSH_MS 2 /* a busy stream is written at least this often */
 
 typedef struct relation {
 	uint32_t relid;
@@ -833,6 +835,7 @@ int rx_extract_pgrepl(const extract_options *o, rx_writer *out)
 	PQclear(res);
 	res = NULL;
 	r.feedback_at = now_ms();
+	long long flushed_at = now_ms();
 	for (;;) {
 		if (rx_extract_stopping && !r.in_txn)
 			break;
@@ -863,11 +866,23 @@ int rx_extract_pgrepl(const extract_options *o, rx_writer *out)
 					    msg, sizeof msg));
 			goto done;
 		}
-		/* nothing ready: what was read goes out now */
+		/* nothing ready in libpq's buffer: more on the socket already is
+		 * read first (for FLUSH_MS at most), so that a busy stream goes out
+		 * in fewer, larger writes; otherwise what was read goes out now */
+		struct pollfd more = {PQsocket(r.conn), POLLIN, 0};
+		if (now_ms() - flushed_at < FLUSH_MS && poll(&more, 1, 0) > 0) {
+			if (PQconsumeInput(r.conn) == 0) {
+				rx_diag("the replication connection failed: %s",
+					rx_one_line(PQerrorMessage(r.conn), msg, sizeof msg));
+				goto done;
+			}
+			continue;
+		}
 		if (flush_out(&r) < 0) {
 			status = RX_EXIT_IOERR;
 			goto done;
 		}
+		flushed_at = now_ms();
 		if (now_ms() - r.feedback_at >= FEEDBACK_MS && feedback(&r, 0) < 0)
 			goto done;
 		struct pollfd p = {PQsocket(r.conn), POLLIN, 0};
