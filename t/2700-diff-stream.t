@@ -229,7 +229,26 @@ test_expect_success 'killed after staging, before emitting: the key is uncertain
 test_expect_success 'usage: --stream is not a preview, a resync or a commit' '
 	test_expect_code 2 rx-diff --state s.db --key id --stream --preview </dev/null 2>err &&
 	test_grep "stream" err &&
-	test_expect_code 2 rx-diff --state s.db --stream --commit </dev/null
+	test_expect_code 2 rx-diff --state s.db --stream --commit </dev/null &&
+	test_expect_code 2 rx-diff --state s.db --key id --stream --count-record </dev/null
+'
+
+test_expect_success 'destination ids: an update and a delete of the stream carry the id, and its ack keeps it' '
+	printf "%s\n" "{\"id\":1,\"v\":\"a\"}" "{\"id\":2,\"v\":\"b\"}" "{\"\$rx\":\"end\"}" |
+		rx-diff --state ids.db --key id --mode mirror >c0 &&
+	jq -c "{key,hash,run,op,id:(\"crm-\" + .key)}" c0 | rx-diff --state ids.db --commit &&
+	printf "%s\n" "{\"id\":1,\"v\":\"A\"}" "{\"\$rx\":\"delete\",\"row\":{\"id\":2}}" "{\"id\":3,\"v\":\"c\"}" |
+		rx-diff --state ids.db --key id --mode mirror --stream --max-delete-ratio 1 >out &&
+	jq -c "{key,op,id}" out >actual &&
+	cat >expect <<-\EOF &&
+	{"key":"1","op":"upsert","id":"crm-1"}
+	{"key":"2","op":"delete","id":"crm-2"}
+	{"key":"3","op":"upsert","id":null}
+	EOF
+	test_cmp expect actual &&
+	test "$(sqlite3 ids.db "select group_concat(key || \"=\" || coalesce(id, \"-\"), \" \") from staged")" = "1=\"crm-1\" 2=\"crm-2\" 3=-" &&
+	jq -c "{key,hash,run,op}" out | rx-diff --state ids.db --commit &&
+	test "$(sqlite3 ids.db "select group_concat(key || \"=\" || coalesce(id, \"-\"), \" \") from snapshot_row")" = "1=\"crm-1\" 3=-"
 '
 
 test_expect_success 'a closed pipe ends it quietly; a full disk is exit 74' '

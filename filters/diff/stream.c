@@ -416,6 +416,11 @@ static int lookup(stream_ctx *s, const char *key, size_t keylen, look *l, char *
 		l->uncertain = 1;
 		memcpy(l->unc_hash, sqlite3_column_blob(st, 4), DIFF_HASH_LEN);
 	}
+	/* the destination's id of the key (the change on its way, the
+	 * delivered row, the uncertain one), for the change: emit() */
+	rx_buf_reset(&s->c.id);
+	if (sqlite3_column_type(st, 5) == SQLITE_TEXT)
+		rx_buf_put(&s->c.id, sqlite3_column_text(st, 5), (size_t)sqlite3_column_bytes(st, 5));
 	rc = 0;
 done:
 	sqlite3_reset(st);
@@ -458,7 +463,9 @@ static void put_trimmed(rx_buf *b, const char *p, size_t n)
 
 /* Stage one change and add it to the group's output: the same line a
  * batch run writes.  send: what the change carries; keep: the row kept
- * for the snapshot; changed: the names list, or NULL. */
+ * for the snapshot; changed: the names list, or NULL.  The key's
+ * destination id is the one lookup() found (s->c.id), carried and
+ * staged as a batch run does (stage.c). */
 static int emit(stream_ctx *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
 		const unsigned char *raw, int action, rx_span send, rx_span keep, const char *changed, char *err,
 		size_t errlen)
@@ -479,6 +486,10 @@ static int emit(stream_ctx *s, const char *op, const char *key, size_t keylen, c
 		sqlite3_bind_blob(st, 7, raw, DIFF_RAW_LEN, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
+	if (s->c.id.len > 0)
+		sqlite3_bind_text(st, 8, s->c.id.data, (int)s->c.id.len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -496,6 +507,11 @@ static int emit(stream_ctx *s, const char *op, const char *key, size_t keylen, c
 	rx_buf_puts(b, hex);
 	rx_buf_putc(b, '"');
 	rx_buf_puts(b, s->c.run_tag);
+	if (s->c.id.len > 0) {
+		/* the destination's own id of the record: where CRMs address it */
+		rx_buf_puts(b, ",\"id\":");
+		rx_buf_put(b, s->c.id.data, s->c.id.len);
+	}
 	if (changed != NULL) {
 		rx_buf_puts(b, ",\"changed\":[");
 		rx_buf_puts(b, changed);
@@ -737,11 +753,13 @@ static int prepare(stream_ctx *s, char *err, size_t errlen)
 		"SELECT (SELECT hash FROM snapshot WHERE key = ?1), (SELECT raw FROM snapshot WHERE key = ?1),"
 		" (SELECT hash FROM staged WHERE key = ?1 AND run = ?2),"
 		" (SELECT action FROM staged WHERE key = ?1 AND run = ?2),"
-		" (SELECT hash FROM uncertain WHERE key = ?1)",
+		" (SELECT hash FROM uncertain WHERE key = ?1),"
+		" coalesce((SELECT id FROM staged WHERE key = ?1 AND run = ?2), (SELECT id FROM snapshot_row WHERE key = ?1),"
+		"  (SELECT id FROM uncertain WHERE key = ?1))",
 		"SELECT row FROM snapshot_row WHERE key = ?",
 		"SELECT row FROM staged WHERE key = ?1 AND run = ?2",
 		"SELECT row FROM uncertain WHERE key = ?",
-		"INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
+		"INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw, id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
 	};
 	sqlite3_stmt **sts[] = {&s->look, &s->get_row, &s->get_staged, &s->get_uncertain, &s->put};
 
@@ -979,6 +997,7 @@ done:
 	rx_buf_free(&s.out.buf);
 	rx_buf_free(&s.group);
 	rx_buf_free(&s.c.dict);
+	rx_buf_free(&s.c.id);
 	rx_buf_free(&s.last_names);
 	rx_buf_free(&s.columns);
 	free_names(s.ref, s.nref);

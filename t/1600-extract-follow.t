@@ -14,9 +14,12 @@ follow_start () {
 	rx-extract --sqlite w.db --table c --follow updated_at --every 50 --overlap 400 --state s.db "$@" >feed 2>feed.err &
 	echo $! >follow.pid
 }
+# follow_stop: SIGTERM, and wait until it has gone (20 s at most: a
+# loaded machine), failing if it has not
 follow_stop () {
 	kill -TERM "$(cat follow.pid)" &&
-	i=0 && while kill -0 "$(cat follow.pid)" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	i=0 && while kill -0 "$(cat follow.pid)" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done &&
+	! kill -0 "$(cat follow.pid)" 2>/dev/null
 }
 test_cleanup 'kill "$(cat "$TRASH/follow.pid")"'
 
