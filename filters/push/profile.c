@@ -147,6 +147,8 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen);
 /* A value the profile takes from outside it (docs/profiles.md "Values
  * from the environment"): {"env": "NAME"} or {"file": "PATH"} (its first
  * line), with an optional "default", and "secret": true to register it
@@ -314,7 +316,15 @@ static jv expand_headers(const push_profile *p, jv headers, const char *op)
 
 static int load_windows(push_profile *p, char *err, size_t errlen)
 {
-	jv a = get_member(p->json, "rate_limits", JV_KIND_ARRAY);
+	return parse_windows(p, p->json, "rate_limits", p->windows, sizeof p->windows / sizeof p->windows[0],
+			     &p->nwindows, err, errlen);
+}
+
+/* A "rate_limits" array of from: what names it in messages. */
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen)
+{
+	jv a = get_member(from, "rate_limits", JV_KIND_ARRAY);
 	int rc = 0;
 
 	if (jv_get_kind(a) != JV_KIND_ARRAY) {
@@ -323,7 +333,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 	}
 	jv_array_foreach(a, i, v) {
 		push_window w = {0};
-		if (p->nwindows >= sizeof p->windows / sizeof p->windows[0]) {
+		if (*nwindows >= max) {
 			jv_free(v);
 			continue;
 		}
@@ -346,12 +356,12 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 			rc = -1;
 		}
 		if (rc < 0) {
-			snprintf(err, errlen, "profile %s: rate_limits[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
-				 p->name, i);
+			snprintf(err, errlen, "profile %s: %s[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
+				 p->name, what, i);
 			jv_free(v);
 			break;
 		}
-		p->windows[p->nwindows++] = w;
+		windows[(*nwindows)++] = w;
 		jv_free(v);
 	}
 	jv_free(a);
@@ -407,6 +417,11 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	} else if (max >= 1) {
 		o->max_records = (size_t)max;
 	}
+	char wwhat[80];
+	snprintf(wwhat, sizeof wwhat, "%s.rate_limits", what);
+	if (parse_windows(p, spec, wwhat, o->windows, sizeof o->windows / sizeof o->windows[0], &o->nwindows, err,
+			  errlen) < 0)
+		return -1;
 	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
 	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 		rc = -1;
@@ -429,6 +444,24 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 			free(o->poll->method);
 			o->poll->method = get_string(poll, "method", "GET");
 		}
+		/* a job made first (Google Ads' offlineUserDataJobs:create): its
+		 * reply names the job, the write adds the records to it, and the
+		 * poll starts it and waits for it */
+		jv create = get_member(job, "create", JV_KIND_OBJECT);
+		if (rc == 0 && jv_get_kind(create) == JV_KIND_OBJECT) {
+			snprintf(sub, sizeof sub, "%s.job.create", what);
+			o->create = calloc(1, sizeof *o->create);
+			if (o->create == NULL)
+				rx_die(RX_EXIT_FAIL, "out of memory");
+			snprintf(o->create->name, sizeof o->create->name, "create");
+			rc = load_spec(p, create, o->create, sub, err, errlen);
+			if (rc == 0 && (names_record(o->create->path) || query_names_record(o->create->query))) {
+				snprintf(err, errlen, "profile %s: %s: a job is made for a batch: its URL cannot name one "
+					 "record", p->name, sub);
+				rc = -1;
+			}
+		}
+		jv_free(create);
 		if (rc == 0 && compile(&o->job_id, job, "id", p, &o->has_job, NULL, err, errlen) < 0)
 			rc = -1;
 		int has_status = 0;
@@ -651,6 +684,10 @@ static void spec_free(push_op *o)
 	if (o->poll != NULL) {
 		spec_free(o->poll);
 		free(o->poll);
+	}
+	if (o->create != NULL) {
+		spec_free(o->create);
+		free(o->create);
 	}
 }
 

@@ -58,6 +58,12 @@ typedef struct push_record {
 
 /* ---- the profile (profile.c) ---- */
 
+typedef struct push_window {
+	double requests; /* allowed per window */
+	double seconds;  /* window length */
+	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
+} push_window;
+
 typedef struct push_op {
 	char name[8];         /* "upsert", or "*" for any */
 	char *method;         /* POST, PUT, PATCH, DELETE */
@@ -76,15 +82,16 @@ typedef struct push_op {
 	rx_jq job_id;
 	int has_job;
 	struct push_op *poll;
+	struct push_op *create; /* job.create: a request that makes the job before
+	                         * the write (which names it as {job}), or NULL */
 	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
+	/* windows of this op's own (the vendor limits one endpoint more
+	 * tightly), on top of the profile's; rate is opened by the engine */
+	push_window windows[4];
+	size_t nwindows;
+	struct push_rate *rate;
 	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
-
-typedef struct push_window {
-	double requests; /* allowed per window */
-	double seconds;  /* window length */
-	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
-} push_window;
 
 typedef struct push_profile {
 	jv json;                /* the whole profile (owned) */
