@@ -286,6 +286,7 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	c->requests++;
 	c->dry += r->n;
 	for (size_t i = 0; i < r->n; i++) {
+		rx_push_order_left(c, r->recs[i]);
 		free(r->recs[i]->text);
 		free(r->recs[i]);
 		c->held--;
@@ -799,7 +800,9 @@ static request *take_due(engine *e, double now)
 	e->wake = 0;
 	for (pp = &e->queue; *pp; pp = &(*pp)->next) {
 		if ((*pp)->not_before <= now) {
-			if (best == NULL || (*pp)->seq < (*best)->seq)
+			/* (a request waiting for an earlier change of one of its keys
+			 * is woken by that change's end: order.c) */
+			if ((best == NULL || (*pp)->seq < (*best)->seq) && rx_push_order_ready(e->c, (*pp)->recs, (*pp)->n))
 				best = pp;
 		} else if (e->wake == 0 || (*pp)->not_before < e->wake) {
 			e->wake = (*pp)->not_before;

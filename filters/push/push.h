@@ -13,6 +13,8 @@
  *   auth.c       secrets from the environment or files, auth headers,
  *                OAuth2 tokens
  *   db_sqlite.c  the SQLite destination driver (db.h)
+ *   order.c      the order of a stream: a key's changes in order, and
+ *                source positions (commit records) after what they cover
  *
  * NOTES ON THE DESIGN
  *
@@ -47,6 +49,11 @@ typedef struct push_record {
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
+	/* order.c */
+	unsigned long long mark; /* the segment it belongs to: the commit record after it */
+	uint64_t key_hash;       /* of the key's raw text */
+	struct push_record *next_same_key; /* the next held record of its key */
+	unsigned stamp;          /* scratch of rx_push_order_ready */
 } push_record;
 
 /* ---- the profile (profile.c) ---- */
@@ -279,6 +286,7 @@ typedef struct push_ctx {
 	int in_eof;               /* nothing more will be read */
 	push_batch *open;         /* single changes being gathered */
 	push_batch *head, *tail;  /* batches ready to send */
+	struct push_order *order; /* order.c */
 } push_ctx;
 
 extern volatile int rx_push_signalled;
@@ -318,6 +326,16 @@ double rx_push_percentile(const push_ctx *c, double p);
 /* Profile tooling (tools.c): an RX_EXIT_* status each. */
 int rx_push_check_profile(const push_profile *p);
 int rx_push_test_connection(push_ctx *c);
+
+/* The order of a stream (order.c).  A record taken / gone (acked or
+ * dead-lettered); may a request of these records start now (1), or must
+ * it wait for an earlier change of one of their keys (0); a commit record
+ * read (written among the acks once all before it have left). */
+void rx_push_order_take(push_ctx *c, push_record *r);
+void rx_push_order_left(push_ctx *c, push_record *r);
+int rx_push_order_ready(push_ctx *c, push_record **recs, size_t n);
+void rx_push_order_commit(push_ctx *c, const char *line, size_t n);
+void rx_push_order_free(push_ctx *c);
 
 /* The HTTP engine (engine.c). */
 void rx_push_http_run(push_ctx *c);
