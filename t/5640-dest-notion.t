@@ -113,7 +113,7 @@ rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers
 | rx-map -f examples/mappings/notion.jq \
 | rx-diff --state kill.db --key rx_key --mode insert \
 | rx-batch --profile notion-pages \
-| NOTION_TOKEN=secret_TEST NOTION_API_URL=$(cat kill.url) NOTION_DATABASE_ID=d9824bdc rx-push --profile notion-pages --rate 50/s 2>>kill.err \
+| NOTION_TOKEN=secret_TEST NOTION_API_URL=$(cat kill.url) NOTION_DATABASE_ID=d9824bdc rx-push --profile notion-pages --rate 50/s --concurrency 1 2>>kill.err \
 | rx-diff --state kill.db --commit
 SH
 

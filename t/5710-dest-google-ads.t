@@ -119,14 +119,19 @@ test_expect_success 'a FAILED job acks nothing: its records are dead-lettered wi
 '
 
 test_expect_success 'a job status rx-push does not know, or no job found: never an ack' '
+	gv="{\"version\":\"v23\",\"customer_id\":\"1234567890\"}" &&
 	for s in UNKNOWN UNSPECIFIED ""; do
-		echo "{\"status\":200,\"body\":{\"results\":[{\"offlineUserDataJob\":{\"status\":\"$s\"}}]},\"records\":[{}]}" |
-			jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status" || return 1
+		echo "{\"status\":200,\"body\":{\"results\":[{\"offlineUserDataJob\":{\"status\":\"$s\"}}]},\"carry\":\"run\",\"job\":\"7\"}" |
+			jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status(\$v)" --argjson v "$gv" || return 1
 	done >st &&
-	echo "{\"status\":200,\"body\":{},\"records\":[{}]}" | jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status" >>st &&
+	echo "{\"status\":200,\"body\":{},\"carry\":\"run\",\"job\":\"7\"}" | jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status(\$v)" --argjson v "$gv" >>st &&
 	test "$(jq -r .action st | sort -u)" = reject &&
-	echo "{\"status\":200,\"body\":{\"results\":[{\"offlineUserDataJob\":{\"status\":\"RUNNING\"}}]},\"records\":[{}]}" |
-		jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status" >st && test "$(jq -r .action st)" = wait
+	echo "{\"status\":200,\"body\":{\"results\":[{\"offlineUserDataJob\":{\"status\":\"RUNNING\"}}]},\"carry\":\"run\",\"job\":\"7\"}" |
+		jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status(\$v)" --argjson v "$gv" >st && test "$(jq -r .action st)" = wait &&
+	echo "{\"status\":200,\"body\":{\"name\":\"customers/1234567890/operations/1\"},\"job\":\"7\"}" |
+		jq -c -L "$RX_SHARE/jq" "include \"googleads\"; gads_job_status(\$v)" --argjson v "$gv" >st &&
+	test "$(jq -r "[.action, .next.method, .next.path, .carry] | @tsv" st)" = "$(printf "wait\tPOST\t/v23/customers/1234567890/googleAds:search\trun")" &&
+	jq -r .next.body.query st | grep -q "WHERE offline_user_data_job.id = 7\$"
 '
 
 test_expect_success 'an error naming no operation rejects the whole request, acks none' '
@@ -175,7 +180,9 @@ rx-extract --sqlite examples/warehouse.db --query-file examples/models/ad_audien
 SH
 
 k=0
-for at in rx-push:stepped:1 rx-push:poll:2; do
+# poll:1: a job's operations added, its :run not yet sent; polled:1: a
+# job run, its status never searched
+for at in rx-push:poll:1 rx-push:polled:1; do
 	k=$((k + 1))
 	gads_start kill$k
 	test_expect_success "killed at $at (a job half done), a normal run leaves the list equal to the model" '

@@ -4,6 +4,8 @@
 #
 #   . "$RX_TESTS/lib-pg.sh"
 #   pg_start              # or: pg_start tcp  (also listen on 127.0.0.1)
+#                         # or: pg_start logical (wal_level=logical: slots,
+#                         #     publications; "pg_start tcp logical" for both)
 #   test_expect_success '...' 'pg_sql "create table t (id int)" && ...'
 #
 # Call pg_start at the top level of the script, not inside a test body:
@@ -48,6 +50,13 @@ pg_random_port () {
 }
 
 pg_start () {
+	pg_tcp= pg_wal="-c max_wal_senders=0 -c wal_level=minimal"
+	for opt in "$@"; do
+		case $opt in
+		tcp) pg_tcp=1 ;;
+		logical) pg_wal="-c max_wal_senders=4 -c max_replication_slots=4 -c wal_level=logical" ;;
+		esac
+	done
 	PG_DATA=$TRASH/pgdata
 	PG_SOCK=$TRASH/pgsock
 	PG_LOG=$TRASH/pg.log
@@ -67,18 +76,18 @@ pg_start () {
 	PGPORT=5432
 	tries=0
 	while :; do
-		if [ "${1:-}" = tcp ]; then
+		if [ -n "$pg_tcp" ]; then
 			PGPORT=$(pg_random_port)
 			listen=127.0.0.1
 		fi
 		if pg_as "$pg_bindir/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 \
 			-o "-p $PGPORT -k $PG_SOCK -c listen_addresses='$listen' -c fsync=off \
 -c full_page_writes=off -c synchronous_commit=off -c shared_buffers=16MB \
--c max_connections=20 -c max_wal_senders=0 -c wal_level=minimal ${PG_SERVER_OPTIONS:-}" start >/dev/null 2>&1; then
+-c max_connections=20 $pg_wal ${PG_SERVER_OPTIONS:-}" start >/dev/null 2>&1; then
 			break
 		fi
 		tries=$((tries + 1))
-		if [ "${1:-}" != tcp ] || [ $tries -ge 5 ]; then
+		if [ -z "$pg_tcp" ] || [ $tries -ge 5 ]; then
 			sed 's/^/# /' "$PG_LOG"
 			echo "Bail out! cannot start PostgreSQL"
 			exit 1

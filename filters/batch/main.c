@@ -11,15 +11,23 @@
  *  - a batch never mixes ops, and the open batch is closed whenever the
  *    op changes, so the changes leave in exactly the order they came
  *    (two changes for one key keep their order);
+ *  - a batch never holds two changes of one key: a key already in the
+ *    open batch closes it, so that a destination never sees one key twice
+ *    in a request (many refuse it) and rx-push can keep the order of a
+ *    key's changes, which it does across requests (a stream changes a
+ *    key again while its last change is on its way);
  *  - a batch holds at most --size records and its line (without the
  *    newline) at most --max-bytes bytes; a change that alone would make
  *    a larger batch is a dead letter (stage "rx-batch"), and the run
  *    goes on (exit 3);
  *  - with --linger MS, a batch leaves at most MS milliseconds after its
  *    first record arrived, even if input is quiet (poll.c), and every
- *    batch is flushed to the pipe as it closes.
+ *    batch (and control record) is flushed to the pipe as it closes.
  *  - a control record (control.c) is passed on in its place, between
- *    batches;
+ *    batches; a source position ({"$rx":"commit"}) that comes while a
+ *    batch is open waits for that batch to close and follows it (the
+ *    latest one only: it covers the earlier), so a stream's positions do
+ *    not cut every batch short;
  *  - a line that is not a change is bad input: the open batch is written,
  *    then exit 65 naming the line.  A change is an object with an "op" of
  *    insert, update, upsert or delete and a "row" object; a delete may
@@ -33,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 static const char *const op_names[] = {"insert", "update", "upsert", "delete"};
 enum { OP_DELETE = 3 };
@@ -47,7 +56,52 @@ typedef struct batcher {
 	size_t start;            /* where the open batch starts in out->buf */
 	long long opened_ms;     /* when its first record arrived */
 	unsigned long long dead; /* records dead-lettered */
+	/* the keys of the open batch: XXH3 of their raw text, open addressing;
+	 * a slot counts only when it carries the batch's generation */
+	uint64_t *key_hash;
+	uint32_t *key_gen;
+	size_t key_cap, key_count;
+	uint32_t gen;
+	rx_buf mark;             /* a source position waiting for the open batch */
 } batcher;
+
+/* Is the key (raw JSON text) in the open batch already?  If not, note it. */
+static int key_seen(batcher *b, rx_span key)
+{
+	uint64_t h = XXH3_64bits(key.p, key.n);
+
+	if (b->key_count + 1 > b->key_cap / 2) {
+		size_t cap = b->key_cap ? 2 * b->key_cap : 256;
+		uint64_t *hs = calloc(cap, sizeof *hs);
+		uint32_t *gs = calloc(cap, sizeof *gs);
+		if (hs == NULL || gs == NULL)
+			rx_die(RX_EXIT_FAIL, "out of memory");
+		for (size_t i = 0; i < b->key_cap; i++) {
+			if (b->key_gen[i] != b->gen)
+				continue;
+			size_t j = (size_t)b->key_hash[i] & (cap - 1);
+			while (gs[j] == b->gen)
+				j = (j + 1) & (cap - 1);
+			hs[j] = b->key_hash[i];
+			gs[j] = b->gen;
+		}
+		free(b->key_hash);
+		free(b->key_gen);
+		b->key_hash = hs;
+		b->key_gen = gs;
+		b->key_cap = cap;
+	}
+	size_t j = (size_t)h & (b->key_cap - 1);
+	while (b->key_gen[j] == b->gen) {
+		if (b->key_hash[j] == h)
+			return 1;
+		j = (j + 1) & (b->key_cap - 1);
+	}
+	b->key_hash[j] = h;
+	b->key_gen[j] = b->gen;
+	b->key_count++;
+	return 0;
+}
 
 static void usage(void)
 {
@@ -86,8 +140,18 @@ static void batch_close(batcher *b)
 	if (b->op < 0)
 		return;
 	rx_buf_puts(&b->out->buf, "]}\n");
+	if (b->mark.len > 0) {
+		rx_buf_put(&b->out->buf, b->mark.data, b->mark.len);
+		rx_buf_reset(&b->mark);
+	}
 	b->op = -1;
 	b->count = 0;
+	b->key_count = 0;
+	if (++b->gen == 0) { /* wrapped: every slot is free again */
+		if (b->key_gen != NULL)
+			memset(b->key_gen, 0, b->key_cap * sizeof *b->key_gen);
+		b->gen = 1;
+	}
 	rx_writer_record(b->out);
 	if (b->linger >= 0)
 		rx_writer_flush(b->out);
@@ -129,8 +193,8 @@ static int change_op(const rx_members *ms, const char **why)
 	return -1;
 }
 
-/* Add one change (the line's bytes p[0..n)) to the batches. */
-static void batch_add(batcher *b, int op, const char *p, size_t n)
+/* Add one change (the line's bytes p[0..n), its raw key) to the batches. */
+static void batch_add(batcher *b, int op, const char *p, size_t n, rx_span key)
 {
 	if (b->max_bytes && header_len(op) + n + 2 > b->max_bytes) {
 		char message[200];
@@ -144,8 +208,12 @@ static void batch_add(batcher *b, int op, const char *p, size_t n)
 	if (b->op >= 0 && (b->op != op || b->count >= b->max_records ||
 			   (b->max_bytes && (b->out->buf.len - b->start) + 1 + n + 2 > b->max_bytes)))
 		batch_close(b);
+	if (b->op >= 0 && key.p != NULL && key_seen(b, key))
+		batch_close(b); /* that key is in this batch already */
 	if (b->op < 0)
 		batch_open(b, op);
+	if (key.p != NULL && b->count == 0)
+		key_seen(b, key);
 	if (b->count > 0)
 		rx_buf_putc(&b->out->buf, ',');
 	rx_buf_put(&b->out->buf, p, n);
@@ -199,11 +267,23 @@ static int batch_input(batcher *b, const char *path, size_t max_line)
 		const char *why = NULL;
 		int op = -1;
 		if (rx_control_is(line + a, len - a)) {
+			char kind[16];
+			if (b->op >= 0 &&
+			    rx_control_parse(line + a, len - a, &ms, kind, sizeof kind, err, sizeof err) == 0 &&
+			    strcmp(kind, "commit") == 0) {
+				/* a position follows the open batch when it closes */
+				rx_buf_reset(&b->mark);
+				rx_buf_put(&b->mark, line + a, len - a);
+				rx_buf_putc(&b->mark, '\n');
+				continue;
+			}
 			/* a control record keeps its place in the stream */
 			batch_close(b);
 			rx_buf_put(&b->out->buf, line + a, len - a);
 			rx_buf_putc(&b->out->buf, '\n');
 			rx_writer_record(b->out);
+			if (b->linger >= 0)
+				rx_writer_flush(b->out); /* a stream's position waits for nothing */
 			continue;
 		}
 		if (rx_json_scan_object(line + a, len - a, &ms, err, sizeof err) < 0) {
@@ -217,7 +297,8 @@ static int batch_input(batcher *b, const char *path, size_t max_line)
 			rc = RX_EXIT_DATAERR;
 			break;
 		}
-		batch_add(b, op, line + a, len - a);
+		long ki = rx_json_find(&ms, "key", 3);
+		batch_add(b, op, line + a, len - a, ki >= 0 ? ms.m[ki].value : rx_span_of(NULL, 0));
 	}
 	free(ms.m);
 	rx_reader_close(&r);
@@ -256,7 +337,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	batcher b = {.op = -1, .linger = -1};
+	batcher b = {.op = -1, .linger = -1, .gen = 1};
 	const char *profile = NULL;
 	size_t max_line = 0, size = 0, max_bytes = 0;
 	int c, status = RX_EXIT_OK;
@@ -326,5 +407,8 @@ int main(int argc, char **argv)
 	else if (status == RX_EXIT_OK && b.dead > 0)
 		status = RX_EXIT_DEADLETTER;
 	rx_buf_free(&out.buf);
+	free(b.key_hash);
+	free(b.key_gen);
+	rx_buf_free(&b.mark);
 	return status;
 }

@@ -15,6 +15,18 @@
  * when no ack is waiting on stdin, so a kill loses at most the open
  * transaction: those keys stay staged, become uncertain, and the next run
  * sends them again.  At the end of input the run is closed in the history.
+ * The commit of a stream (stream.c), whose stage waits for the state's
+ * lock while a transaction is open here, closes one at once when no ack
+ * is waiting, and after STREAM_CHUNK acks or STREAM_CHUNK_MS at most.
+ *
+ * A commit record ({"$rx":"commit",...}, a stream's source position:
+ * control.c, stream.c) is stored in the state (meta source_position) in
+ * the transaction of the acks before it, so that the position never
+ * passes an ack that is not applied; rx-extract reads it there and
+ * confirms it to the source.  After an ack that counted for no run
+ * (another run, another state, none) no position is stored: what it
+ * covers was not applied.  SIGTERM and SIGINT end the commit when its
+ * input ends, or 5 s after the signal, with every applied ack committed.
  *
  * One commit a run, and the run held while it works.  A commit that
  * starts while its run's stage is alive registers as that run's committer
@@ -28,7 +40,10 @@
  */
 #include "diff.h"
 
+#include "rxpoll.h"
+
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +63,10 @@ typedef struct commit_ctx {
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
 	diff_rejects *rejects; /* {"$rx":"rejected"} records (health.c) */
 	long long rejected, closed; /* those counted; the run closed at the end */
+	int streaming;      /* the run held is a stream's (stream.c): its stage writes meanwhile */
+	int turn_fd;        /* with a stream: the turn at the state's lock (stream.c), or -1 */
+	int has_turn;       /* it is held, for the open transaction */
+	long long positions, positions_held; /* source positions stored, and not stored */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
 
@@ -133,7 +152,12 @@ static int flush_chunk(commit_ctx *c, char *err, size_t errlen)
 		}
 		c->chunk_acked = c->chunk_ignored = 0;
 	}
-	return rx_diff_exec(c->db, "COMMIT", err, errlen);
+	int rc = rx_diff_exec(c->db, "COMMIT", err, errlen);
+	if (c->has_turn) {
+		rx_diff_stream_turn(c->turn_fd, 0);
+		c->has_turn = 0;
+	}
+	return rc;
 }
 
 /* Hold run id: 0, -1 error, -2 another live commit holds it (err says). */
@@ -156,6 +180,14 @@ static int hold(commit_ctx *c, long long id, long long committer, long long comm
 	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 		return -1;
 	c->run_id = id;
+	/* a stream's stage stages while acks come back: no waiting for more
+	 * acks with the state's lock held, and short waits for the lock */
+	c->streaming = rx_diff_run_streaming(c->db, id);
+	if (c->streaming) {
+		rx_diff_stream_busy(c->db);
+		if (c->turn_fd < 0)
+			c->turn_fd = rx_diff_stream_turn_open(c->db);
+	}
 	return 0;
 }
 
@@ -268,14 +300,15 @@ done:
 	return rc;
 }
 
-/* Is a whole line waiting in the reader's buffer or on stdin right now? */
-static int input_waiting(const rx_reader *in)
+/* Is a whole line waiting in the reader's buffer or on stdin (within
+ * ms)? */
+static int input_waiting(const rx_reader *in, int ms)
 {
 	struct pollfd p = {in->fd, POLLIN, 0};
 
 	if (memchr(in->data + in->start, '\n', in->end - in->start) != NULL)
 		return 1;
-	return poll(&p, 1, 50) > 0;
+	return poll(&p, 1, ms) > 0;
 }
 
 /* The run an ack names: "<state id>.<run>".  1 this state (*run set), 0
@@ -300,6 +333,55 @@ static int ack_run(commit_ctx *c, rx_span v, long long *run)
 		return 0;
 	}
 	*run = id;
+	return 1;
+}
+
+#define STREAM_CHUNK 500
+#define STREAM_CHUNK_MS 5
+
+static volatile sig_atomic_t commit_signal;
+
+static void on_commit_signal(int sig)
+{
+	commit_signal = sig;
+}
+
+/* Open the transaction acks are applied in. */
+static int begin_chunk(commit_ctx *c, char *err, size_t errlen)
+{
+	long long n = 1;
+
+	if (c->turn_fd >= 0 && !c->has_turn) {
+		rx_diff_stream_turn(c->turn_fd, 1);
+		c->has_turn = 1;
+	}
+	if (rx_diff_exec(c->db, "BEGIN IMMEDIATE", err, errlen) < 0 ||
+	    rx_diff_pragma_int(c->db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, errlen) < 0)
+		return -1;
+	c->has_uncertain = n != 0; /* no other writer until COMMIT */
+	return 0;
+}
+
+/* A control record among the acks: a stream's source position is stored
+ * with them (1: in the open transaction); others are skipped (0). */
+static int position(commit_ctx *c, int in_txn, const char *line, size_t len, char *err, size_t errlen)
+{
+	static rx_members ms;
+	char kind[16];
+
+	if (rx_control_parse(line, len, &ms, kind, sizeof kind, err, errlen) < 0 || strcmp(kind, "commit") != 0)
+		return 0;
+	if (c->other_run > 0 || c->other_state > 0 || c->unbound > 0) {
+		if (c->positions_held++ == 0)
+			rx_diag("acks that counted for no run came before a source position: it is not stored (what it "
+				"covers was not applied), nor any after it in this commit");
+		return 0;
+	}
+	if (!in_txn && begin_chunk(c, err, errlen) < 0)
+		return -1;
+	if (rx_diff_position_store(c->db, line, len, err, errlen) < 0)
+		return -1;
+	c->positions++;
 	return 1;
 }
 
@@ -329,6 +411,7 @@ int rx_diff_commit(const diff_options *o)
 				&c.del_uncertain};
 
 	memset(&c, 0, sizeof c);
+	c.turn_fd = -1;
 	c.me = (long long)getpid();
 	c.me_start = rx_diff_proc_start(c.me);
 	if (rx_diff_state_open(o->state, 1, &c.db, err, sizeof err) < 0) {
@@ -360,14 +443,38 @@ int rx_diff_commit(const diff_options *o)
 		goto done;
 	}
 	reader_open = 1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_commit_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	long long signal_at = 0, chunk_at = 0;
 	for (;;) {
-		if (in_txn && (in_chunk >= o->commit_every || !input_waiting(&in))) {
+		/* a stream's stage waits for the lock while a chunk is open: keep
+		 * chunks short there (STREAM_CHUNK acks, STREAM_CHUNK_MS) */
+		if (in_txn && (in_chunk >= (c.streaming ? STREAM_CHUNK : o->commit_every) ||
+			       (c.streaming && rx_now_ms() - chunk_at >= STREAM_CHUNK_MS) ||
+			       !input_waiting(&in, c.streaming ? 0 : 50))) {
 			if (flush_chunk(&c, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;
 			}
 			in_txn = 0;
 			in_chunk = 0;
+		}
+		/* wait for the next line with nothing open, and a signal heard:
+		 * after one, the acks still on their way for 5 s */
+		if (!in_txn) {
+			int w;
+			while ((w = rx_reader_wait(&in, 200, err, sizeof err)) == 0) {
+				if (commit_signal && signal_at == 0)
+					signal_at = rx_now_ms();
+				if (signal_at > 0 && rx_now_ms() - signal_at >= 5000)
+					break;
+			}
+			if (w == 0)
+				break; /* as at the end of input */
 		}
 		r = rx_reader_next(&in, &line, &len, err, sizeof err);
 		if (r < 0 && in.too_long) {
@@ -384,8 +491,22 @@ int rx_diff_commit(const diff_options *o)
 		if (r == 0)
 			break;
 		int reject = 0; /* {"$rx":"rejected"}: answered, not applied */
-		if (len == 0 || (rx_control_is(line, len) && !(reject = rx_control_kind_is(line, len, "rejected"))))
+		if (len == 0)
 			continue;
+		if (rx_control_is(line, len) && !(reject = rx_control_kind_is(line, len, "rejected"))) {
+			r = position(&c, in_txn, line, len, err, sizeof err);
+			if (r < 0) {
+				rx_diag("%s", err);
+				goto done;
+			}
+			if (r > 0) {
+				if (!in_txn)
+					chunk_at = rx_now_ms();
+				in_txn = 1;
+				in_chunk++;
+			}
+			continue;
+		}
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "cannot parse the ack: %s", err);
 			bad++;
@@ -416,14 +537,12 @@ int rx_diff_commit(const diff_options *o)
 			continue;
 		}
 		if (!in_txn) {
-			long long n = 1;
-			if (rx_diff_exec(c.db, "BEGIN IMMEDIATE", err, sizeof err) < 0 ||
-			    rx_diff_pragma_int(c.db, "SELECT EXISTS (SELECT 1 FROM uncertain)", &n, err, sizeof err) < 0) {
+			if (begin_chunk(&c, err, sizeof err) < 0) {
 				rx_diag("%s", err);
 				goto done;
 			}
-			c.has_uncertain = n != 0; /* no other writer until COMMIT */
 			in_txn = 1;
+			chunk_at = rx_now_ms();
 		}
 		if (c.run_id == 0) {
 			r = join(&c, run, err, sizeof err);
@@ -504,6 +623,8 @@ done:
 		sqlite3_finalize(*sts[i]);
 	rx_diff_rejects_close(c.rejects);
 	sqlite3_close(c.db);
+	if (c.turn_fd >= 0)
+		close(c.turn_fd);
 	if (reader_open)
 		rx_reader_close(&in);
 	free(ms.m);

@@ -56,6 +56,10 @@ typedef struct diff_options {
 	long long keep_runs;     /* --keep-runs: runs kept in the history (0: all) */
 	const char *metrics;     /* --metrics FILE */
 	int count_record;        /* --count-record: {"$rx":"changes","count":N} first */
+	/* --stream (stream.c) */
+	int stream;              /* compare and emit each row as it comes */
+	long long window;        /* seconds the guard rails count over (stream) */
+	long long max_deletes;   /* -1: no limit (a run, or a window) */
 } diff_options;
 
 /* ---- canon.c ---- */
@@ -170,6 +174,25 @@ int rx_diff_metrics(const char *state, const char *path, char *err, size_t errle
 
 int rx_diff_stage(const diff_options *o);
 int rx_diff_commit(const diff_options *o);
+
+/* ---- stream.c ---- */
+
+/* rx-diff --stream: one long run that stages and emits each change as
+ * it comes. */
+int rx_diff_stream(const diff_options *o);
+/* For --commit: store a commit record (a source position, control.c) in
+ * the state, inside the caller's transaction.  0, or -1 with err. */
+int rx_diff_position_store(sqlite3 *db, const char *line, size_t n, char *err, size_t errlen);
+/* Is run id a stream's (still streaming)? */
+int rx_diff_run_streaming(sqlite3 *db, long long id);
+/* Wait for the state's lock in short naps (a stream's stage and its
+ * commit take turns many times a second), for 60 s at most. */
+void rx_diff_stream_busy(sqlite3 *db);
+/* Turns at the state's lock between a stream's stage and its commit: a
+ * descriptor of the state file (-1 if it cannot be opened), and taking
+ * (on 1) or giving (0) the turn around each write transaction. */
+int rx_diff_stream_turn_open(sqlite3 *db);
+void rx_diff_stream_turn(int fd, int on);
 
 
 #endif

@@ -298,7 +298,8 @@ static void classify(diff_sync *s)
 	if (strcmp(st, "aborted") == 0) {
 		s->outcome = "aborted";
 		s->fault = "model";
-	} else if (strcmp(st, "failed") == 0 || strcmp(st, "died") == 0 || strcmp(st, "unfinished") == 0) {
+	} else if (strcmp(st, "failed") == 0 || strcmp(st, "died") == 0 || strcmp(st, "unfinished") == 0 ||
+		   strcmp(st, "streaming") == 0) { /* a stream whose process is gone */
 		s->outcome = "failed";
 	} else if (strcmp(st, "staged") == 0 || strcmp(st, "staging") == 0) {
 		s->outcome = "not committed";

@@ -5,7 +5,8 @@
  * Holds its input: a stage run reads the whole model before it emits
  * anything (into temporary files and the state, never the heap: memory is
  * bounded whatever the model's size).  See stage.c for how, commit.c for
- * --commit, state.c for the state file and the lock.
+ * --commit, state.c for the state file and the lock, stream.c for
+ * --stream (a change feed, each change emitted as it comes).
  * Exit: 0 done, 1 failed, 2 usage, 3 rows dead-lettered (bad keys),
  * 65 bad input or a guard rail tripped (nothing emitted), 74 output,
  * 75 the state is locked by another run.
@@ -22,13 +23,15 @@
 static void usage(void)
 {
 	printf("Usage: rx-diff --state FILE --key COL[,COL...] [OPTION]...\n"
+	       "  or:  rx-diff --state FILE --key COL[,COL...] --stream [OPTION]...\n"
 	       "  or:  rx-diff --state FILE --commit\n"
 	       "  or:  rx-diff --state FILE --status\n"
 	       "  or:  rx-diff --status [--json] STATE|DIR...\n"
 	       "  or:  rx-diff --health [--max-age AGE] [--max-error-rate R] STATE|DIR...\n"
 	       "Compare rows with the snapshot of what the destination holds and emit the changes;\n"
 	       "with --commit, advance the snapshot from the destination's acks.\n"
-	       "Holds its input: every row is read (to disk, not memory) before any change is emitted.\n"
+	       "Holds its input: every row is read (to disk, not memory) before any change is emitted;\n"
+	       "with --stream, each row (or source change) is compared and emitted as it comes.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -s, --state FILE           the sync's state file (created on the first run)\n"
@@ -39,6 +42,7 @@ static void usage(void)
 	       "      --max-invalid N        abort (exit 65) when more than N rows have a bad key\n"
 	       "                             (default 0: no limit)\n"
 	       "      --max-changes N        abort (exit 65) when a run has more than N changes\n"
+	       "      --max-deletes N        abort (exit 65) when a run has more than N deletes\n"
 	       "      --max-delete-ratio R   mirror: abort (exit 65) when a run would delete R or\n"
 	       "                             more of the synced rows (default 0.5; 1 for no limit)\n"
 	       "      --accept-schema-change go on although the columns differ from the last\n"
@@ -54,6 +58,11 @@ static void usage(void)
 	       "      --max-line BYTES       longest line accepted (default 64M)\n"
 	       "      --threads N            threads that hash rows (default: one per processor,\n"
 	       "                             at most 8)\n"
+	       "      --stream               a change feed (rx-extract --slot or --follow): compare\n"
+	       "                             and emit each row as it comes, deletes as the source\n"
+	       "                             sends them (mirror), in one run that lasts\n"
+	       "      --window SECONDS       with --stream, the guard rails count changes, deletes\n"
+	       "                             and bad keys over any window this long (default 60)\n"
 	       "      --commit               read acks and advance the snapshot\n"
 	       "      --commit-every N       acks per transaction with --commit (default 10000)\n"
 	       "      --status               print the history and freshness as JSON lines; given\n"
@@ -78,6 +87,9 @@ static void usage(void)
 	       "Example:\n"
 	       "  rx-extract --sqlite dw.db --table customers | rx-diff --state s.db --key id \\\n"
 	       "    | rx-batch | rx-push --profile hubspot-contacts | rx-diff --state s.db --commit\n"
+	       "  rx-extract --postgres '' --slot rx --publication rx --table customers --state s.db \\\n"
+	       "    | rx-diff --state s.db --key id --stream | rx-batch --linger 5 \\\n"
+	       "    | rx-push --profile webhook --url https://hooks.example.com/rx | rx-diff --state s.db --commit\n"
 	       "\n"
 	       "See rx-diff(1).\n");
 	exit(RX_EXIT_OK);
@@ -136,7 +148,8 @@ int main(int argc, char **argv)
 	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
 	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
 	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE, OPT_PREVIEW, OPT_HEALTH, OPT_MAX_AGE,
-	       OPT_MAX_ERROR_RATE, OPT_JSON, OPT_SYNC, OPT_KEEP_RUNS, OPT_METRICS, OPT_COUNT_RECORD };
+	       OPT_MAX_ERROR_RATE, OPT_JSON, OPT_SYNC, OPT_KEEP_RUNS, OPT_METRICS, OPT_COUNT_RECORD,
+	       OPT_STREAM, OPT_WINDOW, OPT_MAX_DELETES };
 	static const struct option longopts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"key", required_argument, NULL, 'k'},
@@ -165,6 +178,9 @@ int main(int argc, char **argv)
 		{"keep-runs", required_argument, NULL, OPT_KEEP_RUNS},
 		{"metrics", required_argument, NULL, OPT_METRICS},
 		{"count-record", no_argument, NULL, OPT_COUNT_RECORD},
+		{"stream", no_argument, NULL, OPT_STREAM},
+		{"window", required_argument, NULL, OPT_WINDOW},
+		{"max-deletes", required_argument, NULL, OPT_MAX_DELETES},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -185,6 +201,8 @@ int main(int argc, char **argv)
 	o.max_delete_ratio = 0.5;
 	o.max_line = RX_MAX_LINE_DEFAULT;
 	o.commit_every = 10000;
+	o.window = 60;
+	o.max_deletes = -1;
 	o.threads = default_threads();
 	o.keep_runs = 1000;
 	while ((c = getopt_long(argc, argv, "s:k:m:hV", longopts, NULL)) != -1) {
@@ -288,6 +306,15 @@ int main(int argc, char **argv)
 		case OPT_COUNT_RECORD:
 			o.count_record = 1;
 			break;
+		case OPT_STREAM:
+			o.stream = 1;
+			break;
+		case OPT_WINDOW:
+			o.window = rx_parse_number("--window", optarg, 1, 86400 * 7);
+			break;
+		case OPT_MAX_DELETES:
+			o.max_deletes = rx_parse_number("--max-deletes", optarg, 0, (long long)1 << 62);
+			break;
 		case 'h':
 			usage();
 			break;
@@ -328,6 +355,9 @@ int main(int argc, char **argv)
 	} else if (o.nkey_cols == 0) {
 		rx_usage_error("no key: give --key COL[,COL...]");
 	}
+	if (o.stream && (commit || status_mode || o.preview || o.full_resync || o.assume_complete || o.count_record))
+		rx_usage_error("--stream goes with a stage run, without --preview, --full-resync, --assume-complete "
+			       "or --count-record");
 
 	if (profile != NULL && !ratio_given)
 		o.max_delete_ratio = profile_delete_ratio(profile, o.max_delete_ratio);
@@ -353,6 +383,8 @@ int main(int argc, char **argv)
 		sqlite3_close(db);
 	} else if (commit) {
 		status = rx_diff_commit(&o);
+	} else if (o.stream) {
+		status = rx_diff_stream(&o);
 	} else {
 		status = rx_diff_stage(&o);
 	}

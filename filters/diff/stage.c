@@ -783,6 +783,12 @@ static int guards(stage_ctx *c, const char *columns, char *err, size_t errlen)
 			changes, o->max_changes);
 		return 1;
 	}
+	if (o->max_deletes >= 0 && c->deletes > o->max_deletes) {
+		rx_diag("guard: %lld deletes exceed --max-deletes %lld; nothing was emitted (check the model, or raise "
+			"--max-deletes)",
+			c->deletes, o->max_deletes);
+		return 1;
+	}
 	/* at the limit blocks too: half a destination deleted by a model cut
 	 * in half (a head -n) is exactly what the guard is for */
 	if (o->mode == MODE_MIRROR && o->max_delete_ratio < 1.0 && c->deletes > 0 &&
@@ -1147,4 +1153,16 @@ done:
 		unlink(side);
 	}
 	return status;
+}
+
+/* ---- for stream.c: a streaming run opens and counts like this one ---- */
+
+int rx_diff_run_open(stage_ctx *c, char *err, size_t errlen)
+{
+	return open_run(c, err, errlen);
+}
+
+int rx_diff_run_counts(stage_ctx *c, const char *status, const char *columns, int end, char *err, size_t errlen)
+{
+	return set_counts(c, status, columns, end, err, errlen);
 }

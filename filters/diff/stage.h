@@ -110,6 +110,14 @@ static inline uint64_t key_prefix(const char *k, size_t n)
 	       (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | (uint64_t)b[7];
 }
 
+/* ---- stage.c, for stream.c ---- */
+
+/* Open a run (the lock, recovery of a dead run, uncertain keys): 0, -1
+ * error, -2 locked (err says why). */
+int rx_diff_run_open(stage_ctx *c, char *err, size_t errlen);
+/* Record the run's counts and status (and its end, when end). */
+int rx_diff_run_counts(stage_ctx *c, const char *status, const char *columns, int end, char *err, size_t errlen);
+
 /* ---- read.c ---- */
 
 /* Read the whole model into sorted runs (and the spool): 0, or an

@@ -435,34 +435,6 @@ static int failure(bigquery *q, const char *what)
 	return rx_http_fail(&q->http, what, msg);
 }
 
-/* The current reply, validated in one pass, its members in q->top: 0,
- * or -1 with a message. */
-static int reply_object(bigquery *q, const char *what)
-{
-	char err[256];
-
-	if (rx_json_scan_object(q->http.body.data ? q->http.body.data : "", q->http.body.len, &q->top, err,
-				sizeof err) < 0) {
-		rx_diag("BigQuery: %s: the reply is not a JSON object: %s", what, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* A top-level string member of the current reply, as a copy, or NULL. */
-static char *top_string(bigquery *q, const char *name)
-{
-	rx_span v;
-
-	if (!rx_walk_member(&q->top, name, &v) || rx_json_kind(v) != 's')
-		return NULL;
-	rx_span t = rx_walk_text(v, &q->scratch);
-	char *copy = rx_xmalloc(t.n + 1);
-	memcpy(copy, t.p, t.n);
-	copy[t.n] = '\0';
-	return copy;
-}
-
 static int top_true(bigquery *q, const char *name)
 {
 	rx_span v;
@@ -776,7 +748,7 @@ static int run(bigquery *q, const char *sql, const char *what)
 	int quick = 0; /* the last poll came back at once: pause before the next */
 	for (;;) {
 		rx_span ref;
-		if (reply_object(q, what) < 0)
+		if (rx_http_reply_object(&q->http, &q->top, what) < 0)
 			return RX_EXIT_FAIL;
 		if (rx_walk_member(&q->top, "jobReference", &ref)) {
 			char *project = rx_walk_strdup(ref, "projectId"), *job = rx_walk_strdup(ref, "jobId");
@@ -909,14 +881,14 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 	if (status != RX_EXIT_OK)
 		goto done;
 	for (;;) {
-		char *rows_text = top_string(&q, "totalRows"), *end;
+		char *rows_text = rx_walk_member_strdup(&q.top, "totalRows", &q.scratch), *end;
 		if (rows_text != NULL) {
 			long long t = strtoll(rows_text, &end, 10);
 			if (end != rows_text && *end == '\0')
 				total = t;
 			free(rows_text);
 		}
-		char *token = top_string(&q, "pageToken");
+		char *token = rx_walk_member_strdup(&q.top, "pageToken", &q.scratch);
 		int more = token != NULL;
 		if (more) {
 			if (q.job_id == NULL) {
@@ -956,7 +928,7 @@ int rx_extract_bigquery(const extract_options *o, rx_writer *out)
 			status = failure(&q, what);
 			goto done;
 		}
-		if (reply_object(&q, "reading the result") < 0) {
+		if (rx_http_reply_object(&q.http, &q.top, "reading the result") < 0) {
 			status = RX_EXIT_FAIL;
 			goto done;
 		}

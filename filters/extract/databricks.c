@@ -457,50 +457,18 @@ static void put_cell(databricks *d, rx_buf *b, const column *c, rx_span v)
 	}
 }
 
-/* Write the rows of a data array ([[cell,...],...]), in one pass. */
+static void put_field(void *ctx, rx_buf *b, size_t i, rx_span cell)
+{
+	databricks *d = ctx;
+
+	rx_buf_put(b, d->cols[i].name.data, d->cols[i].name.len);
+	put_cell(d, b, &d->cols[i], cell);
+}
+
+/* Write the rows of a data array ([[cell,...],...]). */
 static int write_rows(databricks *d, rx_span data, long long *count, rx_writer *out)
 {
-	rx_walk rows, cells;
-	rx_span cell;
-	int r;
-
-	*count = 0;
-	if (data.p[0] != '[' || rx_walk_start(&rows, data) < 0) {
-		rx_diag("Databricks: a chunk's data is not an array");
-		return RX_EXIT_FAIL;
-	}
-	while ((r = rx_walk_enter(&rows, &cells)) != 0) {
-		rx_buf *b = &out->buf;
-		size_t start = b->len, i = 0;
-		if (r < 0 || cells.p[-1] != '[') {
-			rx_diag("Databricks: row %lld of the result is not an array", d->rows + *count + 1);
-			return RX_EXIT_FAIL;
-		}
-		rx_buf_putc(b, '{');
-		while (i < d->ncols && rx_walk_next(&cells, &cell)) {
-			if (i > 0)
-				rx_buf_putc(b, ',');
-			rx_buf_put(b, d->cols[i].name.data, d->cols[i].name.len);
-			put_cell(d, b, &d->cols[i], cell);
-			i++;
-		}
-		if (i != d->ncols || rx_walk_next(&cells, &cell)) {
-			b->len = start;
-			b->data[start] = '\0';
-			rx_diag("Databricks: row %lld of the result has not %zu cells, one per column", d->rows + *count + 1,
-				d->ncols);
-			return RX_EXIT_FAIL;
-		}
-		rx_walk_leave(&rows, &cells);
-		rx_buf_putc(b, '}');
-		rx_extract_row(out, start, d->o);
-		if (out->error)
-			return RX_EXIT_IOERR;
-		(*count)++;
-		if (rx_http_interrupted())
-			return rx_http_fail(&d->http, "reading the result", NULL);
-	}
-	return RX_EXIT_OK;
+	return rx_http_write_rows(&d->http, data, d->ncols, put_field, d, d->rows, count, d->o, out);
 }
 
 /* The URL and headers of a presigned link: no Authorization (the link is

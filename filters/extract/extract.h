@@ -43,6 +43,15 @@ typedef struct extract_options {
 	const char *disposition; /* Databricks: "EXTERNAL_LINKS" or "INLINE" */
 	long timeout;          /* --timeout seconds */
 	int retries;           /* --retries */
+	/* change feeds (docs/streaming.md) */
+	const char *slot;      /* --slot: a PostgreSQL logical replication slot */
+	const char *publication; /* --publication, with --slot */
+	const char *follow;    /* --follow COL: poll on a cursor column */
+	long long every_ms;    /* --every: between polls */
+	long long overlap_ms;  /* --overlap: how long a late commit may lag */
+	const char *state;     /* --state: rx-diff's state, where the position is confirmed */
+	int keep_connection;   /* postgres: keep the connection for the next query */
+	int postgres;          /* the source is --postgres */
 } extract_options;
 
 /* Finish one row sitting at the end of out->buf (from `start`): apply the
@@ -78,5 +87,25 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out);
 int rx_extract_bigquery(const extract_options *o, rx_writer *out);
 int rx_extract_databricks(const extract_options *o, rx_writer *out);
 int rx_extract_clickhouse(const extract_options *o, rx_writer *out);
+/* Close the connection --follow kept between polls. */
+void rx_extract_postgres_close(void);
+
+/* Change feeds: a logical replication slot (pgrepl.c) and polling on a
+ * cursor column (follow.c, with the SQLite or PostgreSQL source).  They
+ * run until a signal (SIGTERM, SIGINT) or an error, write commit records
+ * (control.c) between rows and no end record. */
+int rx_extract_pgrepl(const extract_options *o, rx_writer *out);
+int rx_extract_follow(const extract_options *o, rx_writer *out);
+/* A hook on every row a source writes (the row's text, no newline): 0
+ * drops it.  NULL: none. */
+extern int (*rx_extract_row_hook)(const char *row, size_t n);
+/* Set by a signal (SIGTERM, SIGINT) once a feed has asked for them. */
+extern volatile int rx_extract_stopping;
+void rx_extract_catch_signals(void);
+/* The source position rx-diff --commit stored in the state (meta
+ * source_position, the text of a commit record): 1 found (into out), 0
+ * none (no state yet, or no position), -1 error (err). */
+int rx_extract_position(const char *state, rx_buf *out, char *err, size_t errlen);
+void rx_extract_position_close(void);
 
 #endif

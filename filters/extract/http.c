@@ -476,3 +476,59 @@ void rx_http_wrap_sql(rx_buf *out, const char *sql, const char *tail)
 	rx_buf_puts(out, "\n) AS rx_q");
 	rx_buf_puts(out, tail);
 }
+
+int rx_http_reply_object(const rx_http *h, rx_members *top, const char *what)
+{
+	char err[256];
+
+	if (rx_json_scan_object(h->body.data ? h->body.data : "", h->body.len, top, err, sizeof err) < 0) {
+		rx_diag("%s: %s: the reply is not a JSON object: %s", h->engine, what, err);
+		return -1;
+	}
+	return 0;
+}
+
+int rx_http_write_rows(rx_http *h, rx_span data, size_t ncols, rx_http_put_field *put, void *ctx,
+		       long long before, long long *count, const extract_options *o, rx_writer *out)
+{
+	rx_walk rows, cells;
+	rx_span cell;
+	int r;
+
+	*count = 0;
+	if (data.p[0] != '[' || rx_walk_start(&rows, data) < 0) {
+		rx_diag("%s: the result's data is not an array", h->engine);
+		return RX_EXIT_FAIL;
+	}
+	while ((r = rx_walk_enter(&rows, &cells)) != 0) {
+		rx_buf *b = &out->buf;
+		size_t start = b->len, i = 0;
+		if (r < 0 || cells.p[-1] != '[') {
+			rx_diag("%s: row %lld of the result is not an array", h->engine, before + *count + 1);
+			return RX_EXIT_FAIL;
+		}
+		rx_buf_putc(b, '{');
+		while (i < ncols && rx_walk_next(&cells, &cell)) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			put(ctx, b, i, cell);
+			i++;
+		}
+		if (i != ncols || rx_walk_next(&cells, &cell)) {
+			b->len = start;
+			b->data[start] = '\0';
+			rx_diag("%s: row %lld of the result has not %zu cells, one per column", h->engine,
+				before + *count + 1, ncols);
+			return RX_EXIT_FAIL;
+		}
+		rx_walk_leave(&rows, &cells);
+		rx_buf_putc(b, '}');
+		rx_extract_row(out, start, o);
+		if (out->error)
+			return RX_EXIT_IOERR;
+		(*count)++;
+		if (rx_http_interrupted())
+			return rx_http_fail(h, "reading the result", NULL);
+	}
+	return RX_EXIT_OK;
+}

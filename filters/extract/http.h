@@ -114,6 +114,19 @@ int rx_http_model_sql(const extract_options *o, int table_style, rx_buf *sql);
 const char *rx_http_shard_key(const extract_options *o);
 /* Wrap sql as the engine's "SELECT * FROM (sql) AS rx_q" + tail. */
 void rx_http_wrap_sql(rx_buf *out, const char *sql, const char *tail);
+/* The last reply as a JSON object, validated in one pass, its top-level
+ * members in top: 0, or -1 after "ENGINE: WHAT: the reply is not a JSON
+ * object: ...". */
+int rx_http_reply_object(const rx_http *h, rx_members *top, const char *what);
+/* Appends cell i of a row as a record's field: "name":value. */
+typedef void rx_http_put_field(void *ctx, rx_buf *b, size_t i, rx_span cell);
+/* Write the rows of data, an array of rows that are each an array of
+ * exactly ncols cells (how Snowflake and Databricks send a result), as
+ * records, walking each row as it is entered.  before is the count of
+ * rows already written (for messages), *count gets this page's.
+ * RX_EXIT_OK, or an exit status after a message naming the row. */
+int rx_http_write_rows(rx_http *h, rx_span data, size_t ncols, rx_http_put_field *put, void *ctx,
+		       long long before, long long *count, const extract_options *o, rx_writer *out);
 
 /* ---- JSON walking and cells (walk.c) ---- */
 
@@ -149,6 +162,9 @@ int rx_walk_get(rx_span object, const char *name, rx_span *value);
 /* The text of a string value (a span inside the quotes, or decoded into
  * scratch when it has escapes); any other value's raw text. */
 rx_span rx_walk_text(rx_span v, rx_buf *scratch);
+/* A top-level string member as a NUL-terminated copy (caller frees), or
+ * NULL when it is missing or not a string. */
+char *rx_walk_member_strdup(const rx_members *ms, const char *name, rx_buf *scratch);
 /* A member's text as a NUL-terminated copy (caller frees), or NULL when
  * it is missing or null. */
 char *rx_walk_strdup(rx_span object, const char *name);

@@ -53,6 +53,18 @@ static void usage(void)
 	       "      --key COL[,COL...]   the key columns, for --shard\n"
 	       "      --max-line BYTES     longest NDJSON line or ClickHouse row accepted (default 64M)\n"
 	       "\n"
+	       "Change feeds (docs/streaming.md; they run until SIGTERM and write no end record):\n"
+	       "      --slot NAME          --postgres: follow --table through this logical\n"
+	       "                           replication slot (pgoutput): each committed insert,\n"
+	       "                           update and delete as it commits\n"
+	       "      --publication NAME   with --slot: the publication holding the table\n"
+	       "      --follow COL         --postgres or --sqlite: poll the model for rows whose\n"
+	       "                           COL (an update time, a sequence) is past the last one\n"
+	       "      --every MS           with --follow: between polls (default 1000)\n"
+	       "      --overlap MS         with --follow: re-read rows this recent, for commits\n"
+	       "                           that land late with an older COL (default 1000)\n"
+	       "      --state FILE         the rx-diff state whose commit confirms the position\n"
+	       "\n"
 	       "Warehouse options (--snowflake, --bigquery, --databricks):\n"
 	       "      --user NAME          Snowflake: the user (default $SNOWFLAKE_USER)\n"
 	       "      --warehouse NAME     Snowflake: the warehouse; Databricks: its id\n"
@@ -74,6 +86,7 @@ static void usage(void)
 	       "\n"
 	       "Example:\n"
 	       "  rx-extract --sqlite warehouse.db --query 'select * from customers'\n"
+	       "  rx-extract --postgres '' --table customers --slot rx --publication rx --state s.db\n"
 	       "\n"
 	       "See rx-extract(1).\n");
 	exit(RX_EXIT_OK);
@@ -156,6 +169,8 @@ int rx_extract_check_columns(const char *source, const char *const *names, size_
 	return 0;
 }
 
+int (*rx_extract_row_hook)(const char *row, size_t n);
+
 void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 {
 	if (o->nshards > 0) {
@@ -178,6 +193,11 @@ void rx_extract_row(rx_writer *out, size_t start, const extract_options *o)
 			out->buf.data[start] = '\0';
 			return;
 		}
+	}
+	if (rx_extract_row_hook != NULL && !rx_extract_row_hook(out->buf.data + start, out->buf.len - start)) {
+		out->buf.len = start;
+		out->buf.data[start] = '\0';
+		return;
 	}
 	rx_buf_putc(&out->buf, '\n');
 	rows_written++;
@@ -216,7 +236,8 @@ int main(int argc, char **argv)
 	       OPT_SNOWFLAKE, OPT_BIGQUERY, OPT_DATABRICKS, OPT_USER, OPT_WAREHOUSE, OPT_ROLE, OPT_DATABASE,
 	       OPT_CATALOG, OPT_SCHEMA, OPT_LOCATION, OPT_CREDENTIALS, OPT_DISPOSITION, OPT_TIMEOUT,
 	       OPT_RETRIES, OPT_BASEURL, OPT_CLICKHOUSE, OPT_MYSQL, OPT_DBT_MODEL, OPT_DBT_PROJECT, OPT_DBT_MANIFEST,
-	       OPT_METRICS, OPT_SYNC };
+	       OPT_METRICS, OPT_SYNC, OPT_SLOT, OPT_PUBLICATION, OPT_FOLLOW,
+	       OPT_EVERY, OPT_OVERLAP, OPT_STATE };
 	static const struct option longopts[] = {
 		{"sqlite", required_argument, NULL, OPT_SQLITE},
 		{"csv", required_argument, NULL, OPT_CSV},
@@ -239,6 +260,12 @@ int main(int argc, char **argv)
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"key", required_argument, NULL, OPT_KEY},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"publication", required_argument, NULL, OPT_PUBLICATION},
+		{"follow", required_argument, NULL, OPT_FOLLOW},
+		{"every", required_argument, NULL, OPT_EVERY},
+		{"overlap", required_argument, NULL, OPT_OVERLAP},
+		{"state", required_argument, NULL, OPT_STATE},
 		{"snowflake", required_argument, NULL, OPT_SNOWFLAKE},
 		{"bigquery", required_argument, NULL, OPT_BIGQUERY},
 		{"databricks", required_argument, NULL, OPT_DATABRICKS},
@@ -269,6 +296,8 @@ int main(int argc, char **argv)
 	rx_init("rx-extract");
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
 	o.delimiter = ',';
+	o.every_ms = -1;
+	o.overlap_ms = -1;
 	o.retries = 5;
 	int warehouse_option = 0; /* an option only the HTTP warehouses take */
 	while ((c = getopt_long(argc, argv, "q:t:d:uhV", longopts, NULL)) != -1) {
@@ -329,6 +358,24 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAXLINE:
 			o.max_line = rx_parse_size("--max-line", optarg);
+			break;
+		case OPT_SLOT:
+			o.slot = optarg;
+			break;
+		case OPT_PUBLICATION:
+			o.publication = optarg;
+			break;
+		case OPT_FOLLOW:
+			o.follow = optarg;
+			break;
+		case OPT_EVERY:
+			o.every_ms = rx_parse_number("--every", optarg, 1, 86400000);
+			break;
+		case OPT_OVERLAP:
+			o.overlap_ms = rx_parse_number("--overlap", optarg, 0, 86400000);
+			break;
+		case OPT_STATE:
+			o.state = optarg;
 			break;
 		case OPT_USER: o.user = optarg; warehouse_option = c; break;
 		case OPT_WAREHOUSE: o.warehouse = optarg; warehouse_option = c; break;
@@ -409,10 +456,33 @@ int main(int argc, char **argv)
 		rx_usage_error("--delimiter, --infer and --types go with --csv");
 	if (o.nshards > 0 && o.key == NULL)
 		rx_usage_error("--shard needs --key");
+	if (o.slot != NULL || o.publication != NULL) {
+		if (kind != OPT_POSTGRES || o.slot == NULL || o.publication == NULL || o.table == NULL)
+			rx_usage_error("--slot goes with --postgres, --table and --publication");
+		if (o.follow != NULL)
+			rx_usage_error("give one of --slot and --follow");
+	}
+	if (o.follow != NULL && kind != OPT_POSTGRES && kind != OPT_SQLITE)
+		rx_usage_error("--follow goes with --postgres or --sqlite");
+	if (o.follow == NULL && (o.every_ms >= 0 || o.overlap_ms >= 0))
+		rx_usage_error("--every and --overlap go with --follow");
+	if ((o.slot != NULL || o.follow != NULL) && o.state == NULL)
+		rx_usage_error("a change feed needs --state FILE (the rx-diff state whose commit confirms its position)");
+	if (o.slot == NULL && o.follow == NULL && o.state != NULL)
+		rx_usage_error("--state goes with --slot or --follow");
+	if (o.every_ms < 0)
+		o.every_ms = 1000;
+	if (o.overlap_ms < 0)
+		o.overlap_ms = 1000;
 
 	rx_writer_init(&out, 1);
 	out.unbuffered = unbuffered;
-	switch (kind) {
+	o.postgres = kind == OPT_POSTGRES;
+	if (o.slot != NULL || o.follow != NULL) {
+		/* a change feed never ends a model: no end record */
+		rx_extract_upstream(0, 0);
+		status = o.slot != NULL ? rx_extract_pgrepl(&o, &out) : rx_extract_follow(&o, &out);
+	} else switch (kind) {
 	case OPT_SQLITE: status = rx_extract_sqlite(&o, &out); break;
 	case OPT_CSV: status = rx_extract_csv(&o, &out); break;
 	case OPT_NDJSON: status = rx_extract_ndjson(&o, &out); break;

@@ -39,6 +39,7 @@
  *    types are still sharded correctly, on this side.
  */
 #include "extract.h"
+#include "pg.h"
 
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -52,30 +53,10 @@ enum {
 	CHUNK_BYTES = 4 << 20,    /* aim: output bytes per FETCH */
 };
 
-/* How a column's text becomes JSON. */
-typedef enum kind {
-	K_STRING,      /* a JSON string of the text */
-	K_INT,         /* the text as is (int2, int4, oid) */
-	K_BIGINT,      /* a number, or a string beyond 2^53 (int8) */
-	K_NUMERIC,     /* exact number or string; NaN, Infinity as strings */
-	K_FLOAT,       /* the text; NaN, Infinity as strings */
-	K_BOOL,        /* t/f */
-	K_JSON,        /* embedded */
-	K_BYTEA,       /* \x hex to base64 */
-	K_TIMESTAMP,   /* ' ' to 'T' */
-	K_TIMESTAMPTZ, /* ' ' to 'T', "+00" to "+00:00" */
-	K_ARRAY,       /* a PostgreSQL array literal */
-} kind;
-
-typedef struct column {
-	rx_buf name;   /* "\"name\":", escaped once */
-	const char *plain; /* the name as described (owned by the describe result) */
-	Oid oid;       /* the type as described */
-	kind kind;     /* how its text is written */
-	kind elem;     /* arrays: how an element's text is written */
-	char delim;    /* arrays: the element delimiter */
-	int pushable;  /* its ::text in SQL is the key text rx_shard_of hashes */
-} column;
+/* How a column's text becomes JSON: pg.h (shared with pgrepl.c and
+ * follow.c). */
+typedef rx_pg_kind kind;
+typedef rx_pg_column column;
 
 /* Built-in type OIDs (pg_type.dat; stable across versions). */
 static int builtin_kind(Oid oid, kind *k, int *pushable)
@@ -494,6 +475,15 @@ static void session_settings(PGconn *conn)
 		PQclear(PQexec(conn, settings[i]));
 }
 
+/* --follow keeps the connection from one poll to the next */
+static PGconn *kept;
+
+void rx_extract_postgres_close(void)
+{
+	PQfinish(kept);
+	kept = NULL;
+}
+
 int rx_extract_postgres(const extract_options *o, rx_writer *out)
 {
 	PGconn *conn = NULL;
@@ -504,13 +494,20 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 	unsigned long long rows = 0;
 	char msg[1024];
 
-	conn = PQconnectdb(o->source);
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		rx_diag("cannot connect to PostgreSQL: %s",
-			conn ? rx_one_line(PQerrorMessage(conn), msg, sizeof msg) : "out of memory");
-		goto done;
+	if (kept != NULL && PQstatus(kept) == CONNECTION_OK) {
+		conn = kept; /* --follow: the connection of the last poll */
+		kept = NULL;
+	} else {
+		PQfinish(kept);
+		kept = NULL;
+		conn = PQconnectdb(o->source);
+		if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+			rx_diag("cannot connect to PostgreSQL: %s",
+				conn ? rx_one_line(PQerrorMessage(conn), msg, sizeof msg) : "out of memory");
+			goto done;
+		}
+		session_settings(conn);
 	}
-	session_settings(conn);
 	base_query(o, &base);
 	if (base.len == 0) {
 		rx_diag("the query is empty");
@@ -632,14 +629,7 @@ int rx_extract_postgres(const extract_options *o, rx_writer *out)
 					rx_buf_put(b, "null", 4);
 					continue;
 				}
-				const char *v = PQgetvalue(res, r, i);
-				size_t vn = (size_t)PQgetlength(res, r, i);
-				if (cols[i].kind == K_ARRAY)
-					put_array(b, &cols[i], v, vn);
-				else if (cols[i].kind == K_STRING)
-					rx_json_put_string(b, v, vn);
-				else
-					put_scalar(b, cols[i].kind, v, vn);
+				rx_pg_put_value(b, &cols[i], PQgetvalue(res, r, i), (size_t)PQgetlength(res, r, i));
 			}
 			rx_buf_putc(b, '}');
 			bytes += b->len - start;
@@ -675,9 +665,34 @@ done:
 		free(cols);
 	}
 	PQclear(desc);
-	PQfinish(conn);
+	if (o->keep_connection && status == RX_EXIT_OK)
+		kept = conn;
+	else
+		PQfinish(conn);
 	rx_buf_free(&base);
 	rx_buf_free(&sql);
 	rx_buf_free(&scratch);
 	return status;
+}
+
+/* ---- for pgrepl.c and follow.c (pg.h) ---- */
+
+void rx_pg_session(PGconn *conn)
+{
+	session_settings(conn);
+}
+
+void rx_pg_resolve_types(PGconn *conn, rx_pg_column *cols, int ncols)
+{
+	resolve_types(conn, cols, ncols);
+}
+
+void rx_pg_put_value(rx_buf *b, const rx_pg_column *c, const char *v, size_t n)
+{
+	if (c->kind == K_ARRAY)
+		put_array(b, c, v, n);
+	else if (c->kind == K_STRING)
+		rx_json_put_string(b, v, n);
+	else
+		put_scalar(b, c->kind, v, n);
 }

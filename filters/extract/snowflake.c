@@ -323,34 +323,6 @@ static void cancel(snowflake *s)
 	s->http.retries = retries;
 }
 
-/* The top level of the last reply, validated in one pass, its members
- * in s->top: 0, or -1 with a message. */
-static int reply_object(snowflake *s, const char *what)
-{
-	char err[256];
-
-	if (rx_json_scan_object(s->http.body.data ? s->http.body.data : "", s->http.body.len, &s->top, err,
-				sizeof err) < 0) {
-		rx_diag("Snowflake: %s: the reply is not a JSON object: %s", what, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* A top-level string member of the last reply, as a copy, or NULL. */
-static char *top_string(snowflake *s, const char *name)
-{
-	rx_span v;
-
-	if (!rx_walk_member(&s->top, name, &v) || rx_json_kind(v) != 's')
-		return NULL;
-	rx_span t = rx_walk_text(v, &s->scratch);
-	char *copy = rx_xmalloc(t.n + 1);
-	memcpy(copy, t.p, t.n);
-	copy[t.n] = '\0';
-	return copy;
-}
-
 /* Run one statement until its first partition is in s->http.body.
  * RX_EXIT_OK, or an exit status after a message. */
 static int run(snowflake *s, const char *sql, const char *what)
@@ -382,15 +354,15 @@ static int run(snowflake *s, const char *sql, const char *what)
 
 	long pause = POLL_FIRST_MS;
 	for (;;) {
-		if (reply_object(s, what) < 0)
+		if (rx_http_reply_object(&s->http, &s->top, what) < 0)
 			return RX_EXIT_FAIL;
 		free(s->handle);
-		s->handle = top_string(s, "statementHandle");
+		s->handle = rx_walk_member_strdup(&s->top, "statementHandle", &s->scratch);
 		s->running = s->http.status == 202;
 		if (s->http.status == 200)
 			return RX_EXIT_OK;
 		/* 202: running; the status URL is a path on the same host */
-		char *status_url = top_string(s, "statementStatusUrl");
+		char *status_url = rx_walk_member_strdup(&s->top, "statementStatusUrl", &s->scratch);
 		if (status_url == NULL && s->handle == NULL) {
 			rx_diag("Snowflake: %s: a 202 reply without a statement handle", what);
 			return RX_EXIT_FAIL;
@@ -536,51 +508,18 @@ static void put_cell(snowflake *s, rx_buf *b, const column *c, rx_span v)
 	}
 }
 
-/* Write the rows of one partition's data array: RX_EXIT_OK, or a status.
- * One pass: each row is walked as it is entered. */
+static void put_field(void *ctx, rx_buf *b, size_t i, rx_span cell)
+{
+	snowflake *s = ctx;
+
+	rx_buf_put(b, s->cols[i].name.data, s->cols[i].name.len);
+	put_cell(s, b, &s->cols[i], cell);
+}
+
+/* Write the rows of one partition's data array: RX_EXIT_OK, or a status. */
 static int write_rows(snowflake *s, rx_span data, long long *count, rx_writer *out)
 {
-	rx_walk rows, cells;
-	rx_span cell;
-	int r;
-
-	*count = 0;
-	if (data.p[0] != '[' || rx_walk_start(&rows, data) < 0) {
-		rx_diag("Snowflake: the result's data is not an array");
-		return RX_EXIT_FAIL;
-	}
-	while ((r = rx_walk_enter(&rows, &cells)) != 0) {
-		rx_buf *b = &out->buf;
-		size_t start = b->len, i = 0;
-		if (r < 0 || cells.p[-1] != '[') {
-			rx_diag("Snowflake: row %lld of the result is not an array", s->rows + *count + 1);
-			return RX_EXIT_FAIL;
-		}
-		rx_buf_putc(b, '{');
-		while (i < s->ncols && rx_walk_next(&cells, &cell)) {
-			if (i > 0)
-				rx_buf_putc(b, ',');
-			rx_buf_put(b, s->cols[i].name.data, s->cols[i].name.len);
-			put_cell(s, b, &s->cols[i], cell);
-			i++;
-		}
-		if (i != s->ncols || rx_walk_next(&cells, &cell)) {
-			b->len = start;
-			b->data[start] = '\0';
-			rx_diag("Snowflake: row %lld of the result has not %zu cells, one per column", s->rows + *count + 1,
-				s->ncols);
-			return RX_EXIT_FAIL;
-		}
-		rx_walk_leave(&rows, &cells);
-		rx_buf_putc(b, '}');
-		rx_extract_row(out, start, s->o);
-		if (out->error)
-			return RX_EXIT_IOERR;
-		(*count)++;
-		if (rx_http_interrupted())
-			return rx_http_fail(&s->http, "reading the result", NULL);
-	}
-	return RX_EXIT_OK;
+	return rx_http_write_rows(&s->http, data, s->ncols, put_field, s, s->rows, count, s->o, out);
 }
 
 /* Describe the model (LIMIT 0) and push the shard filter into sql when
@@ -692,7 +631,7 @@ int rx_extract_snowflake(const extract_options *o, rx_writer *out)
 				status = failure(&s, whatn);
 				goto done;
 			}
-			if (reply_object(&s, what) < 0)
+			if (rx_http_reply_object(&s.http, &s.top, what) < 0)
 				goto done;
 		}
 		if (!rx_walk_member(&s.top, "data", &data)) {

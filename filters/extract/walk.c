@@ -233,6 +233,19 @@ rx_span rx_walk_text(rx_span v, rx_buf *scratch)
 	return v;
 }
 
+char *rx_walk_member_strdup(const rx_members *ms, const char *name, rx_buf *scratch)
+{
+	rx_span v;
+
+	if (!rx_walk_member(ms, name, &v) || rx_json_kind(v) != 's')
+		return NULL;
+	rx_span t = rx_walk_text(v, scratch);
+	char *copy = rx_xmalloc(t.n + 1);
+	memcpy(copy, t.p, t.n);
+	copy[t.n] = '\0';
+	return copy;
+}
+
 char *rx_walk_strdup(rx_span object, const char *name)
 {
 	rx_span v;

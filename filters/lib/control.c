@@ -32,6 +32,25 @@
  *   {"$rx":"rejected","key":"C1","hash":"<hex>","run":"...","op":"upsert",
  *    "reason":"http_422"}
  *
+ * A streaming sync (docs/streaming.md) adds three, written by rx-extract's
+ * change feeds (--slot, --follow) and read by rx-diff --stream:
+ *
+ *   {"$rx":"commit","lsn":"0/16B3748"}      a source position: every record
+ *   {"$rx":"commit","cursor":"2024-..."}    before it on the stream belongs to
+ *                                           source changes at or before it
+ *   {"$rx":"delete","row":{"id":5}}         a row deleted at the source: its
+ *                                           key columns (under PostgreSQL's
+ *                                           REPLICA IDENTITY FULL, all of
+ *                                           its old columns)
+ *   {"$rx":"truncate","table":"public.t"}   the source table was truncated
+ *
+ * Every stage passes a commit record on in its place; rx-push writes it
+ * among its acks once every record it read before it has left (acked or
+ * dead-lettered), and rx-diff --commit stores it in the state in the
+ * transaction of the acks before it, from where rx-extract reads the
+ * position it may confirm to the source.  A delete or truncate record
+ * passes rx-map and rx-batch untouched (it is not a row).
+ *
  * A row whose first member is "$rx" is therefore not a row; no model
  * column is ever named that in practice, and rx-extract refuses one.
  */
@@ -113,6 +132,24 @@ void rx_control_put_end(rx_buf *b, long long rows, long long rejected)
 	if (rejected > 0)
 		rx_buf_printf(b, ",\"rejected\":%lld", rejected);
 	rx_buf_puts(b, "}\n");
+}
+
+int rx_control_parse(const char *s, size_t n, rx_members *ms, char *kind, size_t kindlen, char *err, size_t errlen)
+{
+	if (rx_json_scan_object(s, n, ms, err, errlen) < 0)
+		return -1;
+	if (ms->n == 0 || !rx_json_name_eq(ms->m[0].name, "$rx", 3)) {
+		snprintf(err, errlen, "not a control record (its first member is not \"$rx\")");
+		return -1;
+	}
+	rx_span v = ms->m[0].value;
+	if (rx_json_kind(v) != 's' || v.n - 2 >= kindlen || memchr(v.p + 1, '\\', v.n - 2) != NULL) {
+		snprintf(err, errlen, "a control record whose \"$rx\" is not a plain name");
+		return -1;
+	}
+	memcpy(kind, v.p + 1, v.n - 2);
+	kind[v.n - 2] = '\0';
+	return 0;
 }
 
 int rx_control_kind_is(const char *s, size_t n, const char *kind)

@@ -262,6 +262,10 @@ int rx_control_is(const char *s, size_t n);
 int rx_control_end(const char *s, size_t n, rx_end *end, char *err, size_t errlen);
 /* Append an end record (with "\n"); rejected 0 is left out. */
 void rx_control_put_end(rx_buf *b, long long rows, long long rejected);
+/* Any control record: its kind (the value of "$rx": "end", "commit",
+ * "delete", "truncate", "request") into kind[kindlen], its members into ms
+ * (the caller's, reused).  0, or -1 with err. */
+int rx_control_parse(const char *s, size_t n, rx_members *ms, char *kind, size_t kindlen, char *err, size_t errlen);
 /* Is the line the control record {"$rx":"KIND",...}? */
 int rx_control_kind_is(const char *s, size_t n, const char *kind);
 /* The "count" of a {"$rx":"changes","count":N} record, or -1. */

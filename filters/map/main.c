@@ -20,7 +20,8 @@
  * "rows" counting the rows rx-map wrote and "rejected" adding the rows it
  * dead-lettered to those dead-lettered upstream: rx-diff then knows the
  * model is whole, or that rows are missing from it.  When any input
- * lacks one, none is written.
+ * lacks one, none is written.  Other control records (a stream's
+ * source positions, deletes and truncates) pass through in their place.
  *
  * Exit: 0 done, 1 failed (PII refusal, unreadable file), 2 usage or a
  * program that does not compile, 3 some rows dead-lettered, 65 a line
@@ -536,6 +537,16 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 		}
 		if (rx_control_is(line, len)) {
 			rx_end end;
+			char kind[16];
+			/* a stream's control records (a source position, a delete)
+			 * are not rows: passed on in their place */
+			if (rx_control_parse(line, len, &line_members, kind, sizeof kind, err, sizeof err) == 0 &&
+			    strcmp(kind, "end") != 0) {
+				rx_buf_put(&w->buf, line, len);
+				rx_buf_putc(&w->buf, '\n');
+				rx_writer_record(w);
+				continue;
+			}
 			if (rx_control_end(line, len, &end, err, sizeof err) < 0) {
 				rx_diag_at(r.name, r.line, "%s", err);
 				rc = RX_EXIT_DATAERR;

@@ -56,8 +56,13 @@ request *rx_push_request_new(const char *op, push_record **recs, size_t n)
 void rx_push_request_free(request *r)
 {
 	free(r->job);
+	free(r->next_path);
+	free(r->next_method);
+	free(r->next_body);
+	free(r->carry);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
+	rx_buf_free(&r->path);
 	rx_buf_free(&r->reply);
 	rx_buf_free(&r->reply_headers);
 	free(r->recs);
@@ -179,10 +184,19 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 	const push_profile *p = &c->prof;
 
 	rx_buf_puts(url, c->url);
-	rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
-	add_query(url, op->query, p, r);
-	if (strcmp(op->method, "GET") == 0 && op->has_body && r->body.len > 0)
-		add_body_query(url, &r->body);
+	if (r->next_path != NULL) {
+		/* where the job's status program said to read next: a path under
+		 * the base URL, never another host */
+		rx_buf_puts(url, r->next_path);
+	} else {
+		if (op->has_path_program && r->path.len > 0)
+			rx_buf_put(url, r->path.data, r->path.len); /* computed, encoded by the program */
+		else
+			rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
+		add_query(url, op->query, p, r);
+		if (strcmp(op->method, "GET") == 0 && op->has_body && r->body.len > 0)
+			add_body_query(url, &r->body);
+	}
 	rx_push_auth_apply(&c->auth, h, url, c->dry_run, shown);
 	add_header(h, shown, "Content-Type", p->content_type);
 	add_headers(h, shown, p->headers);
@@ -213,7 +227,7 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	char err[1024];
 
 	for (;;) {
-		if (rx_push_build_body(&c->prof, op, r->recs, r->n, r->job, &r->body, err, sizeof err) < 0) {
+		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
 			for (size_t i = 0; i < r->n; i++)
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 			rx_push_request_free(r);
@@ -239,6 +253,15 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	}
 }
 
+/* The method: the op's, or the one of the poll the status program sent
+ * to another path (GET unless it named one). */
+static const char *request_method(const request *r, const push_op *op)
+{
+	if (r->next_path != NULL)
+		return r->next_method != NULL ? r->next_method : "GET";
+	return op->method;
+}
+
 static void dry_run(engine *e, request *r, const push_op *op)
 {
 	push_ctx *c = e->c;
@@ -251,8 +274,9 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	build_target(e, r, op, &url, &h, &shown);
 	rx_buf_putc(&shown, '}');
 	/* a control record: a commit downstream skips it (control.c) */
+	const char *method = request_method(r, op);
 	rx_buf_puts(o, "{\"$rx\":\"request\",\"method\":");
-	rx_json_put_string(o, op->method, strlen(op->method));
+	rx_json_put_string(o, method, strlen(method));
 	rx_buf_puts(o, ",\"url\":");
 	rx_json_put_string(o, url.data, url.len);
 	rx_buf_puts(o, ",\"headers\":");
@@ -266,6 +290,7 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	c->requests++;
 	c->dry += r->n;
 	for (size_t i = 0; i < r->n; i++) {
+		rx_push_order_left(c, r->recs[i]);
 		free(r->recs[i]->text);
 		free(r->recs[i]);
 		c->held--;
@@ -283,6 +308,14 @@ static void start(engine *e, request *r)
 	const push_op *op = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
 	rx_buf url = {0};
 
+	if (r->kind == REQ_WRITE && r->job == NULL && op != NULL && op->create != NULL) {
+		/* the job is made first: this request becomes its create */
+		r->kind = REQ_CREATE;
+		r->spec = op->create;
+		r->job_of = op;
+		op = op->create;
+		rx_buf_reset(&r->body);
+	}
 	if (op == NULL) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "profile %s has no op \"%s\"", c->prof.name, r->op);
@@ -291,10 +324,33 @@ static void start(engine *e, request *r)
 		rx_push_request_free(r);
 		return;
 	}
-	int get = strcmp(op->method, "GET") == 0;
-	if ((r->kind != REQ_POLL || op->has_body) && (!get || op->has_body) && r->body.len == 0 &&
+	const char *method = request_method(r, op);
+	int get = strcmp(method, "GET") == 0;
+	/* a poll has a body only when its spec has a program (Google's :run) */
+	if ((r->kind != REQ_POLL || (op->has_body && r->next_path == NULL)) && (!get || op->has_body) && r->body.len == 0 &&
 	    prepare_body(e, r, op) < 0)
 		return;
+	if (r->kind == REQ_POLL && r->next_path != NULL && r->next_body != NULL && r->body.len == 0)
+		rx_buf_puts(&r->body, r->next_body); /* the body the status program gave its next poll */
+	if (op->has_path_program && r->path.len == 0) {
+		char err[1024];
+		if (rx_push_build_path(&c->prof, op, r->recs, r->n, &r->path, err, sizeof err) < 0) {
+			for (size_t i = 0; i < r->n; i++)
+				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
+			rx_push_request_free(r);
+			return;
+		}
+	}
+	if (r->kind == REQ_LOOKUP && r->body.len == 4 && memcmp(r->body.data, "null", 4) == 0) {
+		/* the lookup's body program says there is nothing to look up
+		 * (no match value): not found, and nothing sent */
+		jv none = jv_array();
+		for (size_t i = 0; i < r->n; i++)
+			none = jv_array_append(none, jv_null());
+		rx_push_lookup_results(e, r, none, 0);
+		rx_push_request_free(r);
+		return;
+	}
 	if (c->dry_run) {
 		dry_run(e, r, op);
 		return;
@@ -336,11 +392,11 @@ static void start(engine *e, request *r)
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (strcmp(op->method, "GET") == 0) {
+	if (get) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
-		if (strcmp(op->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, op->method);
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body.data ? r->body.data : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body.len);
 	}
@@ -351,7 +407,7 @@ static void start(engine *e, request *r)
 	c->requests++;
 	c->bytes_sent += r->body.len;
 	curl_multi_add_handle(e->multi, h);
-	rx_killpoint(r->kind == REQ_LOOKUP ? "lookup" : r->kind == REQ_POLL ? "poll" : r->kind == REQ_STEP ? "step" : "sent");
+	rx_killpoint(r->kind == REQ_LOOKUP ? "lookup" : r->kind == REQ_POLL ? "poll" : r->kind == REQ_CREATE ? "create" : "sent");
 	r->next = e->running;
 	e->running = r;
 	e->nrunning++;
@@ -409,9 +465,12 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	again->spec = r->spec;
 	again->job = r->job ? rx_xstrdup(r->job) : NULL;
 	again->job_of = r->job_of;
-	again->step = r->step;
 	again->job_started = r->job_started;
 	again->job_interval = r->job_interval;
+	again->next_path = r->next_path ? rx_xstrdup(r->next_path) : NULL;
+	again->next_method = r->next_method ? rx_xstrdup(r->next_method) : NULL;
+	again->next_body = r->next_body ? rx_xstrdup(r->next_body) : NULL;
+	again->carry = r->carry ? rx_xstrdup(r->carry) : NULL;
 	again->attempts = r->attempts;
 	again->throttles = r->throttles;
 	again->refreshed = r->refreshed;
@@ -436,7 +495,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	char msg[700];
 
 	/* a crash here loses the reply after the destination applied it */
-	rx_killpoint(r->kind == REQ_POLL ? "polled" : r->kind == REQ_STEP ? "stepped" : "replied");
+	rx_killpoint(r->kind == REQ_POLL ? "polled" : "replied");
 	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
@@ -468,17 +527,28 @@ static void settle(engine *e, request *r, CURLcode cc)
 
 	/* an asynchronous write: its reply names a job, and the records wait
 	 * for the job's word */
-	if (r->kind == REQ_WRITE && op != NULL && op->has_job && rx_push_job_named(e, r, (int)status))
+	if (r->kind == REQ_WRITE && op != NULL && op->has_job && op->create == NULL && rx_push_job_named(e, r, (int)status))
 		return;
+	/* a job made first: its reply names it, and the write follows */
+	if (r->kind == REQ_CREATE && rx_push_job_created(e, r, (int)status))
+		return;
+	/* a create's reply that names no job is read by the create's own
+	 * response program, else by the write's (for throttles, auth...) */
+	if (r->kind == REQ_CREATE && !op->has_response)
+		op = r->job_of;
 
 	enum outcome oc = classify_status(p, (int)status);
 	jv results = jv_null();
 	double wait = -1;
+	int said_ack = 0;            /* the program answered {"action": "ack"} */
+	char *next = NULL, *carry = NULL; /* a poll's: where to read next, what to carry */
+	char *next_method = NULL, *next_body = NULL; /* and how, when it is not a GET */
+	const char *next_wrong = NULL; /* a next rx-push refuses to follow, and why */
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
 	/* a lookup and a poll are read by their own programs only */
 	const rx_jq *prog = op && op->has_response                ? &op->response
-			    : r->kind == REQ_WRITE && p->has_response ? &p->response
-								  : NULL;
+			    : (r->kind == REQ_WRITE || r->kind == REQ_CREATE) && p->has_response ? &p->response
+												 : NULL;
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
 	if (prog != NULL) {
 		jv in = jv_object(), out, body;
@@ -490,6 +560,14 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
 		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_records_jv(r->recs, r->n) : jv_array());
+		if (r->kind == REQ_POLL) {
+			/* a job's status program: which job, and what an earlier poll carried */
+			jv carried = jv_null();
+			if (r->carry != NULL && rx_jv_parse(r->carry, strlen(r->carry), &carried, err, sizeof err) < 0)
+				carried = jv_null();
+			in = jv_object_set(in, jv_string("job"), jv_string(r->job ? r->job : ""));
+			in = jv_object_set(in, jv_string("carry"), carried);
+		}
 		int rc = rx_jq_run((rx_jq *)prog, in, &out, 1, err, sizeof err);
 		if (rc < 0) {
 			snprintf(msg, sizeof msg, "HTTP %ld; the response program failed: %s", status, err);
@@ -503,6 +581,49 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv res = jv_object_get(jv_copy(out), jv_string("results"));
 			if (jv_get_kind(w) == JV_KIND_NUMBER)
 				wait = jv_number_value(w);
+			if (r->kind == REQ_POLL) {
+				jv nx = jv_object_get(jv_copy(out), jv_string("next"));
+				jv cy = jv_object_get(jv_copy(out), jv_string("carry"));
+				if (jv_get_kind(nx) == JV_KIND_STRING) {
+					next = rx_xstrdup(jv_string_value(nx));
+				} else if (jv_get_kind(nx) == JV_KIND_OBJECT) {
+					/* {path, method, body}: a poll that is a search (Google's
+					 * googleAds:search, a POST) */
+					jv np = jv_object_get(jv_copy(nx), jv_string("path"));
+					jv nm = jv_object_get(jv_copy(nx), jv_string("method"));
+					jv nb = jv_object_get(jv_copy(nx), jv_string("body"));
+					next = rx_xstrdup(jv_get_kind(np) == JV_KIND_STRING ? jv_string_value(np) : "");
+					if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "POST") == 0)
+						next_method = rx_xstrdup("POST");
+					else if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "GET") != 0)
+						next_wrong = "its method is neither GET nor POST";
+					else if (jv_get_kind(nm) != JV_KIND_STRING && jv_get_kind(nm) != JV_KIND_INVALID &&
+						 jv_get_kind(nm) != JV_KIND_NULL)
+						next_wrong = "its method is not a string";
+					if (jv_get_kind(nb) != JV_KIND_INVALID && jv_get_kind(nb) != JV_KIND_NULL) {
+						if (next_method == NULL) {
+							next_wrong = "a GET has no body";
+						} else {
+							rx_buf t = {0};
+							rx_jv_put(&t, jv_copy(nb));
+							next_body = t.data;
+						}
+					}
+					jv_free(np);
+					jv_free(nm);
+					jv_free(nb);
+				} else if (jv_get_kind(nx) != JV_KIND_INVALID && jv_get_kind(nx) != JV_KIND_NULL) {
+					next = rx_xstrdup("");
+					next_wrong = "it is neither a path nor {path, method, body}";
+				}
+				if (jv_get_kind(cy) != JV_KIND_INVALID) {
+					rx_buf t = {0};
+					rx_jv_put(&t, jv_copy(cy));
+					carry = t.data;
+				}
+				jv_free(nx);
+				jv_free(cy);
+			}
 			jv m = jv_object_get(jv_copy(out), jv_string("message"));
 			if (jv_get_kind(m) == JV_KIND_STRING)
 				snprintf(msg, sizeof msg, "HTTP %ld: %s", status, jv_string_value(m));
@@ -520,7 +641,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 			}
 			if (jv_get_kind(action) == JV_KIND_STRING) {
 				const char *a = jv_string_value(action);
-				if (strcmp(a, "ack") == 0) oc = ACK_ALL;
+				if (strcmp(a, "ack") == 0) oc = ACK_ALL, said_ack = 1;
 				else if (strcmp(a, "reject") == 0) oc = REJECT_ALL;
 				else if (strcmp(a, "retry") == 0) oc = RETRY;
 				else if (strcmp(a, "throttle") == 0) oc = THROTTLE;
@@ -536,12 +657,42 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv_free(out); /* null or anything else: the status decides */
 		}
 	}
-	if (r->kind != REQ_WRITE && r->kind != REQ_STEP && oc == ACK_ALL) {
-		/* a lookup must name each record's id, a poll how each fared */
+	if (r->kind == REQ_CREATE && (oc == ACK_ALL || oc == PER_RECORD)) {
+		/* a create makes a job: a reply that names none wrote nothing */
+		snprintf(msg, sizeof msg, "HTTP %ld: the reply to the job's create names no job (its job.id program gave "
+			 "none)", status);
+		oc = REJECT_ALL;
+	}
+	if (r->kind != REQ_WRITE && r->kind != REQ_CREATE && oc == ACK_ALL && !(r->kind == REQ_POLL && said_ack)) {
+		/* a lookup must name each record's id, a poll how each fared (or
+		 * say, for a job with no per-record results, that it applied all) */
 		snprintf(msg, sizeof msg, "HTTP %ld: a %s reply rx-push does not understand (its program gave no result)",
 			 status, r->kind == REQ_LOOKUP ? "lookup" : "job status");
 		oc = REJECT_ALL;
 	}
+	if (next != NULL && (next[0] != '/' || next_wrong != NULL || oc != WAIT)) {
+		/* never another host: the base URL's credentials stay with it */
+		if (next_wrong != NULL) {
+			snprintf(msg, sizeof msg, "HTTP %ld: the job status program's \"next\" cannot be followed: %s", status,
+				 next_wrong);
+			oc = REJECT_ALL;
+		} else if (next[0] != '/') {
+			snprintf(msg, sizeof msg, "HTTP %ld: the job status program's \"next\" is not a path under the base URL "
+				 "(it starts with \"/\")", status);
+			oc = REJECT_ALL;
+		}
+		free(next);
+		free(next_method);
+		free(next_body);
+		next = next_method = next_body = NULL;
+	}
+	if (oc != WAIT) {
+		free(carry);
+		carry = NULL;
+	}
+	/* a write adding records to a job made first: what it accepted waits
+	 * for the job (its poll starts it) */
+	const int to_job = r->kind == REQ_WRITE && r->job != NULL && op != NULL && op->create != NULL;
 	if (oc == PER_RECORD && jv_array_length(jv_copy(results)) != (int)r->n) {
 		snprintf(msg, sizeof msg, "HTTP %ld; the response program gave %d results for %zu records", status,
 			 jv_array_length(jv_copy(results)), r->n);
@@ -565,16 +716,14 @@ static void settle(engine *e, request *r, CURLcode cc)
 	}
 	switch (oc) {
 	case WAIT:
-		rx_push_job_wait(e, r, wait);
+		rx_push_job_wait(e, r, wait, next, next_method, next_body, carry);
 		break;
 	case ACK_ALL:
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
-		if (r->kind == REQ_STEP) { /* a step done: on with the job */
-			rx_push_rate_succeeded(c->rate);
-			rx_push_job_next(e, r, r->recs, r->n);
+		if (to_job) {
+			rx_push_job_poll(e, r, r->recs, r->n);
 			r->n = 0;
-			break;
 		}
 		for (size_t i = 0; i < r->n; i++)
 			rx_push_ack(c, r->recs[i], jv_null());
@@ -635,9 +784,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 	case PER_RECORD: {
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
-		push_record **again = rx_xmalloc(r->n * sizeof *again);
-		push_record **next = rx_xmalloc(r->n * sizeof *next);
-		size_t nagain = 0, nnext = 0;
+		push_record **again = rx_xmalloc(r->n * sizeof *again), **queued = rx_xmalloc(r->n * sizeof *queued);
+		size_t nagain = 0, nqueued = 0;
 		rx_push_rate_succeeded(c->rate);
 		for (size_t i = 0; i < r->n; i++) {
 			jv res = jv_array_get(jv_copy(results), (int)i);
@@ -647,8 +795,6 @@ static void settle(engine *e, request *r, CURLcode cc)
 			char why[600];
 			if (jv_get_kind(retry) == JV_KIND_TRUE) {
 				again[nagain++] = r->recs[i];
-			} else if (jv_get_kind(ok) == JV_KIND_TRUE && r->kind == REQ_STEP) {
-				next[nnext++] = r->recs[i]; /* the job goes on with it: not acked yet */
 			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
@@ -657,7 +803,12 @@ static void settle(engine *e, request *r, CURLcode cc)
 				if (jv_get_kind(made) == JV_KIND_TRUE || jv_get_kind(made) == JV_KIND_FALSE)
 					rx_push_count_created(c, jv_get_kind(made) == JV_KIND_TRUE); /* HubSpot's "new" */
 				jv_free(made);
-				rx_push_ack(c, r->recs[i], id);
+				if (to_job) {
+					queued[nqueued++] = r->recs[i];
+					jv_free(id);
+				} else {
+					rx_push_ack(c, r->recs[i], id);
+				}
 			} else if (jv_get_kind(ok) != JV_KIND_FALSE) {
 				/* neither ok nor rejected: not understood, never success */
 				rx_push_dead(c, r->recs[i], (int)status,
@@ -671,14 +822,13 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv_free(ok);
 			jv_free(retry);
 		}
-		if (r->kind == REQ_POLL || r->kind == REQ_STEP) /* the job says: send these again */
+		if (r->kind == REQ_POLL) /* the job says: send these again */
 			rx_push_queue_writes(e, r->op, again, nagain, now + backoff(e, r->attempts));
 		else
 			retry_records(e, r, again, nagain, backoff(e, r->attempts), (int)status, msg, 1);
-		if (nnext > 0)
-			rx_push_job_next(e, r, next, nnext);
+		rx_push_job_poll(e, r, queued, nqueued);
 		free(again);
-		free(next);
+		free(queued);
 		break;
 	}
 	}
@@ -696,7 +846,9 @@ static request *take_due(engine *e, double now)
 	e->wake = 0;
 	for (pp = &e->queue; *pp; pp = &(*pp)->next) {
 		if ((*pp)->not_before <= now) {
-			if (best == NULL || (*pp)->seq < (*best)->seq)
+			/* (a request waiting for an earlier change of one of its keys
+			 * is woken by that change's end: order.c) */
+			if ((best == NULL || (*pp)->seq < (*best)->seq) && rx_push_order_ready(e->c, (*pp)->recs, (*pp)->n))
 				best = pp;
 		} else if (e->wake == 0 || (*pp)->not_before < e->wake) {
 			e->wake = (*pp)->not_before;
@@ -788,6 +940,12 @@ void rx_push_http_run(push_ctx *c)
 		return;
 	}
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->concurrency);
+	for (size_t i = 0; i < c->prof.nops; i++) {
+		push_op *o = &c->prof.ops[i];
+		char err[256];
+		if (o->nwindows > 0 && o->rate == NULL)
+			o->rate = rx_push_rate_open(o->windows, o->nwindows, NULL, err, sizeof err);
+	}
 	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
 	for (;;) {
 		double now = rx_push_now();
@@ -813,7 +971,17 @@ void rx_push_http_run(push_ctx *c)
 			if (r == NULL)
 				break;
 			/* a dry run sends nothing: it shows every request at once */
-			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
+			const push_op *rop = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
+			double wait = 0;
+			if (!c->dry_run && rop != NULL && rop->rate != NULL && r->kind == REQ_WRITE) {
+				/* the op's own windows first (a slot of them unused when
+				 * the profile's then says wait: a little under, never over) */
+				wait = rx_push_rate_acquire(rop->rate, now);
+				if (wait < 0)
+					wait = 1; /* an op's windows pace, they are no quota */
+			}
+			if (wait == 0)
+				wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
 				if (rx_push_rate_error(c->rate) != NULL)
@@ -879,6 +1047,11 @@ void rx_push_http_run(push_ctx *c)
 			free(r->recs[i]);
 		}
 		rx_push_request_free(r);
+	}
+	for (size_t i = 0; i < c->prof.nops; i++) {
+		if (c->prof.ops[i].rate != NULL)
+			rx_push_rate_close(c->prof.ops[i].rate);
+		c->prof.ops[i].rate = NULL;
 	}
 	for (size_t i = 0; i < e->nidle; i++)
 		curl_easy_cleanup(e->idle[i]);

@@ -6,8 +6,8 @@
  *
  * A request is a list of records of one op and one kind: a write (the
  * op's own request), a lookup (the profile's identity.lookup, to find
- * the records' ids), a step (a request on the job a write's reply named,
- * before it is polled: ops.OP.job.steps), or a poll (of that job).  It
+ * the records' ids), a poll (of the job a write's reply named), or a
+ * create (job.create: the job made before its write).  It
  * owns the array of its records; a retry, a lookup's follow-up write and
  * a job's poll move the records still undecided into a new request.
  */
@@ -16,7 +16,7 @@
 
 #include "push.h"
 
-enum request_kind { REQ_WRITE, REQ_LOOKUP, REQ_STEP, REQ_POLL };
+enum request_kind { REQ_WRITE, REQ_LOOKUP, REQ_POLL, REQ_CREATE };
 
 typedef struct request {
 	char op[8];                  /* the records' op */
@@ -33,12 +33,16 @@ typedef struct request {
 	/* a poll: the job, and since when it runs */
 	char *job;                   /* owned */
 	const push_op *job_of;       /* the op whose write started it */
-	size_t step;                 /* a step: which of job_of's job.steps */
 	double job_started, job_interval;
+	char *next_path;             /* owned: the path the status program said to read next, or NULL */
+	char *next_method;           /* owned: its method (a search is a POST), NULL for GET */
+	char *next_body;             /* owned: its body (JSON text), or NULL */
+	char *carry;                 /* owned: what it carries to the next poll (JSON text), or NULL */
 	/* while running */
 	CURL *easy;
 	struct curl_slist *headers;
 	rx_buf body;                 /* the request body */
+	rx_buf path;                 /* the path an op's path_program computed (empty: the template) */
 	rx_buf reply;                /* the reply body */
 	rx_buf reply_headers;        /* raw header lines of the final reply */
 	int reply_truncated;
@@ -95,11 +99,17 @@ void rx_push_lookup_results(engine *e, request *r, jv results, int status);
  * Then a poll is queued for its records and 1 returned (r's records are
  * the poll's now); else 0. */
 int rx_push_job_named(engine *e, request *r, int status);
-/* Records a job's step has done with (its reply answered ok for them):
- * on to the job's next step, or to its first poll. */
-void rx_push_job_next(engine *e, request *r, push_record **recs, size_t n);
-/* A poll says the job is not done: poll again later, or stop the run
- * when it has run longer than its max_wait. */
-void rx_push_job_wait(engine *e, request *r, double wait);
+/* A poll says the job is not done: poll again later (next: another path
+ * to read, with next_method and next_body when it is not a GET; carry:
+ * what to give the next poll's program; all taken, may be NULL), or stop
+ * the run when it has run longer than its max_wait. */
+void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *next_method, char *next_body,
+		      char *carry);
+/* After a job.create's reply: does it name the job?  Then the write is
+ * queued with it and 1 returned (r's records are the write's now); else 0. */
+int rx_push_job_created(engine *e, request *r, int status);
+/* Records a write added to a job made first (job.create): they wait for
+ * the job's poll, which takes them. */
+void rx_push_job_poll(engine *e, request *r, push_record **recs, size_t n);
 
 #endif

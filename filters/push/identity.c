@@ -16,12 +16,15 @@
  * An op may be a job (ops.OP.job): its reply names a job, which is polled
  * (ops.OP.job.poll, paced by the same rate limits, backed off) until its
  * status program says how each record fared; only then are the records
- * acked or dead-lettered.  Its job.steps are requests on the job sent, in
- * order, after the write named it and before the first poll (Google Ads'
- * addOperations and run after its create): a step's reply may reject some
- * records (they are dead-lettered, the others go on), and none is acked
- * before the job's status says so.  A job that outlives its max_wait stops the run
- * (exit 75) with its records unacked, sent again next run.
+ * acked or dead-lettered.  A job that outlives its max_wait stops the run
+ * (exit 75) with its records unacked, sent again next run.  The status
+ * program may send the next poll elsewhere ("next": a path, such as the
+ * next page of a job's errors) and carry what it learnt to it ("carry").
+ * A job may also be made first (job.create, whose reply names it): the
+ * write then adds the records to it ({job} in its path), its response
+ * program dead-letters the records refused there, and the others wait
+ * for the poll, whose first request starts the job (Google Ads'
+ * offlineUserDataJobs :create, :addOperations, :run).
  */
 #include "engine.h"
 
@@ -119,21 +122,21 @@ void rx_push_lookup_results(engine *e, request *r, jv results, int status)
 	free(create);
 }
 
-int rx_push_job_named(engine *e, request *r, int status)
+/* The job a reply names (the job.id program of the op `of`), or NULL. */
+static char *job_of_reply(engine *e, request *r, const push_op *of, int status)
 {
-	push_ctx *c = e->c;
-	const push_op *op = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
 	jv in = jv_object(), out, body;
 	char err[512];
 
+	(void)e;
 	if (r->reply.len == 0 || rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) < 0)
 		body = r->reply.len ? jv_string_sized(r->reply.data, (int)r->reply.len) : jv_null();
 	in = jv_object_set(in, jv_string("status"), jv_number(status));
 	in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
 	in = jv_object_set(in, jv_string("body"), body);
-	int rc = rx_jq_run((rx_jq *)&op->job_id, in, &out, 1, err, sizeof err);
+	int rc = rx_jq_run((rx_jq *)&of->job_id, in, &out, 1, err, sizeof err);
 	if (rc != 1)
-		return 0; /* no job (an error reply): the response program decides */
+		return NULL; /* no job (an error reply): the response program decides */
 	rx_buf job = {0};
 	if (jv_get_kind(out) == JV_KIND_STRING)
 		rx_buf_puts(&job, jv_string_value(out));
@@ -142,73 +145,91 @@ int rx_push_job_named(engine *e, request *r, int status)
 	jv_free(out);
 	if (job.len == 0) {
 		rx_buf_free(&job);
+		return NULL;
+	}
+	return job.data;
+}
+
+/* A poll of job (taken) for recs, which it takes. */
+static void queue_poll(engine *e, request *r, push_record **recs, size_t n, char *job, const push_op *of, double first)
+{
+	request *poll = rx_push_request_new(r->op, recs, n);
+
+	poll->kind = REQ_POLL;
+	poll->spec = of->poll;
+	poll->job = job;
+	poll->job_of = of;
+	poll->job_started = rx_push_now();
+	poll->job_interval = of->job_interval > 0 ? of->job_interval : 1;
+	poll->not_before = poll->job_started + first;
+	poll->seq = r->seq;
+	rx_push_queue(e, poll);
+}
+
+int rx_push_job_named(engine *e, request *r, int status)
+{
+	push_ctx *c = e->c;
+	const push_op *op = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
+	char *job = job_of_reply(e, r, op, status);
+
+	if (job == NULL)
 		return 0;
-	}
-	/* the records now wait for the job: its first step, or a poll of it,
-	 * takes them */
-	free(r->job);
-	r->job = job.data;
-	r->job_of = op;
-	r->step = 0;
+	/* the records now wait for the job: a poll of it takes them */
+	queue_poll(e, r, r->recs, r->n, job, op, op->job_interval > 0 ? op->job_interval : 1);
+	r->n = 0; /* the poll owns the records */
 	rx_push_rate_succeeded(c->rate);
-	if (op->nsteps > 0) {
-		request *s = rx_push_request_new(r->op, r->recs, r->n);
-		s->kind = REQ_STEP;
-		s->spec = &op->steps[0];
-		s->job = rx_xstrdup(r->job);
-		s->job_of = op;
-		s->step = 0;
-		s->seq = r->seq;
-		r->n = 0; /* the step owns the records */
-		rx_push_queue(e, s);
-	} else {
-		request *poll = rx_push_request_new(r->op, r->recs, r->n);
-		poll->kind = REQ_POLL;
-		poll->spec = op->poll;
-		poll->job = rx_xstrdup(r->job);
-		poll->job_of = op;
-		poll->job_started = rx_push_now();
-		poll->job_interval = op->job_interval > 0 ? op->job_interval : 1;
-		poll->not_before = poll->job_started + poll->job_interval;
-		poll->seq = r->seq;
-		r->n = 0; /* the poll owns the records */
-		rx_push_queue(e, poll);
-	}
 	rx_killpoint("job");
 	return 1;
 }
 
-void rx_push_job_next(engine *e, request *r, push_record **recs, size_t n)
+int rx_push_job_created(engine *e, request *r, int status)
 {
-	const push_op *of = r->job_of;
+	push_ctx *c = e->c;
+	char *job = job_of_reply(e, r, r->job_of, status);
+
+	if (job == NULL)
+		return 0;
+	/* the write adds the records to the job ({job} in its path) */
+	request *w = rx_push_request_new(r->op, r->recs, r->n);
+	w->job = job;
+	w->seq = r->seq;
+	r->n = 0;
+	rx_push_queue(e, w);
+	rx_push_rate_succeeded(c->rate);
+	rx_killpoint("job");
+	return 1;
+}
+
+void rx_push_job_poll(engine *e, request *r, push_record **recs, size_t n)
+{
+	const push_op *of = rx_push_profile_op(&e->c->prof, r->op);
 
 	if (n == 0 || of == NULL)
 		return;
-	request *next = rx_push_request_new(r->op, recs, n);
-	next->job = rx_xstrdup(r->job);
-	next->job_of = of;
-	next->seq = r->seq;
-	if (r->step + 1 < of->nsteps) {
-		next->kind = REQ_STEP;
-		next->step = r->step + 1;
-		next->spec = &of->steps[next->step];
-	} else {
-		/* every step done: the job runs, and is polled */
-		next->kind = REQ_POLL;
-		next->spec = of->poll;
-		next->job_started = rx_push_now();
-		next->job_interval = of->job_interval > 0 ? of->job_interval : 1;
-		next->not_before = next->job_started + next->job_interval;
-	}
-	rx_push_queue(e, next);
+	/* the first poll starts the job (Google's :run): at once */
+	queue_poll(e, r, recs, n, rx_xstrdup(r->job), of, 0);
 }
 
-void rx_push_job_wait(engine *e, request *r, double wait)
+void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *next_method, char *next_body,
+		      char *carry)
 {
 	push_ctx *c = e->c;
 	double now = rx_push_now();
 	const push_op *of = r->job_of;
 
+	/* what the status program said to read next, and carried: else as before */
+	if (next != NULL) {
+		free(r->next_path);
+		free(r->next_method);
+		free(r->next_body);
+		r->next_path = next;
+		r->next_method = next_method;
+		r->next_body = next_body;
+	}
+	if (carry != NULL) {
+		free(r->carry);
+		r->carry = carry;
+	}
 	if (of != NULL && now - r->job_started > of->job_max_wait) {
 		/* kept, unacked: sent again next run */
 		rx_push_stop(c, PUSH_STOP_DOWN, "job %s did not finish within %g s (its max_wait)", r->job, of->job_max_wait);
@@ -230,7 +251,11 @@ void rx_push_job_wait(engine *e, request *r, double wait)
 	again->job_interval = r->job_interval * 1.5 > 30 ? 30 : r->job_interval * 1.5;
 	again->not_before = now + (wait >= 0 ? wait : r->job_interval);
 	again->seq = r->seq;
-	r->job = NULL;
+	again->next_path = r->next_path;
+	again->next_method = r->next_method;
+	again->next_body = r->next_body;
+	again->carry = r->carry;
+	r->job = r->next_path = r->next_method = r->next_body = r->carry = NULL;
 	r->n = 0;
 	rx_push_queue(e, again);
 }

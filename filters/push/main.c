@@ -154,6 +154,7 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 	rx_buf_puts(b, "}\n");
 	c->acked++;
 	rx_push_count_outcome(c, r, 1, 0, NULL);
+	rx_push_order_left(c, r);
 	rx_push_record_free(c, r);
 }
 
@@ -225,6 +226,7 @@ void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, 
 	rx_buf_free(&shown);
 	c->dead++;
 	rx_push_count_outcome(c, r, 0, status, NULL); /* by op and reason; the commit is told */
+	rx_push_order_left(c, r);
 	rx_push_record_free(c, r);
 }
 
@@ -403,6 +405,7 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	r->idem[32] = '\0';
 	c->held++;
 	c->taken++;
+	rx_push_order_take(c, r);
 done:
 	free(ms.m);
 	return r;
@@ -470,9 +473,15 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 	if (n == 0)
 		return;
 	if (rx_control_is(line, n)) {
+		char kind[16];
+		/* a stream's source position goes on among the acks, after what it
+		 * covers (order.c); the changes record counts what follows; any
+		 * other (a model's end record, passed on by rx-batch) is not a change */
 		if (rx_control_kind_is(line, n, "changes"))
 			rx_push_changes_record(c, line, n); /* how many follow: the meter's total */
-		return; /* a model's end record, passed on by rx-batch: not a change */
+		else if (rx_control_parse(line, n, &ms, kind, sizeof kind, err, sizeof err) == 0 && strcmp(kind, "commit") == 0)
+			rx_push_order_commit(c, line, n);
+		return;
 	}
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
 		char why[320];
@@ -668,8 +677,10 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 		c->dry++;
 	}
 	rx_buf_puts(o, "]}\n");
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
+		rx_push_order_left(c, b->recs[i]);
 		rx_push_record_free(c, b->recs[i]);
+	}
 }
 
 static void db_run(push_ctx *c)
@@ -1064,6 +1075,7 @@ int main(int argc, char **argv)
 	rx_push_rate_close(c->rate);
 	rx_push_auth_free(&c->auth);
 	rx_push_profile_free(&c->prof);
+	rx_push_order_free(c);
 	rx_canon_free();
 	rx_secret_free();
 	curl_global_cleanup();

@@ -147,6 +147,8 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen);
 /* A value the profile takes from outside it (docs/profiles.md "Values
  * from the environment"): {"env": "NAME"} or {"file": "PATH"} (its first
  * line), with an optional "default", and "secret": true to register it
@@ -314,7 +316,15 @@ static jv expand_headers(const push_profile *p, jv headers, const char *op)
 
 static int load_windows(push_profile *p, char *err, size_t errlen)
 {
-	jv a = get_member(p->json, "rate_limits", JV_KIND_ARRAY);
+	return parse_windows(p, p->json, "rate_limits", p->windows, sizeof p->windows / sizeof p->windows[0],
+			     &p->nwindows, err, errlen);
+}
+
+/* A "rate_limits" array of from: what names it in messages. */
+static int parse_windows(const push_profile *p, jv from, const char *what, push_window *windows, size_t max,
+			 size_t *nwindows, char *err, size_t errlen)
+{
+	jv a = get_member(from, "rate_limits", JV_KIND_ARRAY);
 	int rc = 0;
 
 	if (jv_get_kind(a) != JV_KIND_ARRAY) {
@@ -323,7 +333,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 	}
 	jv_array_foreach(a, i, v) {
 		push_window w = {0};
-		if (p->nwindows >= sizeof p->windows / sizeof p->windows[0]) {
+		if (*nwindows >= max) {
 			jv_free(v);
 			continue;
 		}
@@ -346,12 +356,12 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
 			rc = -1;
 		}
 		if (rc < 0) {
-			snprintf(err, errlen, "profile %s: rate_limits[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
-				 p->name, i);
+			snprintf(err, errlen, "profile %s: %s[%d]: expected \"N/WINDOW\" or {\"requests\":N,\"per\":\"10s\"}",
+				 p->name, what, i);
 			jv_free(v);
 			break;
 		}
-		p->windows[p->nwindows++] = w;
+		windows[(*nwindows)++] = w;
 		jv_free(v);
 	}
 	jv_free(a);
@@ -392,21 +402,28 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	o->query = get_member(spec, "query", JV_KIND_OBJECT);
 	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
 	double max = get_number(spec, "max_records", 0);
-	if (names_record(o->path) || query_names_record(o->query)) {
+	if (compile(&o->path_program, spec, "path_program", p, &o->has_path_program, NULL, err, errlen) < 0)
+		return -1;
+	if (names_record(o->path) || query_names_record(o->query) || o->has_path_program) {
 		/* a batch would go out under its first record's URL, and every
 		 * record of it be acked: one record a request, always */
 		if (max > 1) {
 			snprintf(err, errlen,
-				 "profile %s: %s: its URL names one record ({key}, {id} or {row.NAME}), so a request "
+				 "profile %s: %s: its URL names one record (%s), so a request "
 				 "carries one record, but its \"max_records\" is %g: remove it, or take the record out "
 				 "of the URL",
-				 p->name, what, max);
+				 p->name, what, o->has_path_program ? "a path_program" : "{key}, {id} or {row.NAME}", max);
 			return -1;
 		}
 		o->max_records = 1;
 	} else if (max >= 1) {
 		o->max_records = (size_t)max;
 	}
+	char wwhat[80];
+	snprintf(wwhat, sizeof wwhat, "%s.rate_limits", what);
+	if (parse_windows(p, spec, wwhat, o->windows, sizeof o->windows / sizeof o->windows[0], &o->nwindows, err,
+			  errlen) < 0)
+		return -1;
 	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
 	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 		rc = -1;
@@ -429,6 +446,24 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 			free(o->poll->method);
 			o->poll->method = get_string(poll, "method", "GET");
 		}
+		/* a job made first (Google Ads' offlineUserDataJobs:create): its
+		 * reply names the job, the write adds the records to it, and the
+		 * poll starts it and waits for it */
+		jv create = get_member(job, "create", JV_KIND_OBJECT);
+		if (rc == 0 && jv_get_kind(create) == JV_KIND_OBJECT) {
+			snprintf(sub, sizeof sub, "%s.job.create", what);
+			o->create = calloc(1, sizeof *o->create);
+			if (o->create == NULL)
+				rx_die(RX_EXIT_FAIL, "out of memory");
+			snprintf(o->create->name, sizeof o->create->name, "create");
+			rc = load_spec(p, create, o->create, sub, err, errlen);
+			if (rc == 0 && (names_record(o->create->path) || query_names_record(o->create->query))) {
+				snprintf(err, errlen, "profile %s: %s: a job is made for a batch: its URL cannot name one "
+					 "record", p->name, sub);
+				rc = -1;
+			}
+		}
+		jv_free(create);
 		if (rc == 0 && compile(&o->job_id, job, "id", p, &o->has_job, NULL, err, errlen) < 0)
 			rc = -1;
 		int has_status = 0;
@@ -441,33 +476,6 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 				 "and a \"status\" program (how its records fared)", p->name, what);
 			rc = -1;
 		}
-		/* job.steps: requests on the job before the first poll */
-		jv steps = get_member(job, "steps", JV_KIND_ARRAY);
-		if (rc == 0 && jv_get_kind(steps) == JV_KIND_ARRAY && jv_array_length(jv_copy(steps)) > 0) {
-			o->nsteps = (size_t)jv_array_length(jv_copy(steps));
-			o->steps = calloc(o->nsteps, sizeof *o->steps);
-			if (o->steps == NULL)
-				rx_die(RX_EXIT_FAIL, "out of memory");
-			for (size_t i = 0; rc == 0 && i < o->nsteps; i++) {
-				jv step = jv_array_get(jv_copy(steps), (int)i);
-				jv nested = jv_get_kind(step) == JV_KIND_OBJECT ? get_member(step, "job", JV_KIND_OBJECT)
-										: jv_null();
-				snprintf(o->steps[i].name, sizeof o->steps[i].name, "step");
-				snprintf(sub, sizeof sub, "%s.job.steps[%zu]", what, i);
-				if (jv_get_kind(step) != JV_KIND_OBJECT) {
-					snprintf(err, errlen, "profile %s: %s: not an object (a request)", p->name, sub);
-					rc = -1;
-				} else if (jv_get_kind(nested) == JV_KIND_OBJECT) {
-					snprintf(err, errlen, "profile %s: %s: a step cannot start a job of its own", p->name, sub);
-					rc = -1;
-				} else {
-					rc = load_spec(p, step, &o->steps[i], sub, err, errlen);
-				}
-				jv_free(nested);
-				jv_free(step);
-			}
-		}
-		jv_free(steps);
 		o->job_interval = get_number(job, "interval", 1);
 		o->job_max_wait = get_number(job, "max_wait", 900);
 		jv_free(poll);
@@ -671,6 +679,8 @@ static void spec_free(push_op *o)
 	jv_free(o->headers);
 	if (o->has_body)
 		rx_jq_free(&o->body);
+	if (o->has_path_program)
+		rx_jq_free(&o->path_program);
 	if (o->has_response)
 		rx_jq_free(&o->response);
 	if (o->has_job)
@@ -679,9 +689,10 @@ static void spec_free(push_op *o)
 		spec_free(o->poll);
 		free(o->poll);
 	}
-	for (size_t i = 0; i < o->nsteps; i++)
-		spec_free(&o->steps[i]);
-	free(o->steps);
+	if (o->create != NULL) {
+		spec_free(o->create);
+		free(o->create);
+	}
 }
 
 void rx_push_profile_free(push_profile *p)
@@ -856,7 +867,30 @@ jv rx_push_records_jv(push_record **recs, size_t n)
 	return a;
 }
 
-int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, const char *job, rx_buf *body,
+int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
+		       char *err, size_t errlen)
+{
+	jv in = jv_object(), path;
+
+	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
+	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
+	int rc = rx_jq_run((rx_jq *)&op->path_program, in, &path, 1, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || jv_get_kind(path) != JV_KIND_STRING) {
+		snprintf(err, errlen, "profile %s: the path program of ops.%s gave %s, not a string", p->name, op->name,
+			 rc == 0 ? "no output" : jv_kind_name(jv_get_kind(path)));
+		if (rc == 1)
+			jv_free(path);
+		return -1;
+	}
+	rx_buf_reset(out);
+	rx_buf_put(out, jv_string_value(path), (size_t)jv_string_length_bytes(jv_copy(path)));
+	jv_free(path);
+	return 0;
+}
+
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
 		    char *err, size_t errlen)
 {
 	rx_buf_reset(body);
@@ -874,8 +908,6 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
 	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
-	if (job != NULL) /* a job's step or poll: the job it is about */
-		in = jv_object_set(in, jv_string("job"), jv_string(job));
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
 	if (rc < 0)
 		return -1;

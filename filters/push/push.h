@@ -13,6 +13,8 @@
  *   auth.c       secrets from the environment or files, auth headers,
  *                OAuth2 tokens
  *   db_sqlite.c  the SQLite destination driver (db.h)
+ *   order.c      the order of a stream: a key's changes in order, and
+ *                source positions (commit records) after what they cover
  *
  * NOTES ON THE DESIGN
  *
@@ -47,9 +49,20 @@ typedef struct push_record {
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
+	/* order.c */
+	unsigned long long mark; /* the segment it belongs to: the commit record after it */
+	uint64_t key_hash;       /* of the key's raw text */
+	struct push_record *next_same_key; /* the next held record of its key */
+	unsigned stamp;          /* scratch of rx_push_order_ready */
 } push_record;
 
 /* ---- the profile (profile.c) ---- */
+
+typedef struct push_window {
+	double requests; /* allowed per window */
+	double seconds;  /* window length */
+	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
+} push_window;
 
 typedef struct push_op {
 	char name[8];         /* "upsert", or "*" for any */
@@ -59,6 +72,8 @@ typedef struct push_op {
 	jv headers;           /* object of extra headers, or null */
 	rx_jq body;           /* body program, when has_body */
 	int has_body;
+	rx_jq path_program;   /* a program computing the path (one record a request), */
+	int has_path_program; /* when has_path_program: else path is the template */
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
 	int response_records; /* it mentions .records: build them for it */
@@ -69,19 +84,16 @@ typedef struct push_op {
 	rx_jq job_id;
 	int has_job;
 	struct push_op *poll;
-	struct push_op *steps; /* job.steps: requests on the job ({job}) sent in
-	                        * order after the write named it, before the
-	                        * first poll (Google's addOperations, then run) */
-	size_t nsteps;
+	struct push_op *create; /* job.create: a request that makes the job before
+	                         * the write (which names it as {job}), or NULL */
 	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
+	/* windows of this op's own (the vendor limits one endpoint more
+	 * tightly), on top of the profile's; rate is opened by the engine */
+	push_window windows[4];
+	size_t nwindows;
+	struct push_rate *rate;
 	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
-
-typedef struct push_window {
-	double requests; /* allowed per window */
-	double seconds;  /* window length */
-	int quota;       /* a quota (counted, exhausted = stop) rather than pacing */
-} push_window;
 
 typedef struct push_profile {
 	jv json;                /* the whole profile (owned) */
@@ -146,9 +158,13 @@ void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile 
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
 jv rx_push_records_jv(push_record **recs, size_t n);
+/* The path of a request whose op computes it (path_program) into out.  0,
+ * or -1 with err (the program failed or gave no string). */
+int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
+		       char *err, size_t errlen);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
-int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, const char *job, rx_buf *body,
+int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
 		    char *err, size_t errlen);
 
 /* ---- secrets and auth (auth.c) ---- */
@@ -270,6 +286,7 @@ typedef struct push_ctx {
 	int in_eof;               /* nothing more will be read */
 	push_batch *open;         /* single changes being gathered */
 	push_batch *head, *tail;  /* batches ready to send */
+	struct push_order *order; /* order.c */
 } push_ctx;
 
 extern volatile int rx_push_signalled;
@@ -309,6 +326,16 @@ double rx_push_percentile(const push_ctx *c, double p);
 /* Profile tooling (tools.c): an RX_EXIT_* status each. */
 int rx_push_check_profile(const push_profile *p);
 int rx_push_test_connection(push_ctx *c);
+
+/* The order of a stream (order.c).  A record taken / gone (acked or
+ * dead-lettered); may a request of these records start now (1), or must
+ * it wait for an earlier change of one of their keys (0); a commit record
+ * read (written among the acks once all before it have left). */
+void rx_push_order_take(push_ctx *c, push_record *r);
+void rx_push_order_left(push_ctx *c, push_record *r);
+int rx_push_order_ready(push_ctx *c, push_record **recs, size_t n);
+void rx_push_order_commit(push_ctx *c, const char *line, size_t n);
+void rx_push_order_free(push_ctx *c);
 
 /* The HTTP engine (engine.c). */
 void rx_push_http_run(push_ctx *c);

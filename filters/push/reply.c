@@ -99,6 +99,12 @@ const char *rx_push_result_message(jv res, char *buf, size_t len, const char *fa
 {
 	jv m = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("message")) : jv_copy(res);
 
+	if (jv_get_kind(m) != JV_KIND_STRING && jv_get_kind(res) == JV_KIND_OBJECT) {
+		/* a lookup's answer for a record is {"error": "..."} */
+		jv_free(m);
+		m = jv_object_get(jv_copy(res), jv_string("error"));
+	}
+
 	if (jv_get_kind(m) == JV_KIND_STRING) {
 		snprintf(buf, len, "%s", jv_string_value(m));
 	} else if (jv_get_kind(m) != JV_KIND_NULL && jv_is_valid(m) && jv_get_kind(m) != JV_KIND_FALSE) {

@@ -122,6 +122,9 @@ int rx_push_check_profile(const push_profile *p)
 		if (uses_id && !rx_push_needs_id(p, ops[i]))
 			finding(1, "ops.%s: its request uses the destination's id, but identity.ops does not name "
 				"%s: a record without one would be sent with a null id", op->name, ops[i]);
+		if (strstr(op->path, "{job}") != NULL && op->create == NULL)
+			finding(1, "ops.%s: its path names {job}, but no job is made before it (job.create): it would go "
+				"out with an empty job id", op->name);
 		if (op->has_job && op->job_max_wait <= 0)
 			finding(1, "ops.%s.job: max_wait must be positive", op->name);
 		jv_free(spec);
@@ -178,6 +181,25 @@ int rx_push_test_connection(push_ctx *c)
 	if (jv_get_kind(path) == JV_KIND_STRING)
 		rx_push_template(&url, jv_string_value(path), p, "test", NULL, 1);
 	rx_push_auth_apply(&c->auth, &h, &url, 0, NULL);
+	/* the profile's headers (a version header: Klaviyo's revision,
+	 * Intercom-Version) and the test's own */
+	jv th = jv_object_get(jv_copy(t), jv_string("headers"));
+	jv all[2] = {jv_copy(p->headers), th};
+	for (int i = 0; i < 2; i++) {
+		if (jv_get_kind(all[i]) == JV_KIND_OBJECT) {
+			jv_object_foreach(all[i], k, v) {
+				if (jv_get_kind(v) == JV_KIND_STRING) {
+					rx_buf line = {0};
+					rx_buf_printf(&line, "%s: %s", jv_string_value(k), jv_string_value(v));
+					h = curl_slist_append(h, line.data);
+					rx_buf_free(&line);
+				}
+				jv_free(k);
+				jv_free(v);
+			}
+		}
+		jv_free(all[i]);
+	}
 	CURL *e = curl_easy_init();
 	if (e == NULL)
 		rx_die(RX_EXIT_FAIL, "cannot start libcurl");

@@ -22,10 +22,16 @@ Faithful where it matters:
   - at most 100 inputs, no duplicate ids in one batch (400 for the whole
     request); an archive or update with a null or missing id is a 400 and
     counts as a violation (rx must never send one);
+  - a value HubSpot would not take for a property it types: "domain"
+    (companies) with "@" or a space, "amount" (deals) that is not a
+    number, "_reject" of any value -- the input fails, the others land;
   - Bearer auth (--token), 401 otherwise; rate limit (--rate N/SECONDS,
     default 100/10) with 429 policyName TEN_SECONDLY_ROLLING and the
     X-HubSpot-RateLimit-* headers; a request sent while over the limit
-    counts in "throttled".
+    counts in "throttled"; --throttle-first K: the first K requests
+    get 429 policyName SECONDLY; --daily N: after N admitted requests, 429
+    policyName DAILY (the day's quota) with X-HubSpot-RateLimit-Daily-*;
+  - --log FILE: each request as {"method","path","body"}, one a line.
 """
 import argparse
 import json
@@ -39,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 objects = {}          # type -> id -> {"properties": {...}, "archived": bool}
-counters = {"requests": 0, "violations": 0, "throttled": 0, "unauthorized": 0, "reads": 0,
+counters = {"requests": 0, "violations": 0, "throttled": 0, "unauthorized": 0, "reads": 0, "admitted": 0,
             "creates": 0, "updates": 0, "archives": 0, "upserts": 0}
 violations = []
 next_id = [44188066000]
@@ -73,6 +79,17 @@ def bad_properties(props):
     email = props.get("email")
     if email is not None and email != "" and "@" not in email:
         return 'Property value "%s" is not a valid email' % email
+    domain = props.get("domain")
+    if domain and ("@" in domain or " " in domain):
+        return 'Property values were not valid: "%s" is not a valid domain' % domain
+    amount = props.get("amount")
+    if amount not in (None, ""):
+        try:
+            float(amount)
+        except ValueError:
+            return 'Property values were not valid: amount "%s" is not a valid number' % amount
+    if "_reject" in props:
+        return 'Property "_reject" does not exist'
     return None
 
 
@@ -243,11 +260,19 @@ class Handler(BaseHTTPRequestHandler):
                 counters["unauthorized"] += 1
                 self.send(401, error("INVALID_AUTHENTICATION", "Authentication credentials not found."))
                 return
+            if args.log:
+                with open(args.log, "a") as f:
+                    f.write(json.dumps({"method": "POST", "path": self.path, "body": body, "t": time.time()}) + "\n")
             now = time.monotonic()
             limit, per = args.rate
             while window and now - window[0] > per:
                 window.popleft()
             head = {"X-HubSpot-RateLimit-Max": limit, "X-HubSpot-RateLimit-Interval-Milliseconds": int(per * 1000)}
+            if counters["requests"] <= args.throttle_first:
+                counters["throttled"] += 1
+                self.send(429, {"status": "error", "message": "You have reached your secondly limit.",
+                                "errorType": "RATE_LIMIT", "correlationId": "c0ffee", "policyName": "SECONDLY"}, head)
+                return
             if len(window) >= limit:
                 counters["throttled"] += 1
                 head["X-HubSpot-RateLimit-Remaining"] = 0
@@ -255,6 +280,15 @@ class Handler(BaseHTTPRequestHandler):
                                 "errorType": "RATE_LIMIT", "correlationId": "c0ffee",
                                 "policyName": "TEN_SECONDLY_ROLLING"}, head)
                 return
+            if args.daily is not None:
+                head["X-HubSpot-RateLimit-Daily"] = args.daily
+                head["X-HubSpot-RateLimit-Daily-Remaining"] = max(0, args.daily - counters["admitted"])
+                if counters["admitted"] >= args.daily:
+                    counters["throttled"] += 1
+                    self.send(429, {"status": "error", "message": "You have reached your daily limit.",
+                                    "errorType": "RATE_LIMIT", "correlationId": "c0ffee", "policyName": "DAILY"}, head)
+                    return
+            counters["admitted"] += 1
             window.append(now)
             head["X-HubSpot-RateLimit-Remaining"] = limit - len(window)
             parts = self.path.split("?")[0].strip("/").split("/")
@@ -273,6 +307,9 @@ def main():
     ap.add_argument("--state-file")
     ap.add_argument("--token")
     ap.add_argument("--rate", default="100/10")
+    ap.add_argument("--daily", type=int)
+    ap.add_argument("--throttle-first", type=int, default=0)
+    ap.add_argument("--log")
     a = ap.parse_args()
     n, s = a.rate.split("/")
     a.rate = (int(n), float(s))

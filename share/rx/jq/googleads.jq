@@ -14,11 +14,12 @@
 # RESOURCE_EXHAUSTED with quotaErrorDetails.retryDelay.  Summarised in
 # destinations.md section 9 and destinations-2.md section 34.
 #
-# One batch is one job: create it (the op's write), add one operation a
-# record (job.steps[0], create or remove of the row's identifiers), run
-# it (job.steps[1]), then search its status until it is done.  Google
-# gives no result per person: a record is acked when its operation was
-# accepted at addOperations AND the job ended SUCCESS.
+# One batch is one job: create it (job.create), add one operation a
+# record (the op's write: create or remove of the row's identifiers),
+# run it (the job's first poll, :run), then search its status (the next
+# polls, sent where the status program says: googleAds:search) until it
+# is done.  Google gives no result per person: a record is acked when
+# its operation was accepted at addOperations AND the job ended SUCCESS.
 #
 # A row is a person: its members named like Google's fields are sent
 # (hashedEmail, hashedPhoneNumber; hashedFirstName, hashedLastName,
@@ -27,8 +28,8 @@
 # member must arrive as 64 lowercase hex digits of SHA-256 (rx-map
 # --hash): a request with anything else is refused before it is sent.
 #
-#   echo '{"status":200,"body":{"results":[{"offlineUserDataJob":{"status":"RUNNING"}}]},"records":[{}]}' |
-#   jq -c -L share/rx/jq 'include "googleads"; gads_job_status'
+#   echo '{"status":200,"body":{"results":[{"offlineUserDataJob":{"status":"RUNNING"}}]},"carry":"run","job":"7"}' |
+#   jq -c -L share/rx/jq 'include "googleads"; gads_job_status({version: "v23", customer_id: "1"})'
 
 def _gads_hashed: ["hashedEmail", "hashedPhoneNumber", "hashedFirstName", "hashedLastName"];
 
@@ -144,26 +145,27 @@ def gads_add_response:
   elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
   else gads_error end;
 
-# :run: a long-running operation; the job is then polled.
-def gads_run_response:
-  if .status == 200 then {action: "ack"} else gads_error end;
+# The job's status, searched: GoogleAdsService.Search (a POST) for the
+# job's row, sent by the status program as its next poll.
+def _gads_search($vars):
+  {method: "POST", path: "/\($vars.version)/customers/\($vars.customer_id)/googleAds:search",
+   body: {query: "SELECT offline_user_data_job.id, offline_user_data_job.status, offline_user_data_job.failure_reason FROM offline_user_data_job WHERE offline_user_data_job.id = \(.job)"}};
 
-# The poll: GoogleAdsService.Search for the job's status.
-def gads_poll_body:
-  {query: "SELECT offline_user_data_job.id, offline_user_data_job.status, offline_user_data_job.failure_reason FROM offline_user_data_job WHERE offline_user_data_job.id = \(.job)"};
-
-# PENDING or RUNNING: wait.  SUCCESS: every record of the job is acked
-# (the operations Google refused were dead-lettered at addOperations).
-# FAILED (with its failure_reason), a status rx-push does not know, or no
-# such job: no record is acked; they are dead-lettered with the reason
-# (a FAILED job may have applied some operations: a later run re-sends
-# them, which is harmless).
-def gads_job_status:
-  if .status == 200 and (.body | type) == "object" then
+# The job's polls.  The first is :run (.carry is null): a 200 (a
+# long-running operation) starts the job, whose status is then searched
+# (next, carry "run").  A search: PENDING or RUNNING, wait; SUCCESS,
+# every record of the job is acked (the operations Google refused were
+# dead-lettered at addOperations); FAILED (with its failure_reason), a
+# status rx-push does not know, or no such job: no record is acked, they
+# are dead-lettered with the reason (a FAILED job may have applied some
+# operations: a later run re-sends them, which is harmless).
+def gads_job_status($vars):
+  if .status == 200 and .carry == null then {action: "wait", next: _gads_search($vars), carry: "run"}
+  elif .status == 200 and (.body | type) == "object" then
     (.body.results // [] | .[0].offlineUserDataJob // null) as $j
     | if $j == null then {action: "reject", message: "the job is not found (GoogleAdsService.Search returned no row for it)"}
       elif $j.status == "PENDING" or $j.status == "RUNNING" then {action: "wait"}
-      elif $j.status == "SUCCESS" then [.records[] | {ok: true}]
+      elif $j.status == "SUCCESS" then {action: "ack"}
       elif $j.status == "FAILED" then {action: "reject", message: "the job failed: \($j.failureReason // "no failure_reason given")"}
       else {action: "reject", message: "a job status rx-push does not know: \($j.status // "none")"}
       end

@@ -20,8 +20,16 @@
 
 # Property values are strings for HubSpot (a number is refused); null
 # clears the property.
+# (Written with reduce, not with_entries: jq 1.6's with_entries and
+# from_entries cost several times more, and these run for every record.)
 def hubspot_properties:
-  with_entries(.value |= (if . == null then "" elif type == "string" then . else tojson end));
+  . as $r | reduce keys_unsorted[] as $k ({};
+    . + {($k): ($r[$k] | if type == "string" then . elif . == null then "" else tojson end)});
+
+# An object from a list: key f (a string, or null to leave the item out)
+# to value g.
+def hubspot_index(f; g):
+  reduce .[] as $x ({}; ($x | f) as $k | if $k == null then . else .[$k | tostring] = ($x | g) end);
 
 # batch/create: no id, an objectWriteTraceId per input to find it in
 # the reply; associations are required (empty).
@@ -36,10 +44,20 @@ def hubspot_update_body:
 def hubspot_archive_body:
   {inputs: [.records[] | {id: (.id | tostring)}]};
 
+# The match value of a record, as HubSpot compares it (case-insensitive),
+# or "" when the row has none.
+def hubspot_match_value($vars):
+  .row[$vars.match] // "" | tostring | ascii_downcase;
+
 # batch/read by the match property: the lookup of records without an id.
+# HubSpot's schema requires propertiesWithHistory; it refuses a batch
+# naming a value twice, and a record without a match value has nothing
+# to look up (it is not found: created, for an upsert).
 def hubspot_read_body($vars):
-  {idProperty: $vars.match, properties: [$vars.match],
-   inputs: [.records[] | {id: (.row[$vars.match] | tostring)}]};
+  [.records[] | .row[$vars.match] | select(. != null and . != "") | tostring] as $values
+  | if $values == [] then null    # nothing to look up: nothing is sent
+    else {idProperty: $vars.match, properties: [$vars.match], propertiesWithHistory: [],
+          inputs: ($values | unique_by(ascii_downcase) | map({id: .}))} end;
 
 # The throttles: a DAILY 429 is the day's quota (stop: exit 75); the
 # rolling ones wait their window.
@@ -53,9 +71,8 @@ def hubspot_throttle:
 # no record of that match value (an OBJECT_NOT_FOUND error names it).
 def hubspot_read_ids($vars):
   if .status == 200 or .status == 207 then
-    ([.body.results[]? | select(.properties[$vars.match] != null)
-      | {key: (.properties[$vars.match] | tostring | ascii_downcase), value: .id}] | from_entries) as $found
-    | [.records[] | $found[(.row[$vars.match] // "" | tostring | ascii_downcase)] // null]
+    (.body.results // [] | hubspot_index(.properties[$vars.match] | if . == null then null else tostring | ascii_downcase end; .id)) as $found
+    | [.records[] | hubspot_match_value($vars) as $m | if $m == "" then null else $found[$m] // null end]
   elif .status == 429 then hubspot_throttle
   else null
   end;
@@ -70,22 +87,26 @@ def hubspot_write_results($vars):
     | if ($ok | length) == 0 and ($bad | length) == 0 then
         {action: "reject", message: "HubSpot answered without naming any record: nothing was written"}
       else
-        ([$ok[] | select(.objectWriteTraceId != null) | {key: .objectWriteTraceId, value: .id}] | from_entries) as $by_trace
-        | ([$ok[] | {key: (.id | tostring), value: .id}] | from_entries) as $by_id
-        | ([$ok[] | select(.properties[$vars.match] != null)
-            | {key: (.properties[$vars.match] | tostring | ascii_downcase), value: .id}] | from_entries) as $by_match
-        | ([$bad[] | .message as $m | (.context.objectWriteTraceId[]?, .context.ids[]?)
-            | {key: tostring, value: $m}] | from_entries) as $errs
-        | [.records[]
-           | .idem as $t | (.id // "" | tostring) as $i
-           | (.row[$vars.match] // "" | tostring | ascii_downcase) as $m
-           | if $errs[$t] then {ok: false, message: $errs[$t]}
-             elif $i != "" and $errs[$i] then {ok: false, message: $errs[$i]}
-             elif $by_trace[$t] then {ok: true, id: $by_trace[$t]}
-             elif $i != "" and $by_id[$i] then {ok: true, id: $by_id[$i]}
-             elif $m != "" and $by_match[$m] then {ok: true, id: $by_match[$m]}
-             else {ok: false, message: "HubSpot's reply does not name this record"}
-             end]
+        ($ok | hubspot_index(.objectWriteTraceId; .id)) as $by_trace
+        | if ($bad | length) == 0 and all(.records[]; $by_trace[.idem] != null) then
+            # every record named by its trace id: the common case
+            [.records[] | {ok: true, id: $by_trace[.idem]}]
+          else
+            ($ok | hubspot_index(.id; .id)) as $by_id
+            | ($ok | hubspot_index(.properties[$vars.match] | if . == null then null else tostring | ascii_downcase end; .id)) as $by_match
+            | (reduce $bad[] as $e ({}; reduce (($e.context.objectWriteTraceId // [])[], ($e.context.ids // [])[]) as $k
+                 (.; .[$k | tostring] = $e.message))) as $errs
+            | [.records[]
+               | .idem as $t | (.id // "" | tostring) as $i
+               | hubspot_match_value($vars) as $m
+               | if $errs[$t] then {ok: false, message: $errs[$t]}
+                 elif $i != "" and $errs[$i] then {ok: false, message: $errs[$i]}
+                 elif $by_trace[$t] then {ok: true, id: $by_trace[$t]}
+                 elif $i != "" and $by_id[$i] then {ok: true, id: $by_id[$i]}
+                 elif $m != "" and $by_match[$m] then {ok: true, id: $by_match[$m]}
+                 else {ok: false, message: "HubSpot's reply does not name this record"}
+                 end]
+          end
       end
   elif .status == 429 then hubspot_throttle
   else null

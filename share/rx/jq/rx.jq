@@ -129,3 +129,13 @@ def normalize_gender:
 def normalize_dob_year: tostring | trim | .[0:4];
 def normalize_dob_month: tostring | trim | .[5:7];
 def normalize_dob_day: tostring | trim | .[8:10];
+
+# The path and query of a URL, without its scheme and host: a job's next
+# page as a reply names it ("https://a.klaviyo.com/api/...?page..." ->
+# "/api/...?page..."), for a status program's "next" (always a path under
+# the profile's base URL).  A path stays as it is; null stays null.
+def rx_url_path:
+  if . == null then null
+  else tostring | if test("^[A-Za-z][A-Za-z0-9+.-]*://") then sub("^[A-Za-z][A-Za-z0-9+.-]*://[^/]*"; "") | if . == "" then "/" else . end
+                  else . end
+  end;
