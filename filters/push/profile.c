@@ -3,6 +3,9 @@
  * API, read from a JSON file (docs/profiles.md describes the format).
  *
  * The profile is loaded and its jq programs compiled once, at start-up;
+ * a variable taken from the environment ("vars": {"list_id": {"env":
+ * "MAILCHIMP_LIST_ID"}}) is read then, and the base URL's {NAME}s are
+ * filled in from the variables;
  * nothing here runs per record except building a request body, which
  * either copies the records' raw text (no body program: exact numbers,
  * no jq cost) or runs the op's body program on them.
@@ -144,6 +147,91 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	}
 	jv_free(m);
 	return 0;
+}
+
+/* "vars": a value may come from where the user keeps it rather than from
+ * the profile: {"env": "NAME"} (an environment variable) or {"file":
+ * "PATH"} (its first line), with a "default" when neither is set, and
+ * "secret": true for what must never be shown (a project token a body
+ * carries): it is registered, so that dry runs, messages and dead
+ * letters print *** instead.  Resolved once, here: the programs see
+ * $vars.NAME and the templates {NAME} as plain strings. */
+static int resolve_var(push_profile *p, const char *name, jv spec, jv *out, char *err, size_t errlen)
+{
+	jv env = get_member(spec, "env", JV_KIND_STRING), file = get_member(spec, "file", JV_KIND_STRING);
+	jv dflt = jv_object_get(jv_copy(spec), jv_string("default"));
+	jv secret = jv_object_get(jv_copy(spec), jv_string("secret"));
+	char *value = NULL, where[512] = "";
+	int rc = -1;
+
+	if (jv_get_kind(env) == JV_KIND_STRING) {
+		const char *e = getenv(jv_string_value(env));
+		snprintf(where, sizeof where, "$%s is not set", jv_string_value(env));
+		if (e != NULL && *e != '\0')
+			value = rx_xstrdup(e);
+	}
+	if (value == NULL && jv_get_kind(file) == JV_KIND_STRING) {
+		FILE *f = fopen(jv_string_value(file), "r");
+		char line[8192];
+		snprintf(where, sizeof where, "cannot read '%s'", jv_string_value(file));
+		if (f != NULL) {
+			if (fgets(line, sizeof line, f) != NULL) {
+				line[strcspn(line, "\r\n")] = '\0';
+				if (line[0] != '\0')
+					value = rx_xstrdup(line);
+			}
+			fclose(f);
+		}
+	}
+	if (value == NULL && jv_get_kind(dflt) == JV_KIND_STRING)
+		value = rx_xstrdup(jv_string_value(dflt));
+	if (value == NULL) {
+		if (where[0] == '\0')
+			snprintf(err, errlen, "profile %s: vars.%s: an object needs \"env\" or \"file\" (or a \"default\")",
+				 p->name, name);
+		else
+			snprintf(err, errlen, "%s (profile %s takes vars.%s from it)", where, p->name, name);
+		goto cleanup;
+	}
+	if (strpbrk(value, "\r\n") != NULL) {
+		snprintf(err, errlen, "profile %s: vars.%s: the value contains a line break: refusing it", p->name, name);
+		goto cleanup;
+	}
+	if (jv_get_kind(secret) == JV_KIND_TRUE)
+		rx_secret_add(value);
+	*out = jv_string(value);
+	rc = 0;
+cleanup:
+	if (value != NULL) {
+		memset(value, 0, strlen(value));
+		free(value);
+	}
+	jv_free(env);
+	jv_free(file);
+	jv_free(dflt);
+	jv_free(secret);
+	return rc;
+}
+
+static int resolve_vars(push_profile *p, char *err, size_t errlen)
+{
+	jv names = jv_keys(jv_copy(p->vars));
+	int rc = 0;
+
+	jv_array_foreach(names, i, k) {
+		jv spec = jv_object_get(jv_copy(p->vars), jv_copy(k));
+		if (rc == 0 && jv_get_kind(spec) == JV_KIND_OBJECT) {
+			jv value;
+			if (resolve_var(p, jv_string_value(k), spec, &value, err, errlen) < 0)
+				rc = -1;
+			else
+				p->vars = jv_object_set(p->vars, jv_copy(k), value);
+		}
+		jv_free(spec);
+		jv_free(k);
+	}
+	jv_free(names);
+	return rc;
 }
 
 static int load_windows(push_profile *p, char *err, size_t errlen)
@@ -302,6 +390,18 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 		jv_free(p->vars);
 		p->vars = jv_object();
 	}
+	if (resolve_vars(p, err, errlen) < 0)
+		return -1;
+	if (p->url != NULL && strchr(p->url, '{') != NULL) {
+		/* "url": "https://{dc}.api.mailchimp.com/3.0" */
+		rx_buf b = {0};
+		char *tmpl = p->url;
+		p->url = NULL; /* {base} inside the base URL is nothing */
+		rx_push_template(&b, tmpl, p, "", NULL, 0);
+		free(tmpl);
+		p->url = b.data ? b.data : rx_xstrdup("");
+	}
+	p->max_concurrency = (long)get_number(p->json, "max_concurrency", 0);
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
 	p->idem_header = get_string(p->json, "idempotency_header", NULL);
 	p->nretry = get_statuses(p->json, "retry_statuses", p->retry_statuses, 32, retry_default, 7);

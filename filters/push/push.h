@@ -102,6 +102,7 @@ typedef struct push_profile {
 	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
 	char *dir;              /* the profile's directory: modules are found there first */
 	int modules_records;    /* a module mentions records: build them for its programs */
+	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
 } push_profile;
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
