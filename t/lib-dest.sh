@@ -1,0 +1,67 @@
+# t/lib-dest.sh - what the destination tests (t/55NN-dest-*.t) share.
+#
+# Source it after lib.sh and lib-fake.sh.  Each destination test runs its
+# profile against the vendor's fake (t/fake/VENDOR.py): success, partial
+# failure, throttling, auth failure, delete, a kill in the middle, and a
+# whole sync of the example warehouse (examples/NAME.sh) that, after a
+# second run with changes and deletes, leaves the fake equal to the model.
+#
+#   keys_of FILE         the "key" of each JSON line of FILE (acks, or the
+#                        dead letters among stderr's lines), sorted
+#   fake_expect          stdin: lines "KEY<TAB>ROW-JSON"; stdout: the same
+#                        lines as fake_records prints them (sorted, the
+#                        JSON re-dumped the way the fakes dump it)
+#   dest_examples        a copy of examples/ in ./ex with its warehouse built
+#   dest_change_model    changes to ./ex/warehouse.db: 3 customers renamed,
+#                        2 gone, 2 new
+#   dest_model MAPPING   the model through ex/mappings/MAPPING, its rows on
+#                        stdout (as the example sync maps them)
+
+keys_of () {
+	grep '^{' "$1" | sed -n 's/^{"key":\("[^"]*"\|[^,]*\),.*/\1/p' | sed 's/^"\(.*\)"$/\1/' | sort
+}
+
+fake_expect () {
+	python3 -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    k, _, row = line.rstrip("\n").partition("\t")
+    out.append("%s\t%s" % (k, json.dumps(json.loads(row), sort_keys=True, separators=(",", ":"))))
+for l in sorted(out):
+    print(l)
+'
+}
+
+dest_examples () {
+	cp -R "$RX_TOP/examples" ex && rm -rf ex/state ex/*.db ex/demo &&
+	sqlite3 ex/warehouse.db <ex/warehouse.sql
+}
+
+dest_change_model () {
+	sqlite3 ex/warehouse.db "
+update customers set first_name = 'Renamed' where id in ('C00010', 'C00011', 'C00012');
+delete from orders where customer_id in ('C00020', 'C00021');
+delete from churn_scores where customer_id in ('C00020', 'C00021');
+delete from customers where id in ('C00020', 'C00021');
+insert into customers values ('C09001', 'new.one@example.com', 'New', 'One', NULL, 'DE', 1, '2026-01-01T00:00:00Z'),
+                             ('C09002', 'new.two@example.com', 'Nová', 'Dvě', '+420 601 123 456', 'CZ', 3, '2026-01-02T00:00:00Z');"
+}
+
+dest_model () {
+	rx-extract --sqlite ex/warehouse.db --query-file ex/models/customers.sql | rx-map -f "ex/mappings/$1" | grep -v '^{"\$rx":'
+}
+
+# dest_changes N PREFIX [OP [ROW]]: N changes keyed PREFIX1..PREFIXN, one
+# a line; ROW is the row's JSON with %d for the number (default
+# {"email":"prefixN@example.com"}).
+dest_changes () {
+	awk -v n="$1" -v p="$2" -v op="${3:-upsert}" -v row="${4:-}" 'BEGIN {
+		if (row == "") row = "{\"email\":\"" tolower(p) "%d@example.com\"}"
+		for (i = 1; i <= n; i++) {
+			r = row
+			gsub(/%d/, i, r)
+			printf "{\"op\":\"%s\",\"key\":\"%s%d\",\"hash\":\"h%d\",\"row\":%s}\n", op, p, i, i, r
+		}
+	}'
+}
