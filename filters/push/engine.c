@@ -624,6 +624,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	enum outcome oc = classify_status(p, (int)status);
 	jv results = jv_null();
 	double wait = -1;
+	int explained = 0; /* the response program said why (its "message") */
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
 	const rx_jq *prog = op && op->has_response ? &op->response : p->has_response ? &p->response : NULL;
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
@@ -651,8 +652,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 			if (jv_get_kind(w) == JV_KIND_NUMBER)
 				wait = jv_number_value(w);
 			jv m = jv_object_get(jv_copy(out), jv_string("message"));
-			if (jv_get_kind(m) == JV_KIND_STRING)
+			if (jv_get_kind(m) == JV_KIND_STRING) {
 				snprintf(msg, sizeof msg, "HTTP %ld: %s", status, jv_string_value(m));
+				explained = 1;
+			}
 			jv_free(m);
 			if (jv_get_kind(res) == JV_KIND_ARRAY) {
 				oc = PER_RECORD;
@@ -752,8 +755,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 		}
 		char said[256];
 		reply_gist(r, said, sizeof said);
-		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s", status,
-			     said[0] ? " (it says: " : "", said, said[0] ? ")" : "");
+		if (explained) /* the profile knows what the vendor means (which permission, which key) */
+			rx_push_stop(c, PUSH_STOP_AUTH, "%s", msg);
+		else
+			rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s", status,
+				     said[0] ? " (it says: " : "", said, said[0] ? ")" : "");
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {
