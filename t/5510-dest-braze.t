@@ -57,7 +57,7 @@ test_expect_success 'auth failure: a wrong key stops the run (exit 1), nothing a
 	test_expect_code 1 env BRAZE_API_KEY=wrong-key rx-push --profile braze --url "$(fake_url braze)" <mixed.ndjson >acks 2>err &&
 	test_must_be_empty acks &&
 	! grep -q "^{" err &&
-	test_grep "refused the credentials" err &&
+	test_grep "Braze refused the REST API key (Invalid API key): it needs the users.track and users.delete permissions" err &&
 	! grep -q wrong-key err
 '
 

@@ -14,8 +14,10 @@
 #   dest_examples        a copy of examples/ in ./ex with its warehouse built
 #   dest_change_model    changes to ./ex/warehouse.db: 3 customers renamed,
 #                        2 gone, 2 new
-#   dest_model MAPPING   the model through ex/mappings/MAPPING, its rows on
+#   dest_model MAPPING [QUERY]  the model (models/customers.sql, or the
+#                        query) through ex/mappings/MAPPING, its rows on
 #                        stdout (as the example sync maps them)
+#   dest_changes N PREFIX [OP [ROW]]  N changes, one a line
 
 keys_of () {
 	grep '^{' "$1" | sed -n 's/^{"key":\("[^"]*"\|[^,]*\),.*/\1/p' | sed 's/^"\(.*\)"$/\1/' | sort
@@ -49,7 +51,11 @@ insert into customers values ('C09001', 'new.one@example.com', 'New', 'One', NUL
 }
 
 dest_model () {
-	rx-extract --sqlite ex/warehouse.db --query-file ex/models/customers.sql | rx-map -f "ex/mappings/$1" | grep -v '^{"\$rx":'
+	if [ $# -gt 1 ]; then
+		rx-extract --sqlite ex/warehouse.db --query "$2"
+	else
+		rx-extract --sqlite ex/warehouse.db --query-file ex/models/customers.sql
+	fi | rx-map -f "ex/mappings/$1" | grep -v '^{"\$rx":'
 }
 
 # dest_changes N PREFIX [OP [ROW]]: N changes keyed PREFIX1..PREFIXN, one

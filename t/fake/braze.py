@@ -13,7 +13,7 @@
   POST /users/delete  {"external_ids":[..50]} (more: 400) -> 201
                       {"deleted":N,"message":"success"}
   Auth: "Authorization: Bearer KEY" (--key), else 401
-  {"message":"Invalid API key: ..."}.  Every reply carries X-RateLimit-Limit,
+  {"message":"Invalid API key"}.  Every reply carries X-RateLimit-Limit,
   -Remaining and -Reset (epoch seconds) of the --rate window; over it, 429
   {"message":"API rate limit exceeded"} with Remaining 0.
 The store is keyed by external_id; a record's row is the user's
@@ -37,7 +37,7 @@ class Braze(vendorlib.Base):
             return None
         if req.headers.get("authorization") == "Bearer " + self.opt.key:
             return None
-        return 401, {"message": "Invalid API key: %s" % req.headers.get("authorization", "")[7:][:4]}, {}
+        return 401, {"message": "Invalid API key"}, {}
 
     def headers(self, req, window):
         if window is None:
