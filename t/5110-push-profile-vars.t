@@ -68,4 +68,9 @@ test_expect_success 'max_concurrency caps --concurrency' '
 	test "$(fake_count slow max_inflight)" = 2
 '
 
+test_expect_success 'rx-diff --profile: a profile without max_delete_ratio keeps the default' '
+	echo "{\"id\":\"a\"}" | rx-diff --state s.db --key id --profile webhook --preview --assume-complete >changes &&
+	test_lines 1 changes
+'
+
 test_done

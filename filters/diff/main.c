@@ -101,7 +101,7 @@ static double profile_delete_ratio(const char *name, double fallback)
 	v = jv_object_get(p, jv_string("max_delete_ratio"));
 	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 && jv_number_value(v) <= 1)
 		r = jv_number_value(v);
-	else if (jv_get_kind(v) != JV_KIND_NULL)
+	else if (jv_get_kind(v) != JV_KIND_NULL && jv_get_kind(v) != JV_KIND_INVALID) /* invalid: no such member */
 		rx_die(RX_EXIT_FAIL, "profile '%s': \"max_delete_ratio\" is not a number from 0 to 1", path);
 	jv_free(v);
 	return r;
