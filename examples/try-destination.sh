@@ -57,20 +57,26 @@ url=http://127.0.0.1:$(cat "$tmp/port")
 case $name in
 braze) export BRAZE_API_KEY=$key BRAZE_REST_ENDPOINT=$url ;;
 iterable) export ITERABLE_API_KEY=$key ITERABLE_ENDPOINT=$url ;;
-mailchimp) export MAILCHIMP_API_KEY=$key-us6 MAILCHIMP_DC=us6 MAILCHIMP_LIST_ID=list1 MAILCHIMP_URL=$url/3.0 ;;
+mailchimp) export MAILCHIMP_API_KEY=$key MAILCHIMP_DC=us6 MAILCHIMP_LIST_ID=list1 ;;
 customerio) export CUSTOMERIO_SITE_ID=site-1 CUSTOMERIO_API_KEY=test-key CUSTOMERIO_ENDPOINT=$url ;;
-marketo) export MARKETO_CLIENT_ID=rx-client MARKETO_CLIENT_SECRET=rx-secret MARKETO_MUNCHKIN_ID=123-ABC-456 MARKETO_URL=$url ;;
+marketo) export MARKETO_CLIENT_ID=rx-client MARKETO_CLIENT_SECRET=rx-secret MARKETO_MUNCHKIN_ID=123-ABC-456 ;;
 mixpanel-engage | mixpanel-import) export MIXPANEL_PROJECT_TOKEN=$key MIXPANEL_ENDPOINT=$url ;;
 amplitude) export AMPLITUDE_API_KEY=$key AMPLITUDE_ENDPOINT=$url ;;
 segment) export SEGMENT_WRITE_KEY=$key SEGMENT_ENDPOINT=$url ;;
 esac
 export WAREHOUSE=warehouse.db STATE_DIR=state
+# the vendors whose base URL is not a variable are pointed at the fake with --url
+case $name in
+mailchimp) set -- --url "$url/3.0" ;;
+marketo) set -- --url "$url" ;;
+*) set -- ;;
+esac
 
 state () { curl -sS "$url/_state" | python3 -c "import json, sys; d = json.load(sys.stdin); print(len(d['records']), d['requests'], d['throttled'])"; }
-"$tmp/ex/$name.sh"
-set -- $(state)
+"$tmp/ex/$name.sh" "$@"
+st=$(state)
+"$tmp/ex/$name.sh" "$@"
+set -- $st $(state)
 records=$1 first=$2 throttled=$3
-"$tmp/ex/$name.sh"
-set -- $(state)
 dead=$(grep -c '^{' "$tmp/ex/state/$name.dead-letters.ndjson" 2>/dev/null || true)
-echo "$name: $records records in the fake, ${dead:-0} dead letters, $first requests, $throttled throttled; a second run sent $(($2 - first)) requests"
+echo "$name: $records records in the fake, ${dead:-0} dead letters, $first requests, $throttled throttled; a second run sent $(($5 - first)) requests"

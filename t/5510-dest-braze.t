@@ -107,8 +107,8 @@ braze_expect () {
 }
 
 test_expect_success 'a kill in the middle of the first sync, then a normal run: the fake equals the model' '
-	test_expect_code 137 env RX_KILL_AT=rx-push:sent:5 ex/braze.sh 2>err &&
-	test_grep "killed at sent:5" ex/state/braze.dead-letters.ndjson &&
+	test_expect_code 137 env RX_KILL_AT=rx-push:sent:20 ex/braze.sh 2>err &&
+	test_grep "killed at sent:20" ex/state/braze.dead-letters.ndjson &&
 	ex/braze.sh &&
 	braze_expect >expect &&
 	fake_records sync >stored &&
