@@ -34,7 +34,16 @@ esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rx-try-$name.XXXXXX")
 pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup () {
+	rc=$?
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+	exit $rc
+}
+trap cleanup EXIT
 cp -R "$here" "$tmp/ex"
 rm -rf "$tmp/ex/state" "$tmp/ex/warehouse.db"
 sqlite3 "$tmp/ex/warehouse.db" <"$tmp/ex/warehouse.sql"

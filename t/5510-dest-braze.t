@@ -106,37 +106,7 @@ braze_expect () {
 		fake_expect
 }
 
-test_expect_success 'a kill in the middle of the first sync, then a normal run: the fake equals the model' '
-	test_expect_code 137 env RX_KILL_AT=rx-push:sent:20 ex/braze.sh 2>err &&
-	test_grep "killed at sent:20" ex/state/braze.dead-letters.ndjson &&
-	ex/braze.sh &&
-	braze_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored
-'
-
-test_expect_success 'a second run with changes and deletes: the fake equals the model again' '
-	dest_change_model &&
-	ex/braze.sh &&
-	braze_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored &&
-	! grep -q "^C00020	" stored &&
-	test_grep "^C09002	.*Nov" stored &&
-	! grep -q "^{" ex/state/braze.dead-letters.ndjson
-'
-
-test_expect_success 'a third run sends nothing' '
-	before=$(fake_count sync requests) &&
-	ex/braze.sh &&
-	test "$(fake_count sync requests)" = "$before"
-'
-
-test_expect_success 'docs/destinations/braze.md: the command on the page syncs into the fake' '
-	sed -n "/^## Try it/,/^## /p" "$RX_TOP/docs/destinations/braze.md" | sed -n "s/^    //p" >cmd &&
-	test_lines 1 cmd &&
-	(cd "$RX_TOP" && sh -c "$(cat "$TRASH/cmd")") >out 2>&1 &&
-	test_grep "^braze: 3000 records in the fake, 0 dead letters" out
-'
+DEST_KILL=20
+dest_sync_tests braze braze sync braze_expect 3000
 
 test_done

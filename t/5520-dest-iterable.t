@@ -97,36 +97,6 @@ iterable_expect () {
 	dest_model iterable.jq "$QUERY" | jq -r "[.email, (del(.email) | tojson)] | join(\"\t\")" | fake_expect
 }
 
-test_expect_success 'a kill in the middle of the first sync, then a normal run: the fake equals the model' '
-	test_expect_code 137 env RX_KILL_AT=rx-push:sent:2 ex/iterable.sh &&
-	test_grep "killed at sent:2" ex/state/iterable.dead-letters.ndjson &&
-	ex/iterable.sh &&
-	iterable_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored
-'
-
-test_expect_success 'a second run with changes and deletes: the fake equals the model again' '
-	dest_change_model &&
-	ex/iterable.sh &&
-	iterable_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored &&
-	test_grep "^new.two@example.com	" stored &&
-	! grep -q "^{" ex/state/iterable.dead-letters.ndjson
-'
-
-test_expect_success 'a third run sends nothing' '
-	before=$(fake_count sync requests) &&
-	ex/iterable.sh &&
-	test "$(fake_count sync requests)" = "$before"
-'
-
-test_expect_success 'docs/destinations/iterable-users.md: the command on the page syncs into the fake' '
-	sed -n "/^## Try it/,/^## /p" "$RX_TOP/docs/destinations/iterable-users.md" | sed -n "s/^    //p" >cmd &&
-	test_lines 1 cmd &&
-	(cd "$RX_TOP" && sh -c "$(cat "$TRASH/cmd")") >out 2>&1 &&
-	test_grep "^iterable: 2970 records in the fake, 0 dead letters" out
-'
+dest_sync_tests iterable iterable-users sync iterable_expect 2970
 
 test_done

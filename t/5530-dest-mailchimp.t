@@ -111,35 +111,7 @@ mailchimp_expect () {
 		fake_expect
 }
 
-test_expect_success 'a kill in the middle of the first sync, then a normal run: the fake equals the model' '
-	test_expect_code 137 env RX_KILL_AT=rx-push:sent:4 ex/mailchimp.sh --url "$SYNC_URL" --concurrency 2 &&
-	ex/mailchimp.sh --url "$SYNC_URL" &&
-	mailchimp_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored
-'
-
-test_expect_success 'a second run with changes and deletes: the fake equals the model again' '
-	dest_change_model &&
-	ex/mailchimp.sh --url "$SYNC_URL" &&
-	mailchimp_expect >expect &&
-	fake_records sync >stored &&
-	test_cmp expect stored &&
-	test_grep "^new.two@example.com	" stored &&
-	! grep -q "^{" ex/state/mailchimp.dead-letters.ndjson
-'
-
-test_expect_success 'a third run sends nothing' '
-	before=$(fake_count sync requests) &&
-	ex/mailchimp.sh --url "$SYNC_URL" &&
-	test "$(fake_count sync requests)" = "$before"
-'
-
-test_expect_success 'docs/destinations/mailchimp-members.md: the command on the page syncs into the fake' '
-	sed -n "/^## Try it/,/^## /p" "$RX_TOP/docs/destinations/mailchimp-members.md" | sed -n "s/^    //p" >cmd &&
-	test_lines 1 cmd &&
-	(cd "$RX_TOP" && sh -c "$(cat "$TRASH/cmd")") >out 2>&1 &&
-	test_grep "^mailchimp: 2970 records in the fake, 0 dead letters" out
-'
+DEST_KILL=4 DEST_ARGS="--url $SYNC_URL" DEST_KILL_ARGS="--concurrency 2"
+dest_sync_tests mailchimp mailchimp-members sync mailchimp_expect 2970
 
 test_done

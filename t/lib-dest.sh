@@ -71,3 +71,47 @@ dest_changes () {
 		}
 	}'
 }
+
+# dest_sync_tests NAME PAGE FAKE EXPECT COUNT: the tests every destination
+# shares, on the example sync ex/NAME.sh against the running fake FAKE:
+#   - a kill in the middle of the first run (RX_KILL_AT=rx-push:sent:N,
+#     N=$DEST_KILL, default 2), then a normal run: the fake equals the
+#     model (EXPECT: a function printing it as fake_records would);
+#   - a second run after dest_change_model: equal again, no dead letters;
+#   - a third run sends nothing;
+#   - the command of docs/destinations/PAGE.md's "Try it" section syncs
+#     COUNT records into the vendor's fake.
+# $DEST_ARGS: options for the example's rx-push (e.g. --url); $DEST_KILL_ARGS
+# more of them for the killed run only.
+dest_sync_tests () {
+	DEST_NAME=$1 DEST_PAGE=$2 DEST_FAKE=$3 DEST_EXPECT=$4 DEST_COUNT=$5
+	: "${DEST_KILL:=2}" "${DEST_ARGS:=}" "${DEST_KILL_ARGS:=}"
+	test_expect_success 'a kill in the middle of the first sync, then a normal run: the fake equals the model' '
+		test_expect_code 137 env RX_KILL_AT=rx-push:sent:$DEST_KILL ex/$DEST_NAME.sh $DEST_ARGS $DEST_KILL_ARGS &&
+		test_grep "killed at sent:$DEST_KILL" ex/state/$DEST_NAME.dead-letters.ndjson &&
+		ex/$DEST_NAME.sh $DEST_ARGS &&
+		$DEST_EXPECT >expect &&
+		fake_records $DEST_FAKE >stored &&
+		test_cmp expect stored
+	'
+	test_expect_success 'a second run with changes and deletes: the fake equals the model again' '
+		dest_change_model &&
+		ex/$DEST_NAME.sh $DEST_ARGS &&
+		$DEST_EXPECT >expect &&
+		fake_records $DEST_FAKE >stored &&
+		test_cmp expect stored &&
+		test "$(wc -l <stored)" -gt 2900 &&
+		! grep -q "^{" ex/state/$DEST_NAME.dead-letters.ndjson
+	'
+	test_expect_success 'a third run sends nothing' '
+		before=$(fake_count $DEST_FAKE requests) &&
+		ex/$DEST_NAME.sh $DEST_ARGS &&
+		test "$(fake_count $DEST_FAKE requests)" = "$before"
+	'
+	test_expect_success "docs/destinations/$DEST_PAGE.md: the command on the page syncs into the fake" '
+		sed -n "/^## Try it/,/^## /p" "$RX_TOP/docs/destinations/$DEST_PAGE.md" | sed -n "s/^    //p" >cmd &&
+		test_lines 1 cmd &&
+		{ (cd "$RX_TOP" && sh -c "$(cat "$TRASH/cmd")") >out 2>&1 || { cat out; false; }; } &&
+		test_grep "^$DEST_NAME: $DEST_COUNT records in the fake, 0 dead letters" out
+	'
+}
