@@ -138,10 +138,10 @@ def drop(key):
         return had
 
 
-def issue_token():
+def issue_token(suffix=""):
     with LOCK:
         STATE["tokens_issued"] += 1
-        tok = "tok-%d" % STATE["tokens_issued"]
+        tok = "tok-%d%s" % (STATE["tokens_issued"], suffix)
         TOKENS[tok] = OPT.token_uses if OPT.token_uses else 10 ** 9
         return tok
 
