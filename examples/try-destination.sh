@@ -69,7 +69,8 @@ iterable) export ITERABLE_API_KEY=$key ITERABLE_ENDPOINT=$url ;;
 mailchimp) export MAILCHIMP_API_KEY=$key MAILCHIMP_DC=us6 MAILCHIMP_LIST_ID=list1 ;;
 customerio) export CUSTOMERIO_SITE_ID=site-1 CUSTOMERIO_API_KEY=test-key CUSTOMERIO_ENDPOINT=$url ;;
 marketo) export MARKETO_CLIENT_ID=rx-client MARKETO_CLIENT_SECRET=rx-secret MARKETO_MUNCHKIN_ID=123-ABC-456 ;;
-mixpanel-engage | mixpanel-import) export MIXPANEL_PROJECT_TOKEN=$key MIXPANEL_ENDPOINT=$url ;;
+mixpanel-engage) export MIXPANEL_PROJECT_TOKEN=$key MIXPANEL_ENDPOINT=$url ;;
+mixpanel-import) export MIXPANEL_SERVICE_ACCOUNT=sa-user MIXPANEL_SERVICE_ACCOUNT_SECRET=sa-secret MIXPANEL_PROJECT_ID=1234567 MIXPANEL_ENDPOINT=$url ;;
 amplitude) export AMPLITUDE_API_KEY=$key AMPLITUDE_ENDPOINT=$url ;;
 segment) export SEGMENT_WRITE_KEY=$key SEGMENT_ENDPOINT=$url ;;
 esac

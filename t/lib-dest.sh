@@ -46,7 +46,7 @@ update customers set first_name = 'Renamed' where id in ('C00010', 'C00011', 'C0
 delete from orders where customer_id in ('C00020', 'C00021');
 delete from churn_scores where customer_id in ('C00020', 'C00021');
 delete from customers where id in ('C00020', 'C00021');
-insert into customers values ('C09001', 'new.one@example.com', 'New', 'One', NULL, 'DE', 1, '2026-01-01T00:00:00Z'),
+insert or replace into customers values ('C09001', 'new.one@example.com', 'New', 'One', NULL, 'DE', 1, '2026-01-01T00:00:00Z'),
                              ('C09002', 'new.two@example.com', 'Nová', 'Dvě', '+420 601 123 456', 'CZ', 3, '2026-01-02T00:00:00Z');"
 }
 
