@@ -15,17 +15,31 @@ IN
 
 vendor_start braze braze -- --key test-key --log braze.log
 
-test_expect_success 'success: users tracked by external_id, the key as a string, a bearer token' '
-	echo "{\"op\":\"upsert\",\"records\":[{\"key\":\"u9\",\"hash\":\"h\",\"row\":{\"external_id\":\"u9\",\"email\":\"z@example.com\",\"n\":1}},{\"key\":42,\"hash\":\"h\",\"row\":{\"external_id\":42,\"email\":\"q@example.com\"}}]}" >ok.ndjson &&
+test_expect_success 'success: the row as the attributes, sent as it is, a bearer token' '
+	echo "{\"op\":\"upsert\",\"records\":[{\"key\":\"u9\",\"hash\":\"h\",\"row\":{\"external_id\":\"u9\",\"email\":\"z@example.com\",\"n\":1,\"big\":12345678901234567890}}]}" >ok.ndjson &&
 	rx-push --profile braze --url "$(fake_url braze)" <ok.ndjson >acks &&
-	test_lines 2 acks &&
+	test_lines 1 acks &&
 	tail -n 1 braze.log >req &&
 	test_grep "\"path\": \"/users/track\"" req &&
 	test_grep "\"authorization\": \"Bearer test-key\"" req &&
-	test_grep "external_id.\":.\"42.\"" req &&
+	test_grep "big.\":12345678901234567890}" req &&
 	fake_records braze >stored &&
-	printf "42\t{\"email\":\"q@example.com\"}\nu9\t{\"email\":\"z@example.com\",\"n\":1}\n" >expect &&
+	printf "u9\t{\"big\":12345678901234567890,\"email\":\"z@example.com\",\"n\":1}\n" >expect &&
 	test_cmp expect stored
+'
+
+test_expect_success 'an external_id that is not a string is refused by Braze, that record only' '
+	echo "{\"op\":\"upsert\",\"records\":[{\"key\":42,\"hash\":\"h\",\"row\":{\"external_id\":42,\"email\":\"q@example.com\"}},{\"key\":\"u8\",\"hash\":\"h\",\"row\":{\"external_id\":\"u8\"}}]}" >num.ndjson &&
+	test_expect_code 3 rx-push --profile braze --url "$(fake_url braze)" <num.ndjson >acks 2>err &&
+	keys_of acks >acked && echo u8 >expect && test_cmp expect acked &&
+	test_grep "Missing or invalid external_id" err
+'
+
+test_expect_success 'update: only users Braze has (_update_existing_only), the row copied, not sent raw' '
+	sed "s/\"op\":\"upsert\"/\"op\":\"update\"/" ok.ndjson >upd.ndjson &&
+	rx-push --profile braze --url "$(fake_url braze)" <upd.ndjson >acks &&
+	tail -n 1 braze.log >req &&
+	test_grep "_update_existing_only.\":true" req
 '
 
 test_expect_success 'partial failure: the refused attributes object is dead-lettered, the others acked' '
@@ -64,7 +78,7 @@ test_expect_success 'auth failure: a wrong key stops the run (exit 1), nothing a
 test_expect_success 'throttling: a 429 with X-RateLimit-Reset is waited out, no request comes early, nothing is lost' '
 	vendor_start slow braze -- --key test-key --rate 2/3 &&
 	for i in 1 2; do curl -sS -o /dev/null -H "Authorization: Bearer test-key" -d "{\"attributes\":[]}" "$(fake_url slow)/users/track"; done &&
-	dest_changes 4 T >four.ndjson &&
+	dest_changes 4 T upsert "{\"external_id\":\"T%d\",\"email\":\"t%d@example.com\"}" >four.ndjson &&
 	rx-push --profile braze --url "$(fake_url slow)" --max-records 1 <four.ndjson >acks &&
 	test_lines 4 acks &&
 	test "$(fake_count slow throttled)" -ge 1 &&
@@ -74,7 +88,7 @@ test_expect_success 'throttling: a 429 with X-RateLimit-Reset is waited out, no 
 
 test_expect_success 'delete: /users/delete by external_id, 50 a request' '
 	vendor_start del braze -- --key test-key --log del.log &&
-	dest_changes 60 D >up.ndjson &&
+	dest_changes 60 D upsert "{\"external_id\":\"D%d\",\"email\":\"d%d@example.com\"}" >up.ndjson &&
 	rx-batch --profile braze <up.ndjson | rx-push --profile braze --url "$(fake_url del)" >acks &&
 	test_lines 60 acks &&
 	test "$(grep -c /users/track del.log)" = 1 &&
@@ -88,7 +102,7 @@ test_expect_success 'delete: /users/delete by external_id, 50 a request' '
 
 test_expect_success 'a batch at the limit: 75 users a request' '
 	vendor_start lim braze -- --key test-key --log lim.log &&
-	dest_changes 150 L upsert "{\"email\":\"l%d@example.com\",\"name\":\"Zoë 李\"}" >lim.ndjson &&
+	dest_changes 150 L upsert "{\"external_id\":\"L%d\",\"email\":\"l%d@example.com\",\"name\":\"Zoë 李\"}" >lim.ndjson &&
 	rx-batch --profile braze <lim.ndjson | rx-push --profile braze --url "$(fake_url lim)" >acks &&
 	test_lines 150 acks &&
 	test_lines 2 lim.log &&

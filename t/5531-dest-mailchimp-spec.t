@@ -20,11 +20,11 @@ push () {
 	[ $rc -le 3 ] || { cat err; return 1; }
 }
 
-test_expect_success 'upsert: awkward rows (unicode, big numbers as strings, nulls, empty strings, a merge_fields object)' '
+test_expect_success 'upsert: awkward rows (unicode, big numbers, nulls, empty strings, member fields)' '
 	cat >awk.ndjson <<-\EOF &&
-	{"op":"upsert","key":"1","hash":"h","row":{"email_address":"zoë.李@example.com","status":"subscribed","FNAME":"Zoë","LNAME":"李 王","BIG":"12345678901234567890","EMPTY":"","GONE":null}}
+	{"op":"upsert","key":"1","hash":"h","row":{"email_address":"zoë.李@example.com","status":"subscribed","merge_fields":{"FNAME":"Zoë","LNAME":"李 王","BIG":"12345678901234567890","HUGE":12345678901234567890,"EMPTY":"","GONE":null}}}
 	{"op":"upsert","key":"2","hash":"h","row":{"email_address":"a+tag@example.com","status":"unsubscribed","merge_fields":{"FNAME":"Ada"},"vip":true,"language":"fr","email_type":"html"}}
-	{"op":"upsert","key":"3","hash":"h","row":{"email":"no-status@example.com","PLAN":"pro","LTV":812.5,"ORDERS":0}}
+	{"op":"upsert","key":"3","hash":"h","row":{"email_address":"no-status@example.com","merge_fields":{"PLAN":"pro","LTV":812.5,"ORDERS":0}}}
 	{"op":"upsert","key":"4","hash":"h","row":{"email_address":"","status":"pending"}}
 	EOF
 	push <awk.ndjson &&
@@ -38,7 +38,7 @@ test_expect_success 'insert and update: the same endpoint, update_existing false
 '
 
 test_expect_success 'a batch at the limit: 500 members in one request' '
-	dest_changes 500 L upsert "{\"email_address\":\"l%d@example.com\",\"status\":\"subscribed\",\"FNAME\":\"Nová %d\",\"N\":null}" | push &&
+	dest_changes 500 L upsert "{\"email_address\":\"l%d@example.com\",\"status\":\"subscribed\",\"merge_fields\":{\"FNAME\":\"Nová %d\",\"N\":null}}" | push &&
 	prism_clean mailchimp
 '
 

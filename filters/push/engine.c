@@ -637,7 +637,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("headers"), headers_jv(r));
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
-		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_records_jv(r->recs, r->n) : jv_array());
+		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_response_records(p, r->recs, r->n) : jv_array());
 		int rc = rx_jq_run((rx_jq *)prog, in, &out, 1, err, sizeof err);
 		if (rc < 0) {
 			snprintf(msg, sizeof msg, "HTTP %ld; the response program failed: %s", status, err);

@@ -62,6 +62,8 @@ typedef struct push_op {
 	int response_records; /* it mentions .records: build them for it */
 	size_t max_records;   /* records a request for this op (0: the profile's);
 	                       * 1 when the path or query names a record */
+	int raw_rows;         /* the body program places rows without reading them:
+	                       * each row's own text is written where it puts it */
 } push_op;
 
 typedef struct push_window {
@@ -103,6 +105,7 @@ typedef struct push_profile {
 	char *dir;              /* the profile's directory: modules are found there first */
 	int modules_records;    /* a module mentions records: build them for its programs */
 	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
+	int response_rows;      /* response programs read the records' rows (default) */
 } push_profile;
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
@@ -115,6 +118,9 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
 jv rx_push_records_jv(push_record **recs, size_t n);
+/* The records for a response program: key, op and idem only, when the
+ * profile's "response_rows" is false. */
+jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,

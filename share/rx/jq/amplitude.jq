@@ -20,18 +20,19 @@
 def _amplitude_text: if type == "string" then . elif . == null then null else tojson end;
 
 # The user: the row's user_id (else the record's key) and device_id; the
-# other members are $set, and a null one is $unset.
+# other members are $set, except its nulls, which are $unset.  rx-push
+# form-encodes the object: api_key, and the identification array as JSON.
 def amplitude_identification:
   (.row // {}) as $row
-  | ($row | del(.user_id, .device_id)) as $props
+  | ($row | del(.user_id, .device_id)) as $r
+  | [$r | keys_unsorted[] | select($r[.] == null)] as $nulls
   | {user_id: (($row.user_id // .key) | _amplitude_text)}
   + (if $row.device_id != null then {device_id: ($row.device_id | _amplitude_text)} else {} end)
-  + {user_properties: ({"$set": ($props | with_entries(select(.value != null)))}
-       + (($props | with_entries(select(.value == null)) | map_values("-")) as $gone
-          | if ($gone | length) > 0 then {"$unset": $gone} else {} end))};
+  + {user_properties: ({"$set": (if ($nulls | length) == 0 then $r else $r | delpaths($nulls | map([.])) end)}
+       + (if ($nulls | length) > 0 then {"$unset": (reduce $nulls[] as $k ({}; .[$k] = "-"))} else {} end))};
 
 def amplitude_identify_body:
-  "api_key=" + ($vars.api_key | @uri) + "&identification=" + ([.records[] | amplitude_identification] | tojson | @uri);
+  {api_key: $vars.api_key, identification: [.records[] | amplitude_identification]};
 
 def amplitude_response:
   (.records | length) as $n

@@ -16,14 +16,13 @@
 #   echo '{"status":201,"body":{"message":"success","errors":[{"type":"bad email","input_array":"attributes","index":1}]},"records":[{},{}]}' |
 #   jq -c -L share/rx/jq 'include "braze"; braze_response'
 
-# One user's attributes: the row as the mapping shaped it, identified by
-# the record's key as external_id.  An update only touches users Braze
-# already has (_update_existing_only); an upsert or insert creates them.
-def braze_attributes:
-  (.row // {}) + {external_id: (.key | if type == "string" then . else tojson end)}
-  + (if .op == "update" then {_update_existing_only: true} else {} end);
+# One user's attributes: the row as the mapping shaped it, with its
+# external_id (a string: the rx-diff key, so every row has it).  Upserts
+# and inserts send the row untouched (raw_rows: its own text, numbers
+# exact); an update only touches users Braze already has.
+def braze_track_body: {attributes: [.records[] | .row]};
 
-def braze_track_body: {attributes: [.records[] | braze_attributes]};
+def braze_update_body: {attributes: [.records[] | .row + {_update_existing_only: true}]};
 
 def braze_delete_body: {external_ids: [.records[] | .key | if type == "string" then . else tojson end]};
 

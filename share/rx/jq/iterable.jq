@@ -43,11 +43,14 @@ def iterable_bulk_results:
   else
     (.body | _iterable_failed("Emails")) as $emails
     | (.body | _iterable_failed("UserIds")) as $ids
-    | [.records[] | ((.row.email | _iterable_text) // "" | ascii_downcase) as $e
-                  | ((.row.userId | _iterable_text) // "" | ascii_downcase) as $u
-                  | if $emails[$e] then {ok: false, message: "Iterable listed \($e) in \($emails[$e])"}
-                    elif $u != "" and $ids[$u] then {ok: false, message: "Iterable listed userId \($u) in \($ids[$u])"}
-                    else {ok: true} end]
+    | if ($emails | length) == 0 and ($ids | length) == 0 then [.records[] | {ok: true}]   # the usual reply
+      else
+        [.records[] | ((.row.email | _iterable_text) // "" | ascii_downcase) as $e
+                    | ((.row.userId | _iterable_text) // "" | ascii_downcase) as $u
+                    | if $emails[$e] then {ok: false, message: "Iterable listed \($e) in \($emails[$e])"}
+                      elif $u != "" and $ids[$u] then {ok: false, message: "Iterable listed userId \($u) in \($ids[$u])"}
+                      else {ok: true} end]
+      end
   end;
 
 # Whole-request answers: 401 is a key Iterable refuses; 429 its rate

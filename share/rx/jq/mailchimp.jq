@@ -19,28 +19,15 @@
 #          "records":[{"row":{"email_address":"Ada@x.com"}},{"row":{"email_address":"bob@x"}}]}' |
 #   jq -c -L share/rx/jq 'include "mailchimp"; mailchimp_response'
 
-# Members of the batch endpoint Mailchimp knows by name; every other
-# member of the row is a merge field (FNAME, LNAME, a custom tag), and a
-# row's own "merge_fields" object is taken as it is.
-def _mailchimp_member_fields:
-  ["email_type", "status", "interests", "language", "vip", "location",
-   "ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt"];
-
+# The row is the member as the batch endpoint takes it: email_address,
+# status, merge_fields {FNAME, ...}, and any other member field
+# (email_type, language, vip, ...); it is sent as it is (raw_rows).
 def mailchimp_address: (.row.email_address // .row.email);
-
-def mailchimp_member:
-  .row as $row
-  | (_mailchimp_member_fields) as $known
-  | {email_address: mailchimp_address}
-  + ($row | with_entries(select(.key as $k | $known | index([$k]))) | with_entries(select(.value != null)))
-  + {merge_fields: (($row.merge_fields // {})
-       + ($row | with_entries(select(.key as $k | ($known + ["email_address", "email", "merge_fields"]) | index([$k]) | not)))
-       | map_values(if . == null then "" else . end))};
 
 # An insert must not touch an existing member: update_existing false makes
 # Mailchimp refuse it (ERROR_CONTACT_EXISTS) rather than change it.
 def mailchimp_batch_body:
-  {members: [.records[] | mailchimp_member], update_existing: (.op != "insert")};
+  {members: [.records[] | .row], update_existing: (.op != "insert")};
 
 def mailchimp_no_body: "";
 
@@ -48,19 +35,28 @@ def _mailchimp_lower: if type == "string" then ascii_downcase else "" end;
 
 # Per record, by e-mail address: refused (errors), added or updated (its
 # id, the subscriber hash, goes into the ack), or named nowhere -- which
-# is not taken for success.
+# is not taken for success.  Addresses compare as sent first, then
+# without case (lowercasing costs, in jq 1.6: only for what is left).
+def _mailchimp_index(f): reduce .[] as $m ({}; .[$m.email_address | tostring] = ($m | f));
+
 def mailchimp_results:
   if (.body | type) != "object" or ((.body.new_members | type) != "array" and (.body.errors | type) != "array") then
     {action: "reject", message: "a reply rx-push does not understand (no new_members, updated_members or errors)"}
   else
-    (.body.errors // [] | map({key: (.email_address | _mailchimp_lower),
-        value: ((.error // "refused") + (if (.field // "") != "" then " (\(.field)\(if (.field_message // "") != "" then ": " + .field_message else "" end))" else "" end)
-                + (if .error_code then " [\(.error_code)]" else "" end))}) | from_entries) as $bad
-    | ((.body.new_members // []) + (.body.updated_members // []) | map({key: (.email_address | _mailchimp_lower), value: .id}) | from_entries) as $done
-    | [.records[] | (mailchimp_address | _mailchimp_lower) as $e
+    (.body.errors // [] | _mailchimp_index((.error // "refused")
+        + (if (.field // "") != "" then " (\(.field)\(if (.field_message // "") != "" then ": " + .field_message else "" end))" else "" end)
+        + (if .error_code then " [\(.error_code)]" else "" end))) as $bad
+    | ((.body.new_members // []) + (.body.updated_members // []) | _mailchimp_index(.id)) as $done
+    | [.records[] | (mailchimp_address | tostring) as $e
        | if $bad[$e] then {ok: false, message: $bad[$e]}
          elif $done | has($e) then {ok: true, id: $done[$e]}
-         else {ok: false, message: "Mailchimp's reply names this member neither as added, updated nor refused"} end]
+         else ($e | _mailchimp_lower) as $l
+           | ($bad | with_entries(.key |= _mailchimp_lower)) as $badl
+           | ($done | with_entries(.key |= _mailchimp_lower)) as $donel
+           | if $badl[$l] then {ok: false, message: $badl[$l]}
+             elif $donel | has($l) then {ok: true, id: $donel[$l]}
+             else {ok: false, message: "Mailchimp's reply names this member neither as added, updated nor refused"} end
+         end]
   end;
 
 # Errors are application/problem+json: {"type","title","status","detail"}.

@@ -21,10 +21,10 @@
 def marketo_action:
   if .op == "insert" then "createOnly" elif .op == "update" then "updateOnly" else "createOrUpdate" end;
 
-# The row is the lead as Marketo names its fields (REST API names);
-# $vars.lookup_field finds it (email by default).
+# The row is the lead as Marketo names its fields (REST API names), sent
+# as it is (raw_rows); $vars.lookup_field finds it (email by default).
 def marketo_sync_body:
-  {action: marketo_action, lookupField: $vars.lookup_field, input: [.records[] | .row // {}]};
+  {action: marketo_action, lookupField: $vars.lookup_field, input: [.records[] | .row]};
 
 # A delete names the lead by Marketo's own id: the row's "id".
 def marketo_delete_body: {input: [.records[] | {id: .row.id}]};

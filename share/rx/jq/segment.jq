@@ -17,8 +17,9 @@
 
 def _segment_text: if type == "string" then . elif . == null then null else tojson end;
 
+# The row is the traits, sent as it is (raw_rows: its own text).
 def segment_identify:
-  {type: "identify", userId: (.key | _segment_text), traits: (.row // {}), messageId: .idem};
+  {type: "identify", userId: (.key | _segment_text), traits: .row, messageId: .idem};
 
 def segment_batch_body: {batch: [.records[] | segment_identify]};
 
