@@ -22,7 +22,7 @@ PROGRAMS = extract diff map batch push
 CFLAGS ?= -O2 -g
 RX_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ifilters/lib \
 	-DRX_SHARE_DEFAULT='"$(SHAREDIR)/rx"'
-PKGS = libcurl sqlite3 liblz4 libpq libcrypto
+PKGS = libcurl sqlite3 liblz4 libpq libcrypto hiredis libmariadb
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libjq 1.6 and libcsv ship no .pc file

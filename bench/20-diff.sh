@@ -33,13 +33,15 @@ export_db () {
 	sqlite3 "$1" "SELECT json_object('id', id, 'name', name, 'email', email, 'plan', plan, 'ltv', ltv,
   'score', score, 'city', city, 'country', country, 'created', created, 'active', active, 'note', note,
   'updated_at', updated_at) FROM t ORDER BY id" >"$2"
+	echo "{\"\$rx\":\"end\",\"rows\":$(wc -l <"$2")}" >>"$2" # a whole model, as rx-extract ends one
 }
 # time and peak RSS of a command: "SECONDS KB" into the named variables
 measure () {
 	/usr/bin/time -f "%e %M" -o tm "$@" || echo "bench: '$*' failed" >&2
 	read -r secs kb <tm
 }
-acks () { cut -d, -f1-3 | sed 's/$/}/'; } # {"op":..,"key":..,"hash":..}: keys here have no comma
+# {"op":..,"key":..,"hash":..,"run":..}: the members an ack carries back
+acks () { sed -E 's/^(\{"op":"[a-z]+","key":"[^"]*","hash":"[^"]*","run":"[^"]*").*/\1}/'; }
 ratio () { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 run_size () { # ROWS
@@ -105,7 +107,8 @@ large () { # ROWS
 			printf "{\"id\":%d,\"name\":\"name %d\",\"email\":\"user%d@example.com\",\"plan\":\"pro\",", i, i, i
 			printf "\"ltv\":%.2f,\"score\":%d,\"city\":\"city %d\",\"country\":\"DE\",\"created\":\"2024-01-02\",", ltv, i % 977, i % 500
 			printf "\"active\":1,\"note\":\"a note about customer number %d\",\"updated_at\":\"2025-06-01T00:00:00Z\"}\n", i
-		} }'
+		}
+		printf "{\"$rx\":\"end\",\"rows\":%d}\n", n }'
 	}
 	gen 1 >L1.ndjson && gen 2 >L2.ndjson
 	echo "-- $n rows (generated, same shape): memory"

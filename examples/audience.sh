@@ -10,7 +10,7 @@ WAREHOUSE=${WAREHOUSE:-warehouse.db} APP_DB=${APP_DB:-app.db} STATE_DIR=${STATE_
 mkdir -p "$STATE_DIR"
 
 rx-extract --sqlite "$WAREHOUSE" --query-file models/churn_audience.sql \
-| rx-diff --state "$STATE_DIR/audience.db" --key id --mode mirror \
+| rx-diff --state "$STATE_DIR/audience.db" --key id --mode mirror --profile sqlite \
 | rx-batch --profile sqlite \
 | rx-push --profile sqlite --url "$APP_DB" --table churn_audience --key id 2>>"$STATE_DIR/audience.dead-letters.ndjson" \
 | rx-diff --state "$STATE_DIR/audience.db" --commit

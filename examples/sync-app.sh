@@ -25,7 +25,7 @@ fi
 mkdir -p "$STATE_DIR"
 rx-extract --sqlite "$WAREHOUSE" --query-file models/customers.sql \
 | rx-map -f mappings/app.jq \
-| rx-diff --state "$STATE_DIR/app.db" --key id --mode mirror \
+| rx-diff --state "$STATE_DIR/app.db" --key id --mode mirror --profile sqlite --count-record \
 | rx-batch --profile sqlite \
 | rx-push --profile sqlite --url "$APP_DB" --table customers --key id "$@" 2>>"$STATE_DIR/app.dead-letters.ndjson" \
 | rx-diff --state "$STATE_DIR/app.db" --commit

@@ -40,7 +40,11 @@ open(\"hubspot.json\", \"w\").write(re.search(r\"\`\`\`json\n(.*?)\`\`\`\", s, r
 	test_grep "^{\"key\":\"C2\".*\"status\":207" err &&
 	fake_records hs | cut -f1 >stored &&
 	printf "ada@x.com\ncy@x.com\n" >expect &&
-	test_cmp expect stored
+	test_cmp expect stored &&
+	echo "{\"op\":\"delete\",\"key\":\"C1\",\"hash\":\"a\"}" |
+	test_expect_code 3 env HUBSPOT_TOKEN=x rx-push --profile ./hubspot.json --url "$(fake_url hs)" >acks 2>err &&
+	test_must_be_empty acks &&
+	test_grep "has no op .\\?.delete" err
 '
 
 test_expect_success '--progress without a terminal writes nothing to the streams' '

@@ -45,7 +45,7 @@ test_expect_success 'so does {row.NAME}' '
 test_expect_success 'a profile that asks for batches on such a path is refused at start, saying why' '
 	test_expect_code 1 rx-push --profile per-record-batched --url "$(cat ok.url)" <batch >out 2>err &&
 	test_must_be_empty out &&
-	test_grep "ops.delete: its URL names one record ({key} or {row.NAME}), so a request carries one record" err
+	test_grep "ops.delete: its URL names one record ({key}, {id} or {row.NAME}), so a request carries one record" err
 '
 
 test_expect_success 'keys . and .. stay inside their segment, sent as built (no dot segments resolved)' '

@@ -110,7 +110,7 @@ test_expect_success 'a batch at the limit: 75 users a request' '
 	test_grep "Zo\\\\u00eb \\\\u674e" l1
 '
 
-dest_examples || exit 1
+dest_ex || exit 1
 vendor_start sync braze -- --key test-key
 export BRAZE_REST_ENDPOINT=$(fake_url sync)
 

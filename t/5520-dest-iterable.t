@@ -91,7 +91,14 @@ test_expect_success 'a batch at the limit: 1000 users a request' '
 	test_lines 2 lim.log
 '
 
-dest_examples || exit 1
+test_expect_success '--test-connection: the profile test request, with good and with wrong credentials' '
+	rx-push --profile iterable-users --url "$(fake_url it)" --test-connection >out &&
+	test_grep "^ok: GET iterable-users answered HTTP 200" out &&
+	test_expect_code 1 env ITERABLE_API_KEY=wrong-secret-key rx-push --profile iterable-users --url "$(fake_url it)" --test-connection >out 2>err &&
+	! grep -q wrong-secret-key out err
+'
+
+dest_ex || exit 1
 vendor_start sync iterable -- --key test-key
 export ITERABLE_ENDPOINT=$(fake_url sync)
 QUERY="select * from customer_model where email is not null order by id"

@@ -100,7 +100,14 @@ test_expect_success 'a batch at the limit: 500 members a request' '
 	test_lines 2 lim.log
 '
 
-dest_examples || exit 1
+test_expect_success '--test-connection: the profile test request, with good and with wrong credentials' '
+	rx-push --profile mailchimp-members --url "$(fake_url mc)/3.0" --test-connection >out &&
+	test_grep "^ok: GET mailchimp-members answered HTTP 200" out &&
+	test_expect_code 1 env MAILCHIMP_API_KEY=wrong-secret-key rx-push --profile mailchimp-members --url "$(fake_url mc)/3.0" --test-connection >out 2>err &&
+	! grep -q wrong-secret-key out err
+'
+
+dest_ex || exit 1
 vendor_start sync mailchimp -- --key test-key
 SYNC_URL=$(fake_url sync)/3.0
 QUERY="select * from customer_model where email is not null order by id"

@@ -82,7 +82,14 @@ test_expect_success 'a batch at the limit: split under 500 KB' '
 	test "$(wc -l <lim.log)" -ge 2
 '
 
-dest_examples || exit 1
+test_expect_success '--test-connection: the profile test request, with good and with wrong credentials' '
+	rx-push --profile customerio --url "$(fake_url cio)" --test-connection >out &&
+	test_grep "^ok: GET customerio answered HTTP 200" out &&
+	test_expect_code 1 env CUSTOMERIO_API_KEY=wrong-secret-key rx-push --profile customerio --url "$(fake_url cio)" --test-connection >out 2>err &&
+	! grep -q wrong-secret-key out err
+'
+
+dest_ex || exit 1
 vendor_start sync customerio -- --key site-1:test-key
 export CUSTOMERIO_ENDPOINT=$(fake_url sync)
 

@@ -110,7 +110,14 @@ test_expect_success 'a batch at the limit: 300 leads a request' '
 	test "$(grep -c /rest/v1/leads.json lim.log)" = 2
 '
 
-dest_examples || exit 1
+test_expect_success '--test-connection: the profile test request, with good and with wrong credentials' '
+	rx-push --profile marketo-leads --url "$(fake_url mk)" --test-connection >out &&
+	test_grep "^ok: GET marketo-leads answered HTTP 200" out &&
+	test_expect_code 1 env MARKETO_CLIENT_SECRET=wrong-secret-key rx-push --profile marketo-leads --url "$(fake_url mk)" --test-connection >out 2>err &&
+	! grep -q wrong-secret-key out err
+'
+
+dest_ex || exit 1
 vendor_start sync marketo -- --key rx-client:rx-secret
 QUERY="select * from customer_model where email is not null order by id"
 

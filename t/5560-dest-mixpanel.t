@@ -117,7 +117,7 @@ test_expect_success 'a batch at the limit: 2000 updates, 2000 events a request' 
 	test_lines 4 lim.log
 '
 
-dest_examples || exit 1
+dest_ex || exit 1
 vendor_start sync mixpanel -- --key test-key
 vendor_start synci mixpanel -- --key test-key
 MIXPANEL_ENDPOINT=$(fake_url sync)

@@ -72,7 +72,7 @@ test_expect_success 'a batch at the limit: 1000 identifications a request, under
 	test_lines 2 lim.log
 '
 
-dest_examples || exit 1
+dest_ex || exit 1
 vendor_start sync amplitude -- --key test-key
 export AMPLITUDE_ENDPOINT=$(fake_url sync)
 

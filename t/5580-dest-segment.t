@@ -74,7 +74,7 @@ test_expect_success 'a batch at the limit: 2500 calls a request, under 500 KB' '
 	test "$(fake_count lim dropped)" = 0
 '
 
-dest_examples || exit 1
+dest_ex || exit 1
 vendor_start sync segment -- --key test-key
 export SEGMENT_ENDPOINT=$(fake_url sync)
 

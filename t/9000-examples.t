@@ -33,7 +33,10 @@ test_expect_success 'the app table holds the model exactly (names joined, nulls 
 test_expect_success 'a second make sync-all sends nothing' '
 	make -s -C ex sync-all >out 2>err &&
 	make -s -C ex status >status &&
-	test "$(grep -c "\"staged\":0,\"uncertain\":0" status)" = 3
+	test_lines 4 status &&
+	test "$(awk "NR > 1 && \$5 == \"ok\" && \$7 == 0" status | wc -l)" = 3 &&
+	rx-diff --status --json ex/state >status.json &&
+	test "$(jq -c "select(.changes == 0 and .uncertain == 0 and .outcome == \"ok\")" status.json | wc -l)" = 3
 '
 
 test_expect_success 'audience: a member whose risk falls leaves the destination' '

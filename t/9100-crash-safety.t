@@ -154,7 +154,7 @@ SH
 reconcile () {
 	{ grep "^{" push.err || :; } >dead.ndjson &&
 	jq -r .key changes.ndjson | sort >changed.keys &&
-	{ jq -r .key acks.ndjson && jq -r .key dead.ndjson; } | sort >settled.keys &&
+	{ rows_of acks.ndjson | jq -r .key && jq -r .key dead.ndjson; } | sort >settled.keys &&
 	test_cmp changed.keys settled.keys
 }
 

@@ -1,23 +1,82 @@
-# t/lib-dest.sh - what the destination tests (t/55NN-dest-*.t) share.
+# t/lib-dest.sh - helpers for the destination tests (t/55NN-dest-*.t,
+# t/56NN-dest-*.t).
 #
-# Source it after lib.sh and lib-fake.sh.  Each destination test runs its
-# profile against the vendor's fake (t/fake/VENDOR.py): success, partial
-# failure, throttling, auth failure, delete, a kill in the middle, and a
-# whole sync of the example warehouse (examples/NAME.sh) that, after a
-# second run with changes and deletes, leaves the fake equal to the model.
+# Source it after t/lib.sh; it sources t/lib-fake.sh.
+#
+#   saas_start NAME -- SWITCHES...   a vendor fake (t/fake/fake-saas.py
+#                        --vendor V ...): its URL in NAME.url, its state for
+#                        fake_state / fake_records / fake_count NAME; stopped
+#                        at the end of the script like every fake
+#   dest_examples [N]    copy examples/ to ./examples with a small warehouse
+#                        (N customers, default 40) already built, as a
+#                        user's checkout would have it
+#   dest_try PAGE        the commands of the block marked <!-- rx:try --> in
+#                        docs/destinations/PAGE.md (what the page tells a
+#                        user to type against the fake): the test runs them
+#                        exactly, with $FAKE_URL set
+#   acked FILE / dead FILE   the keys acked in FILE / dead-lettered in FILE,
+#                        sorted, one a line
+#
+# The t/55NN tests (a vendor fake of its own, t/fake/VENDOR.py on
+# vendorlib.py, and the example sync of examples/NAME.sh run whole):
 #
 #   keys_of FILE         the "key" of each JSON line of FILE (acks, or the
 #                        dead letters among stderr's lines), sorted
 #   fake_expect          stdin: lines "KEY<TAB>ROW-JSON"; stdout: the same
 #                        lines as fake_records prints them (sorted, the
 #                        JSON re-dumped the way the fakes dump it)
-#   dest_examples        a copy of examples/ in ./ex with its warehouse built
+#   dest_ex              a copy of examples/ in ./ex with its whole warehouse built
 #   dest_change_model    changes to ./ex/warehouse.db: 3 customers renamed,
 #                        2 gone, 2 new
 #   dest_model MAPPING [QUERY]  the model (models/customers.sql, or the
 #                        query) through ex/mappings/MAPPING, its rows on
 #                        stdout (as the example sync maps them)
 #   dest_changes N PREFIX [OP [ROW]]  N changes, one a line
+
+. "$RX_TESTS/lib-fake.sh"
+
+saas_start () {
+	name=$1
+	shift
+	[ "${1:-}" = "--" ] && shift
+	rm -f "$name.port"
+	python3 "$RX_TESTS/fake/fake-saas.py" --port-file "$name.port" --state-file "$name.state" "$@" \
+		>"$name.out" 2>&1 &
+	echo $! >"$name.pid"
+	i=0
+	while [ ! -s "$name.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "saas_start: the fake did not start:" >&2
+			cat "$name.out" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$(cat "$name.port")" >"$name.url"
+}
+
+dest_examples () {
+	rm -rf examples &&
+	cp -R "$RX_TOP/examples" examples &&
+	rm -rf examples/state examples/*.db examples/demo &&
+	sqlite3 examples/warehouse.db <examples/warehouse.sql &&
+	sqlite3 examples/warehouse.db "DELETE FROM customers WHERE rowid > ${1:-40}"
+}
+
+dest_try () {
+	awk '/<!-- rx:try -->/ { want = 1; next }
+	     want && /^```/ { if (inblock) exit; inblock = 1; next }
+	     inblock { print }' "$RX_TOP/docs/destinations/$1.md"
+}
+
+# the keys of the acks (stdout of rx-push) or of the dead letters (stderr)
+acked () {
+	sed -n 's/^{"key":\("[^"]*"\|[0-9]*\).*/\1/p' "$1" | tr -d '"' | sort
+}
+dead () {
+	grep '^{' "$1" | jq -r .key | sort
+}
 
 keys_of () {
 	grep '^{' "$1" | sed -n 's/^{"key":\("[^"]*"\|[^,]*\),.*/\1/p' | sed 's/^"\(.*\)"$/\1/' | sort
@@ -35,7 +94,7 @@ for l in sorted(out):
 '
 }
 
-dest_examples () {
+dest_ex () {
 	cp -R "$RX_TOP/examples" ex && rm -rf ex/state ex/*.db ex/demo &&
 	sqlite3 ex/warehouse.db <ex/warehouse.sql
 }

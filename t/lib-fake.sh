@@ -23,6 +23,9 @@
 #                         (t/fake/VENDOR.py; switches at the top of
 #                         t/fake/vendorlib.py); the same helpers read it
 #
+# FAKE_SCRIPT names another fake to start (t/fake/snowflake.py, ...); it
+# takes the same --port-file and --state-file and serves /_state too.
+#
 # Example:
 #   fake_start -- --family webhook --rate 5/1 &&
 #   rx-push --profile webhook --url "$FAKE_URL" <in >acks &&
@@ -39,7 +42,7 @@ fake_start () {
 	fi
 	[ "${1:-}" = "--" ] && shift
 	rm -f "$name.port"
-	python3 "$RX_TESTS/fake/fake-dest.py" --port-file "$name.port" --state-file "$name.state" "$@" \
+	python3 "${FAKE_SCRIPT:-$RX_TESTS/fake/fake-dest.py}" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &
 	echo $! >"$name.pid"
 	i=0

@@ -21,7 +21,8 @@
 # system user, which owns the data directory; the temporary directory is
 # opened up so that it can reach its socket there.  Durability is off
 # (fsync, full_page_writes) and memory small: several scripts may each
-# start a server at the same time.
+# start a server at the same time.  PG_SERVER_OPTIONS adds server options
+# ("-c shared_buffers=256MB" for a benchmark).
 
 pg_bindir=
 for d in /usr/lib/postgresql/*/bin; do
@@ -73,7 +74,7 @@ pg_start () {
 		if pg_as "$pg_bindir/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 \
 			-o "-p $PGPORT -k $PG_SOCK -c listen_addresses='$listen' -c fsync=off \
 -c full_page_writes=off -c synchronous_commit=off -c shared_buffers=16MB \
--c max_connections=20 -c max_wal_senders=0 -c wal_level=minimal" start >/dev/null 2>&1; then
+-c max_connections=20 -c max_wal_senders=0 -c wal_level=minimal ${PG_SERVER_OPTIONS:-}" start >/dev/null 2>&1; then
 			break
 		fi
 		tries=$((tries + 1))

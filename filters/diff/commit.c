@@ -4,8 +4,9 @@
  * An ack {"key":K,"hash":H,"run":"<state>.<run>",...} advances the
  * snapshot only when it names this state and the run this commit holds,
  * and H is the hash staged for K in that run: the staged row goes into
- * the snapshot (or, for a mirror delete, the key leaves it), and K is no
- * longer staged nor uncertain.  Any other ack changes nothing and is
+ * the snapshot with the destination's id (the ack's "id", else the one
+ * the change was sent with), or, for a mirror delete, the key leaves it;
+ * and K is no longer staged nor uncertain.  Any other ack changes nothing and is
  * counted: from another state (a wrong --state: exit 65), naming no run
  * (exit 65), from another run (a new run started since: its changes are
  * sent again anyway), or matching no staged change.
@@ -45,6 +46,8 @@ typedef struct commit_ctx {
 	long long last_other_run;
 	char other_state_id[64];
 	int has_uncertain;  /* in this transaction: are any keys uncertain? */
+	diff_rejects *rejects; /* {"$rx":"rejected"} records (health.c) */
+	long long rejected, closed; /* those counted; the run closed at the end */
 	sqlite3_stmt *get, *put_hash, *put_row, *del_hash, *del_row, *del_staged, *del_uncertain;
 } commit_ctx;
 
@@ -55,8 +58,9 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* 1 applied, 0 ignored, -1 error. */
-static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash)
+/* 1 applied, 0 ignored, -1 error.  id: the destination's id the ack
+ * carries (raw JSON; empty: none, keep the one the change was sent with). */
+static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned char *hash, rx_span id)
 {
 	int rc = 0;
 	sqlite3_stmt *g = c->get;
@@ -78,6 +82,10 @@ static int apply(commit_ctx *c, const char *key, size_t keylen, const unsigned c
 		sqlite3_bind_value(c->put_hash, 3, sqlite3_column_value(g, 2));
 		sqlite3_bind_text(c->put_row, 1, key, (int)keylen, SQLITE_STATIC);
 		sqlite3_bind_value(c->put_row, 2, sqlite3_column_value(g, 1));
+		if (id.n > 0)
+			sqlite3_bind_text(c->put_row, 3, id.p, (int)id.n, SQLITE_STATIC);
+		else
+			sqlite3_bind_value(c->put_row, 3, sqlite3_column_value(g, 3));
 		if (step_done(c->put_hash) < 0 || step_done(c->put_row) < 0) {
 			rc = -1;
 			goto done;
@@ -246,17 +254,12 @@ static int close_run(commit_ctx *c, char *err, size_t errlen)
 			 id, id, id, c->me, c->me_start);
 		if (rx_diff_exec(c->db, sql, err, errlen) < 0)
 			goto done;
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_changes(c->db) > 0 &&
-		    sqlite3_prepare_v2(c->db, "SELECT not_acked, inserts + updates + deletes, status FROM runs WHERE id = ?",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, id);
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0 &&
-			    strcmp((const char *)sqlite3_column_text(st, 2), "partial") == 0)
-				rx_diag("run %lld: %lld of %lld changes were not acked; the next run sends them again", id,
-					sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		/* closed: its freshness times, and its summary once committed */
+		if (sqlite3_changes(c->db) > 0) {
+			if (rx_diff_history_closed(c->db, id) < 0)
+				goto done;
+			c->closed = id;
 		}
-		sqlite3_finalize(st);
 	}
 	rc = rx_diff_exec(c->db, "COMMIT", err, errlen);
 done:
@@ -305,7 +308,7 @@ int rx_diff_commit(const diff_options *o)
 	commit_ctx c;
 	rx_reader in;
 	rx_members ms = {0};
-	rx_buf key = {0};
+	rx_buf key = {0}, idtext = {0};
 	char err[1024];
 	char *line;
 	size_t len;
@@ -313,10 +316,10 @@ int rx_diff_commit(const diff_options *o)
 	long long bad = 0, in_chunk = 0;
 
 	static const char *const sql[] = {
-		"SELECT action, row, raw FROM staged WHERE key = ?1 AND hash = ?2 AND run = ?3",
+		"SELECT action, row, raw, id FROM staged WHERE key = ?1 AND hash = ?2 AND run = ?3",
 		"INSERT INTO snapshot(key, hash, raw) VALUES(?1, ?2, ?3)"
 		" ON CONFLICT(key) DO UPDATE SET hash = ?2, raw = ?3",
-		"INSERT INTO snapshot_row(key, row) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET row = ?2",
+		"INSERT INTO snapshot_row(key, row, id) VALUES(?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET row = ?2, id = ?3",
 		"DELETE FROM snapshot WHERE key = ?",
 		"DELETE FROM snapshot_row WHERE key = ?",
 		"DELETE FROM staged WHERE key = ?",
@@ -347,6 +350,11 @@ int rx_diff_commit(const diff_options *o)
 			rx_diag("%s", sqlite3_errmsg(c.db));
 			goto done;
 		}
+	c.rejects = rx_diff_rejects_open(c.db, err, sizeof err);
+	if (c.rejects == NULL) {
+		rx_diag("%s", err);
+		goto done;
+	}
 	if (rx_reader_open(&in, "-", o->max_line, err, sizeof err) < 0) {
 		rx_diag("%s", err);
 		goto done;
@@ -375,7 +383,8 @@ int rx_diff_commit(const diff_options *o)
 		}
 		if (r == 0)
 			break;
-		if (len == 0 || rx_control_is(line, len))
+		int reject = 0; /* {"$rx":"rejected"}: answered, not applied */
+		if (len == 0 || (rx_control_is(line, len) && !(reject = rx_control_kind_is(line, len, "rejected"))))
 			continue;
 		if (rx_json_scan_object(line, len, &ms, err, sizeof err) < 0) {
 			rx_diag_at(in.name, in.line, "cannot parse the ack: %s", err);
@@ -383,6 +392,7 @@ int rx_diff_commit(const diff_options *o)
 			continue;
 		}
 		long k = rx_json_find(&ms, "key", 3), h = rx_json_find(&ms, "hash", 4), rn = rx_json_find(&ms, "run", 3);
+		long di = rx_json_find(&ms, "id", 2);
 		unsigned char hash[DIFF_HASH_LEN];
 		if (k < 0 || h < 0 || rx_json_kind(ms.m[h].value) != 's' ||
 		    rx_diff_unhex(ms.m[h].value.p + 1, ms.m[h].value.n - 2, hash) < 0) {
@@ -430,7 +440,26 @@ int rx_diff_commit(const diff_options *o)
 		}
 		rx_buf_reset(&key);
 		rx_key_text(ms.m[k].value, &key);
-		r = apply(&c, key.data, key.len, hash);
+		if (reject) {
+			long why = rx_json_find(&ms, "reason", 6);
+			r = rx_diff_reject(c.rejects, key.data, key.len, hash, run,
+					   why >= 0 ? ms.m[why].value : rx_span_of("\"rejected\"", 10));
+			if (r < 0) {
+				rx_diag("cannot record a rejected change: %s", sqlite3_errmsg(c.db));
+				goto done;
+			}
+			c.rejected += r;
+			continue;
+		}
+		/* the destination's id: kept for the key, so that every later change
+		 * of it (deletes too) can address the record by it */
+		rx_span id = {NULL, 0};
+		if (di >= 0 && rx_json_kind(ms.m[di].value) != 'z') {
+			rx_buf_reset(&idtext);
+			rx_json_put_compact(&idtext, ms.m[di].value);
+			id = rx_span_of(idtext.data, idtext.len);
+		}
+		r = apply(&c, key.data, key.len, hash, id);
 		if (r < 0) {
 			rx_diag("cannot commit an ack: %s", sqlite3_errmsg(c.db));
 			goto done;
@@ -453,6 +482,8 @@ int rx_diff_commit(const diff_options *o)
 		rx_diag("%s", err);
 		goto done;
 	}
+	if (c.closed > 0)
+		rx_diff_history_summary(o->state); /* one line: what the run did, whose fault */
 	if (c.ignored > 0)
 		rx_diag("%lld acks matched no staged change and were ignored", c.ignored);
 	if (c.other_run > 0)
@@ -471,10 +502,12 @@ done:
 		sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
 	for (size_t i = 0; i < sizeof sts / sizeof *sts; i++)
 		sqlite3_finalize(*sts[i]);
+	rx_diff_rejects_close(c.rejects);
 	sqlite3_close(c.db);
 	if (reader_open)
 		rx_reader_close(&in);
 	free(ms.m);
 	rx_buf_free(&key);
+	rx_buf_free(&idtext);
 	return status;
 }

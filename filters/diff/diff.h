@@ -51,6 +51,11 @@ typedef struct diff_options {
 	size_t max_line;
 	int threads;             /* --threads: reading threads (1: the main one only) */
 	long long commit_every;  /* --commit: acks per transaction */
+	const char *sync;        /* --sync NAME (NULL: the state's file name) */
+	const char *destination; /* --profile NAME, kept for the status view */
+	long long keep_runs;     /* --keep-runs: runs kept in the history (0: all) */
+	const char *metrics;     /* --metrics FILE */
+	int count_record;        /* --count-record: {"$rx":"changes","count":N} first */
 } diff_options;
 
 /* ---- canon.c ---- */
@@ -106,6 +111,60 @@ int rx_diff_state_id(sqlite3 *db, char id[17], char *err, size_t errlen);
 int rx_diff_seed(sqlite3 *db, uint64_t *seed, char *err, size_t errlen);
 /* --status: the history and freshness as JSON lines on w. */
 int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen);
+
+/* ---- health.c: operating syncs ---- */
+
+/* What a stage run counted, for the history. */
+typedef struct diff_counts {
+	long long missing_keys, duplicate_keys, upstream_rejected;
+} diff_counts;
+
+/* What one state says about its sync (its newest run). */
+typedef struct diff_sync {
+	char path[4096], name[256], destination[256];
+	char status[16];          /* the run's status in the history */
+	const char *outcome;      /* ok, bad rows, rejected, unanswered, aborted, failed, running, ... */
+	const char *fault;        /* "model", "destination", "delivery", combined, or "" */
+	long long run_id, rows, inserts, updates, deletes, unchanged, invalid, acked, not_acked, rejected;
+	long long model_errors;   /* rows dead-lettered by rx-diff or upstream */
+	long long snapshot_rows, uncertain, runs_kept;
+	double started, ended, duration, last_success, last_commit; /* Unix times, 0: never */
+	int running;
+	sqlite3 *db;              /* open until rx_diff_sync_close */
+} diff_sync;
+
+typedef struct diff_health {
+	int max_age;           /* seconds; 0: no limit */
+	const char *max_age_text; /* as given */
+	double max_error_rate; /* -1: no limit */
+	int json;
+} diff_health;
+
+typedef struct diff_rejects diff_rejects;
+
+/* At the end of a stage run, inside its transaction: dead letters by
+ * reason, the sync's name and destination, the history pruned. */
+int rx_diff_history_stage(sqlite3 *db, long long run, const char *status, const diff_counts *n, const diff_options *o,
+			  char *err, size_t errlen);
+/* {"$rx":"rejected"} records, inside the commit's transactions: 1
+ * counted, 0 not this run's change (or said before), -1 error. */
+diff_rejects *rx_diff_rejects_open(sqlite3 *db, char *err, size_t errlen);
+int rx_diff_reject(diff_rejects *r, const char *key, size_t keylen, const unsigned char *hash, long long run,
+		   rx_span reason);
+void rx_diff_rejects_close(diff_rejects *r);
+/* The commit closed run: the freshness times (inside its transaction). */
+int rx_diff_history_closed(sqlite3 *db, long long run);
+/* The one-line summary of the newest run, on stderr. */
+void rx_diff_history_summary(const char *path);
+int rx_diff_sync_read(const char *path, diff_sync *s, char *err, size_t errlen);
+void rx_diff_sync_close(diff_sync *s);
+/* --status over files, folders and patterns: a table or JSON lines. */
+int rx_diff_status_many(char **args, int nargs, int json);
+/* --health: one line each, exit 0 healthy or 1. */
+int rx_diff_health(char **args, int nargs, const diff_health *h);
+int rx_diff_parse_age(const char *option, const char *arg);
+/* --metrics FILE from the state. */
+int rx_diff_metrics(const char *state, const char *path, char *err, size_t errlen);
 
 /* ---- stage.c, commit.c ---- */
 

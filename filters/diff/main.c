@@ -24,6 +24,8 @@ static void usage(void)
 	printf("Usage: rx-diff --state FILE --key COL[,COL...] [OPTION]...\n"
 	       "  or:  rx-diff --state FILE --commit\n"
 	       "  or:  rx-diff --state FILE --status\n"
+	       "  or:  rx-diff --status [--json] STATE|DIR...\n"
+	       "  or:  rx-diff --health [--max-age AGE] [--max-error-rate R] STATE|DIR...\n"
 	       "Compare rows with the snapshot of what the destination holds and emit the changes;\n"
 	       "with --commit, advance the snapshot from the destination's acks.\n"
 	       "Holds its input: every row is read (to disk, not memory) before any change is emitted.\n"
@@ -54,7 +56,22 @@ static void usage(void)
 	       "                             at most 8)\n"
 	       "      --commit               read acks and advance the snapshot\n"
 	       "      --commit-every N       acks per transaction with --commit (default 10000)\n"
-	       "      --status               print the history and freshness as JSON lines\n"
+	       "      --status               print the history and freshness as JSON lines; given\n"
+	       "                             states or folders of them: one line a sync (a table,\n"
+	       "                             or JSON with --json)\n"
+	       "      --health               is each sync healthy? exit 0 if all are, 1 if not\n"
+	       "      --max-age AGE          --health: unhealthy when the last success is older\n"
+	       "                             (90s, 15m, 2h, 1d)\n"
+	       "      --max-error-rate R     --health: unhealthy when more than R (0 to 1) of the\n"
+	       "                             last run's rows or changes were dead-lettered\n"
+	       "      --json                 --status, --health: JSON lines\n"
+	       "      --sync NAME            the sync's name in summaries, views and metrics\n"
+	       "                             (default: the state's file name)\n"
+	       "      --keep-runs N          runs kept in the history (default 1000; 0: all)\n"
+	       "      --metrics FILE         write the sync's metrics for Prometheus's textfile\n"
+	       "                             collector (atomically) at the end\n"
+	       "      --count-record         write {\"$rx\":\"changes\",\"count\":N} before the changes\n"
+	       "                             (rx-push --progress shows done/total from it)\n"
 	       "  -h, --help                 show this help and exit\n"
 	       "  -V, --version              show the version and exit\n"
 	       "\n"
@@ -101,7 +118,7 @@ static double profile_delete_ratio(const char *name, double fallback)
 	v = jv_object_get(p, jv_string("max_delete_ratio"));
 	if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 0 && jv_number_value(v) <= 1)
 		r = jv_number_value(v);
-	else if (jv_get_kind(v) != JV_KIND_NULL && jv_get_kind(v) != JV_KIND_INVALID) /* invalid: no such member */
+	else if (jv_get_kind(v) != JV_KIND_NULL && jv_get_kind(v) != JV_KIND_INVALID) /* invalid: not there */
 		rx_die(RX_EXIT_FAIL, "profile '%s': \"max_delete_ratio\" is not a number from 0 to 1", path);
 	jv_free(v);
 	return r;
@@ -118,7 +135,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_IGNORE = 256, OPT_CHANGED_ONLY, OPT_MAX_INVALID, OPT_MAX_CHANGES, OPT_MAX_DELETE_RATIO,
 	       OPT_ACCEPT_SCHEMA, OPT_FULL_RESYNC, OPT_SHARD, OPT_MAXLINE, OPT_COMMIT, OPT_COMMIT_EVERY,
-	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE, OPT_PREVIEW };
+	       OPT_STATUS, OPT_THREADS, OPT_ASSUME_COMPLETE, OPT_PROFILE, OPT_PREVIEW, OPT_HEALTH, OPT_MAX_AGE,
+	       OPT_MAX_ERROR_RATE, OPT_JSON, OPT_SYNC, OPT_KEEP_RUNS, OPT_METRICS, OPT_COUNT_RECORD };
 	static const struct option longopts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"key", required_argument, NULL, 'k'},
@@ -139,13 +157,22 @@ int main(int argc, char **argv)
 		{"commit", no_argument, NULL, OPT_COMMIT},
 		{"commit-every", required_argument, NULL, OPT_COMMIT_EVERY},
 		{"status", no_argument, NULL, OPT_STATUS},
+		{"health", no_argument, NULL, OPT_HEALTH},
+		{"max-age", required_argument, NULL, OPT_MAX_AGE},
+		{"max-error-rate", required_argument, NULL, OPT_MAX_ERROR_RATE},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"sync", required_argument, NULL, OPT_SYNC},
+		{"keep-runs", required_argument, NULL, OPT_KEEP_RUNS},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"count-record", no_argument, NULL, OPT_COUNT_RECORD},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	diff_options o;
 	const char *profile = NULL;
-	int c, commit = 0, status_mode = 0, status, ratio_given = 0;
+	int c, commit = 0, status_mode = 0, status, ratio_given = 0, health_mode = 0;
+	diff_health health = {0, NULL, -1, 0};
 
 	rx_init("rx-diff");
 	/* no global count of SQLite's memory: it takes a mutex on every
@@ -159,6 +186,7 @@ int main(int argc, char **argv)
 	o.max_line = RX_MAX_LINE_DEFAULT;
 	o.commit_every = 10000;
 	o.threads = default_threads();
+	o.keep_runs = 1000;
 	while ((c = getopt_long(argc, argv, "s:k:m:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -231,6 +259,35 @@ int main(int argc, char **argv)
 		case OPT_STATUS:
 			status_mode = 1;
 			break;
+		case OPT_HEALTH:
+			health_mode = 1;
+			break;
+		case OPT_MAX_AGE:
+			health.max_age = rx_diff_parse_age("--max-age", optarg);
+			health.max_age_text = optarg;
+			break;
+		case OPT_MAX_ERROR_RATE: {
+			char *end;
+			health.max_error_rate = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(health.max_error_rate >= 0 && health.max_error_rate <= 1))
+				rx_usage_error("--max-error-rate: '%s' is not a number from 0 to 1", optarg);
+			break;
+		}
+		case OPT_JSON:
+			health.json = 1;
+			break;
+		case OPT_SYNC:
+			o.sync = optarg;
+			break;
+		case OPT_KEEP_RUNS:
+			o.keep_runs = rx_parse_number("--keep-runs", optarg, 0, (long long)1 << 62);
+			break;
+		case OPT_METRICS:
+			o.metrics = optarg;
+			break;
+		case OPT_COUNT_RECORD:
+			o.count_record = 1;
+			break;
 		case 'h':
 			usage();
 			break;
@@ -241,6 +298,22 @@ int main(int argc, char **argv)
 			rx_usage_hint();
 		}
 	}
+	if (health_mode || (status_mode && (optind < argc || o.state == NULL))) {
+		/* the views over many syncs: states, folders of them, patterns */
+		if (commit || (health_mode && status_mode))
+			rx_usage_error("give one of --commit, --status and --health");
+		if (o.state != NULL)
+			argv[--optind] = (char *)o.state;
+		if (optind >= argc)
+			rx_usage_error("no state: give state files or folders of them");
+		status = health_mode ? rx_diff_health(argv + optind, argc - optind, &health)
+				     : rx_diff_status_many(argv + optind, argc - optind, health.json);
+		free_columns(o.key_cols, o.nkey_cols);
+		free_columns(o.ignore_cols, o.nignore_cols);
+		return status;
+	}
+	if (health.json)
+		rx_usage_error("--json goes with --status STATE|DIR... or --health");
 	if (optind < argc)
 		rx_usage_error("unexpected argument '%s'", argv[optind]);
 	if (o.state == NULL)
@@ -258,6 +331,7 @@ int main(int argc, char **argv)
 
 	if (profile != NULL && !ratio_given)
 		o.max_delete_ratio = profile_delete_ratio(profile, o.max_delete_ratio);
+	o.destination = profile;
 
 	if (status_mode) {
 		sqlite3 *db = NULL;
@@ -281,6 +355,15 @@ int main(int argc, char **argv)
 		status = rx_diff_commit(&o);
 	} else {
 		status = rx_diff_stage(&o);
+	}
+	if (o.metrics != NULL && !o.preview && access(o.state, F_OK) == 0) {
+		/* the sync's metrics, from its state, whatever the run did */
+		char err[1024];
+		if (rx_diff_metrics(o.state, o.metrics, err, sizeof err) < 0) {
+			rx_diag("%s", err);
+			if (status == RX_EXIT_OK)
+				status = RX_EXIT_IOERR;
+		}
 	}
 	free_columns(o.key_cols, o.nkey_cols);
 	free_columns(o.ignore_cols, o.nignore_cols);

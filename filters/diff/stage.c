@@ -163,8 +163,8 @@ static void put_trimmed(rx_buf *b, const char *s, size_t n)
  * the change carries; full is the full current row, kept for the snapshot
  * (NULL: row itself).  changed: the names list, or NULL. */
 static int emit_change(stage_ctx *c, const char *op, const char *key, size_t keylen, const unsigned char *hash,
-		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, char *err,
-		       size_t errlen)
+		       const unsigned char *raw, int action, rx_span row, rx_span full, const char *changed, rx_span id,
+		       char *err, size_t errlen)
 {
 	char hex[2 * DIFF_HASH_LEN + 1];
 	rx_buf *b = &c->out.buf;
@@ -178,6 +178,11 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 	rx_buf_puts(b, hex);
 	rx_buf_putc(b, '"');
 	rx_buf_puts(b, c->run_tag);
+	if (id.n > 0) {
+		/* the destination's own id of the record: where CRMs address it */
+		rx_buf_puts(b, ",\"id\":");
+		rx_buf_put(b, id.p, id.n);
+	}
 	if (changed != NULL) {
 		rx_buf_puts(b, ",\"changed\":[");
 		rx_buf_puts(b, changed);
@@ -196,10 +201,11 @@ static int emit_change(stage_ctx *c, const char *op, const char *key, size_t key
 		full = row;
 	if (c->stg == NULL)
 		return 0; /* a preview stages nothing */
-	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, err, errlen);
+	return rx_diff_stager_put(c->stg, op, key, keylen, hash, raw, action, full, id, err, errlen);
 }
 
-/* The last delivered row of a key, unpacked into out: 1, 0 none, -1 error. */
+/* The last delivered row of a key, unpacked into out, and its id at the
+ * destination into c->id: 1, 0 none, -1 error. */
 static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = c->get_row;
@@ -213,6 +219,10 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 			found = -1;
 		} else {
 			found = 1;
+			if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+				rx_buf_reset(&c->id);
+				rx_buf_put(&c->id, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			}
 		}
 	} else if (rc != SQLITE_DONE) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
@@ -220,6 +230,32 @@ static int last_row(stage_ctx *c, const char *key, size_t keylen, rx_buf *out, c
 	}
 	sqlite3_reset(st);
 	return found;
+}
+
+/* The destination's id of a delivered key, alone, into c->id (the row is
+ * not needed; no id there leaves c->id as it was): 0, or -1 error. */
+static int last_id(stage_ctx *c, const char *key, size_t keylen, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = c->get_id;
+	int rc;
+
+	sqlite3_bind_text(st, 1, key, (int)keylen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		rx_buf_reset(&c->id);
+		rx_buf_put(&c->id, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
+		return -1;
+	}
+	return 0;
+}
+
+static rx_span id_of(const stage_ctx *c)
+{
+	return rx_span_of(c->id.data, c->id.len);
 }
 
 /* A key with exactly one model row.  snap: the key's entry in the
@@ -262,14 +298,18 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		return 0;
 	}
 	if (snap == NULL) {
+		/* new to the snapshot (an uncertain key may have an id already) */
 		c->inserts++;
 		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
-				   NULL, err, errlen);
+				   NULL, id_of(c), err, errlen);
 	}
 	c->updates++;
-	if (uncertain || o->mode == MODE_DELETE) /* the destination may hold anything: send it all */
+	if (uncertain || o->mode == MODE_DELETE) { /* the destination may hold anything: send it all */
+		if (last_id(c, key, r->keylen, err, errlen) < 0)
+			return -1;
 		return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, rx_span_of(row.data, row.len), none,
-				   NULL, err, errlen);
+				   NULL, id_of(c), err, errlen);
+	}
 	/* which fields changed, from the last delivered row */
 	int found = last_row(c, key, r->keylen, &old, err, errlen);
 	if (found < 0)
@@ -304,7 +344,7 @@ static int merge_row(stage_ctx *c, rec *r, const rec *snap, int uncertain, char 
 		send = rx_span_of(partial.data, partial.len);
 	}
 	return emit_change(c, op, key, r->keylen, r->hash, r->raw, 0, send, rx_span_of(row.data, row.len),
-			   changed.data ? changed.data : "", err, errlen);
+			   changed.data ? changed.data : "", id_of(c), err, errlen);
 }
 
 /* A key gone from the model: in mirror mode, a delete that carries the
@@ -331,7 +371,7 @@ static int merge_gone(stage_ctx *c, const char *key, size_t keylen, const unsign
 		sent_row = rx_span_of(row.data, row.len);
 	}
 	c->deletes++;
-	return emit_change(c, "delete", key, keylen, hash, NULL, 1, sent_row, sent_row, NULL, err, errlen);
+	return emit_change(c, "delete", key, keylen, hash, NULL, 1, sent_row, sent_row, NULL, id_of(c), err, errlen);
 }
 
 /* Dead-letter one row of a duplicated key. */
@@ -347,6 +387,7 @@ static int duplicate(stage_ctx *c, const rec *r, const rx_buf *key)
 	rx_buf_puts(&msg, " (no row with this key is synced)");
 	rx_diff_dead_letter(row.data, row.len, msg.data);
 	c->invalid++;
+	c->duplicates++;
 	return 0;
 }
 
@@ -418,9 +459,9 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 	memset(&feed, 0, sizeof feed);
 	/* a preview opens no run: the keys an earlier run staged (which a run
 	 * would now make uncertain) are uncertain too */
-	const char *unc_sql = c->o->preview ? "SELECT key, hash, row FROM staged UNION ALL SELECT key, hash, row FROM"
-					      " uncertain WHERE key NOT IN (SELECT key FROM staged) ORDER BY key"
-					    : "SELECT key, hash, row FROM uncertain ORDER BY key";
+	const char *unc_sql = c->o->preview ? "SELECT key, hash, row, id FROM staged UNION ALL SELECT key, hash, row, id"
+					      " FROM uncertain WHERE key NOT IN (SELECT key FROM staged) ORDER BY key"
+					    : "SELECT key, hash, row, id FROM uncertain ORDER BY key";
 	if (sqlite3_prepare_v2(c->rdb, unc_sql, -1, &unc, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->rdb));
 		goto done;
@@ -459,6 +500,11 @@ static int merge(stage_ctx *c, char *err, size_t errlen)
 			break;
 		int in_snap = sk != NULL && cmp_pk(skp, sk, skn, kp, key, keylen) == 0;
 		int in_unc = uk != NULL && cmp_pk(ukp, uk, ukn, kp, key, keylen) == 0;
+		/* the key's id at the destination, so far: the one an uncertain
+		 * change was sent with (the snapshot's, read when needed, wins) */
+		rx_buf_reset(&c->id);
+		if (in_unc && sqlite3_column_type(unc, 3) == SQLITE_TEXT)
+			rx_buf_put(&c->id, sqlite3_column_text(unc, 3), (size_t)sqlite3_column_bytes(unc, 3));
 		int in_model = in != NULL && cmp_pk(rd[heap[0]].prefix, rec_key(in), in->keylen, kp, key, keylen) == 0;
 		const rec *snap = in_snap && (feed.cur->flags & REC_HASH) ? feed.cur : NULL;
 		const unsigned char *snap_hash = snap != NULL ? snap->hash : NULL;
@@ -637,7 +683,7 @@ static int open_run(stage_ctx *c, char *err, size_t errlen)
 	st = NULL;
 	/* changes sent by earlier runs and never acked: uncertain */
 	if (rx_diff_exec(db,
-			 "INSERT OR REPLACE INTO uncertain(key, hash, row) SELECT key, hash, row FROM staged;"
+			 "INSERT OR REPLACE INTO uncertain(key, hash, row, id) SELECT key, hash, row, id FROM staged;"
 			 "DELETE FROM staged;",
 			 err, errlen) < 0)
 		goto done;
@@ -717,6 +763,11 @@ done:
 	if (rc < 0)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 	sqlite3_finalize(st);
+	if (rc == 0) {
+		/* the history's dead letters by reason, and its retention */
+		diff_counts n = {c->invalid - c->duplicates, c->duplicates, c->end.rejected};
+		rc = rx_diff_history_stage(c->db, c->run_id, status, &n, c->o, err, errlen);
+	}
 	return rc;
 }
 
@@ -802,6 +853,17 @@ static int copy_out(stage_ctx *c)
 	int status = RX_EXIT_OK;
 
 	rx_writer_init(&w, 1);
+	if (c->o->count_record) {
+		/* how many changes follow, for rx-push's progress (control.c) */
+		char sync[256];
+		if (c->o->sync != NULL)
+			snprintf(sync, sizeof sync, "%s", c->o->sync);
+		else
+			rx_metrics_sync_name(c->o->state, sync, sizeof sync);
+		rx_buf_printf(&w.buf, "{\"$rx\":\"changes\",\"count\":%lld,\"sync\":", c->inserts + c->updates + c->deletes);
+		rx_json_put_string(&w.buf, sync, strlen(sync));
+		rx_buf_printf(&w.buf, "%s}\n", c->run_tag);
+	}
 	for (;;) {
 		rx_buf_reserve(&w.buf, 1 << 20);
 		ssize_t n = pread(c->out_fd, w.buf.data + w.buf.len, (1 << 20), pos);
@@ -912,7 +974,8 @@ int rx_diff_stage(const diff_options *o)
 	}
 	sqlite3_busy_timeout(c.rdb, 60000);
 	sqlite3_exec(c.rdb, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(c.rdb, "SELECT row FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(c.rdb, "SELECT row, id FROM snapshot_row WHERE key = ?", -1, &c.get_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c.rdb, "SELECT id FROM snapshot_row WHERE key = ?", -1, &c.get_id, NULL) != SQLITE_OK) {
 		rx_diag("%s", sqlite3_errmsg(c.rdb));
 		goto fail_run;
 	}
@@ -931,7 +994,7 @@ int rx_diff_stage(const diff_options *o)
 		goto guard_rails;
 	}
 	if (sqlite3_prepare_v2(c.db,
-			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw) VALUES(?, ?, ?, ?, ?, ?, ?)",
+			       "INSERT OR REPLACE INTO staged(key, run, op, hash, action, row, raw, id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &c.put_staged, NULL) != SQLITE_OK) {
 		rx_diag("%s", sqlite3_errmsg(c.db));
 		goto fail_run;
@@ -995,7 +1058,8 @@ guard_rails:
 	}
 	if (o->preview) {
 		sqlite3_finalize(c.get_row);
-		c.get_row = NULL;
+		sqlite3_finalize(c.get_id);
+		c.get_row = c.get_id = NULL;
 		goto emit;
 	}
 	long long changes = c.inserts + c.updates + c.deletes;
@@ -1020,8 +1084,9 @@ guard_rails:
 		rx_diag("%s", err);
 	rx_killpoint("emit");
 	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.get_id);
 	sqlite3_finalize(c.put_staged);
-	c.get_row = c.put_staged = NULL;
+	c.get_row = c.get_id = c.put_staged = NULL;
 emit:
 	sqlite3_close(c.rdb);
 	c.rdb = NULL;
@@ -1052,7 +1117,9 @@ fail_run:
 	}
 done:
 	sqlite3_finalize(c.get_row);
+	sqlite3_finalize(c.get_id);
 	sqlite3_finalize(c.put_staged);
+	rx_buf_free(&c.id);
 	sqlite3_close(c.rdb);
 	if (c.db != NULL)
 		sqlite3_close(c.db);

@@ -92,8 +92,10 @@ typedef struct stage_ctx {
 	long long held_deletes; /* deletes not emitted for that */
 	/* counters */
 	long long rows, inserts, updates, deletes, unchanged, invalid, snapshot_rows;
+	long long duplicates;  /* of invalid: rows of a key seen twice (the rest: no key) */
 	/* statements */
-	sqlite3_stmt *get_row, *put_staged;
+	sqlite3_stmt *get_row, *get_id, *put_staged;
+	rx_buf id;          /* the destination's id of the key being merged (raw JSON; empty: none) */
 	sqlite3 *rdb;       /* the merge's reads, while the stager owns db */
 	rx_buf dict;        /* the state's row dictionary (empty: none yet) */
 	rx_buf sample;      /* without one: the first rows read, to make it */
@@ -188,10 +190,11 @@ typedef struct stager {
 
 int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long run_id, const rx_buf *dict, char *err,
 			 size_t errlen);
-/* Queue one change; row is the full row kept for the snapshot.  0, or -1
+/* Queue one change; row is the full row kept for the snapshot, id the
+ * destination's id it was sent with (raw JSON; empty: none).  0, or -1
  * with err when staging has failed. */
 int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
-		       const unsigned char *raw, int action, rx_span row, char *err, size_t errlen);
+		       const unsigned char *raw, int action, rx_span row, rx_span id, char *err, size_t errlen);
 /* Wait until every queued change is staged (abandon: drop them and stop):
  * 0, or -1 with err.  The connection is the caller's again. */
 int rx_diff_stager_finish(stager *s, int abandon, char *err, size_t errlen);

@@ -23,9 +23,10 @@
 
 #define STAGER_BYTES ((size_t)256 << 10)
 
-/* One change in a block, followed by its key and its row, padded to 8. */
+/* One change in a block, followed by its key, its row and the
+ * destination's id (raw JSON, when known), padded to 8. */
 typedef struct job {
-	uint32_t keylen, rowlen;
+	uint32_t keylen, rowlen, idlen, pad;
 	int32_t action;
 	uint32_t has_raw;
 	char op[8];
@@ -35,7 +36,7 @@ typedef struct job {
 
 static size_t job_bytes(const job *j)
 {
-	return (sizeof(job) + j->keylen + j->rowlen + 7) & ~(size_t)7;
+	return (sizeof(job) + j->keylen + j->rowlen + j->idlen + 7) & ~(size_t)7;
 }
 
 static int stage_job(stager *s, const job *j, rx_buf *packed)
@@ -54,6 +55,10 @@ static int stage_job(stager *s, const job *j, rx_buf *packed)
 		sqlite3_bind_blob(st, 7, j->raw, DIFF_RAW_LEN, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
+	if (j->idlen > 0)
+		sqlite3_bind_text(st, 8, key + j->keylen + j->rowlen, (int)j->idlen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -107,7 +112,7 @@ int rx_diff_stager_start(stager *s, sqlite3 *db, sqlite3_stmt *put, long long ru
 }
 
 int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen, const unsigned char *hash,
-		       const unsigned char *raw, int action, rx_span row, char *err, size_t errlen)
+		       const unsigned char *raw, int action, rx_span row, rx_span id, char *err, size_t errlen)
 {
 	rx_buf *b = s->blk;
 	job j;
@@ -115,6 +120,7 @@ int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen
 	memset(&j, 0, sizeof j);
 	j.keylen = (uint32_t)keylen;
 	j.rowlen = (uint32_t)row.n;
+	j.idlen = (uint32_t)id.n;
 	j.action = action;
 	snprintf(j.op, sizeof j.op, "%s", op);
 	memcpy(j.hash, hash, DIFF_HASH_LEN);
@@ -127,7 +133,9 @@ int rx_diff_stager_put(stager *s, const char *op, const char *key, size_t keylen
 	memcpy(b->data + b->len, &j, sizeof j);
 	memcpy(b->data + b->len + sizeof j, key, keylen);
 	memcpy(b->data + b->len + sizeof j + keylen, row.p, row.n);
-	memset(b->data + b->len + sizeof j + keylen + row.n, 0, size - sizeof j - keylen - row.n);
+	if (id.n > 0)
+		memcpy(b->data + b->len + sizeof j + keylen + row.n, id.p, id.n);
+	memset(b->data + b->len + sizeof j + keylen + row.n + id.n, 0, size - sizeof j - keylen - row.n - id.n);
 	b->len += size;
 	if (b->len >= STAGER_BYTES) {
 		rx_diff_blockq_push(&s->q);

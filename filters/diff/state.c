@@ -9,17 +9,29 @@
  *   snapshot(key, hash, raw) per key, the hash of the last delivered row
  *                            and the fingerprint of its raw text (NULL:
  *                            not known)
- *   snapshot_row(key, row)   that row, packed (kept apart so that the
- *                            key-ordered scan of snapshot stays small)
- *   staged(key, run, op, hash, action, row, raw)
+ *   snapshot_row(key, row, id) that row, packed (kept apart so that the
+ *                            key-ordered scan of snapshot stays small), and
+ *                            the record's id at the destination (its raw
+ *                            JSON, from an ack; NULL: not known)
+ *   staged(key, run, op, hash, action, row, raw, id)
  *                            the changes of the open run not yet acked;
  *                            action 0 puts row (and raw) into the
- *                            snapshot, 1 removes the key from it
- *   uncertain(key, hash, row) keys sent by an earlier run and never acked:
- *                            the next run sends their current state
+ *                            snapshot, 1 removes the key from it; id is the
+ *                            one the change was sent with
+ *   uncertain(key, hash, row, id) keys sent by an earlier run and never
+ *                            acked: the next run sends their current state
  *   runs(...)                the history, and the lock: a run whose end is
  *                            not recorded holds the state while its stage
  *                            process or its committer process lives
+ *   run_errors(run, stage, reason, count)
+ *                            each run's dead letters by the stage that
+ *                            wrote them and why (health.c)
+ *   rejected(run, key, reason) the staged changes of the newest run that
+ *                            the destination rejected (rx-push said so
+ *                            with {"$rx":"rejected"}): answered, not
+ *                            applied; they stay staged
+ *   totals(name, value)      the counts of runs dropped from the history
+ *                            (--keep-runs), so that counters never fall
  *   meta(name, value)        the column set of the last delivered run, a
  *                            commit process waiting for its run, the
  *                            seed of the fingerprints (raw_seed), the row
@@ -31,7 +43,9 @@
  *
  * PRAGMA application_id marks the file as ours; PRAGMA user_version is the
  * schema version.  Version 1 had no fingerprints; version 2 no state id
- * nor dictionary checksum; opening an older file upgrades it in place.
+ * nor dictionary checksum; version 3 no destination ids; version 4 no
+ * run_errors, rejected, totals nor runs.rejected; opening an older file
+ * upgrades it in place.
  */
 #include "diff.h"
 
@@ -47,25 +61,34 @@
 #include <unistd.h>
 
 #define APPLICATION_ID 0x72786466 /* "rxdf" */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 5
+
+/* What operating a sync needs (health.c): version 5 */
+#define OPS_SCHEMA \
+	"CREATE TABLE IF NOT EXISTS run_errors(run INTEGER NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL," \
+	" count INTEGER NOT NULL, PRIMARY KEY(run, stage, reason)) WITHOUT ROWID;" \
+	"CREATE TABLE IF NOT EXISTS rejected(run INTEGER NOT NULL, key TEXT NOT NULL, reason TEXT NOT NULL," \
+	" PRIMARY KEY(run, key)) WITHOUT ROWID;" \
+	"CREATE TABLE IF NOT EXISTS totals(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 
 static const char schema[] =
 	"CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"CREATE TABLE snapshot(key TEXT PRIMARY KEY, hash BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE snapshot_row(key TEXT PRIMARY KEY, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE staged(key TEXT PRIMARY KEY, run INTEGER NOT NULL, op TEXT NOT NULL,"
-	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB) WITHOUT ROWID;"
-	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;"
+	" hash BLOB NOT NULL, action INTEGER NOT NULL, row BLOB NOT NULL, raw BLOB, id TEXT) WITHOUT ROWID;"
+	"CREATE TABLE uncertain(key TEXT PRIMARY KEY, hash BLOB NOT NULL, row BLOB NOT NULL, id TEXT) WITHOUT ROWID;"
 	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT NOT NULL, staged TEXT, ended TEXT,"
 	" mode TEXT, shard TEXT, pid INTEGER, pid_start INTEGER, committer INTEGER, committer_start INTEGER,"
 	" columns TEXT, rows INTEGER DEFAULT 0, inserts INTEGER DEFAULT 0, updates INTEGER DEFAULT 0,"
 	" deletes INTEGER DEFAULT 0, unchanged INTEGER DEFAULT 0, invalid INTEGER DEFAULT 0,"
 	" acked INTEGER DEFAULT 0, ignored INTEGER DEFAULT 0, not_acked INTEGER DEFAULT 0,"
-	" status TEXT NOT NULL);"
+	" status TEXT NOT NULL, rejected INTEGER DEFAULT 0);"
+	OPS_SCHEMA
 	"INSERT INTO meta(name, value) VALUES('raw_seed', random());"
 	"INSERT INTO meta(name, value) VALUES('state_id', lower(hex(randomblob(8))));"
 	"PRAGMA application_id = 1920492646;"
-	"PRAGMA user_version = 3;";
+	"PRAGMA user_version = 5;";
 
 
 /* Version 1 to 2: fingerprints, computed for the rows already delivered. */
@@ -136,6 +159,29 @@ static int upgrade_2(sqlite3 *db, char *err, size_t errlen)
 done:
 	rx_buf_free(&dict);
 	return rc;
+}
+
+/* Version 3 to 4: the destination's id of each record. */
+static int upgrade_3(sqlite3 *db, char *err, size_t errlen)
+{
+	return rx_diff_exec(db,
+			    "ALTER TABLE snapshot_row ADD COLUMN id TEXT;"
+			    "ALTER TABLE staged ADD COLUMN id TEXT;"
+			    "ALTER TABLE uncertain ADD COLUMN id TEXT;"
+			    "PRAGMA user_version = 4;",
+			    err, errlen);
+}
+
+/* Version 4 to 5: dead letters by reason, rejected changes, totals. */
+static int upgrade_4(sqlite3 *db, char *err, size_t errlen)
+{
+	long long has = 0;
+
+	if (rx_diff_pragma_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'rejected'", &has, err,
+			       errlen) < 0 ||
+	    (has == 0 && rx_diff_exec(db, "ALTER TABLE runs ADD COLUMN rejected INTEGER DEFAULT 0", err, errlen) < 0))
+		return -1;
+	return rx_diff_exec(db, OPS_SCHEMA "PRAGMA user_version = 5", err, errlen);
 }
 
 int rx_diff_state_id(sqlite3 *db, char id[17], char *err, size_t errlen)
@@ -293,7 +339,9 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 			goto done;
 		long long was = version;
 		if ((version == 1 && upgrade_1(db, err, errlen) < 0) ||
-		    (version >= 1 && version <= 2 && upgrade_2(db, err, errlen) < 0)) {
+		    (version >= 1 && version <= 2 && upgrade_2(db, err, errlen) < 0) ||
+		    (version >= 1 && version <= 3 && upgrade_3(db, err, errlen) < 0) ||
+		    (version >= 1 && version <= 4 && upgrade_4(db, err, errlen) < 0)) {
 			char why[256];
 			snprintf(why, sizeof why, "%s", err);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -305,7 +353,10 @@ int rx_diff_state_open(const char *path, int create, sqlite3 **out, char *err, s
 			goto done;
 		if (was >= 1 && was < SCHEMA_VERSION)
 			rx_diag("upgraded state '%s' from schema version %lld to %d (%s)", path, was, SCHEMA_VERSION,
-				was == 1 ? "fingerprints of the delivered rows, the state's id" : "the state's id");
+				was == 1   ? "fingerprints of the delivered rows, the state's id, destination ids, dead letters by reason"
+				: was == 2 ? "the state's id, destination ids, dead letters by reason"
+				: was == 3 ? "destination ids, dead letters by reason"
+					   : "dead letters by reason, totals");
 	}
 	if (fresh) {
 		if (rx_diff_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
@@ -583,10 +634,10 @@ int rx_diff_status(sqlite3 *db, rx_writer *w, char *err, size_t errlen)
 	if (sqlite3_prepare_v2(db,
 			       "SELECT (SELECT count(*) FROM snapshot), (SELECT count(*) FROM staged),"
 			       " (SELECT count(*) FROM uncertain),"
-			       " (SELECT max(ended) FROM runs WHERE acked > 0 OR status = 'done'),"
-			       " (SELECT CAST(round((julianday('now') - julianday(max(ended))) * 86400) AS INTEGER)"
-			       "  FROM runs WHERE acked > 0 OR status = 'done'),"
-			       " (SELECT status FROM runs ORDER BY id DESC LIMIT 1)",
+			       " last, CAST(round((julianday('now') - julianday(last)) * 86400) AS INTEGER),"
+			       " (SELECT status FROM runs ORDER BY id DESC LIMIT 1)"
+			       " FROM (SELECT coalesce((SELECT value FROM meta WHERE name = 'last_success'),"
+			       "  (SELECT max(ended) FROM runs WHERE acked > 0 OR status = 'done')) AS last)",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	if (sqlite3_step(st) != SQLITE_ROW)

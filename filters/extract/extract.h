@@ -19,7 +19,7 @@
 #include "rx.h"
 
 typedef struct extract_options {
-	const char *source;    /* file path, or connection string */
+	const char *source;    /* file path, connection string, or URL */
 	const char *query;     /* SQL, or NULL */
 	const char *table;     /* table name, or NULL */
 	char delimiter;        /* CSV field delimiter */
@@ -30,6 +30,19 @@ typedef struct extract_options {
 	size_t max_line;       /* NDJSON line limit */
 	char *key;             /* --key, for --shard */
 	unsigned shard, nshards; /* --shard I/N, or 0/0 */
+	/* the HTTP warehouses (http.h): NULL or 0 when not given */
+	const char *base_url;  /* --base-url: instead of the service's own */
+	const char *user;      /* Snowflake --user */
+	const char *warehouse; /* Snowflake warehouse name, Databricks warehouse id */
+	const char *role;      /* Snowflake --role */
+	const char *database;  /* Snowflake --database */
+	const char *catalog;   /* Databricks --catalog */
+	const char *schema;    /* Snowflake, Databricks --schema */
+	const char *location;  /* BigQuery --location */
+	const char *credentials; /* BigQuery --credentials FILE */
+	const char *disposition; /* Databricks: "EXTERNAL_LINKS" or "INLINE" */
+	long timeout;          /* --timeout seconds */
+	int retries;           /* --retries */
 } extract_options;
 
 /* Finish one row sitting at the end of out->buf (from `start`): apply the
@@ -52,9 +65,18 @@ void rx_extract_put_int(rx_buf *b, long long v);
 /* Append a JSON number text, as a string when a double cannot hold it. */
 void rx_extract_put_number(rx_buf *b, const char *s, size_t n);
 
+/* dbt.c: "SELECT * FROM <relation>" of a dbt model named in a manifest
+ * (caller frees), or NULL with err. */
+char *rx_extract_dbt_query(const char *manifest_path, const char *model, int postgres, char *err, size_t errlen);
+
 int rx_extract_sqlite(const extract_options *o, rx_writer *out);
 int rx_extract_csv(const extract_options *o, rx_writer *out);
 int rx_extract_ndjson(const extract_options *o, rx_writer *out);
 int rx_extract_postgres(const extract_options *o, rx_writer *out);
+int rx_extract_mysql(const extract_options *o, rx_writer *out);
+int rx_extract_snowflake(const extract_options *o, rx_writer *out);
+int rx_extract_bigquery(const extract_options *o, rx_writer *out);
+int rx_extract_databricks(const extract_options *o, rx_writer *out);
+int rx_extract_clickhouse(const extract_options *o, rx_writer *out);
 
 #endif

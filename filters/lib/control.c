@@ -19,6 +19,19 @@
  *
  *   {"$rx":"request","method":"POST","url":...,"headers":...,"body":...}
  *
+ * rx-diff writes, as the first line of a run's changes, how many follow,
+ * so that rx-push can show done/total; rx-batch passes it on and
+ * rx-push and the commit read no change from it:
+ *
+ *   {"$rx":"changes","count":6,"sync":"app","run":"5d2a9c0e7b1f4a36.12"}
+ *
+ * rx-push writes, beside the acks on stdout, one for each record it
+ * dead-letters, so that the commit knows the destination answered it
+ * (the run counts as one that happened) and why, by reason:
+ *
+ *   {"$rx":"rejected","key":"C1","hash":"<hex>","run":"...","op":"upsert",
+ *    "reason":"http_422"}
+ *
  * A row whose first member is "$rx" is therefore not a row; no model
  * column is ever named that in practice, and rx-extract refuses one.
  */
@@ -100,4 +113,30 @@ void rx_control_put_end(rx_buf *b, long long rows, long long rejected)
 	if (rejected > 0)
 		rx_buf_printf(b, ",\"rejected\":%lld", rejected);
 	rx_buf_puts(b, "}\n");
+}
+
+int rx_control_kind_is(const char *s, size_t n, const char *kind)
+{
+	size_t i = 0, k = strlen(kind);
+
+	if (!rx_control_is(s, n))
+		return 0;
+	while (i < n && s[i] != '"')
+		i++;
+	i += 5; /* "$rx" */
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == ':'))
+		i++;
+	return n - i >= k + 2 && s[i] == '"' && memcmp(s + i + 1, kind, k) == 0 && s[i + 1 + k] == '"';
+}
+
+long long rx_control_count(const char *s, size_t n)
+{
+	rx_members ms = {0};
+	long long count = -1;
+	char err[128];
+
+	if (rx_json_scan_object(s, n, &ms, err, sizeof err) == 0 && count_member(&ms, "count", &count, err, sizeof err) < 0)
+		count = -1;
+	free(ms.m);
+	return count;
 }

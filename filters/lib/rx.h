@@ -262,6 +262,10 @@ int rx_control_is(const char *s, size_t n);
 int rx_control_end(const char *s, size_t n, rx_end *end, char *err, size_t errlen);
 /* Append an end record (with "\n"); rejected 0 is left out. */
 void rx_control_put_end(rx_buf *b, long long rows, long long rejected);
+/* Is the line the control record {"$rx":"KIND",...}? */
+int rx_control_kind_is(const char *s, size_t n, const char *kind);
+/* The "count" of a {"$rx":"changes","count":N} record, or -1. */
+long long rx_control_count(const char *s, size_t n);
 
 /* ---- secrets (secret.c) ---- */
 
@@ -337,5 +341,44 @@ void rx_parse_shard(const char *arg, unsigned *i, unsigned *n);
  * modulo n, plus one.  In SQL, for pushing the filter into a query:
  *   ('x' || lpad(substr(md5(KEY::text), 1, 8), 16, '0'))::bit(64)::bigint % N + 1 */
 unsigned rx_shard_of(const char *key, size_t n, unsigned nshards);
+
+/* ---- metrics for Prometheus's textfile collector (metrics.c) ---- */
+
+typedef struct rx_metrics {
+	rx_buf text;     /* the file being made */
+	rx_buf previous; /* the file it replaces (counters carry on from it) */
+} rx_metrics;
+
+/* Start a metrics file; previous (NULL: none) is the file it will replace. */
+void rx_metrics_open(rx_metrics *m, const char *previous);
+/* "# HELP" and "# TYPE" of a family (type: counter or gauge). */
+void rx_metrics_family(rx_metrics *m, const char *name, const char *type, const char *help);
+/* The end of a list of labels (a typed null: a bare NULL may be an int). */
+#define RX_LABELS_END ((const char *)NULL)
+/* One sample; after the value, (label, value) pairs ending with
+ * RX_LABELS_END. */
+void rx_metrics_sample(rx_metrics *m, const char *name, double value, ...);
+/* A counter: the previous file's value of the same series plus add. */
+void rx_metrics_counter(rx_metrics *m, const char *name, double add, ...);
+/* The previous file's value of a series (labels as above), or 0. */
+double rx_metrics_previous(const rx_metrics *m, const char *name, ...);
+/* The values of the label that follows prefix ('name{sync="a",reason="')
+ * in the previous file's samples, into out[max][48]: how many. */
+size_t rx_metrics_previous_labels(const rx_metrics *m, const char *prefix, char (*out)[48], size_t max);
+/* Write the file atomically (a temporary file beside it, fsync, rename),
+ * secrets scrubbed.  0, or -1 with err. */
+int rx_metrics_write(rx_metrics *m, const char *path, char *err, size_t errlen);
+void rx_metrics_free(rx_metrics *m);
+/* The metrics of a stage that reads rows and writes them (rx-extract,
+ * rx-map): rx_PROGRAM_rows_total{outcome="written"|"dead_lettered"},
+ * runs, the last run's duration and start, the last success; counters
+ * carried on from the file replaced.  sync NULL: the file's name. */
+void rx_metrics_stage(const char *path, const char *sync, const char *program, const char *what, double rows,
+		      double dead, double started, double ended, int ok);
+/* Wall-clock seconds. */
+double rx_metrics_now(void);
+/* The default name of a sync: the file name without directory nor
+ * extension ("state/app.db" is "app"). */
+void rx_metrics_sync_name(const char *path, char *out, size_t len);
 
 #endif

@@ -82,6 +82,8 @@ static void usage(void)
 	       "Other options:\n"
 	       "      --max-line BYTES     longest line accepted (default 64M)\n"
 	       "  -u, --unbuffered         write each line at once\n"
+	       "      --metrics FILE       write the run's metrics for Prometheus's textfile collector\n"
+	       "      --sync NAME          the sync label of the metrics (default: FILE's name)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
@@ -525,6 +527,13 @@ static int map_input(mapper *m, const char *path, size_t max_line, rx_writer *w)
 			rc = RX_EXIT_DATAERR;
 			goto done;
 		}
+		if (rx_control_is(line, len) && rx_control_kind_is(line, len, "changes")) {
+			/* rx-diff's count of the changes that follow: passed on */
+			rx_buf_put(&w->buf, line, len);
+			rx_buf_putc(&w->buf, '\n');
+			rx_writer_record(w);
+			continue;
+		}
 		if (rx_control_is(line, len)) {
 			rx_end end;
 			if (rx_control_end(line, len, &end, err, sizeof err) < 0) {
@@ -593,7 +602,7 @@ done:
 int main(int argc, char **argv)
 {
 	enum { OPT_SELECT = 256, OPT_RENAME, OPT_SET, OPT_HASH, OPT_DROPNULLS, OPT_ROWS, OPT_PII, OPT_PIIFILE,
-	       OPT_PROFILE, OPT_MAXLINE, OPT_COUNTRY };
+	       OPT_PROFILE, OPT_MAXLINE, OPT_COUNTRY, OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"expr", required_argument, NULL, 'e'},
 		{"from-file", required_argument, NULL, 'f'},
@@ -608,6 +617,8 @@ int main(int argc, char **argv)
 		{"pii-file", required_argument, NULL, OPT_PIIFILE},
 		{"profile", required_argument, NULL, OPT_PROFILE},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"sync", required_argument, NULL, OPT_SYNC},
 		{"unbuffered", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -617,6 +628,8 @@ int main(int argc, char **argv)
 	const char *profile = NULL, *program_file = NULL;
 	size_t max_line = 0;
 	int c, unbuffered = 0, status = RX_EXIT_OK;
+	const char *metrics = NULL, *sync = NULL;
+	double started = rx_metrics_now();
 	rx_writer out;
 	char err[8192];
 
@@ -671,6 +684,12 @@ int main(int argc, char **argv)
 		case OPT_PROFILE:
 			profile = optarg;
 			break;
+		case OPT_METRICS:
+			metrics = optarg;
+			break;
+		case OPT_SYNC:
+			sync = optarg;
+			break;
 		case OPT_MAXLINE:
 			max_line = rx_parse_size("--max-line", optarg);
 			break;
@@ -715,6 +734,9 @@ int main(int argc, char **argv)
 		status = RX_EXIT_IOERR;
 	else if (status == RX_EXIT_OK && m.dead > 0)
 		status = RX_EXIT_DEADLETTER;
+	if (metrics != NULL)
+		rx_metrics_stage(metrics, sync, "map", "mapped and written", (double)m.rows_out, (double)m.dead, started,
+				 rx_metrics_now(), status == RX_EXIT_OK || status == RX_EXIT_DEADLETTER);
 
 	/* tidy up, so leak checkers see a clean exit */
 	if (m.program != NULL)

@@ -6,11 +6,16 @@
  * line is the secret.  A secret is never taken from argv nor from the
  * profile itself, and never printed: dry runs and messages show "***".
  *
- * OAuth2 (client credentials or refresh token) fetches an access token
+ * OAuth2 (client credentials, refresh token, or a JWT bearer assertion
+ * signed with a service account's key, RFC 7523) fetches an access token
  * from the profile's token_url at start-up and again when it is about to
- * expire or a request is answered 401.
+ * expire or a request is answered 401.  A service account's private key
+ * is read once from its JSON key file and kept only in memory; every
+ * assertion signed with it is registered as a secret.
  */
 #include "push.h"
+#include "rxjwt.h"
+
 
 #include <errno.h>
 #include <stdio.h>
@@ -109,6 +114,121 @@ static const char *needs(const char *type)
 	return "password_env or password_file";
 }
 
+/* ---- the JWT bearer grant (service accounts) ---- */
+
+/* The service account's key file (credentials_env names a variable
+ * holding its path, as GOOGLE_APPLICATION_CREDENTIALS does, or
+ * credentials_file is the path): client_email, private_key,
+ * private_key_id and token_uri.  The token URL is the profile's
+ * token_url when it has one, else the file's token_uri. */
+static int load_service_account(push_auth *a, const push_profile *p, char *err, size_t errlen)
+{
+	jv auth = p->auth;
+	char *path = member_string(auth, "credentials_file");
+	char *text = NULL;
+	jv key = jv_invalid();
+	int rc = -1;
+
+	if (path == NULL) {
+		char *var = member_string(auth, "credentials_env");
+		const char *e = var ? getenv(var) : NULL;
+		if (var == NULL) {
+			snprintf(err, errlen, "profile %s: auth: the jwt_bearer grant needs \"credentials_env\" or "
+				 "\"credentials_file\" (a service account's JSON key file)", p->name);
+		} else if (e == NULL || *e == '\0') {
+			snprintf(err, errlen, "$%s is not set (profile %s: auth takes the path of a service account's key "
+				 "file from it)", var, p->name);
+		} else {
+			path = rx_xstrdup(e);
+		}
+		free(var);
+		if (path == NULL)
+			return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read the service account key file '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	fclose(f);
+	text = rx_read_file(path);
+	char why[256];
+	if (rx_jv_parse(text, strlen(text), &key, why, sizeof why) < 0 || jv_get_kind(key) != JV_KIND_OBJECT) {
+		snprintf(err, errlen, "the service account key file '%s' is not a JSON object", path);
+		goto cleanup;
+	}
+	char *pem = member_string(key, "private_key");
+	a->jwt_iss = member_string(key, "client_email");
+	a->jwt_kid = member_string(key, "private_key_id");
+	if (pem == NULL || a->jwt_iss == NULL) {
+		snprintf(err, errlen, "the service account key file '%s' has no %s", path,
+			 pem == NULL ? "private_key" : "client_email");
+		free(pem);
+		goto cleanup;
+	}
+	char what[600];
+	snprintf(what, sizeof what, "'%s' (its private_key)", path);
+	a->jwt_key = rx_jwt_key_from_pem(pem, strlen(pem), NULL, what, err, errlen);
+	memset(pem, 0, strlen(pem));
+	free(pem);
+	if (a->jwt_key == NULL)
+		goto cleanup;
+	if (a->token_url == NULL) {
+		a->token_url = member_string(key, "token_uri");
+		if (a->token_url == NULL) {
+			snprintf(err, errlen, "profile %s: auth: no token_url, and '%s' has no token_uri", p->name, path);
+			goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	jv_free(key);
+	if (text != NULL) {
+		memset(text, 0, strlen(text));
+		free(text);
+	}
+	free(path);
+	return rc;
+}
+
+/* A signed assertion (RS256) for the token endpoint, appended to out:
+ * iss the service account, scope, aud the token URL, an hour of life. */
+static int sign_assertion(push_auth *a, const char *scope, const char *subject, rx_buf *out, char *err,
+			  size_t errlen)
+{
+	rx_buf header = {0}, claims = {0};
+	long now = (long)rx_push_now();
+	int rc = -1;
+
+	rx_buf_puts(&header, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
+	if (a->jwt_kid != NULL) {
+		rx_buf_puts(&header, ",\"kid\":");
+		rx_json_put_string(&header, a->jwt_kid, strlen(a->jwt_kid));
+	}
+	rx_buf_putc(&header, '}');
+	rx_buf_puts(&claims, "{\"iss\":");
+	rx_json_put_string(&claims, a->jwt_iss, strlen(a->jwt_iss));
+	if (scope != NULL) {
+		rx_buf_puts(&claims, ",\"scope\":");
+		rx_json_put_string(&claims, scope, strlen(scope));
+	}
+	if (subject != NULL) {
+		rx_buf_puts(&claims, ",\"sub\":");
+		rx_json_put_string(&claims, subject, strlen(subject));
+	}
+	rx_buf_puts(&claims, ",\"aud\":");
+	rx_json_put_string(&claims, a->token_url, strlen(a->token_url));
+	rx_buf_printf(&claims, ",\"iat\":%ld,\"exp\":%ld}", now, now + 3600);
+	if (rx_jwt_sign(a->jwt_key, header.data, claims.data, out, err, errlen) < 0)
+		goto cleanup;
+	rx_secret_add(out->data); /* good for an hour: as secret as the token */
+	rc = 0;
+cleanup:
+	rx_buf_free(&header);
+	rx_buf_free(&claims);
+	return rc;
+}
+
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err, size_t errlen)
 {
 	jv auth = p->auth;
@@ -127,6 +247,7 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		a->secret = secret(auth, "token", 0, err, errlen, &bad);
 	} else if (strcmp(a->type, "header") == 0 || strcmp(a->type, "query") == 0) {
 		a->header_name = member_string(auth, "name");
+		a->prefix = member_string(auth, "prefix");
 		a->secret = secret(auth, "value", 0, err, errlen, &bad);
 		if (a->header_name == NULL) {
 			snprintf(err, errlen, "profile %s: auth: no \"name\" for the %s", p->name,
@@ -145,13 +266,16 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		free(password);
 	} else if (strcmp(a->type, "oauth2") == 0) {
 		char *url = member_string(auth, "token_url");
+		char *g = member_string(auth, "grant");
 		rx_buf b = {0};
-		if (url == NULL) {
+		if (url == NULL && (g == NULL || strcmp(g, "jwt_bearer") != 0)) {
 			snprintf(err, errlen, "profile %s: auth: oauth2 needs \"token_url\"", p->name);
+			free(g);
 			return -1;
 		}
+		free(g);
 		/* {base} is the base URL, so --url moves the token endpoint too */
-		char *brace = strstr(url, "{base}");
+		char *brace = url ? strstr(url, "{base}") : NULL;
 		if (brace != NULL) {
 			rx_buf_put(&b, url, (size_t)(brace - url));
 			rx_buf_puts(&b, base ? base : "");
@@ -162,6 +286,11 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 			a->token_url = url;
 		}
 		a->can_refresh = 1;
+		char *grant = member_string(auth, "grant");
+		int jwt = grant != NULL && strcmp(grant, "jwt_bearer") == 0;
+		free(grant);
+		if (jwt && load_service_account(a, p, err, errlen) < 0)
+			return -1;
 		a->secret = secret(auth, "token", 0, err, errlen, &bad);
 		if (bad)
 			return -1;
@@ -233,6 +362,24 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 	}
 	if (grant == NULL)
 		grant = rx_xstrdup(refresh ? "refresh_token" : "client_credentials");
+	if (strcmp(grant, "jwt_bearer") == 0) {
+		/* RFC 7523: the assertion is the credential, nothing else is sent */
+		char *subject = member_string(auth, "subject");
+		rx_buf jwt = {0};
+		int signed_ok = a->jwt_key != NULL && sign_assertion(a, scope, subject, &jwt, err, errlen) == 0;
+		if (a->jwt_key == NULL)
+			snprintf(err, errlen, "profile %s: oauth2 jwt_bearer: no service account key", p->name);
+		free(subject);
+		if (!signed_ok) {
+			rx_buf_free(&jwt);
+			goto cleanup;
+		}
+		put_form(&form, c, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+		put_form(&form, c, "assertion", jwt.data);
+		memset(jwt.data, 0, jwt.len);
+		rx_buf_free(&jwt);
+		goto send;
+	}
 	put_form(&form, c, "grant_type", grant);
 	if (strcmp(grant, "refresh_token") == 0) {
 		if (refresh == NULL) {
@@ -245,6 +392,7 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
 	put_form(&form, c, "client_id", id);
 	put_form(&form, c, "client_secret", sec);
 	put_form(&form, c, "scope", scope);
+send:
 	curl_easy_setopt(c, CURLOPT_URL, a->token_url);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.data ? form.data : "");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -333,6 +481,8 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 	const char *name = "Authorization";
 	if (strcmp(a->type, "header") == 0) {
 		name = a->header_name;
+		if (a->prefix != NULL)
+			rx_buf_puts(&h, a->prefix);
 		rx_buf_puts(&h, a->secret);
 	} else if (strcmp(a->type, "basic") == 0) {
 		rx_buf_puts(&h, "Basic ");
@@ -361,5 +511,10 @@ void rx_push_auth_free(push_auth *a)
 		free(a->secret);
 	}
 	free(a->token_url);
+	free(a->prefix);
+	if (a->jwt_key != NULL)
+		rx_jwt_key_free(a->jwt_key);
+	free(a->jwt_iss);
+	free(a->jwt_kid);
 	memset(a, 0, sizeof *a);
 }

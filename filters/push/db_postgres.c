@@ -31,6 +31,23 @@
  *    key"); a delete that finds none is done (the row is gone either way).
  *  - A lost connection, or a COMMIT that fails, fails the whole batch
  *    (-1): nothing is acknowledged, and the records stay unacked.
+ *  - The bulk path: a batch of at least bulk_min_records records (the
+ *    profile's, default BULK_MIN) of one member list is COPYed into a
+ *    temporary table shaped like the columns written (their types and
+ *    typmods from the catalogue, so COPY converts each value as a
+ *    parameter would be; bytea stays base64 text, decoded in the merge),
+ *    then merged by one statement: INSERT ... SELECT (ON CONFLICT ... DO
+ *    UPDATE for upsert), UPDATE ... FROM ... RETURNING the ordinals
+ *    updated (a key found nowhere rejects its record; the temporary
+ *    table's UNIQUE key makes a key given twice fail the COPY), or
+ *    DELETE ... USING, the last two as nested loops over the table's
+ *    index (the temporary table has no statistics, and a hash join
+ *    would scan the whole table for each batch).  All of it under a savepoint: when any of it fails (a value
+ *    the column refuses, a constraint, a key twice in an update) the
+ *    savepoint is rolled back and the batch takes the per-record path,
+ *    which rejects exactly the records at fault.  The temporary table is
+ *    made once per statement (ON COMMIT DELETE ROWS empties it at each
+ *    commit) and lives as long as the session.
  */
 #include "db.h"
 
@@ -40,16 +57,20 @@
 #include <string.h>
 
 enum {
-	SEGMENT = 100,   /* records per pipeline Sync */
-	MAX_CACHED = 64, /* prepared statements kept before starting over */
+	SEGMENT = 100,     /* records per pipeline Sync */
+	MAX_CACHED = 64,   /* prepared statements kept before starting over */
+	BULK_MIN = 100,    /* records in a batch from which COPY and one merge are used */
+	COPY_CHUNK = 64 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
 };
 
 typedef struct pg_column {
 	char *name;    /* plain */
+	size_t namelen; /* strlen(name): matched against every member of every row */
 	char category; /* pg_type.typcategory: 'A' array, ... */
 	int json;      /* json or jsonb */
 	int bytea;     /* bytea */
 	int is_key;    /* one of the key columns */
+	char *type;    /* format_type(): the type with its typmod, for the bulk table */
 } pg_column;
 
 typedef struct pg_statement {
@@ -57,6 +78,9 @@ typedef struct pg_statement {
 	char name[32];   /* prepared statement name */
 	int ok;          /* prepared; else message says why not */
 	char *message;
+	int bulk;        /* bulk path: 0 not tried yet, 1 its table exists, -1 not possible */
+	char *bulk_copy; /* COPY rx_bulk_N (...) FROM STDIN */
+	char *bulk_merge; /* the merge statement */
 } pg_statement;
 
 struct rx_db {
@@ -78,6 +102,9 @@ struct rx_db {
 	size_t capvalues;
 	size_t *stmt_of;         /* per record of a batch: index in stmts, or -1 */
 	size_t capbatch;
+	size_t bulk_min;         /* records from which the bulk path is taken */
+	unsigned char *hit;      /* bulk update: the records whose key found a row */
+	rx_buf copy;             /* bulk: COPY data waiting to be sent */
 };
 
 static void put_ident(rx_buf *b, const char *s)
@@ -102,13 +129,17 @@ static void pg_close(rx_db *d)
 		return;
 	PQfinish(d->conn);
 	free(d->table);
-	for (size_t i = 0; i < d->ncols; i++)
+	for (size_t i = 0; i < d->ncols; i++) {
 		free(d->cols[i].name);
+		free(d->cols[i].type);
+	}
 	free(d->cols);
 	free(d->keys);
 	for (size_t i = 0; i < d->nstmts; i++) {
 		free(d->stmts[i].signature);
 		free(d->stmts[i].message);
+		free(d->stmts[i].bulk_copy);
+		free(d->stmts[i].bulk_merge);
 	}
 	free(d->stmts);
 	free(d->ms.m);
@@ -121,19 +152,28 @@ static void pg_close(rx_db *d)
 	free(d->values);
 	free(d->params);
 	free(d->stmt_of);
+	free(d->hit);
+	rx_buf_free(&d->copy);
 	free(d);
 }
 
 static void session_settings(rx_db *d);
 
-static rx_db *pg_open(const char *target, const char *table, char *const *keys, size_t nkeys, char *err,
-		      size_t errlen)
+static rx_db *pg_open(const char *target, const char *table, char *const *keys, size_t nkeys, jv profile,
+		      char *err, size_t errlen)
 {
 	rx_db *d = rx_xmalloc(sizeof *d);
 	PGresult *res = NULL;
 	char msg[512];
 
 	memset(d, 0, sizeof *d);
+	d->bulk_min = BULK_MIN;
+	if (jv_get_kind(profile) == JV_KIND_OBJECT) {
+		jv v = jv_object_get(jv_copy(profile), jv_string("bulk_min_records"));
+		if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 1)
+			d->bulk_min = jv_number_value(v) > 1e12 ? (size_t)-1 : (size_t)jv_number_value(v);
+		jv_free(v);
+	}
 	d->conn = PQconnectdb(target);
 	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK) {
 		rx_one_line(d->conn ? PQerrorMessage(d->conn) : "out of memory", msg, sizeof msg);
@@ -150,7 +190,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 	const char *values[1] = {table};
 	res = PQexecParams(d->conn,
 			   "SELECT c.oid::regclass::text, a.attname, t.typcategory, a.atttypid IN (114, 3802),"
-			   " a.atttypid = 17 OR t.typbasetype = 17"
+			   " a.atttypid = 17 OR t.typbasetype = 17, format_type(a.atttypid, a.atttypmod)"
 			   " FROM pg_catalog.pg_class c"
 			   " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
 			   " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
@@ -171,10 +211,12 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 	d->cols = rx_xmalloc(d->ncols * sizeof *d->cols);
 	for (size_t i = 0; i < d->ncols; i++) {
 		d->cols[i].name = rx_xstrdup(PQgetvalue(res, (int)i, 1));
+		d->cols[i].namelen = strlen(d->cols[i].name);
 		d->cols[i].category = PQgetvalue(res, (int)i, 2)[0];
 		d->cols[i].json = PQgetvalue(res, (int)i, 3)[0] == 't';
 		d->cols[i].bytea = PQgetvalue(res, (int)i, 4)[0] == 't';
 		d->cols[i].is_key = 0;
+		d->cols[i].type = rx_xstrdup(PQgetvalue(res, (int)i, 5));
 	}
 	d->keys = rx_xmalloc(nkeys * sizeof *d->keys);
 	for (size_t k = 0; k < nkeys; k++) {
@@ -210,7 +252,7 @@ static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 	for (size_t m = 0; m < d->ms.n; m++) {
 		size_t i;
 		for (i = 0; i < d->ncols; i++)
-			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, strlen(d->cols[i].name)))
+			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
 				break;
 		if (i == d->ncols) {
 			if (is_delete) { /* a delete needs only the keys */
@@ -619,8 +661,313 @@ static void forget_statements(rx_db *d)
 	for (size_t i = 0; i < d->nstmts; i++) {
 		free(d->stmts[i].signature);
 		free(d->stmts[i].message);
+		free(d->stmts[i].bulk_copy);
+		free(d->stmts[i].bulk_merge);
 	}
 	d->nstmts = 0;
+}
+
+/* ---- the bulk path ---- */
+
+/* The bulk table's column for a member: bytea travels as base64 text. */
+static void put_bulk_value_expr(rx_buf *s, const pg_column *c, const char *alias)
+{
+	if (c->bytea)
+		rx_buf_puts(s, "decode(");
+	if (alias != NULL)
+		rx_buf_printf(s, "%s.", alias);
+	put_ident(s, c->name);
+	if (c->bytea)
+		rx_buf_puts(s, ", 'base64')");
+}
+
+/* "t.k = b.k AND ..." over the key columns. */
+static void put_key_match(rx_buf *s, const rx_db *d)
+{
+	for (size_t k = 0; k < d->nkeys; k++) {
+		const pg_column *c = &d->cols[d->keys[k]];
+		if (k > 0)
+			rx_buf_puts(s, " AND ");
+		rx_buf_puts(s, "t.");
+		put_ident(s, c->name);
+		rx_buf_puts(s, " = ");
+		put_bulk_value_expr(s, c, "b");
+	}
+}
+
+/* Make statement st's bulk table and SQL (outside a transaction).  The
+ * mapped members are d->ms / d->map (those of one of its records).  0,
+ * or -1 when the connection is gone; st->bulk is 1 or -1 after it. */
+static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
+{
+	rx_buf sql = {0}, cols = {0};
+	char table[48];
+	int first;
+
+	snprintf(table, sizeof table, "pg_temp.rx_bulk_%lu", ++d->serial);
+	/* the table: an ordinal, then the columns written, typed as they are */
+	rx_buf_printf(&sql, "CREATE TEMPORARY TABLE %s (\"rx ordinal\" bigint", table);
+	for (size_t m = 0; m < d->ms.n; m++) {
+		const pg_column *c;
+		if (d->map[m] == (size_t)-1)
+			continue;
+		c = &d->cols[d->map[m]];
+		rx_buf_puts(&sql, ", ");
+		put_ident(&sql, c->name);
+		rx_buf_printf(&sql, " %s", c->bytea ? "text" : c->type);
+		rx_buf_puts(&cols, ", ");
+		put_ident(&cols, c->name);
+	}
+	int update = strcmp(op, "update") == 0;
+	if (update) { /* a key given twice fails the COPY: its records go one by one, in order */
+		rx_buf_puts(&sql, ", UNIQUE (");
+		for (size_t k = 0; k < d->nkeys; k++) {
+			if (k > 0)
+				rx_buf_puts(&sql, ", ");
+			put_ident(&sql, d->cols[d->keys[k]].name);
+		}
+		rx_buf_putc(&sql, ')');
+	}
+	rx_buf_puts(&sql, ") ON COMMIT DELETE ROWS");
+	PGresult *res = PQexec(d->conn, sql.data);
+	st->bulk = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
+	PQclear(res);
+	if (st->bulk < 0)
+		goto done;
+
+	rx_buf_reset(&sql);
+	rx_buf_printf(&sql, "COPY %s (\"rx ordinal\"%s) FROM STDIN", table, cols.data ? cols.data : "");
+	st->bulk_copy = rx_xstrdup(sql.data);
+
+	rx_buf_reset(&sql);
+	first = 1;
+	if (update) {
+		rx_buf_printf(&sql, "UPDATE %s AS t SET ", d->table);
+		for (size_t m = 0; m < d->ms.n; m++) {
+			const pg_column *c;
+			if (d->map[m] == (size_t)-1 || d->cols[d->map[m]].is_key)
+				continue;
+			c = &d->cols[d->map[m]];
+			if (!first)
+				rx_buf_puts(&sql, ", ");
+			first = 0;
+			put_ident(&sql, c->name);
+			rx_buf_puts(&sql, " = ");
+			put_bulk_value_expr(&sql, c, "b");
+		}
+		if (first) { /* nothing but keys: find the row, change nothing */
+			put_ident(&sql, d->cols[d->keys[0]].name);
+			rx_buf_puts(&sql, " = t.");
+			put_ident(&sql, d->cols[d->keys[0]].name);
+		}
+		rx_buf_printf(&sql, " FROM %s AS b WHERE ", table);
+		put_key_match(&sql, d);
+		rx_buf_puts(&sql, " RETURNING b.\"rx ordinal\"");
+		st->bulk_merge = rx_xstrdup(sql.data);
+		goto done;
+	}
+
+	rx_buf_reset(&sql);
+	if (strcmp(op, "delete") == 0) {
+		rx_buf_printf(&sql, "DELETE FROM %s AS t USING %s AS b WHERE ", d->table, table);
+		put_key_match(&sql, d);
+		st->bulk_merge = rx_xstrdup(sql.data);
+		goto done;
+	}
+	/* insert, upsert (ON CONFLICT: an index probe per row, whatever the
+	 * planner thinks of the temporary table's size) */
+	rx_buf_printf(&sql, "INSERT INTO %s (%s) SELECT ", d->table, cols.data ? cols.data + 2 : "");
+	first = 1;
+	for (size_t m = 0; m < d->ms.n; m++) {
+		if (!first)
+			rx_buf_puts(&sql, ", ");
+		first = 0;
+		put_bulk_value_expr(&sql, &d->cols[d->map[m]], NULL);
+	}
+	rx_buf_printf(&sql, " FROM %s", table);
+	if (strcmp(op, "upsert") == 0) {
+		rx_buf_puts(&sql, " ON CONFLICT (");
+		for (size_t k = 0; k < d->nkeys; k++) {
+			if (k > 0)
+				rx_buf_puts(&sql, ", ");
+			put_ident(&sql, d->cols[d->keys[k]].name);
+		}
+		rx_buf_puts(&sql, ") DO ");
+		first = 1;
+		for (size_t m = 0; m < d->ms.n; m++) {
+			const pg_column *c = &d->cols[d->map[m]];
+			if (c->is_key)
+				continue;
+			rx_buf_puts(&sql, first ? "UPDATE SET " : ", ");
+			first = 0;
+			put_ident(&sql, c->name);
+			rx_buf_puts(&sql, " = EXCLUDED.");
+			put_ident(&sql, c->name);
+		}
+		if (first)
+			rx_buf_puts(&sql, "NOTHING");
+	}
+	st->bulk_merge = rx_xstrdup(sql.data);
+done:
+	rx_buf_free(&sql);
+	rx_buf_free(&cols);
+	return PQstatus(d->conn) == CONNECTION_OK ? 0 : -1;
+}
+
+/* Append s[0..n) in COPY's text format: backslash, tab, newline and
+ * carriage return escaped. */
+static void put_copy_text(rx_buf *b, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i], e;
+		switch (c) {
+		case '\\': e = '\\'; break;
+		case '\t': e = 't'; break;
+		case '\n': e = 'n'; break;
+		case '\r': e = 'r'; break;
+		default: continue;
+		}
+		rx_buf_put(b, s + start, i - start);
+		rx_buf_putc(b, '\\');
+		rx_buf_putc(b, e);
+		start = i + 1;
+	}
+	rx_buf_put(b, s + start, n - start);
+}
+
+/* Send the COPY data gathered; 0 or -1. */
+static int copy_flush(rx_db *d)
+{
+	if (d->copy.len > 0 && PQputCopyData(d->conn, d->copy.data, (int)d->copy.len) != 1)
+		return -1;
+	rx_buf_reset(&d->copy);
+	return 0;
+}
+
+/* Give up the bulk path for this batch: back to before it.  1, or -1 when
+ * the connection failed. */
+static int bulk_abandon(rx_db *d, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	/* a COPY still open is ended first */
+	while ((res = PQgetResult(d->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_COPY_IN)
+			PQputCopyEnd(d->conn, "rx-push: abandoned");
+		else if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+			break;
+	}
+	if (exec(d, "ROLLBACK TO SAVEPOINT rx_bulk", err, errlen) < 0 ||
+	    exec(d, "RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
+		return -1;
+	return 1;
+}
+
+/* The records of statement s through COPY and one merge, inside the
+ * batch's transaction.  0: done (their results set, and their stmt_of
+ * cleared so the per-record path skips them); 1: it could not be done
+ * (nothing of it remains: the per-record path takes the batch); -1: the
+ * connection failed. */
+static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, rx_db_result *results,
+		    char *err, size_t errlen)
+{
+	pg_statement *st = &d->stmts[s];
+	char scan_err[128];
+	PGresult *res;
+	int is_update = strcmp(op, "update") == 0;
+
+	if (exec(d, "SAVEPOINT rx_bulk", err, errlen) < 0)
+		return -1;
+	res = PQexec(d->conn, st->bulk_copy);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		PQclear(res);
+		return bulk_abandon(d, err, errlen);
+	}
+	PQclear(res);
+	rx_buf_reset(&d->copy);
+	for (size_t i = 0; i < n; i++) {
+		if (d->stmt_of[i] != s)
+			continue;
+		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		map_members(d, op, scan_err, sizeof scan_err);
+		fill_params(d);
+		char digits[24], *p = digits + sizeof digits;
+		size_t v = i;
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		rx_buf_put(&d->copy, p, (size_t)(digits + sizeof digits - p));
+		for (size_t m = 0; m < d->ms.n; m++) {
+			if (d->map[m] == (size_t)-1)
+				continue;
+			rx_buf_putc(&d->copy, '\t');
+			if (d->params[m] == NULL)
+				rx_buf_put(&d->copy, "\\N", 2);
+			else
+				put_copy_text(&d->copy, d->params[m], d->values[m].len);
+		}
+		rx_buf_putc(&d->copy, '\n');
+		if (d->copy.len >= COPY_CHUNK && copy_flush(d) < 0)
+			goto lost;
+	}
+	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
+		goto lost;
+	int copied = 1;
+	while ((res = PQgetResult(d->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			copied = 0;
+		PQclear(res);
+	}
+	if (PQstatus(d->conn) != CONNECTION_OK)
+		goto lost;
+	if (!copied) /* a value its column refuses: the per-record path says which */
+		return bulk_abandon(d, err, errlen);
+	if (strcmp(op, "update") == 0 || strcmp(op, "delete") == 0) {
+		/* the temporary table has no statistics: without this the planner
+		 * may hash-join it with the whole table, a scan per batch */
+		if (exec(d, "SET LOCAL enable_hashjoin = off", err, errlen) < 0 ||
+		    exec(d, "SET LOCAL enable_mergejoin = off", err, errlen) < 0)
+			return -1;
+	}
+	res = PQexec(d->conn, st->bulk_merge);
+	ExecStatusType rs = PQresultStatus(res);
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+		PQclear(res);
+		if (PQstatus(d->conn) != CONNECTION_OK)
+			goto lost;
+		return bulk_abandon(d, err, errlen); /* a constraint: the per-record path finds whose */
+	}
+	if (is_update) {
+		memset(d->hit, 0, n);
+		for (int r = 0; r < PQntuples(res); r++) {
+			unsigned long long ord = strtoull(PQgetvalue(res, r, 0), NULL, 10);
+			if (ord < n)
+				d->hit[ord] = 1;
+		}
+	}
+	PQclear(res);
+	if (exec(d, "RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (d->stmt_of[i] != s)
+			continue;
+		results[i].ok = !is_update || d->hit[i];
+		if (!results[i].ok)
+			snprintf(results[i].message, sizeof results[i].message, "no row with this key in %s", d->table);
+		d->stmt_of[i] = (size_t)-1;
+	}
+	return 0;
+lost:
+	if (err[0] == '\0') {
+		char msg[400];
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	}
+	return -1;
 }
 
 /* After a reconnection: the session's settings again. */
@@ -631,11 +978,12 @@ static void session_settings(rx_db *d)
 	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
 }
 
-static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
-		    size_t errlen)
+static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		    rx_db_result *results, char *err, size_t errlen)
 {
 	char why[512];
 
+	(void)ids; /* rows are found by their key columns */
 	err[0] = '\0';
 	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
 	    strcmp(op, "delete") != 0) {
@@ -654,13 +1002,14 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_
 		forget_statements(d);
 	}
 	if (d->nstmts >= MAX_CACHED) {
-		if (exec(d, "DEALLOCATE ALL", err, errlen) < 0)
+		if (exec(d, "DEALLOCATE ALL", err, errlen) < 0 || exec(d, "DISCARD TEMP", err, errlen) < 0)
 			return -1;
 		forget_statements(d);
 	}
 	if (d->capbatch < n) {
 		d->capbatch = n;
 		d->stmt_of = rx_xrealloc(d->stmt_of, n * sizeof *d->stmt_of);
+		d->hit = rx_xrealloc(d->hit, n);
 	}
 
 	/* check and prepare before the transaction: a record that cannot be
@@ -690,8 +1039,42 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_
 		d->stmt_of[i] = (size_t)s;
 	}
 
+	/* the bulk path, for the records of the first record's statement
+	 * when there are enough of them */
+	size_t bulk = (size_t)-1, nbulk = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->stmt_of[i] == (size_t)-1)
+			continue;
+		if (bulk == (size_t)-1)
+			bulk = d->stmt_of[i];
+		if (d->stmt_of[i] == bulk)
+			nbulk++;
+	}
+	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 0) {
+		for (size_t i = 0; i < n; i++) /* the statement's member map, again */
+			if (d->stmt_of[i] == bulk) {
+				rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why);
+				map_members(d, op, why, sizeof why);
+				break;
+			}
+		if (bulk_prepare(d, &d->stmts[bulk], op) < 0) {
+			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
+			snprintf(err, errlen, "PostgreSQL: %s", why);
+			return -1;
+		}
+	}
+
 	if (exec(d, "BEGIN", err, errlen) < 0)
 		return -1;
+	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 1) {
+		int rc = run_bulk(d, op, rows, n, bulk, results, err, errlen);
+		if (rc < 0)
+			goto rollback;
+		if (rc > 0) /* back to no result for any record */
+			for (size_t i = 0; i < n; i++)
+				if (d->stmt_of[i] != (size_t)-1)
+					results[i].ok = 0;
+	}
 	size_t from = 0;
 	while (from < n) {
 		size_t to = from + SEGMENT < n ? from + SEGMENT : n;
@@ -729,4 +1112,4 @@ rollback:
 	return -1;
 }
 
-const rx_db_driver rx_db_postgres = {"postgres", pg_open, pg_apply, pg_close};
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close};

@@ -56,10 +56,12 @@ static void sqlite_close(rx_db *d)
 	free(d);
 }
 
-static rx_db *sqlite_open(const char *target, const char *table, char *const *keys, size_t nkeys, char *err,
-			  size_t errlen)
+static rx_db *sqlite_open(const char *target, const char *table, char *const *keys, size_t nkeys, jv profile,
+			  char *err, size_t errlen)
 {
 	rx_db *d = calloc(1, sizeof *d);
+
+	(void)profile; /* nothing of its own to read */
 	rx_buf b = {0};
 
 	if (d == NULL)
@@ -290,9 +292,10 @@ static void apply_one(rx_db *d, const char *op, rx_span row, rx_db_result *r)
 	r->ok = 1;
 }
 
-static int sqlite_apply(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
-			size_t errlen)
+static int sqlite_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+			rx_db_result *results, char *err, size_t errlen)
 {
+	(void)ids; /* rows are found by their key columns */
 	if (exec(d, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -312,4 +315,4 @@ rollback:
 	return -1;
 }
 
-const rx_db_driver rx_db_sqlite = {"sqlite", sqlite_open, sqlite_apply, sqlite_close};
+const rx_db_driver rx_db_sqlite = {"sqlite", 1, sqlite_open, sqlite_apply, sqlite_close};

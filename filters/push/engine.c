@@ -25,7 +25,7 @@
  *    (after a signal, for at most --grace); records not settled stay held
  *    and are counted unacked by main.c.
  */
-#include "push.h"
+#include "engine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,43 +37,9 @@
 #define REPLY_MAX (16 << 20)   /* keep at most this much of a reply */
 #define QUOTA_WAIT 900         /* a throttle asking to wait longer is a quota */
 
-typedef struct request {
-	char op[8];                  /* the records' op */
-	push_record **recs;          /* owned array */
-	size_t n;
-	int attempts;                /* sends so far */
-	int throttles;               /* 429s so far */
-	int refreshed;               /* a 401 already led to a token refresh */
-	unsigned token_generation;   /* of the token it was sent with */
-	unsigned long long seq;      /* order of arrival; retries keep it */
-	double not_before;           /* earliest start (back-off) */
-	/* while running */
-	CURL *easy;
-	struct curl_slist *headers;
-	rx_buf body;                 /* the request body */
-	rx_buf reply;                /* the reply body */
-	rx_buf reply_headers;        /* raw header lines of the final reply */
-	int reply_truncated;
-	char errbuf[CURL_ERROR_SIZE];
-	double started;
-	struct request *next;
-} request;
-
 static unsigned long long next_seq;
 
-typedef struct engine {
-	push_ctx *c;
-	CURLM *multi;
-	request *queue;              /* waiting to start (unordered; due ones first found) */
-	request *running;            /* in flight */
-	size_t nrunning;
-	size_t hold_max;             /* read no input while this many records are held */
-	CURL **idle;                 /* easy handles kept for reuse */
-	size_t nidle;
-	double wake;                 /* earliest time something waits for */
-} engine;
-
-static request *request_new(const char *op, push_record **recs, size_t n)
+request *rx_push_request_new(const char *op, push_record **recs, size_t n)
 {
 	request *r = calloc(1, sizeof *r);
 
@@ -87,8 +53,9 @@ static request *request_new(const char *op, push_record **recs, size_t n)
 	return r;
 }
 
-static void request_free(request *r)
+void rx_push_request_free(request *r)
 {
+	free(r->job);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
 	rx_buf_free(&r->reply);
@@ -97,7 +64,7 @@ static void request_free(request *r)
 	free(r);
 }
 
-static void queue_push(engine *e, request *r)
+void rx_push_queue(engine *e, request *r)
 {
 	r->next = e->queue;
 	e->queue = r;
@@ -159,7 +126,7 @@ static void add_headers(struct curl_slist **h, rx_buf *shown, jv obj)
 	}
 }
 
-static void add_query(rx_buf *url, jv obj, const push_profile *p, const push_record *first)
+static void add_query(rx_buf *url, jv obj, const push_profile *p, const request *r)
 {
 	if (jv_get_kind(obj) != JV_KIND_OBJECT)
 		return;
@@ -168,11 +135,40 @@ static void add_query(rx_buf *url, jv obj, const push_profile *p, const push_rec
 			rx_buf_putc(url, strchr(url->data, '?') ? '&' : '?');
 			rx_buf_puts(url, jv_string_value(k));
 			rx_buf_putc(url, '=');
-			rx_push_template(url, jv_string_value(v), p, first->op, first, 1);
+			rx_push_template_request(url, jv_string_value(v), p, r->op, r->recs, r->n, r->job, 1);
 		}
 		jv_free(k);
 		jv_free(v);
 	}
+}
+
+/* A GET has no body: its body program's object gives the query
+ * parameters instead (a lookup by SOQL: {"q": "SELECT Id ... IN (...)"}). */
+static void add_body_query(rx_buf *url, const rx_buf *body)
+{
+	jv obj;
+	char err[128];
+
+	if (rx_jv_parse(body->data, body->len, &obj, err, sizeof err) < 0)
+		return;
+	if (jv_get_kind(obj) == JV_KIND_OBJECT) {
+		jv_object_foreach(obj, k, v) {
+			rx_buf text = {0};
+			if (jv_get_kind(v) == JV_KIND_STRING)
+				rx_buf_puts(&text, jv_string_value(v));
+			else
+				rx_jv_put(&text, jv_copy(v));
+			char *e = curl_easy_escape(NULL, text.data ? text.data : "", (int)text.len);
+			char *ke = curl_easy_escape(NULL, jv_string_value(k), 0);
+			rx_buf_printf(url, "%c%s=%s", strchr(url->data, '?') ? '&' : '?', ke ? ke : "", e ? e : "");
+			curl_free(e);
+			curl_free(ke);
+			rx_buf_free(&text);
+			jv_free(k);
+			jv_free(v);
+		}
+	}
+	jv_free(obj);
 }
 
 /* URL and headers of a request; shown (dry run) gets the headers as JSON
@@ -183,8 +179,10 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 	const push_profile *p = &c->prof;
 
 	rx_buf_puts(url, c->url);
-	rx_push_template(url, op->path, p, r->op, r->recs[0], 1);
-	add_query(url, op->query, p, r->recs[0]);
+	rx_push_template_request(url, op->path, p, r->op, r->recs, r->n, r->job, 1);
+	add_query(url, op->query, p, r);
+	if (strcmp(op->method, "GET") == 0 && op->has_body && r->body.len > 0)
+		add_body_query(url, &r->body);
 	rx_push_auth_apply(&c->auth, h, url, c->dry_run, shown);
 	add_header(h, shown, "Content-Type", p->content_type);
 	add_headers(h, shown, p->headers);
@@ -218,7 +216,7 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
 			for (size_t i = 0; i < r->n; i++)
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
-			request_free(r);
+			rx_push_request_free(r);
 			return -1;
 		}
 		if (r->body.len <= c->prof.max_bytes)
@@ -228,15 +226,15 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 			snprintf(msg, sizeof msg, "the request body is %zu bytes, over the profile's max_bytes of %zu",
 				 r->body.len, c->prof.max_bytes);
 			rx_push_dead(c, r->recs[0], 0, msg, NULL, 0, r->attempts);
-			request_free(r);
+			rx_push_request_free(r);
 			return -1;
 		}
 		/* split: the second half waits in the queue */
 		size_t half = r->n / 2;
-		request *rest = request_new(r->op, r->recs + half, r->n - half);
+		request *rest = rx_push_request_new(r->op, r->recs + half, r->n - half);
 		rest->attempts = r->attempts;
 		rest->seq = r->seq;
-		queue_push(e, rest);
+		rx_push_queue(e, rest);
 		r->n = half;
 	}
 }
@@ -275,14 +273,14 @@ static void dry_run(engine *e, request *r, const push_op *op)
 	curl_slist_free_all(h);
 	rx_buf_free(&url);
 	rx_buf_free(&shown);
-	request_free(r);
+	rx_push_request_free(r);
 	rx_push_flush(c);
 }
 
 static void start(engine *e, request *r)
 {
 	push_ctx *c = e->c;
-	const push_op *op = rx_push_profile_op(&c->prof, r->op);
+	const push_op *op = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
 	rx_buf url = {0};
 
 	if (op == NULL) {
@@ -290,10 +288,11 @@ static void start(engine *e, request *r)
 		snprintf(msg, sizeof msg, "profile %s has no op \"%s\"", c->prof.name, r->op);
 		for (size_t i = 0; i < r->n; i++)
 			rx_push_dead(c, r->recs[i], 0, msg, NULL, 0, 0);
-		request_free(r);
+		rx_push_request_free(r);
 		return;
 	}
-	if (r->body.len == 0 && prepare_body(e, r, op) < 0)
+	int get = strcmp(op->method, "GET") == 0;
+	if (r->kind != REQ_POLL && (!get || op->has_body) && r->body.len == 0 && prepare_body(e, r, op) < 0)
 		return;
 	if (c->dry_run) {
 		dry_run(e, r, op);
@@ -351,99 +350,13 @@ static void start(engine *e, request *r)
 	c->requests++;
 	c->bytes_sent += r->body.len;
 	curl_multi_add_handle(e->multi, h);
-	rx_killpoint("sent");
+	rx_killpoint(r->kind == REQ_LOOKUP ? "lookup" : r->kind == REQ_POLL ? "poll" : "sent");
 	r->next = e->running;
 	e->running = r;
 	e->nrunning++;
 }
 
 /* ---- settling a reply ---- */
-
-/* Header value (case-insensitive name) from the raw header block. */
-static int header_value(const request *r, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-	const char *p = r->reply_headers.data;
-
-	if (p == NULL)
-		return 0;
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		if (len > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-			const char *v = p + nlen + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			size_t vlen = (size_t)(p + len - v);
-			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
-				vlen--;
-			snprintf(out, outlen, "%.*s", (int)vlen, v);
-			return 1;
-		}
-		if (eol == NULL)
-			break;
-		p = eol + 1;
-	}
-	return 0;
-}
-
-static jv headers_jv(const request *r)
-{
-	jv o = jv_object();
-	const char *p = r->reply_headers.data;
-
-	if (p == NULL)
-		return o;
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		const char *colon = memchr(p, ':', len);
-		if (colon != NULL && strncmp(p, "HTTP/", 5) != 0) {
-			char name[256];
-			size_t nl = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
-			for (size_t i = 0; i < nl; i++)
-				name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
-			name[nl] = '\0';
-			const char *v = colon + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			size_t vlen = (size_t)(p + len - v);
-			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
-				vlen--;
-			o = jv_object_set(o, jv_string(name), jv_string_sized(v, (int)vlen));
-		}
-		if (eol == NULL)
-			break;
-		p = eol + 1;
-	}
-	return o;
-}
-
-/* Seconds to wait according to the reply's headers, or -1. */
-static double header_wait(engine *e, const request *r, double now)
-{
-	const push_profile *p = &e->c->prof;
-	char v[256];
-
-	if (header_value(r, "Retry-After", v, sizeof v)) {
-		char *end;
-		double s = strtod(v, &end);
-		if (end != v && *end == '\0')
-			return s < 0 ? 0 : s;
-		time_t t = curl_getdate(v, NULL);
-		if (t > 0)
-			return (double)t - now > 0 ? (double)t - now : 0;
-	}
-	if (p->reset_header != NULL && header_value(r, p->reset_header, v, sizeof v)) {
-		double x = strtod(v, NULL);
-		if (strcmp(p->reset_unit, "seconds") == 0)
-			return x;
-		if (strcmp(p->reset_unit, "ms") == 0)
-			return x / 1000;
-		return x - now > 0 ? x - now : 0;
-	}
-	return -1;
-}
 
 static double backoff(engine *e, int attempts)
 {
@@ -460,7 +373,7 @@ static int in_list(const int *list, size_t n, int status)
 	return 0;
 }
 
-enum outcome { ACK_ALL, REJECT_ALL, RETRY, THROTTLE, QUOTA, AUTH, PER_RECORD };
+enum outcome { ACK_ALL, REJECT_ALL, RETRY, THROTTLE, QUOTA, AUTH, PER_RECORD, WAIT };
 
 static enum outcome classify_status(const push_profile *p, int status)
 {
@@ -490,7 +403,13 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 			rx_push_dead(c, recs[i], status, msg, r->reply.data, r->reply.len, r->attempts);
 		return;
 	}
-	request *again = request_new(r->op, recs, n);
+	request *again = rx_push_request_new(r->op, recs, n);
+	again->kind = r->kind;
+	again->spec = r->spec;
+	again->job = r->job ? rx_xstrdup(r->job) : NULL;
+	again->job_of = r->job_of;
+	again->job_started = r->job_started;
+	again->job_interval = r->job_interval;
 	again->attempts = r->attempts;
 	again->throttles = r->throttles;
 	again->refreshed = r->refreshed;
@@ -502,100 +421,24 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 		memset(&r->body, 0, sizeof r->body);
 	}
 	c->retries++;
-	queue_push(e, again);
-}
-
-static const char *result_message(jv res, char *buf, size_t len, const char *fallback)
-{
-	jv m = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("message")) : jv_copy(res);
-
-	if (jv_get_kind(m) == JV_KIND_STRING) {
-		snprintf(buf, len, "%s", jv_string_value(m));
-	} else if (jv_get_kind(m) != JV_KIND_NULL && jv_is_valid(m) && jv_get_kind(m) != JV_KIND_FALSE) {
-		jv s = jv_dump_string(jv_copy(m), 0);
-		snprintf(buf, len, "%s", jv_string_value(s));
-		jv_free(s);
-	} else {
-		snprintf(buf, len, "%s", fallback);
-	}
-	jv_free(m);
-	return buf;
-}
-
-/* A transfer error that trying again cannot mend: a bad URL, a protocol
- * rx-push does not speak, a certificate that does not verify. */
-static int permanent(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_NOT_BUILT_IN:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_CRL_BADFILE:
-	case CURLE_TOO_MANY_REDIRECTS:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* One line of what the destination said, for a message: its "message"
- * (or "error", "error_description", "detail"), else the start of the
- * text. */
-static const char *reply_gist(const request *r, char *out, size_t len)
-{
-	jv body;
-	char err[64];
-
-	out[0] = '\0';
-	if (r->reply.len == 0)
-		return out;
-	if (rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) == 0) {
-		static const char *const names[] = {"message", "error_description", "error", "detail", "title"};
-		for (size_t i = 0; i < sizeof names / sizeof *names && out[0] == '\0' &&
-				   jv_get_kind(body) == JV_KIND_OBJECT; i++) {
-			jv v = jv_object_get(jv_copy(body), jv_string(names[i]));
-			if (jv_get_kind(v) == JV_KIND_OBJECT) {
-				jv m = jv_object_get(v, jv_string("message"));
-				v = m;
-			}
-			if (jv_get_kind(v) == JV_KIND_STRING)
-				snprintf(out, len, "%.200s", jv_string_value(v));
-			jv_free(v);
-		}
-		jv_free(body);
-	}
-	if (out[0] == '\0')
-		snprintf(out, len, "%.*s", (int)(r->reply.len < 200 ? r->reply.len : 200), r->reply.data);
-	char one[512];
-	rx_one_line(out, one, sizeof one);
-	size_t n = strlen(one) < len - 1 ? strlen(one) : len - 1;
-	memcpy(out, one, n);
-	out[n] = '\0';
-	return out;
+	rx_push_queue(e, again);
 }
 
 static void settle(engine *e, request *r, CURLcode cc)
 {
 	push_ctx *c = e->c;
 	const push_profile *p = &c->prof;
-	const push_op *op = rx_push_profile_op(p, r->op);
+	const push_op *op = r->spec ? r->spec : rx_push_profile_op(p, r->op);
 	double now = rx_push_now();
 	long status = 0;
 	char msg[700];
 
 	/* a crash here loses the reply after the destination applied it */
-	rx_killpoint("replied");
+	rx_killpoint(r->kind == REQ_POLL ? "polled" : "replied");
 	rx_push_latency(c, now - r->started);
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
-		if (permanent(cc)) {
+		if (rx_push_permanent(cc)) {
 			/* no retry, no later run, will change it: exit 1, not 75 */
 			rx_push_stop(c, PUSH_STOP_FAIL, "%s (a permanent error: not retried)", msg);
 			retry_records(e, r, r->recs, r->n, 0, 0, msg, 0); /* kept, unacked */
@@ -615,18 +458,26 @@ static void settle(engine *e, request *r, CURLcode cc)
 	/* proactive pacing: no requests left in this window */
 	if (p->remaining_header != NULL) {
 		char v[64];
-		if (header_value(r, p->remaining_header, v, sizeof v) && strtod(v, NULL) <= 0) {
-			double w = header_wait(e, r, now);
+		if (rx_push_reply_header(r, p->remaining_header, v, sizeof v) && strtod(v, NULL) <= 0) {
+			double w = rx_push_reply_wait(&e->c->prof, r, now);
 			rx_push_rate_pause(c->rate, now + (w >= 0 ? w : 1));
 		}
 	}
+
+	/* an asynchronous write: its reply names a job, and the records wait
+	 * for the job's word */
+	if (r->kind == REQ_WRITE && op != NULL && op->has_job && rx_push_job_named(e, r, (int)status))
+		return;
 
 	enum outcome oc = classify_status(p, (int)status);
 	jv results = jv_null();
 	double wait = -1;
 	int explained = 0; /* the response program said why (its "message") */
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
-	const rx_jq *prog = op && op->has_response ? &op->response : p->has_response ? &p->response : NULL;
+	/* a lookup and a poll are read by their own programs only */
+	const rx_jq *prog = op && op->has_response                ? &op->response
+			    : r->kind == REQ_WRITE && p->has_response ? &p->response
+								  : NULL;
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
 	if (prog != NULL) {
 		jv in = jv_object(), out, body;
@@ -634,7 +485,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		if (r->reply.len == 0 || rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) < 0)
 			body = r->reply.len ? jv_string_sized(r->reply.data, (int)r->reply.len) : jv_null();
 		in = jv_object_set(in, jv_string("status"), jv_number((double)status));
-		in = jv_object_set(in, jv_string("headers"), headers_jv(r));
+		in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
 		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_response_records(p, r->recs, r->n) : jv_array());
@@ -676,6 +527,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 				else if (strcmp(a, "throttle") == 0) oc = THROTTLE;
 				else if (strcmp(a, "quota") == 0) oc = QUOTA;
 				else if (strcmp(a, "auth") == 0) oc = AUTH;
+				else if (strcmp(a, "wait") == 0 && r->kind == REQ_POLL) oc = WAIT;
 			}
 			jv_free(action);
 			jv_free(w);
@@ -685,13 +537,19 @@ static void settle(engine *e, request *r, CURLcode cc)
 			jv_free(out); /* null or anything else: the status decides */
 		}
 	}
+	if (r->kind != REQ_WRITE && oc == ACK_ALL) {
+		/* a lookup must name each record's id, a poll how each fared */
+		snprintf(msg, sizeof msg, "HTTP %ld: a %s reply rx-push does not understand (its program gave no result)",
+			 status, r->kind == REQ_LOOKUP ? "lookup" : "job status");
+		oc = REJECT_ALL;
+	}
 	if (oc == PER_RECORD && jv_array_length(jv_copy(results)) != (int)r->n) {
 		snprintf(msg, sizeof msg, "HTTP %ld; the response program gave %d results for %zu records", status,
 			 jv_array_length(jv_copy(results)), r->n);
 		oc = REJECT_ALL;
 	}
 	if (oc == THROTTLE || oc == RETRY || oc == QUOTA) {
-		double hw = header_wait(e, r, now);
+		double hw = rx_push_reply_wait(&e->c->prof, r, now);
 		if (wait < 0)
 			wait = hw;
 	}
@@ -699,7 +557,17 @@ static void settle(engine *e, request *r, CURLcode cc)
 	 * stop rather than hold the records (and the pipeline) that long */
 	if (oc == THROTTLE && wait > QUOTA_WAIT)
 		oc = QUOTA;
+	if (oc == PER_RECORD && r->kind == REQ_LOOKUP) {
+		if (r->token_generation == c->auth.generation)
+			c->auth.generation_ok = 1;
+		rx_push_rate_succeeded(c->rate);
+		rx_push_lookup_results(e, r, results, (int)status);
+		return;
+	}
 	switch (oc) {
+	case WAIT:
+		rx_push_job_wait(e, r, wait);
+		break;
 	case ACK_ALL:
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
@@ -754,12 +622,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 			rx_diag("%s", err);
 		}
 		char said[256];
-		reply_gist(r, said, sizeof said);
-		if (explained) /* the profile knows what the vendor means (which permission, which key) */
-			rx_push_stop(c, PUSH_STOP_AUTH, "%s", msg);
-		else
-			rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s", status,
-				     said[0] ? " (it says: " : "", said, said[0] ? ")" : "");
+		rx_push_reply_gist(r, said, sizeof said);
+		/* the profile may know what the vendor means (which permission, which key): its message follows */
+		const char *why = explained ? strstr(msg, ": ") : NULL;
+		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s%s%s", status,
+			     said[0] ? " (it says: " : "", said, said[0] ? ")" : "", why ? ": " : "", why ? why + 2 : "");
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {
@@ -779,6 +646,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 			} else if (jv_get_kind(ok) == JV_KIND_TRUE) {
 				jv id = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("id"))
 									   : jv_null();
+				jv made = jv_get_kind(res) == JV_KIND_OBJECT ? jv_object_get(jv_copy(res), jv_string("created"))
+									     : jv_null();
+				if (jv_get_kind(made) == JV_KIND_TRUE || jv_get_kind(made) == JV_KIND_FALSE)
+					rx_push_count_created(c, jv_get_kind(made) == JV_KIND_TRUE); /* HubSpot's "new" */
+				jv_free(made);
 				rx_push_ack(c, r->recs[i], id);
 			} else if (jv_get_kind(ok) != JV_KIND_FALSE) {
 				/* neither ok nor rejected: not understood, never success */
@@ -786,14 +658,17 @@ static void settle(engine *e, request *r, CURLcode cc)
 					     "the reply's result for this record is not understood (neither ok nor rejected)",
 					     r->reply.data, r->reply.len, r->attempts);
 			} else {
-				rx_push_dead(c, r->recs[i], (int)status, result_message(res, why, sizeof why, "rejected"),
+				rx_push_dead(c, r->recs[i], (int)status, rx_push_result_message(res, why, sizeof why, "rejected"),
 					  r->reply.data, r->reply.len, r->attempts);
 			}
 			jv_free(res);
 			jv_free(ok);
 			jv_free(retry);
 		}
-		retry_records(e, r, again, nagain, backoff(e, r->attempts), (int)status, msg, 1);
+		if (r->kind == REQ_POLL) /* the job says: send these again */
+			rx_push_queue_writes(e, r->op, again, nagain, now + backoff(e, r->attempts));
+		else
+			retry_records(e, r, again, nagain, backoff(e, r->attempts), (int)status, msg, 1);
 		free(again);
 		break;
 	}
@@ -826,9 +701,18 @@ static request *take_due(engine *e, double now)
 	return r;
 }
 
+/* Is a request waiting out a 429's back-off?  (For the time throttled.) */
+static int throttle_waiting(const engine *e, double now)
+{
+	for (const request *r = e->queue; r != NULL; r = r->next)
+		if (r->throttles > 0 && r->not_before > now)
+			return 1;
+	return 0;
+}
+
 static void put_back(engine *e, request *r)
 {
-	queue_push(e, r);
+	rx_push_queue(e, r);
 }
 
 static void finish_transfers(engine *e)
@@ -852,10 +736,24 @@ static void finish_transfers(engine *e)
 		e->nrunning--;
 		settle(e, r, cc);
 		r->easy = NULL;
-		request_free(r);
+		rx_push_request_free(r);
 		e->idle = rx_xrealloc(e->idle, (e->nidle + 1) * sizeof *e->idle);
 		e->idle[e->nidle++] = h;
 		rx_push_flush(e->c);
+	}
+}
+
+void rx_push_queue_writes(engine *e, const char *op, push_record **recs, size_t n, double not_before)
+{
+	const push_op *spec = rx_push_profile_op(&e->c->prof, op);
+	size_t per = spec != NULL && spec->max_records > 0 ? spec->max_records : n;
+
+	/* rx_push_queue adds at the head and take_due picks the deepest due
+	 * one: order is FIFO, and each piece of a split batch keeps it */
+	for (size_t at = 0; at < n; at += per) {
+		request *r = rx_push_request_new(op, recs + at, n - at < per ? n - at : per);
+		r->not_before = not_before;
+		rx_push_queue(e, r);
 	}
 }
 
@@ -864,14 +762,7 @@ static void batches_to_requests(engine *e)
 	push_batch *b;
 
 	while ((b = rx_push_batch_pop(e->c)) != NULL) {
-		const push_op *op = rx_push_profile_op(&e->c->prof, b->op);
-		size_t per = op != NULL && op->max_records > 0 ? op->max_records : b->n;
-		/* queue_push adds at the head and take_due picks the deepest due
-		 * one: order is FIFO, and each piece of a split batch keeps it */
-		for (size_t at = 0; at < b->n; at += per) {
-			request *r = request_new(b->op, b->recs + at, b->n - at < per ? b->n - at : per);
-			queue_push(e, r);
-		}
+		rx_push_identity_batch(e, b);
 		rx_push_batch_free(b);
 	}
 }
@@ -907,6 +798,7 @@ void rx_push_http_run(push_ctx *c)
 		}
 		batches_to_requests(e);
 		/* start what may start */
+		int held = 0; /* a request ready, held back by a rate limit or a 429 */
 		while (c->stop == PUSH_RUNNING && e->nrunning < (size_t)c->concurrency) {
 			request *r = take_due(e, now);
 			if (r == NULL)
@@ -915,10 +807,14 @@ void rx_push_http_run(push_ctx *c)
 			double wait = c->dry_run ? 0 : rx_push_rate_acquire(c->rate, now);
 			if (wait < 0) {
 				put_back(e, r);
-				rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
+				if (rx_push_rate_error(c->rate) != NULL)
+					rx_push_stop(c, PUSH_STOP_DOWN, "%s", rx_push_rate_error(c->rate));
+				else
+					rx_push_stop(c, PUSH_STOP_QUOTA, "the daily quota (a --rate or profile window) is used up");
 				break;
 			}
 			if (wait > 0) {
+				held = 1;
 				put_back(e, r);
 				if (e->wake == 0 || now + wait < e->wake)
 					e->wake = now + wait;
@@ -926,6 +822,7 @@ void rx_push_http_run(push_ctx *c)
 			}
 			start(e, r);
 		}
+		rx_push_throttle_tick(c, held || throttle_waiting(e, now), now);
 		if (e->nrunning == 0) {
 			if (c->stop != PUSH_RUNNING)
 				break;
@@ -963,7 +860,7 @@ void rx_push_http_run(push_ctx *c)
 			free(r->recs[i]->text);
 			free(r->recs[i]);
 		}
-		request_free(r);
+		rx_push_request_free(r);
 	}
 	while (e->queue != NULL) {
 		request *r = e->queue;
@@ -972,7 +869,7 @@ void rx_push_http_run(push_ctx *c)
 			free(r->recs[i]->text);
 			free(r->recs[i]);
 		}
-		request_free(r);
+		rx_push_request_free(r);
 	}
 	for (size_t i = 0; i < e->nidle; i++)
 		curl_easy_cleanup(e->idle[i]);

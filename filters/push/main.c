@@ -39,8 +39,10 @@ static void usage(void)
 	       "Destination:\n"
 	       "  -p, --profile NAME       a profile: NAME.json in $RX_PROFILE_PATH or\n"
 	       "                           share/rx/destinations, or a path\n"
-	       "      --url URL            the base URL (or database: a file, a conninfo)\n"
-	       "      --table NAME         database destinations: the table\n"
+	       "      --url URL            the base URL (or database: a file, a conninfo,\n"
+	       "                           redis://HOST:PORT/DB or a socket path)\n"
+	       "      --table NAME         database destinations: the table (redis: the key\n"
+	       "                           template, like customer:{key})\n"
 	       "      --key COL[,COL]      database destinations: the key columns\n"
 	       "      --insecure           do not verify TLS certificates\n"
 	       "\n"
@@ -50,6 +52,7 @@ static void usage(void)
 	       "      --rate N/WINDOW      at most N requests per window (10s, 1m, 1d); repeatable;\n"
 	       "                           replaces the profile's limits\n"
 	       "      --budget FILE        share the rate budget with every rx-push naming FILE\n"
+	       "                           (or redis://HOST:PORT/NAME: with every host)\n"
 	       "      --max-records N      records per request at most (below the profile's)\n"
 	       "      --max-attempts N     tries per request (default 6)\n"
 	       "      --max-throttles N    429s (or throttle replies) for one request before the run\n"
@@ -60,11 +63,22 @@ static void usage(void)
 	       "      --timeout MS         whole request (default 60000)\n"
 	       "      --grace MS           after SIGINT/SIGTERM, time to finish requests (default 3000)\n"
 	       "\n"
+	       "Before a sync:\n"
+	       "      --check-profile      load the profile, report what in it cannot work\n"
+	       "                           (\"error:\"/\"warning:\" lines); exit 1 on an error\n"
+	       "      --test-connection    send the profile's \"test\" request (a cheap read): do\n"
+	       "                           the URL and credentials work? 0 yes, 1 refused, 75 unreachable\n"
+	       "\n"
 	       "Seeing what happens:\n"
 	       "  -n, --dry-run            print each request as JSON (secrets as ***); send nothing\n"
 	       "      --limit N            take only the first N records\n"
 	       "      --stats FILE         write a JSON summary to FILE at the end\n"
-	       "      --progress           draw a meter on the terminal\n"
+	       "      --progress           draw a meter on the terminal: done/total (the total from\n"
+	       "                           rx-diff --count-record), rate, time left, time throttled\n"
+	       "      --metrics FILE       write the run's metrics for Prometheus's textfile collector\n"
+	       "                           (counters carry on from the FILE it replaces)\n"
+	       "      --sync NAME          the sync's name in the metrics (default: rx-diff's, or\n"
+	       "                           the profile's)\n"
 	       "      --max-line BYTES     longest input line (default 64M)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
@@ -133,10 +147,60 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 		rx_jv_put(b, id);
 	} else {
 		jv_free(id);
+		if (r->id.n > 0) { /* the id it was sent with, or a lookup found */
+			rx_buf_puts(b, ",\"id\":");
+			rx_json_put_compact(b, r->id);
+		}
 	}
 	rx_buf_puts(b, "}\n");
 	c->acked++;
+	rx_push_count_outcome(c, r, 1, 0, NULL);
 	rx_push_record_free(c, r);
+}
+
+void rx_push_record_set_id(push_record *r, jv id)
+{
+	rx_buf text = {0}, value = {0};
+	rx_members ms = {0};
+	char err[128];
+
+	rx_jv_put(&value, id);
+	/* the record's text with "id" first and any old one left out: the
+	 * body programs see it like the id of a change */
+	rx_buf_puts(&text, "{\"id\":");
+	rx_buf_put(&text, value.data, value.len);
+	if (rx_json_scan_object(r->text, r->len, &ms, err, sizeof err) == 0)
+		for (size_t i = 0; i < ms.n; i++) {
+			if (rx_json_name_eq(ms.m[i].name, "id", 2))
+				continue;
+			rx_buf_putc(&text, ',');
+			rx_buf_put(&text, ms.m[i].name.p, ms.m[i].name.n);
+			rx_buf_putc(&text, ':');
+			rx_buf_put(&text, ms.m[i].value.p, ms.m[i].value.n);
+		}
+	rx_buf_putc(&text, '}');
+	free(ms.m);
+	ms = (rx_members){0};
+	rx_json_scan_object(text.data, text.len, &ms, err, sizeof err);
+	free(r->text);
+	r->text = text.data;
+	r->len = text.len;
+	r->key = r->hash = r->row = r->run = r->id = (rx_span){NULL, 0};
+	for (size_t i = 0; i < ms.n; i++) {
+		rx_span v = ms.m[i].value;
+		if (rx_json_name_eq(ms.m[i].name, "key", 3))
+			r->key = v;
+		else if (rx_json_name_eq(ms.m[i].name, "hash", 4))
+			r->hash = v;
+		else if (rx_json_name_eq(ms.m[i].name, "row", 3) && rx_json_kind(v) == 'o')
+			r->row = v;
+		else if (rx_json_name_eq(ms.m[i].name, "run", 3))
+			r->run = v;
+		else if (rx_json_name_eq(ms.m[i].name, "id", 2))
+			r->id = v;
+	}
+	free(ms.m);
+	rx_buf_free(&value);
 }
 
 void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
@@ -161,6 +225,7 @@ void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, 
 	rx_deadletter_emit(r->text, r->len, &d);
 	rx_buf_free(&shown);
 	c->dead++;
+	rx_push_count_outcome(c, r, 0, status, NULL); /* by op and reason; the commit is told */
 	rx_push_record_free(c, r);
 }
 
@@ -233,6 +298,7 @@ static void malformed(push_ctx *c, const char *text, size_t n, const char *why)
 	rx_deadletter_emit(text, n, &d);
 	c->malformed++;
 	c->dead++;
+	rx_push_count_outcome(c, NULL, 0, 0, "malformed");
 }
 
 /* A dead letter fed back (it has an "error") whose row no longer hashes to
@@ -323,6 +389,9 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	i = rx_json_find(&ms, "run", 3);
 	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's')
 		r->run = SPAN_OF(ms.m[i].value);
+	i = rx_json_find(&ms, "id", 2);
+	if (i >= 0 && rx_json_kind(ms.m[i].value) != 'z')
+		r->id = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
 	rx_buf key = {0};
 	char hex[65];
@@ -401,8 +470,11 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 		n--;
 	if (n == 0)
 		return;
-	if (rx_control_is(line, n))
+	if (rx_control_is(line, n)) {
+		if (rx_control_kind_is(line, n, "changes"))
+			rx_push_changes_record(c, line, n); /* how many follow: the meter's total */
 		return; /* a model's end record, passed on by rx-batch: not a change */
+	}
 	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
@@ -561,60 +633,6 @@ void rx_push_latency(push_ctx *c, double seconds)
 	c->latency[b]++;
 }
 
-static double percentile(const push_ctx *c, double p)
-{
-	unsigned long long total = 0, seen = 0;
-
-	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++)
-		total += c->latency[i];
-	if (total == 0)
-		return 0;
-	for (int i = 0; i < PUSH_LATENCY_BUCKETS; i++) {
-		seen += c->latency[i];
-		if ((double)seen >= p * (double)total)
-			return i == 0 ? 0.1 : 0.1 * pow(1.05, i);
-	}
-	return 0;
-}
-
-void rx_push_progress(push_ctx *c, int final, size_t inflight)
-{
-	double now = rx_push_now();
-
-	if (!c->progress || c->tty == NULL || (!final && now - c->last_progress < 0.25))
-		return;
-	c->last_progress = now;
-	double secs = now - c->started;
-	fprintf(c->tty, "\rrx-push: %llu acked, %llu dead-lettered, %zu in flight, %llu requests, %.0f records/s   %s",
-		c->acked, c->dead, inflight, c->requests, secs > 0 ? (double)(c->acked + c->dead) / secs : 0.0,
-		final ? "\n" : "");
-	fflush(c->tty);
-}
-
-static void write_stats(push_ctx *c, const char *path)
-{
-	rx_buf b = {0}, tmp = {0};
-	FILE *f;
-
-	rx_buf_printf(&b,
-		      "{\"acked\":%llu,\"dead_lettered\":%llu,\"unacked\":%zu,\"malformed\":%llu,\"requests\":%llu,"
-		      "\"retries\":%llu,\"throttled\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
-		      "\"latency_ms\":{\"p50\":%.1f,\"p99\":%.1f},\"seconds\":%.3f}\n",
-		      c->acked, c->dead, c->held, c->malformed, c->requests, c->retries, c->throttled, c->bytes_sent,
-		      c->bytes_received, percentile(c, 0.5), percentile(c, 0.99), rx_push_now() - c->started);
-	rx_buf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
-	f = fopen(tmp.data, "w");
-	if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rx_diag("cannot write stats file '%s': %s", tmp.data, strerror(errno));
-		if (f != NULL)
-			fclose(f);
-	} else if (fclose(f) != 0 || rename(tmp.data, path) != 0) {
-		rx_diag("cannot write stats file '%s': %s", path, strerror(errno));
-	}
-	rx_buf_free(&b);
-	rx_buf_free(&tmp);
-}
-
 /* ---- database destinations ---- */
 
 static char **split_keys(const char *s, size_t *n)
@@ -636,7 +654,10 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 	rx_buf *o = &c->out.buf;
 
 	rx_buf_printf(o, "{\"$rx\":\"request\",\"driver\":\"%s\",\"table\":", c->prof.driver);
-	rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	if (c->prof.table != NULL)
+		rx_json_put_string(o, c->prof.table, strlen(c->prof.table));
+	else
+		rx_buf_puts(o, "null");
 	rx_buf_printf(o, ",\"op\":\"%s\",\"rows\":[", b->op);
 	for (size_t i = 0; i < b->n; i++) {
 		if (i > 0)
@@ -654,16 +675,21 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 
 static void db_run(push_ctx *c)
 {
-	const rx_db_driver *drv = strcmp(c->prof.driver, "sqlite") == 0 ? &rx_db_sqlite : &rx_db_postgres;
+	const rx_db_driver *drv = rx_db_find(c->prof.driver);
 	char err[1024];
 	size_t nkeys = 0;
 	char **keys = NULL;
 	rx_db *db = NULL;
-	rx_span *rows = NULL;
+	rx_span *rows = NULL, *ids = NULL;
 	rx_db_result *results = NULL;
 	size_t cap = 0;
 
-	if (c->prof.table == NULL || c->prof.key == NULL) {
+	if (drv == NULL) {
+		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database driver \"%s\" (sqlite, postgres, redis)",
+			     c->prof.name, c->prof.driver);
+		return;
+	}
+	if (drv->needs_table && (c->prof.table == NULL || c->prof.key == NULL)) {
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: a database destination needs a table and key columns "
 			  "(--table, --key, or \"table\" and \"key\" in the profile)", c->prof.name);
 		return;
@@ -672,9 +698,9 @@ static void db_run(push_ctx *c)
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
 		return;
 	}
-	keys = split_keys(c->prof.key, &nkeys);
+	keys = c->prof.key ? split_keys(c->prof.key, &nkeys) : NULL;
 	if (!c->dry_run) {
-		db = drv->open(c->url, c->prof.table, keys, nkeys, err, sizeof err);
+		db = drv->open(c->url, c->prof.table, keys, nkeys, c->prof.json, err, sizeof err);
 		if (db == NULL) {
 			rx_push_stop(c, PUSH_STOP_FAIL, "%s", err);
 			goto cleanup;
@@ -708,10 +734,12 @@ static void db_run(push_ctx *c)
 		if (b->n > cap) {
 			cap = b->n;
 			rows = rx_xrealloc(rows, cap * sizeof *rows);
+			ids = rx_xrealloc(ids, cap * sizeof *ids);
 			results = rx_xrealloc(results, cap * sizeof *results);
 		}
 		for (size_t i = 0; i < b->n; i++) {
 			rows[i] = b->recs[i]->row;
+			ids[i] = b->recs[i]->key;
 			results[i].ok = 0;
 			results[i].message[0] = '\0';
 		}
@@ -720,7 +748,7 @@ static void db_run(push_ctx *c)
 		for (;;) {
 			attempt++;
 			c->requests++;
-			rc = drv->apply(db, b->op, rows, b->n, results, err, sizeof err);
+			rc = drv->apply(db, b->op, ids, rows, b->n, results, err, sizeof err);
 			if (rc == 0 || attempt >= c->max_attempts || rx_push_signalled)
 				break;
 			c->retries++;
@@ -752,6 +780,7 @@ cleanup:
 		free(keys[i]);
 	free(keys);
 	free(rows);
+	free(ids);
 	free(results);
 }
 
@@ -793,7 +822,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_URL = 256, OPT_TABLE, OPT_KEY, OPT_INSECURE, OPT_RATE, OPT_BUDGET, OPT_MAXREC, OPT_ATTEMPTS,
 	       OPT_RBASE, OPT_RMAX, OPT_CTIMEOUT, OPT_TIMEOUT, OPT_GRACE, OPT_LIMIT, OPT_STATS, OPT_PROGRESS,
-	       OPT_MAXLINE, OPT_THROTTLES };
+	       OPT_MAXLINE, OPT_THROTTLES, OPT_CHECK_PROFILE, OPT_TEST_CONNECTION, OPT_METRICS, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"profile", required_argument, NULL, 'p'},
 		{"url", required_argument, NULL, OPT_URL},
@@ -806,6 +835,8 @@ int main(int argc, char **argv)
 		{"max-records", required_argument, NULL, OPT_MAXREC},
 		{"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
 		{"max-throttles", required_argument, NULL, OPT_THROTTLES},
+		{"check-profile", no_argument, NULL, OPT_CHECK_PROFILE},
+		{"test-connection", no_argument, NULL, OPT_TEST_CONNECTION},
 		{"retry-base", required_argument, NULL, OPT_RBASE},
 		{"retry-max", required_argument, NULL, OPT_RMAX},
 		{"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
@@ -815,6 +846,8 @@ int main(int argc, char **argv)
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"stats", required_argument, NULL, OPT_STATS},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"sync", required_argument, NULL, OPT_SYNC},
 		{"max-line", required_argument, NULL, OPT_MAXLINE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -822,11 +855,13 @@ int main(int argc, char **argv)
 	};
 	static push_ctx ctx;
 	push_ctx *c = &ctx;
-	const char *profile = NULL, *url = NULL, *table = NULL, *key = NULL, *budget = NULL, *stats = NULL;
+	const char *profile = NULL, *url = NULL, *table = NULL, *key = NULL, *budget = NULL, *stats = NULL,
+		   *metrics = NULL;
 	push_window rates[8];
 	size_t nrates = 0, max_records = 0, max_line = 0;
 	char err[2048];
 	int opt, status;
+	int check_profile = 0, test_connection = 0;
 
 	rx_init("rx-push");
 	argv[0] = (char *)rx_progname; /* getopt's messages name the program, not its path */
@@ -857,6 +892,8 @@ int main(int argc, char **argv)
 		case OPT_MAXREC: max_records = (size_t)rx_parse_number("--max-records", optarg, 1, 1000000); break;
 		case OPT_ATTEMPTS: c->max_attempts = (int)rx_parse_number("--max-attempts", optarg, 1, 1000); break;
 		case OPT_THROTTLES: c->max_throttles = (int)rx_parse_number("--max-throttles", optarg, 1, 100000); break;
+		case OPT_CHECK_PROFILE: check_profile = 1; break;
+		case OPT_TEST_CONNECTION: test_connection = 1; break;
 		case OPT_RBASE: c->retry_base = parse_ms("--retry-base", optarg); break;
 		case OPT_RMAX: c->retry_max = parse_ms("--retry-max", optarg); break;
 		case OPT_CTIMEOUT: c->connect_timeout_ms = (long)rx_parse_number("--connect-timeout", optarg, 1, 86400000); break;
@@ -866,6 +903,11 @@ int main(int argc, char **argv)
 		case OPT_LIMIT: c->limit = (unsigned long long)rx_parse_number("--limit", optarg, 1, (long long)1 << 62); break;
 		case OPT_STATS: stats = optarg; break;
 		case OPT_PROGRESS: c->progress = 1; break;
+		case OPT_METRICS: metrics = optarg; break;
+		case OPT_SYNC:
+			snprintf(c->sync, sizeof c->sync, "%s", optarg);
+			c->sync_given = 1;
+			break;
 		case OPT_MAXLINE: max_line = rx_parse_size("--max-line", optarg); break;
 		case 'h': usage(); break;
 		case 'V': rx_print_version(curl_version());
@@ -878,8 +920,20 @@ int main(int argc, char **argv)
 		rx_usage_error("no destination: give --profile NAME");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
-	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0)
+	rx_push_profile_checking = check_profile;
+	if (rx_push_profile_load(&c->prof, profile, err, sizeof err) < 0) {
+		if (check_profile) { /* the finding, in the same shape as the others */
+			printf("profile %s\nerror: %s\n1 error, 0 warnings\n", profile, err);
+			exit(RX_EXIT_FAIL);
+		}
 		rx_die(RX_EXIT_FAIL, "%s", err);
+	}
+	if (check_profile) {
+		status = rx_push_check_profile(&c->prof);
+		rx_push_profile_free(&c->prof);
+		curl_global_cleanup();
+		return fflush(stdout) == 0 && !ferror(stdout) ? status : RX_EXIT_IOERR;
+	}
 	if (url != NULL) {
 		free(c->prof.url);
 		c->prof.url = rx_xstrdup(url);
@@ -898,7 +952,8 @@ int main(int argc, char **argv)
 		c->concurrency = c->prof.max_concurrency; /* the destination refuses more (Mailchimp, Marketo: 10) */
 	c->url = c->prof.url;
 	if (c->url == NULL && c->prof.driver == NULL)
-		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: give --url", c->prof.name);
+		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: %s%s", c->prof.name,
+		       c->prof.url_missing ? c->prof.url_missing : "give --url", c->prof.url_missing ? " (or give --url)" : "");
 	if (c->prof.driver == NULL)
 		check_url(c->url);
 	if (c->insecure)
@@ -925,6 +980,15 @@ int main(int argc, char **argv)
 		} else if (rx_push_auth_init(&c->auth, &c->prof, c->url, c->insecure, err, sizeof err) < 0) {
 			rx_die(RX_EXIT_FAIL, "%s", err);
 		}
+	}
+	if (test_connection) {
+		status = rx_push_test_connection(c);
+		rx_push_auth_free(&c->auth);
+		rx_push_rate_close(c->rate);
+		rx_push_profile_free(&c->prof);
+		rx_secret_free();
+		curl_global_cleanup();
+		return status;
 	}
 	if (rx_reader_open(&c->in, "-", max_line, err, sizeof err) < 0)
 		rx_die(RX_EXIT_FAIL, "%s", err);
@@ -979,7 +1043,9 @@ int main(int argc, char **argv)
 			unacked == 1 ? "" : "s",
 			c->in.eof && rx_reader_buffered(&c->in) == 0 ? "" : ", and the rest of the input unread");
 	if (stats != NULL)
-		write_stats(c, stats);
+		rx_push_write_stats(c, stats);
+	if (metrics != NULL && !c->dry_run)
+		rx_push_write_metrics(c, metrics, c->stop == PUSH_RUNNING && unacked == 0);
 	if (c->tty != NULL && c->tty != stderr)
 		fclose(c->tty);
 	int out_failed = rx_writer_finish(&c->out, "acks") < 0;

@@ -16,6 +16,7 @@
 #include "push.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,89 +160,169 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* "vars": a value may come from where the user keeps it rather than from
- * the profile: {"env": "NAME"} (an environment variable) or {"file":
- * "PATH"} (its first line), with a "default" when neither is set, and
- * "secret": true for what must never be shown (a project token a body
- * carries): it is registered, so that dry runs, messages and dead
- * letters print *** instead.  Resolved once, here: the programs see
- * $vars.NAME and the templates {NAME} as plain strings. */
-static int resolve_var(push_profile *p, const char *name, jv spec, jv *out, char *err, size_t errlen)
+/* A value the profile takes from outside it (docs/profiles.md "Values
+ * from the environment"): {"env": "NAME"} or {"file": "PATH"} (its first
+ * line), with an optional "default", and "secret": true to register it
+ * as a secret (never shown).  *out is the string, or null when neither
+ * is set and there is no default (missing then says what was looked
+ * at).  -1 with err for a value that cannot be used. */
+static int outside_value(const push_profile *p, const char *where, jv spec, jv *out, char *missing, size_t mlen,
+			 char *err, size_t errlen)
 {
 	jv env = get_member(spec, "env", JV_KIND_STRING), file = get_member(spec, "file", JV_KIND_STRING);
-	jv dflt = jv_object_get(jv_copy(spec), jv_string("default"));
+	jv def = jv_object_get(jv_copy(spec), jv_string("default"));
 	jv secret = jv_object_get(jv_copy(spec), jv_string("secret"));
-	char *value = NULL, where[512] = "";
-	int rc = -1;
+	char *s = NULL;
+	int rc = 0;
 
+	*out = jv_null();
+	missing[0] = '\0';
+	if (jv_get_kind(env) != JV_KIND_STRING && jv_get_kind(file) != JV_KIND_STRING) {
+		snprintf(err, errlen, "profile %s: %s: an object here names \"env\" or \"file\"", p->name, where);
+		rc = -1;
+		goto done;
+	}
 	if (jv_get_kind(env) == JV_KIND_STRING) {
 		const char *e = getenv(jv_string_value(env));
-		snprintf(where, sizeof where, "$%s is not set", jv_string_value(env));
 		if (e != NULL && *e != '\0')
-			value = rx_xstrdup(e);
+			s = rx_xstrdup(e);
+		else
+			snprintf(missing, mlen, "$%s is not set", jv_string_value(env));
 	}
-	if (value == NULL && jv_get_kind(file) == JV_KIND_STRING) {
+	if (s == NULL && jv_get_kind(file) == JV_KIND_STRING) {
 		FILE *f = fopen(jv_string_value(file), "r");
 		char line[8192];
-		snprintf(where, sizeof where, "cannot read '%s'", jv_string_value(file));
-		if (f != NULL) {
+		if (f == NULL) {
+			snprintf(missing, mlen, "cannot read '%s': %s", jv_string_value(file), strerror(errno));
+		} else {
 			if (fgets(line, sizeof line, f) != NULL) {
 				line[strcspn(line, "\r\n")] = '\0';
-				if (line[0] != '\0')
-					value = rx_xstrdup(line);
+				s = rx_xstrdup(line);
+				memset(line, 0, sizeof line);
+			} else {
+				snprintf(missing, mlen, "'%s' is empty", jv_string_value(file));
 			}
 			fclose(f);
 		}
 	}
-	if (value == NULL && jv_get_kind(dflt) == JV_KIND_STRING)
-		value = rx_xstrdup(jv_string_value(dflt));
-	if (value == NULL) {
-		if (where[0] == '\0')
-			snprintf(err, errlen, "profile %s: vars.%s: an object needs \"env\" or \"file\" (or a \"default\")",
-				 p->name, name);
-		else
-			snprintf(err, errlen, "%s (profile %s takes vars.%s from it)", where, p->name, name);
-		goto cleanup;
+	if (s != NULL) {
+		if (strpbrk(s, "\r\n") != NULL) {
+			snprintf(err, errlen, "profile %s: %s: the value contains a line break: refusing it", p->name, where);
+			rc = -1;
+		} else {
+			if (jv_get_kind(secret) == JV_KIND_TRUE)
+				rx_secret_add(s);
+			*out = jv_string(s);
+		}
+		memset(s, 0, strlen(s));
+		free(s);
+	} else if (jv_get_kind(def) == JV_KIND_STRING || jv_get_kind(def) == JV_KIND_NUMBER) {
+		*out = jv_copy(def);
+		missing[0] = '\0';
 	}
-	if (strpbrk(value, "\r\n") != NULL) {
-		snprintf(err, errlen, "profile %s: vars.%s: the value contains a line break: refusing it", p->name, name);
-		goto cleanup;
-	}
-	if (jv_get_kind(secret) == JV_KIND_TRUE)
-		rx_secret_add(value);
-	*out = jv_string(value);
-	rc = 0;
-cleanup:
-	if (value != NULL) {
-		memset(value, 0, strlen(value));
-		free(value);
-	}
+done:
 	jv_free(env);
 	jv_free(file);
-	jv_free(dflt);
+	jv_free(def);
 	jv_free(secret);
 	return rc;
 }
 
+int rx_push_profile_checking;
+
+/* "vars" whose values come from outside: each becomes a string, or the
+ * profile cannot be used (a missing one is named). */
 static int resolve_vars(push_profile *p, char *err, size_t errlen)
 {
-	jv names = jv_keys(jv_copy(p->vars));
+	jv keys = jv_keys(jv_copy(p->vars));
 	int rc = 0;
 
-	jv_array_foreach(names, i, k) {
+	jv_array_foreach(keys, i, k) {
 		jv spec = jv_object_get(jv_copy(p->vars), jv_copy(k));
+		const char *name = jv_string_value(k);
+		if (rc == 0 && (strcmp(name, "op") == 0 || strcmp(name, "key") == 0 || strcmp(name, "base") == 0 ||
+				strncmp(name, "row.", 4) == 0)) {
+			/* {base} would be the base URL, not the variable: say so */
+			snprintf(err, errlen, "profile %s: vars.%s: a name templates keep for themselves ({op}, {key}, "
+				 "{base}, {row.NAME}): rename it", p->name, name);
+			rc = -1;
+		}
 		if (rc == 0 && jv_get_kind(spec) == JV_KIND_OBJECT) {
-			jv value;
-			if (resolve_var(p, jv_string_value(k), spec, &value, err, errlen) < 0)
+			char where[300], missing[512];
+			jv v;
+			snprintf(where, sizeof where, "vars.%s", jv_string_value(k));
+			if (outside_value(p, where, spec, &v, missing, sizeof missing, err, errlen) < 0) {
 				rc = -1;
-			else
-				p->vars = jv_object_set(p->vars, jv_copy(k), value);
+			} else if (jv_get_kind(v) == JV_KIND_NULL && rx_push_profile_checking) {
+				/* a stand-in, so the templates that use it still load */
+				char finding[900];
+				snprintf(finding, sizeof finding, "%s: %s here (a run needs it)", where, missing);
+				p->unset_vars = jv_array_append(p->unset_vars, jv_string(finding));
+				p->vars = jv_object_set(p->vars, jv_copy(k), jv_string_fmt("UNSET-%s", name));
+			} else if (jv_get_kind(v) == JV_KIND_NULL) {
+				snprintf(err, errlen, "%s (profile %s takes %s from it)", missing, p->name, where);
+				rc = -1;
+			} else {
+				p->vars = jv_object_set(p->vars, jv_copy(k), v);
+				v = jv_null();
+			}
+			jv_free(v);
 		}
 		jv_free(spec);
 		jv_free(k);
 	}
-	jv_free(names);
+	jv_free(keys);
 	return rc;
+}
+
+/* "url": a string, or a value from outside (a webhook URL is a secret:
+ * {"env": "SLACK_WEBHOOK_URL", "secret": true}).  Unset, the profile has
+ * no URL unless --url gives one; url_missing says where it was looked
+ * for. */
+static int resolve_url(push_profile *p, char *err, size_t errlen)
+{
+	jv u = jv_object_get(jv_copy(p->json), jv_string("url"));
+	int rc = 0;
+
+	if (jv_get_kind(u) == JV_KIND_STRING) {
+		p->url = rx_xstrdup(jv_string_value(u));
+	} else if (jv_get_kind(u) == JV_KIND_OBJECT) {
+		char missing[512];
+		jv v;
+		rc = outside_value(p, "url", u, &v, missing, sizeof missing, err, errlen);
+		if (rc == 0 && jv_get_kind(v) == JV_KIND_STRING)
+			p->url = rx_xstrdup(jv_string_value(v));
+		else if (rc == 0)
+			p->url_missing = rx_xstrdup(missing);
+		jv_free(v);
+	}
+	jv_free(u);
+	return rc;
+}
+
+/* Header values may name variables ({"Notion-Version": "{notion_version}"},
+ * a secret one included): expanded once here, as the variables are
+ * fixed for the run.  Record values ({key}, {row.NAME}) are not for
+ * headers. */
+static jv expand_headers(const push_profile *p, jv headers, const char *op)
+{
+	jv out;
+
+	if (jv_get_kind(headers) != JV_KIND_OBJECT)
+		return headers;
+	out = jv_object();
+	jv_object_foreach(headers, k, v) {
+		if (jv_get_kind(v) == JV_KIND_STRING && strchr(jv_string_value(v), '{') != NULL) {
+			rx_buf b = {0};
+			rx_push_template(&b, jv_string_value(v), p, op, NULL, 0);
+			jv_free(v);
+			v = jv_string(b.data ? b.data : "");
+			rx_buf_free(&b);
+		}
+		out = jv_object_set(out, k, v);
+	}
+	jv_free(headers);
+	return out;
 }
 
 static int load_windows(push_profile *p, char *err, size_t errlen)
@@ -294,7 +375,7 @@ static int load_windows(push_profile *p, char *err, size_t errlen)
  * URL does can only ever be about one record. */
 static int names_record(const char *t)
 {
-	return t != NULL && (strstr(t, "{key}") != NULL || strstr(t, "{row.") != NULL);
+	return t != NULL && (strstr(t, "{key}") != NULL || strstr(t, "{id}") != NULL || strstr(t, "{row.") != NULL);
 }
 
 static int query_names_record(jv query)
@@ -313,6 +394,74 @@ static int query_names_record(jv query)
 	return found;
 }
 
+/* One request spec: an op's, the lookup's, a job's poll.  what names it
+ * in messages ("ops.delete", "identity.lookup"). */
+static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	o->method = get_string(spec, "method", "POST");
+	o->path = get_string(spec, "path", "");
+	o->query = get_member(spec, "query", JV_KIND_OBJECT);
+	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
+	double max = get_number(spec, "max_records", 0);
+	if (names_record(o->path) || query_names_record(o->query)) {
+		/* a batch would go out under its first record's URL, and every
+		 * record of it be acked: one record a request, always */
+		if (max > 1) {
+			snprintf(err, errlen,
+				 "profile %s: %s: its URL names one record ({key}, {id} or {row.NAME}), so a request "
+				 "carries one record, but its \"max_records\" is %g: remove it, or take the record out "
+				 "of the URL",
+				 p->name, what, max);
+			return -1;
+		}
+		o->max_records = 1;
+	} else if (max >= 1) {
+		o->max_records = (size_t)max;
+	}
+	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
+	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
+		rc = -1;
+	/* an asynchronous job: the write's reply names a job, polled until it
+	 * says how each record fared */
+	jv job = get_member(spec, "job", JV_KIND_OBJECT);
+	if (rc == 0 && jv_get_kind(job) == JV_KIND_OBJECT) {
+		char sub[64];
+		snprintf(sub, sizeof sub, "%s.job.poll", what);
+		jv poll = get_member(job, "poll", JV_KIND_OBJECT);
+		o->poll = calloc(1, sizeof *o->poll);
+		if (o->poll == NULL)
+			rx_die(RX_EXIT_FAIL, "out of memory");
+		snprintf(o->poll->name, sizeof o->poll->name, "poll");
+		if (jv_get_kind(poll) != JV_KIND_OBJECT) {
+			snprintf(err, errlen, "profile %s: %s.job: no \"poll\" request", p->name, what);
+			rc = -1;
+		} else {
+			rc = load_spec(p, poll, o->poll, sub, err, errlen);
+			free(o->poll->method);
+			o->poll->method = get_string(poll, "method", "GET");
+		}
+		if (rc == 0 && compile(&o->job_id, job, "id", p, &o->has_job, NULL, err, errlen) < 0)
+			rc = -1;
+		int has_status = 0;
+		if (rc == 0 && compile(&o->poll->response, job, "status", p, &has_status, &o->poll->response_records, err,
+				       errlen) < 0)
+			rc = -1;
+		o->poll->has_response = has_status;
+		if (rc == 0 && (!o->has_job || !has_status)) {
+			snprintf(err, errlen, "profile %s: %s.job: needs an \"id\" program (the job named by the reply) "
+				 "and a \"status\" program (how its records fared)", p->name, what);
+			rc = -1;
+		}
+		o->job_interval = get_number(job, "interval", 1);
+		o->job_max_wait = get_number(job, "max_wait", 900);
+		jv_free(poll);
+	}
+	jv_free(job);
+	return rc;
+}
+
 static int load_ops(push_profile *p, char *err, size_t errlen)
 {
 	jv ops = get_member(p->json, "ops", JV_KIND_OBJECT);
@@ -325,8 +474,10 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 	p->ops = rx_xmalloc(sizeof *p->ops * (size_t)(jv_object_length(jv_copy(ops)) + 1));
 	jv_object_foreach(ops, name, spec) {
 		push_op *o = &p->ops[p->nops];
+		char what[64];
 		memset(o, 0, sizeof *o);
 		snprintf(o->name, sizeof o->name, "%s", jv_string_value(name));
+		snprintf(what, sizeof what, "ops.%s", o->name);
 		jv_free(name);
 		if (jv_get_kind(spec) != JV_KIND_OBJECT) {
 			snprintf(err, errlen, "profile %s: ops.%s: not an object", p->name, o->name);
@@ -334,27 +485,7 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 			rc = -1;
 			continue;
 		}
-		o->method = get_string(spec, "method", "POST");
-		o->path = get_string(spec, "path", "");
-		o->query = get_member(spec, "query", JV_KIND_OBJECT);
-		o->headers = get_member(spec, "headers", JV_KIND_OBJECT);
 		p->nops++;
-		double max = get_number(spec, "max_records", 0);
-		if (names_record(o->path) || query_names_record(o->query)) {
-			/* a batch would go out under its first record's URL, and every
-			 * record of it be acked: one record a request, always */
-			if (max > 1 && rc == 0) {
-				snprintf(err, errlen,
-					 "profile %s: ops.%s: its URL names one record ({key} or {row.NAME}), so a "
-					 "request carries one record, but its \"max_records\" is %g: remove it, or take "
-					 "the record out of the URL",
-					 p->name, o->name, max);
-				rc = -1;
-			}
-			o->max_records = 1;
-		} else if (max >= 1) {
-			o->max_records = (size_t)max;
-		}
 		jv raw = jv_object_get(jv_copy(spec), jv_string("raw_rows"));
 		if (jv_get_kind(raw) != JV_KIND_TRUE && jv_get_kind(raw) != JV_KIND_FALSE) {
 			jv_free(raw);
@@ -362,14 +493,93 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 		}
 		o->raw_rows = jv_get_kind(raw) == JV_KIND_TRUE;
 		jv_free(raw);
-		if (rc == 0 && compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0)
-			rc = -1;
-		if (rc == 0 && compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
+		if (rc == 0 && load_spec(p, spec, o, what, err, errlen) < 0)
 			rc = -1;
 		jv_free(spec);
 	}
 	jv_free(ops);
 	return rc;
+}
+
+static int op_index(const char *op)
+{
+	static const char *const ops[] = {"insert", "update", "upsert", "delete"};
+	for (int i = 0; i < 4; i++)
+		if (strcmp(op, ops[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* "identity": which ops address a record by the destination's id, how a
+ * record without one is looked up, and what a record not found becomes. */
+static int load_identity(push_profile *p, char *err, size_t errlen)
+{
+	jv id = get_member(p->json, "identity", JV_KIND_OBJECT);
+	int rc = 0;
+
+	/* the defaults of issue 12: created, refused, already gone */
+	snprintf(p->not_found[0], sizeof p->not_found[0], "reject");
+	snprintf(p->not_found[1], sizeof p->not_found[1], "reject");
+	snprintf(p->not_found[2], sizeof p->not_found[2], "insert");
+	snprintf(p->not_found[3], sizeof p->not_found[3], "ack");
+	if (jv_get_kind(id) != JV_KIND_OBJECT) {
+		jv_free(id);
+		return 0;
+	}
+	jv ops = get_member(id, "ops", JV_KIND_ARRAY);
+	jv_array_foreach(ops, i, v) {
+		int k = jv_get_kind(v) == JV_KIND_STRING ? op_index(jv_string_value(v)) : -1;
+		if (k < 0 && rc == 0) {
+			snprintf(err, errlen, "profile %s: identity.ops[%d]: not insert, update, upsert or delete", p->name, i);
+			rc = -1;
+		} else if (k >= 0) {
+			p->needs_id[k] = 1;
+		}
+		jv_free(v);
+	}
+	jv_free(ops);
+	jv nf = get_member(id, "not_found", JV_KIND_OBJECT);
+	if (jv_get_kind(nf) == JV_KIND_OBJECT) {
+		jv_object_foreach(nf, k, v) {
+			int i = op_index(jv_string_value(k));
+			const char *a = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : "";
+			if (rc == 0 && (i < 0 || (strcmp(a, "insert") != 0 && strcmp(a, "reject") != 0 && strcmp(a, "ack") != 0))) {
+				snprintf(err, errlen, "profile %s: identity.not_found: give an op and insert, reject or ack", p->name);
+				rc = -1;
+			} else if (i >= 0) {
+				snprintf(p->not_found[i], sizeof p->not_found[i], "%s", a);
+			}
+			jv_free(k);
+			jv_free(v);
+		}
+	}
+	jv_free(nf);
+	jv lookup = get_member(id, "lookup", JV_KIND_OBJECT);
+	if (rc == 0 && jv_get_kind(lookup) == JV_KIND_OBJECT) {
+		snprintf(p->lookup.name, sizeof p->lookup.name, "lookup");
+		p->has_lookup = 1;
+		rc = load_spec(p, lookup, &p->lookup, "identity.lookup", err, errlen);
+		if (rc == 0 && !p->lookup.has_response) {
+			snprintf(err, errlen, "profile %s: identity.lookup: no \"response\" program (the id of each record, "
+				 "or null)", p->name);
+			rc = -1;
+		}
+	}
+	jv_free(lookup);
+	jv_free(id);
+	return rc;
+}
+
+int rx_push_needs_id(const push_profile *p, const char *op)
+{
+	int k = op_index(op);
+	return k >= 0 && p->needs_id[k];
+}
+
+const char *rx_push_not_found(const push_profile *p, const char *op)
+{
+	int k = op_index(op);
+	return k >= 0 ? p->not_found[k] : "reject";
 }
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen)
@@ -387,6 +597,7 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	p->json = jv_null();
 	p->headers = jv_null();
 	p->vars = jv_null();
+	p->unset_vars = jv_array();
 	p->auth = jv_null();
 	if (rx_profile_load(name, &p->json, p->path, sizeof p->path, err, errlen) < 0)
 		return -1;
@@ -398,7 +609,8 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	if (load_modules(p, err, errlen) < 0)
 		return -1;
 	p->driver = get_string(p->json, "driver", NULL);
-	p->url = get_string(p->json, "url", NULL);
+	if (resolve_url(p, err, errlen) < 0)
+		return -1;
 	p->table = get_string(p->json, "table", NULL);
 	p->key = get_string(p->json, "key", NULL);
 	p->max_records = (size_t)get_number(p->json, "max_records", p->driver ? 500 : 100);
@@ -406,7 +618,6 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	if (p->max_records < 1)
 		p->max_records = 1;
 	p->content_type = get_string(p->json, "content_type", "application/json");
-	p->headers = get_member(p->json, "headers", JV_KIND_OBJECT);
 	p->vars = get_member(p->json, "vars", JV_KIND_OBJECT);
 	if (jv_get_kind(p->vars) != JV_KIND_OBJECT) {
 		jv_free(p->vars);
@@ -427,6 +638,7 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	jv rr = jv_object_get(jv_copy(p->json), jv_string("response_rows"));
 	p->response_rows = jv_get_kind(rr) != JV_KIND_FALSE;
 	jv_free(rr);
+	p->headers = expand_headers(p, get_member(p->json, "headers", JV_KIND_OBJECT), "");
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
 	p->idem_header = get_string(p->json, "idempotency_header", NULL);
 	p->nretry = get_statuses(p->json, "retry_statuses", p->retry_statuses, 32, retry_default, 7);
@@ -444,7 +656,9 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 		return 0;
 	if (compile(&p->response, p->json, "response", p, &p->has_response, &p->response_records, err, errlen) < 0)
 		return -1;
-	return load_ops(p, err, errlen);
+	if (load_ops(p, err, errlen) < 0)
+		return -1;
+	return load_identity(p, err, errlen);
 }
 
 const push_op *rx_push_profile_op(const push_profile *p, const char *op)
@@ -460,29 +674,42 @@ const push_op *rx_push_profile_op(const push_profile *p, const char *op)
 	return any;
 }
 
+static void spec_free(push_op *o)
+{
+	free(o->method);
+	free(o->path);
+	jv_free(o->query);
+	jv_free(o->headers);
+	if (o->has_body)
+		rx_jq_free(&o->body);
+	if (o->has_response)
+		rx_jq_free(&o->response);
+	if (o->has_job)
+		rx_jq_free(&o->job_id);
+	if (o->poll != NULL) {
+		spec_free(o->poll);
+		free(o->poll);
+	}
+}
+
 void rx_push_profile_free(push_profile *p)
 {
-	for (size_t i = 0; i < p->nops; i++) {
-		push_op *o = &p->ops[i];
-		free(o->method);
-		free(o->path);
-		jv_free(o->query);
-		jv_free(o->headers);
-		if (o->has_body)
-			rx_jq_free(&o->body);
-		if (o->has_response)
-			rx_jq_free(&o->response);
-	}
+	for (size_t i = 0; i < p->nops; i++)
+		spec_free(&p->ops[i]);
 	free(p->ops);
+	if (p->has_lookup)
+		spec_free(&p->lookup);
 	if (p->has_response)
 		rx_jq_free(&p->response);
 	jv_free(p->json);
 	jv_free(p->headers);
 	jv_free(p->vars);
+	jv_free(p->unset_vars);
 	jv_free(p->auth);
 	free(p->name);
 	free(p->driver);
 	free(p->url);
+	free(p->url_missing);
 	free(p->table);
 	free(p->key);
 	free(p->content_type);
@@ -516,6 +743,14 @@ static void put_encoded(rx_buf *out, const char *s, size_t n, int encode)
 void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode)
 {
+	push_record *one = (push_record *)first;
+	rx_push_template_request(out, tmpl, p, op, first ? &one : NULL, first ? 1 : 0, NULL, encode);
+}
+
+void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+			      push_record *const *recs, size_t n, const char *job, int encode)
+{
+	const push_record *first = recs != NULL && n > 0 ? recs[0] : NULL;
 	rx_buf tmp = {0};
 
 	for (const char *s = tmpl; *s; s++) {
@@ -536,6 +771,26 @@ void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, cons
 			continue;
 		} else if (strcmp(name, "key") == 0 && first != NULL) {
 			rx_key_text(first->key, &tmp);
+		} else if (strcmp(name, "id") == 0 && first != NULL && first->id.n > 0) {
+			rx_key_text(first->id, &tmp); /* the destination's id */
+		} else if (strcmp(name, "job") == 0 && job != NULL) {
+			rx_buf_puts(&tmp, job);
+		} else if (strcmp(name, "keys") == 0 || strcmp(name, "ids") == 0) {
+			/* every record of the request, comma-separated, each encoded:
+			 * APIs that delete a batch by ?ids=a,b,c */
+			for (size_t i = 0; i < n; i++) {
+				rx_buf one = {0};
+				rx_span v = name[0] == 'k' ? recs[i]->key : recs[i]->id;
+				if (v.n == 0)
+					continue;
+				rx_key_text(v, &one);
+				if (i > 0)
+					rx_buf_putc(out, ',');
+				put_encoded(out, one.data ? one.data : "", one.len, encode);
+				rx_buf_free(&one);
+			}
+			s = end;
+			continue;
 		} else if (strncmp(name, "row.", 4) == 0 && first != NULL && first->row.n > 0) {
 			rx_members ms = {0};
 			char err[128];

@@ -42,6 +42,8 @@ typedef struct push_record {
 	size_t len;              /* its length */
 	rx_span key, hash, row;  /* raw values inside text; row may be empty */
 	rx_span run;             /* its "run" (state and run of the change), or empty */
+	rx_span id;              /* its "id" at the destination (raw JSON), or empty */
+	int looked_up;           /* a lookup has been run for it (never twice) */
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
@@ -64,6 +66,13 @@ typedef struct push_op {
 	                       * 1 when the path or query names a record */
 	int raw_rows;         /* the body program places rows without reading them:
 	                       * each row's own text is written where it puts it */
+	/* an asynchronous job: the reply names a job (job_id), polled with
+	 * poll (its response program is the job's status program) */
+	rx_jq job_id;
+	int has_job;
+	struct push_op *poll;
+	double job_interval;  /* seconds before the first poll (then x1.5, at most 30) */
+	double job_max_wait;  /* seconds a job may run before the run stops, its records unacked */
 } push_op;
 
 typedef struct push_window {
@@ -78,6 +87,7 @@ typedef struct push_profile {
 	char *name;             /* for messages */
 	char *driver;           /* "sqlite", "postgres" or NULL for HTTP */
 	char *url;              /* base URL (or database target) */
+	char *url_missing;      /* "url" names a variable that is not set: which */
 	char *table;            /* database destinations */
 	char *key;              /* database destinations: key columns, comma-separated */
 	size_t max_records;     /* records per request */
@@ -85,6 +95,7 @@ typedef struct push_profile {
 	char *content_type;     /* of the body */
 	jv headers;             /* static headers */
 	jv vars;                /* template variables, also $vars in programs */
+	jv unset_vars;          /* under --check-profile: what each unset var lacks */
 	push_op *ops;           /* per-op request specs */
 	size_t nops;
 	rx_jq response;         /* the response program, when has_response */
@@ -101,6 +112,12 @@ typedef struct push_profile {
 	char *remaining_header; /* a header holding the requests left */
 	char *idem_header;      /* header carrying the idempotency key */
 	jv auth;                /* the "auth" object, or null */
+	/* identity: ops that address a record by the destination's id, and
+	 * how one without an id is found */
+	int needs_id[4];        /* insert, update, upsert, delete */
+	char not_found[4][8];   /* after a lookup found nothing: insert, reject or ack */
+	push_op lookup;         /* the lookup request, when has_lookup */
+	int has_lookup;
 	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
 	char *dir;              /* the profile's directory: modules are found there first */
 	int modules_records;    /* a module mentions records: build them for its programs */
@@ -108,13 +125,24 @@ typedef struct push_profile {
 	int response_rows;      /* response programs read the records' rows (default) */
 } push_profile;
 
+/* Set by --check-profile: a var that is not set is a finding, not a stop. */
+extern int rx_push_profile_checking;
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen);
 const push_op *rx_push_profile_op(const push_profile *p, const char *op);
+/* Does op need the record's id at the destination (identity.ops)? */
+int rx_push_needs_id(const push_profile *p, const char *op);
+/* What a record of op not found by the lookup becomes: insert, reject, ack. */
+const char *rx_push_not_found(const push_profile *p, const char *op);
 void rx_push_profile_free(push_profile *p);
 /* Expand a template ({op}, {key}, {NAME} from vars, {base}); URL-encodes
  * record values when encode is set. */
 void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode);
+/* The same for a request of n records: also {id} (the first record's id
+ * at the destination), {keys} and {ids} (every record's key or id,
+ * comma-separated), and {job} (a job's id, for its poll). */
+void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
+			      push_record *const *recs, size_t n, const char *job, int encode);
 /* The records as jq values: [{key,hash,op,row,idem,...}] (the error member
  * dropped). */
 jv rx_push_records_jv(push_record **recs, size_t n);
@@ -138,6 +166,10 @@ typedef struct push_auth {
 	int can_refresh;      /* oauth2 */
 	unsigned generation;  /* incremented by each new token */
 	int generation_ok;    /* the current token has had a success */
+	char *prefix;         /* header: put before the secret ("ApiKey ") */
+	void *jwt_key;        /* oauth2 jwt_bearer: the service account's EVP_PKEY */
+	char *jwt_iss;        /* its client_email (the assertion's issuer) */
+	char *jwt_kid;        /* its private_key_id, or NULL */
 } push_auth;
 
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
@@ -167,6 +199,9 @@ void rx_push_rate_exhaust(push_rate *r, double until);
 void rx_push_rate_throttled(push_rate *r, double now);
 void rx_push_rate_succeeded(push_rate *r);
 void rx_push_rate_close(push_rate *r);
+/* Why a shared budget (--budget redis://...) cannot be drawn on, or NULL:
+ * acquire then answers -1, and the run stops (never an unlimited send). */
+const char *rx_push_rate_error(const push_rate *r);
 /* Parse "100/10s", "250000/1d", "5/s".  0 or -1. */
 int rx_push_rate_parse(const char *s, push_window *w);
 
@@ -220,6 +255,16 @@ typedef struct push_ctx {
 	size_t held;              /* records read and not yet acked nor dead-lettered */
 	double started;           /* wall clock at start */
 	double last_progress;
+	/* operating (report.c) */
+	unsigned long long total;        /* changes announced by {"$rx":"changes"} (0: unknown) */
+	char sync[128];                  /* the sync's name: --sync, the changes record's, or the profile's */
+	int sync_given;                  /* --sync named it */
+	unsigned long long by_op[4][2];  /* insert, update, upsert, delete x acked, dead-lettered */
+	unsigned long long created, updated; /* upserts the reply said were new / existing */
+	struct { char name[48]; unsigned long long n; } reasons[32]; /* dead letters by reason */
+	size_t nreasons;
+	double throttled_seconds;        /* time requests waited on rate limits and 429s */
+	double throttle_mark;            /* since when something waits on them (0: nothing) */
 	/* stopping */
 	enum rx_push_stop stop;
 	char stop_msg[512];
@@ -244,11 +289,29 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id);
 void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
 	       int attempts);
 void rx_push_record_free(push_ctx *c, push_record *r);
+/* Give a record the id a lookup found (consumed): its text gains "id". */
+void rx_push_record_set_id(push_record *r, jv id);
 /* Flush the acks (after each request); on failure stop with exit 74. */
 void rx_push_flush(push_ctx *c);
 void rx_push_stop(push_ctx *c, enum rx_push_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void rx_push_progress(push_ctx *c, int final, size_t inflight);
 void rx_push_latency(push_ctx *c, double seconds);
+
+/* Operating (report.c): the changes record, outcomes by op and reason,
+ * the time throttled, the progress meter, --stats and --metrics. */
+void rx_push_changes_record(push_ctx *c, const char *line, size_t n);
+void rx_push_count_outcome(push_ctx *c, const push_record *r, int acked, int status, const char *reason);
+/* A reply's result said "created": true or false. */
+void rx_push_count_created(push_ctx *c, int created);
+/* Something may not start for a rate limit or a 429 (held 1) or not (0). */
+void rx_push_throttle_tick(push_ctx *c, int held, double now);
+void rx_push_write_stats(push_ctx *c, const char *path);
+void rx_push_write_metrics(push_ctx *c, const char *path, int success);
+double rx_push_percentile(const push_ctx *c, double p);
+
+/* Profile tooling (tools.c): an RX_EXIT_* status each. */
+int rx_push_check_profile(const push_profile *p);
+int rx_push_test_connection(push_ctx *c);
 
 /* The HTTP engine (engine.c). */
 void rx_push_http_run(push_ctx *c);

@@ -44,6 +44,8 @@ class CustomerIO(vendorlib.Base):
         return 429, {"meta": {"error": "Too many requests"}}, {}
 
     def handle(self, req):
+        if req.method == "GET" and req.path == "/api/v1/accounts/region":
+            return 200, {"url": "https://track.customer.io", "region": "us", "environment_id": 1}, {}
         if req.method != "POST" or req.path != "/api/v2/batch":
             return 404, {"meta": {"error": "not found"}}, {}
         if len(req.raw) >= 500 * 1000:

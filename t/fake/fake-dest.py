@@ -13,7 +13,9 @@ Endpoints
        {"records": {KEY: {"op","hash","row"}}, "deleted": [KEY...],
         "requests", "accepted", "throttled", "violations", "quota_refusals",
         "errors", "drops", "unauthorized", "tokens_issued",
-        "max_in_window", "max_inflight"}
+        "max_in_window", "max_inflight", "first_admitted", "last_admitted"}
+       (the last two: when the first and the last request the --rate
+       window admitted arrived, in seconds since the epoch)
   POST /oauth/token                OAuth2 token endpoint (client_credentials
                                    with client_id=rx, client_secret=s3cret,
                                    or refresh_token=r3fresh)
@@ -85,7 +87,7 @@ STATE = {
     "records": {}, "deleted": [], "requests": 0, "accepted": 0, "throttled": 0,
     "violations": 0, "quota_refusals": 0, "errors": 0, "drops": 0,
     "unauthorized": 0, "tokens_issued": 0, "max_in_window": 0, "max_inflight": 0,
-    "accepted_requests": 0,
+    "accepted_requests": 0, "first_admitted": 0.0, "last_admitted": 0.0,
 }
 ADMITTED = deque()      # arrival times of admitted requests (rate window)
 ARRIVALS = deque()      # arrival times of all requests (max_in_window)
@@ -394,6 +396,9 @@ class Handler(BaseHTTPRequestHandler):
                     throttle = secs
                 else:
                     ADMITTED.append(now)
+                    if not STATE["first_admitted"]:
+                        STATE["first_admitted"] = now
+                    STATE["last_admitted"] = now
                     throttle = None
             if throttle is not None:
                 h = {}

@@ -42,6 +42,8 @@ class Iterable(vendorlib.Base):
                      "code": "RateLimitExceeded", "params": {}}, {}
 
     def handle(self, req):
+        if req.method == "GET" and req.path == "/api/channels":
+            return 200, {"channels": [{"id": 1, "name": "Email", "channelType": "Marketing", "messageMedium": "Email"}]}, {}
         if req.method == "POST" and req.path == "/api/users/bulkUpdate":
             if len(req.raw) > 4000000:
                 return 413, {"msg": "Request entity too large", "code": "BadParams", "params": None}, {}

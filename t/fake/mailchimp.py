@@ -69,6 +69,8 @@ class Mailchimp(vendorlib.Base):
         parts = path.strip("/").split("/")
         if len(parts) >= 2 and parts[0] == "lists" and parts[1] != self.opt.list:
             return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        if req.method == "GET" and len(parts) == 2 and parts[0] == "lists":
+            return 200, {"id": self.opt.list, "name": "rx fake audience"}, {}
         if req.method == "POST" and len(parts) == 2 and parts[0] == "lists":
             return self.batch(req.json)
         if req.method == "DELETE" and len(parts) == 4 and parts[2] == "members":

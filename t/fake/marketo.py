@@ -77,6 +77,10 @@ class Marketo(vendorlib.Base):
             return self.token(req)
         if len(req.raw) > 1000000:
             return 413, "Request Entity Too Large", {}
+        if req.method == "GET" and req.path == "/rest/v1/leads/describe.json":
+            return 200, {"requestId": "d", "success": True,
+                         "result": [{"id": 1, "displayName": "Email Address", "dataType": "email",
+                                     "rest": {"name": "email", "readOnly": False}}]}, {}
         if req.method != "POST" or not isinstance(req.json, dict):
             return failed("609", "Invalid JSON")
         if req.path == "/rest/v1/leads.json":

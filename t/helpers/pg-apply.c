@@ -21,7 +21,7 @@ static int flush(void *db, const char *op, rx_span *rows, size_t n, rx_db_result
 
 	if (n == 0)
 		return 0;
-	if (rx_db_postgres.apply(db, op, rows, n, results, err, sizeof err) < 0) {
+	if (rx_db_postgres.apply(db, op, NULL, rows, n, results, err, sizeof err) < 0) {
 		printf("batch failed: %s\n", err);
 		return -1;
 	}
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	for (char *k = strtok(argv[3], ","); k && nkeys < 8; k = strtok(NULL, ","))
 		keys[nkeys++] = k;
 	batch = argc > 5 ? (size_t)atol(argv[5]) : 100000;
-	rx_db *db = rx_db_postgres.open(argv[1], argv[2], keys, nkeys, err, sizeof err);
+	rx_db *db = rx_db_postgres.open(argv[1], argv[2], keys, nkeys, jv_null(), err, sizeof err);
 	if (db == NULL) {
 		printf("open failed: %s\n", err);
 		return 1;

@@ -6,9 +6,11 @@
 #   echo '{"status":200,"body":{"results":[{"ok":true,"id":"a"},{"ok":false,"error":"bad"}]}}' |
 #   jq -c -L share/rx/jq 'include "webhook"; webhook_response'
 
-# {"results": [...]} in the records' order: ok, rejected, or retry.
+# {"results": [...]} in the records' order: ok, rejected, or retry.  An ok
+# result may say "created": true (a new record) or false (an update), as
+# HubSpot's batch upsert does with "new": rx-push counts them.
 def webhook_result:
-  if .ok == true then {ok: true, id: .id}
+  if .ok == true then {ok: true, id: .id} + (if (.created | type) == "boolean" then {created: .created} else {} end)
   elif .retry == true then {retry: true, message: (.error // "retry")}
   else {ok: false, message: (.error // .message // "rejected")}
   end;

@@ -1,7 +1,8 @@
 #!/bin/sh
-# rx-push: profile variables from the environment or a file ("vars":
-# {"NAME": {"env": ..}}), a base URL made of them, secret variables kept
-# out of everything written, and "max_concurrency".
+# rx-push profiles: what t/5600 (values from the environment) leaves out:
+# a base URL made of variables ("https://{dc}.api.example.com"), a
+# secret variable in a path kept out of dead letters and messages, and
+# "max_concurrency".
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-fake.sh"
 
@@ -20,31 +21,6 @@ test_expect_success 'variables fill the base URL, the path and $vars; a secret o
 	{"$rx":"request","method":"POST","url":"https://us6.api.example.com/3.0/lists/L7/eu-west","headers":{"Content-Type":"application/json"},"body":{"token":"***","list":"L7","n":1},"records":1}
 	EOF
 	test_cmp expect out
-'
-
-test_expect_success 'a variable without its environment variable takes its default' '
-	T_DC=us6 T_TOK=s3cret-token rx-push --profile ./vars.json --dry-run <one.ndjson >out &&
-	test_grep "/lists/L-default/eu-west" out
-'
-
-test_expect_success 'a variable that is missing and has no default: the profile does not load, and says why' '
-	test_expect_code 1 env T_TOK=s3cret-token rx-push --profile ./vars.json --dry-run <one.ndjson >out 2>err &&
-	test_must_be_empty out &&
-	echo "rx-push: \$T_DC is not set (profile vars.json takes vars.dc from it)" >expect &&
-	test_cmp expect err
-'
-
-test_expect_success 'a variable from a missing file is named' '
-	rm -f region.txt &&
-	test_expect_code 1 env T_DC=us6 T_TOK=s3cret-token rx-push --profile ./vars.json --dry-run <one.ndjson 2>err &&
-	test_grep "cannot read .region.txt. (profile vars.json takes vars.region from it)" err &&
-	echo eu-west >region.txt
-'
-
-test_expect_success 'a variable with a line break is refused' '
-	test_expect_code 1 env T_DC="us6
-Evil: 1" T_TOK=s3cret-token rx-push --profile ./vars.json --dry-run <one.ndjson 2>err &&
-	test_grep "vars.dc: the value contains a line break" err
 '
 
 test_expect_success 'a secret variable never reaches a dead letter or a message' '
@@ -66,11 +42,6 @@ test_expect_success 'max_concurrency caps --concurrency' '
 	rx-push --profile ./two.json --url "$(fake_url slow)" --max-records 1 --concurrency 16 <many.ndjson >acks &&
 	test_lines 12 acks &&
 	test "$(fake_count slow max_inflight)" = 2
-'
-
-test_expect_success 'rx-diff --profile: a profile without max_delete_ratio keeps the default' '
-	echo "{\"id\":\"a\"}" | rx-diff --state s.db --key id --profile webhook --preview --assume-complete >changes &&
-	test_lines 1 changes
 '
 
 test_done

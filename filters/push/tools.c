@@ -1,0 +1,244 @@
+/*
+ * tools.c - rx-push for the people who write profiles and the people who
+ * set up syncs: --check-profile and --test-connection.
+ *
+ * --check-profile loads a profile the way a run does (so every jq program
+ * is compiled and every member read), then looks for what cannot work:
+ * each finding is one line, "error:" (a run would send wrong requests or
+ * none) or "warning:" (it works, but probably not as meant), and the exit
+ * status is 1 when there is an error.
+ *
+ * --test-connection sends the profile's "test" request (one cheap,
+ * authenticated read, such as GET /crm/v3/objects/contacts?limit=1), so a
+ * wrong token or missing scope shows before a sync: exit 0 on a 2xx (or
+ * what the test's response program accepts), 1 when the destination
+ * refuses the credentials or the request, 75 when it cannot be reached.
+ */
+#include "push.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int errors, warnings;
+
+static void finding(int error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void finding(int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", error ? "error" : "warning");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (error)
+		errors++;
+	else
+		warnings++;
+}
+
+/* The text of a program member (a string), for looking at what it reads. */
+static const char *program_text(jv spec, const char *member, char *buf, size_t len)
+{
+	jv v = jv_object_get(jv_copy(spec), jv_string(member));
+
+	buf[0] = '\0';
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		snprintf(buf, len, "%s", jv_string_value(v));
+	jv_free(v);
+	return buf;
+}
+
+/* The secrets the auth object names, and whether each is set. */
+static void check_auth(const push_profile *p)
+{
+	if (jv_get_kind(p->auth) != JV_KIND_OBJECT) {
+		finding(0, "no \"auth\": requests go without credentials");
+		return;
+	}
+	jv auth = jv_copy(p->auth);
+	jv_object_foreach(auth, k, v) {
+		const char *name = jv_string_value(k);
+		size_t n = strlen(name);
+		if (jv_get_kind(v) == JV_KIND_STRING && n > 4 && strcmp(name + n - 4, "_env") == 0 &&
+		    getenv(jv_string_value(v)) == NULL)
+			finding(0, "auth.%s: $%s is not set here (a run needs it)", name, jv_string_value(v));
+		jv_free(k);
+		jv_free(v);
+	}
+	jv_free(auth);
+}
+
+/* The vars a run would take from outside and cannot find here. */
+static void check_vars(const push_profile *p)
+{
+	jv_array_foreach(p->unset_vars, i, v) {
+		finding(0, "%s", jv_string_value(v));
+		jv_free(v);
+	}
+}
+
+int rx_push_check_profile(const push_profile *p)
+{
+	static const char *const ops[] = {"insert", "update", "upsert", "delete"};
+	char text[8192];
+
+	errors = warnings = 0;
+	printf("profile %s (%s)\n", p->name, p->path);
+	if (p->driver != NULL) {
+		printf("a database destination (driver %s): nothing more to check here\n0 errors, 0 warnings\n",
+		       p->driver);
+		return RX_EXIT_OK;
+	}
+	jv jops = jv_object_get(jv_copy(p->json), jv_string("ops"));
+	for (int i = 0; i < 4; i++) {
+		const push_op *op = rx_push_profile_op(p, ops[i]);
+		jv spec = jv_get_kind(jops) == JV_KIND_OBJECT ? jv_object_get(jv_copy(jops), jv_string(op ? op->name : ops[i]))
+							      : jv_null();
+		if (op == NULL) {
+			if (strcmp(ops[i], "insert") == 0 && (rx_push_needs_id(p, "upsert") &&
+							      strcmp(rx_push_not_found(p, "upsert"), "insert") == 0))
+				finding(1, "an upsert whose record the lookup does not find is sent as an insert, and the "
+					"profile has no insert op to create it");
+			jv_free(spec);
+			continue;
+		}
+		if (strcmp(op->method, "DELETE") == 0 && !op->has_body)
+			finding(1, "ops.%s: a DELETE with no body program sends the batch as its body (most APIs "
+				"refuse a DELETE with a body): give \"body\": \"\\\"\\\"\" for none", op->name);
+		if (strcmp(op->method, "GET") != 0 && strcmp(op->method, "DELETE") != 0 && !op->has_body &&
+		    strcmp(op->name, "*") != 0)
+			finding(0, "ops.%s: no body program: the request body is the batch as rx-batch made it "
+				"({\"op\",\"records\":[...]}), which only rx's webhook contract reads", op->name);
+		if (!op->has_response && !p->has_response && !op->has_job)
+			finding(0, "ops.%s: no response program: any 2xx acks every record of the request, "
+				"whatever the reply says", op->name);
+		/* a request that addresses records by the destination's id */
+		int uses_id = strstr(op->path, "{id}") != NULL || strstr(op->path, "{ids}") != NULL ||
+			      strstr(program_text(spec, "body", text, sizeof text), ".id") != NULL;
+		if (uses_id && !rx_push_needs_id(p, ops[i]))
+			finding(1, "ops.%s: its request uses the destination's id, but identity.ops does not name "
+				"%s: a record without one would be sent with a null id", op->name, ops[i]);
+		if (op->has_job && op->job_max_wait <= 0)
+			finding(1, "ops.%s.job: max_wait must be positive", op->name);
+		jv_free(spec);
+	}
+	jv_free(jops);
+	int needs = 0;
+	for (int i = 0; i < 4; i++)
+		needs |= rx_push_needs_id(p, ops[i]);
+	if (needs && !p->has_lookup)
+		finding(0, "identity.ops names ops that need an id, and there is no identity.lookup: a record whose "
+			"id rx has not learnt from an earlier ack is dead-lettered, not found");
+	if (p->has_lookup && p->lookup.max_records == 0 && p->max_records > 100)
+		finding(0, "identity.lookup: no max_records: lookups take the profile's %zu records a request",
+			p->max_records);
+	if (p->nwindows == 0)
+		finding(0, "no \"rate_limits\": rx-push paces itself only by the 429s it gets (write the vendor's "
+			"documented limits)");
+	check_auth(p);
+	check_vars(p);
+	jv t = jv_object_get(jv_copy(p->json), jv_string("test"));
+	if (jv_get_kind(t) != JV_KIND_OBJECT)
+		finding(0, "no \"test\" request: --test-connection cannot check the credentials");
+	jv_free(t);
+	printf("%d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+	return errors > 0 ? RX_EXIT_FAIL : RX_EXIT_OK;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *user)
+{
+	rx_buf *b = user;
+	if (b->len < 65536)
+		rx_buf_put(b, data, size * n);
+	return size * n;
+}
+
+int rx_push_test_connection(push_ctx *c)
+{
+	const push_profile *p = &c->prof;
+	jv t = jv_object_get(jv_copy(p->json), jv_string("test"));
+	rx_buf url = {0}, reply = {0};
+	struct curl_slist *h = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", gist[512] = "";
+	long status = 0;
+	int rc = RX_EXIT_FAIL;
+
+	if (jv_get_kind(t) != JV_KIND_OBJECT) {
+		rx_diag("profile %s has no \"test\" request (a cheap authenticated read) to send", p->name);
+		jv_free(t);
+		return RX_EXIT_FAIL;
+	}
+	jv m = jv_object_get(jv_copy(t), jv_string("method")), path = jv_object_get(jv_copy(t), jv_string("path"));
+	const char *method = jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m) : "GET";
+	rx_buf_puts(&url, c->url);
+	if (jv_get_kind(path) == JV_KIND_STRING)
+		rx_push_template(&url, jv_string_value(path), p, "test", NULL, 1);
+	rx_push_auth_apply(&c->auth, &h, &url, 0, NULL);
+	CURL *e = curl_easy_init();
+	if (e == NULL)
+		rx_die(RX_EXIT_FAIL, "cannot start libcurl");
+	curl_easy_setopt(e, CURLOPT_URL, url.data);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &reply);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "rx-push/" RX_VERSION);
+	if (c->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	double t0 = rx_push_now();
+	CURLcode cc = curl_easy_perform(e);
+	double secs = rx_push_now() - t0;
+	if (cc != CURLE_OK) {
+		rx_diag("test: %s %s: %s", method, p->name, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = RX_EXIT_TEMPFAIL;
+		goto done;
+	}
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	/* what the destination said, for a refusal */
+	jv body;
+	char err[128];
+	if (reply.len > 0 && rx_jv_parse(reply.data, reply.len, &body, err, sizeof err) == 0) {
+		jv msg = jv_get_kind(body) == JV_KIND_OBJECT ? jv_object_get(jv_copy(body), jv_string("message")) : jv_null();
+		if (jv_get_kind(msg) == JV_KIND_STRING)
+			snprintf(gist, sizeof gist, "%.300s", jv_string_value(msg));
+		jv_free(msg);
+		jv_free(body);
+	} else if (reply.len > 0) {
+		snprintf(gist, sizeof gist, "%.200s", reply.data);
+	}
+	char one[600];
+	rx_one_line(gist, one, sizeof one);
+	if (status >= 200 && status < 300) {
+		printf("ok: %s %s answered HTTP %ld in %.2f s: the credentials work\n", method, p->name, status, secs);
+		rc = RX_EXIT_OK;
+	} else if (status == 401 || status == 403) {
+		rx_diag("test: HTTP %ld: the destination refuses the credentials%s%s%s (check the token and its scopes: "
+			"docs/destinations/%s.md)",
+			status, one[0] ? " (it says: " : "", one, one[0] ? ")" : "", p->name);
+	} else if (status == 429 || status >= 500) {
+		rx_diag("test: HTTP %ld: try again later%s%s%s", status, one[0] ? " (it says: " : "", one, one[0] ? ")" : "");
+		rc = RX_EXIT_TEMPFAIL;
+	} else {
+		rx_diag("test: HTTP %ld%s%s%s", status, one[0] ? " (it says: " : "", one, one[0] ? ")" : "");
+	}
+done:
+	curl_easy_cleanup(e);
+	curl_slist_free_all(h);
+	rx_buf_free(&url);
+	rx_buf_free(&reply);
+	jv_free(m);
+	jv_free(path);
+	jv_free(t);
+	return rc;
+}

@@ -1,0 +1,48 @@
+# elasticsearch.jq - Elasticsearch and OpenSearch, the _bulk API
+# (share/rx/destinations/elasticsearch-bulk.json, opensearch-bulk.json).
+#
+# Follows Elastic's "Bulk API" reference
+# (https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-bulk.html:
+# NDJSON, an action line then a source line, the body ends with a
+# newline; 200 with "errors" and one item per action in request order)
+# and OpenSearch's (https://docs.opensearch.org/latest/api-reference/document-apis/bulk/:
+# the same, an _id of at most 512 bytes from 2.9); 429
+# es_rejected_execution_exception for a full write queue, for the whole
+# request or per item.  Summarised in destinations-2.md section 29.
+#
+# A record is the document whose _id is its key, in the index
+# $vars.index: upsert (and insert, update) index it whole, delete deletes
+# it (a delete of a document already gone is done).
+# Try it on a recorded reply:
+#   echo '{"status":200,"body":{"errors":true,"items":[{"index":{"_id":"C1","status":201}},{"index":{"_id":"C2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse"}}}]}}' |
+#   jq -c -L share/rx/jq 'include "elasticsearch"; es_response'
+
+# The body: NDJSON, returned as a string (sent as it is).  Built by
+# adding strings ("add" is a loop in C; "join" and building the action
+# lines as objects cost three times as much in jq 1.6).
+def es_bulk_body:
+  ($vars.index | tojson) as $index
+  | [.records[]
+     | if .op == "delete" then "{\"delete\":{\"_index\":" + $index + ",\"_id\":" + (.key | tostring | tojson) + "}}\n"
+       else "{\"index\":{\"_index\":" + $index + ",\"_id\":" + (.key | tostring | tojson) + "}}\n" + (.row | tojson) + "\n" end]
+  | add;
+
+# One result per item, in order: 2xx done; a delete that found nothing
+# (404) done; 429 (a full write queue) and 5xx sent again; anything else
+# (400 mapper_parsing_exception, ...) dead-letters the record.  A 200
+# whose items do not match the records is not understood (rx-push then
+# acks nothing).  429 for the whole request throttles; 401 and 403 (no
+# credentials, or no privilege to write the index) stop the run.
+def es_response:
+  if .status == 200 and (.body | type) == "object" and (.body.items | type) == "array" then
+    [.body.items[] | to_entries[0] | .key as $verb | .value
+     | if .status >= 200 and .status < 300 then {ok: true}
+       elif $verb == "delete" and .status == 404 then {ok: true}
+       elif .status == 429 or .status >= 500 then {retry: true, message: "\(.status) \(.error.type // "")"}
+       else {ok: false, message: "\(.status) \(.error.type // "error"): \(.error.reason // "")"} end]
+  elif .status == 429 then {action: "throttle", message: (.body.error.type // "es_rejected_execution_exception")}
+  elif .status == 401 or .status == 403 then
+    {action: "auth", message: "\(.body.error.type // "security_exception"): \(.body.error.reason // "")"}
+  elif .status == 413 then {action: "reject", message: "the request is over the cluster's http.max_content_length"}
+  elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
+  else null end;

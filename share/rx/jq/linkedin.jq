@@ -1,0 +1,68 @@
+# linkedin.jq - LinkedIn Matched Audiences: users of a DMP segment
+# (share/rx/destinations/linkedin-audience.json).
+#
+# Follows Microsoft Learn's LinkedIn Marketing pages "DMP Segment Users"
+# (https://learn.microsoft.com/linkedin/marketing/matched-audiences/create-and-manage-segment-users:
+# POST /rest/dmpSegments/{id}/users with X-RestLi-Method BATCH_CREATE,
+# elements of {action ADD|REMOVE, userIds [{idType, idValue}], firstName,
+# lastName, title, company, country}; the rw_dmp_segments permission; a
+# 1-minute limit per member and daily limits) and the connectors'
+# reading of the reply (Segment's linkedin-audiences: elements[i] is
+# element i's status; 408, 409, 423, 429 and 5xx retried).  Summarised
+# in destinations-2.md section 28.
+#
+# A row is a person: SHA256_EMAIL (64 hex digits) or SHA512_EMAIL (128),
+# hashed by the mapping, and GOOGLE_AID (a device id, not hashed) are its
+# ids; firstName, lastName, title, company and country are sent as they
+# are (LinkedIn matches on them in the clear).  Other members are not
+# sent.  A hashed id that is not hex is refused before it is sent.
+# Try it on a recorded reply:
+#   echo '{"status":200,"body":{"elements":[{"status":201},{"status":400,"message":"bad"}]}}' |
+#   jq -c -L share/rx/jq 'include "linkedin"; linkedin_response'
+
+def linkedin_element:
+  (.row // {}) as $r
+  | {action: (if .op == "delete" then "REMOVE" else "ADD" end),
+     userIds: ([(if $r.SHA256_EMAIL then {idType: "SHA256_EMAIL", idValue: $r.SHA256_EMAIL} else empty end),
+                (if $r.SHA512_EMAIL then {idType: "SHA512_EMAIL", idValue: $r.SHA512_EMAIL} else empty end),
+                (if $r.GOOGLE_AID then {idType: "GOOGLE_AID", idValue: ($r.GOOGLE_AID | tostring)} else empty end)])}
+    + ([("firstName", "lastName", "title", "company", "country") as $k | ($r[$k] // "") as $v | select($v != "") | {($k): $v}]
+       | add // {});
+
+# The batch's hashed ids are hex digests of the right length: one
+# regular expression over them all (one a value would cost more than the
+# rest); when it fails, the first bad one is named.
+def _li_check:
+  if ([.records[] | (.row.SHA256_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{64})*$"))
+     and ([.records[] | (.row.SHA512_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{128})*$")) then .
+  else
+    first(.records[] as $rec
+          | (["SHA256_EMAIL", "^[0-9a-f]{64}$"], ["SHA512_EMAIL", "^[0-9a-f]{128}$"]) as [$k, $re]
+          | ($rec.row[$k] // "") as $v
+          | select($v != "" and (($v | type) != "string" or ($v | test($re) | not)))
+          | "\($k) of \($rec.key | tojson)") as $bad
+    | error("\($bad) is not a hex digest of the right length: hash it in the mapping (rx-map --hash)")
+  end;
+
+def linkedin_body: _li_check | {elements: [.records[] | linkedin_element]};
+
+# 200 {"elements": [{"status": 201}, {"status": 400, "message"}]}: element
+# i is record i.  A 2xx element is done; 408, 409, 423, 429 and 5xx are
+# sent again; any other is dead-lettered with LinkedIn's message.  A 429
+# for the request throttles, unless it names a DAY limit: the day's quota
+# is gone, stop (exit 75).  401 and 403 (no rw_dmp_segments): stop.  404:
+# a segment made a minute ago is not found yet: sent again.
+def _li_retry: {"408": 1, "409": 1, "423": 1, "429": 1, "500": 1, "502": 1, "503": 1, "504": 1};
+def linkedin_response:
+  if .status == 200 and (.body | type) == "object" and (.body.elements | type) == "array" then
+    [.body.elements[] | (.status // 0) as $s
+     | if $s >= 200 and $s < 300 then {ok: true}
+       elif _li_retry[$s | tostring] then {retry: true, message: "\($s) \(.message // "")"}
+       else {ok: false, message: "LinkedIn refused the user (\($s)): \(.message // "")"} end]
+  elif .status == 429 then
+    (.body.message // "") as $m
+    | if ($m | test("DAY")) then {action: "quota", message: $m} else {action: "throttle", message: $m} end
+  elif .status == 401 or .status == 403 then {action: "auth", message: "\(.body.code // .body.serviceErrorCode // ""): \(.body.message // "")"}
+  elif .status == 404 then {action: "retry", message: "the segment is not found (a new one takes a minute or two): \(.body.message // "")"}
+  elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
+  else null end;

@@ -1,0 +1,44 @@
+# zendesk.jq - the programs of the zendesk-users profile, after Zendesk
+# Support's users bulk API and job statuses:
+#   https://developer.zendesk.com/api-reference/ticketing/users/users/#create-or-update-many-users
+#   https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/
+# and rx's ../shared/reference/destinations-2.md sections 16 and 34.
+#
+# A bulk write is a job: the reply only says it was queued.  rx polls the
+# job status until it is completed, and acks a record only when the job's
+# result for it says so (results come in request order; a failure names
+# its index).  Users are matched on external_id, the warehouse's key.
+#
+#   jq -L share/rx/jq 'include "zendesk"; zendesk_job_status' poll-reply.json
+
+def zendesk_users_body:
+  {users: [.records[] | .row + {external_id: (.key | tostring)}]};
+
+# The job a bulk reply names (null: no job, the status decides).
+def zendesk_job_id:
+  if .status == 200 and (.body | type) == "object" then .body.job_status.id // null else null end;
+
+def zendesk_throttle: {action: "throttle"};
+
+# A job status: not done yet (wait), failed whole, or the fate of each
+# record from its results.
+def zendesk_job_status:
+  if .status == 200 and (.body.job_status | type) == "object" then
+    .body.job_status as $j
+    | if $j.status == "queued" or $j.status == "working" then {action: "wait"}
+      elif $j.status == "completed" then
+        ([$j.results // [] | to_entries[] | {key: ((.value.index // .key) | tostring), value: .value}]
+         | from_entries) as $by
+        | [range(0; .records | length) as $i | $by[$i | tostring] as $r
+           | if $r == null then {ok: false, message: "the job's results do not name this record"}
+             elif $r.status == "Failed" or $r.error != null then {ok: false, message: ($r.details // $r.error)}
+             elif $r.id != null then {ok: true, id: $r.id}
+             else {ok: false, message: "the job's result for this record is not understood"}
+             end]
+      elif $j.status == "failed" then {action: "reject", message: ($j.message // "the job failed")}
+      else {action: "reject", message: "a job status rx-push does not know: \($j.status)"}
+      end
+  elif .status == 404 then {action: "reject", message: "the job is gone (Zendesk keeps job statuses for a day)"}
+  elif .status == 429 then zendesk_throttle
+  else null
+  end;

@@ -1,0 +1,133 @@
+#!/bin/sh
+# Airtable: the airtable-upsert profile against the fake (t/fake/fake-saas.py
+# --vendor airtable): performUpsert on the merge field, acks carrying the
+# record ids found by merge value (the fake answers out of order), one
+# bad record failing its request of 10 and found by a re-drive one a
+# request, the 30 s penalty of a 429, a refused token, a kill in the
+# middle, the upsert sync twice, the page's command.
+. "$(dirname "$0")/lib.sh"
+. "$RX_TESTS/lib-dest.sh"
+
+cat >changes.ndjson <<'IN'
+{"op":"upsert","records":[{"key":"C1","hash":"h1","row":{"Customer ID":"C1","Email":"ada@example.com","Plan":"pro"}},{"key":"C2","hash":"h2","row":{"Customer ID":"C2","Email":"bo@example.com","Notes":null}}]}
+{"op":"upsert","records":[{"op":"upsert","key":"C3","hash":"h3","row":{"Customer ID":"C3","email":"not-an-email"}},{"op":"upsert","key":"C4","hash":"h4","row":{"Customer ID":"C4","Email":"di@example.com"}}]}
+IN
+
+saas_start at -- --vendor airtable --token patTEST --log at.log
+at () {
+	at_name=$1
+	shift
+	env AIRTABLE_TOKEN=patTEST AIRTABLE_API_URL=$(cat "$at_name.url") AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers \
+		"AIRTABLE_MERGE_ON=Customer ID" rx-push --profile airtable-upsert "$@"
+}
+
+test_expect_success 'upserts by the merge field; acks carry the record ids; a bad record fails its request' '
+	test_expect_code 3 at at --concurrency 1 <changes.ndjson >acks 2>err &&
+	acked acks >got && printf "C1\nC2\n" >expect && test_cmp expect got &&
+	grep "\"key\":\"C1\"" acks | jq -r .id >id1 && grep "\"key\":\"C2\"" acks | jq -r .id >id2 &&
+	fake_state at | jq -r ".records.C1.row._id, .records.C2.row._id" >ids && cat id1 id2 >expect && test_cmp expect ids &&
+	test "$(cat id1)" != "$(cat id2)" &&
+	dead err >got && printf "C3\nC4\n" >expect && test_cmp expect got &&
+	test_grep "INVALID_VALUE_FOR_COLUMN" err && test_grep "re-drive the dead letters with --max-records 1" err &&
+	head -n 1 at.log >first &&
+	test_grep "\"method\": \"PATCH\"" first && test_grep "\"path\": \"/v0/appTEST/Customers\"" first &&
+	jq -r .body first | jq -c . >body &&
+	echo "{\"performUpsert\":{\"fieldsToMergeOn\":[\"Customer ID\"]},\"records\":[{\"fields\":{\"Customer ID\":\"C1\",\"Email\":\"ada@example.com\",\"Plan\":\"pro\"}},{\"fields\":{\"Customer ID\":\"C2\",\"Email\":\"bo@example.com\",\"Notes\":null}}],\"typecast\":false}" >expect &&
+	test_cmp expect body
+'
+
+test_expect_success 're-driving the dead letters one a request finds the bad record' '
+	grep "^{" err >dl &&
+	test_expect_code 3 at at --max-records 1 <dl >acks 2>err2 &&
+	acked acks >got && echo C4 >expect && test_cmp expect got &&
+	dead err2 >got && echo C3 >expect && test_cmp expect got
+'
+
+test_expect_success 'a second upsert of a record updates it, under the same id' '
+	echo "{\"op\":\"upsert\",\"records\":[{\"key\":\"C1\",\"hash\":\"h5\",\"row\":{\"Customer ID\":\"C1\",\"Plan\":\"enterprise\"}}]}" >again &&
+	at at <again >acks &&
+	jq -r .id acks >id && test_cmp id1 id &&
+	fake_state at | jq -c ".records.C1.row | del(._id)" >got &&
+	echo "{\"Customer ID\":\"C1\",\"Email\":\"ada@example.com\",\"Plan\":\"enterprise\"}" >expect && test_cmp expect got
+'
+
+test_expect_success 'a 429: every request waits Airtable'"'"'s penalty, then sends again' '
+	saas_start at2 -- --vendor airtable --token patTEST --throttle-first 1 &&
+	AIRTABLE_THROTTLE_WAIT=1 at at2 --stats stats <again >acks &&
+	test_lines 1 acks && test "$(fake_count at2 throttled)" = 1 && test "$(jq .throttled stats)" = 1
+'
+
+test_expect_success 'a refused token stops the run with exit 1' '
+	test_expect_code 1 env AIRTABLE_TOKEN=patWRONG AIRTABLE_API_URL=$(cat at.url) AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers \
+		"AIRTABLE_MERGE_ON=Customer ID" rx-push --profile airtable-upsert <again >acks 2>err &&
+	test_must_be_empty acks && test_grep "HTTP 401" err && ! grep -q patWRONG err
+'
+
+test_expect_success 'deletes are not offered: dead-lettered, nothing sent' '
+	echo "{\"op\":\"delete\",\"records\":[{\"key\":\"C1\",\"hash\":\"h1\",\"row\":{\"Customer ID\":\"C1\"}}]}" >del &&
+	n=$(fake_count at requests) &&
+	test_expect_code 3 at at <del >acks 2>err &&
+	test_grep "has no op \\\\\"delete\\\\\"" err && test "$(fake_count at requests)" = "$n"
+'
+
+test_expect_success 'at the documented 5 requests a second, no 429' '
+	saas_start at3 -- --vendor airtable --token patTEST --rate 5/1 &&
+	for i in $(seq 1 12); do echo "{\"op\":\"upsert\",\"key\":\"K$i\",\"hash\":\"h\",\"row\":{\"Customer ID\":\"K$i\"}}"; done >twelve &&
+	at at3 --max-records 1 <twelve >acks &&
+	test_lines 12 acks && test "$(fake_count at3 throttled)" = 0
+'
+
+dest_examples 40
+model () {
+	rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql |
+	rx-map -f examples/mappings/airtable.jq | rows_of - | python3 -c "
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(r[\"Customer ID\"] + \"\t\" + json.dumps(r, sort_keys=True, separators=(\",\", \":\")))" | sort
+}
+held () {
+	fake_state "$1" | jq -c ".records | to_entries[] | [.key, (.value.row | del(._id))]" |
+	python3 -c "
+import json, sys
+for line in sys.stdin:
+    k, r = json.loads(line)
+    print(k + \"\t\" + json.dumps(r, sort_keys=True, separators=(\",\", \":\")))" | sort
+}
+saas_start page -- --vendor airtable --token patTEST
+
+test_expect_success 'the page command: the table holds the model' '
+	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+	dest_try airtable-upsert >try.sh && test_lines 1 try.sh &&
+	sh -e try.sh &&
+	model >expect && held page >got && test_cmp expect got && test_lines 40 got
+'
+
+test_expect_success 'a second run with changes: the table is the model again (upsert mode keeps the gone)' '
+	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+	sqlite3 examples/warehouse.db "
+		UPDATE customers SET email = \"moved@example.com\" WHERE id = \"C00003\";
+		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")" &&
+	sh -e try.sh &&
+	model >expect && held page >got && test_cmp expect got && test_lines 41 got
+'
+
+cat >sync.sh <<'SH'
+set -o pipefail
+export RX_KILL_AT=${1:-}
+rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql \
+| rx-map -f examples/mappings/airtable.jq \
+| rx-diff --state kill.db --key "Customer ID" --mode upsert \
+| rx-batch --profile airtable-upsert \
+| AIRTABLE_TOKEN=patTEST AIRTABLE_API_URL=$(cat kill.url) AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers AIRTABLE_MERGE_ON="Customer ID" \
+  rx-push --profile airtable-upsert --rate 50/s --concurrency 2 2>>kill.err \
+| rx-diff --state kill.db --commit
+SH
+
+test_expect_success 'killed after the 3rd request, a normal run leaves the table equal to the model' '
+	saas_start kill -- --vendor airtable --token patTEST &&
+	{ bash sync.sh rx-push:sent:3; test $? != 0; } && test_grep "killed at sent" kill.err &&
+	bash sync.sh && model >expect && held kill >got && test_cmp expect got
+'
+
+test_done

@@ -1,0 +1,1139 @@
+#!/usr/bin/env python3
+"""fake-saas.py - fakes of the SaaS destinations whose contracts do not fit
+fake-dest.py's JSON families: ad audiences, notification and work tools,
+search and document stores (stdlib only, plus the openssl command for
+the Google token endpoint).
+
+Each --vendor copies its API's own shapes from ../shared/reference/
+destinations.md and destinations-2.md (the section is named beside each
+vendor below): its request body, its success reply, its partial failures,
+its rate-limit signal, its auth failure.  Start and stop it with
+saas_start (t/lib-dest.sh); its state document has fake-dest.py's shape,
+so fake_state, fake_records and fake_count (t/lib-fake.sh) work on it:
+
+  GET /_state   {"records": {KEY: {"op","row"}}, "deleted": [KEY...],
+                 "messages": [..] (notification tools: every message, in
+                 order), "requests", "accepted", "throttled", "violations",
+                 "unauthorized", "errors", "quota_refusals",
+                 "tokens_issued", "max_in_window"}
+
+What a record's KEY is, per vendor, is written beside the vendor.  A row
+is invalid, and refused in the vendor's own way, when it has
+"_reject": true or an "email" without "@" (as in fake-dest.py), or as
+the vendor says.
+
+Vendors (--vendor)
+  meta            Meta Custom Audiences (destinations.md 8): POST|DELETE
+                  /v25.0/AUDIENCE/users?access_token=T {"payload":{"schema",
+                  "data"}}; 200 {"audience_id","session_id","num_received",
+                  "num_invalid_entries","invalid_entry_samples"}; a hashed
+                  value that is not 64 hex, or a MADID that is not a UUID, is an
+                  invalid entry (dropped, counted, sampled by value); throttle:
+                  400 code 80003 with X-Business-Use-Case-Usage; bad token: 400
+                  code 190.  KEY: the row's first schema value.
+  tiktok          TikTok segment mapping (destinations-2.md 27): POST
+                  /open_api/v1.3/segment/mapping/ with Access-Token; always 200
+                  {"code","message","request_id","data"}: 0 OK, 40002 bad
+                  parameter (whole request), 40100 too many requests, 40105 bad
+                  token.  KEY: the row's first id.
+  linkedin        LinkedIn DMP segment users (destinations-2.md 28): POST
+                  /rest/dmpSegments/ID/users, X-RestLi-Method BATCH_CREATE;
+                  200 {"elements":[{"status":201}|{"status":400,"message"}]} in
+                  order; 429 TOO_MANY_REQUESTS (MEMBER MINUTE, or APPLICATION DAY
+                  after --quota); 401 INVALID_ACCESS_TOKEN.  KEY: the first idValue.
+  slack-webhook   Slack incoming webhook (destinations.md 7): POST
+                  /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
+                  errors (400 no_text, 400 invalid_payload, 403 invalid_token);
+                  429 with Retry-After.  KEY: the message's text.
+  slack-api       Slack chat.postMessage, form-encoded, bearer token: 200
+                  {"ok":true,"channel","ts","message"} or {"ok":false,"error"};
+                  429 with Retry-After.  KEY: metadata's event_payload.key.
+  teams           Microsoft Teams classic incoming webhook (destinations-2.md
+                  22): POST /webhookb2/TOKEN; 200 "1"; failures are 200 with
+                  text ("... returned HTTP error 429 ..." when throttled, "... 400
+                  ..." for a bad card).  KEY: the card's first TextBlock.
+  teams-workflow  Teams Workflows webhook: POST
+                  /workflows/ID/triggers/manual/paths/invoke?sig=TOKEN; 202, no
+                  body, whatever the card; 429 with Retry-After; a bad sig 401.
+  pagerduty       PagerDuty Events API v2 (destinations-2.md 24): POST
+                  /v2/enqueue, routing_key in the body; 202 {"status":"success",
+                  "message","dedup_key"}; 400 "invalid event"; 429 no body.
+                  KEY: dedup_key (trigger stores, resolve deletes).
+  notion          Notion pages (destinations-2.md 23): POST /v1/pages with
+                  Notion-Version; 200 page object; 400 validation_error; 429
+                  rate_limited with Retry-After; 401 unauthorized.  KEY: the
+                  rich_text property named by --key-property (default rx_key).
+  asana           Asana tasks (destinations-2.md 25): POST /tasks, PUT and
+                  DELETE /tasks/external:KEY ({"data":{..}}); 201/200
+                  {"data":{"gid",..}}; 400 {"errors":[{"message"}]}; 429 with
+                  Retry-After; 401.  KEY: data.external.gid.
+  airtable        Airtable (destinations-2.md 20): PATCH /v0/BASE/TABLE with
+                  performUpsert.fieldsToMergeOn, at most 10 records; 200
+                  {"records","createdRecords","updatedRecords"}; one bad record
+                  fails the request (422 INVALID_VALUE_FOR_COLUMN); 429
+                  RATE_LIMIT_REACHED.  KEY: the first merge field's value.
+  sheets          Google Sheets values:append (destinations-2.md 21): POST
+                  /v4/spreadsheets/ID/values/RANGE:append; atomic; 200
+                  {"updates":{"updatedRange","updatedRows"}}; 400
+                  INVALID_ARGUMENT; 429 RESOURCE_EXHAUSTED.  KEY: a row's first
+                  cell (rows are appended: "messages" lists them all).
+  elasticsearch   Elasticsearch/OpenSearch _bulk (destinations-2.md 29): POST
+                  /_bulk, NDJSON ending in a newline; 200 {"errors","items"} in
+                  order, items 201/200/404/400/429; 429
+                  es_rejected_execution_exception; 401 security_exception.
+                  KEY: _id.
+  firestore       Firestore documents:batchWrite (destinations-2.md 30): 200
+                  {"writeResults","status"} in order ({} ok, {"code":3,..}
+                  bad); 429 RESOURCE_EXHAUSTED; 401 UNAUTHENTICATED.  KEY: the
+                  document id; rows decoded from Firestore's typed values.
+
+Switches
+  --token T         the credential the vendor checks (its own way: a bearer
+                    token, a query access_token, a URL secret, a routing key,
+                    "ApiKey T" or Basic user:password for elasticsearch)
+  --google-key PEM  sheets/firestore: run the OAuth2 token endpoint POST /token
+                    that takes a JWT bearer assertion (RS256, checked with the
+                    public key in PEM by `openssl dgst`), and accept the tokens
+                    it issues instead of --token
+  --google-iss E    the assertion's expected issuer (client_email)
+  --token-uses N    an issued token stops working after N requests
+  --rate N/SECONDS  admit at most N requests in any sliding window; over it,
+                    the vendor's own throttle signal (with a wait hint when the
+                    vendor sends one: a request before that wait has passed,
+                    less 250 ms for those already in flight, is a violation);
+                    a request that arrives up to --rate-grace seconds (default
+                    0.05) early is not counted: loopback jitter, not a client
+                    going too fast
+  --throttle-first K  the first K requests get the throttle signal
+  --item-throttle-first K  elasticsearch/firestore: the first K items are
+                    refused with the per-item throttle (429, ABORTED)
+  --fail-first K    the first K requests get a 503
+  --quota N         linkedin: after N accepted requests, the APPLICATION DAY limit
+  --key-property P  notion: the property that holds the record's key
+  --meta-samples N  meta: invalid entries shown in invalid_entry_samples (10)
+  --meta-regain M   meta: estimated_time_to_regain_access of a throttle (minutes, 0)
+  --log FILE        append each request {"method","path","headers","body","t"}
+  --sink            keep nothing (a loopback sink for make bench): replies as
+                    usual, stores no record
+"""
+import argparse
+import base64
+import email.utils
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LOCK = threading.Lock()
+STATE = {
+    "records": {}, "deleted": [], "messages": [], "requests": 0, "accepted": 0, "throttled": 0,
+    "violations": 0, "unauthorized": 0, "errors": 0, "quota_refusals": 0, "tokens_issued": 0,
+    "max_in_window": 0, "accepted_requests": 0,
+}
+ADMITTED = deque()
+ARRIVALS = deque()
+BLOCKED = {"until": 0.0, "announced": 0.0}
+TOKENS = {}
+SEQ = [0]
+ITEM_THROTTLES = [0]
+OPT = None
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def invalid(row):
+    if not isinstance(row, dict):
+        return "the row is not an object"
+    if row.get("_reject") is True:
+        return "rejected by the destination's validation"
+    e = row.get("email", row.get("Email"))
+    if isinstance(e, str) and "@" not in e:
+        return "'%s' is not a valid email" % e
+    return None
+
+
+def store(key, row, op="upsert"):
+    if OPT.sink:
+        STATE["accepted"] += 1
+        return
+    k = key if isinstance(key, str) else json.dumps(key, separators=(",", ":"))
+    if op == "delete":
+        STATE["records"].pop(k, None)
+        STATE["deleted"].append(k)
+    else:
+        STATE["records"][k] = {"op": op, "row": row}
+    STATE["accepted"] += 1
+
+
+def next_id(prefix):
+    SEQ[0] += 1
+    return "%s%d" % (prefix, SEQ[0])
+
+
+def write_state_file():
+    if OPT.state_file:
+        tmp = OPT.state_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(json.dumps(STATE, sort_keys=True, separators=(",", ":")) + "\n")
+        os.replace(tmp, OPT.state_file)
+
+
+class Reply(Exception):
+    """Raised by a vendor handler: the reply to send at once."""
+
+    def __init__(self, status, body=None, headers=None, ctype="application/json"):
+        super().__init__(status)
+        self.status, self.body, self.headers, self.ctype = status, body, headers or {}, ctype
+
+
+def text(status, s, headers=None):
+    return Reply(status, s.encode(), headers, "text/plain; charset=utf-8")
+
+
+# ---- each vendor: auth(req), throttle(wait), write(req) -> Reply ----
+
+class Request:
+    def __init__(self, method, path, query, headers, raw):
+        self.method, self.path, self.query, self.headers, self.raw = method, path, query, headers, raw
+
+    def json(self):
+        try:
+            return json.loads(self.raw.decode("utf-8") or "null")
+        except ValueError:
+            return None
+
+    def bearer(self):
+        a = self.headers.get("authorization", "")
+        return a[7:] if a.startswith("Bearer ") else None
+
+
+def token_ok(tok):
+    """--token, or (Google) a token issued by /token with uses left."""
+    if OPT.google_key:
+        with LOCK:
+            left = TOKENS.get(tok, 0)
+            if left > 0:
+                TOKENS[tok] = left - 1
+                return True
+            return False
+    return OPT.token is None or tok == OPT.token
+
+
+# Meta Custom Audiences ------------------------------------------------------
+
+def meta_error(code, message, subcode=None, status=400, headers=None):
+    e = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf123"}
+    if subcode:
+        e["error_subcode"] = subcode
+    return Reply(status, {"error": e}, headers)
+
+
+class Meta:
+    def auth(self, req):
+        tok = (req.query.get("access_token") or [None])[0]
+        if not token_ok(tok):
+            raise meta_error(190, "Invalid OAuth access token - Cannot parse access token")
+
+    def throttle(self, wait):
+        usage = {"1234567890": [{"type": "custom_audience", "call_count": 100, "total_cputime": 12,
+                                 "total_time": 15, "estimated_time_to_regain_access": OPT.meta_regain}]}
+        return meta_error(80003, "(#80003) There have been too many calls to this ad-account. Wait a bit and try again.",
+                          2446079, 400, {"X-Business-Use-Case-Usage": json.dumps(usage, separators=(",", ":"))})
+
+    def write(self, req):
+        m = re.match(r"^/v[0-9.]+/([0-9]+)/users$", req.path)
+        if not m or req.method not in ("POST", "DELETE"):
+            raise meta_error(100, "Unsupported request - method type: %s" % req.method.lower(), 33)
+        body = req.json()
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("schema"), list) or \
+                not isinstance(payload.get("data"), list):
+            raise meta_error(100, "(#100) Missing parameter payload.schema or payload.data")
+        schema, data = payload["schema"], payload["data"]
+        if len(data) > 10000:
+            raise meta_error(100, "(#100) Too many users: at most 10000 at a time")
+        samples, bad = {}, 0
+        for row in data:
+            if not isinstance(row, list) or len(row) != len(schema):
+                raise meta_error(100, "(#100) Each row of payload.data must have one value per schema key")
+            why = None
+            for k, v in zip(schema, row):
+                if v == "":
+                    continue
+                if k == "MADID":
+                    if not UUID.match(v):
+                        why = (v, "Invalid MADID")
+                elif k != "EXTERN_ID" and not HEX64.match(v):
+                    why = (v, "Invalid hash format")
+            if why:
+                bad += 1
+                if len(samples) < OPT.meta_samples:
+                    samples[why[0]] = why[1]
+                continue
+            key = next((v for v in row if v != ""), None)
+            if key is not None:
+                store(key, dict(zip(schema, row)), "delete" if req.method == "DELETE" else "upsert")
+        doc = {"audience_id": m.group(1), "session_id": str((body.get("session") or {}).get("session_id", "0")),
+               "num_received": len(data), "num_invalid_entries": bad, "invalid_entry_samples": samples}
+        return Reply(200, doc)
+
+
+# TikTok ---------------------------------------------------------------------
+
+def tiktok(code, message, data=None):
+    return Reply(200, {"code": code, "message": message, "request_id": next_id("20260101"), "data": data or {}})
+
+
+class TikTok:
+    def auth(self, req):
+        if not token_ok(req.headers.get("access-token")):
+            raise tiktok(40105, "The access token is invalid or has been revoked.")
+
+    def throttle(self, wait):
+        return tiktok(40100, "Too many requests. Please retry in some time.")
+
+    def write(self, req):
+        if req.path != "/open_api/v1.3/segment/mapping/":
+            raise tiktok(40002, "Invalid path")
+        b = req.json()
+        if not isinstance(b, dict) or b.get("action") not in ("add", "delete") or \
+                not isinstance(b.get("id_schema"), list) or not isinstance(b.get("batch_data"), list) or \
+                not b.get("advertiser_ids") or not all(str(a).isdigit() for a in b["advertiser_ids"]):
+            raise tiktok(40002, "action, advertiser_ids (numbers), id_schema and batch_data are required")
+        schema = b["id_schema"]
+        for row in b["batch_data"]:
+            if not isinstance(row, list) or len(row) != len(schema):
+                raise tiktok(40002, "each batch_data row needs one object per id_schema entry")
+            for o in row:
+                if o and (not HEX64.match(str(o.get("id", ""))) or not o.get("audience_ids")):
+                    raise tiktok(40002, "batch_data: id must be a SHA256 hash and audience_ids set")
+        for row in b["batch_data"]:
+            ids = [o.get("id") for o in row if o]
+            if ids:
+                store(ids[0], {s: o.get("id") for s, o in zip(schema, row) if o},
+                      "delete" if b["action"] == "delete" else "upsert")
+        return tiktok(0, "OK")
+
+
+# LinkedIn -------------------------------------------------------------------
+
+class LinkedIn:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise Reply(401, {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
+                              "message": "Invalid access token"})
+
+    def throttle(self, wait):
+        return Reply(429, {"status": 429, "serviceErrorCode": 101, "code": "TOO_MANY_REQUESTS",
+                           "message": "Resource level throttle MEMBER MINUTE limit for calls to this resource is reached."})
+
+    def quota(self):
+        return Reply(429, {"status": 429, "serviceErrorCode": 101, "code": "TOO_MANY_REQUESTS",
+                           "message": "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."})
+
+    def write(self, req):
+        if not re.match(r"^/rest/dmpSegments/[0-9]+/users$", req.path):
+            raise Reply(404, {"status": 404, "message": "Not Found"})
+        if req.headers.get("x-restli-method", "").upper() != "BATCH_CREATE" or \
+                req.headers.get("x-restli-protocol-version") != "2.0.0" or not req.headers.get("linkedin-version"):
+            raise Reply(400, {"status": 400, "code": "ILLEGAL_ARGUMENT",
+                              "message": "X-RestLi-Method BATCH_CREATE, X-Restli-Protocol-Version 2.0.0 and LinkedIn-Version are required"})
+        b = req.json()
+        if not isinstance(b, dict) or not isinstance(b.get("elements"), list):
+            raise Reply(400, {"status": 400, "message": "elements is required"})
+        out = []
+        for el in b["elements"]:
+            ids = el.get("userIds") or []
+            if el.get("action") not in ("ADD", "REMOVE"):
+                out.append({"status": 400, "message": "action must be ADD or REMOVE"})
+            elif not ids and not (el.get("firstName") and el.get("lastName")):
+                out.append({"status": 400, "message": "at least one userId, or firstName and lastName, is required"})
+            elif any(i.get("idType") == "SHA256_EMAIL" and not HEX64.match(str(i.get("idValue"))) for i in ids):
+                out.append({"status": 400, "message": "SHA256_EMAIL idValue must be a SHA256 hash"})
+            else:
+                row = {i["idType"]: i["idValue"] for i in ids}
+                for f in ("firstName", "lastName", "title", "company", "country"):
+                    if f in el:
+                        row[f] = el[f]
+                store(ids[0]["idValue"] if ids else el["firstName"] + " " + el["lastName"], row,
+                      "delete" if el["action"] == "REMOVE" else "upsert")
+                out.append({"status": 201})
+        return Reply(200, {"elements": out})
+
+
+# Slack ----------------------------------------------------------------------
+
+class SlackWebhook:
+    def auth(self, req):
+        m = re.match(r"^/services/T[0-9A-Z]+/B[0-9A-Z]+/(.+)$", req.path)
+        if not m:
+            raise text(404, "no_service")
+        if OPT.token is not None and m.group(1) != OPT.token:
+            raise text(403, "invalid_token")
+
+    def throttle(self, wait):
+        return text(429, "rate_limited", {"Retry-After": str(wait)})
+
+    def write(self, req):
+        b = req.json()
+        if not isinstance(b, dict):
+            raise text(400, "invalid_payload")
+        if not b.get("text") and not b.get("blocks"):
+            raise text(400, "no_text")
+        if "not-an-email" in json.dumps(b):
+            raise text(400, "invalid_payload")
+        if not OPT.sink:
+            STATE["messages"].append(b)
+        store(b.get("text"), b)
+        return text(200, "ok")
+
+
+class SlackApi:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise Reply(200, {"ok": False, "error": "invalid_auth"})
+
+    def throttle(self, wait):
+        return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
+
+    def write(self, req):
+        if req.path != "/chat.postMessage":
+            raise Reply(404, {"ok": False, "error": "unknown_method"})
+        if not req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise Reply(200, {"ok": False, "error": "invalid_form_data"})
+        form = {k: v[0] for k, v in parse_qs(req.raw.decode(), keep_blank_values=True).items()}
+        if not form.get("channel"):
+            raise Reply(200, {"ok": False, "error": "channel_not_found"})
+        if not form.get("text") and not form.get("blocks"):
+            raise Reply(200, {"ok": False, "error": "no_text"})
+        if len(form.get("text", "")) > 40000:
+            raise Reply(200, {"ok": False, "error": "msg_too_long"})
+        if "not-an-email" in form.get("text", ""):
+            raise Reply(200, {"ok": False, "error": "invalid_blocks"})
+        meta = json.loads(form["metadata"]) if form.get("metadata") else {}
+        msg = {k: (json.loads(v) if k in ("blocks", "metadata") else v) for k, v in form.items()}
+        ts = "%d.%06d" % (time.time(), SEQ[0])
+        next_id("")
+        if not OPT.sink:
+            STATE["messages"].append(msg)
+        key = (meta.get("event_payload") or {}).get("key", form.get("text"))
+        store(key, msg)
+        return Reply(200, {"ok": True, "channel": form["channel"], "ts": ts,
+                           "message": {"type": "message", "text": form.get("text", ""), "ts": ts}})
+
+
+# Microsoft Teams ------------------------------------------------------------
+
+def card_text(b):
+    try:
+        body = b["attachments"][0]["content"]["body"]
+        return next(x["text"] for x in body if x.get("type") == "TextBlock")
+    except (KeyError, IndexError, TypeError, StopIteration):
+        return None
+
+
+class Teams:
+    def auth(self, req):
+        m = re.match(r"^/webhookb2/(.+)$", req.path)
+        if not m or (OPT.token is not None and m.group(1) != OPT.token):
+            raise text(404, "")
+
+    def throttle(self, wait):
+        return text(200, "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error "
+                    "429 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=4y7DkvdhLk2LCH7n0sRwFg.0..")
+
+    def write(self, req):
+        b = req.json()
+        if len(req.raw) > 28 * 1024:
+            return text(200, "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP "
+                        "error 413 with ContextId tcid=0,server=msgapi,cv=x.0..")
+        t = card_text(b) if isinstance(b, dict) else None
+        if t is None or "not-an-email" in t:
+            return text(200, "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP "
+                        "error 400 with ContextId tcid=0,server=msgapi,cv=x.0..")
+        if not OPT.sink:
+            STATE["messages"].append(b)
+        store(t, b)
+        return text(200, "1")
+
+
+class TeamsWorkflow:
+    def auth(self, req):
+        sig = (req.query.get("sig") or [None])[0]
+        if not re.match(r"^/workflows/[0-9a-f]+/triggers/manual/paths/invoke$", req.path) or \
+                (OPT.token is not None and sig != OPT.token):
+            raise Reply(401, {"error": {"code": "DirectApiAuthorizationRequired",
+                                        "message": "The request must be authenticated only by Shared Access scheme."}})
+
+    def throttle(self, wait):
+        return Reply(429, {"error": {"code": "WorkflowTriggerIsThrottled", "message": "The workflow trigger is throttled."}},
+                     {"Retry-After": str(wait)})
+
+    def write(self, req):
+        b = req.json()
+        t = card_text(b) if isinstance(b, dict) else None
+        if t is not None and "not-an-email" not in t:   # the flow's run fails later; the caller never knows
+            STATE["messages"].append(b)
+            store(t, b)
+        return Reply(202, None)
+
+
+# PagerDuty ------------------------------------------------------------------
+
+class PagerDuty:
+    def auth(self, req):
+        pass   # the routing key is in the body: checked with the event
+
+    def throttle(self, wait):
+        return Reply(429, None)
+
+    def write(self, req):
+        if req.path != "/v2/enqueue":
+            raise Reply(404, {"status": "error", "message": "Not found"})
+        b = req.json()
+        if not isinstance(b, dict):
+            raise Reply(400, {"status": "invalid event", "message": "Event object is invalid",
+                              "errors": ["Malformed JSON"]})
+        if OPT.token is not None and b.get("routing_key") != OPT.token:
+            STATE["unauthorized"] += 1
+            raise Reply(400, {"status": "invalid event", "message": "Event object is invalid",
+                              "errors": ["Invalid routing key"]})
+        errors = []
+        if len(str(b.get("routing_key", ""))) != 32:
+            errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
+        act = b.get("event_action")
+        if act not in ("trigger", "acknowledge", "resolve"):
+            errors.append("'event_action' is invalid (must be one of: trigger, acknowledge, resolve)")
+        dk = b.get("dedup_key")
+        if dk is not None and len(str(dk)) > 255:
+            errors.append("'dedup_key' is too long (maximum 255 characters)")
+        p = b.get("payload")
+        if act == "trigger":
+            if not isinstance(p, dict):
+                errors.append("'payload' is missing or not an object")
+            else:
+                if not p.get("summary") or len(p["summary"]) > 1024:
+                    errors.append("'payload.summary' is missing or longer than 1024 characters")
+                if not p.get("source"):
+                    errors.append("'payload.source' is missing")
+                if p.get("severity") not in ("critical", "error", "warning", "info"):
+                    errors.append("'payload.severity' is invalid (must be one of: critical, error, warning, info)")
+                if invalid(p.get("custom_details")):
+                    errors.append("'payload.custom_details': %s" % invalid(p.get("custom_details")))
+        if errors:
+            raise Reply(400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors})
+        dk = dk or next_id("pd-")
+        if act == "trigger":
+            store(dk, {"status": "triggered", "payload": p})
+        elif act == "resolve":
+            store(dk, None, "delete")
+        return Reply(202, {"status": "success", "message": "Event processed", "dedup_key": dk})
+
+
+# Notion ---------------------------------------------------------------------
+
+def notion_error(status, code, message, headers=None):
+    return Reply(status, {"object": "error", "status": status, "code": code, "message": message}, headers)
+
+
+def notion_plain(v):
+    t = next(iter(k for k in v if k != "type"), None) if isinstance(v, dict) else None
+    if t in ("title", "rich_text"):
+        return "".join(x.get("text", {}).get("content", "") for x in v[t])
+    if t in ("number", "checkbox", "email", "url", "phone_number"):
+        return v[t]
+    return v
+
+
+class Notion:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise notion_error(401, "unauthorized", "API token is invalid.")
+        if not req.headers.get("notion-version"):
+            raise notion_error(400, "missing_version", "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.")
+
+    def throttle(self, wait):
+        return notion_error(429, "rate_limited", "You have been rated limited. Please try again in a few minutes.",
+                            {"Retry-After": str(wait)})
+
+    def write(self, req):
+        if req.path != "/v1/pages" or req.method != "POST":
+            raise notion_error(400, "invalid_request_url", "Invalid request URL.")
+        b = req.json()
+        if not isinstance(b, dict) or not (b.get("parent") or {}).get("database_id"):
+            raise notion_error(400, "validation_error", "body failed validation: body.parent.database_id should be defined")
+        props = b.get("properties")
+        if not isinstance(props, dict):
+            raise notion_error(400, "validation_error", "body failed validation: body.properties should be an object")
+        titles = [k for k, v in props.items() if isinstance(v, dict) and "title" in v]
+        if len(titles) != 1:
+            raise notion_error(400, "validation_error", "body failed validation: exactly one title property is required")
+        for k, v in props.items():
+            if k.startswith("_"):
+                raise notion_error(400, "validation_error", "%s is not a property that exists." % k)
+            if not isinstance(v, dict) or len([x for x in v if x != "type"]) != 1:
+                raise notion_error(400, "validation_error", "body failed validation: body.properties.%s should be a property value" % k)
+            for t in ("title", "rich_text"):
+                for piece in v.get(t, []) if isinstance(v.get(t), list) else []:
+                    if len(piece.get("text", {}).get("content", "")) > 2000:
+                        raise notion_error(400, "validation_error", "body.properties.%s.%s[0].text.content.length should be ≤ `2000`" % (k, t))
+            if "email" in v and isinstance(v["email"], str) and "@" not in v["email"]:
+                raise notion_error(400, "validation_error", "%s is expected to be email." % k)
+        row = {k: notion_plain(v) for k, v in props.items()}
+        page = next_id("59833787-2cf9-4fdf-8782-e53db20768a")
+        key = row.get(OPT.key_property) or page
+        store(key, row, "insert")
+        return Reply(200, {"object": "page", "id": page, "properties": props, "url": "https://www.notion.so/" + page})
+
+
+# Asana ----------------------------------------------------------------------
+
+ASANA_FIELDS = {"name", "notes", "html_notes", "due_on", "due_at", "start_on", "assignee", "completed", "projects",
+                "workspace", "tags", "followers", "parent", "custom_fields", "external", "resource_subtype",
+                "approval_status", "assignee_section"}
+
+
+def asana_error(status, message, headers=None):
+    return Reply(status, {"errors": [{"message": message, "help": "For more information on API status codes and how "
+                                      "to handle them, read the docs on errors: https://developers.asana.com/docs/errors"}]},
+                 headers)
+
+
+class Asana:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise asana_error(401, "Not Authorized")
+
+    def throttle(self, wait):
+        return asana_error(429, "You have made too many requests recently. Please, be chill.", {"Retry-After": str(wait)})
+
+    def write(self, req):
+        b = req.json()
+        data = b.get("data") if isinstance(b, dict) else None
+        m = re.match(r"^/tasks/external:(.+)$", req.path)
+        if req.method == "DELETE" and m:
+            key = unquote(m.group(1))
+            if key not in STATE["records"]:
+                raise asana_error(404, "external:%s: Not Found" % key)
+            store(key, None, "delete")
+            return Reply(200, {"data": {}})
+        if not isinstance(data, dict):
+            raise asana_error(400, "data: Missing input")
+        for k in data:
+            if k not in ASANA_FIELDS:
+                raise asana_error(400, "%s: Unknown field" % k)
+        if "name" in data and (not isinstance(data["name"], str) or "not-an-email" in data["name"]):
+            raise asana_error(400, "name: Invalid value")
+        if req.method == "POST" and req.path == "/tasks":
+            if not data.get("workspace") and not data.get("projects") and not data.get("parent"):
+                raise asana_error(400, "workspace: Missing input")
+            key = (data.get("external") or {}).get("gid")
+            if key is not None and key in STATE["records"]:
+                raise asana_error(400, "external.gid: %s is already in use" % key)
+            gid = next_id("120000000000")
+            store(key or gid, dict(data, gid=gid), "insert")
+            return Reply(201, {"data": dict(data, gid=gid, resource_type="task")})
+        if req.method == "PUT" and m:
+            key = unquote(m.group(1))
+            if key not in STATE["records"]:
+                raise asana_error(404, "external:%s: Not Found" % key)
+            row = dict(STATE["records"][key]["row"])
+            row.update(data)
+            store(key, row, "update")
+            return Reply(200, {"data": dict(row, resource_type="task")})
+        raise asana_error(404, "%s %s: No matching route for request" % (req.method, req.path))
+
+
+# Airtable -------------------------------------------------------------------
+
+class Airtable:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise Reply(401, {"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})
+
+    def throttle(self, wait):
+        return Reply(429, {"errors": [{"error": "RATE_LIMIT_REACHED",
+                                       "message": "Rate limit exceeded. Please try again later"}]})
+
+    def write(self, req):
+        if not re.match(r"^/v0/app[A-Za-z0-9]+/[^/]+$", req.path):
+            raise Reply(404, {"error": "NOT_FOUND"})
+        if req.method not in ("PATCH", "PUT"):
+            raise Reply(404, {"error": "NOT_FOUND"})
+        b = req.json()
+        if not isinstance(b, dict):
+            raise Reply(400, {"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": "Invalid request: parameter validation failed"}})
+        merge = (b.get("performUpsert") or {}).get("fieldsToMergeOn")
+        recs = b.get("records")
+        if not isinstance(merge, list) or not 1 <= len(merge) <= 3 or not isinstance(recs, list):
+            raise Reply(422, {"error": {"type": "INVALID_REQUEST_UNKNOWN",
+                                        "message": "Invalid request: performUpsert.fieldsToMergeOn must list 1 to 3 fields"}})
+        if len(recs) > 10:
+            raise Reply(422, {"error": {"type": "INVALID_RECORDS", "message": "You can update at most 10 records per request"}})
+        for r in recs:
+            f = r.get("fields") if isinstance(r, dict) else None
+            if not isinstance(f, dict) or any(f.get(m) in (None, "") for m in merge):
+                raise Reply(422, {"error": {"type": "INVALID_MERGE_FIELD",
+                                            "message": "Every record needs a value for each field of fieldsToMergeOn"}})
+            if invalid(f):
+                raise Reply(422, {"error": {"type": "INVALID_VALUE_FOR_COLUMN",
+                                            "message": "Field \"email\" cannot accept the provided value"}})
+        out, created, updated = [], [], []
+        for r in recs:
+            f = r["fields"]
+            key = f[merge[0]] if len(merge) == 1 else json.dumps([f[m] for m in merge])
+            old = STATE["records"].get(str(key))
+            rid = old["row"]["_id"] if old else next_id("rec000000000")
+            row = dict(old["row"]) if old and req.method == "PATCH" else {}
+            row.update(f)
+            row["_id"] = rid
+            (updated if old else created).append(rid)
+            store(str(key), row)
+            out.append({"id": rid, "createdTime": "2026-01-01T00:00:00.000Z",
+                        "fields": {k: v for k, v in row.items() if k != "_id"}})
+        out.reverse()   # whether the order is kept is unconfirmed: never rely on it
+        return Reply(200, {"records": out, "createdRecords": created, "updatedRecords": updated})
+
+
+# Google: Sheets and Firestore, and the token endpoint -------------------------
+
+def google_error(status, code_name, message, headers=None):
+    return Reply(status, {"error": {"code": status, "message": message, "status": code_name}}, headers)
+
+
+class Google:
+    def auth(self, req):
+        if not token_ok(req.bearer()):
+            raise google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 "
+                               "access token, login cookie or other valid authentication credential.")
+
+    def throttle(self, wait):
+        return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Write requests' and limit "
+                            "'Write requests per minute per user' of service 'sheets.googleapis.com'.")
+
+
+def cell(v):
+    return v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
+
+
+class Sheets(Google):
+    def write(self, req):
+        m = re.match(r"^/v4/spreadsheets/([^/]+)/values/([^/]+):append$", req.path)
+        if not m or req.method != "POST":
+            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        rng = unquote(m.group(2))
+        if (req.query.get("valueInputOption") or [None])[0] not in ("RAW", "USER_ENTERED"):
+            raise google_error(400, "INVALID_ARGUMENT", "'valueInputOption' is required but not specified")
+        b = req.json()
+        vals = b.get("values") if isinstance(b, dict) else None
+        if not isinstance(vals, list) or not vals:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid data[0]: No values")
+        for i, row in enumerate(vals):
+            if not isinstance(row, list):
+                raise google_error(400, "INVALID_ARGUMENT", "Invalid values[%d]: not a list" % i)
+            for j, v in enumerate(row):
+                if isinstance(v, (dict, list)) or v == "_reject" or (isinstance(v, str) and "not-an-email" in v):
+                    raise google_error(400, "INVALID_ARGUMENT", "Invalid values[%d][%d]: %s" % (i, j, json.dumps(v)))
+        sheet = rng.split("!")[0]
+        first = len(STATE["messages"]) + 2   # row 1 is the header row
+        for row in vals:
+            if not OPT.sink:
+                STATE["messages"].append(row)
+            store(str(row[0]), row, "insert")
+        last = first + len(vals) - 1
+        ncols = max(len(r) for r in vals)
+        col = chr(ord("A") + ncols - 1)
+        return Reply(200, {"spreadsheetId": m.group(1), "tableRange": "%s!A1:%s%d" % (sheet, col, first - 1),
+                           "updates": {"spreadsheetId": m.group(1), "updatedRange": "%s!A%d:%s%d" % (sheet, first, col, last),
+                                       "updatedRows": len(vals), "updatedColumns": ncols,
+                                       "updatedCells": sum(len(r) for r in vals)}})
+
+
+def fs_decode(v):
+    if not isinstance(v, dict) or len(v) != 1:
+        raise ValueError("not a Firestore value: %s" % json.dumps(v))
+    (t, x), = v.items()
+    if t == "stringValue":
+        return x
+    if t == "integerValue":
+        return int(x)
+    if t == "doubleValue":
+        return float(x)
+    if t == "booleanValue":
+        return bool(x)
+    if t == "nullValue":
+        return None
+    if t == "mapValue":
+        return {k: fs_decode(y) for k, y in (x.get("fields") or {}).items()}
+    if t == "arrayValue":
+        return [fs_decode(y) for y in x.get("values") or []]
+    raise ValueError("unknown value type %s" % t)
+
+
+class Firestore(Google):
+    def throttle(self, wait):
+        return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")
+
+    def write(self, req):
+        m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents:batchWrite$", unquote(req.path))
+        if not m or req.method != "POST":
+            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        prefix = "projects/%s/databases/%s/documents/" % (m.group(1), m.group(2))
+        b = req.json()
+        writes = b.get("writes") if isinstance(b, dict) else None
+        if not isinstance(writes, list) or len(writes) > 500:
+            raise google_error(400, "INVALID_ARGUMENT", "writes: at most 500")
+        names = []
+        status, results = [], []
+        for w in writes:
+            name = (w.get("update") or {}).get("name") if "update" in w else w.get("delete")
+            segs = name[len(prefix):].split("/") if isinstance(name, str) and name.startswith(prefix) else []
+            if not segs or len(segs) % 2 != 0 or "" in segs:
+                status.append({"code": 3, "message": "Document name \"%s\" lacks \"/\" at index or is invalid" % name})
+                results.append({})
+                continue
+            if name in names:
+                raise google_error(400, "INVALID_ARGUMENT", "A document cannot be written because it exists in the batch twice: %s" % name)
+            names.append(name)
+            if ITEM_THROTTLES[0] < OPT.item_throttle_first:
+                ITEM_THROTTLES[0] += 1
+                status.append({"code": 10, "message": "Too much contention on these documents. Please try again."})
+                results.append({})
+                continue
+            key = name.split("/")[-1]
+            exists = (w.get("currentDocument") or {}).get("exists")
+            if exists is True and key not in STATE["records"]:
+                status.append({"code": 5, "message": "No document to update: %s" % name})
+                results.append({})
+                continue
+            if exists is False and key in STATE["records"]:
+                status.append({"code": 6, "message": "Document already exists: %s" % name})
+                results.append({})
+                continue
+            if "delete" in w:
+                store(key, None, "delete")
+                status.append({})
+                results.append({"updateTime": "2026-01-01T00:00:00.000000Z"})
+                continue
+            try:
+                row = {k: fs_decode(v) for k, v in (w["update"].get("fields") or {}).items()}
+            except ValueError as e:
+                status.append({"code": 3, "message": str(e)})
+                results.append({})
+                continue
+            why = invalid(row)
+            if why:
+                status.append({"code": 3, "message": why})
+                results.append({})
+                continue
+            store(key, row)
+            status.append({})
+            results.append({"updateTime": "2026-01-01T00:00:00.000000Z"})
+        return Reply(200, {"writeResults": results, "status": status})
+
+
+# Elasticsearch / OpenSearch -------------------------------------------------
+
+class Elasticsearch:
+    def auth(self, req):
+        if OPT.token is None:
+            return
+        a = req.headers.get("authorization", "")
+        ok = a == "ApiKey " + OPT.token
+        if a.startswith("Basic "):
+            try:
+                ok = base64.b64decode(a[6:]).decode() == OPT.token
+            except ValueError:
+                ok = False
+        if not ok:
+            raise Reply(401, {"error": {"root_cause": [{"type": "security_exception", "reason": "unable to authenticate with provided credentials and anonymous access is not allowed for this request"}],
+                                        "type": "security_exception", "reason": "unable to authenticate with provided credentials and anonymous access is not allowed for this request"},
+                              "status": 401}, {"WWW-Authenticate": "ApiKey"})
+
+    def throttle(self, wait):
+        e = {"type": "es_rejected_execution_exception",
+             "reason": "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, max_coordinating_and_primary_bytes=107374182]"}
+        return Reply(429, {"error": {"root_cause": [e], "type": e["type"], "reason": e["reason"]}, "status": 429})
+
+    def write(self, req):
+        m = re.match(r"^(?:/([^/_][^/]*))?/_bulk$", req.path)
+        if not m or req.method not in ("POST", "PUT"):
+            raise Reply(405, {"error": "Incorrect HTTP method for uri [%s], allowed: [POST, PUT]" % req.path, "status": 405})
+        if not req.headers.get("content-type", "").startswith(("application/x-ndjson", "application/json")):
+            raise Reply(406, {"error": "Content-Type header [%s] is not supported" % req.headers.get("content-type"), "status": 406})
+        raw = req.raw.decode("utf-8")
+        if not raw.endswith("\n"):
+            raise Reply(400, {"error": {"type": "illegal_argument_exception",
+                                        "reason": "The bulk request must be terminated by a newline [\\n]"}, "status": 400})
+        lines = raw.split("\n")[:-1]
+        items, errors, i = [], False, 0
+        while i < len(lines):
+            try:
+                action = json.loads(lines[i])
+                (verb, meta), = action.items()
+            except (ValueError, AttributeError):
+                raise Reply(400, {"error": {"type": "x_content_parse_exception", "reason": "[1:2] Malformed action/metadata line [%d]" % (i + 1)}, "status": 400})
+            index = meta.get("_index") or m.group(1)
+            doc_id = meta.get("_id")
+            src = None
+            if verb != "delete":
+                i += 1
+                src = json.loads(lines[i])
+            i += 1
+            item = {"_index": index, "_id": doc_id, "_version": 1, "_seq_no": SEQ[0], "_primary_term": 1}
+            next_id("")
+            if ITEM_THROTTLES[0] < OPT.item_throttle_first:
+                ITEM_THROTTLES[0] += 1
+                item.update(status=429, error={"type": "es_rejected_execution_exception", "reason": "rejected execution of primary operation"})
+            elif not index:
+                item.update(status=400, error={"type": "action_request_validation_exception", "reason": "Validation Failed: 1: index is missing;"})
+            elif doc_id is None or len(str(doc_id).encode()) > 512:
+                item.update(status=400, error={"type": "illegal_argument_exception", "reason": "id is too long, must be no longer than 512 bytes"})
+            elif verb == "delete":
+                k = "%s/%s" % (index, doc_id)
+                found = k in STATE["records"]
+                store(k, None, "delete")
+                item.update(status=200 if found else 404, result="deleted" if found else "not_found")
+            elif verb in ("index", "create") and isinstance(src, dict):
+                why = invalid(src)
+                k = "%s/%s" % (index, doc_id)
+                if why:
+                    item.update(status=400, error={"type": "mapper_parsing_exception", "reason": "failed to parse field [email]: " + why})
+                elif verb == "create" and k in STATE["records"]:
+                    item.update(status=409, error={"type": "version_conflict_engine_exception", "reason": "[%s]: version conflict, document already exists" % doc_id})
+                else:
+                    new = k not in STATE["records"]
+                    store(k, src)
+                    item.update(status=201 if new else 200, result="created" if new else "updated")
+            else:
+                item.update(status=400, error={"type": "illegal_argument_exception", "reason": "unsupported action [%s]" % verb})
+            if item["status"] >= 300 and not (verb == "delete" and item["status"] == 404):
+                errors = True
+            items.append({verb: item})
+        return Reply(200, {"took": 3, "errors": errors, "items": items})
+
+
+VENDORS = {
+    "meta": Meta, "tiktok": TikTok, "linkedin": LinkedIn, "slack-webhook": SlackWebhook, "slack-api": SlackApi,
+    "teams": Teams, "teams-workflow": TeamsWorkflow, "pagerduty": PagerDuty, "notion": Notion, "asana": Asana,
+    "airtable": Airtable, "sheets": Sheets, "firestore": Firestore, "elasticsearch": Elasticsearch,
+}
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def google_token(handler, raw, url):
+    """RFC 7523: a JWT bearer assertion signed RS256 by the service account."""
+    form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+
+    def refuse(why):
+        return handler.reply(400, {"error": "invalid_grant", "error_description": why})
+    if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "assertion" not in form:
+        return refuse("grant_type must be urn:ietf:params:oauth:grant-type:jwt-bearer with an assertion")
+    parts = form["assertion"].split(".")
+    if len(parts) != 3:
+        return refuse("the assertion is not a JWT")
+    try:
+        header, claims, sig = json.loads(b64url_decode(parts[0])), json.loads(b64url_decode(parts[1])), b64url_decode(parts[2])
+    except ValueError:
+        return refuse("the assertion does not decode")
+    now = time.time()
+    if header.get("alg") != "RS256":
+        return refuse("alg must be RS256")
+    if OPT.google_iss and claims.get("iss") != OPT.google_iss:
+        return refuse("Invalid issuer: %s" % claims.get("iss"))
+    if claims.get("aud") != url:
+        return refuse("Invalid audience: %s" % claims.get("aud"))
+    if not claims.get("scope"):
+        return refuse("Invalid scope: no scope")
+    if not (claims.get("iat", 0) <= now + 60 and claims.get("exp", 0) > now and claims["exp"] - claims["iat"] <= 3600):
+        return refuse("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe")
+    with tempfile.NamedTemporaryFile() as data, tempfile.NamedTemporaryFile() as sigf:
+        data.write(("%s.%s" % (parts[0], parts[1])).encode())
+        data.flush()
+        sigf.write(sig)
+        sigf.flush()
+        ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", OPT.google_key, "-signature", sigf.name, data.name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    if not ok:
+        return refuse("Invalid JWT Signature.")
+    with LOCK:
+        STATE["tokens_issued"] += 1
+        tok = "ya29.fake-%d" % STATE["tokens_issued"]
+        TOKENS[tok] = OPT.token_uses if OPT.token_uses else 10 ** 9
+        STATE["last_scope"] = claims.get("scope")
+    return handler.reply(200, {"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def reply(self, status, doc, headers=None, ctype="application/json"):
+        data = b"" if doc is None else (doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+        self.send_response(status)
+        if doc is not None:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if urlsplit(self.path).path == "/_state":
+            with LOCK:
+                data = json.dumps(STATE, sort_keys=True, separators=(",", ":")).encode()
+            self.reply(200, data)
+        else:
+            self.reply(404, {"message": "not found"})
+
+    def do_POST(self):
+        now = time.time()   # the request's arrival: before its body is read
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        u = urlsplit(self.path)
+        if u.path == "/token" and OPT.google_key:
+            return google_token(self, raw, "http://127.0.0.1:%d/token" % self.server.server_address[1])
+        try:
+            self.handle_write(now, u, raw)
+        except Reply as r:
+            self.reply(r.status, r.body, r.headers, r.ctype)
+        finally:
+            with LOCK:
+                write_state_file()
+
+    do_PUT = do_POST
+    do_PATCH = do_POST
+    do_DELETE = do_POST
+
+    def handle_write(self, now, u, raw):
+        vendor = VENDORS[OPT.vendor]()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        req = Request(self.command, u.path, parse_qs(u.query, keep_blank_values=True), headers, raw)
+        if OPT.log:
+            with LOCK, open(OPT.log, "a") as f:
+                f.write(json.dumps({"method": self.command, "path": self.path, "headers": headers,
+                                    "body": raw.decode("utf-8", "replace"), "t": now}) + "\n")
+        with LOCK:
+            STATE["requests"] += 1
+            nreq = STATE["requests"]
+            ARRIVALS.append(now)
+            while ARRIVALS and ARRIVALS[0] <= now - OPT.window:
+                ARRIVALS.popleft()
+            STATE["max_in_window"] = max(STATE["max_in_window"], len(ARRIVALS))
+        try:
+            vendor.auth(req)
+        except Reply:
+            with LOCK:
+                STATE["unauthorized"] += 1
+            raise
+        throttle = None
+        with LOCK:
+            if OPT.rate:
+                limit, per = OPT.rate
+                while ADMITTED and ADMITTED[0] <= now - per + OPT.rate_grace:
+                    ADMITTED.popleft()
+                if now < BLOCKED["until"] and now > BLOCKED["announced"] + 0.25:
+                    STATE["violations"] += 1
+                if len(ADMITTED) >= limit:
+                    throttle = max(1, math.ceil(ADMITTED[0] + per - now))
+                else:
+                    ADMITTED.append(now)
+            if throttle is None and nreq <= OPT.throttle_first:
+                throttle = 1
+            if throttle is not None:
+                STATE["throttled"] += 1
+                r = vendor.throttle(throttle)
+                if "Retry-After" in r.headers:   # a wait the client was told: keep it
+                    BLOCKED["until"] = max(BLOCKED["until"], now + throttle)
+                    BLOCKED["announced"] = now
+        if throttle is not None:
+            raise r
+        if OPT.quota is not None and hasattr(vendor, "quota"):
+            with LOCK:
+                over = STATE["accepted_requests"] >= OPT.quota
+                if over:
+                    STATE["quota_refusals"] += 1
+            if over:
+                raise vendor.quota()
+        if nreq <= OPT.fail_first:
+            with LOCK:
+                STATE["errors"] += 1
+            raise Reply(503, {"message": "service unavailable, try again"})
+        with LOCK:
+            try:
+                r = vendor.write(req)
+            except (AttributeError, TypeError, KeyError, ValueError, IndexError) as e:
+                r = Reply(400, {"message": "malformed request: %s: %s" % (type(e).__name__, e)})
+            STATE["accepted_requests"] += 1
+        raise r
+
+
+def parse_rate(s):
+    n, w = s.split("/")
+    return int(n), float(w)
+
+
+def main():
+    global OPT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--state-file")
+    ap.add_argument("--vendor", required=True, choices=sorted(VENDORS))
+    ap.add_argument("--token")
+    ap.add_argument("--google-key")
+    ap.add_argument("--google-iss")
+    ap.add_argument("--token-uses", type=int, default=0)
+    ap.add_argument("--rate", type=parse_rate)
+    ap.add_argument("--window", type=float)
+    ap.add_argument("--rate-grace", type=float, default=0.05)
+    ap.add_argument("--throttle-first", type=int, default=0)
+    ap.add_argument("--item-throttle-first", type=int, default=0)
+    ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--quota", type=int)
+    ap.add_argument("--key-property", default="rx_key")
+    ap.add_argument("--meta-samples", type=int, default=10)
+    ap.add_argument("--meta-regain", type=int, default=0)
+    ap.add_argument("--log")
+    ap.add_argument("--sink", action="store_true")
+    OPT = ap.parse_args()
+    if OPT.window is None:
+        OPT.window = OPT.rate[1] if OPT.rate else 1.0
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 128
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def stop(sig, frame):
+        with LOCK:
+            write_state_file()
+        os._exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    tmp = OPT.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.replace(tmp, OPT.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
