@@ -84,9 +84,15 @@ def intercom_common:
   else null
   end;
 
+# A lookup's refusal of one record ({error} is the documented shape;
+# rx-push reads the message from "message", so both are given).
+def intercom_not_matched($m): {error: $m, message: $m};
+
 # The lookup's answer: per record, the id of the one contact of the
-# profile's role that has its match value, null when there is none (it
-# is created), an error when several have it (never a guess) or when the
+# profile's role that has its match value, null when there is none or
+# the row has no match value (it is created: Intercom refuses, 409, a
+# second user with the same e-mail or external_id, so a create never
+# duplicates one), an error when several have it (never a guess) or when the
 # page could not hold every match.  A delete is never matched: it is
 # sent only with the id rx keeps from Intercom.
 def intercom_search_ids($vars):
@@ -99,11 +105,11 @@ def intercom_search_ids($vars):
     | [.records[]
        | intercom_match_value($vars) as $v
        | if .op == "delete" then
-           {error: "a delete is sent only with the Intercom id rx got when it wrote the contact, and this record has none: not deleting a contact found by \($vars.match)"}
-         elif $v == null then {error: "the row has no \($vars.match) to find the contact by"}
+           intercom_not_matched("a delete is sent only with the Intercom id rx got when it wrote the contact, and this record has none: not deleting a contact found by \($vars.match)")
+         elif $v == null then null
          elif ($by[$v] | length) == 1 then $by[$v][0]
-         elif ($by[$v] | length) > 1 then {error: "\($by[$v] | length) Intercom contacts (role \($vars.role)) have this \($vars.match): not guessing which"}
-         elif $more then {error: "Intercom's search found more contacts than one page holds: not creating one that may exist"}
+         elif ($by[$v] | length) > 1 then intercom_not_matched("\($by[$v] | length) Intercom contacts (role \($vars.role)) have this \($vars.match): not guessing which")
+         elif $more then intercom_not_matched("Intercom's search found more contacts than one page holds: not creating one that may exist")
          else null
          end]
   else intercom_common // (if .status >= 500 then null else {action: "reject", message: intercom_error} end)
