@@ -11,7 +11,9 @@ After ../shared/reference/destinations.md section 6 and destinations-2.md
   POST   /contacts/search           {"query":{"field","operator":"="|"IN","value"},"pagination":{"per_page"}}
   GET    /me                        the admin the token belongs to (rx-push --test-connection)
   GET    /_state                    {"contacts":{id:{...}},counters...}
-  POST   /_seed                     a contact made outside rx -> the contact
+  POST   /_seed                     a contact made outside rx, even a twin -> the contact (indexed;
+                                    /_seed?fresh=1: made just now, not yet searchable
+                                    with --search-lag)
 
 Faithful where it matters:
   - one contact a request; ids are Intercom's own (24 hex digits);
@@ -21,8 +23,9 @@ Faithful where it matters:
     e-mail too;
   - e-mail must contain "@"; a top-level field Intercom does not know,
     or a custom attribute that is an object or array, is a 400;
-  - search is eventually consistent: with --search-lag S, a contact
-    created or changed less than S seconds ago is not found yet;
+  - search is eventually consistent: with --search-lag N, a contact
+    created or changed is not found by the next N searches (counted, not
+    timed, so that a test does not depend on the machine's speed);
   - per_page at most 150; a search page shows at most per_page contacts
     and the total_count of all matches;
   - Bearer auth (--token), 401 "unauthorized" otherwise; --read-token T
@@ -31,9 +34,10 @@ Faithful where it matters:
     headers), --seed-count N starts with N contacts (ids 1..N as 24 hex
     digits, e-mails sN@example.com, external ids SN);
   - the rate limit (--rate N/SECONDS, default 1666/10: 10,000 a minute
-    per app, distributed into 10-second windows), counted in windows
-    aligned to the epoch, with X-RateLimit-Limit, -Remaining and -Reset
-    (a UNIX time) on every reply and 429 "rate_limit_exceeded" over it;
+    per app, distributed into 10-second windows), counted in a sliding
+    window (stricter than Intercom's windows: any SECONDS hold at most
+    N), with X-RateLimit-Limit, -Remaining and -Reset (a UNIX time) on
+    every reply and 429 "rate_limit_exceeded" over it;
   - an Intercom-Version header is required (its absence is a violation);
     so is an id in a PUT, DELETE or archive path (rx must never send an
     empty or "null" one).
@@ -48,19 +52,20 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FIELDS = {"role", "external_id", "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at",
           "owner_id", "unsubscribed_from_emails", "custom_attributes"}
 lock = threading.Lock()
 contacts = {}        # id -> contact
-changed_at = {}      # id -> monotonic time of its last write (the search index lags behind it)
+changed_at = {}      # id -> the count of searches at its last write (the search index lags behind it)
 counters = {"requests": 0, "violations": 0, "throttled": 0, "unauthorized": 0, "forbidden": 0,
             "searches": 0, "creates": 0, "updates": 0, "deletes": 0, "archives": 0, "conflicts": 0,
             "not_found": 0, "invalid": 0, "max_in_window": 0, "writes": 0,
             "first_at": None, "last_at": None}
 violations = []
-window = {"start": 0, "n": 0}
+window = deque()      # the times of the requests of the last window
 args = None
 
 
@@ -133,13 +138,13 @@ def invalid(body):
     return None
 
 
-def create(body):
+def create(body, seeding=False):
     why = invalid(body)
     if why:
         counters["invalid"] += 1
         return 400, error(*why)
     role = body.get("role") or "user"
-    for field in ("email", "external_id"):
+    for field in ("email", "external_id") if not seeding else ():
         other = same(role, field, body.get(field))
         if other:
             counters["conflicts"] += 1
@@ -153,8 +158,9 @@ def create(body):
     c["custom_attributes"] = dict(body.get("custom_attributes") or {})
     c["role"] = role
     contacts[cid] = c
-    changed_at[cid] = time.monotonic()
-    counters["creates"] += 1
+    changed_at[cid] = counters["searches"]
+    if not seeding:
+        counters["creates"] += 1
     return 200, view(c)
 
 
@@ -178,7 +184,7 @@ def update(cid, body):
             c["custom_attributes"].update(v or {})
         else:
             c[k] = v
-    changed_at[cid] = time.monotonic()
+    changed_at[cid] = counters["searches"]
     counters["updates"] += 1
     return 200, view(c)
 
@@ -196,12 +202,11 @@ def search(body):
         return 400, error("parameter_invalid", "IN takes an array")
     field = q["field"]
     want = set(str(v).lower() if field == "email" else v for v in values)
-    now = time.monotonic()
     found = []
     for cid, c in contacts.items():
         if c.get("_deleted") or c.get("_archived"):
             continue
-        if args.search_lag and now - changed_at.get(cid, 0) < args.search_lag:
+        if counters["searches"] - changed_at.get(cid, -1) <= args.search_lag:
             continue  # not indexed yet
         v = c.get(field)
         if v is None:
@@ -250,29 +255,28 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/_seed" and method == "POST":
             with lock:
-                status, reply = create(body)
-                if status == 200 and args.search_lag:
-                    changed_at[reply["id"]] = 0  # made long ago: indexed
+                status, reply = create(body, seeding=True)
+                if status == 200 and "fresh=1" not in self.path:
+                    changed_at[reply["id"]] = -args.search_lag - 1  # made long ago: indexed
             self.send(status, reply)
             return
         with lock:
             counters["requests"] += 1
             now = time.time()
             limit, per = args.rate
-            start = math.floor(now / per) * per
-            if start != window["start"]:
-                window["start"], window["n"] = start, 0
-            reset = int(math.ceil(start + per))
+            while window and now - window[0] >= per:
+                window.popleft()
+            reset = int(math.ceil(window[0] + per)) if window else int(math.ceil(now + per))
             head = {"X-RateLimit-Limit": limit, "X-RateLimit-Reset": reset}
-            if window["n"] >= limit or counters["requests"] <= args.throttle_first:
+            if len(window) >= limit or counters["requests"] <= args.throttle_first:
                 counters["throttled"] += 1
                 head["X-RateLimit-Remaining"] = 0
                 self.send(429, error("rate_limit_exceeded", "You have exceeded the rate limit. Please try again later."),
                           head)
                 return
-            window["n"] += 1
-            counters["max_in_window"] = max(counters["max_in_window"], window["n"])
-            head["X-RateLimit-Remaining"] = limit - window["n"]
+            window.append(now)
+            counters["max_in_window"] = max(counters["max_in_window"], len(window))
+            head["X-RateLimit-Remaining"] = limit - len(window)
             auth = self.headers.get("Authorization") or ""
             if auth not in ("Bearer " + args.token, "Bearer " + (args.read_token or args.token)):
                 counters["unauthorized"] += 1
@@ -355,7 +359,7 @@ def main():
     ap.add_argument("--token", required=True)
     ap.add_argument("--read-token")
     ap.add_argument("--rate", default="1666/10")
-    ap.add_argument("--search-lag", type=float, default=0)
+    ap.add_argument("--search-lag", type=int, default=0)
     ap.add_argument("--throttle-first", type=int, default=0)
     ap.add_argument("--seed-count", type=int, default=0)
     a = ap.parse_args()
