@@ -108,7 +108,9 @@ test_expect_success 'at the documented 1,666 requests per 10 s: no 429, and at l
 	cat lim.used &&
 	test "$(jq .throttled st)" = 0 && test "$(jq .updates st)" = 1800 &&
 	test "$(jq .max_in_window st)" -le 1666 &&
-	if ! awk -v f="$used" "BEGIN { exit !(f >= 0.9) }"; then
+	if [ -n "${RX_TEST_CFLAGS:-}" ]; then
+		echo "# a sanitizer build: the share of the limit is printed, not checked" >>lim.used
+	elif ! awk -v f="$used" "BEGIN { exit !(f >= 0.9) }"; then
 		# below 90%: only a machine too busy to go faster may excuse it
 		head -n 600 puts >some &&
 		rx-push --profile intercom-contacts --url "$(fake_url cap)" --concurrency 32 --rate 100000/1s <some >/dev/null &&
