@@ -3,8 +3,10 @@
 # application database, beside the fastest way to load the same rows by
 # hand, as ratios in one run; peak RSS at 1/10 and all the rows (flat):
 #
-#  (a) PostgreSQL: rx-push (the bulk path: COPY into a temporary table
-#      and one INSERT ... ON CONFLICT per batch, per-record results kept)
+#  (a) PostgreSQL: rx-push (the bulk path: a first sync's batches COPYed
+#      straight into the table, a batch with a key already there through a
+#      temporary table and one INSERT ... ON CONFLICT; per-record results
+#      kept either way)
 #      beside psql's \copy of the same rows as CSV into the same table
 #      (a primary key on both);
 #  (b) Redis: rx-push (hashes, one atomic script per batch: TYPE, DEL, HSET)
@@ -59,6 +61,8 @@ table t_rx
 measure "rx-push --profile postgres (batches of 500)" rx-push --profile postgres --url "" --table t_rx --key id <batches.ndjson
 rx=$secs rx_rss=$rss_kb
 printf "%s\n" "    rows: $(pg_query "select count(*) from t_rx") (\\copy: $(pg_query "select count(*) from t_copy"))"
+measure "rx-push, the same again (keys exist: the merge)" rx-push --profile postgres --url "" --table t_rx --key id <batches.ndjson
+pagain=$secs
 table t_rx
 measure "rx-push, batches of 5000 (the profile's)" rx-push --profile ./big.json --url "" --table t_rx --key id <batches5k.ndjson
 rx5k=$secs
@@ -72,6 +76,7 @@ small_rss=$rss_kb
 printf "%s\n" "  ratio rx-push (500) / \\copy:   $(ratio "$rx" "$copy")x (goal <= 1.5)"
 printf "%s\n" "  ratio rx-push (5000) / \\copy:  $(ratio "$rx5k" "$copy")x"
 echo "  ratio per-record / bulk:       $(ratio "$slow" "$rx")x"
+echo "  ratio rewrite / first write:   $(ratio "$pagain" "$rx")x"
 echo "  peak RSS: $((small_rss / 1024)) MB at $tenth rows, $((rx_rss / 1024)) MB at $rows rows (flat)"
 pg_stop
 

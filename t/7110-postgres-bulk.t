@@ -13,6 +13,7 @@ create table app (id int primary key, email text unique, ltv numeric, big int8,
   active bool, tags text[], doc jsonb, raw json, photo bytea, seen timestamptz, code varchar(5),
   note text not null default '', check (ltv is null or ltv >= 0));
 create table slow (like app including all);
+create table direct (like app including all);
 create function crash() returns trigger language plpgsql as $$
 begin
   if new.id = 666 then perform pg_terminate_backend(pg_backend_pid()); end if;
@@ -181,6 +182,44 @@ test_expect_success 'a batch of two member lists: the larger part bulk, the rest
 	batch <mixed.ndjson | rx-push --profile postgres --url "" --table app --key id >acks &&
 	test_lines 133 acks &&
 	test "$(pg_query "select count(*) from app where id > 6000 and id < 7000")" = 133
+'
+
+DIRECT='{id: .n, email: "d\(.n)@x.com", ltv: (.n * 1.25), big: "9223372036854775\(100 + .n % 700)",
+  active: (.n % 2 == 0), tags: ["a\tb", null], doc: {n: [.n, 1.5]}, raw: "t", seen: "2024-01-31T10:30:00+00:00",
+  code: "ab", note: "line\none \\N"}'
+
+test_expect_success 'insert or upsert of keys new to the table: COPY straight into it, no merge' '
+	changes upsert 300 "$DIRECT" >direct.ndjson &&
+	m=$(mark) &&
+	batch <direct.ndjson | rx-push --profile postgres --url "" --table direct --key id >acks 2>err &&
+	test_lines 300 acks &&
+	test_must_be_empty err &&
+	sleep 0.3 && log_since "$m" >log &&
+	test "$(grep -c "SAVEPOINT rx_bulk; COPY direct (\"id\", \"email\"" log)" = 1 &&
+	! grep -q "COPY pg_temp.rx_bulk" log &&
+	! grep -q "SAVEPOINT rx_record" log &&
+	batch <direct.ndjson | rx-push --profile ./slow.json --url "" --table slow --key id >/dev/null &&
+	pg_query "select id, email, ltv, big, active, tags, doc, raw, seen, code, note from direct order by id" >direct.rows &&
+	pg_query "select id, email, ltv, big, active, tags, doc, raw, seen, code, note from slow where email like '"'"'d%'"'"' order by id" >slow.rows &&
+	test "$(pg_query "select count(*) from direct")" = 300 &&
+	test_cmp slow.rows direct.rows
+'
+
+test_expect_success 'a key already in the table: the batch falls back to the merge, every record upserted' '
+	changes upsert 300 "{id: (.n + 1000), note: \"new\", email: (if .n == 290 then \"d1@x.com\" else null end)}" >again.ndjson &&
+	pg_sql "insert into direct (id, note) values (1007, '"'"'old'"'"'), (1157, '"'"'old'"'"')" &&
+	m=$(mark) &&
+	test_expect_code 3 sh -c "rx-batch --size 150 <again.ndjson | rx-push --profile postgres --url \"\" --table direct --key id" >acks 2>err &&
+	test_lines 299 acks &&
+	grep "^{" err | jq -r ".key" >dead &&
+	echo 290 >expect && test_cmp expect dead &&
+	test_grep "direct_email_key" err &&
+	test "$(pg_query "select count(*) from direct where id > 1000 and note = '"'"'new'"'"'")" = 299 &&
+	test "$(pg_query "select count(*) from direct where note = '"'"'old'"'"'")" = 0 &&
+	sleep 0.3 && log_since "$m" >log &&
+	test "$(grep -c "statement: .*SAVEPOINT rx_bulk; COPY direct " log)" = 1 &&
+	test "$(grep -c "statement: .*COPY pg_temp.rx_bulk_[0-9]* " log)" = 2 &&
+	test_grep "ROLLBACK TO SAVEPOINT rx_bulk" log
 '
 
 test_expect_success 'the connection lost during the merge: the batch fails whole, nothing committed' '

@@ -19,6 +19,9 @@
 #                         easy to compare with a model using test_cmp
 #   fake_count NAME FIELD  one counter of the state ("requests", "violations")
 #   fake_stop [NAME]     stop it (its state is then in NAME.state)
+#   vendor_start NAME VENDOR -- [SWITCHES...]  a vendor's own fake instead
+#                         (t/fake/VENDOR.py; switches at the top of
+#                         t/fake/vendorlib.py); the same helpers read it
 #
 # FAKE_SCRIPT names another fake to start (t/fake/snowflake.py, ...); it
 # takes the same --port-file and --state-file and serves /_state too.
@@ -76,6 +79,31 @@ reply_start () {
 		i=$((i + 1))
 		if [ $i -gt 100 ]; then
 			echo "reply_start: the server did not start:" >&2
+			cat "$name.out" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$(cat "$name.port")" >"$name.url"
+}
+
+# vendor_start NAME VENDOR -- [SWITCHES...]: a vendor's own fake
+# (t/fake/VENDOR.py, after vendorlib.py: its endpoints, auth, partial
+# failures and rate-limit signals), read with fake_state, fake_records,
+# fake_count and stopped with the fakes; its URL in NAME.url.
+vendor_start () {
+	name=$1 vendor=$2
+	shift 2
+	[ "${1:-}" = "--" ] && shift
+	rm -f "$name.port"
+	python3 "$RX_TESTS/fake/$vendor.py" --port-file "$name.port" --state-file "$name.state" "$@" \
+		>"$name.out" 2>&1 &
+	echo $! >"$name.pid"
+	i=0
+	while [ ! -s "$name.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "vendor_start: the $vendor fake did not start:" >&2
 			cat "$name.out" >&2
 			return 1
 		fi

@@ -16,6 +16,9 @@
 # script keeps Prism's state in its own directory and stops it at the end.
 
 RX_CONFORMANCE=${RX_CONFORMANCE:-$(cd "$RX_TOP/.." && pwd)/shared/conformance}
+# a worktree one level deeper (wt/NAME) finds the kit beside its parent
+[ -f "$RX_CONFORMANCE/run.sh" ] || [ ! -f "$RX_TOP/../../shared/conformance/run.sh" ] ||
+	RX_CONFORMANCE=$(cd "$RX_TOP/../.." && pwd)/shared/conformance
 [ -x "$RX_CONFORMANCE/run.sh" ] || [ -f "$RX_CONFORMANCE/run.sh" ] ||
 	test_skip_all "no conformance kit at $RX_CONFORMANCE (set RX_CONFORMANCE)"
 prism_bin=${RX_PRISM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rx-prism}/node_modules/.bin/prism
@@ -39,4 +42,17 @@ prism_start () {
 # listed when one did); NAME is the spec's file name without extension.
 prism_clean () {
 	bash "$RX_CONFORMANCE/run.sh" violations "$1" -v
+}
+
+# prism_start_file FILE NAME: a mock of a spec file of the test's own (a
+# vendor's spec the test derived, in $TRASH); PRISM_URL is its base URL,
+# and prism_clean NAME reads its violations.
+prism_start_file () {
+	port=$(bash "$RX_CONFORMANCE/run.sh" start "$1" "$2" 2>"$TRASH/prism-start.err") || {
+		echo "prism_start_file: Prism did not start on $1:" >&2
+		cat "$TRASH/prism-start.err" >&2
+		return 1
+	}
+	PRISM_URL=http://127.0.0.1:$port
+	test_cleanup "bash '$RX_CONFORMANCE/run.sh' stop"
 }

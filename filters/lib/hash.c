@@ -6,15 +6,28 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The algorithm fetched once: SHA256() looks it up in the provider
+ * tables at every call (in OpenSSL 3, half its cost for a short text). */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void rx_sha256_hex(const void *data, size_t n, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
-	SHA256(data, n, md);
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL || !EVP_Digest(data, n, md, NULL, sha256, NULL))
+		SHA256(data, n, md);
 	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];

@@ -6,10 +6,18 @@
  * callback, which collects them into q->errors.  A run ends when jq_next
  * returns an invalid value: with a message it is an error, without one
  * it is the end of the outputs.
+ *
+ * Values in and out of jq are the costly part of a profile's programs
+ * (jq 1.6's parser and printer work a character at a time): rx_jv_from_json
+ * builds a jv from JSON rx already scanned, and rx_jv_put prints one, both
+ * byte for byte as jq would (t/unit/lib.c compares them with jq's own on
+ * many values).
  */
 #include "rxjq.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,12 +155,382 @@ int rx_jv_parse(const char *s, size_t n, jv *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- JSON to jv ---- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One value at *pp (advanced past it), or jv_invalid() when what is there
+ * is not the JSON expected. */
+static jv from_json(const char **pp, const char *end, int depth)
+{
+	const char *p = skip_ws(*pp, end);
+	jv v = jv_invalid();
+
+	if (p >= end || depth > 256)
+		return v;
+	switch (*p) {
+	case '{': {
+		v = jv_object();
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		for (;;) {
+			const char *q = p;
+			jv k = from_json(&q, end, depth + 1);
+			if (jv_get_kind(k) != JV_KIND_STRING) {
+				jv_free(k);
+				jv_free(v);
+				return jv_invalid();
+			}
+			q = skip_ws(q, end);
+			if (q >= end || *q != ':') {
+				jv_free(k);
+				jv_free(v);
+				return jv_invalid();
+			}
+			q++;
+			jv x = from_json(&q, end, depth + 1);
+			if (!jv_is_valid(x)) {
+				jv_free(k);
+				jv_free(v);
+				return x;
+			}
+			v = jv_object_set(v, k, x);
+			p = skip_ws(q, end);
+			if (p < end && *p == ',') {
+				p = skip_ws(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			jv_free(v);
+			return jv_invalid();
+		}
+		break;
+	}
+	case '[': {
+		v = jv_array();
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == ']') {
+			p++;
+			break;
+		}
+		for (;;) {
+			jv x = from_json(&p, end, depth + 1);
+			if (!jv_is_valid(x)) {
+				jv_free(v);
+				return x;
+			}
+			v = jv_array_append(v, x);
+			p = skip_ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			if (p < end && *p == ']') {
+				p++;
+				break;
+			}
+			jv_free(v);
+			return jv_invalid();
+		}
+		break;
+	}
+	case '"': {
+		const char *q = p + 1;
+		int escaped = 0;
+		while (q < end && *q != '"') {
+			if (*q == '\\') {
+				escaped = 1;
+				q++;
+			} else if ((unsigned char)*q < 0x20) {
+				return jv_invalid();
+			}
+			q++;
+		}
+		if (q >= end)
+			return jv_invalid();
+		if (escaped) {
+			/* rare: jq's own parser unescapes it, as jq would */
+			v = jv_parse_sized(p, (int)(q + 1 - p));
+			if (jv_get_kind(v) != JV_KIND_STRING) {
+				jv_free(v);
+				return jv_invalid();
+			}
+		} else {
+			v = jv_string_sized(p + 1, (int)(q - p - 1)); /* checks the UTF-8 as the parser does */
+		}
+		p = q + 1;
+		break;
+	}
+	case 't':
+		if (end - p < 4 || memcmp(p, "true", 4) != 0)
+			return v;
+		v = jv_true();
+		p += 4;
+		break;
+	case 'f':
+		if (end - p < 5 || memcmp(p, "false", 5) != 0)
+			return v;
+		v = jv_false();
+		p += 5;
+		break;
+	case 'n':
+		if (end - p < 4 || memcmp(p, "null", 4) != 0)
+			return v;
+		v = jv_null();
+		p += 4;
+		break;
+	default: {
+		char num[64];
+		const char *q = p;
+		while (q < end && ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' || *q == 'e' ||
+				   *q == 'E'))
+			q++;
+		if (q == p || (size_t)(q - p) >= sizeof num) {
+			/* a number of 64 characters or more: jq's own parser */
+			if (q == p)
+				return v;
+			v = jv_parse_sized(p, (int)(q - p));
+			if (jv_get_kind(v) != JV_KIND_NUMBER) {
+				jv_free(v);
+				return jv_invalid();
+			}
+			p = q;
+			break;
+		}
+		memcpy(num, p, (size_t)(q - p));
+		num[q - p] = '\0';
+		char *stop;
+		double d = strtod(num, &stop); /* correctly rounded, as jq's jvp_strtod */
+		if (*stop != '\0')
+			return v;
+		v = jv_number(d);
+		p = q;
+		break;
+	}
+	}
+	*pp = p;
+	return v;
+}
+
+jv rx_jv_from_json(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+	jv v = from_json(&p, end, 0);
+
+	if (jv_is_valid(v) && skip_ws(p, end) == end)
+		return v;
+	jv_free(v);
+	/* not what rx's scanners pass on: jq's parser has the last word */
+	v = jv_parse_sized(s, (int)n);
+	if (!jv_is_valid(v)) {
+		jv_free(v);
+		return jv_null();
+	}
+	return v;
+}
+
+/* ---- jv to JSON, as jq 1.6 prints it ---- */
+
+/* jq's strings: valid UTF-8 (jv guarantees it); ", \ and the control
+ * characters escaped (\b \t \r \n \f by name, the others and DEL as
+ * \u00xx, lowercase), everything else as its bytes. */
+static void put_jq_string(rx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	rx_buf_reserve(b, n + 2);
+	rx_buf_putc(b, '"');
+	while (i < n) {
+		size_t j = i;
+		while (j < n) {
+			unsigned char c = (unsigned char)s[j];
+			if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
+				break;
+			j++;
+		}
+		rx_buf_put(b, s + i, j - i);
+		if (j >= n)
+			break;
+		unsigned char c = (unsigned char)s[j];
+		switch (c) {
+		case '"': rx_buf_puts(b, "\\\""); break;
+		case '\\': rx_buf_puts(b, "\\\\"); break;
+		case '\b': rx_buf_puts(b, "\\b"); break;
+		case '\t': rx_buf_puts(b, "\\t"); break;
+		case '\r': rx_buf_puts(b, "\\r"); break;
+		case '\n': rx_buf_puts(b, "\\n"); break;
+		case '\f': rx_buf_puts(b, "\\f"); break;
+		default: {
+			char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+			rx_buf_put(b, u, 6);
+		}
+		}
+		i = j + 1;
+	}
+	rx_buf_putc(b, '"');
+}
+
+/* The shortest digits that read back as d (|d| > 0, finite), as jq's
+ * dtoa mode 0 finds them, and the decimal point's place: d = 0.DIGITS x
+ * 10^decpt.  Correct rounding to 15, 16 and 17 digits: a value that 15
+ * digits can name is named by the rounding to 15 digits, less its
+ * trailing zeros (a double holds 15.9 digits; a subnormal fewer). */
+static int shortest_digits(double d, char *digits, int *decpt)
+{
+	char buf[40];
+	int n = 0;
+
+	/* a subnormal has fewer digits of precision: search from one digit */
+	for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d || prec == 17)
+			break;
+	}
+	/* buf: [-]D.DDDDe[+-]XX */
+	const char *p = buf + (buf[0] == '-');
+	const char *e = strchr(p, 'e');
+	for (const char *q = p; q < e; q++)
+		if (*q != '.')
+			digits[n++] = *q;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	*decpt = atoi(e + 1) + 1;
+	return n;
+}
+
+/* jq 1.6's jvp_dtoa_fmt (a g_fmt): an exponent when decpt <= -4 or when
+ * it is more than 15 past the digits, else plain. */
+static void put_jq_number(rx_buf *b, double d)
+{
+	char digits[24], out[64];
+	int decpt, n, i = 0;
+
+	if (d != d) {
+		rx_buf_puts(b, "null");
+		return;
+	}
+	if (d > DBL_MAX)
+		d = DBL_MAX;
+	if (d < -DBL_MAX)
+		d = -DBL_MAX;
+	if (d == 0) {
+		rx_buf_puts(b, signbit(d) ? "-0" : "0");
+		return;
+	}
+	if (d == floor(d) && fabs(d) < 1e15) {
+		rx_buf_printf(b, "%lld", (long long)d); /* under 16 digits: always plain */
+		return;
+	}
+	n = shortest_digits(d, digits, &decpt);
+	if (d < 0)
+		out[i++] = '-';
+	if (decpt <= -4 || decpt > n + 15) {
+		out[i++] = digits[0];
+		if (n > 1) {
+			out[i++] = '.';
+			memcpy(out + i, digits + 1, (size_t)n - 1);
+			i += n - 1;
+		}
+		int x = decpt - 1;
+		i += snprintf(out + i, sizeof out - (size_t)i, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+	} else if (decpt <= 0) {
+		out[i++] = '0';
+		out[i++] = '.';
+		for (; decpt < 0; decpt++)
+			out[i++] = '0';
+		memcpy(out + i, digits, (size_t)n);
+		i += n;
+	} else {
+		for (int k = 0; k < n; k++) {
+			out[i++] = digits[k];
+			if (k + 1 == decpt && k + 1 < n)
+				out[i++] = '.';
+		}
+		for (; decpt > n; decpt--)
+			out[i++] = '0';
+	}
+	rx_buf_put(b, out, (size_t)i);
+}
+
+static void put_jv(rx_buf *b, jv v, int depth, rx_jv_string_hook hook, void *ctx)
+{
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NULL: rx_buf_puts(b, "null"); break;
+	case JV_KIND_TRUE: rx_buf_puts(b, "true"); break;
+	case JV_KIND_FALSE: rx_buf_puts(b, "false"); break;
+	case JV_KIND_NUMBER: put_jq_number(b, jv_number_value(v)); break;
+	case JV_KIND_STRING: {
+		size_t n = (size_t)jv_string_length_bytes(jv_copy(v));
+		if (hook == NULL || !hook(b, jv_string_value(v), n, ctx))
+			put_jq_string(b, jv_string_value(v), n);
+		break;
+	}
+	case JV_KIND_ARRAY: {
+		if (depth > 256) {
+			rx_buf_puts(b, "<skipped: too deep>"); /* jq's MAX_PRINT_DEPTH */
+			break;
+		}
+		rx_buf_putc(b, '[');
+		int n = jv_array_length(jv_copy(v));
+		for (int i = 0; i < n; i++) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			put_jv(b, jv_array_get(jv_copy(v), i), depth + 1, hook, ctx);
+		}
+		rx_buf_putc(b, ']');
+		break;
+	}
+	case JV_KIND_OBJECT: {
+		if (depth > 256) {
+			rx_buf_puts(b, "<skipped: too deep>");
+			break;
+		}
+		int first = 1;
+		rx_buf_putc(b, '{');
+		for (int i = jv_object_iter(v); jv_object_iter_valid(v, i); i = jv_object_iter_next(v, i)) {
+			jv k = jv_object_iter_key(v, i);
+			if (!first)
+				rx_buf_putc(b, ',');
+			first = 0;
+			put_jq_string(b, jv_string_value(k), (size_t)jv_string_length_bytes(jv_copy(k)));
+			jv_free(k);
+			rx_buf_putc(b, ':');
+			put_jv(b, jv_object_iter_value(v, i), depth + 1, hook, ctx);
+		}
+		rx_buf_putc(b, '}');
+		break;
+	}
+	default: {
+		/* an invalid value: what jq would make of it */
+		jv s = jv_dump_string(jv_copy(v), 0);
+		rx_buf_put(b, jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)));
+		jv_free(s);
+	}
+	}
+	jv_free(v);
+}
+
 void rx_jv_put(rx_buf *b, jv v)
 {
-	jv s = jv_dump_string(v, 0);
+	put_jv(b, v, 0, NULL, NULL);
+}
 
-	rx_buf_put(b, jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)));
-	jv_free(s);
+void rx_jv_put_with(rx_buf *b, jv v, rx_jv_string_hook hook, void *ctx)
+{
+	put_jv(b, v, 0, hook, ctx);
 }
 
 static int try_profile(const char *file, jv *out, char *path, size_t pathlen, char *err, size_t errlen)

@@ -42,8 +42,20 @@ void rx_jq_free(rx_jq *q);
 
 /* Parse s[0..n) as one JSON value.  0 and *out, or -1 with err. */
 int rx_jv_parse(const char *s, size_t n, jv *out, char *err, size_t errlen);
-/* Append v (consumed) as compact JSON. */
+/* Append v (consumed) as compact JSON, byte for byte what jq 1.6's
+ * jv_dump_string(v, 0) writes (its number format, its escapes, the
+ * objects' order), without its per-character cost. */
 void rx_jv_put(rx_buf *b, jv v);
+/* The same, and each string value (not an object's key) is first offered
+ * to hook(b, text, len, ctx), which writes something else in its place
+ * and answers 1, or answers 0 for the string to be written as usual. */
+typedef int (*rx_jv_string_hook)(rx_buf *b, const char *s, size_t n, void *ctx);
+void rx_jv_put_with(rx_buf *b, jv v, rx_jv_string_hook hook, void *ctx);
+/* s[0..n) holds one JSON value that a scanner of rx already accepted: the
+ * jv jq 1.6's parser would make of it, built directly (no tokenizer); a
+ * string with escapes, or anything unexpected, goes through jv_parse.
+ * Never invalid for valid JSON; jv_null() if s is not. */
+jv rx_jv_from_json(const char *s, size_t n);
 
 /* Load a destination profile: name is a path (contains '/' or ends in
  * .json) or a name looked up as NAME.json in each directory of

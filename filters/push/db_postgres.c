@@ -48,6 +48,12 @@
  *    which rejects exactly the records at fault.  The temporary table is
  *    made once per statement (ON COMMIT DELETE ROWS empties it at each
  *    commit) and lives as long as the session.
+ *  - Insert and upsert try first the COPY straight into the table (under
+ *    the same savepoint): for keys new to it, what the merge would write,
+ *    at half the writes.  A key already there fails it; the batch then
+ *    takes the temporary table (and the next batches too, for a pause
+ *    that doubles up to 64 batches at each such failure).  The statements
+ *    of a bulk batch go as one query string: two round trips a batch.
  */
 #include "db.h"
 
@@ -80,7 +86,11 @@ typedef struct pg_statement {
 	char *message;
 	int bulk;        /* bulk path: 0 not tried yet, 1 its table exists, -1 not possible */
 	char *bulk_copy; /* COPY rx_bulk_N (...) FROM STDIN */
-	char *bulk_merge; /* the merge statement */
+	char *bulk_merge; /* the merge statement, after the SET LOCALs it needs */
+	char *direct_copy; /* insert, upsert: COPY table (...) FROM STDIN, or NULL */
+	unsigned skip, backoff; /* batches not to try direct_copy for, and the next such pause */
+	char op[8];        /* its op, and */
+	size_t *map, nmap; /* the member-to-column map of its records (the signature, unprinted) */
 } pg_statement;
 
 struct rx_db {
@@ -95,7 +105,9 @@ struct rx_db {
 	unsigned long serial;    /* for statement names */
 	rx_members ms;           /* scratch: a row's members */
 	size_t *map;             /* scratch: member i writes column map[i] */
+	size_t *guess;           /* scratch: the column member i named in the row before */
 	size_t capmap;
+	long last;               /* the statement of the record before, or -1 */
 	rx_buf sql, sig, text;   /* scratch */
 	rx_buf *values;          /* scratch: one text parameter per member */
 	const char **params;     /* pointers into values (NULL for NULL) */
@@ -140,10 +152,13 @@ static void pg_close(rx_db *d)
 		free(d->stmts[i].message);
 		free(d->stmts[i].bulk_copy);
 		free(d->stmts[i].bulk_merge);
+		free(d->stmts[i].direct_copy);
+		free(d->stmts[i].map);
 	}
 	free(d->stmts);
 	free(d->ms.m);
 	free(d->map);
+	free(d->guess);
 	rx_buf_free(&d->sql);
 	rx_buf_free(&d->sig);
 	rx_buf_free(&d->text);
@@ -168,6 +183,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 
 	memset(d, 0, sizeof *d);
 	d->bulk_min = BULK_MIN;
+	d->last = -1;
 	if (jv_get_kind(profile) == JV_KIND_OBJECT) {
 		jv v = jv_object_get(jv_copy(profile), jv_string("bulk_min_records"));
 		if (jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) >= 1)
@@ -246,14 +262,22 @@ static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 	int is_delete = strcmp(op, "delete") == 0;
 
 	if (d->capmap < d->ms.n) {
+		size_t old = d->capmap;
 		d->capmap = d->ms.n * 2;
 		d->map = rx_xrealloc(d->map, d->capmap * sizeof *d->map);
+		d->guess = rx_xrealloc(d->guess, d->capmap * sizeof *d->guess);
+		for (size_t m = old; m < d->capmap; m++)
+			d->guess[m] = (size_t)-1;
 	}
 	for (size_t m = 0; m < d->ms.n; m++) {
-		size_t i;
-		for (i = 0; i < d->ncols; i++)
-			if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
-				break;
+		size_t i = d->guess[m];
+		/* rows of a model name their members in one order: the column
+		 * this member named in the row before, first */
+		if (i == (size_t)-1 || !rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
+			for (i = 0; i < d->ncols; i++)
+				if (rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
+					break;
+		d->guess[m] = i == d->ncols ? (size_t)-1 : i;
 		if (i == d->ncols) {
 			if (is_delete) { /* a delete needs only the keys */
 				d->map[m] = (size_t)-1;
@@ -286,6 +310,13 @@ static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 		}
 	}
 	return 0;
+}
+
+/* The map of a record checked before (map_members) that statement st
+ * writes: its signature is that map. */
+static void use_map(rx_db *d, const pg_statement *st)
+{
+	memcpy(d->map, st->map, st->nmap * sizeof *d->map);
 }
 
 /* "$N", or "decode($N, 'base64')" for a bytea column. */
@@ -394,13 +425,19 @@ static long statement(rx_db *d, const char *op)
 	PGresult *res;
 	char msg[512];
 
+	/* most often the statement of the record before */
+	if (d->last >= 0) {
+		const pg_statement *l = &d->stmts[d->last];
+		if (l->nmap == d->ms.n && strcmp(l->op, op) == 0 && memcmp(l->map, d->map, d->ms.n * sizeof *d->map) == 0)
+			return d->last;
+	}
 	rx_buf_reset(&d->sig);
 	rx_buf_puts(&d->sig, op);
 	for (size_t m = 0; m < d->ms.n; m++)
 		rx_buf_printf(&d->sig, ",%ld", d->map[m] == (size_t)-1 ? -1L : (long)d->map[m]);
 	for (size_t i = 0; i < d->nstmts; i++)
 		if (strcmp(d->stmts[i].signature, d->sig.data) == 0)
-			return (long)i;
+			return d->last = (long)i;
 	if (d->nstmts == d->capstmts) {
 		d->capstmts = d->capstmts ? d->capstmts * 2 : 8;
 		d->stmts = rx_xrealloc(d->stmts, d->capstmts * sizeof *d->stmts);
@@ -408,6 +445,10 @@ static long statement(rx_db *d, const char *op)
 	pg_statement *st = &d->stmts[d->nstmts];
 	memset(st, 0, sizeof *st);
 	st->signature = rx_xstrdup(d->sig.data);
+	snprintf(st->op, sizeof st->op, "%s", op);
+	st->nmap = d->ms.n;
+	st->map = rx_xmalloc((d->ms.n ? d->ms.n : 1) * sizeof *st->map);
+	memcpy(st->map, d->map, d->ms.n * sizeof *st->map);
 	snprintf(st->name, sizeof st->name, "rx_push_%lu", ++d->serial);
 	build_sql(d, op);
 	/* every member is a parameter; the ones no column takes (a delete's
@@ -426,7 +467,7 @@ static long statement(rx_db *d, const char *op)
 	d->nstmts++;
 	if (PQstatus(d->conn) != CONNECTION_OK)
 		return -1;
-	return (long)(d->nstmts - 1);
+	return d->last = (long)(d->nstmts - 1);
 }
 
 /* A JSON array as a PostgreSQL array literal: {"a b",NULL,{"1","2"}}. */
@@ -589,13 +630,18 @@ static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t fr
 	long failed = (long)to;
 	int is_update = strcmp(op, "update") == 0;
 
+	size_t any = from;
+	while (any < to && d->stmt_of[any] == (size_t)-1)
+		any++;
+	if (any == to) /* nothing left to send here (the bulk path took them) */
+		return (long)to;
 	if (!PQenterPipelineMode(d->conn))
 		goto lost;
 	for (size_t i = from; i < to; i++) {
 		if (d->stmt_of[i] == (size_t)-1)
 			continue;
 		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
-		map_members(d, op, scan_err, sizeof scan_err);
+		use_map(d, &d->stmts[d->stmt_of[i]]);
 		fill_params(d);
 		if (!PQsendQueryParams(d->conn, "SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0) ||
 		    !PQsendQueryPrepared(d->conn, d->stmts[d->stmt_of[i]].name, (int)d->ms.n, d->params, NULL,
@@ -663,8 +709,11 @@ static void forget_statements(rx_db *d)
 		free(d->stmts[i].message);
 		free(d->stmts[i].bulk_copy);
 		free(d->stmts[i].bulk_merge);
+		free(d->stmts[i].direct_copy);
+		free(d->stmts[i].map);
 	}
 	d->nstmts = 0;
+	d->last = -1;
 }
 
 /* ---- the bulk path ---- */
@@ -742,6 +791,9 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 	rx_buf_reset(&sql);
 	first = 1;
 	if (update) {
+		/* the temporary table has no statistics: without these the
+		 * planner may hash-join it with the whole table, a scan per batch */
+		rx_buf_puts(&sql, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; ");
 		rx_buf_printf(&sql, "UPDATE %s AS t SET ", d->table);
 		for (size_t m = 0; m < d->ms.n; m++) {
 			const pg_column *c;
@@ -769,12 +821,24 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 
 	rx_buf_reset(&sql);
 	if (strcmp(op, "delete") == 0) {
+		rx_buf_puts(&sql, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; ");
 		rx_buf_printf(&sql, "DELETE FROM %s AS t USING %s AS b WHERE ", d->table, table);
 		put_key_match(&sql, d);
 		st->bulk_merge = rx_xstrdup(sql.data);
 		goto done;
 	}
-	/* insert, upsert (ON CONFLICT: an index probe per row, whatever the
+	/* insert, upsert: first tried straight into the table (see run_bulk);
+	 * base64 for a bytea column would need decoding on the way */
+	int direct = 1;
+	for (size_t m = 0; m < d->ms.n; m++)
+		if (d->cols[d->map[m]].bytea)
+			direct = 0;
+	if (direct) {
+		rx_buf_printf(&sql, "COPY %s (%s) FROM STDIN", d->table, cols.data ? cols.data + 2 : "");
+		st->direct_copy = rx_xstrdup(sql.data);
+		rx_buf_reset(&sql);
+	}
+	/* the merge (ON CONFLICT: an index probe per row, whatever the
 	 * planner thinks of the temporary table's size) */
 	rx_buf_printf(&sql, "INSERT INTO %s (%s) SELECT ", d->table, cols.data ? cols.data + 2 : "");
 	first = 1;
@@ -861,50 +925,83 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
 		else if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
 			break;
 	}
-	if (exec(d, "ROLLBACK TO SAVEPOINT rx_bulk", err, errlen) < 0 ||
-	    exec(d, "RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
+	if (exec(d, "ROLLBACK TO SAVEPOINT rx_bulk; RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
 		return -1;
 	return 1;
 }
 
-/* The records of statement s through COPY and one merge, inside the
- * batch's transaction.  0: done (their results set, and their stmt_of
- * cleared so the per-record path skips them); 1: it could not be done
- * (nothing of it remains: the per-record path takes the batch); -1: the
- * connection failed. */
-static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, rx_db_result *results,
-		    char *err, size_t errlen)
+/* The records of statement s through COPY: into the temporary table and
+ * one merge, or (direct) straight into the table.  One query string, so
+ * that a batch costs two round trips: "[BEGIN;] SAVEPOINT rx_bulk; COPY
+ * ...; [merge;] RELEASE SAVEPOINT rx_bulk[; COMMIT]"; the server skips
+ * what follows a statement that fails.  begin: the transaction starts
+ * here; commit: it ends here when all went well (the caller has nothing
+ * else for it).  0: done (their results set, and their stmt_of cleared so
+ * the per-record path skips them; committed if commit); 1: it could not
+ * be done (nothing of it remains, the transaction is open: the caller
+ * tries another way); -1: the batch failed (the connection, or the
+ * COMMIT: nothing of it is committed). */
+static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, int direct, int begin,
+		    int commit, rx_db_result *results, char *err, size_t errlen)
 {
 	pg_statement *st = &d->stmts[s];
-	char scan_err[128];
+	char scan_err[128], msg[400];
 	PGresult *res;
 	int is_update = strcmp(op, "update") == 0;
+	const char *merge = direct ? NULL : st->bulk_merge;
+	int before = (begin ? 1 : 0) + 1; /* results before the COPY's */
+	int merges = merge == NULL ? 0 : is_update || op[0] == 'd' ? 3 : 1; /* SET LOCAL twice first */
+	int undo = 1 + merges;            /* a failure before this result: roll back to the savepoint */
 
-	if (exec(d, "SAVEPOINT rx_bulk", err, errlen) < 0)
-		return -1;
-	res = PQexec(d->conn, st->bulk_copy);
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
+	rx_buf_reset(&d->sql);
+	rx_buf_printf(&d->sql, "%sSAVEPOINT rx_bulk; %s", begin ? "BEGIN; " : "", direct ? st->direct_copy : st->bulk_copy);
+	if (merge != NULL)
+		rx_buf_printf(&d->sql, "; %s", merge);
+	rx_buf_printf(&d->sql, "; RELEASE SAVEPOINT rx_bulk%s", commit ? "; COMMIT" : "");
+	if (!PQsendQuery(d->conn, d->sql.data))
+		goto lost;
+	for (int r = 0;; r++) {
+		res = PQgetResult(d->conn);
+		ExecStatusType rs = PQresultStatus(res);
+		int got = res != NULL;
 		PQclear(res);
-		return bulk_abandon(d, err, errlen);
+		if (got && rs == PGRES_COPY_IN && r == before)
+			break;
+		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
+			/* BEGIN, SAVEPOINT or the COPY refused */
+			if (PQstatus(d->conn) != CONNECTION_OK)
+				goto lost;
+			if (r < before && got) { /* not the COPY: the connection's fault */
+				while ((res = PQgetResult(d->conn)) != NULL)
+					PQclear(res);
+				goto lost;
+			}
+			return bulk_abandon(d, err, errlen);
+		}
 	}
-	PQclear(res);
 	rx_buf_reset(&d->copy);
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] != s)
 			continue;
 		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
-		map_members(d, op, scan_err, sizeof scan_err);
+		use_map(d, st);
 		fill_params(d);
-		char digits[24], *p = digits + sizeof digits;
-		size_t v = i;
-		do
-			*--p = (char)('0' + v % 10);
-		while ((v /= 10) > 0);
-		rx_buf_put(&d->copy, p, (size_t)(digits + sizeof digits - p));
+		int tab = 0;
+		if (!direct) {
+			char digits[24], *p = digits + sizeof digits;
+			size_t v = i;
+			do
+				*--p = (char)('0' + v % 10);
+			while ((v /= 10) > 0);
+			rx_buf_put(&d->copy, p, (size_t)(digits + sizeof digits - p));
+			tab = 1;
+		}
 		for (size_t m = 0; m < d->ms.n; m++) {
 			if (d->map[m] == (size_t)-1)
 				continue;
-			rx_buf_putc(&d->copy, '\t');
+			if (tab)
+				rx_buf_putc(&d->copy, '\t');
+			tab = 1;
 			if (d->params[m] == NULL)
 				rx_buf_put(&d->copy, "\\N", 2);
 			else
@@ -916,42 +1013,37 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	}
 	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
 		goto lost;
-	int copied = 1;
-	while ((res = PQgetResult(d->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			copied = 0;
+	/* the COPY's result, the merge's, RELEASE's, COMMIT's: the first
+	 * failure ends them */
+	int failed = -1, r = 0, committed = 0;
+	if (is_update)
+		memset(d->hit, 0, n);
+	for (; (res = PQgetResult(d->conn)) != NULL; r++) {
+		ExecStatusType rs = PQresultStatus(res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+			if (failed < 0) {
+				failed = r;
+				result_message(d->conn, res, msg, sizeof msg);
+			}
+		} else if (is_update && rs == PGRES_TUPLES_OK) {
+			for (int t = 0; t < PQntuples(res); t++) {
+				unsigned long long ord = strtoull(PQgetvalue(res, t, 0), NULL, 10);
+				if (ord < n)
+					d->hit[ord] = 1;
+			}
+		} else if (commit && r == undo + 1 && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+			committed = 1;
+		}
 		PQclear(res);
 	}
 	if (PQstatus(d->conn) != CONNECTION_OK)
 		goto lost;
-	if (!copied) /* a value its column refuses: the per-record path says which */
+	if (failed >= 0 && failed < undo) /* a value, a constraint: the caller finds whose */
 		return bulk_abandon(d, err, errlen);
-	if (strcmp(op, "update") == 0 || strcmp(op, "delete") == 0) {
-		/* the temporary table has no statistics: without this the planner
-		 * may hash-join it with the whole table, a scan per batch */
-		if (exec(d, "SET LOCAL enable_hashjoin = off", err, errlen) < 0 ||
-		    exec(d, "SET LOCAL enable_mergejoin = off", err, errlen) < 0)
-			return -1;
-	}
-	res = PQexec(d->conn, st->bulk_merge);
-	ExecStatusType rs = PQresultStatus(res);
-	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-		PQclear(res);
-		if (PQstatus(d->conn) != CONNECTION_OK)
-			goto lost;
-		return bulk_abandon(d, err, errlen); /* a constraint: the per-record path finds whose */
-	}
-	if (is_update) {
-		memset(d->hit, 0, n);
-		for (int r = 0; r < PQntuples(res); r++) {
-			unsigned long long ord = strtoull(PQgetvalue(res, r, 0), NULL, 10);
-			if (ord < n)
-				d->hit[ord] = 1;
-		}
-	}
-	PQclear(res);
-	if (exec(d, "RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
+	if (failed >= 0 || r != undo + 1 + (commit ? 1 : 0) || (commit && !committed)) {
+		snprintf(err, errlen, "PostgreSQL: %s", failed >= 0 ? msg : "the transaction failed");
 		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] != s)
 			continue;
@@ -963,7 +1055,6 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	return 0;
 lost:
 	if (err[0] == '\0') {
-		char msg[400];
 		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
 		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
 	}
@@ -1041,10 +1132,11 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 
 	/* the bulk path, for the records of the first record's statement
 	 * when there are enough of them */
-	size_t bulk = (size_t)-1, nbulk = 0;
+	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] == (size_t)-1)
 			continue;
+		nsent++;
 		if (bulk == (size_t)-1)
 			bulk = d->stmt_of[i];
 		if (d->stmt_of[i] == bulk)
@@ -1064,16 +1156,41 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 		}
 	}
 
-	if (exec(d, "BEGIN", err, errlen) < 0)
-		return -1;
 	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 1) {
-		int rc = run_bulk(d, op, rows, n, bulk, results, err, errlen);
-		if (rc < 0)
-			goto rollback;
+		/* the batch is all the bulk statement's: its query string commits */
+		pg_statement *st = &d->stmts[bulk];
+		int all = nbulk == nsent, begun = 0, rc = 1;
+		if (st->direct_copy != NULL && st->skip > 0) {
+			st->skip--;
+		} else if (st->direct_copy != NULL) {
+			/* straight into the table: for rows new to it (a first sync)
+			 * the same as the merge at half the writes; a key already
+			 * there fails it, and the temporary table takes the batch */
+			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen);
+			if (rc < 0)
+				goto rollback;
+			begun = 1;
+			if (rc == 0) {
+				st->backoff = 0;
+			} else { /* not again for a while: keys the table has come in runs */
+				st->backoff = st->backoff == 0 ? 1 : st->backoff < 64 ? st->backoff * 2 : 64;
+				st->skip = st->backoff;
+			}
+		}
+		if (rc > 0) {
+			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen);
+			if (rc < 0)
+				goto rollback;
+			begun = 1;
+		}
+		if (rc == 0 && all)
+			return 0;
 		if (rc > 0) /* back to no result for any record */
 			for (size_t i = 0; i < n; i++)
 				if (d->stmt_of[i] != (size_t)-1)
 					results[i].ok = 0;
+	} else if (exec(d, "BEGIN", err, errlen) < 0) {
+		return -1;
 	}
 	size_t from = 0;
 	while (from < n) {

@@ -544,6 +544,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	char *next = NULL, *carry = NULL; /* a poll's: where to read next, what to carry */
 	char *next_method = NULL, *next_body = NULL; /* and how, when it is not a GET */
 	const char *next_wrong = NULL; /* a next rx-push refuses to follow, and why */
+	int explained = 0; /* the response program said why (its "message") */
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
 	/* a lookup and a poll are read by their own programs only */
 	const rx_jq *prog = op && op->has_response                ? &op->response
@@ -559,7 +560,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
-		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_records_jv(r->recs, r->n) : jv_array());
+		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_response_records(p, r->recs, r->n) : jv_array());
 		if (r->kind == REQ_POLL) {
 			/* a job's status program: which job, and what an earlier poll carried */
 			jv carried = jv_null();
@@ -625,8 +626,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 				jv_free(cy);
 			}
 			jv m = jv_object_get(jv_copy(out), jv_string("message"));
-			if (jv_get_kind(m) == JV_KIND_STRING)
+			if (jv_get_kind(m) == JV_KIND_STRING) {
 				snprintf(msg, sizeof msg, "HTTP %ld: %s", status, jv_string_value(m));
+				explained = 1;
+			}
 			jv_free(m);
 			if (jv_get_kind(res) == JV_KIND_ARRAY) {
 				oc = PER_RECORD;
@@ -777,8 +780,10 @@ static void settle(engine *e, request *r, CURLcode cc)
 		}
 		char said[256];
 		rx_push_reply_gist(r, said, sizeof said);
-		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s", status,
-			     said[0] ? " (it says: " : "", said, said[0] ? ")" : "");
+		/* the profile may know what the vendor means (which permission, which key): its message follows */
+		const char *why = explained ? strstr(msg, ": ") : NULL;
+		rx_push_stop(c, PUSH_STOP_AUTH, "HTTP %ld: the destination refused the credentials%s%s%s%s%s", status,
+			     said[0] ? " (it says: " : "", said, said[0] ? ")" : "", why ? ": " : "", why ? why + 2 : "");
 		retry_records(e, r, r->recs, r->n, 0, (int)status, msg, 0);
 		break;
 	case PER_RECORD: {

@@ -47,7 +47,8 @@ static void usage(void)
 	       "      --insecure           do not verify TLS certificates\n"
 	       "\n"
 	       "Sending:\n"
-	       "  -c, --concurrency N      requests in flight at most (default 8)\n"
+	       "  -c, --concurrency N      requests in flight at most (default 8; never above the\n"
+	       "                           profile's max_concurrency)\n"
 	       "      --rate N/WINDOW      at most N requests per window (10s, 1m, 1d); repeatable;\n"
 	       "                           replaces the profile's limits\n"
 	       "      --budget FILE        share the rate budget with every rx-push naming FILE\n"
@@ -958,6 +959,8 @@ int main(int argc, char **argv)
 	}
 	if (max_records > 0 && max_records < c->prof.max_records)
 		c->prof.max_records = max_records;
+	if (c->prof.max_concurrency > 0 && c->concurrency > c->prof.max_concurrency)
+		c->concurrency = c->prof.max_concurrency; /* the destination refuses more (Mailchimp, Marketo: 10) */
 	c->url = c->prof.url;
 	if (c->url == NULL && c->prof.driver == NULL)
 		rx_die(RX_EXIT_FAIL, "profile %s: no base URL: %s%s", c->prof.name,

@@ -3,9 +3,15 @@
  * API, read from a JSON file (docs/profiles.md describes the format).
  *
  * The profile is loaded and its jq programs compiled once, at start-up;
+ * a variable taken from the environment ("vars": {"list_id": {"env":
+ * "MAILCHIMP_LIST_ID"}}) is read then, and the base URL's {NAME}s are
+ * filled in from the variables;
  * nothing here runs per record except building a request body, which
  * either copies the records' raw text (no body program: exact numbers,
- * no jq cost) or runs the op's body program on them.
+ * no jq cost) or runs the op's body program on them.  With "raw_rows"
+ * the program sees each row as a marker string it may only place: the
+ * row's own text is written there (the raw path's cost and exactness).
+ * A body program's object is form-encoded for a form content type.
  */
 #include "push.h"
 
@@ -14,7 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* "\x1erx-row NONCE ": the start of the string standing for a row in a
+ * raw_rows body program, followed by the record's index; the nonce keeps
+ * a row's own data from ever reading as one. */
+static char row_marker[48];
+static size_t row_marker_len;
 
 static char *get_string(jv obj, const char *name, const char *fallback)
 {
@@ -508,6 +521,13 @@ static int load_ops(push_profile *p, char *err, size_t errlen)
 			continue;
 		}
 		p->nops++;
+		jv raw = jv_object_get(jv_copy(spec), jv_string("raw_rows"));
+		if (jv_get_kind(raw) != JV_KIND_TRUE && jv_get_kind(raw) != JV_KIND_FALSE) {
+			jv_free(raw);
+			raw = jv_object_get(jv_copy(p->json), jv_string("raw_rows"));
+		}
+		o->raw_rows = jv_get_kind(raw) == JV_KIND_TRUE;
+		jv_free(raw);
 		if (rc == 0 && load_spec(p, spec, o, what, err, errlen) < 0)
 			rc = -1;
 		jv_free(spec);
@@ -599,6 +619,11 @@ const char *rx_push_not_found(const push_profile *p, const char *op)
 
 int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t errlen)
 {
+	if (row_marker_len == 0) {
+		snprintf(row_marker, sizeof row_marker, "\x1erx-row %lx%lx ", (unsigned long)getpid(),
+			 (unsigned long)time(NULL) ^ (unsigned long)(size_t)&row_marker);
+		row_marker_len = strlen(row_marker);
+	}
 	static const int retry_default[] = {408, 425, 429, 500, 502, 503, 504};
 	static const int throttle_default[] = {429};
 	const char *slash = strrchr(name, '/');
@@ -635,6 +660,19 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	}
 	if (resolve_vars(p, err, errlen) < 0)
 		return -1;
+	if (p->url != NULL && strchr(p->url, '{') != NULL) {
+		/* "url": "https://{dc}.api.mailchimp.com/3.0" */
+		rx_buf b = {0};
+		char *tmpl = p->url;
+		p->url = NULL; /* {base} inside the base URL is nothing */
+		rx_push_template(&b, tmpl, p, "", NULL, 0);
+		free(tmpl);
+		p->url = b.data ? b.data : rx_xstrdup("");
+	}
+	p->max_concurrency = (long)get_number(p->json, "max_concurrency", 0);
+	jv rr = jv_object_get(jv_copy(p->json), jv_string("response_rows"));
+	p->response_rows = jv_get_kind(rr) != JV_KIND_FALSE;
+	jv_free(rr);
 	p->headers = expand_headers(p, get_member(p->json, "headers", JV_KIND_OBJECT), "");
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
 	p->idem_header = get_string(p->json, "idempotency_header", NULL);
@@ -849,22 +887,142 @@ static void put_record(rx_buf *b, const push_record *r)
 	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, r->idem);
 }
 
-jv rx_push_records_jv(push_record **recs, size_t n)
+/* The record as put_record writes it, built as a jv member by member from
+ * the spans of its text (rx_jv_from_json: no printing and parsing again);
+ * with raw >= 0 its row is the marker of record number raw. */
+static jv record_jv(const push_record *r, rx_members *ms, long raw)
+{
+	char err[128];
+	jv o = jv_object();
+
+	if (rx_json_scan_object(r->text, r->len, ms, err, sizeof err) < 0) {
+		jv_free(o);
+		return jv_null();
+	}
+	for (size_t i = 0; i < ms->n; i++) {
+		if (rx_json_name_eq(ms->m[i].name, "error", 5) || rx_json_name_eq(ms->m[i].name, "idem", 4) ||
+		    rx_json_name_eq(ms->m[i].name, "op", 2))
+			continue;
+		jv k = rx_jv_from_json(ms->m[i].name.p, ms->m[i].name.n);
+		if (jv_get_kind(k) != JV_KIND_STRING) {
+			jv_free(k);
+			continue;
+		}
+		if (raw >= 0 && rx_json_name_eq(ms->m[i].name, "row", 3)) {
+			char m[80];
+			snprintf(m, sizeof m, "%s%ld", row_marker, raw);
+			o = jv_object_set(o, k, jv_string(m));
+			continue;
+		}
+		o = jv_object_set(o, k, rx_jv_from_json(ms->m[i].value.p, ms->m[i].value.n));
+	}
+	o = jv_object_set(o, jv_string("op"), jv_string(r->op));
+	return jv_object_set(o, jv_string("idem"), jv_string(r->idem));
+}
+
+static jv records_jv(push_record **recs, size_t n, int raw_rows)
 {
 	jv a = jv_array();
-	rx_buf b = {0};
+	rx_members ms = {0};
+
+	for (size_t i = 0; i < n; i++)
+		a = jv_array_append(a, record_jv(recs[i], &ms, raw_rows ? (long)i : -1));
+	free(ms.m);
+	return a;
+}
+
+jv rx_push_records_jv(push_record **recs, size_t n)
+{
+	return records_jv(recs, n, 0);
+}
+
+/* For a response program: without their rows when the profile says its
+ * response programs never read them ("response_rows": false): building a
+ * row costs more than the rest of the record. */
+jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n)
+{
+	if (p->response_rows)
+		return records_jv(recs, n, 0);
+	jv a = jv_array();
+	for (size_t i = 0; i < n; i++) {
+		jv o = jv_object_set(jv_object(), jv_string("key"), rx_jv_from_json(recs[i]->key.p, recs[i]->key.n));
+		o = jv_object_set(o, jv_string("op"), jv_string(recs[i]->op));
+		a = jv_array_append(a, jv_object_set(o, jv_string("idem"), jv_string(recs[i]->idem)));
+	}
+	return a;
+}
+
+typedef struct splice {
+	push_record **recs;
+	size_t n;
+} splice;
+
+/* A row marker is written as the row's own text. */
+static int splice_row(rx_buf *b, const char *s, size_t len, void *ctx)
+{
+	const splice *sp = ctx;
+
+	if (len <= row_marker_len || memcmp(s, row_marker, row_marker_len) != 0)
+		return 0;
+	char digits[24];
+	size_t dn = len - row_marker_len;
+	if (dn >= sizeof digits)
+		return 0;
+	memcpy(digits, s + row_marker_len, dn);
+	digits[dn] = '\0';
+	char *end;
+	unsigned long i = strtoul(digits, &end, 10);
+	if (*end != '\0' || i >= sp->n)
+		return 0;
+	if (sp->recs[i]->row.n > 0)
+		rx_json_put_compact(b, sp->recs[i]->row);
+	else
+		rx_buf_puts(b, "null");
+	return 1;
+}
+
+static void put_form_encoded(rx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
 
 	for (size_t i = 0; i < n; i++) {
-		jv v;
-		char err[128];
-		rx_buf_reset(&b);
-		put_record(&b, recs[i]);
-		if (rx_jv_parse(b.data, b.len, &v, err, sizeof err) < 0)
-			v = jv_null();
-		a = jv_array_append(a, v);
+		unsigned char c = (unsigned char)s[i];
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			rx_buf_putc(b, (char)c);
+		} else {
+			rx_buf_putc(b, '%');
+			rx_buf_putc(b, hex[c >> 4]);
+			rx_buf_putc(b, hex[c & 15]);
+		}
 	}
-	rx_buf_free(&b);
-	return a;
+}
+
+/* {"api_key": "k", "identification": [...]} as api_key=k&identification=%5B...:
+ * a string member as its text, anything else as its JSON, URL-encoded. */
+static void put_form(rx_buf *body, jv obj, splice *sp)
+{
+	rx_buf json = {0};
+	int first = 1;
+
+	for (int i = jv_object_iter(obj); jv_object_iter_valid(obj, i); i = jv_object_iter_next(obj, i)) {
+		jv k = jv_object_iter_key(obj, i), v = jv_object_iter_value(obj, i);
+		if (!first)
+			rx_buf_putc(body, '&');
+		first = 0;
+		put_form_encoded(body, jv_string_value(k), (size_t)jv_string_length_bytes(jv_copy(k)));
+		rx_buf_putc(body, '=');
+		if (jv_get_kind(v) == JV_KIND_STRING) {
+			put_form_encoded(body, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)));
+			jv_free(v);
+		} else {
+			rx_buf_reset(&json);
+			rx_jv_put_with(&json, v, sp != NULL ? splice_row : NULL, sp);
+			put_form_encoded(body, json.data ? json.data : "", json.len);
+		}
+		jv_free(k);
+	}
+	rx_buf_free(&json);
+	jv_free(obj);
 }
 
 int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
@@ -907,7 +1065,7 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
-	in = jv_object_set(in, jv_string("records"), rx_push_records_jv(recs, n));
+	in = jv_object_set(in, jv_string("records"), records_jv(recs, n, op->raw_rows));
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
 	if (rc < 0)
 		return -1;
@@ -915,11 +1073,33 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 		snprintf(err, errlen, "profile %s: the body program gave no output", p->name);
 		return -1;
 	}
+	splice sp = {recs, n};
 	if (jv_get_kind(out) == JV_KIND_STRING) {
-		rx_buf_put(body, jv_string_value(out), (size_t)jv_string_length_bytes(jv_copy(out)));
+		size_t len = (size_t)jv_string_length_bytes(jv_copy(out));
+		if (op->raw_rows && memmem(jv_string_value(out), len, row_marker, row_marker_len) != NULL) {
+			snprintf(err, errlen, "profile %s: raw_rows: a row can be placed in a JSON body, not inside a "
+				 "string the body program builds", p->name);
+			jv_free(out);
+			return -1;
+		}
+		rx_buf_put(body, jv_string_value(out), len);
 		jv_free(out);
+	} else if (jv_get_kind(out) == JV_KIND_OBJECT && strncmp(p->content_type, "application/x-www-form-urlencoded", 33) == 0) {
+		put_form(body, out, op->raw_rows ? &sp : NULL);
+	} else if (op->raw_rows) {
+		rx_jv_put_with(body, out, splice_row, &sp);
 	} else {
 		rx_jv_put(body, out);
+	}
+	if (op->raw_rows) {
+		/* a marker that is not a whole string (tostring, a key, "\(.row)") was not replaced */
+		char esc[64];
+		int en = snprintf(esc, sizeof esc, "\\u001erx-row %s", row_marker + 8);
+		if (memmem(body->data, body->len, esc, (size_t)en - 1) != NULL) {
+			snprintf(err, errlen, "profile %s: raw_rows: the body program used a row other than by placing "
+				 "it whole (it may not read, change or quote a row)", p->name);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -79,6 +79,8 @@ typedef struct push_op {
 	int response_records; /* it mentions .records: build them for it */
 	size_t max_records;   /* records a request for this op (0: the profile's);
 	                       * 1 when the path or query names a record */
+	int raw_rows;         /* the body program places rows without reading them:
+	                       * each row's own text is written where it puts it */
 	/* an asynchronous job: the reply names a job (job_id), polled with
 	 * poll (its response program is the job's status program) */
 	rx_jq job_id;
@@ -135,6 +137,8 @@ typedef struct push_profile {
 	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
 	char *dir;              /* the profile's directory: modules are found there first */
 	int modules_records;    /* a module mentions records: build them for its programs */
+	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
+	int response_rows;      /* response programs read the records' rows (default) */
 } push_profile;
 
 /* Set by --check-profile: a var that is not set is a finding, not a stop. */
@@ -162,6 +166,9 @@ jv rx_push_records_jv(push_record **recs, size_t n);
  * or -1 with err (the program failed or gave no string). */
 int rx_push_build_path(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *out,
 		       char *err, size_t errlen);
+/* The records for a response program: key, op and idem only, when the
+ * profile's "response_rows" is false. */
+jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,

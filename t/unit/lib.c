@@ -5,6 +5,7 @@
  * plan comes last.
  */
 #include "rx.h"
+#include "rxjq.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -270,6 +271,102 @@ static void check_deadletter(void)
 	rx_buf_free(&out);
 }
 
+/* rx_jv_put writes what jq 1.6's jv_dump_string writes, and
+ * rx_jv_from_json makes what jv_parse makes, on many values: random
+ * doubles of every magnitude, the format's edges, every control
+ * character, unicode, escapes, nesting. */
+static int same_as_jq(jv v)
+{
+	jv s = jv_dump_string(jv_copy(v), 0);
+	rx_buf b = {0};
+	int same;
+
+	rx_jv_put(&b, v);
+	same = (size_t)jv_string_length_bytes(jv_copy(s)) == b.len && memcmp(jv_string_value(s), b.data, b.len) == 0;
+	if (!same)
+		printf("# jq: %s\n# rx: %s\n", jv_string_value(s), b.data);
+	jv_free(s);
+	rx_buf_free(&b);
+	return same;
+}
+
+static int parses_as_jq(const char *text)
+{
+	jv a = jv_parse(text), b = rx_jv_from_json(text, strlen(text));
+	int same = jv_equal(jv_copy(a), jv_copy(b));
+	if (same) { /* and in the same order, with the same number bits */
+		jv sa = jv_dump_string(a, 0), sb = jv_dump_string(b, 0);
+		same = strcmp(jv_string_value(sa), jv_string_value(sb)) == 0;
+		jv_free(sa);
+		jv_free(sb);
+	} else {
+		printf("# parse differs: %s\n", text);
+		jv_free(a);
+		jv_free(b);
+	}
+	return same;
+}
+
+static void check_jv_print(void)
+{
+	static const double edges[] = {0.0, -0.0, 1, -1, 0.1, 0.5, 1.5, 100, 1e15, 1e15 - 1, 1e16, 1e17, 123e15,
+		9007199254740992.0, 9007199254740993.0, 0.0001, 0.00001, 1e-7, 1.5e300, 1e308, 5e-324, 2.2250738585072014e-308,
+		1.7976931348623157e308, 812.25, 3.14159, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, 123456789012345678.0, -1e-5, 1e21, 1e22,
+		4.35, 0.3, 100.5, 1234567.125};
+	int good = 1;
+
+	for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+		good &= same_as_jq(jv_number(edges[i]));
+	good &= same_as_jq(jv_number(INFINITY)) & same_as_jq(jv_number(-INFINITY)) & same_as_jq(jv_number(NAN));
+	ok(good, "rx_jv_put: numbers at the edges of jq's format as jq prints them");
+
+	srand48(12345);
+	good = 1;
+	for (int i = 0; i < 200000 && good; i++) {
+		union { double d; unsigned long long u; } x;
+		x.u = ((unsigned long long)mrand48() << 32) ^ (unsigned long long)(unsigned)mrand48();
+		if (x.d != x.d)
+			continue;
+		good &= same_as_jq(jv_number(x.d));
+		/* and decimals as data has them: few digits, any scale */
+		double y = (double)(mrand48() % 1000000) / pow(10, (double)(lrand48() % 12)) * pow(10, (double)(lrand48() % 40) - 20);
+		good &= same_as_jq(jv_number(y));
+	}
+	ok(good, "rx_jv_put: 400,000 random doubles as jq prints them");
+
+	char all[200];
+	int n = 0;
+	for (int c = 1; c < 128; c++)
+		all[n++] = (char)c;
+	all[n] = '\0';
+	good = same_as_jq(jv_string(all)) && same_as_jq(jv_string("Zoë 李 \xf0\x9f\x98\x80 \"q\" \\ /")) &&
+	       same_as_jq(jv_string_sized("a\0b", 3)) && same_as_jq(jv_string("bad \xff\xfe utf-8"));
+	ok(good, "rx_jv_put: strings (every ASCII character, unicode, NUL, bad UTF-8) as jq prints them");
+
+	jv o = jv_parse("{\"b\":1,\"a\":[true,false,null,{\"z\":{},\"y\":[]}],\"c\":\"x\",\"b2\":-0.5e-10}");
+	o = jv_object_set(o, jv_string("b"), jv_number(2)); /* replaced in place: keeps its order */
+	o = jv_object_delete(o, jv_string("c"));
+	ok(same_as_jq(o), "rx_jv_put: objects and arrays in jq's order, after a set and a delete");
+
+	static const char *const texts[] = {
+		"{\"id\":\"C1\",\"n\":1.50,\"big\":12345678901234567890,\"neg\":-0,\"e\":1E+2,\"f\":-1.5e-7}",
+		"[1,2.5,\"x\",null,true,false,[],{},[[[]]]]",
+		"{\"s\":\"tab\\tnl\\nq\\\"bs\\\\sl\\/u\\u00e9\\u674e\\ud83d\\ude00\"}",
+		"{\"lone\":\"\\udc00\",\"raw\":\"Zoë 李\"}",
+		" { \"sp\" : [ 1 , { \"a\" : \"b\" } ] } ",
+		"{\"dup\":1,\"dup\":2}",
+		"\"just a string\"", "42", "1e400", "-1e400", "0.1", "null",
+		"123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890",
+	};
+	good = 1;
+	for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+		good &= parses_as_jq(texts[i]);
+	ok(good, "rx_jv_from_json: what jq's parser makes of each value");
+	jv bad = rx_jv_from_json("{\"a\":", 5);
+	ok(jv_get_kind(bad) == JV_KIND_NULL, "rx_jv_from_json: not JSON is null, never an invalid value");
+	jv_free(bad);
+}
+
 int main(void)
 {
 	rx_init("test-lib");
@@ -280,6 +377,7 @@ int main(void)
 	check_hashes();
 	check_keys();
 	check_deadletter();
+	check_jv_print();
 	printf("1..%d\n", count);
 	return failed ? 1 : 0;
 }
