@@ -1,7 +1,8 @@
 #!/bin/sh
 # The two generic shapes of job beyond one poll (issue 13): a status
 # program that sends the next poll elsewhere and carries what it learnt
-# ("next", "carry": Klaviyo's import-error pages), and a job made first
+# ("next", "carry": Klaviyo's import-error pages; a next that is a
+# request, a POST with a body: Google's status search), and a job made first
 # (job.create, the write adds to {job}, the first poll starts it:
 # Google Ads' offline user data jobs).  Against a one-answer server that
 # logs every request, so the order and shape of the requests is what is
@@ -62,6 +63,26 @@ test_expect_success 'a job made first: create, add (its refusals dead-lettered),
 	jq -r "[.method, .path, .body] | @tsv" srv.log >got &&
 	printf "POST\t/jobs:create\t{\"make\":3}\nPOST\t/jobs/J7:add\t{\"ops\":[{\"n\":1},{\"n\":2,\"bad\":true},{\"n\":3}]}\nPOST\t/jobs/J7:run\t{}\nGET\t/operations/op-J7\t\n" >expect &&
 	test_cmp expect got
+'
+
+test_expect_success 'a next may be a request: a POST with a body (a search of the job), repeated until done' '
+	: >srv.log &&
+	jq ".ops.upsert.job.status = \"if .carry == null then {action: \\\"wait\\\", next: {method: \\\"POST\\\", path: \\\"/search\\\", body: {q: .job}}, carry: 1, wait: 0} elif .carry == 1 then {action: \\\"wait\\\", carry: 2, wait: 0} else {action: \\\"ack\\\"} end\"" made.json >search.json &&
+	rx-push --profile ./search.json --url "$(fake_url srv)" <in >acks 2>err; test $? = 3 &&
+	jq -r .key acks | sort | tr "\n" " " >got && test "$(cat got)" = "A C " &&
+	jq -r "[.method, .path, .body] | @tsv" srv.log | tail -n 3 >got &&
+	printf "POST\t/jobs/J7:run\t{}\nPOST\t/search\t{\"q\":\"J7\"}\nPOST\t/search\t{\"q\":\"J7\"}\n" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a next request with another method, a GET with a body, or another host is never followed' '
+	for nx in "{method: \\\"DELETE\\\", path: \\\"/x\\\"}" "{path: \\\"/x\\\", body: 1}" "{method: \\\"POST\\\", path: \\\"https://elsewhere.example/x\\\"}" "[1]"; do
+		: >srv.log &&
+		jq ".ops.upsert.job.status = \"{action: \\\"wait\\\", next: $nx}\"" made.json >bad.json &&
+		{ rx-push --profile ./bad.json --url "$(fake_url srv)" <in >acks 2>err; test $? = 3; } &&
+		test_must_be_empty acks && test "$(grep -c "the job status program.s .*next.* \(cannot be followed\|is not a path\)" err)" = 2 &&
+		test_lines 3 srv.log && ! grep -q -e elsewhere -e "/x" srv.log || return 1
+	done
 '
 
 test_expect_success 'a dry run shows the create (the job is not made, so nothing after it)' '

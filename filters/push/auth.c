@@ -285,6 +285,14 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		} else {
 			a->token_url = url;
 		}
+		/* and it may name vars: a token endpoint on another host than the
+		 * API's (Google's), moved for a test from the environment */
+		if (a->token_url != NULL && strchr(a->token_url, '{') != NULL) {
+			rx_buf v = {0};
+			rx_push_template(&v, a->token_url, p, "auth", NULL, 0);
+			free(a->token_url);
+			a->token_url = v.data;
+		}
 		a->can_refresh = 1;
 		char *grant = member_string(auth, "grant");
 		int jwt = grant != NULL && strcmp(grant, "jwt_bearer") == 0;

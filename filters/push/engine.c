@@ -57,6 +57,8 @@ void rx_push_request_free(request *r)
 {
 	free(r->job);
 	free(r->next_path);
+	free(r->next_method);
+	free(r->next_body);
 	free(r->carry);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
@@ -251,11 +253,13 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	}
 }
 
-/* The method: the op's, or GET for a poll the status program sent to
- * another path. */
+/* The method: the op's, or the one of the poll the status program sent
+ * to another path (GET unless it named one). */
 static const char *request_method(const request *r, const push_op *op)
 {
-	return r->next_path != NULL ? "GET" : op->method;
+	if (r->next_path != NULL)
+		return r->next_method != NULL ? r->next_method : "GET";
+	return op->method;
 }
 
 static void dry_run(engine *e, request *r, const push_op *op)
@@ -326,6 +330,8 @@ static void start(engine *e, request *r)
 	if ((r->kind != REQ_POLL || (op->has_body && r->next_path == NULL)) && (!get || op->has_body) && r->body.len == 0 &&
 	    prepare_body(e, r, op) < 0)
 		return;
+	if (r->kind == REQ_POLL && r->next_path != NULL && r->next_body != NULL && r->body.len == 0)
+		rx_buf_puts(&r->body, r->next_body); /* the body the status program gave its next poll */
 	if (op->has_path_program && r->path.len == 0) {
 		char err[1024];
 		if (rx_push_build_path(&c->prof, op, r->recs, r->n, &r->path, err, sizeof err) < 0) {
@@ -462,6 +468,8 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	again->job_started = r->job_started;
 	again->job_interval = r->job_interval;
 	again->next_path = r->next_path ? rx_xstrdup(r->next_path) : NULL;
+	again->next_method = r->next_method ? rx_xstrdup(r->next_method) : NULL;
+	again->next_body = r->next_body ? rx_xstrdup(r->next_body) : NULL;
 	again->carry = r->carry ? rx_xstrdup(r->carry) : NULL;
 	again->attempts = r->attempts;
 	again->throttles = r->throttles;
@@ -534,6 +542,8 @@ static void settle(engine *e, request *r, CURLcode cc)
 	double wait = -1;
 	int said_ack = 0;            /* the program answered {"action": "ack"} */
 	char *next = NULL, *carry = NULL; /* a poll's: where to read next, what to carry */
+	char *next_method = NULL, *next_body = NULL; /* and how, when it is not a GET */
+	const char *next_wrong = NULL; /* a next rx-push refuses to follow, and why */
 	int explained = 0; /* the response program said why (its "message") */
 	snprintf(msg, sizeof msg, "HTTP %ld", status);
 	/* a lookup and a poll are read by their own programs only */
@@ -575,8 +585,38 @@ static void settle(engine *e, request *r, CURLcode cc)
 			if (r->kind == REQ_POLL) {
 				jv nx = jv_object_get(jv_copy(out), jv_string("next"));
 				jv cy = jv_object_get(jv_copy(out), jv_string("carry"));
-				if (jv_get_kind(nx) == JV_KIND_STRING)
+				if (jv_get_kind(nx) == JV_KIND_STRING) {
 					next = rx_xstrdup(jv_string_value(nx));
+				} else if (jv_get_kind(nx) == JV_KIND_OBJECT) {
+					/* {path, method, body}: a poll that is a search (Google's
+					 * googleAds:search, a POST) */
+					jv np = jv_object_get(jv_copy(nx), jv_string("path"));
+					jv nm = jv_object_get(jv_copy(nx), jv_string("method"));
+					jv nb = jv_object_get(jv_copy(nx), jv_string("body"));
+					next = rx_xstrdup(jv_get_kind(np) == JV_KIND_STRING ? jv_string_value(np) : "");
+					if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "POST") == 0)
+						next_method = rx_xstrdup("POST");
+					else if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "GET") != 0)
+						next_wrong = "its method is neither GET nor POST";
+					else if (jv_get_kind(nm) != JV_KIND_STRING && jv_get_kind(nm) != JV_KIND_INVALID &&
+						 jv_get_kind(nm) != JV_KIND_NULL)
+						next_wrong = "its method is not a string";
+					if (jv_get_kind(nb) != JV_KIND_INVALID && jv_get_kind(nb) != JV_KIND_NULL) {
+						if (next_method == NULL) {
+							next_wrong = "a GET has no body";
+						} else {
+							rx_buf t = {0};
+							rx_jv_put(&t, jv_copy(nb));
+							next_body = t.data;
+						}
+					}
+					jv_free(np);
+					jv_free(nm);
+					jv_free(nb);
+				} else if (jv_get_kind(nx) != JV_KIND_INVALID && jv_get_kind(nx) != JV_KIND_NULL) {
+					next = rx_xstrdup("");
+					next_wrong = "it is neither a path nor {path, method, body}";
+				}
 				if (jv_get_kind(cy) != JV_KIND_INVALID) {
 					rx_buf t = {0};
 					rx_jv_put(&t, jv_copy(cy));
@@ -633,15 +673,21 @@ static void settle(engine *e, request *r, CURLcode cc)
 			 status, r->kind == REQ_LOOKUP ? "lookup" : "job status");
 		oc = REJECT_ALL;
 	}
-	if (next != NULL && (next[0] != '/' || oc != WAIT)) {
+	if (next != NULL && (next[0] != '/' || next_wrong != NULL || oc != WAIT)) {
 		/* never another host: the base URL's credentials stay with it */
-		if (next[0] != '/') {
+		if (next_wrong != NULL) {
+			snprintf(msg, sizeof msg, "HTTP %ld: the job status program's \"next\" cannot be followed: %s", status,
+				 next_wrong);
+			oc = REJECT_ALL;
+		} else if (next[0] != '/') {
 			snprintf(msg, sizeof msg, "HTTP %ld: the job status program's \"next\" is not a path under the base URL "
 				 "(it starts with \"/\")", status);
 			oc = REJECT_ALL;
 		}
 		free(next);
-		next = NULL;
+		free(next_method);
+		free(next_body);
+		next = next_method = next_body = NULL;
 	}
 	if (oc != WAIT) {
 		free(carry);
@@ -673,7 +719,7 @@ static void settle(engine *e, request *r, CURLcode cc)
 	}
 	switch (oc) {
 	case WAIT:
-		rx_push_job_wait(e, r, wait, next, carry);
+		rx_push_job_wait(e, r, wait, next, next_method, next_body, carry);
 		break;
 	case ACK_ALL:
 		if (r->token_generation == c->auth.generation)

@@ -35,6 +35,8 @@ typedef struct request {
 	const push_op *job_of;       /* the op whose write started it */
 	double job_started, job_interval;
 	char *next_path;             /* owned: the path the status program said to read next, or NULL */
+	char *next_method;           /* owned: its method (a search is a POST), NULL for GET */
+	char *next_body;             /* owned: its body (JSON text), or NULL */
 	char *carry;                 /* owned: what it carries to the next poll (JSON text), or NULL */
 	/* while running */
 	CURL *easy;
@@ -98,9 +100,11 @@ void rx_push_lookup_results(engine *e, request *r, jv results, int status);
  * the poll's now); else 0. */
 int rx_push_job_named(engine *e, request *r, int status);
 /* A poll says the job is not done: poll again later (next: another path
- * to read, carry: what to give the next poll's program; both taken, may
- * be NULL), or stop the run when it has run longer than its max_wait. */
-void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *carry);
+ * to read, with next_method and next_body when it is not a GET; carry:
+ * what to give the next poll's program; all taken, may be NULL), or stop
+ * the run when it has run longer than its max_wait. */
+void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *next_method, char *next_body,
+		      char *carry);
 /* After a job.create's reply: does it name the job?  Then the write is
  * queued with it and 1 returned (r's records are the write's now); else 0. */
 int rx_push_job_created(engine *e, request *r, int status);

@@ -210,7 +210,8 @@ void rx_push_job_poll(engine *e, request *r, push_record **recs, size_t n)
 	queue_poll(e, r, recs, n, rx_xstrdup(r->job), of, 0);
 }
 
-void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *carry)
+void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *next_method, char *next_body,
+		      char *carry)
 {
 	push_ctx *c = e->c;
 	double now = rx_push_now();
@@ -219,7 +220,11 @@ void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *carr
 	/* what the status program said to read next, and carried: else as before */
 	if (next != NULL) {
 		free(r->next_path);
+		free(r->next_method);
+		free(r->next_body);
 		r->next_path = next;
+		r->next_method = next_method;
+		r->next_body = next_body;
 	}
 	if (carry != NULL) {
 		free(r->carry);
@@ -247,8 +252,10 @@ void rx_push_job_wait(engine *e, request *r, double wait, char *next, char *carr
 	again->not_before = now + (wait >= 0 ? wait : r->job_interval);
 	again->seq = r->seq;
 	again->next_path = r->next_path;
+	again->next_method = r->next_method;
+	again->next_body = r->next_body;
 	again->carry = r->carry;
-	r->job = r->next_path = r->carry = NULL;
+	r->job = r->next_path = r->next_method = r->next_body = r->carry = NULL;
 	r->n = 0;
 	rx_push_queue(e, again);
 }
