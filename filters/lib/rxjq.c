@@ -140,10 +140,23 @@ void rx_jq_free(rx_jq *q)
 	rx_buf_free(&q->errors);
 }
 
+static jv from_json(const char **pp, const char *end, int depth);
+static const char *skip_ws(const char *p, const char *end);
+
 int rx_jv_parse(const char *s, size_t n, jv *out, char *err, size_t errlen)
 {
-	jv v = jv_parse_sized(s, (int)n);
+	/* a reply is most often plain JSON: built as rx_jv_from_json builds it
+	 * (as jq's parser would, several times cheaper); anything else, and
+	 * every error message, is jq's parser's */
+	const char *p = s, *end = s + n;
+	jv v = from_json(&p, end, 0);
 
+	if (jv_is_valid(v) && skip_ws(p, end) == end) {
+		*out = v;
+		return 0;
+	}
+	jv_free(v);
+	v = jv_parse_sized(s, (int)n);
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);
 		snprintf(err, errlen, "cannot parse JSON: %s",
@@ -162,6 +175,32 @@ static const char *skip_ws(const char *p, const char *end)
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
+}
+
+/* Are the escapes of the string body [p, end) all ones rx_json_string_decode
+ * decodes as jq's parser does: a valid one, and no \u of a UTF-16
+ * surrogate (jq pairs those its own way)? */
+static int plain_escapes(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		if (*p != '\\')
+			continue;
+		if (++p >= end)
+			return 0;
+		switch (*p) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			break;
+		case 'u':
+			if (end - p < 5 || rx_hexval(p[1]) < 0 || rx_hexval(p[2]) < 0 || rx_hexval(p[3]) < 0 ||
+			    rx_hexval(p[4]) < 0 || (rx_hexval(p[1]) == 0xD && rx_hexval(p[2]) >= 8))
+				return 0;
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* One value at *pp (advanced past it), or jv_invalid() when what is there
@@ -259,7 +298,14 @@ static jv from_json(const char **pp, const char *end, int depth)
 		}
 		if (q >= end)
 			return jv_invalid();
-		if (escaped) {
+		if (escaped && plain_escapes(p + 1, q)) {
+			/* "\u00fc" (Python's replies), "\n": decoded here; a surrogate
+			 * escape, or a bad one, is left to jq's parser */
+			static _Thread_local rx_buf text;
+			rx_buf_reset(&text);
+			rx_json_string_decode(rx_span_of(p, (size_t)(q + 1 - p)), &text);
+			v = jv_string_sized(text.data ? text.data : "", (int)text.len);
+		} else if (escaped) {
 			/* rare: jq's own parser unescapes it, as jq would */
 			v = jv_parse_sized(p, (int)(q + 1 - p));
 			if (jv_get_kind(v) != JV_KIND_STRING) {
