@@ -50,6 +50,25 @@ int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char
 	return rx_jq_compile_with(q, program, args, NULL, NULL, what, err, errlen);
 }
 
+/*
+ * Programs compiled, by their text, library path and arguments: a profile
+ * names one function for several ops (HubSpot's insert, upsert and update
+ * answer with one response program), and jq 1.6 spends some 200M
+ * instructions compiling each (it binds its builtins again every time),
+ * so an identical program shares its jq_state.  A state runs one program
+ * to its end at a time (rx_jq_run), so sharing it is safe; the last
+ * rx_jq_free tears it down.
+ */
+typedef struct shared_jq {
+	jq_state *jq;
+	char *key;
+	int refs;
+	rx_buf errors; /* what jq reports after the compile */
+	struct shared_jq *next;
+} shared_jq;
+
+static shared_jq *compiled;
+
 int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
 		       const char *what, char *err, size_t errlen)
 {
@@ -79,13 +98,40 @@ int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdi
 		jv_free(args);
 		args = jv_object();
 	}
+	/* the key: the library path, the program as compiled and its arguments */
+	rx_buf key = {0};
+	jv dumped = jv_dump_string(jv_copy(args), JV_PRINT_SORTED);
+	rx_buf_printf(&key, "%s\n%s\n%s\n", libdir ? libdir : "", dir, jv_string_value(dumped));
+	jv_free(dumped);
+	rx_buf_puts(&key, text.data);
+	for (shared_jq *s = compiled; s != NULL; s = s->next) {
+		if (strcmp(s->key, key.data) == 0) {
+			jq_teardown(&q->jq);
+			jv_free(args);
+			q->jq = s->jq;
+			s->refs++;
+			rx_buf_free(&text);
+			rx_buf_free(&key);
+			return 0;
+		}
+	}
 	ok = jq_compile_args(q->jq, text.data, args);
 	rx_buf_free(&text);
 	if (!ok) {
+		rx_buf_free(&key);
 		snprintf(err, errlen, "%s does not compile: %s; the program: %s", what,
 			 q->errors.len ? q->errors.data : "unknown error", program);
 		return -1;
 	}
+	shared_jq *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	s->jq = q->jq;
+	s->key = key.data; /* kept */
+	s->refs = 1;
+	s->next = compiled;
+	compiled = s;
+	jq_set_error_cb(q->jq, collect_error, &s->errors); /* outlives this rx_jq */
 	return 0;
 }
 
@@ -135,6 +181,20 @@ int rx_jq_run(rx_jq *q, jv input, jv *out, int first_only, char *err, size_t err
 
 void rx_jq_free(rx_jq *q)
 {
+	for (shared_jq **at = &compiled; q->jq != NULL && *at != NULL; at = &(*at)->next) {
+		shared_jq *s = *at;
+		if (s->jq != q->jq)
+			continue;
+		q->jq = NULL;
+		if (--s->refs > 0)
+			break;
+		*at = s->next;
+		jq_teardown(&s->jq);
+		rx_buf_free(&s->errors);
+		free(s->key);
+		free(s);
+		break;
+	}
 	if (q->jq != NULL)
 		jq_teardown(&q->jq);
 	rx_buf_free(&q->errors);
