@@ -648,8 +648,9 @@ static inline const char *quote_or_backslash(const char *p, const char *end)
 	return p;
 }
 
-/* Past the string whose opening quote is at p (end at most). */
-static inline const char *skip_string(const char *p, const char *end)
+/* Past the string whose opening quote is at p (end at most); *esc set
+ * when it holds an escape. */
+static inline const char *skip_string_esc(const char *p, const char *end, int *esc)
 {
 	p++;
 	for (;;) {
@@ -658,10 +659,17 @@ static inline const char *skip_string(const char *p, const char *end)
 			return end;
 		if (*p == '"')
 			return p + 1;
+		*esc = 1;
 		p += 2; /* an escape */
 		if (p >= end)
 			return end;
 	}
+}
+
+static inline const char *skip_string(const char *p, const char *end)
+{
+	int esc = 0;
+	return skip_string_esc(p, end, &esc);
 }
 
 static inline int is_ws(char c)
@@ -730,6 +738,90 @@ size_t rx_json_array_split(rx_span a, rx_span *out, size_t cap)
 		n++;
 	}
 	return n;
+}
+
+/* Past the value at p, already validated (end at most). */
+static const char *skip_value(const char *p, const char *end, int *esc)
+{
+	if (p < end && *p == '"')
+		return skip_string_esc(p, end, esc);
+	if (p < end && (*p == '{' || *p == '[')) {
+		size_t depth = 0;
+		while (p < end) {
+			char ch = *p;
+			if (ch == '"') {
+				p = skip_string_esc(p, end, esc);
+				continue;
+			}
+			p++;
+			if (ch == '{' || ch == '[')
+				depth++;
+			else if ((ch == '}' || ch == ']') && --depth == 0)
+				return p;
+		}
+		return end;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
+		p++;
+	return p;
+}
+
+int rx_json_members(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
+{
+	const char *p = s, *end = s + n;
+
+	out->n = 0;
+	while (p < end && is_ws(*p))
+		p++;
+	if (p >= end || *p != '{')
+		goto bad;
+	p++;
+	for (;;) {
+		while (p < end && is_ws(*p))
+			p++;
+		if (p < end && *p == '}' && out->n == 0)
+			break;
+		if (p >= end || *p != '"')
+			goto bad;
+		rx_member m;
+		int esc = 0;
+		m.name.p = p;
+		p = skip_string_esc(p, end, &esc);
+		m.name.n = (size_t)(p - m.name.p);
+		m.name_escaped = (unsigned char)esc;
+		while (p < end && is_ws(*p))
+			p++;
+		if (p >= end || *p != ':')
+			goto bad;
+		p++;
+		while (p < end && is_ws(*p))
+			p++;
+		esc = 0;
+		m.value.p = p;
+		p = skip_value(p, end, &esc);
+		m.value.n = (size_t)(p - m.value.p);
+		m.value_escaped = (unsigned char)esc;
+		if (m.value.n == 0)
+			goto bad;
+		if (out->n == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 32;
+			out->m = rx_xrealloc(out->m, out->cap * sizeof *out->m);
+		}
+		out->m[out->n++] = m;
+		while (p < end && is_ws(*p))
+			p++;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			break;
+		goto bad;
+	}
+	return unique_names(out, err, errlen);
+bad:
+	snprintf(err, errlen, "not a JSON object");
+	return -1;
 }
 
 int rx_json_number_exact(const char *s, size_t n)
