@@ -456,7 +456,8 @@ int rx_json_name_eq(rx_span raw, const char *name, size_t namelen)
 	/* fast path: no escapes, compare the bytes between the quotes */
 	if (raw.n == namelen + 2 && memcmp(raw.p + 1, name, namelen) == 0)
 		return 1;
-	if (memchr(raw.p, '\\', raw.n) == NULL)
+	/* an escape only makes a name longer than its text */
+	if (raw.n <= namelen + 2 || memchr(raw.p, '\\', raw.n) == NULL)
 		return 0;
 	rx_buf tmp = {0};
 	rx_json_string_decode(raw, &tmp);
@@ -467,9 +468,14 @@ int rx_json_name_eq(rx_span raw, const char *name, size_t namelen)
 
 long rx_json_find(const rx_members *ms, const char *name, size_t namelen)
 {
-	for (size_t i = 0; i < ms->n; i++)
-		if (rx_json_name_eq(ms->m[i].name, name, namelen))
+	/* the scanner marked the names with an escape: the others are their bytes */
+	for (size_t i = 0; i < ms->n; i++) {
+		const rx_member *m = &ms->m[i];
+		if (m->name.n == namelen + 2 && memcmp(m->name.p + 1, name, namelen) == 0)
 			return (long)i;
+		if (m->name_escaped && rx_json_name_eq(m->name, name, namelen))
+			return (long)i;
+	}
 	return -1;
 }
 
@@ -608,43 +614,214 @@ void rx_json_put_string(rx_buf *b, const char *s, size_t n)
 	rx_buf_putc(b, '"');
 }
 
-void rx_json_put_compact(rx_buf *b, rx_span v)
+/* The first '"' or '\\' at or after p (end when none), sixteen (SSE2) or
+ * eight bytes at a time: a string's body is most of a record's bytes. */
+static inline const char *quote_or_backslash(const char *p, const char *end)
 {
-	const char *p = v.p, *end = v.p + v.n;
-	int in_string = 0;
-
-	while (p < end) {
-		const char *q = p;
-		if (in_string) {
-			while (q < end && *q != '"' && *q != '\\')
-				q++;
-			if (q < end && *q == '\\') {
-				q += 2;
-				rx_buf_put(b, p, (size_t)(q - p));
-				p = q;
+	for (;;) {
+#ifdef __SSE2__
+		if (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			unsigned mask = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+			if (mask == 0) {
+				p += 16;
 				continue;
 			}
-			if (q < end) {
-				q++;
-				in_string = 0;
+			return p + __builtin_ctz(mask);
+		}
+#endif
+		if (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+			uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+			if (((((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0) {
+				p += 8;
+				continue;
 			}
-			rx_buf_put(b, p, (size_t)(q - p));
-			p = q;
+		}
+		break;
+	}
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
+/* Past the string whose opening quote is at p (end at most); *esc set
+ * when it holds an escape. */
+static inline const char *skip_string_esc(const char *p, const char *end, int *esc)
+{
+	p++;
+	for (;;) {
+		p = quote_or_backslash(p, end);
+		if (p >= end)
+			return end;
+		if (*p == '"')
+			return p + 1;
+		*esc = 1;
+		p += 2; /* an escape */
+		if (p >= end)
+			return end;
+	}
+}
+
+static inline const char *skip_string(const char *p, const char *end)
+{
+	int esc = 0;
+	return skip_string_esc(p, end, &esc);
+}
+
+static inline int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Whole runs are copied: only white space outside strings breaks one. */
+void rx_json_put_compact(rx_buf *b, rx_span v)
+{
+	const char *p = v.p, *end = v.p + v.n, *run = p;
+
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end);
+		} else if (is_ws(*p)) {
+			rx_buf_put(b, run, (size_t)(p - run));
+			while (p < end && is_ws(*p))
+				p++;
+			run = p;
 		} else {
-			while (q < end && *q != '"' && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
-				q++;
-			rx_buf_put(b, p, (size_t)(q - p));
-			if (q < end && *q == '"') {
-				rx_buf_putc(b, '"');
-				q++;
-				in_string = 1;
-			} else {
-				while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-					q++;
-			}
-			p = q;
+			p++;
 		}
 	}
+	rx_buf_put(b, run, (size_t)(end - run));
+}
+
+size_t rx_json_array_split(rx_span a, rx_span *out, size_t cap)
+{
+	size_t n = 0, depth = 0;
+	const char *p = a.p + 1, *end = a.p + a.n - 1, *start = NULL;
+
+	while (p < end) {
+		char ch = *p;
+		if (is_ws(ch)) {
+			p++;
+			continue;
+		}
+		if (start == NULL)
+			start = p;
+		if (ch == '"') {
+			p = skip_string(p, end);
+			continue;
+		}
+		if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (ch == ',' && depth == 0) {
+			const char *e = p;
+			while (e > start && is_ws(e[-1]))
+				e--;
+			if (n < cap)
+				out[n] = rx_span_of(start, (size_t)(e - start));
+			n++;
+			start = NULL;
+		}
+		p++;
+	}
+	if (start != NULL) {
+		const char *e = end;
+		while (e > start && is_ws(e[-1]))
+			e--;
+		if (n < cap)
+			out[n] = rx_span_of(start, (size_t)(e - start));
+		n++;
+	}
+	return n;
+}
+
+/* Past the value at p, already validated (end at most). */
+static const char *skip_value(const char *p, const char *end, int *esc)
+{
+	if (p < end && *p == '"')
+		return skip_string_esc(p, end, esc);
+	if (p < end && (*p == '{' || *p == '[')) {
+		size_t depth = 0;
+		while (p < end) {
+			char ch = *p;
+			if (ch == '"') {
+				p = skip_string_esc(p, end, esc);
+				continue;
+			}
+			p++;
+			if (ch == '{' || ch == '[')
+				depth++;
+			else if ((ch == '}' || ch == ']') && --depth == 0)
+				return p;
+		}
+		return end;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
+		p++;
+	return p;
+}
+
+int rx_json_members(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
+{
+	const char *p = s, *end = s + n;
+
+	out->n = 0;
+	while (p < end && is_ws(*p))
+		p++;
+	if (p >= end || *p != '{')
+		goto bad;
+	p++;
+	for (;;) {
+		while (p < end && is_ws(*p))
+			p++;
+		if (p < end && *p == '}' && out->n == 0)
+			break;
+		if (p >= end || *p != '"')
+			goto bad;
+		rx_member m;
+		int esc = 0;
+		m.name.p = p;
+		p = skip_string_esc(p, end, &esc);
+		m.name.n = (size_t)(p - m.name.p);
+		m.name_escaped = (unsigned char)esc;
+		while (p < end && is_ws(*p))
+			p++;
+		if (p >= end || *p != ':')
+			goto bad;
+		p++;
+		while (p < end && is_ws(*p))
+			p++;
+		esc = 0;
+		m.value.p = p;
+		p = skip_value(p, end, &esc);
+		m.value.n = (size_t)(p - m.value.p);
+		m.value_escaped = (unsigned char)esc;
+		if (m.value.n == 0)
+			goto bad;
+		if (out->n == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 32;
+			out->m = rx_xrealloc(out->m, out->cap * sizeof *out->m);
+		}
+		out->m[out->n++] = m;
+		while (p < end && is_ws(*p))
+			p++;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			break;
+		goto bad;
+	}
+	return unique_names(out, err, errlen);
+bad:
+	snprintf(err, errlen, "not a JSON object");
+	return -1;
 }
 
 int rx_json_number_exact(const char *s, size_t n)

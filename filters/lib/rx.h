@@ -218,6 +218,14 @@ void rx_json_put_text(rx_buf *b, const char *s, size_t n);
 /* Append a span with white space outside strings removed (values from
  * pretty-printed input stay one line). */
 void rx_json_put_compact(rx_buf *b, rx_span v);
+/* The elements of a raw JSON array already validated, white space around
+ * each trimmed, into out[0..cap): their number (count with cap 0). */
+size_t rx_json_array_split(rx_span a, rx_span *out, size_t cap);
+/* rx_json_scan_object's members of an object it scanned before (a span
+ * of a line it validated): the members and the repeated-name check, no
+ * validation, a few times cheaper.  Safe on any text, exact only on valid
+ * JSON.  0, or -1 with err. */
+int rx_json_members(const char *s, size_t n, rx_members *out, char *err, size_t errlen);
 /* Can a double hold this JSON number text exactly (DESIGN.md "Numbers")?
  * Integers within +-2^53 and decimals of at most 15 significant digits. */
 int rx_json_number_exact(const char *s, size_t n);

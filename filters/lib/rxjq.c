@@ -50,6 +50,25 @@ int rx_jq_compile(rx_jq *q, const char *program, jv args, const char *what, char
 	return rx_jq_compile_with(q, program, args, NULL, NULL, what, err, errlen);
 }
 
+/*
+ * Programs compiled, by their text, library path and arguments: a profile
+ * names one function for several ops (HubSpot's insert, upsert and update
+ * answer with one response program), and jq 1.6 spends some 200M
+ * instructions compiling each (it binds its builtins again every time),
+ * so an identical program shares its jq_state.  A state runs one program
+ * to its end at a time (rx_jq_run), so sharing it is safe; the last
+ * rx_jq_free tears it down.
+ */
+typedef struct shared_jq {
+	jq_state *jq;
+	char *key;
+	int refs;
+	rx_buf errors; /* what jq reports after the compile */
+	struct shared_jq *next;
+} shared_jq;
+
+static shared_jq *compiled;
+
 int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
 		       const char *what, char *err, size_t errlen)
 {
@@ -79,13 +98,40 @@ int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdi
 		jv_free(args);
 		args = jv_object();
 	}
+	/* the key: the library path, the program as compiled and its arguments */
+	rx_buf key = {0};
+	jv dumped = jv_dump_string(jv_copy(args), JV_PRINT_SORTED);
+	rx_buf_printf(&key, "%s\n%s\n%s\n", libdir ? libdir : "", dir, jv_string_value(dumped));
+	jv_free(dumped);
+	rx_buf_puts(&key, text.data);
+	for (shared_jq *s = compiled; s != NULL; s = s->next) {
+		if (strcmp(s->key, key.data) == 0) {
+			jq_teardown(&q->jq);
+			jv_free(args);
+			q->jq = s->jq;
+			s->refs++;
+			rx_buf_free(&text);
+			rx_buf_free(&key);
+			return 0;
+		}
+	}
 	ok = jq_compile_args(q->jq, text.data, args);
 	rx_buf_free(&text);
 	if (!ok) {
+		rx_buf_free(&key);
 		snprintf(err, errlen, "%s does not compile: %s; the program: %s", what,
 			 q->errors.len ? q->errors.data : "unknown error", program);
 		return -1;
 	}
+	shared_jq *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	s->jq = q->jq;
+	s->key = key.data; /* kept */
+	s->refs = 1;
+	s->next = compiled;
+	compiled = s;
+	jq_set_error_cb(q->jq, collect_error, &s->errors); /* outlives this rx_jq */
 	return 0;
 }
 
@@ -135,15 +181,42 @@ int rx_jq_run(rx_jq *q, jv input, jv *out, int first_only, char *err, size_t err
 
 void rx_jq_free(rx_jq *q)
 {
+	for (shared_jq **at = &compiled; q->jq != NULL && *at != NULL; at = &(*at)->next) {
+		shared_jq *s = *at;
+		if (s->jq != q->jq)
+			continue;
+		q->jq = NULL;
+		if (--s->refs > 0)
+			break;
+		*at = s->next;
+		jq_teardown(&s->jq);
+		rx_buf_free(&s->errors);
+		free(s->key);
+		free(s);
+		break;
+	}
 	if (q->jq != NULL)
 		jq_teardown(&q->jq);
 	rx_buf_free(&q->errors);
 }
 
+static jv from_json(const char **pp, const char *end, int depth);
+static const char *skip_ws(const char *p, const char *end);
+
 int rx_jv_parse(const char *s, size_t n, jv *out, char *err, size_t errlen)
 {
-	jv v = jv_parse_sized(s, (int)n);
+	/* a reply is most often plain JSON: built as rx_jv_from_json builds it
+	 * (as jq's parser would, several times cheaper); anything else, and
+	 * every error message, is jq's parser's */
+	const char *p = s, *end = s + n;
+	jv v = from_json(&p, end, 0);
 
+	if (jv_is_valid(v) && skip_ws(p, end) == end) {
+		*out = v;
+		return 0;
+	}
+	jv_free(v);
+	v = jv_parse_sized(s, (int)n);
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);
 		snprintf(err, errlen, "cannot parse JSON: %s",
@@ -162,6 +235,32 @@ static const char *skip_ws(const char *p, const char *end)
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
+}
+
+/* Are the escapes of the string body [p, end) all ones rx_json_string_decode
+ * decodes as jq's parser does: a valid one, and no \u of a UTF-16
+ * surrogate (jq pairs those its own way)? */
+static int plain_escapes(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		if (*p != '\\')
+			continue;
+		if (++p >= end)
+			return 0;
+		switch (*p) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			break;
+		case 'u':
+			if (end - p < 5 || rx_hexval(p[1]) < 0 || rx_hexval(p[2]) < 0 || rx_hexval(p[3]) < 0 ||
+			    rx_hexval(p[4]) < 0 || (rx_hexval(p[1]) == 0xD && rx_hexval(p[2]) >= 8))
+				return 0;
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* One value at *pp (advanced past it), or jv_invalid() when what is there
@@ -259,7 +358,14 @@ static jv from_json(const char **pp, const char *end, int depth)
 		}
 		if (q >= end)
 			return jv_invalid();
-		if (escaped) {
+		if (escaped && plain_escapes(p + 1, q)) {
+			/* "\u00fc" (Python's replies), "\n": decoded here; a surrogate
+			 * escape, or a bad one, is left to jq's parser */
+			static _Thread_local rx_buf text;
+			rx_buf_reset(&text);
+			rx_json_string_decode(rx_span_of(p, (size_t)(q + 1 - p)), &text);
+			v = jv_string_sized(text.data ? text.data : "", (int)text.len);
+		} else if (escaped) {
 			/* rare: jq's own parser unescapes it, as jq would */
 			v = jv_parse_sized(p, (int)(q + 1 - p));
 			if (jv_get_kind(v) != JV_KIND_STRING) {

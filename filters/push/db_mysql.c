@@ -1069,7 +1069,7 @@ static int prepare_record(rx_db *d, op_kind op, rx_span row, size_t i, rx_db_res
 
 	d->count[i] = (size_t)-1;
 	d->first[i] = d->nvalues;
-	if (row.n == 0 || rx_json_scan_object(row.p, row.n, &d->ms, why, sizeof why) < 0) {
+	if (row.n == 0 || rx_json_members(row.p, row.n, &d->ms, why, sizeof why) < 0) {
 		snprintf(result->message, sizeof result->message, "the change has no row object");
 		return -1;
 	}

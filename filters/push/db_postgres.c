@@ -640,7 +640,7 @@ static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t fr
 	for (size_t i = from; i < to; i++) {
 		if (d->stmt_of[i] == (size_t)-1)
 			continue;
-		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		rx_json_members(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
 		use_map(d, &d->stmts[d->stmt_of[i]]);
 		fill_params(d);
 		if (!PQsendQueryParams(d->conn, "SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0) ||
@@ -983,7 +983,7 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] != s)
 			continue;
-		rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		rx_json_members(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
 		use_map(d, st);
 		fill_params(d);
 		int tab = 0;
@@ -1109,7 +1109,8 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 		results[i].ok = 0;
 		results[i].message[0] = '\0';
 		d->stmt_of[i] = (size_t)-1;
-		if (rows[i].n == 0 || rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why) < 0) {
+		/* rows of records rx-push scanned: split without validating again */
+		if (rows[i].n == 0 || rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) < 0) {
 			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
 			continue;
 		}
@@ -1145,7 +1146,7 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 0) {
 		for (size_t i = 0; i < n; i++) /* the statement's member map, again */
 			if (d->stmt_of[i] == bulk) {
-				rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why);
+				rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why);
 				map_members(d, op, why, sizeof why);
 				break;
 			}

@@ -464,7 +464,7 @@ static int redis_apply(rx_db *d, const char *op, const rx_span *ids, const rx_sp
 		results[i].ok = 0;
 		results[i].message[0] = '\0';
 		d->valid[i] = 0;
-		if (rows[i].n > 0 && rx_json_scan_object(rows[i].p, rows[i].n, &d->ms, why, sizeof why) == 0)
+		if (rows[i].n > 0 && rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) == 0)
 			have_row = 1;
 		if (!have_row && !is_delete) {
 			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");

@@ -265,7 +265,7 @@ static void apply_one(rx_db *d, const char *op, rx_span row, rx_db_result *r)
 	sqlite3_stmt *st;
 
 	r->ok = 0;
-	if (row.n == 0 || rx_json_scan_object(row.p, row.n, &d->ms, err, sizeof err) < 0) {
+	if (row.n == 0 || rx_json_members(row.p, row.n, &d->ms, err, sizeof err) < 0) {
 		snprintf(r->message, sizeof r->message, "the change has no row object");
 		return;
 	}

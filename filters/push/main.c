@@ -141,7 +141,9 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 		rx_buf_puts(b, ",\"run\":");
 		rx_json_put_compact(b, r->run);
 	}
-	rx_buf_printf(b, ",\"op\":\"%s\"", r->op);
+	rx_buf_puts(b, ",\"op\":\"");
+	rx_buf_puts(b, r->op);
+	rx_buf_putc(b, '"');
 	if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
 		rx_buf_puts(b, ",\"id\":");
 		rx_jv_put(b, id);
@@ -332,12 +334,14 @@ static int edited_dead_letter(const rx_members *ms)
 /* Make a record of one change; batch_op when it has none of its own. */
 static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op)
 {
-	rx_members ms = {0};
+	static rx_members ms; /* kept: no allocation a record */
 	char err[256], op[16] = "";
 	push_record *r = NULL;
 	long i;
 
-	if (rx_json_scan_object(text, n, &ms, err, sizeof err) < 0) {
+	/* take_line scanned the line: split it again without validating; the
+	 * scanner says what is wrong with an element that is not an object */
+	if (rx_json_members(text, n, &ms, err, sizeof err) < 0 && rx_json_scan_object(text, n, &ms, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
 		malformed(c, text, n, why);
@@ -395,65 +399,30 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	if (i >= 0 && rx_json_kind(ms.m[i].value) != 'z')
 		r->id = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
-	rx_buf key = {0};
-	char hex[65];
-	rx_key_text(r->key, &key);
-	rx_buf_putc(&key, '\n');
-	rx_buf_put(&key, r->hash.p, r->hash.n);
-	rx_sha256_hex(key.data, key.len, hex);
-	rx_buf_free(&key);
-	memcpy(r->idem, hex, 32);
-	r->idem[32] = '\0';
+	if (c->prof.driver == NULL) {
+		/* an HTTP request's idempotency id; a database driver has no use
+		 * for it (a sha256 is a fifth of its CPU a record) */
+		static rx_buf key;
+		char hex[65];
+		rx_buf_reset(&key);
+		rx_key_text(r->key, &key);
+		rx_buf_putc(&key, '\n');
+		rx_buf_put(&key, r->hash.p, r->hash.n);
+		rx_sha256_hex(key.data, key.len, hex);
+		memcpy(r->idem, hex, 32);
+		r->idem[32] = '\0';
+	}
 	c->held++;
 	c->taken++;
 	rx_push_order_take(c, r);
 done:
-	free(ms.m);
 	return r;
 }
 
 /* Split a raw JSON array (already validated) into its elements. */
 static size_t array_elements(rx_span a, rx_span *out, size_t cap)
 {
-	size_t n = 0, depth = 0;
-	const char *p = a.p + 1, *end = a.p + a.n - 1, *start = NULL;
-	int in_string = 0;
-
-	for (; p < end; p++) {
-		char ch = *p;
-		if (in_string) {
-			if (ch == '\\')
-				p++;
-			else if (ch == '"')
-				in_string = 0;
-			continue;
-		}
-		if (start == NULL && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'))
-			continue;
-		if (start == NULL)
-			start = p;
-		if (ch == '"')
-			in_string = 1;
-		else if (ch == '{' || ch == '[')
-			depth++;
-		else if (ch == '}' || ch == ']')
-			depth--;
-		else if (ch == ',' && depth == 0) {
-			if (n < cap)
-				out[n] = rx_span_of(start, (size_t)(p - start));
-			n++;
-			start = NULL;
-		}
-	}
-	if (start != NULL) {
-		const char *e = end;
-		while (e > start && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-			e--;
-		if (n < cap)
-			out[n] = rx_span_of(start, (size_t)(e - start));
-		n++;
-	}
-	return n;
+	return rx_json_array_split(a, out, cap);
 }
 
 static int limit_reached(push_ctx *c)

@@ -868,7 +868,7 @@ static void put_record(rx_buf *b, const push_record *r)
 	int first = 1;
 
 	rx_buf_putc(b, '{');
-	if (rx_json_scan_object(r->text, r->len, &ms, err, sizeof err) == 0) {
+	if (rx_json_members(r->text, r->len, &ms, err, sizeof err) == 0) {
 		for (size_t i = 0; i < ms.n; i++) {
 			if (rx_json_name_eq(ms.m[i].name, "error", 5) || rx_json_name_eq(ms.m[i].name, "idem", 4) ||
 			    rx_json_name_eq(ms.m[i].name, "op", 2))
@@ -895,7 +895,7 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 	char err[128];
 	jv o = jv_object();
 
-	if (rx_json_scan_object(r->text, r->len, ms, err, sizeof err) < 0) {
+	if (rx_json_members(r->text, r->len, ms, err, sizeof err) < 0) {
 		jv_free(o);
 		return jv_null();
 	}

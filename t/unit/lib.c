@@ -367,10 +367,58 @@ static void check_jv_print(void)
 	jv_free(bad);
 }
 
+/* rx_json_members splits what rx_json_scan_object scanned exactly as it
+ * does; rx_json_array_split and rx_json_put_compact on validated spans. */
+static void check_members(void)
+{
+	static const char *const objs[] = {
+		"{\"id\":\"C1\", \"n\" : 1.50 ,\"o\":{\"a\":[1,{\"b\":null}]},\"e\\u0301\":true}",
+		"{}", " { } ", "{\"a\":[]}", "{\"s\":\"q\\\"}\\\\\",\"t\":\"x, ]}\",\"f\":false,\"z\":null,\"n\":-1e+5}",
+		"{\"row\":{\"a\":1,\"a\":2},\"a\":[[],{},\"\\u00e9\"]}\t",
+		"{\"op\":\"upsert\",\"key\":\"K1\",\"hash\":\"h1\",\"row\":{\"email\":\"user1@example.com\",\"ltv\":1.25}}",
+	};
+	rx_members a = {0}, b = {0};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
+		size_t n = strlen(objs[i]);
+		int same = rx_json_scan_object(objs[i], n, &a, err, sizeof err) == 0 &&
+			   rx_json_members(objs[i], n, &b, err, sizeof err) == 0 && a.n == b.n;
+		for (size_t m = 0; same && m < a.n; m++)
+			same = a.m[m].name.p == b.m[m].name.p && a.m[m].name.n == b.m[m].name.n &&
+			       a.m[m].value.p == b.m[m].value.p && a.m[m].value.n == b.m[m].value.n &&
+			       a.m[m].name_escaped == b.m[m].name_escaped && a.m[m].value_escaped == b.m[m].value_escaped;
+		char what[96];
+		snprintf(what, sizeof what, "members: as the scanner splits object #%zu", i + 1);
+		ok(same, what);
+	}
+	const char *dup = "{\"id\":1,\"\\u0069d\":2}";
+	ok(rx_json_members(dup, strlen(dup), &b, err, sizeof err) < 0 && strstr(err, "appears twice") != NULL,
+	   "members: a repeated name is refused");
+	ok(rx_json_members("[1]", 3, &b, err, sizeof err) < 0 && rx_json_members("{\"a\"", 4, &b, err, sizeof err) < 0,
+	   "members: not an object, a cut object: refused, no overrun");
+	const char *arr = "[ {\"a\":\"x,]\"} , [1,2],\"s\\\"\" ,3 ]";
+	rx_span el[8];
+	size_t k = rx_json_array_split(rx_span_of(arr, strlen(arr)), el, 8);
+	ok(k == 4 && el[0].n == 11 && memcmp(el[1].p, "[1,2]", el[1].n) == 0 && el[2].n == 5 && el[3].n == 1 &&
+		   *el[3].p == '3',
+	   "array_split: elements, strings with commas and brackets kept whole, white space trimmed");
+	ok(rx_json_array_split(rx_span_of("[ ]", 3), el, 8) == 0, "array_split: an empty array has none");
+	rx_buf c = {0};
+	const char *pretty = "{ \"a b\" : [ 1, \"x \\\" y\" ],\n\t\"c\":{} }";
+	rx_json_put_compact(&c, rx_span_of(pretty, strlen(pretty)));
+	ok(c.data && strcmp(c.data, "{\"a b\":[1,\"x \\\" y\"],\"c\":{}}") == 0,
+	   "put_compact: white space outside strings dropped, inside kept");
+	rx_buf_free(&c);
+	free(a.m);
+	free(b.m);
+}
+
 int main(void)
 {
 	rx_init("test-lib");
 	check_scan();
+	check_members();
 	check_numbers();
 	check_strings();
 	check_reader();

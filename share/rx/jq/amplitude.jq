@@ -24,7 +24,7 @@ def _amplitude_text: if type == "string" then . elif . == null then null else to
 # form-encodes the object: api_key, and the identification array as JSON.
 def amplitude_identification:
   (.row // {}) as $row
-  | ($row | del(.user_id, .device_id)) as $r
+  | ($row | delpaths([["user_id"], ["device_id"]])) as $r
   | [$r | keys_unsorted[] | select($r[.] == null)] as $nulls
   | {user_id: (($row.user_id // .key) | _amplitude_text)}
   + (if $row.device_id != null then {device_id: ($row.device_id | _amplitude_text)} else {} end)

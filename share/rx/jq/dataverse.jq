@@ -21,7 +21,7 @@ def dataverse_key_value($vars): .row[$vars.alternate_key] // .key | tostring;
 
 # ({alternate_key}='value') with the value an OData literal, URL-encoded.
 def dataverse_key_segment($vars):
-  "(\($vars.alternate_key)='" + (dataverse_key_value($vars) | gsub("'"; "''") | @uri) + "')";
+  "(\($vars.alternate_key)='" + (dataverse_key_value($vars) | split("'") | join("''") | @uri) + "')";
 
 def dataverse_upsert_path($vars):
   .records[0] | "/api/data/v9.2/\($vars.entity_set)" + dataverse_key_segment($vars);

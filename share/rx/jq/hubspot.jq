@@ -21,10 +21,11 @@
 # Property values are strings for HubSpot (a number is refused); null
 # clears the property.
 # (Written with reduce, not with_entries: jq 1.6's with_entries and
-# from_entries cost several times more, and these run for every record.)
+# from_entries cost several times more, and these run for every record;
+# only the members that are not strings already are touched.)
 def hubspot_properties:
-  . as $r | reduce keys_unsorted[] as $k ({};
-    . + {($k): ($r[$k] | if type == "string" then . elif . == null then "" else tojson end)});
+  . as $r | reduce (keys_unsorted[] | select($r[.] | type != "string")) as $k (.;
+    . + {($k): ($r[$k] | if . == null then "" else tojson end)});
 
 # An object from a list: key f (a string, or null to leave the item out)
 # to value g.

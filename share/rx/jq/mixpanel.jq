@@ -61,7 +61,7 @@ def mixpanel_insert_id:
 
 def mixpanel_event:
   {event: (.row.event | _mixpanel_text),
-   properties: (((.row // {}) | del(.event, .["$insert_id"]))
+   properties: (((.row // {}) | delpaths([["event"], ["$insert_id"]]))
                 + {distinct_id: (.row.distinct_id | _mixpanel_text), "$insert_id": mixpanel_insert_id})};
 
 def mixpanel_import_body: [.records[] | mixpanel_event];

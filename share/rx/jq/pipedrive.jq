@@ -16,10 +16,12 @@
 # alone (the sync key, _rx_id, which Pipedrive has no top-level field
 # for) and are not sent; everything else (name, owner_id, custom_fields
 # by their API keys) is sent as it is.
+# (Written with delpaths and object addition, not with_entries, "=" and
+# del: jq 1.6's path tracking made those four times dearer, a record.)
 def pipedrive_person:
-  with_entries(select(.key | startswith("_") | not))
-  | (if has("email") then .emails = ([.email | select(. != null and . != "")] | map({value: ., primary: true, label: "work"})) | del(.email) else . end)
-  | (if has("phone") then .phones = ([.phone | select(. != null and . != "")] | map({value: tostring, primary: true, label: "work"})) | del(.phone) else . end);
+  delpaths([keys_unsorted[] | select(startswith("_")) | [.]])
+  | (if has("email") then . + {emails: [.email | select(. != null and . != "") | {value: ., primary: true, label: "work"}]} | delpaths([["email"]]) else . end)
+  | (if has("phone") then . + {phones: [.phone | select(. != null and . != "") | {value: tostring, primary: true, label: "work"}]} | delpaths([["phone"]]) else . end);
 
 def pipedrive_body: .records[0].row | pipedrive_person;
 

@@ -28,12 +28,12 @@ def salesforce_soql_string: "'" + (tostring | gsub("\\\\"; "\\\\") | gsub("'"; "
 def salesforce_upsert_body($vars):
   {allOrNone: false,
    records: [.records[] | salesforce_external_id($vars) as $x
-             | {attributes: {type: $vars.sobject}} + (.row | del(.Id, .id)) + {($vars.external_id): $x}]};
+             | {attributes: {type: $vars.sobject}} + (.row | delpaths([["Id"], ["id"]])) + {($vars.external_id): $x}]};
 
 # PATCH composite/sobjects: an update by Salesforce Id (the field is "id").
 def salesforce_update_body($vars):
   {allOrNone: false,
-   records: [.records[] | {attributes: {type: $vars.sobject}} + (.row | del(.Id, .id, .[$vars.external_id]))
+   records: [.records[] | {attributes: {type: $vars.sobject}} + (.row | delpaths([["Id"], ["id"], [$vars.external_id]]))
              + {id: (.id | tostring)}]};
 
 # The lookup: the Ids of records by their external ids, one SOQL query
