@@ -57,7 +57,7 @@ $(foreach p,$(PROGRAMS),$(eval $(call program,$(p))))
 
 check: deps
 	$(MAKE) all
-	prove -j2 t/
+	prove -j4 t/
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan: deps
