@@ -58,6 +58,13 @@ test_expect_success 'a run with changes left unanswered does not count as having
 	test "$(sqlite3 s.db "select value from meta where name = \"last_success\"")" = "2020-01-01T00:00:00.000Z"
 '
 
+test_expect_success 'a commit that looks only after its stage ended still closes that run' '
+	rx-diff --state s.db --key id <m4 >c5b &&
+	rx-diff --state s.db --commit </dev/null 2>err &&
+	test_grep "1 change not answered (the delivery stopped): sent again next run" err &&
+	test "$(sqlite3 s.db "select count(*) from runs where ended is null")" = 0
+'
+
 test_expect_success 'a rejection said twice, or of another run, is counted once or not at all' '
 	rx-diff --state s.db --key id <m4 >c6 &&
 	{ rejects x <c6 && rejects x <c6 && rejects y <c5; } | rx-diff --state s.db --commit 2>err &&

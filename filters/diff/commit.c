@@ -252,6 +252,34 @@ static int join(commit_ctx *c, long long id, char *err, size_t errlen)
 	return rc;
 }
 
+/* A commit that held no run and read no ack: the stage of its own
+ * pipeline may have ended before the commit looked (a small model, all
+ * of it unanswered).  Take the newest open run when its stage finished
+ * (status staged), nobody commits it, and its process started within a
+ * second of this one, as processes of one pipeline do; an older run
+ * left open is the next stage's to close.  Inside the transaction:
+ * 0 (*id set when taken), or -1. */
+static int adopt_finished_stage(commit_ctx *c, long long *id, char *err, size_t errlen)
+{
+	diff_run run;
+	char sql[256];
+	long long ticks = sysconf(_SC_CLK_TCK);
+
+	int found = rx_diff_open_run(c->db, &run, err, errlen);
+	if (found <= 0)
+		return found;
+	if (strcmp(run.status, "staged") != 0 || rx_diff_alive(run.pid, run.pid_start) ||
+	    (run.committer != 0 && rx_diff_alive(run.committer, run.committer_start)) || c->me_start <= 1 ||
+	    run.pid_start <= 1 || llabs(run.pid_start - c->me_start) > (ticks > 0 ? ticks : 100))
+		return 0;
+	snprintf(sql, sizeof sql, "UPDATE runs SET committer = %lld, committer_start = %lld WHERE id = %lld", c->me,
+		 c->me_start, run.id);
+	if (rx_diff_exec(c->db, sql, err, errlen) < 0)
+		return -1;
+	*id = run.id;
+	return 0;
+}
+
 /* At the end of the acks: close the run this commit holds (the one a
  * stage registered it for, when no ack named it) and let it go. */
 static int close_run(commit_ctx *c, char *err, size_t errlen)
@@ -269,6 +297,8 @@ static int close_run(commit_ctx *c, char *err, size_t errlen)
 		if (rx_diff_pragma_int(c->db, sql, &id, err, errlen) < 0)
 			id = 0;
 	}
+	if (id == 0 && adopt_finished_stage(c, &id, err, errlen) < 0)
+		goto done;
 	snprintf(sql, sizeof sql,
 		 "DELETE FROM meta WHERE name LIKE 'waiting_committer%%' AND"
 		 " (SELECT value FROM meta WHERE name = 'waiting_committer') = %lld",
