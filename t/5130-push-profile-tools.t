@@ -34,6 +34,23 @@ test_expect_success 'a profile that does not load is one error, same shape' '
 	grep "^error: " out && grep "^1 error, 0 warnings" out
 '
 
+test_expect_success 'programs compiled together: the one that does not compile is named, with its text' '
+	cat >two.json <<-\EOF &&
+	{"ops": {"upsert": {"body": "{records: [.records[] | .row]}"},
+	         "delete": {"body": "{ids: [.records[] | .key]} # a comment\n", "response": "nosuchfn"}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./two.json --check-profile >out &&
+	grep "^error: profile two.json: response program does not compile: .*nosuchfn/0 is not defined.*; the program: nosuchfn" out &&
+	sed "s/nosuchfn/{ok: true}/" two.json >one.json &&
+	rx-push --profile ./one.json --check-profile >out &&
+	grep "^0 errors" out &&
+	{ echo "{\"op\":\"delete\",\"records\":[{\"op\":\"delete\",\"key\":\"K1\",\"hash\":\"h1\",\"row\":{\"a\":1}}]}" &&
+	  echo "{\"op\":\"upsert\",\"records\":[{\"op\":\"upsert\",\"key\":\"K2\",\"hash\":\"h2\",\"row\":{\"a\":2}}]}"; } |
+	rx-push --profile ./one.json --url http://127.0.0.1:9 --dry-run | jq -c .body >bodies &&
+	printf "%s\n" "{\"ids\":[\"K1\"]}" "{\"records\":[{\"a\":2}]}" >expect &&
+	test_cmp expect bodies
+'
+
 test_expect_success 'an unset secret is a warning that names the variable' '
 	(unset HUBSPOT_TOKEN; rx-push --profile hubspot-contacts --check-profile >out) &&
 	grep "^warning: auth.token_env: \$HUBSPOT_TOKEN is not set" out

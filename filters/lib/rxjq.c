@@ -69,35 +69,241 @@ typedef struct shared_jq {
 
 static shared_jq *compiled;
 
-int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
-		       const char *what, char *err, size_t errlen)
-{
-	char libfile[4200], dir[4096];
-	rx_buf text = {0};
-	jv path = jv_array();
-	int ok;
+/*
+ * A group: the programs of one profile that share a library path,
+ * modules and arguments, compiled as one jq program,
+ *
+ *     include "rx"; include "braze";
+ *     def __rx_p0: braze_track_body
+ *     ;
+ *     def __rx_p1: braze_response
+ *     ;
+ *     .[0] as $__rx_i | .[1] | if $__rx_i == 0 then __rx_p0 elif ... end
+ *
+ * run on [index, input].  A program's own defs, comments and variables
+ * read the same inside a def; one that includes or imports a module
+ * itself (only at a program's top) is compiled alone.  Should the whole
+ * not compile while each part does, each part gets its own state.
+ */
+struct rx_jq_group {
+	char *key;      /* libdir, dir, arguments and includes */
+	char *libdir;   /* or NULL */
+	char *prefix;   /* the includes */
+	jv args;
+	char **texts, **whats;
+	size_t n, cap;
+	jq_state *jq;   /* the programs as one, or NULL */
+	jq_state **jqs; /* else one each (or none: not compiled) */
+	rx_buf errors;
+	int refs;
+	struct rx_jq_group *next;
+};
 
-	memset(q, 0, sizeof *q);
-	q->jq = jq_init();
-	if (q->jq == NULL)
-		rx_die(RX_EXIT_FAIL, "cannot start jq: out of memory");
-	jq_set_error_cb(q->jq, collect_error, &q->errors);
-	if (libdir != NULL)
-		path = jv_array_append(path, jv_string(libdir)); /* modules beside the profile first */
-	snprintf(dir, sizeof dir, "%s/jq", rx_share_dir());
-	path = jv_array_append(path, jv_string(dir));
-	jq_set_attr(q->jq, jv_string("JQ_LIBRARY_PATH"), path);
+static int grouping;
+static rx_jq_group *groups;
+
+/* The includes every program starts with, into prefix; dir: share/rx/jq. */
+static void put_prefix(rx_buf *prefix, const char *const *modules, char *dir, size_t dirlen)
+{
+	char libfile[4200];
+
+	snprintf(dir, dirlen, "%s/jq", rx_share_dir());
 	/* on the program's first line, so jq's line numbers stay right */
 	snprintf(libfile, sizeof libfile, "%s/rx.jq", dir);
 	if (access(libfile, R_OK) == 0)
-		rx_buf_puts(&text, "include \"rx\"; ");
+		rx_buf_puts(prefix, "include \"rx\"; ");
 	for (size_t i = 0; modules != NULL && modules[i] != NULL; i++)
-		rx_buf_printf(&text, "include \"%s\"; ", modules[i]);
+		rx_buf_printf(prefix, "include \"%s\"; ", modules[i]);
+}
+
+/* A jq state reading modules from libdir, then dir (share/rx/jq). */
+static jq_state *new_state(const char *libdir, const char *dir, rx_buf *errors)
+{
+	jv path = jv_array();
+	jq_state *jq = jq_init();
+
+	if (jq == NULL)
+		rx_die(RX_EXIT_FAIL, "cannot start jq: out of memory");
+	jq_set_error_cb(jq, collect_error, errors);
+	if (libdir != NULL)
+		path = jv_array_append(path, jv_string(libdir)); /* modules beside the profile first */
+	path = jv_array_append(path, jv_string(dir));
+	jq_set_attr(jq, jv_string("JQ_LIBRARY_PATH"), path);
+	return jq;
+}
+
+void rx_jq_group_begin(void)
+{
+	grouping = 1;
+}
+
+/* Note program in its group (made on first use). */
+static void group_add(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
+		      const char *what)
+{
+	char dir[4096];
+	rx_buf key = {0}, prefix = {0};
+
+	put_prefix(&prefix, modules, dir, sizeof dir);
+	jv dumped = jv_dump_string(jv_copy(args), JV_PRINT_SORTED);
+	rx_buf_printf(&key, "%s\n%s\n%s\n%s", libdir ? libdir : "", dir, jv_string_value(dumped), prefix.data ? prefix.data : "");
+	jv_free(dumped);
+	rx_jq_group *g = groups;
+	while (g != NULL && (g->jq != NULL || g->jqs != NULL || strcmp(g->key, key.data) != 0))
+		g = g->next;
+	if (g == NULL) {
+		g = calloc(1, sizeof *g);
+		if (g == NULL)
+			rx_die(RX_EXIT_FAIL, "out of memory");
+		g->key = key.data;
+		key.data = NULL;
+		g->libdir = libdir ? rx_xstrdup(libdir) : NULL;
+		g->prefix = prefix.data ? prefix.data : rx_xstrdup("");
+		prefix.data = NULL;
+		g->args = jv_copy(args);
+		g->next = groups;
+		groups = g;
+	}
+	rx_buf_free(&key);
+	rx_buf_free(&prefix);
+	jv_free(args);
+	size_t i = 0;
+	while (i < g->n && strcmp(g->texts[i], program) != 0)
+		i++;
+	if (i == g->n) {
+		if (g->n == g->cap) {
+			g->cap = g->cap ? 2 * g->cap : 8;
+			g->texts = rx_xrealloc(g->texts, g->cap * sizeof *g->texts);
+			g->whats = rx_xrealloc(g->whats, g->cap * sizeof *g->whats);
+		}
+		g->texts[g->n] = rx_xstrdup(program);
+		g->whats[g->n] = rx_xstrdup(what);
+		g->n++;
+	}
+	q->group = g;
+	q->index = (int)i;
+	g->refs++;
+}
+
+static jq_state *compile_text(const rx_jq_group *g, const char *program, rx_buf *errors)
+{
+	char dir[4096];
+	rx_buf text = {0};
+
+	snprintf(dir, sizeof dir, "%s/jq", rx_share_dir());
+	jq_state *jq = new_state(g->libdir, dir, errors);
+	rx_buf_puts(&text, g->prefix);
 	rx_buf_puts(&text, program);
+	int ok = jq_compile_args(jq, text.data, jv_copy(g->args));
+	rx_buf_free(&text);
+	if (!ok)
+		jq_teardown(&jq);
+	return jq;
+}
+
+static int group_compile(rx_jq_group *g, char *err, size_t errlen)
+{
+	if (g->n > 1) {
+		rx_buf all = {0};
+		for (size_t i = 0; i < g->n; i++)
+			rx_buf_printf(&all, "def __rx_p%zu: %s\n;\n", i, g->texts[i]);
+		rx_buf_puts(&all, ".[0] as $__rx_i | .[1] | ");
+		for (size_t i = 0; i < g->n; i++)
+			rx_buf_printf(&all, "%s $__rx_i == %zu then __rx_p%zu ", i ? "elif" : "if", i, i);
+		rx_buf_puts(&all, "else error(\"rx: no such program\") end");
+		g->jq = compile_text(g, all.data, &g->errors);
+		rx_buf_free(&all);
+		if (g->jq != NULL)
+			return 0;
+		rx_buf_reset(&g->errors);
+	}
+	/* one state each: the first that does not compile is the message */
+	g->jqs = calloc(g->n, sizeof *g->jqs);
+	if (g->jqs == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < g->n; i++) {
+		rx_buf errors = {0};
+		g->jqs[i] = compile_text(g, g->texts[i], &errors);
+		if (g->jqs[i] == NULL) {
+			snprintf(err, errlen, "%s does not compile: %s; the program: %s", g->whats[i],
+				 errors.len ? errors.data : "unknown error", g->texts[i]);
+			rx_buf_free(&errors);
+			return -1;
+		}
+		/* later messages (jq's warnings at run time) go to the group */
+		jq_set_error_cb(g->jqs[i], collect_error, &g->errors);
+		rx_buf_free(&errors);
+	}
+	return 0;
+}
+
+int rx_jq_group_end(int ok, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	grouping = 0;
+	for (rx_jq_group *g = groups; g != NULL; g = g->next) {
+		if (g->jq != NULL || g->jqs != NULL)
+			continue;
+		if (!ok || rc < 0) {
+			g->jqs = calloc(g->n ? g->n : 1, sizeof *g->jqs); /* none compiled */
+			if (g->jqs == NULL)
+				rx_die(RX_EXIT_FAIL, "out of memory");
+			continue;
+		}
+		if (group_compile(g, err, errlen) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static void group_free(rx_jq_group *g)
+{
+	for (rx_jq_group **at = &groups; *at != NULL; at = &(*at)->next) {
+		if (*at != g)
+			continue;
+		*at = g->next;
+		break;
+	}
+	if (g->jq != NULL)
+		jq_teardown(&g->jq);
+	for (size_t i = 0; g->jqs != NULL && i < g->n; i++)
+		if (g->jqs[i] != NULL)
+			jq_teardown(&g->jqs[i]);
+	free(g->jqs);
+	for (size_t i = 0; i < g->n; i++) {
+		free(g->texts[i]);
+		free(g->whats[i]);
+	}
+	free(g->texts);
+	free(g->whats);
+	free(g->key);
+	free(g->libdir);
+	free(g->prefix);
+	jv_free(g->args);
+	rx_buf_free(&g->errors);
+	free(g);
+}
+
+int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
+		       const char *what, char *err, size_t errlen)
+{
+	char dir[4096];
+	rx_buf text = {0};
+	int ok;
+
+	memset(q, 0, sizeof *q);
 	if (jv_get_kind(args) != JV_KIND_OBJECT) {
 		jv_free(args);
 		args = jv_object();
 	}
+	if (grouping && strstr(program, "include") == NULL && strstr(program, "import") == NULL) {
+		group_add(q, program, args, libdir, modules, what);
+		return 0;
+	}
+	put_prefix(&text, modules, dir, sizeof dir);
+	q->jq = new_state(libdir, dir, &q->errors);
+	rx_buf_puts(&text, program);
 	/* the key: the library path, the program as compiled and its arguments */
 	rx_buf key = {0};
 	jv dumped = jv_dump_string(jv_copy(args), JV_PRINT_SORTED);
@@ -139,10 +345,24 @@ int rx_jq_run(rx_jq *q, jv input, jv *out, int first_only, char *err, size_t err
 {
 	jv result, all = jv_invalid();
 	int count = 0;
+	jq_state *jq = q->jq;
 
-	jq_start(q->jq, input, 0);
+	if (q->group != NULL) {
+		if (q->group->jq != NULL) {
+			jq = q->group->jq;
+			input = jv_array_append(jv_array_append(jv_array(), jv_number(q->index)), input);
+		} else {
+			jq = q->group->jqs != NULL ? q->group->jqs[q->index] : NULL;
+		}
+	}
+	if (jq == NULL) {
+		jv_free(input);
+		snprintf(err, errlen, "the program was never compiled");
+		return -1;
+	}
+	jq_start(jq, input, 0);
 	for (;;) {
-		result = jq_next(q->jq);
+		result = jq_next(jq);
 		if (!jv_is_valid(result))
 			break;
 		if (count == 0) {
@@ -181,6 +401,13 @@ int rx_jq_run(rx_jq *q, jv input, jv *out, int first_only, char *err, size_t err
 
 void rx_jq_free(rx_jq *q)
 {
+	if (q->group != NULL) {
+		if (--q->group->refs == 0)
+			group_free(q->group);
+		q->group = NULL;
+		rx_buf_free(&q->errors);
+		return;
+	}
 	for (shared_jq **at = &compiled; q->jq != NULL && *at != NULL; at = &(*at)->next) {
 		shared_jq *s = *at;
 		if (s->jq != q->jq)
