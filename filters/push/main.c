@@ -189,6 +189,7 @@ void rx_push_record_set_id(push_record *r, jv id)
 	r->text = text.data;
 	r->len = text.len;
 	r->key = r->hash = r->row = r->run = r->id = (rx_span){NULL, 0};
+	r->plain = 0; /* its members in another order now: record_jv scans it */
 	for (size_t i = 0; i < ms.n; i++) {
 		rx_span v = ms.m[i].value;
 		if (rx_json_name_eq(ms.m[i].name, "key", 3))
@@ -399,6 +400,27 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	if (i >= 0 && rx_json_kind(ms.m[i].value) != 'z')
 		r->id = SPAN_OF(ms.m[i].value);
 #undef SPAN_OF
+	r->plain = 1;
+	for (size_t k = 0; k < ms.n && r->plain; k++) {
+		rx_span nm = ms.m[k].name;
+		int code = 0;
+		if (rx_json_name_eq(nm, "op", 2) || rx_json_name_eq(nm, "error", 5) || rx_json_name_eq(nm, "idem", 4))
+			continue;
+		if (rx_json_name_eq(nm, "key", 3))
+			code = RX_MEMBER_KEY;
+		else if (rx_json_name_eq(nm, "hash", 4))
+			code = RX_MEMBER_HASH;
+		else if (rx_json_name_eq(nm, "run", 3) && r->run.n > 0)
+			code = RX_MEMBER_RUN;
+		else if (rx_json_name_eq(nm, "row", 3) && r->row.n > 0)
+			code = RX_MEMBER_ROW;
+		else if (rx_json_name_eq(nm, "id", 2) && r->id.n > 0)
+			code = RX_MEMBER_ID;
+		if (code == 0 || r->norder == sizeof r->order)
+			r->plain = 0;
+		else
+			r->order[r->norder++] = (unsigned char)code;
+	}
 	if (c->prof.driver == NULL) {
 		/* an HTTP request's idempotency id; a database driver has no use
 		 * for it (a sha256 is a fifth of its CPU a record) */

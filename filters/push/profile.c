@@ -892,6 +892,66 @@ static void put_record(rx_buf *b, const push_record *r)
 	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, r->idem);
 }
 
+/* The jv strings a record's jv is built of again and again (its member
+ * names, its op), each made once and copied (a reference count): a jv
+ * string costs a malloc and a UTF-8 check, and a record has a dozen. */
+static jv known_name(rx_span name)
+{
+	static const char *const names[] = {"key", "hash", "run", "row", "id", "changed", "op", "idem"};
+	static jv made[sizeof names / sizeof *names];
+	static int ready;
+
+	if (!ready) {
+		for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+			made[i] = jv_string(names[i]);
+		ready = 1;
+	}
+	/* the raw name, quotes and all: an escaped one is looked up as any other */
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		size_t len = strlen(names[i]);
+		if (name.n == len + 2 && memcmp(name.p + 1, names[i], len) == 0)
+			return jv_copy(made[i]);
+	}
+	return rx_jv_from_json(name.p, name.n);
+}
+
+static jv op_jv(const char *op)
+{
+	static const char *const ops[] = {"insert", "update", "upsert", "delete"};
+	static jv made[4];
+	static int ready;
+
+	if (!ready) {
+		for (size_t i = 0; i < 4; i++)
+			made[i] = jv_string(ops[i]);
+		ready = 1;
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(op, ops[i]) == 0)
+			return jv_copy(made[i]);
+	return jv_string(op);
+}
+
+/* The last "run" value seen: a batch's records share one. */
+static jv run_jv(rx_span v)
+{
+	static char last[128];
+	static size_t last_n;
+	static jv made;
+
+	if (v.n > 0 && v.n == last_n && memcmp(v.p, last, v.n) == 0)
+		return jv_copy(made);
+	jv r = rx_jv_from_json(v.p, v.n);
+	if (v.n <= sizeof last) {
+		if (last_n > 0)
+			jv_free(made);
+		memcpy(last, v.p, v.n);
+		last_n = v.n;
+		made = jv_copy(r);
+	}
+	return r;
+}
+
 /* The record as put_record writes it, built as a jv member by member from
  * the spans of its text (rx_jv_from_json: no printing and parsing again);
  * with raw >= 0 its row is the marker of record number raw. */
@@ -900,6 +960,32 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 	char err[128];
 	jv o = jv_object();
 
+	if (r->plain) {
+		/* its members' spans are known: no second scan of its text */
+		static const char *const names[] = {"", "\"key\"", "\"hash\"", "\"run\"", "\"row\"", "\"id\""};
+		for (unsigned k = 0; k < r->norder; k++) {
+			int code = r->order[k];
+			jv name = known_name(rx_span_of(names[code], strlen(names[code]))), v;
+			switch (code) {
+			case RX_MEMBER_KEY: v = rx_jv_from_json(r->key.p, r->key.n); break;
+			case RX_MEMBER_HASH: v = rx_jv_from_json(r->hash.p, r->hash.n); break;
+			case RX_MEMBER_RUN: v = run_jv(r->run); break;
+			case RX_MEMBER_ROW:
+				if (raw >= 0) {
+					char m[80];
+					snprintf(m, sizeof m, "%s%ld", row_marker, raw);
+					v = jv_string(m);
+				} else {
+					v = rx_jv_from_json(r->row.p, r->row.n);
+				}
+				break;
+			default: v = rx_jv_from_json(r->id.p, r->id.n); break;
+			}
+			o = jv_object_set(o, name, v);
+		}
+		o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(r->op));
+		return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(r->idem));
+	}
 	if (rx_json_members(r->text, r->len, ms, err, sizeof err) < 0) {
 		jv_free(o);
 		return jv_null();
@@ -908,7 +994,7 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 		if (rx_json_name_eq(ms->m[i].name, "error", 5) || rx_json_name_eq(ms->m[i].name, "idem", 4) ||
 		    rx_json_name_eq(ms->m[i].name, "op", 2))
 			continue;
-		jv k = rx_jv_from_json(ms->m[i].name.p, ms->m[i].name.n);
+		jv k = known_name(ms->m[i].name);
 		if (jv_get_kind(k) != JV_KIND_STRING) {
 			jv_free(k);
 			continue;
@@ -919,10 +1005,13 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 			o = jv_object_set(o, k, jv_string(m));
 			continue;
 		}
-		o = jv_object_set(o, k, rx_jv_from_json(ms->m[i].value.p, ms->m[i].value.n));
+		if (rx_json_name_eq(ms->m[i].name, "run", 3))
+			o = jv_object_set(o, k, run_jv(ms->m[i].value));
+		else
+			o = jv_object_set(o, k, rx_jv_from_json(ms->m[i].value.p, ms->m[i].value.n));
 	}
-	o = jv_object_set(o, jv_string("op"), jv_string(r->op));
-	return jv_object_set(o, jv_string("idem"), jv_string(r->idem));
+	o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(r->op));
+	return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(r->idem));
 }
 
 static jv records_jv(push_record **recs, size_t n, int raw_rows)
@@ -950,9 +1039,10 @@ jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n)
 		return records_jv(recs, n, 0);
 	jv a = jv_array();
 	for (size_t i = 0; i < n; i++) {
-		jv o = jv_object_set(jv_object(), jv_string("key"), rx_jv_from_json(recs[i]->key.p, recs[i]->key.n));
-		o = jv_object_set(o, jv_string("op"), jv_string(recs[i]->op));
-		a = jv_array_append(a, jv_object_set(o, jv_string("idem"), jv_string(recs[i]->idem)));
+		jv o = jv_object_set(jv_object(), known_name(rx_span_of("\"key\"", 5)),
+				     rx_jv_from_json(recs[i]->key.p, recs[i]->key.n));
+		o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(recs[i]->op));
+		a = jv_array_append(a, jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(recs[i]->idem)));
 	}
 	return a;
 }

@@ -46,6 +46,10 @@ typedef struct push_record {
 	rx_span run;             /* its "run" (state and run of the change), or empty */
 	rx_span id;              /* its "id" at the destination (raw JSON), or empty */
 	int looked_up;           /* a lookup has been run for it (never twice) */
+	/* when its members are all among op, key, hash, run, row, id, error
+	 * and idem: the order of those kept in a jv of it (RX_MEMBER_*), so
+	 * that it is built from the spans above without scanning it again */
+	unsigned char order[6], norder, plain;
 	char op[8];              /* insert, update, upsert or delete */
 	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
 	unsigned long long line; /* input line it came from */
@@ -55,6 +59,8 @@ typedef struct push_record {
 	struct push_record *next_same_key; /* the next held record of its key */
 	unsigned stamp;          /* scratch of rx_push_order_ready */
 } push_record;
+
+enum { RX_MEMBER_KEY = 1, RX_MEMBER_HASH, RX_MEMBER_RUN, RX_MEMBER_ROW, RX_MEMBER_ID };
 
 /* ---- the profile (profile.c) ---- */
 
