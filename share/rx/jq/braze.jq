@@ -33,7 +33,8 @@ def braze_delete_body: {external_ids: [.records[] | .key | if type == "string" t
 def braze_track_results:
   (.records | length) as $n
   | [.body.errors[]? ] as $errors
-  | if any($errors[]; .input_array != "attributes" or (.index | type) != "number" or .index < 0 or .index >= $n) then
+  | if $errors == [] then {action: "ack"}  # every object processed: no per-record work
+    elif any($errors[]; .input_array != "attributes" or (.index | type) != "number" or .index < 0 or .index >= $n) then
       {action: "reject", message: "Braze reported an error it does not pin on an attributes object: \($errors | map(.type) | join("; "))"}
     else
       ($errors | map({key: (.index | tostring), value: (.type // "refused")}) | from_entries) as $bad

@@ -43,7 +43,7 @@ def iterable_bulk_results:
   else
     (.body | _iterable_failed("Emails")) as $emails
     | (.body | _iterable_failed("UserIds")) as $ids
-    | if ($emails | length) == 0 and ($ids | length) == 0 then [.records[] | {ok: true}]   # the usual reply
+    | if ($emails | length) == 0 and ($ids | length) == 0 then {action: "ack"}   # the usual reply: every user taken
       else
         [.records[] | ((.row.email | _iterable_text) // "" | ascii_downcase) as $e
                     | ((.row.userId | _iterable_text) // "" | ascii_downcase) as $u
