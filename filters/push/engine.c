@@ -50,6 +50,7 @@ request *rx_push_request_new(const char *op, push_record **recs, size_t n)
 	memcpy(r->recs, recs, n * sizeof *recs);
 	r->n = n;
 	r->seq = ++next_seq;
+	r->records = jv_invalid();
 	return r;
 }
 
@@ -62,6 +63,7 @@ void rx_push_request_free(request *r)
 	free(r->carry);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
+	jv_free(r->records);
 	rx_buf_free(&r->path);
 	rx_buf_free(&r->reply);
 	rx_buf_free(&r->reply_headers);
@@ -227,7 +229,8 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 	char err[1024];
 
 	for (;;) {
-		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, err, sizeof err) < 0) {
+		jv_free(r->records);
+		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, &r->records, err, sizeof err) < 0) {
 			for (size_t i = 0; i < r->n; i++)
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 			rx_push_request_free(r);
@@ -560,7 +563,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 		in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
 		in = jv_object_set(in, jv_string("body"), body);
 		/* building the records costs a parse each: only for a program that reads them */
-		in = jv_object_set(in, jv_string("records"), want_records ? rx_push_response_records(p, r->recs, r->n) : jv_array());
+		/* built once: the body program's, when it read them whole */
+		jv recs = !want_records                                   ? jv_array()
+			  : p->response_rows && jv_is_valid(r->records) ? jv_copy(r->records)
+									: rx_push_response_records(p, r->recs, r->n);
+		in = jv_object_set(in, jv_string("records"), recs);
 		if (r->kind == REQ_POLL) {
 			/* a job's status program: which job, and what an earlier poll carried */
 			jv carried = jv_null();

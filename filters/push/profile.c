@@ -1144,8 +1144,10 @@ int rx_push_build_path(const push_profile *p, const push_op *op, push_record **r
 }
 
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
-		    char *err, size_t errlen)
+		       jv *records, char *err, size_t errlen)
 {
+	if (records != NULL)
+		*records = jv_invalid();
 	rx_buf_reset(body);
 	if (!op->has_body) {
 		rx_buf_printf(body, "{\"op\":\"%s\",\"records\":[", recs[0]->op);
@@ -1160,7 +1162,10 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
-	in = jv_object_set(in, jv_string("records"), records_jv(recs, n, op->raw_rows));
+	jv built = records_jv(recs, n, op->raw_rows);
+	if (records != NULL && !op->raw_rows)
+		*records = jv_copy(built);
+	in = jv_object_set(in, jv_string("records"), built);
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);
 	if (rc < 0)
 		return -1;

@@ -176,9 +176,11 @@ int rx_push_build_path(const push_profile *p, const push_op *op, push_record **r
  * profile's "response_rows" is false. */
 jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
- * (a jq error in the body program). */
+ * (a jq error in the body program).  records, when not NULL, is given
+ * the records' jv the body program read, if it read them whole (no
+ * raw_rows), for the response program (else jv_invalid()). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
-		    char *err, size_t errlen);
+		       jv *records, char *err, size_t errlen);
 
 /* ---- secrets and auth (auth.c) ---- */
 
