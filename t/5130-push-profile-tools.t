@@ -48,7 +48,15 @@ test_expect_success 'programs compiled together: the one that does not compile i
 	  echo "{\"op\":\"upsert\",\"records\":[{\"op\":\"upsert\",\"key\":\"K2\",\"hash\":\"h2\",\"row\":{\"a\":2}}]}"; } |
 	rx-push --profile ./one.json --url http://127.0.0.1:9 --dry-run | jq -c .body >bodies &&
 	printf "%s\n" "{\"ids\":[\"K1\"]}" "{\"records\":[{\"a\":2}]}" >expect &&
-	test_cmp expect bodies
+	test_cmp expect bodies &&
+	# a program that is only a comment is jq identity alone, but no body
+	# for a def: the programs are then compiled one by one
+	sed "s/{ids: \[.records\[\] | .key\]} # a comment\\\\n/# only a comment/" one.json >alone.json &&
+	grep -q "only a comment" alone.json &&
+	echo "{\"op\":\"delete\",\"records\":[{\"op\":\"delete\",\"key\":\"K1\",\"hash\":\"h1\",\"row\":{}}]}" |
+	rx-push --profile ./alone.json --url http://127.0.0.1:9 --dry-run | jq -c ".body.records[0].key" >key &&
+	echo "\"K1\"" >expect &&
+	test_cmp expect key
 '
 
 test_expect_success 'an unset secret is a warning that names the variable' '
