@@ -15,6 +15,7 @@
  */
 #include "rxjq.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -285,6 +286,24 @@ static void group_free(rx_jq_group *g)
 	free(g);
 }
 
+/* Does program hold the directive word ("include" or "import") followed by
+ * a module's path in quotes?  (mixpanel_import_body is a name, not one.) */
+static int has_directive(const char *program, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *at = strstr(program, word); at != NULL; at = strstr(at + 1, word)) {
+		if (at > program && (isalnum((unsigned char)at[-1]) || at[-1] == '_'))
+			continue;
+		const char *q = at + n;
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		if (*q == '"')
+			return 1;
+	}
+	return 0;
+}
+
 int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdir, const char *const *modules,
 		       const char *what, char *err, size_t errlen)
 {
@@ -297,7 +316,7 @@ int rx_jq_compile_with(rx_jq *q, const char *program, jv args, const char *libdi
 		jv_free(args);
 		args = jv_object();
 	}
-	if (grouping && strstr(program, "include") == NULL && strstr(program, "import") == NULL) {
+	if (grouping && !has_directive(program, "include") && !has_directive(program, "import")) {
 		group_add(q, program, args, libdir, modules, what);
 		return 0;
 	}
