@@ -89,3 +89,170 @@ def salesforce_lookup_ids($vars):
     | [.records[] | $found[salesforce_external_id($vars) | ascii_downcase] // null]
   else salesforce_request_error
   end;
+
+# ---- Bulk API 2.0 ingest jobs (the salesforce-bulk profile) -----------------
+#   https://developer.salesforce.com/docs/platform/api-asynch/guide/create-job.html
+#   https://developer.salesforce.com/docs/platform/api-asynch/guide/upload-job-data.html
+#   https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/datafiles_csv_valid_record_rows.htm
+#   https://developer.salesforce.com/docs/platform/api-asynch/guide/get-job-successful-results.html
+#   https://developer.salesforce.com/docs/platform/api-asynch/guide/get-job-failed-results.html
+#
+# One batch is one ingest job: created (POST jobs/ingest), its CSV
+# uploaded (PUT .../batches, 201), closed (PATCH {"state":"UploadComplete"}:
+# the first poll), read until JobComplete, Failed or Aborted, then its
+# successfulResults/ and failedResults/ read (CSV: rx-push gives them as
+# rows of strings, the header first).  Rows come back in any order: a
+# record is found by its external id (upsert) or its Id (update, delete).
+# Every record must be in exactly one of the two: one in neither, or
+# counts that disagree with the job's, is never taken for success.
+#
+#   printf 'sf__Id,sf__Created,Warehouse_Id__c\n003A,true,C1\n' >ok.csv   # then, as rx-push would give it:
+#   jq -nc -L share/rx/jq --rawfile t ok.csv 'include "salesforce";
+#     {status: 200, body: ($t | split("\n") | map(select(. != "") | split(","))),
+#      carry: {step: "failed", processed: 1, failed: 0, ok: {C1: "003A"}}, records: [{key: "C1", op: "upsert", row: {}}]}
+#     | .body = [["sf__Id", "sf__Error", "Warehouse_Id__c"]]
+#     | salesforce_bulk_status({version: "v62.0", external_id: "Warehouse_Id__c"})'
+
+# The job's operation for an rx op: an insert is an upsert by external id
+# too (a repeat after a lost reply must not duplicate).
+def _sfb_operation: if .op == "delete" then "delete" elif .op == "update" then "update" else "upsert" end;
+
+# POST jobs/ingest: a CSV job for the batch's op.
+def salesforce_bulk_create_body($vars):
+  _sfb_operation as $o
+  | {object: $vars.sobject, contentType: "CSV", operation: $o, lineEnding: "LF"}
+    + (if $o == "upsert" then {externalIdFieldName: $vars.external_id} else {} end);
+
+# The job a create's reply names (its id, 750...), else null.
+def salesforce_bulk_job_id:
+  if (.status == 200 or .status == 201) and (.body | type) == "object" and (.body.id | type) == "string" and .body.id != ""
+  then .body.id else null end;
+
+# A number as plain decimal text: jq prints 1e-07 and 1e+17, which an
+# integer or currency field may not read.  (A number beyond a double's
+# exact range already arrives as a string and is written as it is.)
+def _sfb_decimal:
+  tostring as $s
+  | if ($s | test("e")) | not then $s
+    else ($s | capture("^(?<sign>-?)(?<int>[0-9]+)(\\.(?<frac>[0-9]+))?e(?<exp>[-+]?[0-9]+)$")) as $m
+      | ($m.int + ($m.frac // "")) as $digits
+      | (($m.exp | tonumber) + ($m.int | length)) as $point
+      | def zeros($n): [range(0; $n) | "0"] | join("");
+        $m.sign
+        + (if $point <= 0 then "0." + zeros(-$point) + $digits
+           elif $point >= ($digits | length) then $digits + zeros($point - ($digits | length))
+           else $digits[0:$point] + "." + $digits[$point:] end)
+    end;
+
+# One CSV field from a row's member: missing (the row has no such member)
+# an empty field, which Bulk API 2.0 leaves as it is; null, and the empty
+# string, "#N/A", its "set to null"; a number in plain decimal, a boolean
+# true/false, an object or array as its JSON; a string as it is.
+def _sfb_field($row; $col):
+  if ($row | has($col)) | not then null
+  else $row[$col] as $v
+    | if $v == null or $v == "" then "#N/A"
+      elif ($v | type) == "number" then $v | _sfb_decimal
+      elif ($v | type) == "boolean" then $v | tostring
+      elif ($v | type) == "string" then $v
+      else $v | tojson end
+  end;
+
+# The columns a record of the op writes, and its row of values:
+#   upsert: the external id (the row's, else the sync key), the row's
+#           members but Id;
+#   update: Id (the destination id), the row's members but Id and the
+#           external id;
+#   delete: Id alone.
+def _sfb_row($vars):
+  if .op == "delete" then {Id: (.id | tostring)}
+  elif .op == "update" then {Id: (.id | tostring)} + ((.row // {}) | delpaths([["Id"], ["id"], [$vars.external_id]]))
+  else ((.row // {}) | delpaths([["Id"], ["id"]])) + {($vars.external_id): salesforce_external_id($vars)}
+  end;
+
+# PUT jobs/ingest/{job}/batches: the CSV.  The header is the union of the
+# records' columns, the match column first, the others sorted (the same
+# batch always gives the same file); a record without one of them leaves
+# that field empty, untouched.  Each line is @csv of strings (quoted,
+# quotes doubled; a missing field unquoted empty), lines end with LF.
+def salesforce_bulk_csv($vars):
+  [.records[] | _sfb_row($vars)] as $rows
+  | (if .op == "delete" or .op == "update" then "Id" else $vars.external_id end) as $match
+  | ([$match] + ([$rows[] | keys_unsorted[] | select(. != $match)] | unique)) as $cols
+  | ([$cols | @csv] + [$rows[] as $r | [$cols[] as $c | _sfb_field($r; $c)] | @csv]) | join("\n") + "\n";
+
+# The upload's answer: 201 (no body) takes the records into the job,
+# which the first poll then closes.
+def salesforce_bulk_upload_response:
+  if .status == 201 or .status == 200 then {action: "ack"} else salesforce_request_error end;
+
+# The first poll (PATCH jobs/ingest/{job}): processing starts only then.
+def salesforce_bulk_close_body: {state: "UploadComplete"};
+
+# A results CSV as objects: {column: value} per row after the header.
+def _sfb_table:
+  if (.body | type) == "array" and (.body | length) >= 1 and ([.body[] | type == "array"] | all) then
+    .body[0] as $h | [.body[1:][] | [$h, .] | transpose | map({key: .[0], value: (.[1] // "")}) | from_entries]
+  elif .body == null or .body == "" then []
+  else null end;
+
+# A results table whose rows have the columns named (an empty one has).
+def _sfb_has($t; $cols): $t != null and ($t | all(.[]; . as $r | $cols | all(.[]; . as $c | $r | has($c))));
+
+# The match value of a record: its external id (upsert) or its Id.
+def _sfb_match($vars): if .op == "delete" or .op == "update" then (.id | tostring) else salesforce_external_id($vars) end;
+
+# The job's polls, told apart by what the last one carried:
+#   null       the close (PATCH) answered: read the job next;
+#   "state"    the job: Open, UploadComplete, InProgress wait; JobComplete
+#              reads successfulResults/ next (carrying the job's counts);
+#              Failed or Aborted rejects every record with errorMessage;
+#   "ok"       successfulResults/ read: their ids kept (by match value),
+#              failedResults/ next;
+#   "failed"   failedResults/ read: one result per record (a delete
+#              whose record was already deleted, ENTITY_IS_DELETED, is
+#              acked: it is gone, as asked).
+def salesforce_bulk_status($vars):
+  "/services/data/\($vars.version)/jobs/ingest/\(.job)" as $job
+  | (.carry // {}) as $c
+  | (if (.records[0].op // "") as $o | $o == "delete" or $o == "update" then "Id" else $vars.external_id end) as $col
+  | if .status != 200 then salesforce_request_error
+    elif .carry == null then {action: "wait", next: $job, carry: {step: "state"}}
+    elif $c.step == "state" then
+      (.body | if type == "object" then . else {} end) as $j
+      | if $j.state == "Open" or $j.state == "UploadComplete" or $j.state == "InProgress" then {action: "wait"}
+        elif $j.state == "JobComplete" then
+          {action: "wait", wait: 0, next: "\($job)/successfulResults/",
+           carry: {step: "ok", processed: ($j.numberRecordsProcessed // null), failed: ($j.numberRecordsFailed // null)}}
+        elif $j.state == "Failed" or $j.state == "Aborted" then
+          {action: "reject", message: "the job \(.job) ended \($j.state): \($j.errorMessage // "no errorMessage given")"}
+        else {action: "reject", message: "a job state rx-push does not know: \($j.state // "none")"}
+        end
+    elif $c.step == "ok" then
+      _sfb_table as $t
+      | if _sfb_has($t; [$col, "sf__Id"]) | not then
+          {action: "reject", message: "the job's successfulResults are not a CSV with sf__Id and \($col)"}
+        else {action: "wait", wait: 0, next: "\($job)/failedResults/",
+              carry: ($c + {step: "failed", n: ($t | length),
+                            ok: (reduce $t[] as $r ({}; .[$r[$col] // ""] += [$r.sf__Id]))})}
+        end
+    elif $c.step == "failed" then
+      _sfb_table as $t
+      | if _sfb_has($t; [$col, "sf__Error"]) | not then
+          {action: "reject", message: "the job's failedResults are not a CSV with sf__Error and \($col)"}
+        elif $c.processed != null and $c.failed != null and ($c.n + ($t | length) != $c.processed or ($t | length) != $c.failed) then
+          {action: "reject", message: "the job's results do not add up: \($c.n) successful and \($t | length) failed rows, but the job says \($c.processed) processed, \($c.failed) failed"}
+        else
+          (reduce $t[] as $r ({}; .[$r[$col] // ""] += [$r.sf__Error])) as $bad
+          | ([.records[] | _sfb_match($vars)] | group_by(.) | map(select(length > 1) | .[0])) as $twice
+          | [.records[] | _sfb_match($vars) as $m
+             | if ($twice | index([$m])) != null then {ok: false, message: "two records of the job have \($col) \($m | tojson): their results cannot be told apart"}
+               elif ($c.ok[$m] // [] | length) == 1 and $bad[$m] == null then {ok: true, id: $c.ok[$m][0]}
+               elif $bad[$m] != null and $c.ok[$m] == null then
+                 # a record already deleted (in the recycle bin) is gone, as asked
+                 if .op == "delete" and ($bad[$m] | all(startswith("ENTITY_IS_DELETED"))) then {ok: true}
+                 else {ok: false, message: ($bad[$m] | join("; "))} end
+               else {ok: false, message: "the record is not in the job's results (\($col) \($m | tojson)): not taken for applied"} end]
+        end
+    else {action: "reject", message: "a job step rx-push does not know"}
+    end;
