@@ -144,14 +144,15 @@ def _sfb_decimal:
            else $digits[0:$point] + "." + $digits[$point:] end)
     end;
 
-# One CSV field from a row's member: missing (the row has no such member)
-# an empty field, which Bulk API 2.0 leaves as it is; null, and the empty
-# string, "#N/A", its "set to null"; a number in plain decimal, a boolean
-# true/false, an object or array as its JSON; a string as it is.
+# One CSV field's value from a row's member: missing (the row has no such
+# member) null, an empty field, which Bulk API 2.0 leaves as it is; null,
+# and the empty string, {null: true}, written #N/A, its "set to null"; a
+# number in plain decimal, a boolean true/false, an object or array as
+# its JSON; a string as it is.
 def _sfb_field($row; $col):
   if ($row | has($col)) | not then null
   else $row[$col] as $v
-    | if $v == null or $v == "" then "#N/A"
+    | if $v == null or $v == "" then {null: true}
       elif ($v | type) == "number" then $v | _sfb_decimal
       elif ($v | type) == "boolean" then $v | tostring
       elif ($v | type) == "string" then $v
@@ -173,13 +174,15 @@ def _sfb_row($vars):
 # PUT jobs/ingest/{job}/batches: the CSV.  The header is the union of the
 # records' columns, the match column first, the others sorted (the same
 # batch always gives the same file); a record without one of them leaves
-# that field empty, untouched.  Each line is @csv of strings (quoted,
-# quotes doubled; a missing field unquoted empty), lines end with LF.
+# that field empty, untouched.  A value is quoted by @csv (quotes
+# doubled), a missing one is empty and #N/A is bare, as Salesforce's
+# pages write them; lines end with LF.
+def _sfb_line: map(if . == null then "" elif type == "object" then "#N/A" else [.] | @csv end) | join(",");
 def salesforce_bulk_csv($vars):
   [.records[] | _sfb_row($vars)] as $rows
   | (if .op == "delete" or .op == "update" then "Id" else $vars.external_id end) as $match
   | ([$match] + ([$rows[] | keys_unsorted[] | select(. != $match)] | unique)) as $cols
-  | ([$cols | @csv] + [$rows[] as $r | [$cols[] as $c | _sfb_field($r; $c)] | @csv]) | join("\n") + "\n";
+  | ([$cols | @csv] + [$rows[] as $r | [$cols[] as $c | _sfb_field($r; $c)] | _sfb_line]) | join("\n") + "\n";
 
 # The upload's answer: 201 (no body) takes the records into the job,
 # which the first poll then closes.
