@@ -106,12 +106,10 @@ def salesforce_lookup_ids($vars):
 # Every record must be in exactly one of the two: one in neither, or
 # counts that disagree with the job's, is never taken for success.
 #
-#   printf 'sf__Id,sf__Created,Warehouse_Id__c\n003A,true,C1\n' >ok.csv   # then, as rx-push would give it:
-#   jq -nc -L share/rx/jq --rawfile t ok.csv 'include "salesforce";
-#     {status: 200, body: ($t | split("\n") | map(select(. != "") | split(","))),
-#      carry: {step: "failed", processed: 1, failed: 0, ok: {C1: "003A"}}, records: [{key: "C1", op: "upsert", row: {}}]}
-#     | .body = [["sf__Id", "sf__Error", "Warehouse_Id__c"]]
-#     | salesforce_bulk_status({version: "v62.0", external_id: "Warehouse_Id__c"})'
+#   echo '{"status":200,"body":[["sf__Id","sf__Error","Warehouse_Id__c"]],"job":"750x",
+#          "carry":{"step":"failed","processed":1,"failed":0,"n":1,"ok":{"C1":["003A"]}},
+#          "records":[{"key":"C1","op":"upsert","row":{}}]}' |
+#   jq -c -L share/rx/jq 'include "salesforce"; salesforce_bulk_status({version: "v62.0", external_id: "Warehouse_Id__c"})'
 
 # The job's operation for an rx op: an insert is an upsert by external id
 # too (a repeat after a lost reply must not duplicate).
@@ -133,7 +131,7 @@ def salesforce_bulk_job_id:
 # exact range already arrives as a string and is written as it is.)
 def _sfb_decimal:
   tostring as $s
-  | if ($s | test("e")) | not then $s
+  | if ($s | contains("e")) | not then $s
     else ($s | capture("^(?<sign>-?)(?<int>[0-9]+)(\\.(?<frac>[0-9]+))?e(?<exp>[-+]?[0-9]+)$")) as $m
       | ($m.int + ($m.frac // "")) as $digits
       | (($m.exp | tonumber) + ($m.int | length)) as $point
@@ -192,15 +190,19 @@ def salesforce_bulk_upload_response:
 # The first poll (PATCH jobs/ingest/{job}): processing starts only then.
 def salesforce_bulk_close_body: {state: "UploadComplete"};
 
-# A results CSV as objects: {column: value} per row after the header.
-def _sfb_table:
-  if (.body | type) == "array" and (.body | length) >= 1 and ([.body[] | type == "array"] | all) then
-    .body[0] as $h | [.body[1:][] | [$h, .] | transpose | map({key: .[0], value: (.[1] // "")}) | from_entries]
-  elif .body == null or .body == "" then []
+# A results CSV (rows, the header first) indexed by one column: {value of
+# $key: [values of $val, one a row]}; {} for an empty reply; null when it
+# is not a CSV with both columns.  (Column positions are read from the
+# header once; the reduce sets each member directly, binding nothing in
+# its update: jq 1.6 then copies the whole object every row.)
+def _sfb_index($key; $val):
+  if .body == null or .body == "" then {}
+  elif (.body | type) == "array" and (.body | length) >= 1 and (.body[0] | type) == "array" then
+    .body as $b | ($b[0] | index($key)) as $ki | ($b[0] | index($val)) as $vi
+    | if $ki == null or $vi == null then null
+      else reduce ($b[1:][] | [.[$ki] // "", .[$vi] // ""]) as [$k, $v] ({}; .[$k] = ((.[$k] // []) + [$v]))
+      end
   else null end;
-
-# A results table whose rows have the columns named (an empty one has).
-def _sfb_has($t; $cols): $t != null and ($t | all(.[]; . as $r | $cols | all(.[]; . as $c | $r | has($c))));
 
 # The match value of a record: its external id (upsert) or its Id.
 def _sfb_match($vars): if .op == "delete" or .op == "update" then (.id | tostring) else salesforce_external_id($vars) end;
@@ -232,22 +234,19 @@ def salesforce_bulk_status($vars):
         else {action: "reject", message: "a job state rx-push does not know: \($j.state // "none")"}
         end
     elif $c.step == "ok" then
-      _sfb_table as $t
-      | if _sfb_has($t; [$col, "sf__Id"]) | not then
-          {action: "reject", message: "the job's successfulResults are not a CSV with sf__Id and \($col)"}
+      _sfb_index($col; "sf__Id") as $ok
+      | if $ok == null then {action: "reject", message: "the job's successfulResults are not a CSV with sf__Id and \($col)"}
         else {action: "wait", wait: 0, next: "\($job)/failedResults/",
-              carry: ($c + {step: "failed", n: ($t | length),
-                            ok: (reduce $t[] as $r ({}; .[$r[$col] // ""] += [$r.sf__Id]))})}
+              carry: ($c + {step: "failed", n: ([$ok[] | length] | add // 0), ok: $ok})}
         end
     elif $c.step == "failed" then
-      _sfb_table as $t
-      | if _sfb_has($t; [$col, "sf__Error"]) | not then
-          {action: "reject", message: "the job's failedResults are not a CSV with sf__Error and \($col)"}
-        elif $c.processed != null and $c.failed != null and ($c.n + ($t | length) != $c.processed or ($t | length) != $c.failed) then
-          {action: "reject", message: "the job's results do not add up: \($c.n) successful and \($t | length) failed rows, but the job says \($c.processed) processed, \($c.failed) failed"}
+      _sfb_index($col; "sf__Error") as $bad
+      | ([$bad[]? | length] | add // 0) as $nbad
+      | if $bad == null then {action: "reject", message: "the job's failedResults are not a CSV with sf__Error and \($col)"}
+        elif $c.processed != null and $c.failed != null and ($c.n + $nbad != $c.processed or $nbad != $c.failed) then
+          {action: "reject", message: "the job's results do not add up: \($c.n) successful and \($nbad) failed rows, but the job says \($c.processed) processed, \($c.failed) failed"}
         else
-          (reduce $t[] as $r ({}; .[$r[$col] // ""] += [$r.sf__Error])) as $bad
-          | ([.records[] | _sfb_match($vars)] | group_by(.) | map(select(length > 1) | .[0])) as $twice
+          ([.records[] | _sfb_match($vars)] | group_by(.) | map(select(length > 1) | .[0])) as $twice
           | [.records[] | _sfb_match($vars) as $m
              | if ($twice | index([$m])) != null then {ok: false, message: "two records of the job have \($col) \($m | tojson): their results cannot be told apart"}
                elif ($c.ok[$m] // [] | length) == 1 and $bad[$m] == null then {ok: true, id: $c.ok[$m][0]}
