@@ -153,6 +153,20 @@ test_expect_success '--test-connection lists the ingest jobs with the token' '
 	grep "^ok: GET salesforce-bulk answered HTTP 200" out
 '
 
+test_expect_success 'the status program: a record in neither result set, in both, or twice in a job is never acked' '
+	cat >st.json <<-\JSON &&
+	{"status": 200, "job": "750x", "body": [["sf__Id", "sf__Error", "Warehouse_Id__c"], ["", "X:bad", "B"], ["", "X:bad", "D"]],
+	 "carry": {"step": "failed", "n": 3, "ok": {"A": ["003A"], "B": ["003B"], "D": ["003D"]}},
+	 "records": [{"key": "A", "op": "upsert", "row": {}}, {"key": "B", "op": "upsert", "row": {}},
+	             {"key": "C", "op": "upsert", "row": {}},
+	             {"key": "D1", "op": "upsert", "row": {"Warehouse_Id__c": "D"}}, {"key": "D2", "op": "upsert", "row": {"Warehouse_Id__c": "D"}}]}
+	JSON
+	jq -c -L "$RX_TOP/share/rx/jq" "include \"salesforce\"; salesforce_bulk_status({version: \"v62.0\", external_id: \"Warehouse_Id__c\"}) | map(.ok)" st.json >got &&
+	echo "[true,false,false,false,false]" >expect && test_cmp expect got &&
+	jq ".body = \"sf__Id,oops\"" st.json | jq -c -L "$RX_TOP/share/rx/jq" "include \"salesforce\"; salesforce_bulk_status({version: \"v62.0\", external_id: \"Warehouse_Id__c\"}) | .action" >got &&
+	echo "\"reject\"" >expect && test_cmp expect got
+'
+
 test_expect_success 'the commands on the page sync the example model into the fake' '
 	FAKE_SCRIPT=$RX_TESTS/fake/crm.py fake_start try -- --vendor salesforce --token 00D... &&
 	SALESFORCE_URL=$(fake_url try) crm_try salesforce-bulk >out 2>err || { cat err; false; } &&

@@ -254,7 +254,9 @@ def salesforce_bulk_status($vars):
                  # a record already deleted (in the recycle bin) is gone, as asked
                  if .op == "delete" and ($bad[$m] | all(startswith("ENTITY_IS_DELETED"))) then {ok: true}
                  else {ok: false, message: ($bad[$m] | join("; "))} end
-               else {ok: false, message: "the record is not in the job's results (\($col) \($m | tojson)): not taken for applied"} end]
+               elif $bad[$m] == null and $c.ok[$m] == null then
+                 {ok: false, message: "the record is not in the job's results (\($col) \($m | tojson)): not taken for applied"}
+               else {ok: false, message: "the job's results name the record more than once (\($col) \($m | tojson)): not taken for applied"} end]
         end
     else {action: "reject", message: "a job step rx-push does not know"}
     end;
