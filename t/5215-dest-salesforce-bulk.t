@@ -140,6 +140,17 @@ test_expect_success 'every reply carries Sforce-Limit-Info' '
 	test_grep "^Sforce-Limit-Info: api-usage=[0-9]*/100000" hdr
 '
 
+test_expect_success 'a session that expires mid-job (401 on a read) is refreshed, and the same job is read on' '
+	FAKE_SCRIPT=$RX_TESTS/fake/crm.py fake_start oauth -- --vendor salesforce --refresh-token 5Aep-refresh --token-uses 4 --log oauth.log &&
+	for i in 1 2; do change upsert R$i "{\"LastName\":\"R$i\"}"; done | rx-batch --size 2 >in &&
+	(unset SALESFORCE_TOKEN; SALESFORCE_CLIENT_ID=3MVG-id SALESFORCE_CLIENT_SECRET=cs SALESFORCE_REFRESH_TOKEN=5Aep-refresh \
+		rx-push --profile ./sfb.json --url "$(fake_url oauth)" <in >acks 2>err) &&
+	test "$(wc -l <acks)" = 2 &&
+	test "$(fake_count oauth tokens_issued)" -ge 2 &&
+	test "$(fake_count oauth jobs)" = 1 &&
+	! grep -q "5Aep-refresh\|00Dfake" acks err
+'
+
 test_expect_success 'a refused session (401 INVALID_SESSION_ID): exit 1, its message, the token in no output' '
 	change upsert A1 "{\"LastName\":\"A\"}" >in &&
 	{ SALESFORCE_TOKEN=00Dwrong-secret push sf <in; test $? = 1; } &&
