@@ -193,14 +193,17 @@ def salesforce_bulk_close_body: {state: "UploadComplete"};
 # A results CSV (rows, the header first) indexed by one column: {value of
 # $key: [values of $val, one a row]}; {} for an empty reply; null when it
 # is not a CSV with both columns.  (Column positions are read from the
-# header once; the reduce sets each member directly, binding nothing in
-# its update: jq 1.6 then copies the whole object every row.)
+# header once (not with index/1, whose array form libjq 1.6 leaks); the
+# reduce sets each member directly, binding nothing in
+# its update: jq 1.6 then copies the whole object every row; and no
+# destructuring, which libjq 1.6 leaks.)
+def _sfb_pos($name): first(range(0; length) as $i | select(.[$i] == $name) | $i) // null;
 def _sfb_index($key; $val):
   if .body == null or .body == "" then {}
   elif (.body | type) == "array" and (.body | length) >= 1 and (.body[0] | type) == "array" then
-    .body as $b | ($b[0] | index($key)) as $ki | ($b[0] | index($val)) as $vi
+    .body as $b | ($b[0] | _sfb_pos($key)) as $ki | ($b[0] | _sfb_pos($val)) as $vi
     | if $ki == null or $vi == null then null
-      else reduce ($b[1:][] | [.[$ki] // "", .[$vi] // ""]) as [$k, $v] ({}; .[$k] = ((.[$k] // []) + [$v]))
+      else reduce ($b[1:][] | [.[$ki] // "", .[$vi] // ""]) as $p ({}; .[$p[0]] = ((.[$p[0]] // []) + [$p[1]]))
       end
   else null end;
 
@@ -246,9 +249,9 @@ def salesforce_bulk_status($vars):
         elif $c.processed != null and $c.failed != null and ($c.n + $nbad != $c.processed or $nbad != $c.failed) then
           {action: "reject", message: "the job's results do not add up: \($c.n) successful and \($nbad) failed rows, but the job says \($c.processed) processed, \($c.failed) failed"}
         else
-          ([.records[] | _sfb_match($vars)] | group_by(.) | map(select(length > 1) | .[0])) as $twice
+          ([.records[] | _sfb_match($vars)] | group_by(.) | map(select(length > 1) | {(.[0]): true}) | add // {}) as $twice
           | [.records[] | _sfb_match($vars) as $m
-             | if ($twice | index([$m])) != null then {ok: false, message: "two records of the job have \($col) \($m | tojson): their results cannot be told apart"}
+             | if $twice[$m] then {ok: false, message: "two records of the job have \($col) \($m | tojson): their results cannot be told apart"}
                elif ($c.ok[$m] // [] | length) == 1 and $bad[$m] == null then {ok: true, id: $c.ok[$m][0]}
                elif $bad[$m] != null and $c.ok[$m] == null then
                  # a record already deleted (in the recycle bin) is gone, as asked
