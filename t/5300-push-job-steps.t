@@ -112,4 +112,54 @@ test_expect_success '--check-profile: a path naming {job} with no job made first
 	rx-push --profile ./made.json --check-profile >out2; test $? = 0
 '
 
+test_expect_success 'a job polled with PATCH (a state change), and a next that is a PATCH or a PUT with a body' '
+	: >srv.log &&
+	jq ".ops.upsert.job.poll = {method: \"PATCH\", path: \"/jobs/{job}\", body: \"{state: \\\"UploadComplete\\\"}\"} |
+	    .ops.upsert.job.status = \"if .carry == null then {action: \\\"wait\\\", next: {method: \\\"PATCH\\\", path: (\\\"/jobs/\\\" + .job + \\\"/x\\\"), body: {n: 1}}, carry: 1, wait: 0} elif .carry == 1 then {action: \\\"wait\\\", next: {method: \\\"PUT\\\", path: (\\\"/jobs/\\\" + .job + \\\"/y\\\")}, carry: 2, wait: 0} else {action: \\\"ack\\\"} end\"" made.json >patch.json &&
+	rx-push --profile ./patch.json --url "$(fake_url srv)" <in >acks 2>err; test $? = 3 &&
+	jq -r .key acks | sort | tr "\n" " " >got && test "$(cat got)" = "A C " &&
+	jq -r "[.method, .path, .body] | @tsv" srv.log | tail -n 3 >got &&
+	printf "PATCH\t/jobs/J7\t{\"state\":\"UploadComplete\"}\nPATCH\t/jobs/J7/x\t{\"n\":1}\nPUT\t/jobs/J7/y\t\n" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'ops.OP.content_type: the op'"'"'s body goes with its own Content-Type, the create with the profile'"'"'s' '
+	: >srv.log &&
+	jq ".ops.upsert.content_type = \"text/csv\" | .ops.upsert.body = \"[.records[].key] | join(\\\"\\\\n\\\")\"" made.json >ct.json &&
+	rx-push --profile ./ct.json --url "$(fake_url srv)" <in >acks 2>err; test $? = 3 &&
+	jq -r "[.method, .path, .headers[\"Content-Type\"]] | @tsv" srv.log | head -n 2 >got &&
+	printf "POST\t/jobs:create\tapplication/json\nPOST\t/jobs/J7:add\ttext/csv\n" >expect &&
+	test_cmp expect got &&
+	sed -n 2p srv.log | jq -r .body >body && printf "A\nB\nC\n" >expect && test_cmp expect body
+'
+
+printf 'id,name\r\n1,"a, ""b"""\r\n2,"x\ny"\r\n3,\r\n' >ok.csv
+printf 'id,name\n1,"never closed\n' >bad.csv
+reply_start csv -- --header "Content-Type: text/csv; charset=UTF-8" --body-file ok.csv || exit 1
+reply_start badcsv -- --header "Content-Type: text/csv" --body-file bad.csv || exit 1
+reply_start notcsv -- --header "Content-Type: text/plain" --body-file ok.csv || exit 1
+cat >csv2.json <<'EOF2'
+{"ops": {"upsert": {"path": "/w", "body": "{}",
+  "response": "{action: \"reject\", message: \"\\(.body | type): \\(.body | tojson)\"}"}}}
+EOF2
+
+test_expect_success 'a text/csv reply reaches the programs as rows of strings, the header first (libcsv, RFC 4180)' '
+	{ rx-push --profile ./csv2.json --url "$(fake_url csv)" <in >acks 2>err; test $? = 3; } &&
+	test_must_be_empty acks &&
+	grep "^{" err | head -n 1 | jq -r .error.message >got &&
+	printf "%s\n" "HTTP 200: array: [[\"id\",\"name\"],[\"1\",\"a, \\\"b\\\"\"],[\"2\",\"x\\ny\"],[\"3\",\"\"]]" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a CSV that does not parse, or a reply that is not text/csv, stays a string' '
+	{ rx-push --profile ./csv2.json --url "$(fake_url badcsv)" <in >acks 2>err; test $? = 3; } &&
+	grep "^{" err | head -n 1 | jq -r .error.message >got &&
+	printf "%s\n" "HTTP 200: string: \"id,name\\n1,\\\"never closed\\n\"" >expect &&
+	test_cmp expect got &&
+	{ rx-push --profile ./csv2.json --url "$(fake_url notcsv)" <in >acks 2>err; test $? = 3; } &&
+	grep "^{" err | head -n 1 | jq -r .error.message | cut -c1-30 >got &&
+	printf "%s\n" "HTTP 200: string: \"id,name\\r\\n" >expect &&
+	test_cmp expect got
+'
+
 test_done

@@ -200,7 +200,7 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 			add_body_query(url, &r->body);
 	}
 	rx_push_auth_apply(&c->auth, h, url, c->dry_run, shown);
-	add_header(h, shown, "Content-Type", p->content_type);
+	add_header(h, shown, "Content-Type", op->content_type ? op->content_type : p->content_type);
 	add_headers(h, shown, p->headers);
 	add_headers(h, shown, op->headers);
 	if (p->idem_header != NULL) {
@@ -555,13 +555,11 @@ static void settle(engine *e, request *r, CURLcode cc)
 												 : NULL;
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
 	if (prog != NULL) {
-		jv in = jv_object(), out, body;
+		jv in = jv_object(), out;
 		char err[512];
-		if (r->reply.len == 0 || rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) < 0)
-			body = r->reply.len ? jv_string_sized(r->reply.data, (int)r->reply.len) : jv_null();
 		in = jv_object_set(in, jv_string("status"), jv_number((double)status));
 		in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
-		in = jv_object_set(in, jv_string("body"), body);
+		in = jv_object_set(in, jv_string("body"), rx_push_reply_body(r));
 		/* building the records costs a parse each: only for a program that reads them */
 		/* built once: the body program's, when it read them whole */
 		jv recs = !want_records                                   ? jv_array()
@@ -596,15 +594,18 @@ static void settle(engine *e, request *r, CURLcode cc)
 					next = rx_xstrdup(jv_string_value(nx));
 				} else if (jv_get_kind(nx) == JV_KIND_OBJECT) {
 					/* {path, method, body}: a poll that is a search (Google's
-					 * googleAds:search, a POST) */
+					 * googleAds:search, a POST) or changes the job's state
+					 * (Salesforce's PATCH {"state": "UploadComplete"}) */
 					jv np = jv_object_get(jv_copy(nx), jv_string("path"));
 					jv nm = jv_object_get(jv_copy(nx), jv_string("method"));
 					jv nb = jv_object_get(jv_copy(nx), jv_string("body"));
 					next = rx_xstrdup(jv_get_kind(np) == JV_KIND_STRING ? jv_string_value(np) : "");
-					if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "POST") == 0)
-						next_method = rx_xstrdup("POST");
+					if (jv_get_kind(nm) == JV_KIND_STRING && (strcmp(jv_string_value(nm), "POST") == 0 ||
+										 strcmp(jv_string_value(nm), "PUT") == 0 ||
+										 strcmp(jv_string_value(nm), "PATCH") == 0))
+						next_method = rx_xstrdup(jv_string_value(nm));
 					else if (jv_get_kind(nm) == JV_KIND_STRING && strcmp(jv_string_value(nm), "GET") != 0)
-						next_wrong = "its method is neither GET nor POST";
+						next_wrong = "its method is not GET, POST, PUT or PATCH";
 					else if (jv_get_kind(nm) != JV_KIND_STRING && jv_get_kind(nm) != JV_KIND_INVALID &&
 						 jv_get_kind(nm) != JV_KIND_NULL)
 						next_wrong = "its method is not a string";

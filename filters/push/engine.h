@@ -76,6 +76,10 @@ void rx_push_queue_writes(engine *e, const char *op, push_record **recs, size_t 
 int rx_push_reply_header(const request *r, const char *name, char *out, size_t outlen);
 /* The reply's headers as an object, names lowercased. */
 jv rx_push_reply_headers(const request *r);
+/* The reply's body for a program: a text/csv reply as an array of rows
+ * (arrays of strings, the header first), else its JSON, else its text
+ * (a CSV that does not parse too), null when empty. */
+jv rx_push_reply_body(const request *r);
 /* Seconds to wait the reply asks for (Retry-After, the profile's reset
  * header), or -1. */
 double rx_push_reply_wait(const push_profile *p, const request *r, double now);

@@ -125,15 +125,13 @@ void rx_push_lookup_results(engine *e, request *r, jv results, int status)
 /* The job a reply names (the job.id program of the op `of`), or NULL. */
 static char *job_of_reply(engine *e, request *r, const push_op *of, int status)
 {
-	jv in = jv_object(), out, body;
+	jv in = jv_object(), out;
 	char err[512];
 
 	(void)e;
-	if (r->reply.len == 0 || rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) < 0)
-		body = r->reply.len ? jv_string_sized(r->reply.data, (int)r->reply.len) : jv_null();
 	in = jv_object_set(in, jv_string("status"), jv_number(status));
 	in = jv_object_set(in, jv_string("headers"), rx_push_reply_headers(r));
-	in = jv_object_set(in, jv_string("body"), body);
+	in = jv_object_set(in, jv_string("body"), rx_push_reply_body(r));
 	int rc = rx_jq_run((rx_jq *)&of->job_id, in, &out, 1, err, sizeof err);
 	if (rc != 1)
 		return NULL; /* no job (an error reply): the response program decides */

@@ -414,6 +414,7 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	o->path = get_string(spec, "path", "");
 	o->query = get_member(spec, "query", JV_KIND_OBJECT);
 	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
+	o->content_type = get_string(spec, "content_type", NULL);
 	double max = get_number(spec, "max_records", 0);
 	if (compile(&o->path_program, spec, "path_program", p, &o->has_path_program, NULL, err, errlen) < 0)
 		return -1;
@@ -720,6 +721,7 @@ static void spec_free(push_op *o)
 	free(o->path);
 	jv_free(o->query);
 	jv_free(o->headers);
+	free(o->content_type);
 	if (o->has_body)
 		rx_jq_free(&o->body);
 	if (o->has_path_program)
@@ -1184,7 +1186,8 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 		}
 		rx_buf_put(body, jv_string_value(out), len);
 		jv_free(out);
-	} else if (jv_get_kind(out) == JV_KIND_OBJECT && strncmp(p->content_type, "application/x-www-form-urlencoded", 33) == 0) {
+	} else if (jv_get_kind(out) == JV_KIND_OBJECT && strncmp(op->content_type ? op->content_type : p->content_type,
+												      "application/x-www-form-urlencoded", 33) == 0) {
 		put_form(body, out, op->raw_rows ? &sp : NULL);
 	} else if (op->raw_rows) {
 		rx_jv_put_with(body, out, splice_row, &sp);

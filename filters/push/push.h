@@ -76,6 +76,7 @@ typedef struct push_op {
 	char *path;           /* template: {op}, {key}, {NAME} from "vars" */
 	jv query;             /* object of extra query parameters, or null */
 	jv headers;           /* object of extra headers, or null */
+	char *content_type;   /* of this op's body, or NULL: the profile's */
 	rx_jq body;           /* body program, when has_body */
 	int has_body;
 	rx_jq path_program;   /* a program computing the path (one record a request), */

@@ -6,6 +6,7 @@
  */
 #include "engine.h"
 
+#include <csv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,77 @@ int rx_push_permanent(CURLcode cc)
 	default:
 		return 0;
 	}
+}
+
+/* A CSV reply, parsed: rows of fields, built as libcsv reads them. */
+typedef struct csv_rows {
+	jv rows, row;
+} csv_rows;
+
+static void csv_rows_field(void *s, size_t len, void *arg)
+{
+	csv_rows *c = arg;
+
+	c->row = jv_array_append(c->row, jv_string_sized(s ? s : "", (int)len));
+}
+
+static void csv_rows_end(int ch, void *arg)
+{
+	csv_rows *c = arg;
+
+	(void)ch;
+	c->rows = jv_array_append(c->rows, c->row);
+	c->row = jv_array();
+}
+
+static int csv_keep_spaces(unsigned char ch)
+{
+	(void)ch;
+	return 0; /* a field's spaces are its own */
+}
+
+/* RFC 4180 by libcsv, strictly (a stray quote is an error); a reply too
+ * large to keep whole (truncated) is not parsed: half a table would
+ * miss records. */
+static int parse_csv(const request *r, jv *out)
+{
+	struct csv_parser p;
+	csv_rows c = {jv_array(), jv_array()};
+	const char *s = r->reply.data;
+	size_t n = r->reply.len;
+	int rc = 0;
+
+	if (r->reply_truncated || csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		return -1;
+	csv_set_space_func(&p, csv_keep_spaces);
+	if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3, n -= 3; /* a UTF-8 byte order mark */
+	if (csv_parse(&p, s, n, csv_rows_field, csv_rows_end, &c) != n ||
+	    csv_fini(&p, csv_rows_field, csv_rows_end, &c) != 0)
+		rc = -1;
+	csv_free(&p);
+	jv_free(c.row);
+	if (rc < 0) {
+		jv_free(c.rows);
+		return -1;
+	}
+	*out = c.rows;
+	return 0;
+}
+
+jv rx_push_reply_body(const request *r)
+{
+	jv body;
+	char err[128], type[128];
+
+	if (r->reply.len == 0)
+		return jv_null();
+	if (rx_push_reply_header(r, "content-type", type, sizeof type) && strncasecmp(type, "text/csv", 8) == 0 &&
+	    (type[8] == '\0' || type[8] == ';' || type[8] == ' ') && parse_csv(r, &body) == 0)
+		return body;
+	if (rx_jv_parse(r->reply.data, r->reply.len, &body, err, sizeof err) == 0)
+		return body;
+	return jv_string_sized(r->reply.data, (int)r->reply.len);
 }
 
 /* One line of what the destination said, for a message: its "message"

@@ -41,6 +41,9 @@ Vendors (--vendor)
               /services/oauth2/token (grant refresh_token, --refresh-token)
               issues tokens.  --lock-first K: the first K records written fail
               with UNABLE_TO_LOCK_ROW (retryable).
+              Bulk API 2.0 ingest jobs under /jobs/ingest (class Bulk below):
+              nothing applied until the job is closed (UploadComplete) and
+              read; results as CSV in shuffled order.
   pipedrive   Persons API v2 (destinations-2.md 19), one record a request:
               POST /api/v2/persons, PATCH and DELETE /api/v2/persons/ID,
               GET /api/v2/persons/search?term=E&fields=email&exact_match=true;
@@ -70,14 +73,19 @@ Switches
   --quota N          salesforce: the API request allocation (403 past it)
   --lock-first K     salesforce: the first K records written are locked
   --fail-first K     the first K requests get a 503
-  --log FILE         append each request {"method","path","body"}
+  --bulk-fail K      salesforce: the first K ingest jobs end Failed
+  --bulk-drop K      salesforce: the first K jobs' successfulResults miss a row
+  --log FILE         append each request {"method","path","content_type","body"}
   --sink             keep nothing (a loopback sink for make bench)
 """
 import argparse
+import csv
 import email.utils
+import io
 import json
 import math
 import os
+import random
 import re
 import signal
 import socket
@@ -276,6 +284,8 @@ class Salesforce:
             return self.query(req.q("q") or "")
         if req.method == "GET" and re.match(r"^/sobjects/\w+$", rest):
             return Reply(200, {"objectDescribe": {"name": rest.split("/")[2], "createable": True}})
+        if rest == "/jobs/ingest" or rest.startswith("/jobs/ingest/"):
+            return BULK.handle(req, rest, m.group(1))
         m2 = re.match(r"^/composite/sobjects/(\w+)/(\w+)$", rest)
         if req.method == "PATCH" and m2:
             return self.upsert(m2.group(1), m2.group(2), req.json)
@@ -384,6 +394,179 @@ class Salesforce:
         recs = [{"attributes": {"type": m.group(2), "url": "/services/data/v62.0/sobjects/%s/%s" % (m.group(2), r["id"])},
                  "Id": r["id"], field: k} for k, r in STATE["records"].items() if k.lower() in want]
         return Reply(200, {"totalSize": len(recs), "done": True, "records": recs})
+
+
+# Salesforce Bulk API 2.0 ingest jobs (destinations.md 2, "Bulk API 2.0") -------
+
+class Bulk:
+    """Ingest jobs: POST /jobs/ingest {object, contentType: CSV, operation,
+    externalIdFieldName, lineEnding: LF} -> 200 the job (state Open); PUT
+    /jobs/ingest/ID/batches (text/csv, LF) -> 201, nothing applied; PATCH
+    /jobs/ingest/ID {"state": "UploadComplete"} -> 200; GET /jobs/ingest/ID:
+    each read moves the job on (UploadComplete -> InProgress -> JobComplete,
+    applied then, numberRecordsProcessed/Failed); GET .../successfulResults/
+    (sf__Id, sf__Created + the columns) and .../failedResults/ (sf__Id,
+    sf__Error + the columns), CSV, rows shuffled.  A field "#N/A" sets null,
+    an empty one leaves the field as it is; a new record without LastName
+    fails REQUIRED_FIELD_MISSING.  --bulk-fail K: the first K jobs end
+    Failed (errorMessage); --bulk-drop K: the first K jobs' successfulResults
+    miss a row."""
+
+    def __init__(self):
+        self.jobs, self.seq = {}, 0
+
+    def info(self, j):
+        return {"id": j["id"], "operation": j["operation"], "object": j["object"], "state": j["state"],
+                "externalIdFieldName": j.get("externalIdFieldName"), "contentType": "CSV", "lineEnding": "LF",
+                "apiVersion": float(j["version"]), "jobType": "V2Ingest",
+                "contentUrl": "services/data/v%s/jobs/ingest/%s/batches" % (j["version"], j["id"]),
+                "numberRecordsProcessed": j["processed"], "numberRecordsFailed": j["failed"],
+                **({"errorMessage": j["error"]} if j.get("error") else {})}
+
+    def handle(self, req, rest, version):
+        parts = rest.split("/")[3:]  # after /jobs/ingest
+        if not parts:
+            if req.method == "GET":
+                return Reply(200, {"done": True, "records": [self.info(j) for j in self.jobs.values()]})
+            if req.method == "POST":
+                return self.create(req, version)
+        j = self.jobs.get(parts[0])
+        if j is None:
+            raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+        tail = "/".join(parts[1:])
+        if req.method == "PUT" and tail == "batches":
+            return self.upload(req, j)
+        if req.method == "PATCH" and tail == "":
+            return self.close(req, j)
+        if req.method == "GET" and tail == "":
+            STATE["polls"] = STATE.get("polls", 0) + 1
+            self.advance(j)
+            return Reply(200, self.info(j))
+        if req.method == "GET" and tail in ("successfulResults/", "failedResults/", "successfulResults", "failedResults"):
+            if j["state"] != "JobComplete":
+                raise sf_error(400, "INVALIDJOBSTATE", "job is not complete: %s" % j["state"])
+            return self.results(j, tail.startswith("successful"))
+        raise sf_error(404, "NOT_FOUND", "no such resource: %s %s" % (req.method, rest))
+
+    def create(self, req, version):
+        b = req.json
+        if not isinstance(b, dict) or b.get("contentType") != "CSV" or not b.get("object"):
+            raise sf_error(400, "INVALIDJOB", "a job needs object and contentType CSV")
+        op = b.get("operation")
+        if op not in ("insert", "upsert", "update", "delete"):
+            raise sf_error(400, "INVALIDJOB", "unknown operation: %s" % op)
+        if op == "upsert" and not b.get("externalIdFieldName"):
+            raise sf_error(400, "INVALIDJOB", "an upsert needs externalIdFieldName")
+        if b.get("lineEnding", "LF") != "LF":
+            violation("a job whose lineEnding is not LF")
+        self.seq += 1
+        jid = "750%015d" % self.seq
+        self.jobs[jid] = {"id": jid, "operation": op, "object": b["object"], "version": version,
+                          "externalIdFieldName": b.get("externalIdFieldName"), "state": "Open", "csv": None,
+                          "processed": 0, "failed": 0, "ok": [], "bad": [], "header": None, "n": self.seq}
+        STATE["jobs"] = self.seq
+        return Reply(200, self.info(self.jobs[jid]))
+
+    def upload(self, req, j):
+        if not req.headers.get("content-type", "").startswith("text/csv"):
+            raise sf_error(400, "INVALIDCONTENT", "the batch's Content-Type is not text/csv")
+        if j["state"] != "Open":
+            raise sf_error(409, "INVALIDJOBSTATE", "the job is %s: data can be added to an Open job only" % j["state"])
+        if b"\r\n" in req.raw:
+            violation("a CSV with CRLF in an LF job")
+        j["csv"] = (j["csv"] or b"") + req.raw
+        return Reply(201, None)
+
+    def close(self, req, j):
+        want = (req.json or {}).get("state")
+        if want == "Aborted" and j["state"] in ("Open", "UploadComplete", "InProgress"):
+            j["state"] = "Aborted"
+        elif want == "UploadComplete" and j["state"] == "Open":
+            j["state"] = "UploadComplete"
+        else:
+            raise sf_error(400, "INVALIDJOBSTATE", "cannot move a %s job to %s" % (j["state"], want))
+        return Reply(200, self.info(j))
+
+    def advance(self, j):
+        if j["state"] == "UploadComplete":
+            j["state"] = "InProgress"
+        elif j["state"] == "InProgress":
+            if j["n"] <= OPT.bulk_fail:
+                j["state"], j["error"] = "Failed", "InvalidBatch : Failed to process query: the job was refused"
+                return
+            self.apply(j)
+            j["state"] = "JobComplete"
+
+    def apply(self, j):
+        rows = list(csv.reader(io.StringIO((j["csv"] or b"").decode("utf-8"), newline=""), strict=True))
+        if not rows:
+            j["state"], j["error"] = "Failed", "InvalidBatch : no data"
+            return
+        header, data = rows[0], rows[1:]
+        j["header"] = header
+        for vals in data:
+            if len(vals) != len(header):
+                j["bad"].append(("", "INVALID_FIELD:the row has %d fields, the header %d:--" % (len(vals), len(header)), vals))
+                continue
+            rec = dict(zip(header, vals))
+            ok, err = self.one(j, rec)
+            if err is None:
+                j["ok"].append(ok + (vals,))      # (sf__Id, sf__Created, the row)
+            else:
+                j["bad"].append((ok, err, vals))  # (sf__Id, sf__Error, the row)
+        j["processed"], j["failed"] = len(data), len(j["bad"])
+
+    def one(self, j, rec):
+        """((sf__Id, created), None) or (sf__Id, sf__Error)."""
+        fields = {k: (None if v == "#N/A" else v) for k, v in rec.items() if v != ""}
+        op = j["operation"]
+        if op in ("update", "delete"):
+            rid = rec.get("Id", "")
+            if rid == "":
+                violation("a %s row without an Id" % op)
+                return "", "MISSING_ARGUMENT:Id not specified:--"
+            key = by_id(rid)
+            if key is None:
+                return rid, "ENTITY_IS_DELETED:entity is deleted:--"
+            if op == "delete":
+                drop(key)
+                return (rid, "false"), None
+            fields.pop("Id", None)
+            why = invalid(fields)
+            if why:
+                return rid, "INVALID_EMAIL_ADDRESS:%s:Email --" % why
+            put(key, fields)
+            return (rid, "false"), None
+        ext = j["externalIdFieldName"]
+        if "Id" in rec:
+            violation("an upsert by external id carrying an Id")
+        x = rec.get(ext, "")
+        if x in ("", "#N/A"):
+            violation("an upsert row without its external id")
+            return "", "MISSING_ARGUMENT:%s not specified:--" % ext
+        old = STATE["records"].get(x)
+        if (old is None and fields.get("LastName") in (None, "")) or ("LastName" in fields and fields["LastName"] is None):
+            return "", "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --"
+        why = invalid(fields)
+        if why:
+            return "", "INVALID_EMAIL_ADDRESS:%s:Email --" % why
+        rid, created = put(x, fields)
+        return (rid, "true" if created else "false"), None
+
+    def results(self, j, successful):
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow((["sf__Id", "sf__Created"] if successful else ["sf__Id", "sf__Error"]) + (j["header"] or []))
+        rows = [[r[0], r[1]] + list(r[2]) for r in (j["ok"] if successful else j["bad"])]
+        if successful and j["n"] <= OPT.bulk_drop and rows:
+            rows = rows[1:]
+        random.Random(j["id"] + str(successful)).shuffle(rows)
+        for r in rows:
+            w.writerow(r)
+        return Reply(200, out.getvalue().encode(), {"Content-Type": "text/csv"})
+
+
+BULK = Bulk()
 
 
 # Pipedrive --------------------------------------------------------------------
@@ -645,9 +828,10 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, r):
-        data = b"" if r.body is None else json.dumps(r.body).encode()
+        raw = isinstance(r.body, bytes)  # a CSV, its Content-Type in r.headers
+        data = b"" if r.body is None else r.body if raw else json.dumps(r.body).encode()
         self.send_response(r.status)
-        if r.body is not None:
+        if r.body is not None and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for k, v in r.headers.items():
@@ -671,6 +855,7 @@ class Handler(BaseHTTPRequestHandler):
             if OPT.log:
                 with open(OPT.log, "a") as f:
                     f.write(json.dumps({"method": self.command, "path": self.path,
+                                        "content_type": self.headers.get("Content-Type"),
                                         "body": raw.decode("utf-8", "replace"), "t": time.time()}) + "\n")
             try:
                 r = self.decide(req)
@@ -731,6 +916,8 @@ def main():
     ap.add_argument("--quota", type=int)
     ap.add_argument("--lock-first", type=int, default=0)
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--bulk-fail", type=int, default=0)
+    ap.add_argument("--bulk-drop", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--sink", action="store_true")
     OPT = ap.parse_args()
