@@ -9,7 +9,9 @@
 #      kept either way)
 #      beside psql's \copy of the same rows as CSV into the same table
 #      (a primary key on both);
-#  (b) Redis: rx-push (hashes, one atomic script per batch: TYPE, DEL, HSET)
+#  (b) Redis: rx-push (hashes, one transaction per batch: MULTI, a script
+#      reading the types and deleting old hashes, the HSETs, EXEC; up to
+#      three batches in flight)
 #      beside redis-cli --pipe of HSETs of the same records;
 #  (c) the shared rate budget (--budget redis://...): four shards against
 #      a fake limited to 100 requests/s: the share of the limit used, and

@@ -1230,4 +1230,4 @@ rollback:
 	return -1;
 }
 
-const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close};
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, 0, NULL, NULL};
