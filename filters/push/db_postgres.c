@@ -54,6 +54,14 @@
  *    takes the temporary table (and the next batches too, for a pause
  *    that doubles up to 64 batches at each such failure).  The statements
  *    of a bulk batch go as one query string: two round trips a batch.
+ *  - Overlap (db.h send/finish, one batch in flight): pg_send stops once
+ *    the bulk COPY that starts a batch was sent whole (PENDING, d->pend
+ *    says where); the server then converts and writes the rows, merges
+ *    and commits while rx-push reads and scans the next batch; pg_finish
+ *    reads the results and does whatever else the batch needs (the
+ *    temporary table after a direct COPY that failed, the per-record
+ *    path), synchronously.  Nothing else is sent in between, so the
+ *    transaction and its results are exactly those of pg_apply.
  */
 #include "db.h"
 
@@ -93,6 +101,23 @@ typedef struct pg_statement {
 	size_t *map, nmap; /* the member-to-column map of its records (the signature, unprinted) */
 } pg_statement;
 
+/* A batch whose bulk COPY was sent whole, its results not read yet
+ * (pg_send; pg_finish reads them and does the rest of the batch), or one
+ * done already. */
+typedef struct pg_pending {
+	int where;      /* 0: nothing; 1: after the direct COPY; 2: after the temporary table's; 3: done */
+	int rc;         /* where 3: pg_apply's answer */
+	char op[8];
+	const rx_span *rows;
+	size_t n;
+	rx_db_result *results;
+	size_t bulk, nsent; /* pg_apply's */
+	int all, begun;
+	/* run_bulk's, for its second half */
+	size_t s;
+	int is_update, commit, undo;
+} pg_pending;
+
 struct rx_db {
 	PGconn *conn;            /* the connection */
 	char *table;             /* the table's SQL name, as the server spells it */
@@ -117,6 +142,7 @@ struct rx_db {
 	size_t bulk_min;         /* records from which the bulk path is taken */
 	unsigned char *hit;      /* bulk update: the records whose key found a row */
 	rx_buf copy;             /* bulk: COPY data waiting to be sent */
+	pg_pending pend;         /* the batch sent and not finished (pg_send) */
 };
 
 static void put_ident(rx_buf *b, const char *s)
@@ -941,8 +967,14 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
  * be done (nothing of it remains, the transaction is open: the caller
  * tries another way); -1: the batch failed (the connection, or the
  * COMMIT: nothing of it is committed). */
+static int run_bulk_end(rx_db *d, char *err, size_t errlen);
+
+/* run_bulk's answer when its COPY was sent whole and split asked for it
+ * to stop there: run_bulk_end reads the rest. */
+#define PENDING 2
+
 static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, int direct, int begin,
-		    int commit, rx_db_result *results, char *err, size_t errlen)
+		    int commit, rx_db_result *results, char *err, size_t errlen, int split)
 {
 	pg_statement *st = &d->stmts[s];
 	char scan_err[128], msg[400];
@@ -1013,6 +1045,32 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	}
 	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
 		goto lost;
+	d->pend.n = n;
+	d->pend.results = results;
+	d->pend.s = s;
+	d->pend.is_update = is_update;
+	d->pend.commit = commit;
+	d->pend.undo = undo;
+	if (split)
+		return PENDING;
+	return run_bulk_end(d, err, errlen);
+lost:
+	if (err[0] == '\0') {
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	}
+	return -1;
+}
+
+/* The second half of run_bulk, after its COPY data was sent: the results. */
+static int run_bulk_end(rx_db *d, char *err, size_t errlen)
+{
+	char msg[400];
+	PGresult *res;
+	size_t n = d->pend.n, s = d->pend.s;
+	rx_db_result *results = d->pend.results;
+	int is_update = d->pend.is_update, commit = d->pend.commit, undo = d->pend.undo;
+
 	/* the COPY's result, the merge's, RELEASE's, COMMIT's: the first
 	 * failure ends them */
 	int failed = -1, r = 0, committed = 0;
@@ -1069,13 +1127,28 @@ static void session_settings(rx_db *d)
 	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
 }
 
-static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
-		    rx_db_result *results, char *err, size_t errlen)
+/* Apply a batch (db.h).  split: stop when a bulk COPY that starts the
+ * batch was sent whole, answering PENDING (d->pend holds where); resume:
+ * go on from there, the COPY's results read into rc. */
+static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
+		  size_t errlen, int split, int resume, int rc)
 {
 	char why[512];
+	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
+	pg_statement *st = NULL;
+	int all = 0, begun = 0;
 
-	(void)ids; /* rows are found by their key columns */
 	err[0] = '\0';
+	if (resume) {
+		bulk = d->pend.bulk;
+		nsent = d->pend.nsent;
+		all = d->pend.all;
+		begun = d->pend.begun;
+		st = &d->stmts[bulk];
+		if (resume == 1)
+			goto after_direct;
+		goto after_temp;
+	}
 	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
 	    strcmp(op, "delete") != 0) {
 		snprintf(err, errlen, "unknown op '%s'", op);
@@ -1133,7 +1206,6 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 
 	/* the bulk path, for the records of the first record's statement
 	 * when there are enough of them */
-	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] == (size_t)-1)
 			continue;
@@ -1159,15 +1231,21 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 
 	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 1) {
 		/* the batch is all the bulk statement's: its query string commits */
-		pg_statement *st = &d->stmts[bulk];
-		int all = nbulk == nsent, begun = 0, rc = 1;
+		st = &d->stmts[bulk];
+		all = nbulk == nsent;
+		rc = 1;
 		if (st->direct_copy != NULL && st->skip > 0) {
 			st->skip--;
 		} else if (st->direct_copy != NULL) {
 			/* straight into the table: for rows new to it (a first sync)
 			 * the same as the merge at half the writes; a key already
 			 * there fails it, and the temporary table takes the batch */
-			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen);
+			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen, split);
+			if (rc == PENDING) {
+				d->pend.where = 1;
+				goto pending;
+			}
+		after_direct:
 			if (rc < 0)
 				goto rollback;
 			begun = 1;
@@ -1179,7 +1257,12 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 			}
 		}
 		if (rc > 0) {
-			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen);
+			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen, split && !begun);
+			if (rc == PENDING) {
+				d->pend.where = 2;
+				goto pending;
+			}
+		after_temp:
 			if (rc < 0)
 				goto rollback;
 			begun = 1;
@@ -1228,6 +1311,60 @@ rollback:
 		PQreset(d->conn);
 	}
 	return -1;
+pending:
+	snprintf(d->pend.op, sizeof d->pend.op, "%s", op);
+	d->pend.rows = rows;
+	d->pend.bulk = bulk;
+	d->pend.nsent = nsent;
+	d->pend.all = all;
+	d->pend.begun = begun;
+	return PENDING;
 }
 
-const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, 0, NULL, NULL};
+static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		    rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids; /* rows are found by their key columns */
+	return pg_run(d, op, rows, n, results, err, errlen, 0, 0, 0);
+}
+
+/* The batch up to its bulk COPY sent whole (the common case: the rest
+ * is the server's work, done while the caller reads the next batch), or
+ * the whole batch when it takes another way. */
+static int pg_send(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		   rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids;
+	if (d->pend.where != 0) {
+		snprintf(err, errlen, "PostgreSQL: a batch is still in flight");
+		return -1;
+	}
+	int rc = pg_run(d, op, rows, n, results, err, errlen, 1, 0, 0);
+	if (rc < 0)
+		return -1;
+	if (rc != PENDING) {
+		d->pend.where = 3;
+		d->pend.rc = rc;
+	}
+	return 0;
+}
+
+/* The batch pg_send started: its COPY's results, then whatever the batch
+ * still needs (the temporary table, the per-record path). */
+static int pg_finish(rx_db *d, char *err, size_t errlen)
+{
+	int where = d->pend.where;
+
+	d->pend.where = 0;
+	err[0] = '\0';
+	if (where == 0) {
+		snprintf(err, errlen, "PostgreSQL: no batch in flight");
+		return -1;
+	}
+	if (where == 3)
+		return d->pend.rc;
+	int rc = run_bulk_end(d, err, errlen);
+	return pg_run(d, d->pend.op, d->pend.rows, d->pend.n, d->pend.results, err, errlen, 0, where, rc);
+}
+
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, 1, pg_send, pg_finish};
