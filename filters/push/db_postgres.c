@@ -74,7 +74,7 @@ enum {
 	SEGMENT = 100,     /* records per pipeline Sync */
 	MAX_CACHED = 64,   /* prepared statements kept before starting over */
 	BULK_MIN = 100,    /* records in a batch from which COPY and one merge are used */
-	COPY_CHUNK = 64 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
+	COPY_CHUNK = 16 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
 };
 
 typedef struct pg_column {
@@ -143,6 +143,9 @@ struct rx_db {
 	unsigned char *hit;      /* bulk update: the records whose key found a row */
 	rx_buf copy;             /* bulk: COPY data waiting to be sent */
 	pg_pending pend;         /* the batch sent and not finished (pg_send) */
+	rx_member *bm;           /* the batch's rows' members, as scanned: record i's from bm_off[i] */
+	size_t *bm_off, *bm_n;   /* (bm_n[i] of them) */
+	size_t bm_len, bm_cap;
 };
 
 static void put_ident(rx_buf *b, const char *s)
@@ -194,6 +197,9 @@ static void pg_close(rx_db *d)
 	free(d->params);
 	free(d->stmt_of);
 	free(d->hit);
+	free(d->bm);
+	free(d->bm_off);
+	free(d->bm_n);
 	rx_buf_free(&d->copy);
 	free(d);
 }
@@ -956,6 +962,44 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
 	return 1;
 }
 
+/* After a bulk query string went: its results up to the COPY's start.
+ * 0: the server is in COPY; 1: the COPY (or what came before) was refused,
+ * the batch is back to before it (bulk_abandon); -1: the connection
+ * failed, err says why. */
+static int lost_copy(rx_db *d, char *err, size_t errlen)
+{
+	char msg[400];
+
+	rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+	snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	return -1;
+}
+
+static int await_copy(rx_db *d, int before, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	for (int r = 0;; r++) {
+		res = PQgetResult(d->conn);
+		ExecStatusType rs = PQresultStatus(res);
+		int got = res != NULL;
+		PQclear(res);
+		if (got && rs == PGRES_COPY_IN && r == before)
+			return 0;
+		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
+			/* BEGIN, SAVEPOINT or the COPY refused */
+			if (PQstatus(d->conn) != CONNECTION_OK)
+				return lost_copy(d, err, errlen);
+			if (r < before && got) { /* not the COPY: the connection's fault */
+				while ((res = PQgetResult(d->conn)) != NULL)
+					PQclear(res);
+				return lost_copy(d, err, errlen);
+			}
+			return bulk_abandon(d, err, errlen);
+		}
+	}
+}
+
 /* The records of statement s through COPY: into the temporary table and
  * one merge, or (direct) straight into the table.  One query string, so
  * that a batch costs two round trips: "[BEGIN;] SAVEPOINT rx_bulk; COPY
@@ -977,8 +1021,9 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 		    int commit, rx_db_result *results, char *err, size_t errlen, int split)
 {
 	pg_statement *st = &d->stmts[s];
-	char scan_err[128], msg[400];
-	PGresult *res;
+	char msg[400];
+
+	(void)rows; /* their members, as pg_run scanned them, are in d->bm */
 	int is_update = strcmp(op, "update") == 0;
 	const char *merge = direct ? NULL : st->bulk_merge;
 	int before = (begin ? 1 : 0) + 1; /* results before the COPY's */
@@ -992,32 +1037,29 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	rx_buf_printf(&d->sql, "; RELEASE SAVEPOINT rx_bulk%s", commit ? "; COMMIT" : "");
 	if (!PQsendQuery(d->conn, d->sql.data))
 		goto lost;
-	for (int r = 0;; r++) {
-		res = PQgetResult(d->conn);
-		ExecStatusType rs = PQresultStatus(res);
-		int got = res != NULL;
-		PQclear(res);
-		if (got && rs == PGRES_COPY_IN && r == before)
-			break;
-		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
-			/* BEGIN, SAVEPOINT or the COPY refused */
-			if (PQstatus(d->conn) != CONNECTION_OK)
-				goto lost;
-			if (r < before && got) { /* not the COPY: the connection's fault */
-				while ((res = PQgetResult(d->conn)) != NULL)
-					PQclear(res);
-				goto lost;
-			}
-			return bulk_abandon(d, err, errlen);
-		}
-	}
+	/* the rows are written while the server starts the transaction and
+	 * the COPY: sent from the first chunk on, once it is ready */
+	int ready = 0, w;
+	rx_member *own = d->ms.m;
+	size_t own_n = d->ms.n;
 	rx_buf_reset(&d->copy);
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] != s)
 			continue;
-		rx_json_members(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		/* the members pg_run scanned (the rows are not scanned again) */
+		d->ms.m = d->bm + d->bm_off[i];
+		d->ms.n = d->bm_n[i];
 		use_map(d, st);
-		fill_params(d);
+		int simple = 1; /* no value to convert: the JSON text is the COPY text */
+		for (size_t m = 0; m < d->ms.n && simple; m++) {
+			if (d->map[m] == (size_t)-1)
+				continue;
+			char kind = rx_json_kind(d->ms.m[m].value);
+			simple = !d->cols[d->map[m]].json && kind != 'o' && kind != 'a' &&
+				 !(kind == 's' && d->ms.m[m].value_escaped);
+		}
+		if (!simple)
+			fill_params(d);
 		int tab = 0;
 		if (!direct) {
 			char digits[24], *p = digits + sizeof digits;
@@ -1034,15 +1076,40 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 			if (tab)
 				rx_buf_putc(&d->copy, '\t');
 			tab = 1;
-			if (d->params[m] == NULL)
+			if (simple) {
+				rx_span v = d->ms.m[m].value;
+				char kind = rx_json_kind(v);
+				if (kind == 'z')
+					rx_buf_put(&d->copy, "\\N", 2);
+				else if (kind == 's')
+					put_copy_text(&d->copy, v.p + 1, v.n - 2);
+				else
+					put_copy_text(&d->copy, v.p, v.n);
+			} else if (d->params[m] == NULL) {
 				rx_buf_put(&d->copy, "\\N", 2);
-			else
+			} else {
 				put_copy_text(&d->copy, d->params[m], d->values[m].len);
+			}
 		}
 		rx_buf_putc(&d->copy, '\n');
-		if (d->copy.len >= COPY_CHUNK && copy_flush(d) < 0)
-			goto lost;
+		if (d->copy.len >= COPY_CHUNK) {
+			if (!ready && (w = await_copy(d, before, err, errlen)) != 0) {
+				d->ms.m = own;
+				d->ms.n = own_n;
+				return w;
+			}
+			ready = 1;
+			if (copy_flush(d) < 0) {
+				d->ms.m = own;
+				d->ms.n = own_n;
+				goto lost;
+			}
+		}
 	}
+	d->ms.m = own;
+	d->ms.n = own_n;
+	if (!ready && (w = await_copy(d, before, err, errlen)) != 0)
+		return w;
 	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
 		goto lost;
 	d->pend.n = n;
@@ -1174,7 +1241,10 @@ static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db
 		d->capbatch = n;
 		d->stmt_of = rx_xrealloc(d->stmt_of, n * sizeof *d->stmt_of);
 		d->hit = rx_xrealloc(d->hit, n);
+		d->bm_off = rx_xrealloc(d->bm_off, n * sizeof *d->bm_off);
+		d->bm_n = rx_xrealloc(d->bm_n, n * sizeof *d->bm_n);
 	}
+	d->bm_len = 0;
 
 	/* check and prepare before the transaction: a record that cannot be
 	 * written is rejected here and never sent */
@@ -1187,6 +1257,15 @@ static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db
 			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
 			continue;
 		}
+		/* kept for the bulk path (the members point into the row) */
+		if (d->bm_len + d->ms.n > d->bm_cap) {
+			d->bm_cap = (d->bm_len + d->ms.n) * 2;
+			d->bm = rx_xrealloc(d->bm, d->bm_cap * sizeof *d->bm);
+		}
+		memcpy(d->bm + d->bm_len, d->ms.m, d->ms.n * sizeof *d->bm);
+		d->bm_off[i] = d->bm_len;
+		d->bm_n[i] = d->ms.n;
+		d->bm_len += d->ms.n;
 		if (map_members(d, op, why, sizeof why) < 0) {
 			snprintf(results[i].message, sizeof results[i].message, "%s", why);
 			continue;
