@@ -962,10 +962,7 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
 	return 1;
 }
 
-/* After a bulk query string went: its results up to the COPY's start.
- * 0: the server is in COPY; 1: the COPY (or what came before) was refused,
- * the batch is back to before it (bulk_abandon); -1: the connection
- * failed, err says why. */
+/* The connection failed: -1, err says why. */
 static int lost_copy(rx_db *d, char *err, size_t errlen)
 {
 	char msg[400];
@@ -975,6 +972,10 @@ static int lost_copy(rx_db *d, char *err, size_t errlen)
 	return -1;
 }
 
+/* After a bulk query string went: its results up to the COPY's start
+ * (before: the results that come first).  0: the server is in COPY; 1:
+ * the COPY (or what came before) was refused, the batch is back to
+ * before it (bulk_abandon); -1: the connection failed, err says why. */
 static int await_copy(rx_db *d, int before, char *err, size_t errlen)
 {
 	PGresult *res;
@@ -1000,6 +1001,12 @@ static int await_copy(rx_db *d, int before, char *err, size_t errlen)
 	}
 }
 
+static int run_bulk_end(rx_db *d, char *err, size_t errlen);
+
+/* run_bulk's answer when its COPY was sent whole and split asked for it
+ * to stop there: run_bulk_end reads the rest. */
+#define PENDING 2
+
 /* The records of statement s through COPY: into the temporary table and
  * one merge, or (direct) straight into the table.  One query string, so
  * that a batch costs two round trips: "[BEGIN;] SAVEPOINT rx_bulk; COPY
@@ -1010,13 +1017,11 @@ static int await_copy(rx_db *d, int before, char *err, size_t errlen)
  * the per-record path skips them; committed if commit); 1: it could not
  * be done (nothing of it remains, the transaction is open: the caller
  * tries another way); -1: the batch failed (the connection, or the
- * COMMIT: nothing of it is committed). */
-static int run_bulk_end(rx_db *d, char *err, size_t errlen);
-
-/* run_bulk's answer when its COPY was sent whole and split asked for it
- * to stop there: run_bulk_end reads the rest. */
-#define PENDING 2
-
+ * COMMIT: nothing of it is committed); PENDING (split): the COPY data
+ * went whole, d->pend keeps what run_bulk_end needs for the rest.  The
+ * rows' members are those pg_run scanned (d->bm); the COPY data is written
+ * while the server starts the transaction, and sent COPY_CHUNK at a time
+ * once it is in COPY. */
 static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, int direct, int begin,
 		    int commit, rx_db_result *results, char *err, size_t errlen, int split)
 {
