@@ -51,6 +51,7 @@ smeasure () {
 	shift
 	_s0=$(server_cpu "$_srv")
 	measure "$@"
+	sleep 1 # a backend's time counts once the postmaster has reaped it
 	_s1=$(server_cpu "$_srv")
 	scpu=$(echo "$_s0 $_s1" | awk '{ printf "%.2f", $2 - $1 }')
 	echo "      CPU: client $cpu s, server $scpu s"
