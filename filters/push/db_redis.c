@@ -105,13 +105,15 @@ static const char WRITE_SCRIPT[] =
 
 /* Before the HSETs of a batch of hash upserts (sent as MULTI, this, the
  * HSETs, EXEC): per key, its TYPE, and a hash that existed is deleted so
- * that a member that left the row does not linger.  Answers the types. */
+ * that a member that left the row does not linger.  Answers the keys of
+ * another type only (usually none), as pairs: the key's place in KEYS
+ * (from 1) and its type. */
 static const char PREP_SCRIPT[] =
 	"local res = {}\n"
 	"for i, k in ipairs(KEYS) do\n"
 	"  local t = redis.call('TYPE', k).ok\n"
-	"  if t == 'hash' then redis.call('DEL', k) end\n"
-	"  res[i] = t\n"
+	"  if t == 'hash' then redis.call('DEL', k)\n"
+	"  elseif t ~= 'none' then res[#res + 1] = i; res[#res + 1] = t end\n"
 	"end\n"
 	"return res\n";
 
@@ -707,21 +709,28 @@ static int redis_finish(rx_db *d, char *err, size_t errlen)
 		return 0;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + q->hsets || r->element[0]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->elements != q->nvalid) {
+	    r->element[0]->elements % 2 != 0) {
 		snprintf(err, errlen, "Redis %s: %s", d->target.shown,
 			 why[0] ? why : r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply to the batch");
 		freeReplyObject(r);
 		return -1;
 	}
-	const redisReply *types = r->element[0];
-	size_t e = 0, h = 1;
+	/* the keys of another type, by their place among the valid records */
+	const redisReply *other = r->element[0];
+	size_t e = 0, h = 1, o = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		if (!q->valid[i])
 			continue;
-		const redisReply *t = types->element[e++];
+		e++;
 		const redisReply *hs = q->valid[i] == 2 ? r->element[h++] : NULL;
-		const char *type = t->type == REDIS_REPLY_STRING || t->type == REDIS_REPLY_STATUS ? t->str : "?";
-		if (strcmp(type, "none") != 0 && strcmp(type, "hash") != 0)
+		const char *type = NULL;
+		if (o < other->elements && other->element[o]->type == REDIS_REPLY_INTEGER &&
+		    other->element[o]->integer == (long long)e) {
+			const redisReply *t = other->element[o + 1];
+			type = t->type == REDIS_REPLY_STRING || t->type == REDIS_REPLY_STATUS ? t->str : "?";
+			o += 2;
+		}
+		if (type != NULL)
 			reject(&q->results[i], "WRONGTYPE: the key %.*s holds %s, not a hash (does the key template "
 			       "name another application's keys?)", SHOWN(q, i), type_name(type));
 		else if (hs != NULL && hs->type == REDIS_REPLY_ERROR)
