@@ -6,15 +6,21 @@
 #  (a) PostgreSQL: rx-push (the bulk path: a first sync's batches COPYed
 #      straight into the table, a batch with a key already there through a
 #      temporary table and one INSERT ... ON CONFLICT; per-record results
-#      kept either way)
+#      kept either way; the next batch read while the server runs one)
 #      beside psql's \copy of the same rows as CSV into the same table
 #      (a primary key on both);
-#  (b) Redis: rx-push (hashes, one atomic script per batch: TYPE, DEL, HSET)
+#  (b) Redis: rx-push (hashes, one transaction per batch: MULTI, a script
+#      reading the types and deleting old hashes, the HSETs, EXEC; up to
+#      three batches in flight)
 #      beside redis-cli --pipe of HSETs of the same records;
 #  (c) the shared rate budget (--budget redis://...): four shards against
 #      a fake limited to 100 requests/s: the share of the limit used, and
 #      the 429s drawn.
 # Goal: rx <= 1.5x the hand load's time, memory flat.  Nothing asserted.
+# rx-push overlaps its own work with the server's, so its time is near
+# max(client, server) only when both have a core: on a machine busy with
+# other work the ratios come out higher (compare the CPU times of
+# rx-push and of the server, /usr/bin/time and /proc/PID/stat).
 . "$(dirname "$0")/lib.sh"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 rows=$BENCH_ROWS
@@ -29,6 +35,27 @@ trap 'eval "$cleanups" >/dev/null 2>&1' EXIT
 . "$TOP/t/lib-pg.sh"
 . "$TOP/t/lib-redis.sh"
 cd "$TRASH" || exit 1
+# smeasure SERVER NAME COMMAND...: measure, then the CPU seconds of the
+# command (client) and of the server (pg: the postmaster and its
+# processes; redis: redis-server) during it
+server_cpu () {
+	if [ "$1" = pg ]; then
+		_pm=$(head -n 1 "$PG_DATA/postmaster.pid")
+		proc_cpu "$_pm" $(pgrep -P "$_pm")
+	else
+		proc_cpu "$(cat "$TRASH/redis.redis-pid")"
+	fi
+}
+smeasure () {
+	_srv=$1
+	shift
+	_s0=$(server_cpu "$_srv")
+	measure "$@"
+	sleep 1 # a backend's time counts once the postmaster has reaped it
+	_s1=$(server_cpu "$_srv")
+	scpu=$(echo "$_s0 $_s1" | awk '{ printf "%.2f", $2 - $1 }')
+	echo "      CPU: client $cpu s, server $scpu s"
+}
 
 echo "generating $rows rows x 12 columns, their changes and batches"
 gen_warehouse w.db "$rows"
@@ -55,16 +82,16 @@ table () {
 	  created_at timestamptz, active int, note text)"
 }
 table t_copy
-measure "psql \\copy t FROM rows.csv (CSV)" "$PSQL" -X -q -c "\\copy t_copy from 'rows.csv' csv"
+smeasure pg "psql \\copy t FROM rows.csv (CSV)" "$PSQL" -X -q -c "\\copy t_copy from 'rows.csv' csv"
 copy=$secs
 table t_rx
-measure "rx-push --profile postgres (batches of 500)" rx-push --profile postgres --url "" --table t_rx --key id <batches.ndjson
+smeasure pg "rx-push --profile postgres (batches of 500)" rx-push --profile postgres --url "" --table t_rx --key id <batches.ndjson
 rx=$secs rx_rss=$rss_kb
 printf "%s\n" "    rows: $(pg_query "select count(*) from t_rx") (\\copy: $(pg_query "select count(*) from t_copy"))"
 measure "rx-push, the same again (keys exist: the merge)" rx-push --profile postgres --url "" --table t_rx --key id <batches.ndjson
 pagain=$secs
 table t_rx
-measure "rx-push, batches of 5000 (the profile's)" rx-push --profile ./big.json --url "" --table t_rx --key id <batches5k.ndjson
+smeasure pg "rx-push, batches of 5000 (the profile's)" rx-push --profile ./big.json --url "" --table t_rx --key id <batches5k.ndjson
 rx5k=$secs
 table t_rx
 measure "rx-push, per-record path (no bulk), of 500" sh -c 'echo "{\"driver\":\"postgres\",\"bulk_min_records\":1000000000}" >slow.json &&
@@ -98,17 +125,17 @@ for line in open("rows.ndjson"):
     for k, v in fields:
         out.write(arg(k) + arg(v))
 PY
-measure "redis-cli --pipe (HSET per record)" sh -c "redis-cli -s '$REDIS_SOCK' --pipe <hset.resp"
+smeasure redis "redis-cli --pipe (HSET per record)" sh -c "redis-cli -s '$REDIS_SOCK' --pipe <hset.resp"
 pipe=$secs
 echo "    keys: $(rcli DBSIZE)"
 rcli FLUSHALL >/dev/null
-measure "rx-push --profile redis (batches of 500)" rx-push --profile redis --url "$REDIS_SOCK" --table 'c:{key}' <batches.ndjson
+smeasure redis "rx-push --profile redis (batches of 500)" rx-push --profile redis --url "$REDIS_SOCK" --table 'c:{key}' <batches.ndjson
 rrx=$secs rrx_rss=$rss_kb
 echo "    keys: $(rcli DBSIZE)"
 measure "rx-push, the same again (keys exist: DEL+HSET)" rx-push --profile redis --url "$REDIS_SOCK" --table 'c:{key}' <batches.ndjson
 again=$secs
 rcli FLUSHALL >/dev/null
-measure "rx-push, batches of 5000" rx-push --profile ./big-redis.json --url "$REDIS_SOCK" --table 'c:{key}' <batches5k.ndjson
+smeasure redis "rx-push, batches of 5000" rx-push --profile ./big-redis.json --url "$REDIS_SOCK" --table 'c:{key}' <batches5k.ndjson
 rrx5k=$secs
 rcli FLUSHALL >/dev/null
 measure "rx-push, $tenth rows" rx-push --profile redis --url "$REDIS_SOCK" --table 'c:{key}' <tenth.batches

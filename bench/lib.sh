@@ -2,18 +2,27 @@
 #
 #   measure NAME COMMAND...   run it (stdout to /dev/null unless redirected
 #                             inside a sh -c), print "NAME  SECONDS s  RSS MB",
-#                             and set $secs and $rss_kb
+#                             and set $secs, $rss_kb and $cpu (user + sys
+#                             seconds of the command and its children)
+#   proc_cpu PID...           user + sys seconds the processes used so far
+#                             (with their waited-for children)
 #   ratio A B                 A / B with two decimals
 #   gen_warehouse FILE ROWS   a SQLite table "t" of ROWS rows x 12 columns
 
 measure () {
 	name=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$BENCH_DIR/.time" "$@" >/dev/null 2>"$BENCH_DIR/.err"
+	/usr/bin/time -f "%e %M %U %S" -o "$BENCH_DIR/.time" "$@" >/dev/null 2>"$BENCH_DIR/.err"
 	rc=$?
-	read -r secs rss_kb <"$BENCH_DIR/.time" || { secs=0; rss_kb=0; }
+	read -r secs rss_kb cpu_user cpu_sys <"$BENCH_DIR/.time" || { secs=0; rss_kb=0; cpu_user=0; cpu_sys=0; }
+	cpu=$(echo "$cpu_user $cpu_sys" | awk '{ printf "%.2f", $1 + $2 }')
 	printf '  %-44s %8.2f s  %8.1f MB peak%s\n' "$name" "$secs" "$(echo "$rss_kb / 1024" | bc -l)" \
 		"$( [ $rc -eq 0 ] || echo "  (exit $rc: $(head -c 200 "$BENCH_DIR/.err"))")"
+}
+
+proc_cpu () {
+	for _p in "$@"; do cat "/proc/$_p/stat" 2>/dev/null; done |
+		awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%.2f", t / hz }'
 }
 
 ratio () {

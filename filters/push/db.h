@@ -51,6 +51,22 @@ typedef struct rx_db_driver {
 	int (*apply)(rx_db *db, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
 		     rx_db_result *results, char *err, size_t errlen);
 	void (*close)(rx_db *db);
+	/* Optional (NULL: apply only): apply in two halves, so that the
+	 * client prepares the next batch while the server runs this one.
+	 * send starts a batch as apply would (ids, rows and results stay
+	 * the caller's, untouched, until its finish): 0, or -1 with err when
+	 * nothing of it could be sent (it is then not in flight).  finish
+	 * completes the oldest batch sent and not finished, filling its
+	 * results; it returns as apply does.  Up to depth batches are in
+	 * flight at once (the caller finishes the oldest before sending one
+	 * more), each still its own transaction, run in the order sent, and
+	 * the caller never has two batches with one key in flight.  A batch
+	 * that failed (-1) may have been followed by later ones that
+	 * committed; the caller retries it after them. */
+	size_t depth;
+	int (*send)(rx_db *db, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		    rx_db_result *results, char *err, size_t errlen);
+	int (*finish)(rx_db *db, char *err, size_t errlen);
 } rx_db_driver;
 
 extern const rx_db_driver rx_db_sqlite;   /* db_sqlite.c */

@@ -1544,4 +1544,4 @@ done:
 	return rc;
 }
 
-const rx_db_driver rx_db_mysql = {"mysql", 1, my_open, my_apply, my_close};
+const rx_db_driver rx_db_mysql = {"mysql", 1, my_open, my_apply, my_close, 0, NULL, NULL};

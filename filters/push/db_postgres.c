@@ -54,6 +54,14 @@
  *    takes the temporary table (and the next batches too, for a pause
  *    that doubles up to 64 batches at each such failure).  The statements
  *    of a bulk batch go as one query string: two round trips a batch.
+ *  - Overlap (db.h send/finish, one batch in flight): pg_send stops once
+ *    the bulk COPY that starts a batch was sent whole (PENDING, d->pend
+ *    says where); the server then converts and writes the rows, merges
+ *    and commits while rx-push reads and scans the next batch; pg_finish
+ *    reads the results and does whatever else the batch needs (the
+ *    temporary table after a direct COPY that failed, the per-record
+ *    path), synchronously.  Nothing else is sent in between, so the
+ *    transaction and its results are exactly those of pg_apply.
  */
 #include "db.h"
 
@@ -66,7 +74,7 @@ enum {
 	SEGMENT = 100,     /* records per pipeline Sync */
 	MAX_CACHED = 64,   /* prepared statements kept before starting over */
 	BULK_MIN = 100,    /* records in a batch from which COPY and one merge are used */
-	COPY_CHUNK = 64 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
+	COPY_CHUNK = 16 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
 };
 
 typedef struct pg_column {
@@ -93,6 +101,23 @@ typedef struct pg_statement {
 	size_t *map, nmap; /* the member-to-column map of its records (the signature, unprinted) */
 } pg_statement;
 
+/* A batch whose bulk COPY was sent whole, its results not read yet
+ * (pg_send; pg_finish reads them and does the rest of the batch), or one
+ * done already. */
+typedef struct pg_pending {
+	int where;      /* 0: nothing; 1: after the direct COPY; 2: after the temporary table's; 3: done */
+	int rc;         /* where 3: pg_apply's answer */
+	char op[8];
+	const rx_span *rows;
+	size_t n;
+	rx_db_result *results;
+	size_t bulk, nsent; /* pg_apply's */
+	int all, begun;
+	/* run_bulk's, for its second half */
+	size_t s;
+	int is_update, commit, undo;
+} pg_pending;
+
 struct rx_db {
 	PGconn *conn;            /* the connection */
 	char *table;             /* the table's SQL name, as the server spells it */
@@ -117,6 +142,10 @@ struct rx_db {
 	size_t bulk_min;         /* records from which the bulk path is taken */
 	unsigned char *hit;      /* bulk update: the records whose key found a row */
 	rx_buf copy;             /* bulk: COPY data waiting to be sent */
+	pg_pending pend;         /* the batch sent and not finished (pg_send) */
+	rx_member *bm;           /* the batch's rows' members, as scanned: record i's from bm_off[i] */
+	size_t *bm_off, *bm_n;   /* (bm_n[i] of them) */
+	size_t bm_len, bm_cap;
 };
 
 static void put_ident(rx_buf *b, const char *s)
@@ -168,6 +197,9 @@ static void pg_close(rx_db *d)
 	free(d->params);
 	free(d->stmt_of);
 	free(d->hit);
+	free(d->bm);
+	free(d->bm_off);
+	free(d->bm_n);
 	rx_buf_free(&d->copy);
 	free(d);
 }
@@ -930,6 +962,51 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
 	return 1;
 }
 
+/* The connection failed: -1, err says why. */
+static int lost_copy(rx_db *d, char *err, size_t errlen)
+{
+	char msg[400];
+
+	rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+	snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	return -1;
+}
+
+/* After a bulk query string went: its results up to the COPY's start
+ * (before: the results that come first).  0: the server is in COPY; 1:
+ * the COPY (or what came before) was refused, the batch is back to
+ * before it (bulk_abandon); -1: the connection failed, err says why. */
+static int await_copy(rx_db *d, int before, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	for (int r = 0;; r++) {
+		res = PQgetResult(d->conn);
+		ExecStatusType rs = PQresultStatus(res);
+		int got = res != NULL;
+		PQclear(res);
+		if (got && rs == PGRES_COPY_IN && r == before)
+			return 0;
+		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
+			/* BEGIN, SAVEPOINT or the COPY refused */
+			if (PQstatus(d->conn) != CONNECTION_OK)
+				return lost_copy(d, err, errlen);
+			if (r < before && got) { /* not the COPY: the connection's fault */
+				while ((res = PQgetResult(d->conn)) != NULL)
+					PQclear(res);
+				return lost_copy(d, err, errlen);
+			}
+			return bulk_abandon(d, err, errlen);
+		}
+	}
+}
+
+static int run_bulk_end(rx_db *d, char *err, size_t errlen);
+
+/* run_bulk's answer when its COPY was sent whole and split asked for it
+ * to stop there: run_bulk_end reads the rest. */
+#define PENDING 2
+
 /* The records of statement s through COPY: into the temporary table and
  * one merge, or (direct) straight into the table.  One query string, so
  * that a batch costs two round trips: "[BEGIN;] SAVEPOINT rx_bulk; COPY
@@ -940,13 +1017,18 @@ static int bulk_abandon(rx_db *d, char *err, size_t errlen)
  * the per-record path skips them; committed if commit); 1: it could not
  * be done (nothing of it remains, the transaction is open: the caller
  * tries another way); -1: the batch failed (the connection, or the
- * COMMIT: nothing of it is committed). */
+ * COMMIT: nothing of it is committed); PENDING (split): the COPY data
+ * went whole, d->pend keeps what run_bulk_end needs for the rest.  The
+ * rows' members are those pg_run scanned (d->bm); the COPY data is written
+ * while the server starts the transaction, and sent COPY_CHUNK at a time
+ * once it is in COPY. */
 static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, int direct, int begin,
-		    int commit, rx_db_result *results, char *err, size_t errlen)
+		    int commit, rx_db_result *results, char *err, size_t errlen, int split)
 {
 	pg_statement *st = &d->stmts[s];
-	char scan_err[128], msg[400];
-	PGresult *res;
+	char msg[400];
+
+	(void)rows; /* their members, as pg_run scanned them, are in d->bm */
 	int is_update = strcmp(op, "update") == 0;
 	const char *merge = direct ? NULL : st->bulk_merge;
 	int before = (begin ? 1 : 0) + 1; /* results before the COPY's */
@@ -960,32 +1042,29 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 	rx_buf_printf(&d->sql, "; RELEASE SAVEPOINT rx_bulk%s", commit ? "; COMMIT" : "");
 	if (!PQsendQuery(d->conn, d->sql.data))
 		goto lost;
-	for (int r = 0;; r++) {
-		res = PQgetResult(d->conn);
-		ExecStatusType rs = PQresultStatus(res);
-		int got = res != NULL;
-		PQclear(res);
-		if (got && rs == PGRES_COPY_IN && r == before)
-			break;
-		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
-			/* BEGIN, SAVEPOINT or the COPY refused */
-			if (PQstatus(d->conn) != CONNECTION_OK)
-				goto lost;
-			if (r < before && got) { /* not the COPY: the connection's fault */
-				while ((res = PQgetResult(d->conn)) != NULL)
-					PQclear(res);
-				goto lost;
-			}
-			return bulk_abandon(d, err, errlen);
-		}
-	}
+	/* the rows are written while the server starts the transaction and
+	 * the COPY: sent from the first chunk on, once it is ready */
+	int ready = 0, w;
+	rx_member *own = d->ms.m;
+	size_t own_n = d->ms.n;
 	rx_buf_reset(&d->copy);
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] != s)
 			continue;
-		rx_json_members(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
+		/* the members pg_run scanned (the rows are not scanned again) */
+		d->ms.m = d->bm + d->bm_off[i];
+		d->ms.n = d->bm_n[i];
 		use_map(d, st);
-		fill_params(d);
+		int simple = 1; /* no value to convert: the JSON text is the COPY text */
+		for (size_t m = 0; m < d->ms.n && simple; m++) {
+			if (d->map[m] == (size_t)-1)
+				continue;
+			char kind = rx_json_kind(d->ms.m[m].value);
+			simple = !d->cols[d->map[m]].json && kind != 'o' && kind != 'a' &&
+				 !(kind == 's' && d->ms.m[m].value_escaped);
+		}
+		if (!simple)
+			fill_params(d);
 		int tab = 0;
 		if (!direct) {
 			char digits[24], *p = digits + sizeof digits;
@@ -1002,17 +1081,68 @@ static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, siz
 			if (tab)
 				rx_buf_putc(&d->copy, '\t');
 			tab = 1;
-			if (d->params[m] == NULL)
+			if (simple) {
+				rx_span v = d->ms.m[m].value;
+				char kind = rx_json_kind(v);
+				if (kind == 'z')
+					rx_buf_put(&d->copy, "\\N", 2);
+				else if (kind == 's')
+					put_copy_text(&d->copy, v.p + 1, v.n - 2);
+				else
+					put_copy_text(&d->copy, v.p, v.n);
+			} else if (d->params[m] == NULL) {
 				rx_buf_put(&d->copy, "\\N", 2);
-			else
+			} else {
 				put_copy_text(&d->copy, d->params[m], d->values[m].len);
+			}
 		}
 		rx_buf_putc(&d->copy, '\n');
-		if (d->copy.len >= COPY_CHUNK && copy_flush(d) < 0)
-			goto lost;
+		if (d->copy.len >= COPY_CHUNK) {
+			if (!ready && (w = await_copy(d, before, err, errlen)) != 0) {
+				d->ms.m = own;
+				d->ms.n = own_n;
+				return w;
+			}
+			ready = 1;
+			if (copy_flush(d) < 0) {
+				d->ms.m = own;
+				d->ms.n = own_n;
+				goto lost;
+			}
+		}
 	}
+	d->ms.m = own;
+	d->ms.n = own_n;
+	if (!ready && (w = await_copy(d, before, err, errlen)) != 0)
+		return w;
 	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
 		goto lost;
+	d->pend.n = n;
+	d->pend.results = results;
+	d->pend.s = s;
+	d->pend.is_update = is_update;
+	d->pend.commit = commit;
+	d->pend.undo = undo;
+	if (split)
+		return PENDING;
+	return run_bulk_end(d, err, errlen);
+lost:
+	if (err[0] == '\0') {
+		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
+		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+	}
+	return -1;
+}
+
+/* The second half of run_bulk, after its COPY data was sent: the results. */
+static int run_bulk_end(rx_db *d, char *err, size_t errlen)
+{
+	char msg[400];
+	PGresult *res;
+	size_t n = d->pend.n, s = d->pend.s;
+	rx_db_result *results = d->pend.results;
+	int is_update = d->pend.is_update, commit = d->pend.commit, undo = d->pend.undo;
+
 	/* the COPY's result, the merge's, RELEASE's, COMMIT's: the first
 	 * failure ends them */
 	int failed = -1, r = 0, committed = 0;
@@ -1069,13 +1199,28 @@ static void session_settings(rx_db *d)
 	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
 }
 
-static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
-		    rx_db_result *results, char *err, size_t errlen)
+/* Apply a batch (db.h).  split: stop when a bulk COPY that starts the
+ * batch was sent whole, answering PENDING (d->pend holds where); resume:
+ * go on from there, the COPY's results read into rc. */
+static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
+		  size_t errlen, int split, int resume, int rc)
 {
 	char why[512];
+	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
+	pg_statement *st = NULL;
+	int all = 0, begun = 0;
 
-	(void)ids; /* rows are found by their key columns */
 	err[0] = '\0';
+	if (resume) {
+		bulk = d->pend.bulk;
+		nsent = d->pend.nsent;
+		all = d->pend.all;
+		begun = d->pend.begun;
+		st = &d->stmts[bulk];
+		if (resume == 1)
+			goto after_direct;
+		goto after_temp;
+	}
 	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
 	    strcmp(op, "delete") != 0) {
 		snprintf(err, errlen, "unknown op '%s'", op);
@@ -1101,7 +1246,10 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 		d->capbatch = n;
 		d->stmt_of = rx_xrealloc(d->stmt_of, n * sizeof *d->stmt_of);
 		d->hit = rx_xrealloc(d->hit, n);
+		d->bm_off = rx_xrealloc(d->bm_off, n * sizeof *d->bm_off);
+		d->bm_n = rx_xrealloc(d->bm_n, n * sizeof *d->bm_n);
 	}
+	d->bm_len = 0;
 
 	/* check and prepare before the transaction: a record that cannot be
 	 * written is rejected here and never sent */
@@ -1114,6 +1262,15 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
 			continue;
 		}
+		/* kept for the bulk path (the members point into the row) */
+		if (d->bm_len + d->ms.n > d->bm_cap) {
+			d->bm_cap = (d->bm_len + d->ms.n) * 2;
+			d->bm = rx_xrealloc(d->bm, d->bm_cap * sizeof *d->bm);
+		}
+		memcpy(d->bm + d->bm_len, d->ms.m, d->ms.n * sizeof *d->bm);
+		d->bm_off[i] = d->bm_len;
+		d->bm_n[i] = d->ms.n;
+		d->bm_len += d->ms.n;
 		if (map_members(d, op, why, sizeof why) < 0) {
 			snprintf(results[i].message, sizeof results[i].message, "%s", why);
 			continue;
@@ -1133,7 +1290,6 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 
 	/* the bulk path, for the records of the first record's statement
 	 * when there are enough of them */
-	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (d->stmt_of[i] == (size_t)-1)
 			continue;
@@ -1159,15 +1315,21 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 
 	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 1) {
 		/* the batch is all the bulk statement's: its query string commits */
-		pg_statement *st = &d->stmts[bulk];
-		int all = nbulk == nsent, begun = 0, rc = 1;
+		st = &d->stmts[bulk];
+		all = nbulk == nsent;
+		rc = 1;
 		if (st->direct_copy != NULL && st->skip > 0) {
 			st->skip--;
 		} else if (st->direct_copy != NULL) {
 			/* straight into the table: for rows new to it (a first sync)
 			 * the same as the merge at half the writes; a key already
 			 * there fails it, and the temporary table takes the batch */
-			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen);
+			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen, split);
+			if (rc == PENDING) {
+				d->pend.where = 1;
+				goto pending;
+			}
+		after_direct:
 			if (rc < 0)
 				goto rollback;
 			begun = 1;
@@ -1179,7 +1341,12 @@ static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span 
 			}
 		}
 		if (rc > 0) {
-			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen);
+			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen, split && !begun);
+			if (rc == PENDING) {
+				d->pend.where = 2;
+				goto pending;
+			}
+		after_temp:
 			if (rc < 0)
 				goto rollback;
 			begun = 1;
@@ -1228,6 +1395,60 @@ rollback:
 		PQreset(d->conn);
 	}
 	return -1;
+pending:
+	snprintf(d->pend.op, sizeof d->pend.op, "%s", op);
+	d->pend.rows = rows;
+	d->pend.bulk = bulk;
+	d->pend.nsent = nsent;
+	d->pend.all = all;
+	d->pend.begun = begun;
+	return PENDING;
 }
 
-const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close};
+static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		    rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids; /* rows are found by their key columns */
+	return pg_run(d, op, rows, n, results, err, errlen, 0, 0, 0);
+}
+
+/* The batch up to its bulk COPY sent whole (the common case: the rest
+ * is the server's work, done while the caller reads the next batch), or
+ * the whole batch when it takes another way. */
+static int pg_send(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		   rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids;
+	if (d->pend.where != 0) {
+		snprintf(err, errlen, "PostgreSQL: a batch is still in flight");
+		return -1;
+	}
+	int rc = pg_run(d, op, rows, n, results, err, errlen, 1, 0, 0);
+	if (rc < 0)
+		return -1;
+	if (rc != PENDING) {
+		d->pend.where = 3;
+		d->pend.rc = rc;
+	}
+	return 0;
+}
+
+/* The batch pg_send started: its COPY's results, then whatever the batch
+ * still needs (the temporary table, the per-record path). */
+static int pg_finish(rx_db *d, char *err, size_t errlen)
+{
+	int where = d->pend.where;
+
+	d->pend.where = 0;
+	err[0] = '\0';
+	if (where == 0) {
+		snprintf(err, errlen, "PostgreSQL: no batch in flight");
+		return -1;
+	}
+	if (where == 3)
+		return d->pend.rc;
+	int rc = run_bulk_end(d, err, errlen);
+	return pg_run(d, d->pend.op, d->pend.rows, d->pend.n, d->pend.results, err, errlen, 0, where, rc);
+}
+
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, 1, pg_send, pg_finish};

@@ -13,22 +13,37 @@
  *
  * NOTES ON THE DESIGN
  *
- *  - A batch is one command, one round trip: EVALSHA of WRITE_SCRIPT with
- *    the batch's keys and values.  Redis runs a script alone, so for each
- *    record the script reads the key's TYPE and writes in one step, with
- *    no other client in between: a key holding another type (a list, a
- *    set, a hash when the format is json) rejects its record and is never
- *    overwritten (WRONGTYPE is never met); insert needs the key absent,
- *    update needs it present; the same key twice in a batch is decided in
- *    order.  It answers one status per record.
+ *  - A batch is one transaction, written in one go.  Hash upserts without
+ *    a TTL (a model's rows) go as MULTI, EVAL of PREP_SCRIPT (each key's
+ *    TYPE; a hash that was there deleted), one plain HSET per record,
+ *    EXEC: Redis runs it alone; a key of another type is reported by the
+ *    script and its HSET meets WRONGTYPE, which writes nothing.  Any
+ *    other batch (insert, update, delete, json, a TTL, a key twice) is
+ *    one EVAL of WRITE_SCRIPT with the batch's keys and values: for each
+ *    record the script reads the key's TYPE and writes in one step: a key
+ *    holding another type (a list, a set, a hash when the format is json)
+ *    rejects its record and is never overwritten (WRONGTYPE is never
+ *    met); insert needs the key absent, update needs it present; the same
+ *    key twice in a batch is decided in order.  Either way: one status
+ *    per record.  Why two forms: each value passed to a script is copied
+ *    into Lua and back out for redis.call, which doubled the server's
+ *    cost over plain HSETs (bench/75-load.sh).  EVAL (not EVALSHA): no
+ *    script cache to miss, so no NOSCRIPT to handle mid-pipeline.
+ *  - Pipelined (db.h send/finish): up to DEPTH batches are in flight on
+ *    the one connection, replies read in order, so the client builds
+ *    the next batch while the server runs this one.  The caller never has
+ *    two batches with one key in flight; each reply acks only its own
+ *    batch.  A batch is tied to the connection it went on (gen): after a
+ *    reconnect, the batches of the old one fail (unacked, retried).
  *  - All of the batch or none of it: a command that never arrived whole
  *    (the client killed or the connection lost while writing it) is never
- *    run, and a script refused at its start (out of memory, NOSCRIPT)
- *    changes nothing.  A connection lost after the command was written
+ *    run (EXEC is its last bytes), and a script or transaction refused at
+ *    its start (out of memory, NOPERM while queued: EXECABORT) changes
+ *    nothing.  A connection lost after the command was written
  *    leaves the batch perhaps applied but reported failed (-1): its
  *    records stay unacked and are sent again next run (upserts:
- *    harmlessly).  The script checks before it writes, and its values
- *    were checked here, so it does not stop halfway.
+ *    harmlessly).  The scripts check before they write, and the values
+ *    were checked here, so they do not stop halfway.
  *  - Why not WATCH ... MULTI/EXEC: the same guarantees cost two round
  *    trips, and Redis 7.0 checks each WATCHed key against the client's
  *    list of watched keys (quadratic: 3.6 ms for 500 keys, 0.6 s for
@@ -49,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 enum {
 	FORMAT_HASH,
@@ -87,6 +103,36 @@ static const char WRITE_SCRIPT[] =
 	"end\n"
 	"return res\n";
 
+/* Before the HSETs of a batch of hash upserts (sent as MULTI, this, the
+ * HSETs, EXEC): per key, its TYPE, and a hash that existed is deleted so
+ * that a member that left the row does not linger.  Answers the keys of
+ * another type only (usually none), as pairs: the key's place in KEYS
+ * (from 1) and its type. */
+static const char PREP_SCRIPT[] =
+	"local res = {}\n"
+	"for i, k in ipairs(KEYS) do\n"
+	"  local t = redis.call('TYPE', k).ok\n"
+	"  if t == 'hash' then redis.call('DEL', k)\n"
+	"  elseif t ~= 'none' then res[#res + 1] = i; res[#res + 1] = t end\n"
+	"end\n"
+	"return res\n";
+
+/* Batches sent and not finished, at most. */
+#define DEPTH 3
+
+/* One batch on its way. */
+typedef struct redis_batch {
+	size_t n, nvalid, hsets;
+	size_t cap;
+	size_t *key_off, *key_len; /* each record's key in keys */
+	unsigned char *valid;      /* 1: the record goes to the server (2: with its HSET, multi) */
+	rx_buf keys;               /* the batch's keys, back to back */
+	rx_db_result *results;     /* the caller's */
+	int multi;                 /* 1: MULTI, PREP_SCRIPT, HSETs, EXEC; 0: one EVAL of WRITE_SCRIPT */
+	size_t replies;            /* replies to read (multi: MULTI's, each queued command's, EXEC's) */
+	unsigned long gen;         /* the connection it went on */
+} redis_batch;
+
 /* Kinds of template part. */
 enum { PART_TEXT, PART_KEY, PART_MEMBER };
 
@@ -98,21 +144,21 @@ typedef struct template_part {
 
 struct rx_db {
 	redisContext *ctx;      /* the connection, or NULL after a failure */
+	unsigned long gen;      /* counts connections */
 	rx_redis_target target; /* where */
 	double timeout;         /* seconds: connecting, and each reply */
 	int format;             /* FORMAT_* */
 	long long ttl;          /* seconds, 0: none */
 	char ttl_text[24];      /* the same, as the script's argument */
-	char sha[48];           /* WRITE_SCRIPT's SHA1, once loaded */
 	char *template_text;    /* the key template, for messages */
 	template_part *parts;   /* the key template, compiled */
 	size_t nparts;
-	/* per batch, grown to the largest */
-	size_t cap;
-	size_t *key_off, *key_len; /* each record's key in keys */
-	unsigned char *valid;    /* 1: the record has a key and goes to the script */
-	rx_buf keys;             /* the batch's keys, back to back */
-	rx_buf args;             /* the script's arguments after the keys (RESP) */
+	redis_batch fly[DEPTH]; /* the batches in flight: a ring */
+	size_t first, nfly;
+	/* scratch, grown to the largest batch */
+	size_t *seen;            /* duplicate keys: an open-addressed table of record indexes + 1 */
+	size_t seen_cap;
+	rx_buf args;             /* the arguments after the keys (RESP), or the HSETs (multi) */
 	rx_buf out;              /* the whole command */
 	rx_buf text;             /* scratch: one value */
 	rx_members ms;           /* scratch: a row's members */
@@ -146,10 +192,13 @@ static void redis_close(rx_db *d)
 		free(d->parts[i].text);
 	free(d->parts);
 	free(d->template_text);
-	free(d->key_off);
-	free(d->key_len);
-	free(d->valid);
-	rx_buf_free(&d->keys);
+	for (size_t i = 0; i < DEPTH; i++) {
+		free(d->fly[i].key_off);
+		free(d->fly[i].key_len);
+		free(d->fly[i].valid);
+		rx_buf_free(&d->fly[i].keys);
+	}
+	free(d->seen);
 	rx_buf_free(&d->args);
 	rx_buf_free(&d->out);
 	rx_buf_free(&d->text);
@@ -208,8 +257,6 @@ static int compile_template(rx_db *d, const char *t, char *err, size_t errlen)
 	}
 	return 0;
 }
-
-static int load_script(rx_db *d, char *err, size_t errlen);
 
 static int member_string(jv profile, const char *name, char *out, size_t outlen)
 {
@@ -273,8 +320,9 @@ static rx_db *redis_open(const char *target, const char *table, char *const *key
 	if (rx_redis_parse(target, 1, &d->target, err, errlen) < 0)
 		goto fail;
 	d->ctx = rx_redis_connect(&d->target, d->timeout, err, errlen);
-	if (d->ctx == NULL || load_script(d, err, errlen) < 0)
+	if (d->ctx == NULL)
 		goto fail;
+	d->gen++;
 	return d;
 fail:
 	redis_close(d);
@@ -282,54 +330,38 @@ fail:
 }
 
 /* Render record i's key into d->keys.  0, or -1 with why. */
-static int render_key(rx_db *d, rx_span id, int have_row, char *why, size_t whylen)
+static int render_key(rx_db *d, rx_buf *keys, rx_span id, int have_row, char *why, size_t whylen)
 {
 	for (size_t p = 0; p < d->nparts; p++) {
 		const template_part *part = &d->parts[p];
 		if (part->kind == PART_TEXT) {
-			rx_buf_put(&d->keys, part->text, part->len);
+			rx_buf_put(keys, part->text, part->len);
 		} else if (part->kind == PART_KEY) {
 			if (id.n == 0 || rx_json_kind(id) == 'z') {
 				snprintf(why, whylen, "the change has no key");
 				return -1;
 			}
-			rx_key_text(id, &d->keys);
+			rx_key_text(id, keys);
 		} else {
 			long m = have_row ? rx_json_find(&d->ms, part->text, part->len) : -1;
 			if (m < 0 || rx_json_kind(d->ms.m[m].value) == 'z') {
 				snprintf(why, whylen, "the key template's member \"%s\" is missing or null", part->text);
 				return -1;
 			}
-			rx_key_text(d->ms.m[m].value, &d->keys);
+			rx_key_text(d->ms.m[m].value, keys);
 		}
 	}
 	return 0;
 }
 
-static void grow(rx_db *d, size_t n)
+static void grow(redis_batch *q, size_t n)
 {
-	if (n <= d->cap)
+	if (n <= q->cap)
 		return;
-	d->cap = n;
-	d->key_off = rx_xrealloc(d->key_off, n * sizeof *d->key_off);
-	d->key_len = rx_xrealloc(d->key_len, n * sizeof *d->key_len);
-	d->valid = rx_xrealloc(d->valid, n);
-}
-
-/* Load the script; 0, or -1 with err. */
-static int load_script(rx_db *d, char *err, size_t errlen)
-{
-	redisReply *r = redisCommand(d->ctx, "SCRIPT LOAD %s", WRITE_SCRIPT);
-
-	if (r == NULL || r->type != REDIS_REPLY_STRING) {
-		snprintf(err, errlen, "Redis %s: cannot load the driver's script: %s", d->target.shown,
-			 r && r->type == REDIS_REPLY_ERROR ? r->str : d->ctx->errstr);
-		freeReplyObject(r);
-		return -1;
-	}
-	snprintf(d->sha, sizeof d->sha, "%s", r->str);
-	freeReplyObject(r);
-	return 0;
+	q->cap = n;
+	q->key_off = rx_xrealloc(q->key_off, n * sizeof *q->key_off);
+	q->key_len = rx_xrealloc(q->key_len, n * sizeof *q->key_len);
+	q->valid = rx_xrealloc(q->valid, n);
 }
 
 /* Write n bytes of d->out from off.  0, or -1 (the connection failed). */
@@ -354,6 +386,13 @@ static int lost(rx_db *d, char *err, size_t errlen)
 	snprintf(err, errlen, "Redis %s: %s", d->target.shown, why);
 	redisFree(d->ctx);
 	d->ctx = NULL;
+	return -1;
+}
+
+/* A batch whose connection is gone: -1. */
+static int gone(rx_db *d, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "Redis %s: the connection was lost before the batch's reply", d->target.shown);
 	return -1;
 }
 
@@ -388,7 +427,7 @@ static void put_count_arg(rx_buf *b, size_t n)
 /* Record i's count and values, for the script, into d->args (its row
  * already scanned into d->ms when it has one).  Returns the arguments
  * appended. */
-static size_t put_values(rx_db *d, rx_span row, int is_delete)
+static size_t put_values(rx_db *d, rx_span row, int is_delete, const char *key, size_t key_len, int multi)
 {
 	if (is_delete) {
 		rx_redis_put_arg(&d->args, "0", 1);
@@ -405,7 +444,15 @@ static size_t put_values(rx_db *d, rx_span row, int is_delete)
 	for (size_t m = 0; m < d->ms.n; m++)
 		if (rx_json_kind(d->ms.m[m].value) != 'z')
 			fields++;
-	put_count_arg(&d->args, fields); /* 0: Redis has no empty hash, the key stays absent */
+	if (multi) { /* HSET key field value ...; none for no fields (the key stays absent) */
+		if (fields == 0)
+			return 0;
+		rx_redis_put_count(&d->args, 2 + 2 * fields);
+		rx_redis_put_arg(&d->args, "HSET", 4);
+		rx_redis_put_arg(&d->args, key, key_len);
+	} else {
+		put_count_arg(&d->args, fields); /* 0: Redis has no empty hash, the key stays absent */
+	}
 	for (size_t m = 0; m < d->ms.n; m++) {
 		if (field_value(d, d->ms.m[m].value) < 0)
 			continue;
@@ -435,115 +482,272 @@ static void reject(rx_db_result *res, const char *fmt, ...)
 }
 
 /* A key in a message: at most 200 bytes of it. */
-#define SHOWN(d, i) (int)((d)->key_len[i] > 200 ? 200 : (d)->key_len[i]), (d)->keys.data + (d)->key_off[i]
+#define SHOWN(q, i) (int)((q)->key_len[i] > 200 ? 200 : (q)->key_len[i]), (q)->keys.data + (q)->key_off[i]
 
-static int redis_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
-		       rx_db_result *results, char *err, size_t errlen)
+/* Is a key twice among the batch's records (multi form only: the script
+ * decides a repeated key in order)? */
+static int has_duplicate(rx_db *d, const redis_batch *q)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * q->n)
+		cap *= 2;
+	if (cap > d->seen_cap) {
+		d->seen = rx_xrealloc(d->seen, cap * sizeof *d->seen);
+		d->seen_cap = cap;
+	}
+	memset(d->seen, 0, cap * sizeof *d->seen);
+	for (size_t i = 0; i < q->n; i++) {
+		if (!q->valid[i])
+			continue;
+		const char *k = q->keys.data + q->key_off[i];
+		size_t h = (size_t)XXH3_64bits(k, q->key_len[i]) & (cap - 1);
+		for (; d->seen[h] != 0; h = (h + 1) & (cap - 1)) {
+			size_t j = d->seen[h] - 1;
+			if (q->key_len[j] == q->key_len[i] && memcmp(q->keys.data + q->key_off[j], k, q->key_len[i]) == 0)
+				return 1;
+		}
+		d->seen[h] = i + 1;
+	}
+	return 0;
+}
+
+/* Scan the batch's rows into q (its keys, which records go) and its
+ * values into d->args: HSET commands (multi) or the script's arguments.
+ * Returns the script's arguments put. */
+static size_t build(rx_db *d, redis_batch *q, int is_delete, const rx_span *ids, const rx_span *rows, int multi)
+{
+	char why[512];
+	size_t nargs = 0;
+
+	rx_buf_reset(&q->keys);
+	rx_buf_reset(&d->args);
+	q->nvalid = 0;
+	q->hsets = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		int have_row = 0;
+		q->results[i].ok = 0;
+		q->results[i].message[0] = '\0';
+		q->valid[i] = 0;
+		if (rows[i].n > 0 && rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) == 0)
+			have_row = 1;
+		if (!have_row && !is_delete) {
+			snprintf(q->results[i].message, sizeof q->results[i].message, "the change has no row object");
+			continue;
+		}
+		q->key_off[i] = q->keys.len;
+		if (render_key(d, &q->keys, ids[i], have_row, why, sizeof why) < 0) {
+			snprintf(q->results[i].message, sizeof q->results[i].message, "%s", why);
+			q->keys.len = q->key_off[i];
+			continue;
+		}
+		q->key_len[i] = q->keys.len - q->key_off[i];
+		q->valid[i] = 1;
+		q->nvalid++;
+		size_t k = put_values(d, rows[i], is_delete, q->keys.data + q->key_off[i], q->key_len[i], multi);
+		if (multi && k > 0) {
+			q->valid[i] = 2;
+			q->hsets++;
+		}
+		nargs += k;
+	}
+	return nargs;
+}
+
+static int valid_op(const char *op)
+{
+	return strcmp(op, "delete") == 0 || strcmp(op, "insert") == 0 || strcmp(op, "update") == 0 ||
+	       strcmp(op, "upsert") == 0;
+}
+
+static int redis_send(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		      rx_db_result *results, char *err, size_t errlen)
 {
 	int is_delete = strcmp(op, "delete") == 0;
-	char why[512];
-	size_t nvalid = 0, nargs = 0;
 
 	err[0] = '\0';
-	if (!is_delete && strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0) {
+	if (!valid_op(op)) {
 		snprintf(err, errlen, "unknown op '%s'", op);
+		return -1;
+	}
+	if (d->nfly == DEPTH) {
+		snprintf(err, errlen, "Redis %s: more than %d batches in flight", d->target.shown, DEPTH);
 		return -1;
 	}
 	if (d->ctx == NULL) {
 		d->ctx = rx_redis_connect(&d->target, d->timeout, err, errlen);
 		if (d->ctx == NULL)
 			return -1;
+		d->gen++;
 	}
-	if (d->sha[0] == '\0' && load_script(d, err, errlen) < 0)
-		return d->ctx->err ? lost(d, err, errlen) : -1;
-	grow(d, n);
-	rx_buf_reset(&d->keys);
-	rx_buf_reset(&d->args);
-	for (size_t i = 0; i < n; i++) {
-		int have_row = 0;
-		results[i].ok = 0;
-		results[i].message[0] = '\0';
-		d->valid[i] = 0;
-		if (rows[i].n > 0 && rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) == 0)
-			have_row = 1;
-		if (!have_row && !is_delete) {
-			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
-			continue;
-		}
-		d->key_off[i] = d->keys.len;
-		if (render_key(d, ids[i], have_row, why, sizeof why) < 0) {
-			snprintf(results[i].message, sizeof results[i].message, "%s", why);
-			d->keys.len = d->key_off[i];
-			continue;
-		}
-		d->key_len[i] = d->keys.len - d->key_off[i];
-		d->valid[i] = 1;
-		nvalid++;
-		nargs += put_values(d, rows[i], is_delete);
+	redis_batch *q = &d->fly[(d->first + d->nfly) % DEPTH];
+	grow(q, n);
+	q->n = n;
+	q->results = results;
+	q->gen = d->gen;
+	/* hash upserts without a TTL: plain HSETs in a transaction (a key of
+	 * another type refuses its HSET with WRONGTYPE, untouched) */
+	int multi = strcmp(op, "upsert") == 0 && d->format == FORMAT_HASH && d->ttl == 0;
+	size_t nargs = build(d, q, is_delete, ids, rows, multi);
+	if (multi && q->nvalid > 0 && has_duplicate(d, q)) {
+		multi = 0;
+		nargs = build(d, q, is_delete, ids, rows, 0);
 	}
-	if (nvalid == 0)
+	q->multi = multi;
+	if (q->nvalid == 0) {
+		q->replies = 0;
+		d->nfly++;
 		return 0;
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		rx_buf_reset(&d->out);
-		rx_redis_put_count(&d->out, 3 + nvalid + 3 + nargs);
-		rx_redis_put_arg(&d->out, "EVALSHA", 7);
-		rx_redis_put_arg(&d->out, d->sha, strlen(d->sha));
-		put_count_arg(&d->out, nvalid);
-		for (size_t i = 0; i < n; i++)
-			if (d->valid[i])
-				rx_redis_put_arg(&d->out, d->keys.data + d->key_off[i], d->key_len[i]);
+	}
+	rx_buf_reset(&d->out);
+	if (multi) {
+		rx_redis_put_count(&d->out, 1);
+		rx_redis_put_arg(&d->out, "MULTI", 5);
+		rx_redis_put_count(&d->out, 3 + q->nvalid);
+		rx_redis_put_arg(&d->out, "EVAL", 4);
+		rx_redis_put_arg(&d->out, PREP_SCRIPT, sizeof PREP_SCRIPT - 1);
+	} else {
+		rx_redis_put_count(&d->out, 3 + q->nvalid + 3 + nargs);
+		rx_redis_put_arg(&d->out, "EVAL", 4);
+		rx_redis_put_arg(&d->out, WRITE_SCRIPT, sizeof WRITE_SCRIPT - 1);
+	}
+	put_count_arg(&d->out, q->nvalid);
+	for (size_t i = 0; i < n; i++)
+		if (q->valid[i])
+			rx_redis_put_arg(&d->out, q->keys.data + q->key_off[i], q->key_len[i]);
+	if (multi) {
+		if (d->args.len > 0)
+			rx_buf_put(&d->out, d->args.data, d->args.len);
+		rx_redis_put_count(&d->out, 1);
+		rx_redis_put_arg(&d->out, "EXEC", 4);
+		q->replies = 3 + q->hsets;
+	} else {
 		rx_redis_put_arg(&d->out, op, strlen(op));
 		rx_redis_put_arg(&d->out, d->format == FORMAT_JSON ? "json" : "hash", 4);
 		rx_redis_put_arg(&d->out, d->ttl_text, strlen(d->ttl_text));
-		rx_buf_put(&d->out, d->args.data, d->args.len);
-		/* all but the last byte: a command the server never got whole is never run */
-		if (send_bytes(d, 0, d->out.len - 1) < 0)
-			return lost(d, err, errlen);
-		rx_killpoint("queued");
-		if (send_bytes(d, d->out.len - 1, 1) < 0)
-			return lost(d, err, errlen);
-		rx_killpoint("sent");
+		if (d->args.len > 0)
+			rx_buf_put(&d->out, d->args.data, d->args.len);
+		q->replies = 1;
+	}
+	/* all but the last byte: a command (an EXEC) the server never got
+	 * whole is never run */
+	if (send_bytes(d, 0, d->out.len - 1) < 0)
+		return lost(d, err, errlen);
+	rx_killpoint("queued");
+	if (send_bytes(d, d->out.len - 1, 1) < 0)
+		return lost(d, err, errlen);
+	rx_killpoint("sent");
+	d->nfly++;
+	return 0;
+}
+
+/* Record i of a script-run batch: its status. */
+static void script_result(const rx_db *d, const redis_batch *q, size_t i, const redisReply *st)
+{
+	const char *code = st->type == REDIS_REPLY_STRING || st->type == REDIS_REPLY_STATUS ? st->str : "?";
+	rx_db_result *res = &q->results[i];
+
+	if (strcmp(code, "ok") == 0)
+		res->ok = 1;
+	else if (code[0] == 'T')
+		reject(res, "WRONGTYPE: the key %.*s holds %s, not %s (does the key template name "
+		       "another application's keys?)", SHOWN(q, i), type_name(code + 1),
+		       d->format == FORMAT_JSON ? "a string" : "a hash");
+	else if (code[0] == 'E')
+		reject(res, "the key %.*s exists", SHOWN(q, i));
+	else if (code[0] == 'N')
+		reject(res, "no key %.*s", SHOWN(q, i));
+	else
+		reject(res, "Redis: %s", st->type == REDIS_REPLY_ERROR ? st->str : "an unexpected reply");
+}
+
+/* The oldest batch's replies: one per record (the script), or MULTI's,
+ * each queued command's and EXEC's (multi). */
+static int redis_finish(rx_db *d, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (d->nfly == 0) {
+		snprintf(err, errlen, "Redis %s: no batch in flight", d->target.shown);
+		return -1;
+	}
+	redis_batch *q = &d->fly[d->first];
+	d->first = (d->first + 1) % DEPTH;
+	d->nfly--;
+	if (q->replies == 0)
+		return 0;
+	if (d->ctx == NULL || q->gen != d->gen)
+		return gone(d, err, errlen);
+	char why[512] = "";
+	redisReply *r = NULL;
+	for (size_t k = 0; k < q->replies; k++) {
 		void *reply = NULL;
 		if (redisGetReply(d->ctx, &reply) != REDIS_OK)
 			return lost(d, err, errlen);
-		redisReply *r = reply;
-		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
-			freeReplyObject(r); /* the server restarted or was flushed: nothing ran */
-			if (load_script(d, err, errlen) < 0)
-				return d->ctx->err ? lost(d, err, errlen) : -1;
-			continue;
+		if (k + 1 == q->replies) {
+			r = reply;
+			break;
 		}
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != nvalid) {
+		/* a command refused when queued (NOPERM, OOM): EXEC then
+		 * discards the whole transaction; say why */
+		redisReply *queued = reply;
+		if (queued->type == REDIS_REPLY_ERROR && why[0] == '\0')
+			snprintf(why, sizeof why, "%s", queued->str);
+		freeReplyObject(queued);
+	}
+	if (!q->multi) {
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != q->nvalid) {
 			snprintf(err, errlen, "Redis %s: %s", d->target.shown,
 				 r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply to the batch");
 			freeReplyObject(r);
 			return -1;
 		}
 		size_t e = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (!d->valid[i])
-				continue;
-			const redisReply *st = r->element[e++];
-			const char *code = st->type == REDIS_REPLY_STRING || st->type == REDIS_REPLY_STATUS ? st->str : "?";
-			if (strcmp(code, "ok") == 0)
-				results[i].ok = 1;
-			else if (code[0] == 'T')
-				reject(&results[i], "WRONGTYPE: the key %.*s holds %s, not %s (does the key template name "
-				       "another application's keys?)", SHOWN(d, i), type_name(code + 1),
-				       d->format == FORMAT_JSON ? "a string" : "a hash");
-			else if (code[0] == 'E')
-				reject(&results[i], "the key %.*s exists", SHOWN(d, i));
-			else if (code[0] == 'N')
-				reject(&results[i], "no key %.*s", SHOWN(d, i));
-			else
-				reject(&results[i], "Redis: %s", st->type == REDIS_REPLY_ERROR ? st->str : "an unexpected reply");
-		}
+		for (size_t i = 0; i < q->n; i++)
+			if (q->valid[i])
+				script_result(d, q, i, r->element[e++]);
 		freeReplyObject(r);
 		return 0;
 	}
-	snprintf(err, errlen, "Redis %s: the driver's script keeps going missing", d->target.shown);
-	return -1;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + q->hsets || r->element[0]->type != REDIS_REPLY_ARRAY ||
+	    r->element[0]->elements % 2 != 0) {
+		snprintf(err, errlen, "Redis %s: %s", d->target.shown,
+			 why[0] ? why : r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply to the batch");
+		freeReplyObject(r);
+		return -1;
+	}
+	/* the keys of another type, by their place among the valid records */
+	const redisReply *other = r->element[0];
+	size_t e = 0, h = 1, o = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		if (!q->valid[i])
+			continue;
+		e++;
+		const redisReply *hs = q->valid[i] == 2 ? r->element[h++] : NULL;
+		const char *type = NULL;
+		if (o < other->elements && other->element[o]->type == REDIS_REPLY_INTEGER &&
+		    other->element[o]->integer == (long long)e) {
+			const redisReply *t = other->element[o + 1];
+			type = t->type == REDIS_REPLY_STRING || t->type == REDIS_REPLY_STATUS ? t->str : "?";
+			o += 2;
+		}
+		if (type != NULL)
+			reject(&q->results[i], "WRONGTYPE: the key %.*s holds %s, not a hash (does the key template "
+			       "name another application's keys?)", SHOWN(q, i), type_name(type));
+		else if (hs != NULL && hs->type == REDIS_REPLY_ERROR)
+			reject(&q->results[i], "Redis: %s", hs->str);
+		else
+			q->results[i].ok = 1;
+	}
+	freeReplyObject(r);
+	return 0;
 }
 
-const rx_db_driver rx_db_redis = {"redis", 0, redis_open, redis_apply, redis_close};
+static int redis_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		       rx_db_result *results, char *err, size_t errlen)
+{
+	if (redis_send(d, op, ids, rows, n, results, err, errlen) < 0)
+		return -1;
+	return redis_finish(d, err, errlen);
+}
+
+const rx_db_driver rx_db_redis = {"redis", 0, redis_open, redis_apply, redis_close, DEPTH, redis_send, redis_finish};

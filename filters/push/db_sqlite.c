@@ -315,4 +315,4 @@ rollback:
 	return -1;
 }
 
-const rx_db_driver rx_db_sqlite = {"sqlite", 1, sqlite_open, sqlite_apply, sqlite_close};
+const rx_db_driver rx_db_sqlite = {"sqlite", 1, sqlite_open, sqlite_apply, sqlite_close, 0, NULL, NULL};

@@ -675,16 +675,149 @@ static void db_dry_run(push_ctx *c, push_batch *b)
 	}
 }
 
+/* A batch on its way to a database (db_run): its arrays stay put until it
+ * is finished. */
+typedef struct db_flight {
+	push_batch *b;
+	rx_span *rows, *ids;
+	rx_db_result *results;
+	size_t cap;
+	int attempt;
+	double t0;
+} db_flight;
+
+#define DB_DEPTH_MAX 4
+
+typedef struct db_loop {
+	push_ctx *c;
+	const rx_db_driver *drv;
+	rx_db *db;
+	size_t depth;            /* batches in flight at most */
+	db_flight fly[DB_DEPTH_MAX];
+	size_t first, nfly;      /* the ring of batches in flight */
+	int down;                /* a batch failed for good: send nothing more */
+	char err[1024];
+} db_loop;
+
+/* Start batch f->b: 0, or -1 with l->err (nothing of it in flight). */
+static int db_send(db_loop *l, db_flight *f)
+{
+	push_batch *b = f->b;
+
+	if (b->n > f->cap) {
+		f->cap = b->n;
+		f->rows = rx_xrealloc(f->rows, f->cap * sizeof *f->rows);
+		f->ids = rx_xrealloc(f->ids, f->cap * sizeof *f->ids);
+		f->results = rx_xrealloc(f->results, f->cap * sizeof *f->results);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		f->rows[i] = b->recs[i]->row;
+		f->ids[i] = b->recs[i]->key;
+		f->results[i].ok = 0;
+		f->results[i].message[0] = '\0';
+	}
+	f->attempt++;
+	l->c->requests++;
+	if (l->drv->send == NULL)
+		return 0; /* applied whole by db_finish */
+	return l->drv->send(l->db, b->op, f->ids, f->rows, b->n, f->results, l->err, sizeof l->err);
+}
+
+static int db_finish(db_loop *l, db_flight *f)
+{
+	if (l->drv->send == NULL)
+		return l->drv->apply(l->db, f->b->op, f->ids, f->rows, f->b->n, f->results, l->err, sizeof l->err);
+	return l->drv->finish(l->db, l->err, sizeof l->err);
+}
+
+static void db_settle_all(db_loop *l);
+
+/* Batch f is done (rc as apply's; the driver no longer holds it): ack and
+ * dead-letter its records, or retry it alone, or give it back. */
+static void db_done(db_loop *l, db_flight *f, int rc)
+{
+	push_ctx *c = l->c;
+	push_batch *b = f->b;
+
+	while (rc < 0 && !l->down && f->attempt < c->max_attempts && !rx_push_signalled) {
+		/* the batches sent after it go first: none has a key of it */
+		db_settle_all(l);
+		c->retries++;
+		double delay = c->retry_base * pow(2, f->attempt - 1) * (0.5 + drand48());
+		usleep((useconds_t)((delay > c->retry_max ? c->retry_max : delay) * 1e6));
+		rc = db_send(l, f);
+		if (rc == 0)
+			rc = db_finish(l, f);
+	}
+	rx_push_latency(c, rx_push_now() - f->t0);
+	f->b = NULL;
+	if (rc < 0) {
+		enqueue(c, b); /* still held: counted unacked */
+		if (!l->down)
+			rx_push_stop(c, PUSH_STOP_DOWN, "%s: %s", c->prof.driver, l->err);
+		l->down = 1;
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (f->results[i].ok)
+			rx_push_ack(c, b->recs[i], jv_null());
+		else
+			rx_push_dead(c, b->recs[i], 0, f->results[i].message, NULL, 0, f->attempt);
+	}
+	rx_push_batch_free(b);
+	rx_push_flush(c);
+	rx_push_progress(c, 0, 0);
+	if (rx_push_signalled)
+		rx_push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+}
+
+/* Finish the oldest batch in flight. */
+static void db_settle(db_loop *l)
+{
+	db_flight *f = &l->fly[l->first];
+
+	l->first = (l->first + 1) % l->depth;
+	l->nfly--;
+	db_done(l, f, db_finish(l, f));
+}
+
+static void db_settle_all(db_loop *l)
+{
+	while (l->nfly > 0)
+		db_settle(l);
+}
+
+/* Send batch b: with a driver that pipelines, while up to depth - 1
+ * batches before it are still running (none sharing a key with it). */
+static void db_start(db_loop *l, push_batch *b)
+{
+	if (l->nfly > 0 && !rx_push_order_ready(l->c, b->recs, b->n))
+		db_settle_all(l);
+	if (l->nfly == l->depth)
+		db_settle(l);
+	if (l->down) {
+		enqueue(l->c, b);
+		return;
+	}
+	db_flight *f = &l->fly[(l->first + l->nfly) % l->depth];
+	f->b = b;
+	f->attempt = 0;
+	f->t0 = rx_push_now();
+	if (db_send(l, f) < 0) {
+		db_done(l, f, -1);
+		return;
+	}
+	l->nfly++;
+	if (l->drv->send == NULL)
+		db_settle(l);
+}
+
 static void db_run(push_ctx *c)
 {
 	const rx_db_driver *drv = rx_db_find(c->prof.driver);
-	char err[1024];
 	size_t nkeys = 0;
 	char **keys = NULL;
-	rx_db *db = NULL;
-	rx_span *rows = NULL, *ids = NULL;
-	rx_db_result *results = NULL;
-	size_t cap = 0;
+	db_loop loop = {0}, *l = &loop;
 
 	if (drv == NULL) {
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database driver \"%s\" (sqlite, postgres, redis)",
@@ -700,25 +833,35 @@ static void db_run(push_ctx *c)
 		rx_push_stop(c, PUSH_STOP_FAIL, "profile %s: no database named (--url FILE or CONNINFO)", c->prof.name);
 		return;
 	}
+	l->c = c;
+	l->drv = drv;
+	l->depth = drv->send == NULL || drv->depth < 1 ? 1 : drv->depth > DB_DEPTH_MAX ? DB_DEPTH_MAX : drv->depth;
 	keys = c->prof.key ? split_keys(c->prof.key, &nkeys) : NULL;
 	if (!c->dry_run) {
-		db = drv->open(c->url, c->prof.table, keys, nkeys, c->prof.json, err, sizeof err);
-		if (db == NULL) {
-			rx_push_stop(c, PUSH_STOP_FAIL, "%s", err);
+		l->db = drv->open(c->url, c->prof.table, keys, nkeys, c->prof.json, l->err, sizeof l->err);
+		if (l->db == NULL) {
+			rx_push_stop(c, PUSH_STOP_FAIL, "%s", l->err);
 			goto cleanup;
 		}
 	}
-	for (;;) {
+	while (!l->down) {
 		push_batch *b = rx_push_batch_pop(c);
 		if (b == NULL) {
-			if (c->stop != PUSH_RUNNING || rx_push_signalled)
-				break;
-			int rc = rx_push_input_step(c, 0);
-			if (rc < 0 && c->head == NULL)
-				break;
-			if (rc == 0) {
-				/* nothing more right now: write what was gathered, then
-				 * wait for input, noticing a signal within 200 ms */
+			int rc = -1;
+			if (c->stop == PUSH_RUNNING && !rx_push_signalled)
+				rc = rx_push_input_step(c, 0);
+			if (rc < 0 && c->head == NULL) {
+				if (l->nfly == 0)
+					break;
+				db_settle(l);
+			} else if (rc == 0) {
+				/* nothing more right now: finish what is in flight,
+				 * write what was gathered, then wait for input,
+				 * noticing a signal within 200 ms */
+				if (l->nfly > 0) {
+					db_settle(l);
+					continue;
+				}
 				rx_push_input_flush(c);
 				if (c->head == NULL) {
 					struct pollfd pfd = {c->in.fd, POLLIN, 0};
@@ -733,57 +876,20 @@ static void db_run(push_ctx *c)
 			rx_push_flush(c);
 			continue;
 		}
-		if (b->n > cap) {
-			cap = b->n;
-			rows = rx_xrealloc(rows, cap * sizeof *rows);
-			ids = rx_xrealloc(ids, cap * sizeof *ids);
-			results = rx_xrealloc(results, cap * sizeof *results);
-		}
-		for (size_t i = 0; i < b->n; i++) {
-			rows[i] = b->recs[i]->row;
-			ids[i] = b->recs[i]->key;
-			results[i].ok = 0;
-			results[i].message[0] = '\0';
-		}
-		int attempt = 0, rc;
-		double t0 = rx_push_now();
-		for (;;) {
-			attempt++;
-			c->requests++;
-			rc = drv->apply(db, b->op, ids, rows, b->n, results, err, sizeof err);
-			if (rc == 0 || attempt >= c->max_attempts || rx_push_signalled)
-				break;
-			c->retries++;
-			double delay = c->retry_base * pow(2, attempt - 1) * (0.5 + drand48());
-			usleep((useconds_t)((delay > c->retry_max ? c->retry_max : delay) * 1e6));
-		}
-		rx_push_latency(c, rx_push_now() - t0);
-		if (rc < 0) {
-			enqueue(c, b); /* still held: counted unacked */
-			rx_push_stop(c, PUSH_STOP_DOWN, "%s: %s", c->prof.driver, err);
-			break;
-		}
-		for (size_t i = 0; i < b->n; i++) {
-			if (results[i].ok)
-				rx_push_ack(c, b->recs[i], jv_null());
-			else
-				rx_push_dead(c, b->recs[i], 0, results[i].message, NULL, 0, attempt);
-		}
-		rx_push_batch_free(b);
-		rx_push_flush(c);
-		rx_push_progress(c, 0, 0);
-		if (rx_push_signalled)
-			rx_push_stop(c, PUSH_STOP_SIGNAL, "interrupted");
+		db_start(l, b);
 	}
+	db_settle_all(l); /* after a failure: the batches sent after it */
 cleanup:
-	if (db != NULL)
-		drv->close(db);
+	if (l->db != NULL)
+		drv->close(l->db);
 	for (size_t i = 0; i < nkeys; i++)
 		free(keys[i]);
 	free(keys);
-	free(rows);
-	free(ids);
-	free(results);
+	for (size_t i = 0; i < DB_DEPTH_MAX; i++) {
+		free(l->fly[i].rows);
+		free(l->fly[i].ids);
+		free(l->fly[i].results);
+	}
 }
 
 /* ---- main ---- */
