@@ -60,6 +60,7 @@ Switches
   --fail-first K        the first K requests get 503
   --fail-every K        every K-th request gets 503
   --slow-every K --slow-ms MS   every K-th request waits MS before replying
+                                (a row's "_slow_ms": N makes its own request wait N ms)
   --drop-every K        every K-th request: the connection is closed, no reply
   --token T             require "Authorization: Bearer T"
   --oauth               require a token issued by /oauth/token
@@ -436,6 +437,12 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw.decode() or "null")
         except ValueError:
             return self.reply(400, {"message": "the body is not JSON"})
+        # a row's "_slow_ms": its request waits that long before replying
+        recs = body.get("records") if isinstance(body, dict) else None
+        slow = [r["row"].get("_slow_ms") for r in recs or [] if isinstance(r, dict) and isinstance(r.get("row"), dict)]
+        slow = [ms for ms in slow if isinstance(ms, int)]
+        if slow:
+            time.sleep(max(slow) / 1000.0)
         with LOCK:
             try:
                 status, doc = FAMILIES[OPT.family](body)
