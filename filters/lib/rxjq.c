@@ -75,7 +75,7 @@ static shared_jq *compiled;
  * modules and arguments, compiled as one jq program,
  *
  *     include "rx"; include "braze";
- *     def __rx_p0: braze_track_body
+ *     def __rx_p0: braze_delete_response
  *     ;
  *     def __rx_p1: braze_response
  *     ;

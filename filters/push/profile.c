@@ -441,6 +441,30 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
 	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 		rc = -1;
+	jv tmpl = jv_object_get(jv_copy(spec), jv_string("template"));
+	if (rc == 0 && jv_is_valid(tmpl) && jv_get_kind(tmpl) != JV_KIND_NULL) {
+		const char *ct = o->content_type ? o->content_type : p->content_type ? p->content_type : "application/json";
+		char twhat[80];
+		snprintf(twhat, sizeof twhat, "%s.template", what);
+		if (o->has_body) {
+			snprintf(err, errlen, "profile %s: %s: give a \"body\" program or a \"template\", not both", p->name,
+				 what);
+			rc = -1;
+		} else if (strcmp(o->method, "GET") == 0) {
+			snprintf(err, errlen, "profile %s: %s: a GET has no body: its query parameters are a body "
+				 "program's (or \"query\")", p->name, twhat);
+			rc = -1;
+		} else if (strstr(ct, "json") == NULL || strstr(ct, "ndjson") != NULL) {
+			snprintf(err, errlen, "profile %s: %s: a template builds one JSON value; a %s body needs a body "
+				 "program", p->name, twhat, ct);
+			rc = -1;
+		} else if (rx_push_tmpl_compile(&o->tmpl, tmpl, p, twhat, err, errlen) < 0) {
+			rc = -1;
+		} else {
+			o->has_body = 1;
+		}
+	}
+	jv_free(tmpl);
 	/* an asynchronous job: the write's reply names a job, polled until it
 	 * says how each record fared */
 	jv job = get_member(spec, "job", JV_KIND_OBJECT);
@@ -673,6 +697,32 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	p->max_concurrency = (long)get_number(p->json, "max_concurrency", 0);
 	jv rr = jv_object_get(jv_copy(p->json), jv_string("response_rows"));
 	p->response_rows = jv_get_kind(rr) != JV_KIND_FALSE;
+	if (jv_get_kind(rr) == JV_KIND_ARRAY) {
+		/* the members the response programs read: a row of those only
+		 * costs a fraction of the whole row's parse into jq values */
+		int n = jv_array_length(jv_copy(rr));
+		int bad = -1;
+		p->response_members = rx_xmalloc(sizeof *p->response_members * ((size_t)n + 1));
+		jv_array_foreach(rr, i, v) {
+			if (jv_get_kind(v) != JV_KIND_STRING) {
+				if (bad < 0)
+					bad = i;
+			} else {
+				/* "{match}": a name from vars, so that a profile whose match
+				 * member changes reads the new one */
+				rx_buf name = {0};
+				rx_push_template(&name, jv_string_value(v), p, "", NULL, 0);
+				p->response_members[p->nresponse_members++] = name.data ? name.data : rx_xstrdup("");
+			}
+			jv_free(v);
+		}
+		if (bad >= 0 || n == 0) {
+			snprintf(err, errlen, "profile %s: response_rows: true, false, or the row members the response "
+				 "programs read (strings)%s", p->name, n == 0 ? ": [] would be false" : "");
+			jv_free(rr);
+			return -1;
+		}
+	}
 	jv_free(rr);
 	p->headers = expand_headers(p, get_member(p->json, "headers", JV_KIND_OBJECT), "");
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
@@ -722,7 +772,9 @@ static void spec_free(push_op *o)
 	jv_free(o->query);
 	jv_free(o->headers);
 	free(o->content_type);
-	if (o->has_body)
+	if (o->tmpl != NULL)
+		rx_push_tmpl_free(o->tmpl);
+	else if (o->has_body)
 		rx_jq_free(&o->body);
 	if (o->has_path_program)
 		rx_jq_free(&o->path_program);
@@ -769,6 +821,9 @@ void rx_push_profile_free(push_profile *p)
 		free(p->modules[i]);
 	free(p->modules);
 	free(p->dir);
+	for (size_t i = 0; i < p->nresponse_members; i++)
+		free(p->response_members[i]);
+	free(p->response_members);
 	memset(p, 0, sizeof *p);
 }
 
@@ -973,6 +1028,8 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 			case RX_MEMBER_HASH: v = rx_jv_from_json(r->hash.p, r->hash.n); break;
 			case RX_MEMBER_RUN: v = run_jv(r->run); break;
 			case RX_MEMBER_ROW:
+				if (raw == -2)
+					continue;
 				if (raw >= 0) {
 					char m[80];
 					snprintf(m, sizeof m, "%s%ld", row_marker, raw);
@@ -1001,6 +1058,8 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 			jv_free(k);
 			continue;
 		}
+		if (raw == -2 && rx_json_name_eq(ms->m[i].name, "row", 3))
+			continue;
 		if (raw >= 0 && rx_json_name_eq(ms->m[i].name, "row", 3)) {
 			char m[80];
 			snprintf(m, sizeof m, "%s%ld", row_marker, raw);
@@ -1035,8 +1094,40 @@ jv rx_push_records_jv(push_record **recs, size_t n)
 /* For a response program: without their rows when the profile says its
  * response programs never read them ("response_rows": false): building a
  * row costs more than the rest of the record. */
+/* A record whose row has only the members the profile's "response_rows"
+ * names (those it has). */
+static jv record_projected(const push_profile *p, const push_record *r, rx_members *ms, rx_members *rowms)
+{
+	char err[128];
+	jv o = record_jv(r, ms, -2), row;
+
+	if (r->row.n == 0 || rx_json_kind(r->row) != 'o' ||
+	    rx_json_members(r->row.p, r->row.n, rowms, err, sizeof err) < 0) {
+		row = r->row.n > 0 ? rx_jv_from_json(r->row.p, r->row.n) : jv_null();
+	} else {
+		row = jv_object();
+		for (size_t i = 0; i < p->nresponse_members; i++) {
+			const char *name = p->response_members[i];
+			long at = rx_json_find(rowms, name, strlen(name));
+			if (at >= 0)
+				row = jv_object_set(row, jv_string(name),
+						    rx_jv_from_json(rowms->m[at].value.p, rowms->m[at].value.n));
+		}
+	}
+	return jv_object_set(o, known_name(rx_span_of("\"row\"", 5)), row);
+}
+
 jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n)
 {
+	if (p->nresponse_members > 0) {
+		jv a = jv_array();
+		rx_members ms = {0}, rowms = {0};
+		for (size_t i = 0; i < n; i++)
+			a = jv_array_append(a, record_projected(p, recs[i], &ms, &rowms));
+		free(ms.m);
+		free(rowms.m);
+		return a;
+	}
 	if (p->response_rows)
 		return records_jv(recs, n, 0);
 	jv a = jv_array();
@@ -1159,6 +1250,10 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 			put_record(body, recs[i]);
 		}
 		rx_buf_puts(body, "]}");
+		return 0;
+	}
+	if (op->tmpl != NULL) {
+		rx_push_tmpl_build(op->tmpl, recs[0]->op, recs, n, body);
 		return 0;
 	}
 	jv in = jv_object();

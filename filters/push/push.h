@@ -77,8 +77,9 @@ typedef struct push_op {
 	jv query;             /* object of extra query parameters, or null */
 	jv headers;           /* object of extra headers, or null */
 	char *content_type;   /* of this op's body, or NULL: the profile's */
-	rx_jq body;           /* body program, when has_body */
+	rx_jq body;           /* body program, when has_body and not tmpl */
 	int has_body;
+	struct push_tmpl *tmpl; /* a body template instead (template.c), or NULL */
 	rx_jq path_program;   /* a program computing the path (one record a request), */
 	int has_path_program; /* when has_path_program: else path is the template */
 	rx_jq response;       /* a per-op response program, when has_response */
@@ -146,6 +147,8 @@ typedef struct push_profile {
 	int modules_records;    /* a module mentions records: build them for its programs */
 	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
 	int response_rows;      /* response programs read the records' rows (default) */
+	char **response_members; /* "response_rows": [NAMES]: only these members of each row */
+	size_t nresponse_members;
 } push_profile;
 
 /* Set by --check-profile: a var that is not set is a finding, not a stop. */
@@ -182,6 +185,17 @@ jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n)
  * raw_rows), for the response program (else jv_invalid()). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
 		       jv *records, char *err, size_t errlen);
+
+/* ---- body templates (template.c) ---- */
+
+typedef struct push_tmpl push_tmpl;
+/* Compile a template (the JSON value of "template"); what names it in
+ * messages.  0, or -1 with err naming where in it. */
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, char *err,
+			 size_t errlen);
+/* Append the body for recs[0..n), all of op, to body. */
+void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body);
+void rx_push_tmpl_free(push_tmpl *t);
 
 /* ---- secrets and auth (auth.c) ---- */
 

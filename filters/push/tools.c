@@ -81,6 +81,22 @@ static void check_vars(const push_profile *p)
 	}
 }
 
+/* Does the op's body template name the destination's id ({id}, {id|text})? */
+static int template_uses_id(jv spec)
+{
+	jv t = jv_get_kind(spec) == JV_KIND_OBJECT ? jv_object_get(jv_copy(spec), jv_string("template")) : jv_null();
+	int uses = 0;
+
+	if (jv_get_kind(t) != JV_KIND_NULL && jv_is_valid(t)) {
+		jv text = jv_dump_string(jv_copy(t), 0);
+		const char *s = jv_string_value(text);
+		uses = strstr(s, "{id}") != NULL || strstr(s, "{id|") != NULL;
+		jv_free(text);
+	}
+	jv_free(t);
+	return uses;
+}
+
 int rx_push_check_profile(const push_profile *p)
 {
 	static const char *const ops[] = {"insert", "update", "upsert", "delete"};
@@ -118,7 +134,8 @@ int rx_push_check_profile(const push_profile *p)
 				"whatever the reply says", op->name);
 		/* a request that addresses records by the destination's id */
 		int uses_id = strstr(op->path, "{id}") != NULL || strstr(op->path, "{ids}") != NULL ||
-			      strstr(program_text(spec, "body", text, sizeof text), ".id") != NULL;
+			      strstr(program_text(spec, "body", text, sizeof text), ".id") != NULL ||
+			      template_uses_id(spec);
 		if (uses_id && !rx_push_needs_id(p, ops[i]))
 			finding(1, "ops.%s: its request uses the destination's id, but identity.ops does not name "
 				"%s: a record without one would be sent with a null id", op->name, ops[i]);

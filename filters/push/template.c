@@ -1,0 +1,705 @@
+/*
+ * template.c - body templates: a request body written as the JSON it is,
+ * with placeholders, and built in C from the records' own text
+ * (docs/profiles.md, "Body templates").
+ *
+ *     "template": {"users": [{"email": "{row.email|text}",
+ *                             "userId": "{row.userId|text|optional}",
+ *                             "dataFields": "{row|without:email,userId}"}]}
+ *
+ * A one-element array whose element names a record is that element once
+ * for each record of the request.  Values are copied from the change's
+ * text, so numbers stay exact and strings keep their escapes; a body
+ * costs about what copying the records costs, against a body program's
+ * parse into jq values, run and print (several times more).
+ *
+ * NOTES
+ *  - The template is compiled once, at load, into a tree of nodes: a
+ *    literal part is kept as its JSON text, a variable ({NAME} from
+ *    "vars") is expanded then, and whatever cannot work (a name that is
+ *    no placeholder, a record named outside the repeated array, a
+ *    modifier where it means nothing) is refused then, naming where.
+ *  - A record's row is scanned for its members at most once, and only
+ *    when a placeholder reads a member of it.
+ */
+#include "push.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP };
+enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH };
+enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4 };
+
+typedef struct tnode tnode;
+struct tnode {
+	int kind;
+	rx_buf lit;        /* N_LIT: JSON text; an N_INTERP segment: plain text */
+	tnode **kids;      /* N_ARRAY elements, N_OBJECT values, N_INTERP segments, N_EACH: one */
+	size_t nkids;
+	rx_buf *qnames;    /* N_OBJECT: each member's name as JSON text ("..." spreads: empty) */
+	char **names;      /* N_OBJECT: each member's name, plain (NULL: a spread) */
+	int src, mods;     /* N_REF (and N_INTERP segments that are not literal) */
+	char *member;      /* S_MEMBER: the row member's name */
+	char **without;    /* names left out of an object */
+	size_t nwithout;
+};
+
+struct push_tmpl {
+	tnode *root;
+	/* scratch, reused from request to request */
+	const char *op;
+	const push_record *rec;
+	rx_members row;    /* rec's row members, when row_state is 1 */
+	int row_state;     /* 0 not scanned, 1 scanned, -1 not an object */
+	rx_members other;  /* an object value's members (not the row) */
+	rx_buf text, conv, seg, acc, quoted;
+};
+
+static void node_free(tnode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->nkids; i++) {
+		node_free(n->kids[i]);
+		if (n->qnames != NULL)
+			rx_buf_free(&n->qnames[i]);
+		if (n->names != NULL)
+			free(n->names[i]);
+	}
+	free(n->kids);
+	free(n->qnames);
+	free(n->names);
+	for (size_t i = 0; i < n->nwithout; i++)
+		free(n->without[i]);
+	free(n->without);
+	free(n->member);
+	rx_buf_free(&n->lit);
+	free(n);
+}
+
+void rx_push_tmpl_free(push_tmpl *t)
+{
+	if (t == NULL)
+		return;
+	node_free(t->root);
+	free(t->row.m);
+	free(t->other.m);
+	rx_buf_free(&t->text);
+	rx_buf_free(&t->conv);
+	rx_buf_free(&t->seg);
+	rx_buf_free(&t->acc);
+	rx_buf_free(&t->quoted);
+	free(t);
+}
+
+static tnode *node_new(int kind)
+{
+	tnode *n = calloc(1, sizeof *n);
+	if (n == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	n->kind = kind;
+	return n;
+}
+
+static void add_kid(tnode *n, tnode *kid)
+{
+	n->kids = realloc(n->kids, sizeof *n->kids * (n->nkids + 1));
+	if (n->kids == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	n->kids[n->nkids++] = kid;
+}
+
+/* ---- compiling ---- */
+
+typedef struct tcomp {
+	const push_profile *p;
+	const char *what;  /* "ops.upsert.template" */
+	char at[256];      /* where in it: "users[0].email" */
+	char *err;
+	size_t errlen;
+} tcomp;
+
+static int fail(tcomp *c, const char *fmt, const char *arg)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, fmt, arg);
+	snprintf(c->err, c->errlen, "profile %s: %s%s%s: %s", c->p->name, c->what, c->at[0] ? " at " : "", c->at, msg);
+	return -1;
+}
+
+static int is_record_source(int src)
+{
+	return src != S_OP;
+}
+
+/* One placeholder's text, between its braces: NAME, then |MODIFIERs.
+ * A variable's value goes to var (the caller makes it literal text). */
+static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
+{
+	char buf[512];
+	if (n >= sizeof buf)
+		return fail(c, "a placeholder of %s bytes is too long", "over 500");
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	char *bar = strchr(buf, '|');
+	if (bar != NULL)
+		*bar = '\0';
+	*var = NULL;
+	if (strcmp(buf, "op") == 0)
+		ref->src = S_OP;
+	else if (strcmp(buf, "key") == 0)
+		ref->src = S_KEY;
+	else if (strcmp(buf, "row") == 0)
+		ref->src = S_ROW;
+	else if (strcmp(buf, "idem") == 0)
+		ref->src = S_IDEM;
+	else if (strcmp(buf, "id") == 0)
+		ref->src = S_ID;
+	else if (strcmp(buf, "hash") == 0)
+		ref->src = S_HASH;
+	else if (strncmp(buf, "row.", 4) == 0 && buf[4] != '\0') {
+		ref->src = S_MEMBER;
+		ref->member = rx_xstrdup(buf + 4);
+	} else {
+		jv v = jv_object_get(jv_copy(c->p->vars), jv_string(buf));
+		if (jv_get_kind(v) != JV_KIND_STRING) {
+			jv_free(v);
+			char name[520];
+			snprintf(name, sizeof name, "{%s}", buf);
+			return fail(c, "%s is not a placeholder: {op}, {key}, {row}, {row.NAME}, {idem}, {id}, {hash}, "
+				    "or a name from \"vars\" (write {{ for a literal brace)", name);
+		}
+		*var = jv_string_value(v);
+		/* the profile's vars outlive the template's compilation */
+		jv_free(v);
+		if (bar != NULL)
+			return fail(c, "{%s|...}: a variable takes no modifier", buf);
+		return 0;
+	}
+	for (char *m = bar ? bar + 1 : NULL; m != NULL;) {
+		char *next = strchr(m, '|');
+		if (next != NULL)
+			*next++ = '\0';
+		if (strcmp(m, "text") == 0) {
+			ref->mods |= M_TEXT;
+		} else if (strcmp(m, "strings") == 0) {
+			ref->mods |= M_STRINGS;
+		} else if (strcmp(m, "optional") == 0) {
+			ref->mods |= M_OPTIONAL;
+		} else if (strncmp(m, "without:", 8) == 0 && m[8] != '\0') {
+			for (char *w = m + 8; w != NULL;) {
+				char *comma = strchr(w, ',');
+				if (comma != NULL)
+					*comma++ = '\0';
+				if (*w == '\0')
+					return fail(c, "%s: an empty name in without:", buf);
+				ref->without = realloc(ref->without, sizeof *ref->without * (ref->nwithout + 1));
+				if (ref->without == NULL)
+					rx_die(RX_EXIT_FAIL, "out of memory");
+				ref->without[ref->nwithout++] = rx_xstrdup(w);
+				w = comma;
+			}
+		} else {
+			return fail(c, "\"%s\" is not a modifier: text, strings, optional or without:NAME,NAME", m);
+		}
+		m = next;
+	}
+	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
+		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
+			    "member)", buf);
+	return 0;
+}
+
+/* A string of the template: a literal, one placeholder (its value, any
+ * type), or text with placeholders in it (a string).  names: a member
+ * name, which may use variables only. */
+static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *uses_record)
+{
+	tnode *interp = node_new(N_INTERP), *seg;
+	rx_buf text = {0};
+	int refs = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
+			rx_buf_putc(&text, s[i++]);
+			continue;
+		}
+		if (s[i] != '{') {
+			rx_buf_putc(&text, s[i]);
+			continue;
+		}
+		const char *end = memchr(s + i + 1, '}', n - i - 1);
+		if (end == NULL) {
+			fail(c, "%s: a { with no } (write {{ for a literal brace)", "a string");
+			goto bad;
+		}
+		tnode *ref = node_new(N_REF);
+		const char *var;
+		if (parse_ref(c, s + i + 1, (size_t)(end - s - i - 1), ref, &var) < 0) {
+			node_free(ref);
+			goto bad;
+		}
+		i = (size_t)(end - s);
+		if (var != NULL) {
+			rx_buf_puts(&text, var);
+			node_free(ref);
+			continue;
+		}
+		if (name) {
+			node_free(ref);
+			fail(c, "%s: a member name may use variables only", "a name");
+			goto bad;
+		}
+		if (text.len > 0) {
+			seg = node_new(N_LIT);
+			rx_buf_put(&seg->lit, text.data, text.len);
+			add_kid(interp, seg);
+			rx_buf_reset(&text);
+		}
+		if (is_record_source(ref->src))
+			*uses_record = 1;
+		add_kid(interp, ref);
+		refs++;
+	}
+	if (text.len > 0 || interp->nkids == 0) {
+		seg = node_new(N_LIT);
+		rx_buf_put(&seg->lit, text.data ? text.data : "", text.len);
+		add_kid(interp, seg);
+	}
+	rx_buf_free(&text);
+	if (interp->nkids == 1 && interp->kids[0]->kind == N_REF) {
+		/* the whole string is one placeholder: its value, as it is */
+		tnode *ref = interp->kids[0];
+		interp->nkids = 0;
+		node_free(interp);
+		return ref;
+	}
+	if (refs == 0 || name) {
+		/* literal: kept as JSON text (a member name too, plain beside it) */
+		tnode *lit = node_new(N_LIT);
+		rx_buf plain = {0};
+		for (size_t k = 0; k < interp->nkids; k++)
+			rx_buf_put(&plain, interp->kids[k]->lit.data, interp->kids[k]->lit.len);
+		rx_json_put_string(&lit->lit, plain.data ? plain.data : "", plain.len);
+		node_free(interp);
+		lit->member = rx_xstrdup(plain.data ? plain.data : "");
+		rx_buf_free(&plain);
+		return lit;
+	}
+	for (size_t k = 0; k < interp->nkids; k++)
+		if (interp->kids[k]->kind == N_REF && (interp->kids[k]->mods & M_OPTIONAL)) {
+			fail(c, "%s: optional is for a member's whole value", "a string");
+			node_free(interp);
+			return NULL;
+		}
+	return interp;
+bad:
+	rx_buf_free(&text);
+	node_free(interp);
+	return NULL;
+}
+
+static void at_push(tcomp *c, size_t *mark, const char *fmt, const char *s, int i)
+{
+	*mark = strlen(c->at);
+	size_t room = sizeof c->at - *mark;
+	if (s != NULL)
+		snprintf(c->at + *mark, room, fmt, s);
+	else
+		snprintf(c->at + *mark, room, fmt, i);
+}
+
+static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
+{
+	size_t mark;
+	tnode *n;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING: {
+		int uses = 0;
+		n = compile_string(c, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)), 0, &uses);
+		if (n != NULL && uses && !in_record) {
+			fail(c, "%s names a record outside the array that repeats for each record (a one-element array "
+			     "around the record's part)", jv_string_value(v));
+			node_free(n);
+			return NULL;
+		}
+		if (n != NULL && n->kind == N_REF && (n->mods & M_OPTIONAL) && c->at[0] != '\0' &&
+		    c->at[strlen(c->at) - 1] == ']') {
+			fail(c, "%s: optional is for a member's value, not an array element", jv_string_value(v));
+			node_free(n);
+			return NULL;
+		}
+		*uses_record |= uses;
+		return n;
+	}
+	case JV_KIND_ARRAY: {
+		int len = jv_array_length(jv_copy(v));
+		if (len == 1 && !in_record) {
+			int uses = 0;
+			at_push(c, &mark, "[%d]", NULL, 0);
+			jv e = jv_array_get(jv_copy(v), 0);
+			tnode *kid = compile_node(c, e, 1, &uses);
+			jv_free(e);
+			c->at[mark] = '\0';
+			if (kid == NULL)
+				return NULL;
+			n = node_new(uses ? N_EACH : N_ARRAY);
+			add_kid(n, kid);
+			return n;
+		}
+		n = node_new(N_ARRAY);
+		for (int i = 0; i < len; i++) {
+			at_push(c, &mark, "[%d]", NULL, i);
+			jv e = jv_array_get(jv_copy(v), i);
+			tnode *kid = compile_node(c, e, in_record, uses_record);
+			jv_free(e);
+			c->at[mark] = '\0';
+			if (kid == NULL) {
+				node_free(n);
+				return NULL;
+			}
+			add_kid(n, kid);
+		}
+		return n;
+	}
+	case JV_KIND_OBJECT: {
+		n = node_new(N_OBJECT);
+		int len = jv_object_length(jv_copy(v));
+		n->qnames = calloc((size_t)len + 1, sizeof *n->qnames);
+		n->names = calloc((size_t)len + 1, sizeof *n->names);
+		if (n->qnames == NULL || n->names == NULL)
+			rx_die(RX_EXIT_FAIL, "out of memory");
+		int bad = 0;
+		jv_object_foreach(v, k, val) {
+			if (bad) {
+				jv_free(k);
+				jv_free(val);
+				continue;
+			}
+			const char *ks = jv_string_value(k);
+			at_push(c, &mark, c->at[0] ? ".%s" : "%s", ks, 0);
+			size_t i = n->nkids;
+			tnode *kid = compile_node(c, val, in_record, uses_record);
+			if (kid == NULL) {
+				bad = 1;
+			} else if (strcmp(ks, "...") == 0) {
+				if (kid->kind != N_REF || (kid->src != S_ROW && kid->src != S_MEMBER) ||
+				    (kid->mods & (M_TEXT | M_OPTIONAL))) {
+					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without: or strings",
+					     "the value");
+					bad = 1;
+				}
+				add_kid(n, kid);
+			} else {
+				int dummy = 0;
+				tnode *name = compile_string(c, ks, (size_t)jv_string_length_bytes(jv_copy(k)), 1, &dummy);
+				if (name == NULL) {
+					bad = 1;
+				} else {
+					for (size_t j = 0; j < i; j++)
+						if (n->names[j] != NULL && strcmp(n->names[j], name->member) == 0) {
+							fail(c, "the member \"%s\" is named twice (a variable may make it so)",
+							     name->member);
+							bad = 1;
+						}
+					rx_buf_put(&n->qnames[i], name->lit.data, name->lit.len);
+					n->names[i] = name->member;
+					name->member = NULL;
+					node_free(name);
+				}
+				add_kid(n, kid);
+			}
+			c->at[mark] = '\0';
+			jv_free(k);
+			jv_free(val);
+		}
+		if (bad) {
+			node_free(n);
+			return NULL;
+		}
+		return n;
+	}
+	default:
+		n = node_new(N_LIT);
+		jv text = jv_dump_string(jv_copy(v), 0);
+		rx_buf_puts(&n->lit, jv_string_value(text));
+		jv_free(text);
+		return n;
+	}
+}
+
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, char *err,
+			 size_t errlen)
+{
+	tcomp c = {.p = p, .what = what, .err = err, .errlen = errlen};
+	int uses = 0;
+
+	*out = NULL;
+	tnode *root = compile_node(&c, spec, 0, &uses);
+	if (root == NULL)
+		return -1;
+	push_tmpl *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	t->root = root;
+	*out = t;
+	return 0;
+}
+
+/* ---- building ---- */
+
+/* The row's members (scanned once for the record).  0, or -1: the row is
+ * not an object. */
+static int row_members(push_tmpl *t)
+{
+	char err[128];
+
+	if (t->row_state == 0)
+		t->row_state = t->rec->row.n > 0 && rx_json_kind(t->rec->row) == 'o' &&
+					       rx_json_members(t->rec->row.p, t->rec->row.n, &t->row, err, sizeof err) == 0
+				       ? 1
+				       : -1;
+	return t->row_state > 0 ? 0 : -1;
+}
+
+/* The raw JSON of a placeholder's source: 1, or 0 when it has none (a
+ * member the row lacks, a record without an id). */
+static int source(push_tmpl *t, const tnode *n, rx_span *v)
+{
+	switch (n->src) {
+	case S_OP:
+		rx_buf_reset(&t->quoted);
+		rx_json_put_string(&t->quoted, t->op, strlen(t->op));
+		*v = rx_span_of(t->quoted.data, t->quoted.len);
+		return 1;
+	case S_KEY:
+		*v = t->rec->key;
+		return 1;
+	case S_ROW:
+		*v = t->rec->row;
+		return v->n > 0;
+	case S_MEMBER: {
+		if (row_members(t) < 0)
+			return 0;
+		long i = rx_json_find(&t->row, n->member, strlen(n->member));
+		if (i < 0)
+			return 0;
+		*v = t->row.m[i].value;
+		return 1;
+	}
+	case S_IDEM:
+		rx_buf_reset(&t->quoted);
+		rx_buf_putc(&t->quoted, '"');
+		rx_buf_puts(&t->quoted, t->rec->idem);
+		rx_buf_putc(&t->quoted, '"');
+		*v = rx_span_of(t->quoted.data, t->quoted.len);
+		return 1;
+	case S_ID:
+		*v = t->rec->id;
+		return v->n > 0;
+	default:
+		*v = t->rec->hash;
+		return v->n > 0;
+	}
+}
+
+/* A value as text: a string as it is, null as null (or "" with
+ * null_empty), anything else its JSON text as a string. */
+static void put_as_text(push_tmpl *t, rx_buf *b, rx_span v, int null_empty)
+{
+	char k = rx_json_kind(v);
+	if (k == 's') {
+		rx_buf_put(b, v.p, v.n);
+	} else if (k == 'z') {
+		rx_buf_puts(b, null_empty ? "\"\"" : "null");
+	} else {
+		rx_buf_reset(&t->conv);
+		rx_json_put_compact(&t->conv, v);
+		rx_json_put_string(b, t->conv.data, t->conv.len);
+	}
+}
+
+static int left_out(const tnode *n, rx_span name)
+{
+	for (size_t i = 0; i < n->nwithout; i++)
+		if (rx_json_name_eq(name, n->without[i], strlen(n->without[i])))
+			return 1;
+	return 0;
+}
+
+/* The members of object v, less those named in n's without: and those of
+ * skip (an object's own members, when spread into it), each as text with
+ * strings; first tracks the comma. */
+static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, const tnode *skip, int *first)
+{
+	char err[128];
+	const rx_members *ms;
+
+	if (v.p == t->rec->row.p && v.n == t->rec->row.n) {
+		if (row_members(t) < 0)
+			return;
+		ms = &t->row;
+	} else {
+		if (rx_json_members(v.p, v.n, &t->other, err, sizeof err) < 0)
+			return;
+		ms = &t->other;
+	}
+	for (size_t i = 0; i < ms->n; i++) {
+		const rx_member *m = &ms->m[i];
+		if (left_out(n, m->name))
+			continue;
+		if (skip != NULL) {
+			size_t j;
+			for (j = 0; j < skip->nkids; j++)
+				if (skip->names[j] != NULL && rx_json_name_eq(m->name, skip->names[j], strlen(skip->names[j])))
+					break;
+			if (j < skip->nkids)
+				continue;
+		}
+		if (!*first)
+			rx_buf_putc(b, ',');
+		*first = 0;
+		rx_buf_put(b, m->name.p, m->name.n);
+		rx_buf_putc(b, ':');
+		if (n->mods & M_STRINGS)
+			put_as_text(t, b, m->value, 1);
+		else
+			rx_json_put_compact(b, m->value);
+	}
+}
+
+/* A placeholder's value, its modifiers applied. */
+static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
+{
+	int shaped = (n->nwithout > 0 || (n->mods & M_STRINGS)) && rx_json_kind(v) == 'o';
+
+	if (n->mods & M_TEXT) {
+		if (!shaped) {
+			put_as_text(t, b, v, 0);
+			return;
+		}
+		rx_buf_reset(&t->text);
+		int first = 1;
+		rx_buf_putc(&t->text, '{');
+		put_members(t, &t->text, n, v, NULL, &first);
+		rx_buf_putc(&t->text, '}');
+		rx_json_put_string(b, t->text.data, t->text.len);
+		return;
+	}
+	if (shaped) {
+		int first = 1;
+		rx_buf_putc(b, '{');
+		put_members(t, b, n, v, NULL, &first);
+		rx_buf_putc(b, '}');
+	} else {
+		rx_json_put_compact(b, v);
+	}
+}
+
+static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec);
+
+/* Text with placeholders in it: each as text (a string's characters, null
+ * as nothing, anything else its JSON), the whole a JSON string. */
+static void put_interp(push_tmpl *t, rx_buf *b, const tnode *n)
+{
+	rx_buf_reset(&t->acc);
+	for (size_t i = 0; i < n->nkids; i++) {
+		const tnode *k = n->kids[i];
+		rx_span v;
+		if (k->kind == N_LIT) {
+			rx_buf_put(&t->acc, k->lit.data, k->lit.len);
+			continue;
+		}
+		if (!source(t, k, &v))
+			continue;
+		rx_buf_reset(&t->seg);
+		put_ref(t, &t->seg, k, v);
+		rx_span s = rx_span_of(t->seg.data, t->seg.len);
+		char kind = rx_json_kind(s);
+		if (kind == 's')
+			rx_json_string_decode(s, &t->acc);
+		else if (kind != 'z')
+			rx_buf_put(&t->acc, s.p, s.n);
+	}
+	rx_json_put_string(b, t->acc.data ? t->acc.data : "", t->acc.len);
+}
+
+static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec)
+{
+	rx_span v;
+
+	switch (n->kind) {
+	case N_LIT:
+		rx_buf_put(b, n->lit.data, n->lit.len);
+		break;
+	case N_ARRAY:
+		rx_buf_putc(b, '[');
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			put_node(t, b, n->kids[i], recs, nrec);
+		}
+		rx_buf_putc(b, ']');
+		break;
+	case N_EACH:
+		rx_buf_putc(b, '[');
+		for (size_t i = 0; i < nrec; i++) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			t->rec = recs[i];
+			t->row_state = 0;
+			put_node(t, b, n->kids[0], recs, nrec);
+		}
+		t->rec = NULL;
+		rx_buf_putc(b, ']');
+		break;
+	case N_OBJECT: {
+		int first = 1;
+		rx_buf_putc(b, '{');
+		for (size_t i = 0; i < n->nkids; i++) {
+			const tnode *k = n->kids[i];
+			if (n->names[i] == NULL) {
+				/* "...": the object's members here, less the ones this object names */
+				if (source(t, k, &v) && rx_json_kind(v) == 'o')
+					put_members(t, b, k, v, n, &first);
+				continue;
+			}
+			if (k->kind == N_REF && !source(t, k, &v)) {
+				if (k->mods & M_OPTIONAL)
+					continue;
+				v = rx_span_of("null", 4);
+			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && rx_json_kind(v) == 'z') {
+				continue;
+			}
+			if (!first)
+				rx_buf_putc(b, ',');
+			first = 0;
+			rx_buf_put(b, n->qnames[i].data, n->qnames[i].len);
+			rx_buf_putc(b, ':');
+			if (k->kind == N_REF)
+				put_ref(t, b, k, v);
+			else
+				put_node(t, b, k, recs, nrec);
+		}
+		rx_buf_putc(b, '}');
+		break;
+	}
+	case N_REF:
+		if (!source(t, n, &v))
+			v = rx_span_of("null", 4);
+		put_ref(t, b, n, v);
+		break;
+	default:
+		put_interp(t, b, n);
+		break;
+	}
+}
+
+void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body)
+{
+	t->op = op;
+	t->rec = NULL;
+	put_node(t, body, t->root, recs, n);
+}
