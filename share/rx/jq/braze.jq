@@ -16,15 +16,11 @@
 #   echo '{"status":201,"body":{"message":"success","errors":[{"type":"bad email","input_array":"attributes","index":1}]},"records":[{},{}]}' |
 #   jq -c -L share/rx/jq 'include "braze"; braze_response'
 
-# One user's attributes: the row as the mapping shaped it, with its
-# external_id (a string: the rx-diff key, so every row has it).  Upserts
-# and inserts send the row untouched (raw_rows: its own text, numbers
-# exact); an update only touches users Braze already has.
-def braze_track_body: {attributes: [.records[] | .row]};
-
-def braze_update_body: {attributes: [.records[] | .row + {_update_existing_only: true}]};
-
-def braze_delete_body: {external_ids: [.records[] | .key | if type == "string" then . else tojson end]};
+# The bodies are templates in braze.json (docs/profiles.md, "Body
+# templates"): one user's attributes is the row as the mapping shaped it,
+# with its external_id (a string: the rx-diff key, so every row has it),
+# sent as its own text; an update adds _update_existing_only, so that it
+# only touches users Braze already has; a delete names external_ids.
 
 # The reply to /users/track: per record, by the index of its attributes
 # object.  An error naming no attributes index cannot be pinned on a

@@ -18,32 +18,17 @@
 # Try a program on a recorded reply with jq itself:
 #   jq -L share/rx/jq 'include "hubspot"; hubspot_write_results({match: "email"})' reply.json
 
-# Property values are strings for HubSpot (a number is refused); null
-# clears the property.
-# (Written with reduce, not with_entries: jq 1.6's with_entries and
-# from_entries cost several times more, and these run for every record;
-# only the members that are not strings already are touched.)
-def hubspot_properties:
-  . as $r | reduce (keys_unsorted[] | select($r[.] | type != "string")) as $k (.;
-    . + {($k): ($r[$k] | if . == null then "" else tojson end)});
+# The write bodies are templates in the profiles: batch/create gives
+# each input an objectWriteTraceId (the record's idem) to find it in the
+# reply, and the associations HubSpot requires (empty); batch/update and
+# batch/archive name HubSpot's id.  Property values are strings for
+# HubSpot (a number is refused; "{row|strings}" makes them so), and ""
+# clears a property (a null in the row).
 
 # An object from a list: key f (a string, or null to leave the item out)
 # to value g.
 def hubspot_index(f; g):
   reduce .[] as $x ({}; ($x | f) as $k | if $k == null then . else .[$k | tostring] = ($x | g) end);
-
-# batch/create: no id, an objectWriteTraceId per input to find it in
-# the reply; associations are required (empty).
-def hubspot_create_body:
-  {inputs: [.records[] | {properties: (.row | hubspot_properties), associations: [], objectWriteTraceId: .idem}]};
-
-# batch/update by HubSpot id.
-def hubspot_update_body:
-  {inputs: [.records[] | {id: (.id | tostring), properties: (.row | hubspot_properties), objectWriteTraceId: .idem}]};
-
-# batch/archive takes HubSpot ids only.
-def hubspot_archive_body:
-  {inputs: [.records[] | {id: (.id | tostring)}]};
 
 # The match value of a record, as HubSpot compares it (case-insensitive),
 # or "" when the row has none.

@@ -18,13 +18,10 @@
 
 def _iterable_text: if type == "string" then . elif . == null then null else tojson end;
 
-# One user: matched by e-mail; the rest of the row is its dataFields.  A
-# row that carries "userId" sends it too (hybrid projects).
-def iterable_user:
-  {email: (.row.email | _iterable_text), dataFields: (.row | del(.email, .userId))}
-  + (if .row.userId != null then {userId: (.row.userId | _iterable_text)} else {} end);
-
-def iterable_bulk_body: {users: [.records[] | iterable_user]};
+# The bulk body is a template in iterable-users.json: one user, matched by
+# e-mail; the rest of the row is its dataFields.  A row that carries
+# "userId" sends it too (hybrid projects).  The response programs read
+# the rows' email and userId only ("response_rows" names them).
 
 # A DELETE carries no body.
 def iterable_no_body: "";

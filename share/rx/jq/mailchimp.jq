@@ -19,15 +19,13 @@
 #          "records":[{"row":{"email_address":"Ada@x.com"}},{"row":{"email_address":"bob@x"}}]}' |
 #   jq -c -L share/rx/jq 'include "mailchimp"; mailchimp_response'
 
-# The row is the member as the batch endpoint takes it: email_address,
-# status, merge_fields {FNAME, ...}, and any other member field
-# (email_type, language, vip, ...); it is sent as it is (raw_rows).
+# The batch body is a template in mailchimp-members.json: the row is the
+# member as the batch endpoint takes it (email_address, status,
+# merge_fields {FNAME, ...}, and any other member field: email_type,
+# language, vip, ...), sent as its own text.  An insert must not touch an
+# existing member: its update_existing false makes Mailchimp refuse it
+# (ERROR_CONTACT_EXISTS) rather than change it.
 def mailchimp_address: (.row.email_address // .row.email);
-
-# An insert must not touch an existing member: update_existing false makes
-# Mailchimp refuse it (ERROR_CONTACT_EXISTS) rather than change it.
-def mailchimp_batch_body:
-  {members: [.records[] | .row], update_existing: (.op != "insert")};
 
 def mailchimp_no_body: "";
 

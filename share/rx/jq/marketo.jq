@@ -18,16 +18,11 @@
 #          {"status":"skipped","reasons":[{"code":"1006","message":"Field x not found"}]}]},"records":[{},{}]}' |
 #   jq -c -L share/rx/jq 'include "marketo"; marketo_response'
 
-def marketo_action:
-  if .op == "insert" then "createOnly" elif .op == "update" then "updateOnly" else "createOrUpdate" end;
-
-# The row is the lead as Marketo names its fields (REST API names), sent
-# as it is (raw_rows); $vars.lookup_field finds it (email by default).
-def marketo_sync_body:
-  {action: marketo_action, lookupField: $vars.lookup_field, input: [.records[] | .row]};
-
-# A delete names the lead by Marketo's own id: the row's "id".
-def marketo_delete_body: {input: [.records[] | {id: .row.id}]};
+# The bodies are templates in marketo-leads.json: the row is the lead as
+# Marketo names its fields (REST API names), sent as its own text, with
+# the op's action (insert createOnly, update updateOnly, upsert
+# createOrUpdate); $vars.lookup_field finds it (email by default).  A
+# delete names the lead by Marketo's own id: the row's "id".
 
 def _marketo_reasons: [(.reasons // [])[] | "\(.code) \(.message)"] | join("; ");
 

@@ -23,16 +23,10 @@ def _mixpanel_text: if type == "string" then . elif . == null then null else toj
 
 # ---- /engage: profiles ----
 
-# $set the row's members (sent as they are: raw_rows) on the profile
-# named by the record's key; a
+# The bodies are templates in mixpanel-engage.json: $set the row's
+# members (their own text) on the profile named by the record's key; a
 # delete deletes the profile ($ignore_alias: the key is the profile's own
 # distinct_id, never an alias of another).
-def mixpanel_engage_update:
-  {"$token": $vars.token, "$distinct_id": (.key | _mixpanel_text)}
-  + if .op == "delete" then {"$delete": "null", "$ignore_alias": true}
-    else {"$set": .row} end;
-
-def mixpanel_engage_body: [.records[] | mixpanel_engage_update];
 
 def mixpanel_engage_response:
   if .status == 200 then

@@ -15,13 +15,9 @@
 #   echo '{"status":400,"body":{"success":false},"records":[{}]}' |
 #   jq -c -L share/rx/jq 'include "segment"; segment_response'
 
-def _segment_text: if type == "string" then . elif . == null then null else tojson end;
-
-# The row is the traits, sent as it is (raw_rows: its own text).
-def segment_identify:
-  {type: "identify", userId: (.key | _segment_text), traits: .row, messageId: .idem};
-
-def segment_batch_body: {batch: [.records[] | segment_identify]};
+# The body is a template in segment-identify.json: an identify call per
+# record, its userId the key (as text), its traits the row (its own
+# text), its messageId the record's idem.
 
 # 200: accepted (Segment checks the calls later, silently); 400: the
 # request failed whole (too large, bad JSON); 429: wait (Retry-After).

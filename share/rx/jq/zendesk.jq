@@ -11,8 +11,8 @@
 #
 #   jq -L share/rx/jq 'include "zendesk"; zendesk_job_status' poll-reply.json
 
-def zendesk_users_body:
-  {users: [.records[] | .row + {external_id: (.key | tostring)}]};
+# The body is a template in zendesk-users.json: each user is its row,
+# with external_id the key (as text).
 
 # The job a bulk reply names (null: no job, the status decides).
 def zendesk_job_id:
