@@ -61,6 +61,24 @@ test_expect_success 'a spread lets the object'"'"'s own members win, like jq +' 
 	test_cmp expect got
 '
 
+test_expect_success 'an NDJSON template is the lines of one record, for each record' '
+	cat >nd.json <<-\EOF &&
+	{"content_type": "application/x-ndjson", "vars": {"index": "people"},
+	 "ops": {"*": {"template": [{"index": {"_index": "{index}", "_id": "{key|text}"}}, "{row}"]}}}
+	EOF
+	head -2 changes.ndjson | rx-push --profile ./nd.json --url http://127.0.0.1:9 --dry-run | jq -j .body >got &&
+	cat >expect <<-\EOF &&
+	{"index":{"_index":"people","_id":"K1"}}
+	{"email":"Ada@X.com","userId":42,"name":"Zo\u00eb \"Q\" \\","big":12345678901234567890.50,"nul":null,"obj":{"a":[1,2]}}
+	{"index":{"_index":"people","_id":"7"}}
+	{"email":null,"name":"B"}
+	EOF
+	test_cmp expect got &&
+	echo "{\"content_type\": \"application/x-ndjson\", \"ops\": {\"*\": {\"template\": {\"a\": [\"{row}\"]}}}}" >ndbad.json &&
+	test_expect_code 1 rx-push --profile ./ndbad.json --check-profile >out &&
+	test_grep "an NDJSON template is an array: the lines of one record" out
+'
+
 refused () { # message-pattern template-json [op-extra]
 	printf "%s\n" "{\"ops\": {\"upsert\": {${3:-}\"template\": $2}}}" >bad.json &&
 	test_expect_code 1 rx-push --profile ./bad.json --url http://127.0.0.1:9 --dry-run <changes.ndjson >out 2>err &&

@@ -29,6 +29,15 @@ test_expect_success 'per-item results: 201s ack, a 400 item is dead-lettered, a 
 	test_cmp expect got
 '
 
+test_expect_success '"errors": false acks the request only when it names every item sent' '
+	reply_start short -- --status 200 --body "{\"took\":1,\"errors\":false,\"items\":[{\"index\":{\"_id\":\"C1\",\"status\":201}}]}" &&
+	head -1 changes.ndjson >three &&
+	test_expect_code 3 env ELASTICSEARCH_URL=$(cat short.url) ELASTICSEARCH_INDEX=customers \
+		rx-push --profile elasticsearch-bulk <three >acks 2>err &&
+	test_must_be_empty acks &&
+	test "$(dead err | wc -l)" = 3
+'
+
 test_expect_success 'the request: NDJSON with a newline at the end, an API key, _id = the key' '
 	head -n 1 es.log >first &&
 	test_grep "\"content-type\": \"application/x-ndjson\"" first &&

@@ -566,6 +566,9 @@ static void settle(engine *e, request *r, CURLcode cc)
 			  : p->response_rows && jv_is_valid(r->records) ? jv_copy(r->records)
 									: rx_push_response_records(p, r->recs, r->n);
 		in = jv_object_set(in, jv_string("records"), recs);
+		/* how many the request carries, for a program that needs no more
+		 * of them (a reply saying "no errors" over that many items) */
+		in = jv_object_set(in, jv_string("count"), jv_number((double)r->n));
 		if (r->kind == REQ_POLL) {
 			/* a job's status program: which job, and what an earlier poll carried */
 			jv carried = jv_null();

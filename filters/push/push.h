@@ -189,9 +189,9 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 /* ---- body templates (template.c) ---- */
 
 typedef struct push_tmpl push_tmpl;
-/* Compile a template (the JSON value of "template"); what names it in
- * messages.  0, or -1 with err naming where in it. */
-int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, char *err,
+/* Compile a template (the JSON value of "template"; with ndjson, the
+ * lines of one record); what names it in messages.  0, or -1 with err naming where in it. */
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int ndjson, char *err,
 			 size_t errlen);
 /* Append the body for recs[0..n), all of op, to body. */
 void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body);

@@ -8,7 +8,8 @@
  *                             "dataFields": "{row|without:email,userId}"}]}
  *
  * A one-element array whose element names a record is that element once
- * for each record of the request.  Values are copied from the change's
+ * for each record of the request; an NDJSON template is the lines of one
+ * record, written for each.  Values are copied from the change's
  * text, so numbers stay exact and strings keep their escapes; a body
  * costs about what copying the records costs, against a body program's
  * parse into jq values, run and print (several times more).
@@ -27,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP };
+enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
 enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH };
 enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4 };
 
@@ -430,14 +431,41 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 	}
 }
 
-int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, char *err,
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int ndjson, char *err,
 			 size_t errlen)
 {
 	tcomp c = {.p = p, .what = what, .err = err, .errlen = errlen};
 	int uses = 0;
+	tnode *root;
 
 	*out = NULL;
-	tnode *root = compile_node(&c, spec, 0, &uses);
+	if (ndjson) {
+		/* NDJSON (Elasticsearch's _bulk): the lines of one record, each
+		 * written on its own line for each record of the request */
+		if (jv_get_kind(spec) != JV_KIND_ARRAY || jv_array_length(jv_copy(spec)) == 0) {
+			snprintf(err, errlen, "profile %s: %s: an NDJSON template is an array: the lines of one record",
+				 p->name, what);
+			return -1;
+		}
+		root = node_new(N_LINES);
+		jv_array_foreach(spec, i, e) {
+			size_t mark;
+			at_push(&c, &mark, "[%d]", NULL, i);
+			tnode *kid = root != NULL ? compile_node(&c, e, 1, &uses) : NULL;
+			c.at[mark] = '\0';
+			jv_free(e);
+			if (root == NULL)
+				continue;
+			if (kid == NULL) {
+				node_free(root);
+				root = NULL;
+			} else {
+				add_kid(root, kid);
+			}
+		}
+	} else {
+		root = compile_node(&c, spec, 0, &uses);
+	}
 	if (root == NULL)
 		return -1;
 	push_tmpl *t = calloc(1, sizeof *t);
@@ -686,6 +714,17 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		rx_buf_putc(b, '}');
 		break;
 	}
+	case N_LINES:
+		for (size_t i = 0; i < nrec; i++) {
+			t->rec = recs[i];
+			t->row_state = 0;
+			for (size_t k = 0; k < n->nkids; k++) {
+				put_node(t, b, n->kids[k], recs, nrec);
+				rx_buf_putc(b, '\n');
+			}
+		}
+		t->rec = NULL;
+		break;
 	case N_REF:
 		if (!source(t, n, &v))
 			v = rx_span_of("null", 4);

@@ -17,15 +17,9 @@
 #   echo '{"status":200,"body":{"errors":true,"items":[{"index":{"_id":"C1","status":201}},{"index":{"_id":"C2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse"}}}]}}' |
 #   jq -c -L share/rx/jq 'include "elasticsearch"; es_response'
 
-# The body: NDJSON, returned as a string (sent as it is).  Built by
-# adding strings ("add" is a loop in C; "join" and building the action
-# lines as objects cost three times as much in jq 1.6).
-def es_bulk_body:
-  ($vars.index | tojson) as $index
-  | [.records[]
-     | if .op == "delete" then "{\"delete\":{\"_index\":" + $index + ",\"_id\":" + (.key | tostring | tojson) + "}}\n"
-       else "{\"index\":{\"_index\":" + $index + ",\"_id\":" + (.key | tostring | tojson) + "}}\n" + (.row | tojson) + "\n" end]
-  | add;
+# The body is an NDJSON template in the profiles: for each record an
+# action line (index, or delete), then for an index its row, the
+# document, as its own text.
 
 # One result per item, in order: 2xx done; a delete that found nothing
 # (404) done; 429 (a full write queue) and 5xx sent again; anything else
@@ -35,11 +29,16 @@ def es_bulk_body:
 # credentials, or no privilege to write the index) stop the run.
 def es_response:
   if .status == 200 and (.body | type) == "object" and (.body.items | type) == "array" then
+    # "errors": false: every item succeeded (the usual reply): one answer
+    # for the request, when it names as many items as were sent
+    if .body.errors == false and (.body.items | length) == .count then {action: "ack"}
+    else
     [.body.items[] | to_entries[0] | .key as $verb | .value
      | if .status >= 200 and .status < 300 then {ok: true}
        elif $verb == "delete" and .status == 404 then {ok: true}
        elif .status == 429 or .status >= 500 then {retry: true, message: "\(.status) \(.error.type // "")"}
        else {ok: false, message: "\(.status) \(.error.type // "error"): \(.error.reason // "")"} end]
+    end
   elif .status == 429 then {action: "throttle", message: (.body.error.type // "es_rejected_execution_exception")}
   elif .status == 401 or .status == 403 then
     {action: "auth", message: "\(.body.error.type // "security_exception"): \(.body.error.reason // "")"}
