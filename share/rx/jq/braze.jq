@@ -13,7 +13,7 @@
 # processed nothing.  POST /users/delete takes {"external_ids":[..50]}.
 #
 # Try the response program on a recorded reply with jq itself:
-#   echo '{"status":201,"body":{"message":"success","errors":[{"type":"bad email","input_array":"attributes","index":1}]},"records":[{},{}]}' |
+#   echo '{"status":201,"body":{"message":"success","errors":[{"type":"bad email","input_array":"attributes","index":1}]},"count":2}' |
 #   jq -c -L share/rx/jq 'include "braze"; braze_response'
 
 # The bodies are templates in braze.json (docs/profiles.md, "Body
@@ -27,7 +27,7 @@
 # record: the whole request is then dead-lettered (never taken for
 # success).
 def braze_track_results:
-  (.records | length) as $n
+  .count as $n
   | [.body.errors[]? ] as $errors
   | if $errors == [] then {action: "ack"}  # every object processed: no per-record work
     elif any($errors[]; .input_array != "attributes" or (.index | type) != "number" or .index < 0 or .index >= $n) then
