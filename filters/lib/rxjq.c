@@ -763,6 +763,29 @@ static int shortest_digits(double d, char *digits, int *decpt)
 	return n;
 }
 
+/* The digits of a decimal of at most 6 places and 15 digits, what data
+ * mostly holds (prices, rates), found without shortest_digits' printing
+ * and parsing: d is M / 10^k for the least k when that division, rounded
+ * correctly as a parse of the decimal would be, gives d back; and a value
+ * of at most 15 digits is named by them (see above).  0 when it is not
+ * such a decimal. */
+static int decimal_digits(double d, char *digits, int *decpt)
+{
+	static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+
+	if (!(fabs(d) < 1e9))
+		return 0;
+	for (int k = 1; k <= 6; k++) {
+		double m = nearbyint(d * p10[k]);
+		if (m / p10[k] == d && m != 0) {
+			int n = snprintf(digits, 24, "%lld", llabs((long long)m));
+			*decpt = n - k;
+			return n;
+		}
+	}
+	return 0;
+}
+
 /* jq 1.6's jvp_dtoa_fmt (a g_fmt): an exponent when decpt <= -4 or when
  * it is more than 15 past the digits, else plain. */
 static void put_jq_number(rx_buf *b, double d)
@@ -786,7 +809,9 @@ static void put_jq_number(rx_buf *b, double d)
 		rx_buf_printf(b, "%lld", (long long)d); /* under 16 digits: always plain */
 		return;
 	}
-	n = shortest_digits(d, digits, &decpt);
+	n = decimal_digits(d, digits, &decpt);
+	if (n == 0)
+		n = shortest_digits(d, digits, &decpt);
 	if (d < 0)
 		out[i++] = '-';
 	if (decpt <= -4 || decpt > n + 15) {
