@@ -631,6 +631,7 @@ def notion_match(pg, f):
 
 class Notion:
     reads = True
+    counters = ("live_pages", "creates", "updates", "archives", "queries")
 
     def auth(self, req):
         if not token_ok(req.bearer()):
@@ -834,6 +835,7 @@ def airtable_error(status, typ, message):
 
 class Airtable:
     reads = True
+    counters = ("lookups",)
 
     def auth(self, req):
         if not token_ok(req.bearer()):
@@ -1331,6 +1333,8 @@ def main():
     OPT = ap.parse_args()
     if OPT.window is None:
         OPT.window = OPT.rate[1] if OPT.rate else 1.0
+    for k in getattr(VENDORS[OPT.vendor], "counters", ()):
+        STATE.setdefault(k, 0)
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
