@@ -61,6 +61,19 @@ test_expect_success '429 rate_limited with Retry-After: waited, sent again' '
 	test_lines 1 acks && test "$(fake_count nt2 throttled)" = 1 && test "$(fake_count nt2 violations)" = 0
 '
 
+test_expect_success '429 on an archive and on a lookup: waited, sent again' '
+	saas_start nt4 -- --vendor notion --token secret_TEST --throttle-first 1 --log nt4.log &&
+	echo "{\"op\":\"delete\",\"key\":\"Z1\",\"hash\":\"z\",\"id\":\"00000000-0000-4000-8000-000000000001\",\"row\":{}}" >z1 &&
+	nt nt4 rx-push --profile notion-pages <z1 >acks &&
+	test_lines 1 acks && test "$(fake_count nt4 throttled)" = 1 &&
+	jq -r .method nt4.log >got && printf "PATCH\nPATCH\n" >expect && test_cmp expect got &&
+	saas_start nt5 -- --vendor notion --token secret_TEST --throttle-first 1 --log nt5.log &&
+	echo "{\"op\":\"upsert\",\"key\":\"Z2\",\"hash\":\"z\",\"row\":{\"rx_key\":\"Z2\"}}" >z2 &&
+	nt nt5 rx-push --profile notion-pages <z2 >acks &&
+	test_lines 1 acks && test "$(fake_count nt5 throttled)" = 1 &&
+	jq -r .path nt5.log >got && printf "/v1/databases/d9824bdc/query\n/v1/databases/d9824bdc/query\n/v1/pages\n" >expect && test_cmp expect got
+'
+
 test_expect_success 'a refused token stops the run with exit 1' '
 	test_expect_code 1 env NOTION_TOKEN=secret_WRONG NOTION_API_URL=$(cat nt.url) NOTION_DATABASE_ID=d9824bdc \
 		rx-push --profile notion-pages <changes.ndjson >acks 2>err &&
