@@ -608,15 +608,19 @@ def notion_page(pid):
             "url": "https://www.notion.so/" + pid.replace("-", "")}
 
 
-def notion_sync_state():
-    """STATE.records: the live pages by key (the last made wins);
-    live_pages counts them all (twins show as more pages than keys)."""
-    live = [(pid, pg) for pid, pg in NOTION_PAGES.items() if not pg["archived"]]
-    STATE["records"] = {}
-    for pid, pg in live:
-        row = {k: notion_plain(v) for k, v in pg["props"].items()}
-        STATE["records"][notion_key(pg["props"]) or pid] = {"op": "upsert", "row": row}
-    STATE["live_pages"] = len(live)
+def notion_row(pid):
+    """STATE.records holds the live pages by key (a twin made later hides
+    the first; live_pages counts them all)."""
+    pg = NOTION_PAGES[pid]
+    STATE["records"][notion_key(pg["props"]) or pid] = {"op": "upsert", "row": {k: notion_plain(v) for k, v in pg["props"].items()}}
+
+
+def notion_unrow(pid):
+    key = notion_key(NOTION_PAGES[pid]["props"]) or pid
+    STATE["records"].pop(key, None)
+    for other, pg in NOTION_PAGES.items():   # a twin of the key shows again
+        if other != pid and not pg["archived"] and (notion_key(pg["props"]) or other) == key:
+            notion_row(other)
 
 
 def notion_match(pg, f):
@@ -660,10 +664,13 @@ class Notion:
         props = b.get("properties")
         notion_props_check(props, True)
         page = next_id("59833787-2cf9-4fdf-8782-e53db20768a")
-        NOTION_PAGES[page] = {"db": b["parent"]["database_id"], "props": props, "archived": False}
         STATE["accepted"] += 1
-        STATE["creates"] = STATE.get("creates", 0) + 1
-        notion_sync_state()
+        if OPT.sink:
+            return Reply(200, {"object": "page", "id": page, "properties": props})
+        NOTION_PAGES[page] = {"db": b["parent"]["database_id"], "props": props, "archived": False}
+        STATE["creates"] += 1
+        STATE["live_pages"] += 1
+        notion_row(page)
         return Reply(200, notion_page(page))
 
     def update(self, pid, b):
@@ -681,17 +688,26 @@ class Notion:
             if pg["archived"] and trash is not False:
                 raise notion_error(400, "validation_error", "Can't edit block that is archived. You must unarchive the block before editing.")
             notion_props_check(b["properties"], False)
+            if not pg["archived"]:
+                notion_unrow(pid)
             pg["props"] = dict(pg["props"], **b["properties"])
-            STATE["updates"] = STATE.get("updates", 0) + 1
+            if not pg["archived"]:
+                notion_row(pid)
+            STATE["updates"] += 1
         if trash is not None:
             if not isinstance(trash, bool):
                 raise notion_error(400, "validation_error", "body failed validation: body.archived should be a boolean")
             if trash and not pg["archived"]:
                 STATE["deleted"].append(notion_key(pg["props"]) or pid)
-                STATE["archives"] = STATE.get("archives", 0) + 1
-            pg["archived"] = trash
+                STATE["archives"] += 1
+                STATE["live_pages"] -= 1
+                pg["archived"] = True
+                notion_unrow(pid)
+            elif not trash and pg["archived"]:
+                STATE["live_pages"] += 1
+                pg["archived"] = False
+                notion_row(pid)
         STATE["accepted"] += 1
-        notion_sync_state()
         return Reply(200, notion_page(pid))
 
     def query(self, db, b):
@@ -704,7 +720,7 @@ class Notion:
             if x.get("property", "").startswith("_"):
                 raise notion_error(400, "validation_error", "Could not find property with name or id: %s" % x["property"])
         hits = [pid for pid, pg in NOTION_PAGES.items() if pg["db"] == db and not pg["archived"] and (not f or notion_match(pg, f))]
-        STATE["queries"] = STATE.get("queries", 0) + 1
+        STATE["queries"] += 1
         return Reply(200, {"object": "list", "results": [notion_page(p) for p in hits[:size]],
                            "next_cursor": hits[size] if len(hits) > size else None, "has_more": len(hits) > size,
                            "type": "page_or_database", "page_or_database": {}})
@@ -846,7 +862,7 @@ class Airtable:
                                        "message": "Rate limit exceeded. Please try again later"}]})
 
     def list(self, req):
-        STATE["lookups"] = STATE.get("lookups", 0) + 1
+        STATE["lookups"] += 1
         size = int((req.query.get("pageSize") or ["100"])[0])
         if not 1 <= size <= 100:
             raise airtable_error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data.")
