@@ -1,7 +1,8 @@
 #!/bin/bash
-# examples/airtable-customers.sh - the customer model upserted into an
-# Airtable table, matched on its "Customer ID" field (upsert mode:
-# Airtable deletes need its own record ids, see the page).
+# examples/airtable-customers.sh - the customer model mirrored into an
+# Airtable table: upserted, matched on its "Customer ID" field, and
+# deleted by the Airtable record id (rx keeps it from the upsert's ack)
+# when the customer leaves the model.
 #
 #   AIRTABLE_TOKEN=pat… AIRTABLE_BASE_ID=app… AIRTABLE_TABLE=Customers AIRTABLE_MERGE_ON="Customer ID" ./airtable-customers.sh
 #
@@ -14,7 +15,7 @@ mkdir -p "$STATE_DIR"
 
 rx-extract --sqlite "$WAREHOUSE" --query-file models/customers.sql \
 | rx-map -f mappings/airtable.jq \
-| rx-diff --state "$STATE_DIR/airtable.db" --key "Customer ID" --mode upsert \
+| rx-diff --state "$STATE_DIR/airtable.db" --key "Customer ID" --mode mirror --profile airtable-upsert \
 | rx-batch --profile airtable-upsert \
 | rx-push --profile airtable-upsert 2>>"$STATE_DIR/airtable.dead-letters.ndjson" \
 | rx-diff --state "$STATE_DIR/airtable.db" --commit

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Notion: the notion-pages profile against the fake (t/fake/fake-saas.py
-# --vendor notion): a page per inserted record, properties typed from the
-# row, the key in rx_key, acks carrying page ids, a validation_error
-# dead-lettered, 429 with Retry-After, a refused token, updates and
-# deletes not offered, a kill before a send (no page twice), the insert
-# sync twice, the page's command.
+# --vendor notion): a page per new record, properties typed from the
+# row, the key in rx_key, acks carrying page ids; updates by that id
+# (PATCH), deletes archiving it; a record without an id found by a
+# database query on rx_key (a page made outside rx is updated, not
+# duplicated; two pages with one key are refused); a validation_error
+# dead-lettered, 429 with Retry-After, a refused token; the page's
+# command twice in mirror mode, with changes and deletes (the database
+# equals the model), a third run that sends nothing, and kills before a
+# create and before a lookup (no page twice).
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
@@ -23,6 +27,7 @@ saas_start nt -- --vendor notion --token secret_TEST --log nt.log
 
 test_expect_success 'a page per record; acks carry the page ids; a validation_error is dead-lettered' '
 	test_expect_code 3 nt nt rx-push --profile notion-pages <changes.ndjson >acks 2>err &&
+	cp acks acks.first &&
 	acked acks >got && printf "C1\nC3\n" >expect && test_cmp expect got &&
 	test_grep "\"id\":\"59833787-2cf9-4fdf-8782-e53db20768a[0-9]*\"" acks &&
 	dead err >got && echo C2 >expect && test_cmp expect got &&
@@ -56,18 +61,126 @@ test_expect_success '429 rate_limited with Retry-After: waited, sent again' '
 	test_lines 1 acks && test "$(fake_count nt2 throttled)" = 1 && test "$(fake_count nt2 violations)" = 0
 '
 
+test_expect_success '429 on an archive and on a lookup: waited, sent again' '
+	saas_start nt4 -- --vendor notion --token secret_TEST --throttle-first 1 --log nt4.log &&
+	echo "{\"op\":\"delete\",\"key\":\"Z1\",\"hash\":\"z\",\"id\":\"00000000-0000-4000-8000-000000000001\",\"row\":{}}" >z1 &&
+	nt nt4 rx-push --profile notion-pages <z1 >acks &&
+	test_lines 1 acks && test "$(fake_count nt4 throttled)" = 1 &&
+	jq -r .method nt4.log >got && printf "PATCH\nPATCH\n" >expect && test_cmp expect got &&
+	saas_start nt5 -- --vendor notion --token secret_TEST --throttle-first 1 --log nt5.log &&
+	echo "{\"op\":\"upsert\",\"key\":\"Z2\",\"hash\":\"z\",\"row\":{\"rx_key\":\"Z2\"}}" >z2 &&
+	nt nt5 rx-push --profile notion-pages <z2 >acks &&
+	test_lines 1 acks && test "$(fake_count nt5 throttled)" = 1 &&
+	jq -r .path nt5.log >got && printf "/v1/databases/d9824bdc/query\n/v1/databases/d9824bdc/query\n/v1/pages\n" >expect && test_cmp expect got
+'
+
 test_expect_success 'a refused token stops the run with exit 1' '
 	test_expect_code 1 env NOTION_TOKEN=secret_WRONG NOTION_API_URL=$(cat nt.url) NOTION_DATABASE_ID=d9824bdc \
 		rx-push --profile notion-pages <changes.ndjson >acks 2>err &&
 	test_must_be_empty acks && test_grep "HTTP 401" err && ! grep -q secret_WRONG err
 '
 
-test_expect_success 'updates and deletes are not offered (they need the page id): dead-lettered, nothing sent' '
-	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"C1\",\"hash\":\"x\",\"row\":{}}" "{\"op\":\"delete\",\"key\":\"C1\",\"hash\":\"x\",\"row\":{}}" >other &&
-	n=$(fake_count nt requests) &&
-	test_expect_code 3 nt nt rx-push --profile notion-pages <other >acks 2>err &&
-	test_grep "has no op \\\\\"upsert\\\\\"" err && test_grep "has no op \\\\\"delete\\\\\"" err &&
-	test "$(fake_count nt requests)" = "$n"
+notion_api () { # METHOD PATH [BODY]: a request to the fake as any Notion client would send it
+	curl -sS -X "$1" -H "Authorization: Bearer secret_TEST" -H "Notion-Version: 2022-06-28" \
+		-H "Content-Type: application/json" "$(cat nt.url)$2" ${3:+--data "$3"}
+}
+pages () { # the fake's pages, live ones, as "rx_key<TAB>Name<TAB>page id"
+	fake_state nt | jq -r '.records | to_entries[] | [.key, .value.row.Name] | @tsv' | sort
+}
+id_of () { grep "\"key\":\"$1\"" "$2" | jq -r .id; }
+
+test_expect_success 'an update with the page id is a PATCH of that page: the properties it names change, no lookup, no new page' '
+	id=$(id_of C1 acks.first) && test -n "$id" &&
+	q=$(fake_count nt queries) && c=$(fake_count nt creates) &&
+	echo "{\"op\":\"upsert\",\"key\":\"C1\",\"hash\":\"h1b\",\"id\":\"$id\",\"row\":{\"rx_key\":\"C1\",\"Name\":\"Ada King\",\"LTV\":2000}}" >upd &&
+	nt nt rx-push --profile notion-pages <upd >acks &&
+	test "$(id_of C1 acks)" = "$id" &&
+	tail -n 1 nt.log >last && test_grep "\"method\": \"PATCH\"" last && test_grep "\"path\": \"/v1/pages/$id\"" last &&
+	jq -r .body last | jq -c "[has(\"parent\"), (.properties | keys)]" >got &&
+	echo "[false,[\"LTV\",\"Name\",\"rx_key\"]]" >expect && test_cmp expect got &&
+	fake_state nt | jq -c ".records.C1.row | [.Name, .LTV, .Email, .VIP]" >got &&
+	echo "[\"Ada King\",2000,\"ada@example.com\",true]" >expect && test_cmp expect got &&
+	test "$(fake_count nt queries)" = "$q" && test "$(fake_count nt creates)" = "$c"
+'
+
+test_expect_success 'an upsert with no id: the page made outside rx is found by rx_key and updated, not duplicated' '
+	notion_api POST /v1/pages "{\"parent\":{\"database_id\":\"d9824bdc\"},\"properties\":{\"Name\":{\"title\":[{\"text\":{\"content\":\"Made by hand\"}}]},\"rx_key\":{\"rich_text\":[{\"text\":{\"content\":\"C7\"}}]}}}" >seed &&
+	jq -r .id seed >seed.id && test -s seed.id &&
+	live=$(fake_count nt live_pages) &&
+	echo "{\"op\":\"upsert\",\"key\":\"C7\",\"hash\":\"h7\",\"row\":{\"rx_key\":\"C7\",\"Name\":\"Cy Young\"}}" >c7 &&
+	nt nt rx-push --profile notion-pages <c7 >acks &&
+	test "$(id_of C7 acks)" = "$(cat seed.id)" &&
+	test "$(fake_count nt live_pages)" = "$live" &&
+	fake_state nt | jq -r ".records.C7.row.Name" >got && echo "Cy Young" >expect && test_cmp expect got &&
+	grep "/query" nt.log | tail -n 1 | jq -r .body | jq -c . >q &&
+	echo "{\"filter\":{\"property\":\"rx_key\",\"rich_text\":{\"equals\":\"C7\"}},\"page_size\":2}" >expect && test_cmp expect q &&
+	grep "/query" nt.log | tail -n 1 | jq -r .path >qpath && echo /v1/databases/d9824bdc/query >expect && test_cmp expect qpath
+'
+
+test_expect_success 'an upsert with no id that no page holds is created; an update with no id is not found: a dead letter, nothing made' '
+	live=$(fake_count nt live_pages) &&
+	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"C8\",\"hash\":\"h8\",\"row\":{\"rx_key\":\"C8\",\"Name\":\"New\"}}" \
+		"{\"op\":\"update\",\"key\":\"C9\",\"hash\":\"h9\",\"row\":{\"rx_key\":\"C9\",\"Name\":\"Nobody\"}}" >two &&
+	test_expect_code 3 nt nt rx-push --profile notion-pages <two >acks 2>err &&
+	acked acks >got && echo C8 >expect && test_cmp expect got && test -n "$(id_of C8 acks)" &&
+	dead err >got && echo C9 >expect && test_cmp expect got && test_grep "not found at the destination" err &&
+	test "$(fake_count nt live_pages)" = $((live + 1))
+'
+
+test_expect_success 'a key held by two pages is a dead letter naming both: which one to write is not guessed' '
+	notion_api POST /v1/pages "{\"parent\":{\"database_id\":\"d9824bdc\"},\"properties\":{\"Name\":{\"title\":[{\"text\":{\"content\":\"Twin\"}}]},\"rx_key\":{\"rich_text\":[{\"text\":{\"content\":\"C8\"}}]}}}" >twin &&
+	u=$(fake_count nt updates) &&
+	echo "{\"op\":\"upsert\",\"key\":\"C8\",\"hash\":\"h8b\",\"row\":{\"rx_key\":\"C8\",\"Name\":\"Which\"}}" >c8 &&
+	test_expect_code 3 nt nt rx-push --profile notion-pages <c8 >acks 2>err &&
+	test_must_be_empty acks && test_grep "2 Notion pages hold rx_key = C8" err && test_grep "$(jq -r .id twin)" err &&
+	test "$(fake_count nt updates)" = "$u" &&
+	notion_api PATCH "/v1/pages/$(jq -r .id twin)" "{\"archived\":true}" >/dev/null
+'
+
+test_expect_success 'partial failure: of two updates, the one Notion refuses is dead-lettered with its message, the other acked' '
+	printf "%s\n" "{\"op\":\"update\",\"key\":\"C1\",\"hash\":\"h1c\",\"id\":\"$(id_of C1 acks.first)\",\"row\":{\"rx_key\":\"C1\",\"Name\":\"Ada\",\"_bad\":1}}" \
+		"{\"op\":\"update\",\"key\":\"C3\",\"hash\":\"h3c\",\"id\":\"$(id_of C3 acks.first)\",\"row\":{\"rx_key\":\"C3\",\"City\":\"Basel\"}}" >mixed &&
+	test_expect_code 3 nt nt rx-push --profile notion-pages <mixed >acks 2>err &&
+	acked acks >got && echo C3 >expect && test_cmp expect got &&
+	dead err >got && echo C1 >expect && test_cmp expect got && test_grep "validation_error: _bad is not a property that exists" err &&
+	fake_state nt | jq -r ".records.C3.row.City, .records.C1.row.Name" >got && printf "Basel\nAda King\n" >expect && test_cmp expect got
+'
+
+test_expect_success 'a delete archives the page by its id; the archived page is no longer found, and a second delete of it is acked' '
+	id=$(id_of C3 acks.first) &&
+	echo "{\"op\":\"delete\",\"key\":\"C3\",\"hash\":\"h3d\",\"id\":\"$id\",\"row\":{\"rx_key\":\"C3\"}}" >del &&
+	nt nt rx-push --profile notion-pages <del >acks &&
+	acked acks >got && echo C3 >expect && test_cmp expect got &&
+	tail -n 1 nt.log >last && test_grep "\"method\": \"PATCH\"" last && test_grep "\"path\": \"/v1/pages/$id\"" last &&
+	jq -r .body last >body && echo "{\"archived\":true}" >expect && test_cmp expect body &&
+	fake_state nt | jq -c "[(.records | has(\"C3\")), (.deleted | index(\"C3\") != null)]" >got && echo "[false,true]" >expect && test_cmp expect got &&
+	notion_api POST /v1/databases/d9824bdc/query "{\"filter\":{\"property\":\"rx_key\",\"rich_text\":{\"equals\":\"C3\"}}}" | jq -c ".results | length" >n &&
+	echo 0 >expect && test_cmp expect n &&
+	nt nt rx-push --profile notion-pages <del >acks && test_lines 1 acks
+'
+
+test_expect_success 'a delete of a page Notion does not know (404) is acked as gone; one with no id that no page holds is acked, nothing archived' '
+	a=$(fake_count nt archives) &&
+	printf "%s\n" "{\"op\":\"delete\",\"key\":\"X1\",\"hash\":\"x1\",\"id\":\"00000000-0000-4000-8000-000000000000\",\"row\":{}}" \
+		"{\"op\":\"delete\",\"key\":\"X2\",\"hash\":\"x2\",\"row\":{\"rx_key\":\"X2\"}}" >dels &&
+	nt nt rx-push --profile notion-pages <dels >acks &&
+	acked acks >got && printf "X1\nX2\n" >expect && test_cmp expect got &&
+	test "$(fake_count nt archives)" = "$a"
+'
+
+test_expect_success 'an update of a page archived in Notion, or unknown to it, is a dead letter with Notion'"'"'s message, never a new page' '
+	live=$(fake_count nt live_pages) &&
+	printf "%s\n" "{\"op\":\"update\",\"key\":\"C3\",\"hash\":\"h3e\",\"id\":\"$(id_of C3 acks.first)\",\"row\":{\"rx_key\":\"C3\"}}" \
+		"{\"op\":\"upsert\",\"key\":\"X3\",\"hash\":\"x3\",\"id\":\"00000000-0000-4000-8000-000000000000\",\"row\":{\"rx_key\":\"X3\"}}" >gone &&
+	test_expect_code 3 nt nt rx-push --profile notion-pages <gone >acks 2>err &&
+	test_must_be_empty acks && dead err >got && printf "C3\nX3\n" >expect && test_cmp expect got &&
+	test_grep "Can.t edit block that is archived" err && test_grep "object_not_found: Could not find page" err &&
+	test "$(fake_count nt live_pages)" = "$live"
+'
+
+test_expect_success '--test-connection reads the database' '
+	nt nt rx-push --profile notion-pages --test-connection >out 2>&1 &&
+	tail -n 1 nt.log | jq -r "[.method, .path] | @tsv" >got && printf "GET\t/v1/databases/d9824bdc\n" >expect && test_cmp expect got
 '
 
 test_expect_success 'at the documented 3 requests a second, no 429' '
@@ -81,10 +194,19 @@ dest_examples 15
 model () {
 	rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql |
 	rx-map -f examples/mappings/notion.jq | rows_of - |
-	jq -r "[.rx_key, .Name, .Email.email, .Plan.select.name] | @tsv" | sort
+	jq -r "[.rx_key, .Name, .Email.email, .Plan.select.name, .Country.select.name, .\"Lifetime value\"] | @tsv" | sort
 }
 held () {
-	fake_state "$1" | jq -r ".records | to_entries[] | .value.row | [.rx_key, .Name, .Email, .Plan.select.name] | @tsv" | sort
+	fake_state "$1" | jq -r ".records | to_entries[] | .value.row | [.rx_key, .Name, .Email, .Plan.select.name, .Country.select.name, .\"Lifetime value\"] | @tsv" | sort
+}
+change_warehouse () {
+	sqlite3 examples/warehouse.db "
+		UPDATE customers SET email = \"moved@example.com\", first_name = \"Renamed\" WHERE id = \"C00003\";
+		UPDATE customers SET country = \"FR\" WHERE id = \"C00004\";
+		DELETE FROM orders WHERE customer_id IN (\"C00005\", \"C00006\");
+		DELETE FROM churn_scores WHERE customer_id IN (\"C00005\", \"C00006\");
+		DELETE FROM customers WHERE id IN (\"C00005\", \"C00006\");
+		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")"
 }
 saas_start page -- --vendor notion --token secret_TEST
 
@@ -92,18 +214,28 @@ test_expect_success 'the page command: a page per customer' '
 	FAKE_URL=$(cat page.url) && export FAKE_URL &&
 	dest_try notion-pages >try.sh && test_lines 1 try.sh &&
 	sh -e try.sh &&
-	model >expect && held page >got && test_cmp expect got && test_lines 15 got
+	model >expect && held page >got && test_cmp expect got && test_lines 15 got &&
+	test "$(fake_count page live_pages)" = 15
 '
 
-test_expect_success 'a second run in insert mode: the new customer gets a page, nothing else changes' '
+test_expect_success 'the page command again, after changes and deletes: the database equals the model' '
 	FAKE_URL=$(cat page.url) && export FAKE_URL &&
-	held page >before &&
-	sqlite3 examples/warehouse.db "
-		UPDATE customers SET email = \"moved@example.com\" WHERE id = \"C00003\";
-		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")" &&
+	change_warehouse &&
+	before=$(fake_count page requests) &&
 	sh -e try.sh &&
-	{ cat before; model | grep C09999; } | sort >expect && held page >got && test_cmp expect got &&
-	test "$(fake_count page requests)" = 16
+	model >expect && held page >got && test_cmp expect got && test_lines 14 got &&
+	test "$(fake_count page live_pages)" = 14 &&
+	test "$(fake_count page updates)" = 2 && test "$(fake_count page archives)" = 2 &&
+	test "$(fake_count page creates)" = 16 && test "$(fake_count page queries)" = 16 &&
+	test "$(fake_count page requests)" = $((before + 6)) &&
+	! grep -q "^{" examples/state/notion.dead-letters.ndjson
+'
+
+test_expect_success 'a third run sends nothing' '
+	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+	before=$(fake_count page requests) &&
+	sh -e try.sh &&
+	test "$(fake_count page requests)" = "$before"
 '
 
 cat >sync.sh <<'SH'
@@ -111,18 +243,29 @@ set -o pipefail
 export RX_KILL_AT=${1:-}
 rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql \
 | rx-map -f examples/mappings/notion.jq \
-| rx-diff --state kill.db --key rx_key --mode insert \
+| rx-diff --state kill.db --key rx_key --mode mirror --profile notion-pages \
 | rx-batch --profile notion-pages \
 | NOTION_TOKEN=secret_TEST NOTION_API_URL=$(cat kill.url) NOTION_DATABASE_ID=d9824bdc rx-push --profile notion-pages --rate 50/s --concurrency 1 2>>kill.err \
 | rx-diff --state kill.db --commit
 SH
 
-test_expect_success 'killed before its 3rd request, a normal run creates the rest: every page once' '
+test_expect_success 'killed before its 3rd create, a normal run creates the rest: every page once' '
+	rm -rf examples && dest_examples 15 &&
 	saas_start kill -- --vendor notion --token secret_TEST &&
 	{ bash sync.sh rx-push:sent:3; test $? != 0; } && test_grep "killed at sent" kill.err &&
 	bash sync.sh &&
 	model >expect && held kill >got && test_cmp expect got &&
-	test "$(fake_count kill accepted)" = 16
+	test "$(fake_count kill live_pages)" = 15 && test "$(fake_count kill creates)" = 15
+'
+
+test_expect_success 'changes and deletes killed before a write, then before a lookup, then a normal run: the database equals the model, every page once' '
+	change_warehouse &&
+	{ bash sync.sh rx-push:sent:2; test $? != 0; } && test_grep "killed at sent:2" kill.err &&
+	{ bash sync.sh rx-push:lookup:1; test $? != 0; } && test_grep "killed at lookup" kill.err &&
+	bash sync.sh &&
+	model >expect && held kill >got && test_cmp expect got &&
+	test "$(fake_count kill live_pages)" = 14 && test "$(fake_count kill creates)" = 16 &&
+	test "$(fake_count kill archives)" = 2 && test "$(fake_count kill updates)" = 2
 '
 
 test_done

@@ -3,8 +3,12 @@
 # --vendor airtable): performUpsert on the merge field, acks carrying the
 # record ids found by merge value (the fake answers out of order), one
 # bad record failing its request of 10 and found by a re-drive one a
-# request, the 30 s penalty of a 429, a refused token, a kill in the
-# middle, the upsert sync twice, the page's command.
+# request, the 30 s penalty of a 429, a refused token; deletes by the
+# record id the ack carried, a delete without one looked up by
+# filterByFormula (quotes escaped), a record already gone acked; the
+# page's command twice in mirror mode, with changes and deletes (the
+# table equals the model), a third run that sends nothing, and kills in
+# the middle of both runs.
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
@@ -63,11 +67,63 @@ test_expect_success 'a refused token stops the run with exit 1' '
 	test_must_be_empty acks && test_grep "HTTP 401" err && ! grep -q patWRONG err
 '
 
-test_expect_success 'deletes are not offered: dead-lettered, nothing sent' '
-	echo "{\"op\":\"delete\",\"records\":[{\"key\":\"C1\",\"hash\":\"h1\",\"row\":{\"Customer ID\":\"C1\"}}]}" >del &&
+test_expect_success 'a delete by the record id the upsert'"'"'s ack carried: DELETE ?records[]=rec…, no lookup, the record gone' '
+	l=$(fake_count at lookups) &&
+	echo "{\"op\":\"delete\",\"records\":[{\"key\":\"C1\",\"hash\":\"h1\",\"id\":\"$(cat id1)\",\"row\":{\"Customer ID\":\"C1\"}}]}" >del &&
+	at at <del >acks &&
+	acked acks >got && echo C1 >expect && test_cmp expect got &&
+	tail -n 1 at.log | jq -r "[.method, .path, .body] | @tsv" >got &&
+	printf "DELETE\t/v0/appTEST/Customers?records%%5B%%5D=$(cat id1)\t\n" >expect && test_cmp expect got &&
+	fake_state at | jq -c "[(.records | has(\"C1\")), (.deleted | index(\"C1\") != null)]" >got && echo "[false,true]" >expect && test_cmp expect got &&
+	test "$(fake_count at lookups)" = "$l"
+'
+
+test_expect_success 'a record already gone (404 MODEL_ID_NOT_FOUND) is acked as gone' '
+	at at <del >acks 2>err &&
+	acked acks >got && echo C1 >expect && test_cmp expect got &&
+	tail -n 1 at.log | jq -r .method >got && echo DELETE >expect && test_cmp expect got
+'
+
+test_expect_success 'deletes without an id: found by filterByFormula on the merge field (a quote escaped), deleted by the id found; one not found is acked, nothing sent for it' '
+	echo "{\"op\":\"upsert\",\"records\":[{\"key\":\"O'"'"'Brien\",\"hash\":\"q1\",\"row\":{\"Customer ID\":\"O'"'"'Brien\"}}]}" >quote &&
+	at at <quote >acks && jq -r .id acks >idq &&
 	n=$(fake_count at requests) &&
-	test_expect_code 3 at at <del >acks 2>err &&
-	test_grep "has no op \\\\\"delete\\\\\"" err && test "$(fake_count at requests)" = "$n"
+	printf "%s\n" "{\"op\":\"delete\",\"key\":\"C2\",\"hash\":\"d2\",\"row\":{\"Customer ID\":\"C2\"}}" \
+		"{\"op\":\"delete\",\"key\":\"O'"'"'Brien\",\"hash\":\"dq\",\"row\":{\"Customer ID\":\"O'"'"'Brien\"}}" \
+		"{\"op\":\"delete\",\"key\":\"C9\",\"hash\":\"d9\",\"row\":{\"Customer ID\":\"C9\"}}" >nodel &&
+	at at --max-records 10 <nodel >acks &&
+	acked acks >got && printf "C2\nC9\nO'"'"'Brien\n" >expect && test_cmp expect got &&
+	grep "\"key\":\"C2\"" acks | jq -r .id >got && test_cmp id2 got &&
+	grep "\"key\":\"O'"'"'Brien\"" acks | jq -r .id >got && test_cmp idq got &&
+	test "$(fake_count at requests)" = $((n + 3)) && test "$(fake_count at lookups)" = 1 &&
+	grep "\"method\": \"GET\"" at.log | tail -n 1 | jq -r .path >lpath &&
+	python3 -c "import sys, urllib.parse as u; q = u.parse_qs(u.urlsplit(sys.stdin.read().strip()).query); print(q[\"filterByFormula\"][0])" <lpath >formula &&
+	echo "OR({Customer ID}='"'"'C2'"'"',{Customer ID}='"'"'O\\'"'"'Brien'"'"',{Customer ID}='"'"'C9'"'"')" >expect && test_cmp expect formula &&
+	fake_state at | jq -c "[.records | has(\"C2\"), has(\"O'"'"'Brien\")]" >got && echo "[false,false]" >expect && test_cmp expect got
+'
+
+test_expect_success 'a 429 on a delete and on a lookup: waited out, sent again, nothing lost' '
+	saas_start at4 -- --vendor airtable --token patTEST --throttle-first 1 --log at4.log &&
+	echo "{\"op\":\"delete\",\"key\":\"T1\",\"hash\":\"t1\",\"id\":\"recT1\",\"row\":{\"Customer ID\":\"T1\"}}" >t1 &&
+	AIRTABLE_THROTTLE_WAIT=1 at at4 --stats stats <t1 >acks &&
+	test_lines 1 acks && test "$(jq .throttled stats)" = 1 &&
+	jq -r .method at4.log >got && printf "DELETE\nDELETE\n" >expect && test_cmp expect got &&
+	saas_start at5 -- --vendor airtable --token patTEST --throttle-first 1 --log at5.log &&
+	echo "{\"op\":\"delete\",\"key\":\"T2\",\"hash\":\"t2\",\"row\":{\"Customer ID\":\"T2\"}}" >t2 &&
+	AIRTABLE_THROTTLE_WAIT=1 at at5 --stats stats <t2 >acks &&
+	test_lines 1 acks && test "$(jq .throttled stats)" = 1 &&
+	jq -r .method at5.log >got && printf "GET\nGET\n" >expect && test_cmp expect got
+'
+
+test_expect_success 'a lookup refused for its token stops the run with exit 1, nothing deleted' '
+	test_expect_code 1 env AIRTABLE_TOKEN=patWRONG AIRTABLE_API_URL=$(cat at.url) AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers \
+		"AIRTABLE_MERGE_ON=Customer ID" rx-push --profile airtable-upsert <nodel >acks 2>err &&
+	test_must_be_empty acks && test_grep "HTTP 401" err && ! grep -q patWRONG err
+'
+
+test_expect_success '--test-connection lists one record of the table' '
+	at at --test-connection >out 2>&1 &&
+	tail -n 1 at.log | jq -r "[.method, .path] | @tsv" >got && printf "GET\t/v0/appTEST/Customers?maxRecords=1\n" >expect && test_cmp expect got
 '
 
 test_expect_success 'at the documented 5 requests a second, no 429' '
@@ -103,13 +159,34 @@ test_expect_success 'the page command: the table holds the model' '
 	model >expect && held page >got && test_cmp expect got && test_lines 40 got
 '
 
-test_expect_success 'a second run with changes: the table is the model again (upsert mode keeps the gone)' '
-	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+change_warehouse () {
 	sqlite3 examples/warehouse.db "
 		UPDATE customers SET email = \"moved@example.com\" WHERE id = \"C00003\";
-		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")" &&
+		UPDATE customers SET plan_id = 3 WHERE id = \"C00004\";
+		DELETE FROM orders WHERE customer_id IN (\"C00005\", \"C00006\");
+		DELETE FROM churn_scores WHERE customer_id IN (\"C00005\", \"C00006\");
+		DELETE FROM customers WHERE id IN (\"C00005\", \"C00006\");
+		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")"
+}
+
+# 4 requests: an upsert of C00003 and C00004, a delete each of C00005 and
+# C00006 (by the ids their upserts' acks carried: no lookup), an upsert of C09999
+test_expect_success 'the page command again, after changes and deletes: the table equals the model' '
+	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+	change_warehouse &&
+	n=$(fake_count page requests) &&
 	sh -e try.sh &&
-	model >expect && held page >got && test_cmp expect got && test_lines 41 got
+	model >expect && held page >got && test_cmp expect got && test_lines 39 got &&
+	fake_state page | jq -r ".deleted[]" | sort >got && printf "C00005\nC00006\n" >expect && test_cmp expect got &&
+	test "$(fake_count page requests)" = $((n + 4)) && test "$(fake_count page lookups)" = 0 &&
+	! grep -q "^{" examples/state/airtable.dead-letters.ndjson
+'
+
+test_expect_success 'a third run sends nothing' '
+	FAKE_URL=$(cat page.url) && export FAKE_URL &&
+	n=$(fake_count page requests) &&
+	sh -e try.sh &&
+	test "$(fake_count page requests)" = "$n"
 '
 
 cat >sync.sh <<'SH'
@@ -117,7 +194,7 @@ set -o pipefail
 export RX_KILL_AT=${1:-}
 rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql \
 | rx-map -f examples/mappings/airtable.jq \
-| rx-diff --state kill.db --key "Customer ID" --mode upsert \
+| rx-diff --state kill.db --key "Customer ID" --mode mirror --profile airtable-upsert \
 | rx-batch --profile airtable-upsert \
 | AIRTABLE_TOKEN=patTEST AIRTABLE_API_URL=$(cat kill.url) AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers AIRTABLE_MERGE_ON="Customer ID" \
   rx-push --profile airtable-upsert --rate 50/s --concurrency 2 2>>kill.err \
@@ -125,9 +202,17 @@ rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers
 SH
 
 test_expect_success 'killed after the 3rd request, a normal run leaves the table equal to the model' '
+	rm -rf examples && dest_examples 40 &&
 	saas_start kill -- --vendor airtable --token patTEST &&
-	{ bash sync.sh rx-push:sent:3; test $? != 0; } && test_grep "killed at sent" kill.err &&
+	{ bash sync.sh rx-push:sent:3; test $? != 0; } && test_grep "killed at sent:3" kill.err &&
 	bash sync.sh && model >expect && held kill >got && test_cmp expect got
+'
+
+test_expect_success 'changes and deletes killed after the 2nd request, then a normal run: the table equals the model' '
+	change_warehouse &&
+	{ bash sync.sh rx-push:sent:2; test $? != 0; } && test_grep "killed at sent:2" kill.err &&
+	bash sync.sh && model >expect && held kill >got && test_cmp expect got && test_lines 39 got &&
+	fake_state kill | jq -r ".deleted[]" | sort -u >got && printf "C00005\nC00006\n" >expect && test_cmp expect got
 '
 
 test_done

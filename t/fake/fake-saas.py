@@ -60,9 +60,16 @@ Vendors (--vendor)
                   "message","dedup_key"}; 400 "invalid event"; 429 no body.
                   KEY: dedup_key (trigger stores, resolve deletes).
   notion          Notion pages (destinations-2.md 23): POST /v1/pages with
-                  Notion-Version; 200 page object; 400 validation_error; 429
+                  Notion-Version; PATCH /v1/pages/ID (properties, and
+                  archived or in_trash); POST /v1/databases/ID/query (a
+                  rich_text equals filter, or an "or" of them; archived pages
+                  left out); GET /v1/databases/ID; 200 page object; 400
+                  validation_error (an archived page's properties cannot be
+                  edited); 404 object_not_found for an unknown page; 429
                   rate_limited with Retry-After; 401 unauthorized.  KEY: the
-                  rich_text property named by --key-property (default rx_key).
+                  rich_text property named by --key-property (default rx_key);
+                  records: the live pages; live_pages counts them (twins),
+                  creates, updates, archives, queries the requests of each kind.
   asana           Asana tasks (destinations-2.md 25): POST /tasks, PUT and
                   DELETE /tasks/external:KEY ({"data":{..}}); 201/200
                   {"data":{"gid",..}}; 400 {"errors":[{"message"}]}; 429 with
@@ -70,8 +77,13 @@ Vendors (--vendor)
   airtable        Airtable (destinations-2.md 20): PATCH /v0/BASE/TABLE with
                   performUpsert.fieldsToMergeOn, at most 10 records; 200
                   {"records","createdRecords","updatedRecords"}; one bad record
-                  fails the request (422 INVALID_VALUE_FOR_COLUMN); 429
-                  RATE_LIMIT_REACHED.  KEY: the first merge field's value.
+                  fails the request (422 INVALID_VALUE_FOR_COLUMN); DELETE
+                  ?records[]=rec.. (at most 10; 200 {"records":[{"id",
+                  "deleted"}]}, an unknown id fails the request: 404
+                  MODEL_ID_NOT_FOUND); GET (list records) with
+                  filterByFormula (OR, AND, {Field}=value), pageSize, offset;
+                  429 RATE_LIMIT_REACHED.  KEY: the first merge field's value;
+                  lookups counts the GETs.
   sheets          Google Sheets values:append (destinations-2.md 21): POST
                   /v4/spreadsheets/ID/values/RANGE:append; atomic; 200
                   {"updates":{"updatedRange","updatedRows"}}; 400
@@ -555,7 +567,76 @@ def notion_plain(v):
     return v
 
 
+NOTION_PAGES = {}   # page id -> {"db", "props", "archived"}
+
+
+def notion_props_check(props, create):
+    if not isinstance(props, dict):
+        raise notion_error(400, "validation_error", "body failed validation: body.properties should be an object")
+    titles = [k for k, v in props.items() if isinstance(v, dict) and "title" in v]
+    if len(titles) != 1 if create else len(titles) > 1:
+        raise notion_error(400, "validation_error", "body failed validation: exactly one title property is required")
+    for k, v in props.items():
+        if k.startswith("_"):
+            raise notion_error(400, "validation_error", "%s is not a property that exists." % k)
+        if not isinstance(v, dict) or len([x for x in v if x != "type"]) != 1:
+            raise notion_error(400, "validation_error", "body failed validation: body.properties.%s should be a property value" % k)
+        for t in ("title", "rich_text"):
+            for piece in v.get(t, []) if isinstance(v.get(t), list) else []:
+                if len(piece.get("text", {}).get("content", "")) > 2000:
+                    raise notion_error(400, "validation_error", "body.properties.%s.%s[0].text.content.length should be ≤ `2000`" % (k, t))
+        if "email" in v and isinstance(v["email"], str) and "@" not in v["email"]:
+            raise notion_error(400, "validation_error", "%s is expected to be email." % k)
+
+
+def notion_key(props):
+    v = props.get(OPT.key_property)
+    return notion_plain(v) if isinstance(v, dict) else None
+
+
+def notion_page(pid):
+    pg = NOTION_PAGES[pid]
+    props = {}
+    for k, v in pg["props"].items():   # as Notion answers: plain_text beside each piece
+        v = dict(v)
+        for t in ("title", "rich_text"):
+            if isinstance(v.get(t), list):
+                v[t] = [dict(x, plain_text=x.get("text", {}).get("content", "")) for x in v[t]]
+        props[k] = v
+    return {"object": "page", "id": pid, "parent": {"type": "database_id", "database_id": pg["db"]},
+            "archived": pg["archived"], "in_trash": pg["archived"], "properties": props,
+            "url": "https://www.notion.so/" + pid.replace("-", "")}
+
+
+def notion_row(pid):
+    """STATE.records holds the live pages by key (a twin made later hides
+    the first; live_pages counts them all)."""
+    pg = NOTION_PAGES[pid]
+    STATE["records"][notion_key(pg["props"]) or pid] = {"op": "upsert", "row": {k: notion_plain(v) for k, v in pg["props"].items()}}
+
+
+def notion_unrow(pid):
+    key = notion_key(NOTION_PAGES[pid]["props"]) or pid
+    STATE["records"].pop(key, None)
+    for other, pg in NOTION_PAGES.items():   # a twin of the key shows again
+        if other != pid and not pg["archived"] and (notion_key(pg["props"]) or other) == key:
+            notion_row(other)
+
+
+def notion_match(pg, f):
+    if "or" in f:
+        return any(notion_match(pg, x) for x in f["or"])
+    if "and" in f:
+        return all(notion_match(pg, x) for x in f["and"])
+    want = (f.get("rich_text") or {}).get("equals")
+    v = pg["props"].get(f.get("property"))
+    return isinstance(v, dict) and "rich_text" in v and notion_plain(v) == want
+
+
 class Notion:
+    reads = True
+    counters = ("live_pages", "creates", "updates", "archives", "queries")
+
     def auth(self, req):
         if not token_ok(req.bearer()):
             raise notion_error(401, "unauthorized", "API token is invalid.")
@@ -567,33 +648,82 @@ class Notion:
                             {"Retry-After": str(wait)})
 
     def write(self, req):
+        b = req.json()
+        m = re.match(r"^/v1/pages/([0-9a-f-]+)$", req.path)
+        q = re.match(r"^/v1/databases/([^/]+)(/query)?$", req.path)
+        if req.method == "GET" and q and not q.group(2):
+            return Reply(200, {"object": "database", "id": q.group(1), "title": [], "properties": {}})
+        if req.method == "POST" and q and q.group(2):
+            return self.query(q.group(1), b)
+        if req.method == "PATCH" and m:
+            return self.update(m.group(1), b)
         if req.path != "/v1/pages" or req.method != "POST":
             raise notion_error(400, "invalid_request_url", "Invalid request URL.")
-        b = req.json()
         if not isinstance(b, dict) or not (b.get("parent") or {}).get("database_id"):
             raise notion_error(400, "validation_error", "body failed validation: body.parent.database_id should be defined")
         props = b.get("properties")
-        if not isinstance(props, dict):
-            raise notion_error(400, "validation_error", "body failed validation: body.properties should be an object")
-        titles = [k for k, v in props.items() if isinstance(v, dict) and "title" in v]
-        if len(titles) != 1:
-            raise notion_error(400, "validation_error", "body failed validation: exactly one title property is required")
-        for k, v in props.items():
-            if k.startswith("_"):
-                raise notion_error(400, "validation_error", "%s is not a property that exists." % k)
-            if not isinstance(v, dict) or len([x for x in v if x != "type"]) != 1:
-                raise notion_error(400, "validation_error", "body failed validation: body.properties.%s should be a property value" % k)
-            for t in ("title", "rich_text"):
-                for piece in v.get(t, []) if isinstance(v.get(t), list) else []:
-                    if len(piece.get("text", {}).get("content", "")) > 2000:
-                        raise notion_error(400, "validation_error", "body.properties.%s.%s[0].text.content.length should be ≤ `2000`" % (k, t))
-            if "email" in v and isinstance(v["email"], str) and "@" not in v["email"]:
-                raise notion_error(400, "validation_error", "%s is expected to be email." % k)
-        row = {k: notion_plain(v) for k, v in props.items()}
+        notion_props_check(props, True)
         page = next_id("59833787-2cf9-4fdf-8782-e53db20768a")
-        key = row.get(OPT.key_property) or page
-        store(key, row, "insert")
-        return Reply(200, {"object": "page", "id": page, "properties": props, "url": "https://www.notion.so/" + page})
+        STATE["accepted"] += 1
+        if OPT.sink:
+            return Reply(200, {"object": "page", "id": page, "properties": props})
+        NOTION_PAGES[page] = {"db": b["parent"]["database_id"], "props": props, "archived": False}
+        STATE["creates"] += 1
+        STATE["live_pages"] += 1
+        notion_row(page)
+        return Reply(200, notion_page(page))
+
+    def update(self, pid, b):
+        if pid not in NOTION_PAGES:
+            raise notion_error(404, "object_not_found", "Could not find page with ID: %s. Make sure the relevant pages and "
+                               "databases are shared with your integration." % pid)
+        if not isinstance(b, dict) or not b:
+            raise notion_error(400, "validation_error", "body failed validation: body should be an object with properties, archived or in_trash")
+        for k in b:
+            if k not in ("properties", "archived", "in_trash", "icon", "cover"):
+                raise notion_error(400, "validation_error", "body failed validation: body.%s should be not present" % k)
+        pg = NOTION_PAGES[pid]
+        trash = b.get("in_trash", b.get("archived"))
+        if "properties" in b:
+            if pg["archived"] and trash is not False:
+                raise notion_error(400, "validation_error", "Can't edit block that is archived. You must unarchive the block before editing.")
+            notion_props_check(b["properties"], False)
+            if not pg["archived"]:
+                notion_unrow(pid)
+            pg["props"] = dict(pg["props"], **b["properties"])
+            if not pg["archived"]:
+                notion_row(pid)
+            STATE["updates"] += 1
+        if trash is not None:
+            if not isinstance(trash, bool):
+                raise notion_error(400, "validation_error", "body failed validation: body.archived should be a boolean")
+            if trash and not pg["archived"]:
+                STATE["deleted"].append(notion_key(pg["props"]) or pid)
+                STATE["archives"] += 1
+                STATE["live_pages"] -= 1
+                pg["archived"] = True
+                notion_unrow(pid)
+            elif not trash and pg["archived"]:
+                STATE["live_pages"] += 1
+                pg["archived"] = False
+                notion_row(pid)
+        STATE["accepted"] += 1
+        return Reply(200, notion_page(pid))
+
+    def query(self, db, b):
+        b = b if isinstance(b, dict) else {}
+        f = b.get("filter") or {}
+        size = b.get("page_size", 100)
+        if not isinstance(size, int) or not 1 <= size <= 100:
+            raise notion_error(400, "validation_error", "body failed validation: body.page_size should be ≤ `100`")
+        for x in f.get("or", [f]):
+            if x.get("property", "").startswith("_"):
+                raise notion_error(400, "validation_error", "Could not find property with name or id: %s" % x["property"])
+        hits = [pid for pid, pg in NOTION_PAGES.items() if pg["db"] == db and not pg["archived"] and (not f or notion_match(pg, f))]
+        STATE["queries"] += 1
+        return Reply(200, {"object": "list", "results": [notion_page(p) for p in hits[:size]],
+                           "next_cursor": hits[size] if len(hits) > size else None, "has_more": len(hits) > size,
+                           "type": "page_or_database", "page_or_database": {}})
 
 
 # Asana ----------------------------------------------------------------------
@@ -656,7 +786,73 @@ class Asana:
 
 # Airtable -------------------------------------------------------------------
 
+def airtable_formula(src):
+    """The formulas a lookup sends: OR(..), AND(..), {Field}=value with
+    value 'text' (backslash escapes), a number, TRUE() or FALSE(); a
+    predicate on a record's fields.  Anything else: ValueError."""
+    pos = [0]
+
+    def peek(t):
+        return src.startswith(t, pos[0])
+
+    def eat(t):
+        if not peek(t):
+            raise ValueError("expected %r at %d" % (t, pos[0]))
+        pos[0] += len(t)
+
+    def literal():
+        if peek("'") or peek('"'):
+            q = src[pos[0]]
+            pos[0] += 1
+            out = []
+            while pos[0] < len(src) and src[pos[0]] != q:
+                if src[pos[0]] == "\\":
+                    pos[0] += 1
+                out.append(src[pos[0]])
+                pos[0] += 1
+            eat(q)
+            return "".join(out)
+        for name, v in (("TRUE()", True), ("FALSE()", False)):
+            if peek(name):
+                eat(name)
+                return v
+        m = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?").match(src, pos[0])
+        if not m:
+            raise ValueError("a value expected at %d" % pos[0])
+        pos[0] = m.end()
+        return float(m.group(0)) if any(c in m.group(0) for c in ".eE") else int(m.group(0))
+
+    def expr():
+        for fn, comb in (("OR(", any), ("AND(", all)):
+            if peek(fn):
+                eat(fn)
+                parts = [expr()]
+                while peek(","):
+                    eat(",")
+                    parts.append(expr())
+                eat(")")
+                return lambda f, parts=parts, comb=comb: comb(p(f) for p in parts)
+        eat("{")
+        end = src.index("}", pos[0])
+        field = src[pos[0]:end]
+        pos[0] = end + 1
+        eat("=")
+        v = literal()
+        return lambda f: f.get(field) == v
+    e = expr()
+    if pos[0] != len(src):
+        raise ValueError("unexpected text at %d" % pos[0])
+    return e
+
+
+def airtable_error(status, typ, message):
+    return Reply(status, {"error": {"type": typ, "message": message}})
+
+
 class Airtable:
+    reads = True
+    counters = ("lookups",)
+
     def auth(self, req):
         if not token_ok(req.bearer()):
             raise Reply(401, {"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})
@@ -665,9 +861,42 @@ class Airtable:
         return Reply(429, {"errors": [{"error": "RATE_LIMIT_REACHED",
                                        "message": "Rate limit exceeded. Please try again later"}]})
 
+    def list(self, req):
+        STATE["lookups"] += 1
+        size = int((req.query.get("pageSize") or ["100"])[0])
+        if not 1 <= size <= 100:
+            raise airtable_error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data.")
+        size = min(size, int((req.query.get("maxRecords") or [size])[0]))
+        try:
+            pred = airtable_formula(req.query["filterByFormula"][0]) if "filterByFormula" in req.query else (lambda f: True)
+        except ValueError as e:
+            raise airtable_error(422, "INVALID_FILTER_BY_FORMULA", "The formula for filtering records is invalid: %s" % e)
+        hits = [r["row"] for r in STATE["records"].values() if pred(r["row"])]
+        out = {"records": [{"id": h["_id"], "createdTime": "2026-01-01T00:00:00.000Z",
+                            "fields": {k: v for k, v in h.items() if k != "_id" and v is not None}} for h in hits[:size]]}
+        if len(hits) > size:
+            out["offset"] = "itr%d/%s" % (size, hits[size]["_id"])
+        return Reply(200, out)
+
+    def delete(self, req):
+        ids = req.query.get("records[]", [])
+        if not ids or len(ids) > 10:
+            raise airtable_error(422, "INVALID_RECORDS", "You can delete at most 10 records per request, and at least one")
+        by_id = {r["row"]["_id"]: k for k, r in STATE["records"].items()}
+        for rid in ids:
+            if rid not in by_id:   # the whole request fails (the shape of this error is unconfirmed)
+                raise airtable_error(404, "MODEL_ID_NOT_FOUND", "Could not find a record with ID %s in this table" % rid)
+        for rid in ids:
+            store(by_id[rid], None, "delete")
+        return Reply(200, {"records": [{"id": rid, "deleted": True} for rid in ids]})
+
     def write(self, req):
         if not re.match(r"^/v0/app[A-Za-z0-9]+/[^/]+$", req.path):
             raise Reply(404, {"error": "NOT_FOUND"})
+        if req.method == "GET":
+            return self.list(req)
+        if req.method == "DELETE":
+            return self.delete(req)
         if req.method not in ("PATCH", "PUT"):
             raise Reply(404, {"error": "NOT_FOUND"})
         b = req.json()
@@ -1003,6 +1232,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 data = json.dumps(STATE, sort_keys=True, separators=(",", ":")).encode()
             self.reply(200, data)
+        elif getattr(VENDORS[OPT.vendor], "reads", False):   # a vendor with reads (lookups)
+            self.do_POST()
         else:
             self.reply(404, {"message": "not found"})
 
@@ -1118,6 +1349,8 @@ def main():
     OPT = ap.parse_args()
     if OPT.window is None:
         OPT.window = OPT.rate[1] if OPT.rate else 1.0
+    for k in getattr(VENDORS[OPT.vendor], "counters", ()):
+        STATE.setdefault(k, 0)
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

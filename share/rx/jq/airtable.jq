@@ -9,10 +9,18 @@
 # second per base; a 429 means waiting 30 seconds), as summarised in
 # destinations-2.md section 20.
 #
+# Deleting follows "Delete multiple records"
+# (https://airtable.com/developers/web/api/delete-multiple-records:
+# DELETE with records[] naming up to 10 record ids) and the lookup "List
+# records" (https://airtable.com/developers/web/api/list-records:
+# filterByFormula, pageSize of at most 100, an offset for the next page).
+#
 # A record is the Airtable record whose merge field(s) hold the row's
 # values: PATCH merges the row's fields into it, or creates it (a null
 # clears its cell, so a value that became null in the model is cleared).  No
-# Airtable record id is needed to write; deleting needs one (issue 12).
+# Airtable record id is needed to write; deleting needs one: the upsert's
+# ack carries it, rx keeps it, and a delete sends it (a delete without one
+# is first looked up by its merge values, airtable_lookup_query).
 # Try it on a recorded reply:
 #   echo '{"status":200,"body":{"records":[{"id":"rec1","fields":{"Customer ID":"C1"}}]},"records":[{"row":{"Customer ID":"C1"}}]}' |
 #   jq -c -L share/rx/jq --argjson vars '{"merge_on":"Customer ID","throttle_wait":"30"}' 'include "airtable"; airtable_response'
@@ -47,4 +55,73 @@ def airtable_response:
   elif .status == 422 or .status == 400 then
     {action: "reject", message: "Airtable refused the request (\(.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end)); one of its records is bad: re-drive the dead letters with --max-records 1 to find which"}
   elif .status == 413 then {action: "reject", message: "the request is too large for Airtable"}
+  else null end;
+
+# The merge values of a record as Airtable compares them in a formula:
+# {Field}='text' (quotes and backslashes escaped), a number as itself, a
+# boolean as TRUE()/FALSE(); null when a merge field has no value (such a
+# record has nothing to be found by).
+def _at_literal:
+  if type == "string" then "'" + (gsub("\\\\"; "\\\\") | gsub("'"; "\\'")) + "'"
+  elif type == "number" then tostring
+  elif type == "boolean" then (if . then "TRUE()" else "FALSE()" end)
+  else null end;
+
+def _at_condition($m):
+  (.row // {}) as $r
+  | [$m[] | . as $f | ($r[$f] | _at_literal) as $v | if $v == null then null else "{\($f)}=\($v)" end]
+  | if any(.[]; . == null) then null elif length == 1 then .[0] else "AND(\(join(",")))" end;
+
+# The lookup of records rx has no Airtable id for (a delete of a record
+# synced before rx kept ids): "List records" (GET /v0/BASE/TABLE, its
+# query parameters from this object) with filterByFormula matching the
+# merge fields; null (nothing sent, not found) when no record has them.
+def airtable_lookup_query:
+  _at_merge as $m
+  | [.records[] | _at_condition($m) | select(. != null)]
+  | if length == 0 then null
+    else {filterByFormula: (if length == 1 then .[0] else "OR(\(join(",")))" end), pageSize: "100"}
+    end;
+
+# Its answer: each record's id by its merge values; null when none
+# matches; an error when two records of the table match (which one to
+# delete is not guessed), or when the reply has another page (offset)
+# and the record is not on this one.
+def airtable_lookup_ids:
+  if .status == 200 and (.body | type) == "object" and (.body.records | type) == "array" then
+    _at_merge as $m
+    | (.body.offset != null) as $more
+    | (reduce .body.records[] as $r ({}; .[[$r.fields[$m[]]] | tojson] += [$r.id])) as $by
+    | [.records[] | ([.row[$m[]]?] | tojson) as $k | ($by[$k] // []) as $ids
+       | if _at_condition($m) == null then null
+         elif ($ids | length) == 1 then $ids[0]
+         elif ($ids | length) > 1 then {error: "\($ids | length) Airtable records have \($m | join(", ")) = \($k) (\($ids | join(", "))): which one to delete is not guessed"}
+         elif $more then {error: "the lookup's reply has more pages than one"}
+         else null end]
+  elif .status == 429 then {action: "throttle", wait: ($vars.throttle_wait | tonumber), message: "RATE_LIMIT_REACHED"}
+  elif .status == 401 or .status == 403 or .status == 404 then
+    {action: "auth", message: (.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end)}
+  elif .status == 422 then
+    {action: "reject", message: "Airtable refused the lookup's formula (\(.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end))"}
+  else null end;
+
+# "Delete multiple records" (DELETE /v0/BASE/TABLE?records[]=rec…): 200
+# {"records": [{"id", "deleted": true}]}.  A record the reply lists is
+# deleted; one it does not list is gone already (acked too: there is
+# nothing left to delete).  A 404 naming a record (its id unknown to
+# the table: deleted already, in Airtable or by an earlier run) acks it;
+# any other 404 (no such base or table), 401 and 403 stop the run.
+def airtable_delete_response:
+  if .status == 200 and (.body | type) == "object" and (.body.records | type) == "array" then
+    [.records[] | {ok: true}]
+  elif .status == 404 and (.body.error | type) == "object" and (.body.error.type == "MODEL_ID_NOT_FOUND" or .body.error.type == "ROW_DOES_NOT_EXIST") then
+    (.body.error.message // "") as $msg
+    | if (.records | length) == 1 then {action: "ack"}
+      else [.records[] | if (.id != null and ($msg | contains(.id | tostring))) then {ok: true} else {retry: true, message: $msg} end]
+      end
+  elif .status == 429 then {action: "throttle", wait: ($vars.throttle_wait | tonumber), message: "RATE_LIMIT_REACHED"}
+  elif .status == 401 or .status == 403 or .status == 404 then
+    {action: "auth", message: (.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end)}
+  elif .status == 422 or .status == 400 then
+    [.records[] | {ok: false, message: "Airtable refused the delete (\(.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end))"}]
   else null end;

@@ -1,9 +1,11 @@
 #!/bin/bash
-# examples/notion-signups.sh - a page in a Notion database for every new
-# customer (insert mode: a page is created once; updating it needs its
-# page id, see the page).  The database is shared with the integration.
+# examples/notion-customers.sh - the customer model mirrored into a
+# Notion database: a page per customer, created once, then updated by its
+# page id (which rx keeps from the create's ack) and archived when the
+# customer leaves the model.  The database is shared with the integration
+# and has a rich-text property rx_key.
 #
-#   NOTION_TOKEN=secret_… NOTION_DATABASE_ID=d9824bdc… ./notion-signups.sh
+#   NOTION_TOKEN=secret_… NOTION_DATABASE_ID=d9824bdc… ./notion-customers.sh
 #
 # docs/destinations/notion-pages.md
 set -eu -o pipefail
@@ -14,7 +16,7 @@ mkdir -p "$STATE_DIR"
 
 rx-extract --sqlite "$WAREHOUSE" --query-file models/customers.sql \
 | rx-map -f mappings/notion.jq \
-| rx-diff --state "$STATE_DIR/notion.db" --key rx_key --mode insert \
+| rx-diff --state "$STATE_DIR/notion.db" --key rx_key --mode mirror --profile notion-pages \
 | rx-batch --profile notion-pages \
 | rx-push --profile notion-pages 2>>"$STATE_DIR/notion.dead-letters.ndjson" \
 | rx-diff --state "$STATE_DIR/notion.db" --commit
