@@ -109,6 +109,20 @@ test_expect_success 'what a template cannot mean is refused when the profile loa
 	test_grep "the member \"a\" is named twice" out
 '
 
+test_expect_success 'a query parameter given as an array of one is repeated for each record' '
+	cat >q.json <<-\EOF &&
+	{"ops": {"delete": {"method": "DELETE", "path": "/t", "query": {"records[]": ["{id}"], "n": "1"}, "body": "\"\""}}}
+	EOF
+	printf "%s\n" "{\"op\":\"delete\",\"key\":\"K1\",\"hash\":\"h1\",\"id\":\"recA\"}" \
+		"{\"op\":\"delete\",\"key\":\"K2\",\"hash\":\"h2\",\"id\":\"rec B\"}" |
+	rx-push --profile ./q.json --url http://127.0.0.1:9 --dry-run | jq -r "[.url, .records] | @tsv" >got &&
+	printf "http://127.0.0.1:9/t?records[]=recA&records[]=rec%%20B&n=1\t2\n" >expect &&
+	test_cmp expect got &&
+	sed "s/\[\"{id}\"\]/[\"{id}\", \"{key}\"]/" q.json >q2.json &&
+	test_expect_code 1 rx-push --profile ./q2.json --check-profile >out &&
+	test_grep "ops.delete.query.records\[\]: a template, or an array of one" out
+'
+
 test_expect_success '--check-profile: a template naming {id} needs identity.ops' '
 	cat >id.json <<-\EOF &&
 	{"url": "http://127.0.0.1:9", "ops": {"update": {"template": {"inputs": [{"id": "{id|text}"}]}}}}

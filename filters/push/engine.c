@@ -143,6 +143,17 @@ static void add_query(rx_buf *url, jv obj, const push_profile *p, const request 
 			rx_buf_puts(url, jv_string_value(k));
 			rx_buf_putc(url, '=');
 			rx_push_template_request(url, jv_string_value(v), p, r->op, r->recs, r->n, r->job, 1);
+		} else if (jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) == 1) {
+			/* ["{id}"]: the parameter once for each record of the request
+			 * (Airtable's records[]=a&records[]=b) */
+			jv t = jv_array_get(jv_copy(v), 0);
+			for (size_t i = 0; i < r->n && jv_get_kind(t) == JV_KIND_STRING; i++) {
+				rx_buf_putc(url, strchr(url->data, '?') ? '&' : '?');
+				rx_buf_puts(url, jv_string_value(k));
+				rx_buf_putc(url, '=');
+				rx_push_template_request(url, jv_string_value(t), p, r->op, r->recs + i, 1, r->job, 1);
+			}
+			jv_free(t);
 		}
 		jv_free(k);
 		jv_free(v);

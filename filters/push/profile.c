@@ -415,6 +415,23 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	o->query = get_member(spec, "query", JV_KIND_OBJECT);
 	o->headers = expand_headers(p, get_member(spec, "headers", JV_KIND_OBJECT), what);
 	o->content_type = get_string(spec, "content_type", NULL);
+	if (jv_get_kind(o->query) == JV_KIND_OBJECT) {
+		int bad = 0;
+		jv_object_foreach(o->query, k, v) {
+			int one = jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) == 1;
+			jv first = one ? jv_array_get(jv_copy(v), 0) : jv_null();
+			if (!bad && jv_get_kind(v) != JV_KIND_STRING && !(one && jv_get_kind(first) == JV_KIND_STRING)) {
+				snprintf(err, errlen, "profile %s: %s.query.%s: a template, or an array of one (the parameter "
+					 "once for each record)", p->name, what, jv_string_value(k));
+				bad = 1;
+			}
+			jv_free(first);
+			jv_free(k);
+			jv_free(v);
+		}
+		if (bad)
+			return -1;
+	}
 	double max = get_number(spec, "max_records", 0);
 	if (compile(&o->path_program, spec, "path_program", p, &o->has_path_program, NULL, err, errlen) < 0)
 		return -1;
