@@ -14,8 +14,9 @@
  * NOTES ON THE DESIGN
  *
  *  - A batch is one transaction, written in one go.  Hash upserts without
- *    a TTL (a model's rows) go as MULTI, EVAL of PREP_SCRIPT (each key's
- *    TYPE; a hash that was there deleted), one plain HSET per record,
+ *    a TTL (a model's rows) go as MULTI, EVAL of PREP_SCRIPT (the keys
+ *    there counted; only when some are, each key's TYPE, a hash that was
+ *    there deleted), one plain HSET per record,
  *    EXEC: Redis runs it alone; a key of another type is reported by the
  *    script and its HSET meets WRONGTYPE, which writes nothing.  Any
  *    other batch (insert, update, delete, json, a TTL, a key twice) is
@@ -107,11 +108,28 @@ static const char WRITE_SCRIPT[] =
  * HSETs, EXEC): per key, its TYPE, and a hash that existed is deleted so
  * that a member that left the row does not linger.  Answers the keys of
  * another type only (usually none), as pairs: the key's place in KEYS
- * (from 1) and its type. */
+ * (from 1) and its type.  The keys are distinct (a batch with a key twice
+ * goes through WRITE_SCRIPT), so EXISTS counts the keys there first, in
+ * one call per 1000 keys (unpack's limit is Lua's stack): when none is
+ * (a first sync), nothing more is read, and the walk stops once it has
+ * seen them all.  Each redis.call from Lua costs the server about what a
+ * small command does: one per key doubled what the script cost beside
+ * the HSETs (bench/75-load.sh).  An ACL without EXISTS (pcall's error)
+ * reads every key's TYPE, as before. */
 static const char PREP_SCRIPT[] =
-	"local res = {}\n"
+	"local res, left = {}, #KEYS\n"
+	"if left > 1 then\n"
+	"  left = 0\n"
+	"  for j = 1, #KEYS, 1000 do\n"
+	"    local c = redis.pcall('EXISTS', unpack(KEYS, j, math.min(j + 999, #KEYS)))\n"
+	"    if type(c) ~= 'number' then left = #KEYS; break end\n"
+	"    left = left + c\n"
+	"  end\n"
+	"end\n"
 	"for i, k in ipairs(KEYS) do\n"
+	"  if left == 0 then break end\n"
 	"  local t = redis.call('TYPE', k).ok\n"
+	"  if t ~= 'none' then left = left - 1 end\n"
 	"  if t == 'hash' then redis.call('DEL', k)\n"
 	"  elseif t ~= 'none' then res[#res + 1] = i; res[#res + 1] = t end\n"
 	"end\n"
