@@ -131,6 +131,21 @@ test_expect_success 'new keys and an old hash last in a batch: the old one is fo
 	printf "f:F1\thash\tv=1\nf:F2\thash\tv=2\nf:F3\thash\tv=3\n" >expect && test_cmp expect actual
 '
 
+test_expect_success 'rows with white space and escapes, as written by hand; a member twice rejects its record' '
+	cat >in <<-\EOF &&
+	{ "op" : "upsert", "key" : "W1", "hash" : "a", "row" : { "\u0069d" : "W1" , "s" : "a\"b\u00e9" , "o" : { "k" : [ 1 , 2 ] } , "gone" : null , "t" : true , "f" : -1.5e3 } }
+	{"op":"upsert","key":"W2","hash":"b","row":{"v":1,"v":2}}
+	{"op":"upsert","key":"W3","hash":"c","row":{"v":3}}
+	EOF
+	test_expect_code 3 push --table "w:{key}" --max-records 3 <in >acks 2>err &&
+	jq -r .key acks >got && printf "W1\nW3\n" >expect && test_cmp expect got &&
+	grep "^{" err | jq -r ".key + \" \" + .error.message" >dead &&
+	echo "W2 the change has no row object" >expect && test_cmp expect dead &&
+	redis_dump redis "w:*" >actual &&
+	printf "w:W1\thash\tf=-1.5e3;id=W1;o={\"k\":[1,2]};s=a\"bé;t=true\nw:W3\thash\tv=3\n" >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'a row whose members are all null: the hash that was there is removed' '
 	rcli HSET e:E1 old 1 >/dev/null &&
 	printf "%s\n" "{\"op\":\"upsert\",\"records\":[{\"key\":\"E1\",\"hash\":\"a\",\"row\":{\"v\":null}},{\"key\":\"E2\",\"hash\":\"b\",\"row\":{\"v\":2}}]}" >in &&
