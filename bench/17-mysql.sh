@@ -16,11 +16,12 @@ repeat=${BENCH_REPEAT:-2}
 
 # best NAME SETUP COMMAND...: measure COMMAND $repeat times (SETUP, a
 # shell string, before each), keep the shortest time in $best, its RSS
-# in $best_rss, and the server CPU of that run in $best_server
+# in $best_rss, the server CPU of that run in $best_server and its own
+# (user + sys) in $best_cpu
 best () {
 	bname=$1 bsetup=$2
 	shift 2
-	best= best_rss= best_server=
+	best= best_rss= best_server= best_cpu=
 	r=0
 	while [ $r -lt "$repeat" ]; do
 		r=$((r + 1))
@@ -29,7 +30,7 @@ best () {
 		measure "$bname" "$@"
 		used=$(echo "$(server_cpu) - $c0" | bc)
 		if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc)" = 1 ]; then
-			best=$secs best_rss=$rss_kb best_server=$used
+			best=$secs best_rss=$rss_kb best_server=$used best_cpu=$cpu
 		fi
 	done
 }
@@ -94,15 +95,16 @@ my_sql "create table dest_rx ($columns) default charset=utf8mb4;
 best "rx-push --profile mysql" 'my_sql "truncate table dest_rx"' \
 	sh -c "rx-push --profile mysql --url '$MY_CONN' --table dest_rx --key id \
 	<'$BENCH_DIR/my-changes.ndjson' >'$BENCH_DIR/my-acks.ndjson'"
-push=$best push_rss=$best_rss push_server=$best_server
+push=$best push_rss=$best_rss push_server=$best_server push_cpu=$best_cpu
 acks=$(wc -l <"$BENCH_DIR/my-acks.ndjson")
 best "mariadb: LOAD DATA LOCAL INFILE" 'my_sql "truncate table dest_load"' \
 	$client --local-infile=1 -e "load data local infile '$BENCH_DIR/my-rows.tsv' into table dest_load"
-load=$best load_server=$best_server
+load=$best load_server=$best_server load_cpu=$best_cpu
 measure "rx-push again (every row an update)" sh -c "rx-push --profile mysql --url '$MY_CONN' --table dest_rx \
 	--key id <'$BENCH_DIR/my-changes.ndjson' >/dev/null"
 echo "  $acks acks for $rows rows; rx-push peak RSS $((push_rss / 1024)) MB"
-echo "  server CPU of the best runs: ${push_server} s for rx-push, ${load_server} s for LOAD DATA"
+echo "  CPU of the best runs: rx-push ${push_cpu} s, its server ${push_server} s;" \
+	"the client of LOAD DATA ${load_cpu} s, its server ${load_server} s"
 echo "  ratio rx-push / LOAD DATA: $(ratio "$push" "$load")x (goal <= 1.5)"
 cmp=$(my_query "select count(*) from dest_rx r join dest_load l using (id) where r.email <=> l.email
   and r.ltv <=> l.ltv and r.churn_risk <=> l.churn_risk and r.created_at <=> l.created_at and r.note <=> l.note")

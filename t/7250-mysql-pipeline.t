@@ -200,6 +200,29 @@ test_expect_success 'the server lost mid-run: exit 75, the rest unacked; the nex
 	test_cmp expect actual
 '
 
+test_expect_success 'batches in flight together: each its own values, results and transaction' '
+	my_sql "create table app_many (id int primary key, email varchar(60) not null unique, n int)" &&
+	awk "BEGIN { for (i = 1; i <= 60; i++) { e = (i == 33 ? \"dup@x.com\" : \"m\" i \"@x.com\");
+		printf \"{\\\"op\\\":\\\"upsert\\\",\\\"key\\\":\\\"%d\\\",\\\"hash\\\":\\\"h%d\\\",\\\"row\\\":{\\\"id\\\":%d,\\\"email\\\":\\\"%s\\\",\\\"n\\\":%d}}\\n\", i, i, i, e, i * 7 } }" |
+		sed "s/\"id\":41,\"email\":\"m41@x.com\"/\"id\":41,\"email\":\"dup@x.com\"/" >many &&
+	test_lines 60 many &&
+	rx-batch --size 4 <many >many.batches &&
+	test_expect_code 3 rx-push --profile mysql --url "$MY_CONN" --table app_many --key id <many.batches >acks 2>err &&
+	test_lines 59 acks &&
+	grep -c "\"key\":\"41\"" err >n && echo 1 >expect && test_cmp expect n &&
+	test_grep "Duplicate entry .dup@x.com." err &&
+	! grep -q "\"key\":\"41\"" acks &&
+	cut -d, -f1 acks | sort >acked &&
+	grep -v "\"key\":\"41\"" many | cut -d, -f2 | sed "s/^/{/" | sort >expect &&
+	test_cmp expect acked &&
+	my_query "select count(*), sum(n), sum(id) from app_many" >actual &&
+	printf "59\t%d\t%d\n" $((7 * (1830 - 41))) $((1830 - 41)) >expect &&
+	test_cmp expect actual &&
+	my_query "select id, n from app_many where email = \"dup@x.com\"" >actual &&
+	printf "33\t231\n" >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'a dry run connects to nothing and names the driver' '
 	echo "{\"op\":\"upsert\",\"key\":\"1\",\"hash\":\"h\",\"row\":{\"id\":1}}" |
 		rx-push --profile mysql --url "socket=$TRASH/nosuch.sock" --table app_customers --key id --dry-run >out &&

@@ -122,6 +122,30 @@ test_expect_success 'the same key twice in a batch: decided in order' '
 	printf "d:D1\thash\tv=4\n" >expect && test_cmp expect actual
 '
 
+test_expect_success 'new keys and an old hash last in a batch: the old one is found and replaced whole' '
+	rcli HSET f:F3 stale 1 id F3 >/dev/null &&
+	printf "%s\n" "{\"op\":\"upsert\",\"records\":[{\"key\":\"F1\",\"hash\":\"a\",\"row\":{\"v\":1}},{\"key\":\"F2\",\"hash\":\"b\",\"row\":{\"v\":2}},{\"key\":\"F3\",\"hash\":\"c\",\"row\":{\"v\":3}}]}" >in &&
+	push --table "f:{key}" <in >acks &&
+	test_lines 3 acks &&
+	redis_dump redis "f:*" >actual &&
+	printf "f:F1\thash\tv=1\nf:F2\thash\tv=2\nf:F3\thash\tv=3\n" >expect && test_cmp expect actual
+'
+
+test_expect_success 'rows with white space and escapes, as written by hand; a member twice rejects its record' '
+	cat >in <<-\EOF &&
+	{ "op" : "upsert", "key" : "W1", "hash" : "a", "row" : { "\u0069d" : "W1" , "s" : "a\"b\u00e9" , "o" : { "k" : [ 1 , 2 ] } , "gone" : null , "t" : true , "f" : -1.5e3 } }
+	{"op":"upsert","key":"W2","hash":"b","row":{"v":1,"v":2}}
+	{"op":"upsert","key":"W3","hash":"c","row":{"v":3}}
+	EOF
+	test_expect_code 3 push --table "w:{key}" --max-records 3 <in >acks 2>err &&
+	jq -r .key acks >got && printf "W1\nW3\n" >expect && test_cmp expect got &&
+	grep "^{" err | jq -r ".key + \" \" + .error.message" >dead &&
+	echo "W2 the change has no row object" >expect && test_cmp expect dead &&
+	redis_dump redis "w:*" >actual &&
+	printf "w:W1\thash\tf=-1.5e3;id=W1;o={\"k\":[1,2]};s=a\"bé;t=true\nw:W3\thash\tv=3\n" >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'a row whose members are all null: the hash that was there is removed' '
 	rcli HSET e:E1 old 1 >/dev/null &&
 	printf "%s\n" "{\"op\":\"upsert\",\"records\":[{\"key\":\"E1\",\"hash\":\"a\",\"row\":{\"v\":null}},{\"key\":\"E2\",\"hash\":\"b\",\"row\":{\"v\":2}}]}" >in &&
@@ -165,7 +189,8 @@ test_expect_success 'a dry run shows the rows and needs no server' '
 	test_cmp expect out
 '
 
-redis_start locked -- "requirepass s3cret-pw" "user rx on >rx-pw ~app:* +@all"
+redis_start locked -- "requirepass s3cret-pw" "user rx on >rx-pw ~app:* +@all" \
+	"user old on >old-pw ~app:* +eval +multi +exec +hset +type +del +set +expire +ping +select"
 LOCKED=$(cat locked.redis-sockpath)
 
 test_expect_success 'AUTH: a password from the environment, never from argv' '
@@ -192,6 +217,15 @@ test_expect_success 'AUTH: an ACL user (RX_REDIS_USER or the URL), its keys only
 	test_expect_code 75 env RX_REDIS_USER=rx RX_REDIS_PASSWORD=rx-pw rx-push --profile redis --url "$LOCKED" \
 		--table "other:{key}" --max-attempts 1 <in >acks 2>err &&
 	test_grep "NOPERM" err
+'
+
+test_expect_success 'an ACL without EXISTS (older docs): each key'"'"'s type read, records replaced whole' '
+	redis_cli locked --user rx --pass rx-pw HSET app:O2 stale 1 >/dev/null &&
+	printf "%s\n" "{\"op\":\"upsert\",\"records\":[{\"key\":\"O1\",\"hash\":\"a\",\"row\":{\"v\":1}},{\"key\":\"O2\",\"hash\":\"b\",\"row\":{\"v\":2}}]}" >in2 &&
+	RX_REDIS_USER=old RX_REDIS_PASSWORD=old-pw rx-push --profile redis --url "$LOCKED" --table "app:{key}" <in2 >acks &&
+	test_lines 2 acks &&
+	redis_cli locked --user rx --pass rx-pw HGETALL app:O2 >actual &&
+	printf "v\n2\n" >expect && test_cmp expect actual
 '
 
 test_expect_success 'out of memory: the whole batch is refused, nothing applied, exit 75' '

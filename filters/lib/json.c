@@ -451,12 +451,10 @@ int rx_json_validate(const char *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-int rx_json_name_eq(rx_span raw, const char *name, size_t namelen)
+int rx_json_name_eq_escaped(rx_span raw, const char *name, size_t namelen)
 {
-	/* fast path: no escapes, compare the bytes between the quotes */
-	if (raw.n == namelen + 2 && memcmp(raw.p + 1, name, namelen) == 0)
-		return 1;
-	/* an escape only makes a name longer than its text */
+	/* rx_json_name_eq (rx.h) took the names of the same length or shorter;
+	 * an escape only makes a name longer than its text */
 	if (raw.n <= namelen + 2 || memchr(raw.p, '\\', raw.n) == NULL)
 		return 0;
 	rx_buf tmp = {0};

@@ -206,8 +206,19 @@ int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, siz
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen);
 /* Index of the member called name (plain UTF-8), or -1. */
 long rx_json_find(const rx_members *ms, const char *name, size_t namelen);
-/* Does the raw name span equal the plain string? */
-int rx_json_name_eq(rx_span raw, const char *name, size_t namelen);
+/* Does the raw name span equal the plain string?  Inline for the common
+ * case (a name of the same length compared bytewise, a shorter one
+ * never equal: an escape only makes a name longer than its text); a
+ * longer one may have escapes (rx_json_name_eq_escaped decodes it). */
+int rx_json_name_eq_escaped(rx_span raw, const char *name, size_t namelen);
+static inline int rx_json_name_eq(rx_span raw, const char *name, size_t namelen)
+{
+	if (raw.n == namelen + 2)
+		return memcmp(raw.p + 1, name, namelen) == 0;
+	if (raw.n < namelen + 2)
+		return 0;
+	return rx_json_name_eq_escaped(raw, name, namelen);
+}
 /* Decode a raw JSON string (with quotes) into out (appended, no quotes). */
 void rx_json_string_decode(rx_span raw, rx_buf *out);
 /* Append s as a quoted, escaped JSON string. */

@@ -59,6 +59,17 @@
  *  - The table must use a transactional engine (InnoDB): a MyISAM table
  *    cannot roll a batch back, and is refused at open.
  *  - A lost connection fails the batch; the next batch connects again.
+ *  - Pipelined (db.h send/finish): send checks and encodes a batch in
+ *    the caller's thread and queues it; a worker thread, the only user
+ *    of the connection after open, runs the queued batches in order, each
+ *    its own transaction; finish waits for the oldest.  So rx-push reads
+ *    and encodes the next batches while the server runs this one (a
+ *    first sync took client + server time, one after the other; now
+ *    about the larger of the two).  The per-batch state (values, counts)
+ *    is the batch's own; the scratch of the encoding (ms, map, tmp) is
+ *    the caller's thread's, the statement text (sql) and the bound arrays
+ *    the worker's.  The worker blocks every signal: they stay the main
+ *    thread's.  Up to DEPTH batches are in flight.
  *  - RX_MYSQL_BULK=0 turns the bulk execution off (MySQL's path, on
  *    MariaDB: the tests use it).
  *  - Crash points for tests (RX_KILL_AT=rx-push:POINT:N, killpoint.c):
@@ -70,6 +81,8 @@
 
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +91,7 @@
 enum {
 	STATEMENT_CAP = 4 << 20, /* bytes of one statement at most, within max_allowed_packet */
 	MAX_PREPARED = 16,       /* prepared statements kept */
+	DEPTH = 3,               /* batches sent and not finished, at most */
 };
 
 /* The op of a batch. */
@@ -124,6 +138,27 @@ typedef struct prepared {
 	MYSQL_STMT *stmt; /* prepared on the current connection */
 } prepared;
 
+/* One batch, checked and encoded by send (the caller's thread), run by
+ * the worker, finished by finish. */
+typedef struct my_batch {
+	int state;             /* B_FREE, B_QUEUED (the worker's), B_DONE */
+	op_kind op;
+	size_t n;
+	rx_db_result *results; /* the caller's */
+	rx_buf vals;           /* the values' bytes, every record's */
+	value *values;         /* every record's values, record after record */
+	size_t nvalues, capvalues;
+	size_t *first, *count; /* per record: its values; count -1: rejected, not sent */
+	size_t *bytes;         /* per record: its values' bytes */
+	int *pending;          /* per record: still to do in the fallback */
+	size_t *idx;           /* scratch: a group's records */
+	size_t capbatch;
+	int rc;                /* as apply's */
+	char err[1024];
+} my_batch;
+
+enum { B_FREE, B_QUEUED, B_DONE };
+
 struct rx_db {
 	MYSQL *m;              /* the connection; NULL once lost */
 	char *conninfo;        /* to connect again */
@@ -143,15 +178,14 @@ struct rx_db {
 	rx_members ms;         /* scratch: a row's members */
 	size_t *map;           /* scratch: member i writes column map[i], or -1 */
 	size_t capmap;
-	rx_buf text, sql, tmp; /* scratch */
-	/* per batch */
-	rx_buf vals;           /* the values' bytes, every record's */
-	value *values;         /* every record's values, record after record */
-	size_t nvalues, capvalues;
-	size_t *first, *count; /* per record: its values; count -1: rejected, not sent */
-	size_t *bytes;         /* per record: its values' bytes */
-	int *pending;          /* per record: still to do in the fallback */
-	size_t capbatch;
+	rx_buf text, sql, tmp; /* scratch (text, tmp: the caller's thread; sql: the worker's) */
+	my_batch fly[DEPTH];   /* the batches sent and not finished: a ring */
+	size_t first_fly, nfly;
+	size_t run_at;         /* the worker's next batch in fly */
+	pthread_t worker;
+	int started, stop;     /* the worker runs; it is to stop */
+	pthread_mutex_t lock;  /* fly[].state, stop */
+	pthread_cond_t work, done;
 	/* bulk binding scratch, per parameter */
 	MYSQL_BIND *binds;
 	char **ptrs;           /* nparams x rows: each value's bytes */
@@ -228,6 +262,16 @@ static void my_close(rx_db *d)
 {
 	if (d == NULL)
 		return;
+	if (d->started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = 1;
+		pthread_cond_signal(&d->work);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->worker, NULL);
+	}
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->work);
+	pthread_cond_destroy(&d->done);
 	drop_connection(d);
 	free(d->conninfo);
 	free(d->table);
@@ -241,12 +285,16 @@ static void my_close(rx_db *d)
 	rx_buf_free(&d->text);
 	rx_buf_free(&d->sql);
 	rx_buf_free(&d->tmp);
-	rx_buf_free(&d->vals);
-	free(d->values);
-	free(d->first);
-	free(d->count);
-	free(d->bytes);
-	free(d->pending);
+	for (size_t i = 0; i < DEPTH; i++) {
+		my_batch *b = &d->fly[i];
+		rx_buf_free(&b->vals);
+		free(b->values);
+		free(b->first);
+		free(b->count);
+		free(b->bytes);
+		free(b->pending);
+		free(b->idx);
+	}
 	free(d->binds);
 	free(d->ptrs);
 	free(d->lens);
@@ -425,6 +473,9 @@ static rx_db *my_open(const char *target, const char *table, char *const *keys, 
 	char msg[512];
 
 	memset(d, 0, sizeof *d);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->work, NULL);
+	pthread_cond_init(&d->done, NULL);
 	d->conninfo = rx_xstrdup(target ? target : "");
 	d->name = rx_xstrdup(table);
 	rx_buf_reset(&d->text);
@@ -780,11 +831,12 @@ static int iso_datetime(rx_buf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* The value of member v for column c: its bytes appended to d->vals,
+/* The value of member v for column c: its bytes appended to b->vals,
  * its tag returned; or -1 with why the column cannot take it. */
-static int encode_value(rx_db *d, const my_column *c, rx_span v, unsigned long long *u, char *why, size_t whylen)
+static int encode_value(rx_db *d, my_batch *batch, const my_column *c, rx_span v, unsigned long long *u, char *why,
+			size_t whylen)
 {
-	rx_buf *b = &d->vals;
+	rx_buf *b = &batch->vals;
 	char kind = rx_json_kind(v);
 	size_t start = b->len;
 
@@ -872,17 +924,17 @@ static int encode_value(rx_db *d, const my_column *c, rx_span v, unsigned long l
 	return V_NULL;
 }
 
-static const value *values_of(const rx_db *d, size_t record)
+static const value *values_of(const my_batch *b, size_t record)
 {
-	return d->values + d->first[record];
+	return b->values + b->first[record];
 }
 
 /* The value of record i for column col, or NULL. */
-static const value *value_for(const rx_db *d, size_t i, size_t col)
+static const value *value_for(const my_batch *b, size_t i, size_t col)
 {
-	const value *v = values_of(d, i);
+	const value *v = values_of(b, i);
 
-	for (size_t j = 0; j < d->count[i]; j++)
+	for (size_t j = 0; j < b->count[i]; j++)
 		if (v[j].col == col)
 			return &v[j];
 	return NULL;
@@ -896,10 +948,10 @@ static void put_ident_of(rx_buf *s, const my_column *c)
 }
 
 /* A value as an SQL literal. */
-static void put_literal(rx_db *d, rx_buf *s, const value *v)
+static void put_literal(rx_db *d, my_batch *b, rx_buf *s, const value *v)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	const char *p = d->vals.data + v->off;
+	const char *p = b->vals.data + v->off;
 
 	switch (v->tag) {
 	case V_NULL:
@@ -930,12 +982,12 @@ static void put_literal(rx_db *d, rx_buf *s, const value *v)
 }
 
 /* "(`a`, `b`)": the columns of record i's values. */
-static void put_column_list(rx_db *d, rx_buf *s, size_t i)
+static void put_column_list(rx_db *d, my_batch *b, rx_buf *s, size_t i)
 {
-	const value *v = values_of(d, i);
+	const value *v = values_of(b, i);
 
 	rx_buf_putc(s, '(');
-	for (size_t j = 0; j < d->count[i]; j++) {
+	for (size_t j = 0; j < b->count[i]; j++) {
 		if (j > 0)
 			rx_buf_puts(s, ", ");
 		put_ident_of(s, &d->cols[v[j].col]);
@@ -944,35 +996,35 @@ static void put_column_list(rx_db *d, rx_buf *s, size_t i)
 }
 
 /* "(lit, lit)": record i's values. */
-static void put_tuple(rx_db *d, rx_buf *s, size_t i)
+static void put_tuple(rx_db *d, my_batch *b, rx_buf *s, size_t i)
 {
-	const value *v = values_of(d, i);
+	const value *v = values_of(b, i);
 
 	rx_buf_putc(s, '(');
-	for (size_t j = 0; j < d->count[i]; j++) {
+	for (size_t j = 0; j < b->count[i]; j++) {
 		if (j > 0)
 			rx_buf_puts(s, ", ");
-		put_literal(d, s, &v[j]);
+		put_literal(d, b, s, &v[j]);
 	}
 	rx_buf_putc(s, ')');
 }
 
 /* "lit" for one key column, "(lit, lit)" for several, in key order. */
-static void put_key_tuple(rx_db *d, rx_buf *s, size_t i)
+static void put_key_tuple(rx_db *d, my_batch *b, rx_buf *s, size_t i)
 {
 	if (d->nkeys > 1)
 		rx_buf_putc(s, '(');
 	for (size_t k = 0; k < d->nkeys; k++) {
 		if (k > 0)
 			rx_buf_puts(s, ", ");
-		put_literal(d, s, value_for(d, i, d->keys[k]));
+		put_literal(d, b, s, value_for(b, i, d->keys[k]));
 	}
 	if (d->nkeys > 1)
 		rx_buf_putc(s, ')');
 }
 
 /* " WHERE `k` = lit AND ..." for record i. */
-static void put_key_where(rx_db *d, rx_buf *s, size_t i)
+static void put_key_where(rx_db *d, my_batch *b, rx_buf *s, size_t i)
 {
 	rx_buf_puts(s, " WHERE ");
 	for (size_t k = 0; k < d->nkeys; k++) {
@@ -980,7 +1032,7 @@ static void put_key_where(rx_db *d, rx_buf *s, size_t i)
 			rx_buf_puts(s, " AND ");
 		put_ident_of(s, &d->cols[d->keys[k]]);
 		rx_buf_puts(s, " = ");
-		put_literal(d, s, value_for(d, i, d->keys[k]));
+		put_literal(d, b, s, value_for(b, i, d->keys[k]));
 	}
 }
 
@@ -988,9 +1040,9 @@ static void put_key_where(rx_db *d, rx_buf *s, size_t i)
  * when other unique indexes could be the conflict (it fails the
  * statement if the row hit has another key), then the columns other than
  * the keys. */
-static void put_upsert_tail(rx_db *d, rx_buf *s, size_t i, int guard)
+static void put_upsert_tail(rx_db *d, my_batch *b, rx_buf *s, size_t i, int guard)
 {
-	const value *v = values_of(d, i);
+	const value *v = values_of(b, i);
 	const my_column *k0 = &d->cols[d->keys[0]];
 	int first = 1;
 
@@ -1012,7 +1064,7 @@ static void put_upsert_tail(rx_db *d, rx_buf *s, size_t i, int guard)
 		rx_buf_puts(s, ", (SELECT 1 UNION SELECT 2))");
 		first = 0;
 	}
-	for (size_t j = 0; j < d->count[i]; j++) {
+	for (size_t j = 0; j < b->count[i]; j++) {
 		const my_column *c = &d->cols[v[j].col];
 		if (c->is_key)
 			continue;
@@ -1034,13 +1086,13 @@ static void put_upsert_tail(rx_db *d, rx_buf *s, size_t i, int guard)
 /* "UPDATE t SET ... WHERE keys" for record i; with nothing but keys, a
  * no-op assignment, so that the found-rows count still says whether the
  * row is there. */
-static void put_update(rx_db *d, rx_buf *s, size_t i)
+static void put_update(rx_db *d, my_batch *b, rx_buf *s, size_t i)
 {
-	const value *v = values_of(d, i);
+	const value *v = values_of(b, i);
 	int first = 1;
 
 	rx_buf_printf(s, "UPDATE %s SET ", d->table);
-	for (size_t j = 0; j < d->count[i]; j++) {
+	for (size_t j = 0; j < b->count[i]; j++) {
 		if (d->cols[v[j].col].is_key)
 			continue;
 		if (!first)
@@ -1048,27 +1100,27 @@ static void put_update(rx_db *d, rx_buf *s, size_t i)
 		first = 0;
 		put_ident_of(s, &d->cols[v[j].col]);
 		rx_buf_puts(s, " = ");
-		put_literal(d, s, &v[j]);
+		put_literal(d, b, s, &v[j]);
 	}
 	if (first) {
 		put_ident_of(s, &d->cols[d->keys[0]]);
 		rx_buf_puts(s, " = ");
 		put_ident_of(s, &d->cols[d->keys[0]]);
 	}
-	put_key_where(d, s, i);
+	put_key_where(d, b, s, i);
 }
 
 /* ---- a batch ---- */
 
 /* Scan, map, check and encode record i into the value list; 0, or -1 when
  * it is rejected before anything is sent (results[i] says why). */
-static int prepare_record(rx_db *d, op_kind op, rx_span row, size_t i, rx_db_result *result)
+static int prepare_record(rx_db *d, my_batch *b, op_kind op, rx_span row, size_t i, rx_db_result *result)
 {
 	char why[512];
-	size_t mark_vals = d->vals.len;
+	size_t mark_vals = b->vals.len;
 
-	d->count[i] = (size_t)-1;
-	d->first[i] = d->nvalues;
+	b->count[i] = (size_t)-1;
+	b->first[i] = b->nvalues;
 	if (row.n == 0 || rx_json_members(row.p, row.n, &d->ms, why, sizeof why) < 0) {
 		snprintf(result->message, sizeof result->message, "the change has no row object");
 		return -1;
@@ -1082,54 +1134,54 @@ static int prepare_record(rx_db *d, op_kind op, rx_span row, size_t i, rx_db_res
 			 d->name);
 		goto reject;
 	}
-	if (d->nvalues + d->ms.n > d->capvalues) {
-		d->capvalues = (d->nvalues + d->ms.n) * 2;
-		d->values = rx_xrealloc(d->values, d->capvalues * sizeof *d->values);
+	if (b->nvalues + d->ms.n > b->capvalues) {
+		b->capvalues = (b->nvalues + d->ms.n) * 2;
+		b->values = rx_xrealloc(b->values, b->capvalues * sizeof *b->values);
 	}
 	size_t n = 0;
 	for (size_t m = 0; m < d->ms.n; m++) {
 		size_t col = d->map[m];
 		if (col == (size_t)-1 || (op == OP_DELETE && !d->cols[col].is_key))
 			continue;
-		value *v = &d->values[d->nvalues + n];
+		value *v = &b->values[b->nvalues + n];
 		v->col = col;
-		v->off = d->vals.len;
+		v->off = b->vals.len;
 		v->u = 0;
-		int tag = encode_value(d, &d->cols[col], d->ms.m[m].value, &v->u, why, sizeof why);
+		int tag = encode_value(d, b, &d->cols[col], d->ms.m[m].value, &v->u, why, sizeof why);
 		if (tag < 0)
 			goto reject;
 		v->tag = (value_tag)tag;
-		v->len = d->vals.len - v->off;
+		v->len = b->vals.len - v->off;
 		n++;
 	}
-	d->count[i] = n;
-	d->nvalues += n;
-	d->bytes[i] = d->vals.len - mark_vals;
+	b->count[i] = n;
+	b->nvalues += n;
+	b->bytes[i] = b->vals.len - mark_vals;
 	/* this record's statement alone must fit in a packet: escaped text
 	 * takes up to twice its bytes */
-	if (2 * d->bytes[i] + 8 * n + d->overhead > d->max_statement) {
+	if (2 * b->bytes[i] + 8 * n + d->overhead > d->max_statement) {
 		snprintf(why, sizeof why,
 			 "the row needs a statement of more than the server's max_allowed_packet (%zu bytes)",
 			 d->max_statement + 1024);
-		d->nvalues -= n;
+		b->nvalues -= n;
 		goto reject;
 	}
 	return 0;
 reject:
 	snprintf(result->message, sizeof result->message, "%s", why);
-	d->count[i] = (size_t)-1;
-	d->vals.len = mark_vals;
+	b->count[i] = (size_t)-1;
+	b->vals.len = mark_vals;
 	return -1;
 }
 
 /* Do records a and b have the same columns, in the same order? */
-static int same_columns(const rx_db *d, size_t a, size_t b)
+static int same_columns(const my_batch *b, size_t x, size_t y)
 {
-	const value *va = values_of(d, a), *vb = values_of(d, b);
+	const value *va = values_of(b, x), *vb = values_of(b, y);
 
-	if (d->count[a] != d->count[b])
+	if (b->count[x] != b->count[y])
 		return 0;
-	for (size_t j = 0; j < d->count[a]; j++)
+	for (size_t j = 0; j < b->count[x]; j++)
 		if (va[j].col != vb[j].col)
 			return 0;
 	return 1;
@@ -1201,23 +1253,23 @@ static MYSQL_STMT *prepared_statement(rx_db *d, const rx_buf *sql, unsigned *e, 
 /* MariaDB: the records idx[0..count) (one column list) by one prepared
  * INSERT executed over all of them.  0 applied, 1 failed on a record's
  * error (nothing of it applied), -1 batch error. */
-static int run_bulk(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+static int run_bulk(rx_db *d, my_batch *b, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
 		    size_t errlen)
 {
-	size_t i0 = idx[0], np = d->count[i0];
+	size_t i0 = idx[0], np = b->count[i0];
 	rx_buf *s = &d->sql;
 	char msg[512];
 	unsigned e = 0;
 
 	rx_buf_reset(s);
 	rx_buf_printf(s, "INSERT INTO %s ", d->table);
-	put_column_list(d, s, i0);
+	put_column_list(d, b, s, i0);
 	rx_buf_puts(s, " VALUES (");
 	for (size_t j = 0; j < np; j++)
 		rx_buf_puts(s, j > 0 ? ", ?" : "?");
 	rx_buf_putc(s, ')');
 	if (op == OP_UPSERT)
-		put_upsert_tail(d, s, i0, d->other_unique);
+		put_upsert_tail(d, b, s, i0, d->other_unique);
 	MYSQL_STMT *st = prepared_statement(d, s, &e, msg, sizeof msg);
 	if (st == NULL)
 		return classify(d, e, msg, err, errlen);
@@ -1236,26 +1288,26 @@ static int run_bulk(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db
 	}
 	memset(d->binds, 0, np * sizeof *d->binds);
 	for (size_t j = 0; j < np; j++) {
-		const my_column *c = &d->cols[values_of(d, i0)[j].col];
+		const my_column *c = &d->cols[values_of(b, i0)[j].col];
 		size_t at = j * count;
-		MYSQL_BIND *b = &d->binds[j];
+		MYSQL_BIND *bd = &d->binds[j];
 		for (size_t r = 0; r < count; r++) {
-			const value *v = &values_of(d, idx[r])[j];
-			d->ptrs[at + r] = d->vals.data + v->off;
+			const value *v = &values_of(b, idx[r])[j];
+			d->ptrs[at + r] = b->vals.data + v->off;
 			d->lens[at + r] = v->len;
 			d->uints[at + r] = v->u;
 			d->inds[at + r] = v->tag == V_NULL ? STMT_INDICATOR_NULL : STMT_INDICATOR_NONE;
 		}
 		if (c->kind == C_BIT) {
-			b->buffer_type = MYSQL_TYPE_LONGLONG;
-			b->is_unsigned = 1;
-			b->buffer = d->uints + at;
+			bd->buffer_type = MYSQL_TYPE_LONGLONG;
+			bd->is_unsigned = 1;
+			bd->buffer = d->uints + at;
 		} else {
-			b->buffer_type = c->kind == C_BINARY ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
-			b->buffer = d->ptrs + at;
-			b->length = d->lens + at;
+			bd->buffer_type = c->kind == C_BINARY ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+			bd->buffer = d->ptrs + at;
+			bd->length = d->lens + at;
 		}
-		b->u.indicator = d->inds + at;
+		bd->u.indicator = d->inds + at;
 	}
 	unsigned int rows = (unsigned int)count;
 	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &rows) != 0 || mysql_stmt_bind_param(st, d->binds) != 0 ||
@@ -1277,7 +1329,7 @@ static int run_bulk(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db
 /* The records idx[0..count) (one column list) as one multi-row statement
  * (MySQL's INSERT, any DELETE).  0 applied, 1 failed on a record's error
  * (nothing of it applied), -1 batch error. */
-static int run_multirow(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+static int run_multirow(rx_db *d, my_batch *b, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
 			size_t errlen)
 {
 	rx_buf *s = &d->sql;
@@ -1299,20 +1351,20 @@ static int run_multirow(rx_db *d, op_kind op, const size_t *idx, size_t count, r
 		for (size_t j = 0; j < count; j++) {
 			if (j > 0)
 				rx_buf_putc(s, ',');
-			put_key_tuple(d, s, idx[j]);
+			put_key_tuple(d, b, s, idx[j]);
 		}
 		rx_buf_putc(s, ')');
 	} else {
 		rx_buf_printf(s, "INSERT INTO %s ", d->table);
-		put_column_list(d, s, idx[0]);
+		put_column_list(d, b, s, idx[0]);
 		rx_buf_puts(s, " VALUES ");
 		for (size_t j = 0; j < count; j++) {
 			if (j > 0)
 				rx_buf_putc(s, ',');
-			put_tuple(d, s, idx[j]);
+			put_tuple(d, b, s, idx[j]);
 		}
 		if (op == OP_UPSERT)
-			put_upsert_tail(d, s, idx[0], d->other_unique);
+			put_upsert_tail(d, b, s, idx[0], d->other_unique);
 	}
 	int failed = mysql_real_query(d->m, s->data, s->len) != 0;
 	rx_killpoint("statement"); /* tests: a crash inside the transaction */
@@ -1326,26 +1378,26 @@ static int run_multirow(rx_db *d, op_kind op, const size_t *idx, size_t count, r
 
 /* The one statement of record i for this pass, appended to d->sql: its
  * INSERT, upsert, DELETE or UPDATE. */
-static void append_single(rx_db *d, op_kind op, int pass, size_t i)
+static void append_single(rx_db *d, my_batch *b, op_kind op, int pass, size_t i)
 {
 	rx_buf *s = &d->sql;
 
 	if (op == OP_DELETE) {
 		rx_buf_printf(s, "DELETE FROM %s", d->table);
-		put_key_where(d, s, i);
+		put_key_where(d, b, s, i);
 	} else if (op == OP_INSERT || (op == OP_UPSERT && (pass == 2 || !d->other_unique))) {
 		/* an insert; the insert of an upsert whose UPDATE found nothing;
 		 * an upsert whose only unique index is the key's */
 		rx_buf_printf(s, "INSERT INTO %s ", d->table);
-		put_column_list(d, s, i);
+		put_column_list(d, b, s, i);
 		rx_buf_puts(s, " VALUES ");
-		put_tuple(d, s, i);
+		put_tuple(d, b, s, i);
 		if (op == OP_UPSERT && pass == 1)
-			put_upsert_tail(d, s, i, 0);
+			put_upsert_tail(d, b, s, i, 0);
 	} else {
 		/* an update, or the first pass of an upsert with other unique
 		 * indexes: only the key's row can be changed */
-		put_update(d, s, i);
+		put_update(d, b, s, i);
 	}
 }
 
@@ -1354,7 +1406,7 @@ static void append_single(rx_db *d, op_kind op, int pass, size_t i)
  * upsert with other unique indexes, its UPDATE; a record whose UPDATE
  * found no row stays pending, for pass 2, its INSERT).  0, or -1 for a
  * batch error. */
-static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t count, rx_db_result *results,
+static int run_singles(rx_db *d, my_batch *b, op_kind op, int pass, const size_t *idx, size_t count, rx_db_result *results,
 		       char *err, size_t errlen)
 {
 	int two_pass = op == OP_UPSERT && d->other_unique;
@@ -1364,12 +1416,12 @@ static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t
 		size_t sent[1024], nsent = 0, j;
 		rx_buf_reset(&d->sql);
 		for (j = from; j < count && nsent < sizeof sent / sizeof sent[0]; j++) {
-			if (!d->pending[idx[j]])
+			if (!b->pending[idx[j]])
 				continue;
 			size_t before = d->sql.len;
 			if (nsent > 0)
 				rx_buf_putc(&d->sql, ';');
-			append_single(d, op, pass, idx[j]);
+			append_single(d, b, op, pass, idx[j]);
 			if (nsent > 0 && d->sql.len > d->max_statement) {
 				d->sql.len = before; /* the next round trip takes it */
 				d->sql.data[before] = '\0';
@@ -1389,7 +1441,7 @@ static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t
 			if (status != 0) {
 				if (record_error(d, i, results, err, errlen) < 0)
 					return -1;
-				d->pending[i] = 0;
+				b->pending[i] = 0;
 				resume = sent[k] + 1;
 				break;
 			}
@@ -1398,12 +1450,12 @@ static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t
 				results[i].ok = 0;
 				snprintf(results[i].message, sizeof results[i].message, "no row with this key in %s",
 					 d->name);
-				d->pending[i] = 0;
+				b->pending[i] = 0;
 			} else if (two_pass && pass == 1 && found == 0) {
 				/* no row of this key: its INSERT, in pass 2 */
 			} else {
 				results[i].ok = 1;
-				d->pending[i] = 0;
+				b->pending[i] = 0;
 			}
 			if (++k == nsent)
 				break;
@@ -1424,23 +1476,23 @@ static int run_singles(rx_db *d, op_kind op, int pass, const size_t *idx, size_t
 
 /* One group of records (one column list): many rows per statement when
  * the op allows, else, or on a record's error, one statement each. */
-static int run_group(rx_db *d, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
+static int run_group(rx_db *d, my_batch *b, op_kind op, const size_t *idx, size_t count, rx_db_result *results, char *err,
 		     size_t errlen)
 {
 	int rc = 1;
 
 	if (op == OP_DELETE || ((op == OP_INSERT || op == OP_UPSERT) && !d->bulk))
-		rc = run_multirow(d, op, idx, count, results, err, errlen);
+		rc = run_multirow(d, b, op, idx, count, results, err, errlen);
 	else if (op == OP_INSERT || op == OP_UPSERT)
-		rc = run_bulk(d, op, idx, count, results, err, errlen);
+		rc = run_bulk(d, b, op, idx, count, results, err, errlen);
 	if (rc <= 0)
 		return rc;
 	for (size_t j = 0; j < count; j++)
-		d->pending[idx[j]] = 1;
-	if (run_singles(d, op, 1, idx, count, results, err, errlen) < 0)
+		b->pending[idx[j]] = 1;
+	if (run_singles(d, b, op, 1, idx, count, results, err, errlen) < 0)
 		return -1;
 	if (op == OP_UPSERT && d->other_unique)
-		return run_singles(d, op, 2, idx, count, results, err, errlen);
+		return run_singles(d, b, op, 2, idx, count, results, err, errlen);
 	return 0;
 }
 
@@ -1457,50 +1509,34 @@ static int simple(rx_db *d, const char *sql, char *err, size_t errlen)
 	return -1;
 }
 
-static int my_apply(rx_db *d, const char *opname, const rx_span *ids, const rx_span *rows, size_t n, rx_db_result *results,
-		    char *err, size_t errlen)
+static int op_of(const char *opname, op_kind *op)
 {
-	(void)ids;
-	size_t *idx = NULL;
-	int rc = -1;
-	op_kind op;
+	if (strcmp(opname, "insert") == 0)
+		*op = OP_INSERT;
+	else if (strcmp(opname, "update") == 0)
+		*op = OP_UPDATE;
+	else if (strcmp(opname, "upsert") == 0)
+		*op = OP_UPSERT;
+	else if (strcmp(opname, "delete") == 0)
+		*op = OP_DELETE;
+	else
+		return -1;
+	return 0;
+}
+
+/* The worker: batch b in one transaction (its records checked and encoded
+ * already).  0 committed, -1 with err. */
+static int run_batch(rx_db *d, my_batch *b, char *err, size_t errlen)
+{
+	op_kind op = b->op;
+	rx_db_result *results = b->results;
+	size_t n = b->n;
+	size_t *idx = b->idx;
 
 	err[0] = '\0';
-	if (strcmp(opname, "insert") == 0)
-		op = OP_INSERT;
-	else if (strcmp(opname, "update") == 0)
-		op = OP_UPDATE;
-	else if (strcmp(opname, "upsert") == 0)
-		op = OP_UPSERT;
-	else if (strcmp(opname, "delete") == 0)
-		op = OP_DELETE;
-	else {
-		snprintf(err, errlen, "unknown op '%s'", opname);
-		return -1;
-	}
 	/* a connection lost on an earlier batch: connect again */
 	if (d->m == NULL && connect_session(d, err, errlen) < 0)
-		return -1;
-	if (d->capbatch < n) {
-		d->capbatch = n;
-		d->first = rx_xrealloc(d->first, n * sizeof *d->first);
-		d->count = rx_xrealloc(d->count, n * sizeof *d->count);
-		d->bytes = rx_xrealloc(d->bytes, n * sizeof *d->bytes);
-		d->pending = rx_xrealloc(d->pending, n * sizeof *d->pending);
-	}
-	idx = rx_xmalloc((n ? n : 1) * sizeof *idx);
-
-	/* check and encode every record before the transaction: a record
-	 * that cannot be written is rejected here and never sent */
-	rx_buf_reset(&d->vals);
-	d->nvalues = 0;
-	for (size_t i = 0; i < n; i++) {
-		results[i].ok = 0;
-		results[i].message[0] = '\0';
-		d->pending[i] = 0;
-		prepare_record(d, op, rows[i], i, &results[i]);
-	}
-
+		goto fail;
 	if (simple(d, "START TRANSACTION", err, errlen) < 0) {
 		/* a connection that died while idle (a server restart, its
 		 * wait_timeout): nothing of the batch was sent, connect again */
@@ -1511,37 +1547,148 @@ static int my_apply(rx_db *d, const char *opname, const rx_span *ids, const rx_s
 	/* groups: runs of records with one column list, within a statement */
 	size_t i = 0;
 	while (i < n) {
-		if (d->count[i] == (size_t)-1) {
+		if (b->count[i] == (size_t)-1) {
 			i++;
 			continue;
 		}
 		size_t count = 0, bytes = d->overhead, j;
 		for (j = i; j < n; j++) {
-			if (d->count[j] == (size_t)-1)
+			if (b->count[j] == (size_t)-1)
 				continue;
-			size_t need = 2 * d->bytes[j] + 8 * d->count[j];
-			if (!same_columns(d, i, j) || (count > 0 && bytes + need > d->max_statement))
+			size_t need = 2 * b->bytes[j] + 8 * b->count[j];
+			if (!same_columns(b, i, j) || (count > 0 && bytes + need > d->max_statement))
 				break;
 			bytes += need;
 			idx[count++] = j;
 		}
-		if (run_group(d, op, idx, count, results, err, errlen) < 0)
+		if (run_group(d, b, op, idx, count, results, err, errlen) < 0)
 			goto fail;
 		i = j;
 	}
 	if (simple(d, "COMMIT", err, errlen) < 0)
 		goto fail;
 	rx_killpoint("committed"); /* tests: applied, never acked */
-	rc = 0;
-	goto done;
+	return 0;
 fail:
 	for (size_t k = 0; k < n; k++)
 		results[k].ok = 0;
 	if (d->m != NULL && mysql_query(d->m, "ROLLBACK") != 0)
 		drop_connection(d);
-done:
-	free(idx);
-	return rc;
+	return -1;
 }
 
-const rx_db_driver rx_db_mysql = {"mysql", 1, my_open, my_apply, my_close, 0, NULL, NULL};
+/* The worker thread: the queued batches, in the order sent, on the one
+ * connection, until my_close stops it. */
+static void *worker(void *arg)
+{
+	rx_db *d = arg;
+
+	mysql_thread_init();
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		my_batch *b = &d->fly[d->run_at];
+		while (b->state != B_QUEUED && !d->stop)
+			pthread_cond_wait(&d->work, &d->lock);
+		if (d->stop)
+			break;
+		pthread_mutex_unlock(&d->lock);
+		b->rc = run_batch(d, b, b->err, sizeof b->err);
+		pthread_mutex_lock(&d->lock);
+		b->state = B_DONE;
+		d->run_at = (d->run_at + 1) % DEPTH;
+		pthread_cond_signal(&d->done);
+	}
+	pthread_mutex_unlock(&d->lock);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* Check and encode every record of the batch, then queue it for the
+ * worker: a record that cannot be written is rejected here and never
+ * sent. */
+static int my_send(rx_db *d, const char *opname, const rx_span *ids, const rx_span *rows, size_t n,
+		   rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids;
+	op_kind op;
+
+	err[0] = '\0';
+	if (op_of(opname, &op) < 0) {
+		snprintf(err, errlen, "unknown op '%s'", opname);
+		return -1;
+	}
+	if (d->nfly == DEPTH) {
+		snprintf(err, errlen, "MySQL: more than %d batches in flight", DEPTH);
+		return -1;
+	}
+	if (!d->started) {
+		/* signals stay the main thread's */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int rc = pthread_create(&d->worker, NULL, worker, d);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0) {
+			snprintf(err, errlen, "MySQL: cannot start a thread: %s", strerror(rc));
+			return -1;
+		}
+		d->started = 1;
+	}
+	my_batch *b = &d->fly[(d->first_fly + d->nfly) % DEPTH];
+	if (b->capbatch < n) {
+		b->capbatch = n;
+		b->first = rx_xrealloc(b->first, n * sizeof *b->first);
+		b->count = rx_xrealloc(b->count, n * sizeof *b->count);
+		b->bytes = rx_xrealloc(b->bytes, n * sizeof *b->bytes);
+		b->pending = rx_xrealloc(b->pending, n * sizeof *b->pending);
+		b->idx = rx_xrealloc(b->idx, n * sizeof *b->idx);
+	}
+	b->op = op;
+	b->n = n;
+	b->results = results;
+	rx_buf_reset(&b->vals);
+	b->nvalues = 0;
+	for (size_t i = 0; i < n; i++) {
+		results[i].ok = 0;
+		results[i].message[0] = '\0';
+		b->pending[i] = 0;
+		prepare_record(d, b, op, rows[i], i, &results[i]);
+	}
+	pthread_mutex_lock(&d->lock);
+	b->state = B_QUEUED;
+	pthread_cond_signal(&d->work);
+	pthread_mutex_unlock(&d->lock);
+	d->nfly++;
+	return 0;
+}
+
+/* The oldest batch sent: wait for the worker to run it. */
+static int my_finish(rx_db *d, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (d->nfly == 0) {
+		snprintf(err, errlen, "MySQL: no batch in flight");
+		return -1;
+	}
+	my_batch *b = &d->fly[d->first_fly];
+	pthread_mutex_lock(&d->lock);
+	while (b->state != B_DONE)
+		pthread_cond_wait(&d->done, &d->lock);
+	b->state = B_FREE;
+	pthread_mutex_unlock(&d->lock);
+	d->first_fly = (d->first_fly + 1) % DEPTH;
+	d->nfly--;
+	if (b->rc < 0)
+		snprintf(err, errlen, "%s", b->err);
+	return b->rc;
+}
+
+static int my_apply(rx_db *d, const char *opname, const rx_span *ids, const rx_span *rows, size_t n, rx_db_result *results,
+		    char *err, size_t errlen)
+{
+	if (my_send(d, opname, ids, rows, n, results, err, errlen) < 0)
+		return -1;
+	return my_finish(d, err, errlen);
+}
+
+const rx_db_driver rx_db_mysql = {"mysql", 1, my_open, my_apply, my_close, DEPTH, my_send, my_finish};

@@ -14,8 +14,9 @@
  * NOTES ON THE DESIGN
  *
  *  - A batch is one transaction, written in one go.  Hash upserts without
- *    a TTL (a model's rows) go as MULTI, EVAL of PREP_SCRIPT (each key's
- *    TYPE; a hash that was there deleted), one plain HSET per record,
+ *    a TTL (a model's rows) go as MULTI, EVAL of PREP_SCRIPT (the keys
+ *    there counted; only when some are, each key's TYPE, a hash that was
+ *    there deleted), one plain HSET per record,
  *    EXEC: Redis runs it alone; a key of another type is reported by the
  *    script and its HSET meets WRONGTYPE, which writes nothing.  Any
  *    other batch (insert, update, delete, json, a TTL, a key twice) is
@@ -107,11 +108,28 @@ static const char WRITE_SCRIPT[] =
  * HSETs, EXEC): per key, its TYPE, and a hash that existed is deleted so
  * that a member that left the row does not linger.  Answers the keys of
  * another type only (usually none), as pairs: the key's place in KEYS
- * (from 1) and its type. */
+ * (from 1) and its type.  The keys are distinct (a batch with a key twice
+ * goes through WRITE_SCRIPT), so EXISTS counts the keys there first, in
+ * one call per 1000 keys (unpack's limit is Lua's stack): when none is
+ * (a first sync), nothing more is read, and the walk stops once it has
+ * seen them all.  Each redis.call from Lua costs the server about what a
+ * small command does: one per key doubled what the script cost beside
+ * the HSETs (bench/75-load.sh).  An ACL without EXISTS (pcall's error)
+ * reads every key's TYPE, as before. */
 static const char PREP_SCRIPT[] =
-	"local res = {}\n"
+	"local res, left = {}, #KEYS\n"
+	"if left > 1 then\n"
+	"  left = 0\n"
+	"  for j = 1, #KEYS, 1000 do\n"
+	"    local c = redis.pcall('EXISTS', unpack(KEYS, j, math.min(j + 999, #KEYS)))\n"
+	"    if type(c) ~= 'number' then left = #KEYS; break end\n"
+	"    left = left + c\n"
+	"  end\n"
+	"end\n"
 	"for i, k in ipairs(KEYS) do\n"
+	"  if left == 0 then break end\n"
 	"  local t = redis.call('TYPE', k).ok\n"
+	"  if t ~= 'none' then left = left - 1 end\n"
 	"  if t == 'hash' then redis.call('DEL', k)\n"
 	"  elseif t ~= 'none' then res[#res + 1] = i; res[#res + 1] = t end\n"
 	"end\n"
@@ -180,6 +198,111 @@ static const char *type_name(const char *t)
 	if (strcmp(t, "stream") == 0)
 		return "a stream";
 	return "a value of another type";
+}
+
+/* Replies: hiredis' reader with object functions of our own, so that
+ * the replies a batch of N records brings back by the hundred cost no
+ * allocation: each queued command's +QUEUED, and each HSET's integer in
+ * EXEC's array, become one shared object each (what they say is all
+ * the driver reads of them).  Everything else is built as hiredis builds
+ * it, and freed by free_reply (never freeReplyObject: it would free the
+ * shared ones). */
+static redisReply queued_reply = {.type = REDIS_REPLY_STATUS, .str = (char *)"QUEUED", .len = 6};
+static redisReply exec_integer = {.type = REDIS_REPLY_INTEGER};
+
+static void free_reply(void *p)
+{
+	redisReply *r = p;
+
+	if (r == NULL || r == &queued_reply || r == &exec_integer)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->element != NULL) {
+		for (size_t i = 0; i < r->elements; i++)
+			free_reply(r->element[i]);
+		free(r->element);
+	}
+	free(r->str);
+	free(r);
+}
+
+static void *attach(const redisReadTask *task, redisReply *r)
+{
+	if (task->parent != NULL) {
+		redisReply *parent = task->parent->obj;
+		parent->element[task->idx] = r;
+	}
+	return r;
+}
+
+static redisReply *new_reply(int type)
+{
+	redisReply *r = calloc(1, sizeof *r);
+
+	if (r != NULL)
+		r->type = type;
+	return r;
+}
+
+static void *create_string(const redisReadTask *task, char *str, size_t len)
+{
+	if (task->parent == NULL && task->type == REDIS_REPLY_STATUS && len == 6 && memcmp(str, "QUEUED", 6) == 0)
+		return &queued_reply;
+	redisReply *r = new_reply(task->type);
+	if (r == NULL || (r->str = malloc(len + 1)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	memcpy(r->str, str, len);
+	r->str[len] = '\0';
+	r->len = len;
+	return attach(task, r);
+}
+
+static void *create_array(const redisReadTask *task, int elements)
+{
+	redisReply *r = new_reply(REDIS_REPLY_ARRAY);
+
+	if (r == NULL)
+		return NULL;
+	if (elements > 0 && (r->element = calloc((size_t)elements, sizeof *r->element)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->elements = (size_t)elements;
+	return attach(task, r);
+}
+
+static void *create_integer(const redisReadTask *task, long long value)
+{
+	/* an element of a top-level array: an HSET's count in EXEC's reply
+	 * (a script's answers are strings, or nested in the EVAL's array) */
+	if (task->parent != NULL && task->parent->parent == NULL)
+		return attach(task, &exec_integer);
+	redisReply *r = new_reply(REDIS_REPLY_INTEGER);
+	if (r == NULL)
+		return NULL;
+	r->integer = value;
+	return attach(task, r);
+}
+
+static void *create_nil(const redisReadTask *task)
+{
+	redisReply *r = new_reply(REDIS_REPLY_NIL);
+
+	return r == NULL ? NULL : attach(task, r);
+}
+
+static redisReplyObjectFunctions reply_functions = {create_string, create_array, create_integer, create_nil,
+						    free_reply};
+
+/* Connect, our reply functions on the connection's reader. */
+static redisContext *connect_db(rx_db *d, char *err, size_t errlen)
+{
+	redisContext *ctx = rx_redis_connect(&d->target, d->timeout, err, errlen);
+
+	if (ctx != NULL)
+		ctx->reader->fn = &reply_functions;
+	return ctx;
 }
 
 static void redis_close(rx_db *d)
@@ -319,7 +442,7 @@ static rx_db *redis_open(const char *target, const char *table, char *const *key
 	}
 	if (rx_redis_parse(target, 1, &d->target, err, errlen) < 0)
 		goto fail;
-	d->ctx = rx_redis_connect(&d->target, d->timeout, err, errlen);
+	d->ctx = connect_db(d, err, errlen);
 	if (d->ctx == NULL)
 		goto fail;
 	d->gen++;
@@ -454,8 +577,23 @@ static size_t put_values(rx_db *d, rx_span row, int is_delete, const char *key, 
 		put_count_arg(&d->args, fields); /* 0: Redis has no empty hash, the key stays absent */
 	}
 	for (size_t m = 0; m < d->ms.n; m++) {
-		if (field_value(d, d->ms.m[m].value) < 0)
+		rx_span v = d->ms.m[m].value;
+		char kind = rx_json_kind(v);
+		if (kind == 'z')
 			continue;
+		const char *vp;
+		size_t vn;
+		if (kind == 's' && !d->ms.m[m].value_escaped) { /* the text as it is: no copy */
+			vp = v.p + 1;
+			vn = v.n - 2;
+		} else if (kind != 's' && kind != 'o' && kind != 'a') { /* a number, true, false */
+			vp = v.p;
+			vn = v.n;
+		} else {
+			field_value(d, v);
+			vp = d->text.data ? d->text.data : "";
+			vn = d->text.len;
+		}
 		rx_span name = d->ms.m[m].name;
 		if (d->ms.m[m].name_escaped) {
 			rx_buf name_text = {0};
@@ -465,7 +603,7 @@ static size_t put_values(rx_db *d, rx_span row, int is_delete, const char *key, 
 		} else {
 			rx_redis_put_arg(&d->args, name.p + 1, name.n - 2);
 		}
-		rx_redis_put_arg(&d->args, d->text.data ? d->text.data : "", d->text.len);
+		rx_redis_put_arg(&d->args, vp, vn);
 	}
 	return 1 + fields * 2;
 }
@@ -575,7 +713,7 @@ static int redis_send(rx_db *d, const char *op, const rx_span *ids, const rx_spa
 		return -1;
 	}
 	if (d->ctx == NULL) {
-		d->ctx = rx_redis_connect(&d->target, d->timeout, err, errlen);
+		d->ctx = connect_db(d, err, errlen);
 		if (d->ctx == NULL)
 			return -1;
 		d->gen++;
@@ -692,27 +830,27 @@ static int redis_finish(rx_db *d, char *err, size_t errlen)
 		redisReply *queued = reply;
 		if (queued->type == REDIS_REPLY_ERROR && why[0] == '\0')
 			snprintf(why, sizeof why, "%s", queued->str);
-		freeReplyObject(queued);
+		free_reply(queued);
 	}
 	if (!q->multi) {
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != q->nvalid) {
 			snprintf(err, errlen, "Redis %s: %s", d->target.shown,
 				 r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply to the batch");
-			freeReplyObject(r);
+			free_reply(r);
 			return -1;
 		}
 		size_t e = 0;
 		for (size_t i = 0; i < q->n; i++)
 			if (q->valid[i])
 				script_result(d, q, i, r->element[e++]);
-		freeReplyObject(r);
+		free_reply(r);
 		return 0;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + q->hsets || r->element[0]->type != REDIS_REPLY_ARRAY ||
 	    r->element[0]->elements % 2 != 0) {
 		snprintf(err, errlen, "Redis %s: %s", d->target.shown,
 			 why[0] ? why : r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply to the batch");
-		freeReplyObject(r);
+		free_reply(r);
 		return -1;
 	}
 	/* the keys of another type, by their place among the valid records */
@@ -738,7 +876,7 @@ static int redis_finish(rx_db *d, char *err, size_t errlen)
 		else
 			q->results[i].ok = 1;
 	}
-	freeReplyObject(r);
+	free_reply(r);
 	return 0;
 }
 
