@@ -45,9 +45,11 @@ Vendors (--vendor)
                   /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
                   errors (400 no_text, 400 invalid_payload, 403 invalid_token);
                   429 with Retry-After.  KEY: the message's text.
-  slack-api       Slack chat.postMessage, form-encoded, bearer token: 200
-                  {"ok":true,"channel","ts","message"} or {"ok":false,"error"};
-                  429 with Retry-After.  KEY: metadata's event_payload.key.
+  slack-api       Slack chat.postMessage, chat.update and chat.delete,
+                  form-encoded, bearer token: 200 {"ok":true,"channel","ts",..}
+                  or {"ok":false,"error"} (message_not_found for an update or
+                  delete of a ts it has not, or no longer); 429 with
+                  Retry-After.  KEY: metadata's event_payload.key (of the post).
   teams           Microsoft Teams classic incoming webhook (destinations-2.md
                   22): POST /webhookb2/TOKEN; 200 "1"; failures are 200 with
                   text ("... returned HTTP error 429 ..." when throttled, "... 400
@@ -407,13 +409,15 @@ class SlackApi:
         return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
 
     def write(self, req):
-        if req.path != "/chat.postMessage":
+        if req.path not in ("/chat.postMessage", "/chat.update", "/chat.delete"):
             raise Reply(404, {"ok": False, "error": "unknown_method"})
         if not req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             raise Reply(200, {"ok": False, "error": "invalid_form_data"})
         form = {k: v[0] for k, v in parse_qs(req.raw.decode(), keep_blank_values=True).items()}
         if not form.get("channel"):
             raise Reply(200, {"ok": False, "error": "channel_not_found"})
+        if req.path != "/chat.postMessage":
+            return self.edit(req.path, form)
         if not form.get("text") and not form.get("blocks"):
             raise Reply(200, {"ok": False, "error": "no_text"})
         if len(form.get("text", "")) > 40000:
@@ -428,8 +432,37 @@ class SlackApi:
             STATE["messages"].append(msg)
         key = (meta.get("event_payload") or {}).get("key", form.get("text"))
         store(key, msg)
+        STATE.setdefault("ts", {})["%s:%s" % (form["channel"], ts)] = key
         return Reply(200, {"ok": True, "channel": form["channel"], "ts": ts,
                            "message": {"type": "message", "text": form.get("text", ""), "ts": ts}})
+
+    def edit(self, path, form):
+        """chat.update and chat.delete: the message by its channel and ts
+        (message_not_found when there is none: never posted, or deleted)."""
+        at = "%s:%s" % (form["channel"], form.get("ts", ""))
+        key = STATE.get("ts", {}).get(at)
+        if key is None or key not in STATE["records"]:
+            raise Reply(200, {"ok": False, "error": "message_not_found"})
+        if path == "/chat.delete":
+            del STATE["ts"][at]
+            store(key, None, "delete")
+            return Reply(200, {"ok": True, "channel": form["channel"], "ts": form["ts"]})
+        if not form.get("text") and form.get("blocks", "[]") == "[]" and form.get("attachments", "[]") == "[]":
+            raise Reply(200, {"ok": False, "error": "no_text"})
+        if len(form.get("text", "")) > 40000:
+            raise Reply(200, {"ok": False, "error": "msg_too_long"})
+        if "not-an-email" in form.get("text", ""):
+            raise Reply(200, {"ok": False, "error": "invalid_blocks"})
+        msg = dict(STATE["records"][key]["row"])
+        for k in ("text", "blocks", "attachments"):
+            if k in form:
+                msg[k] = json.loads(form[k]) if k != "text" else form[k]
+            if msg.get(k) == []:
+                del msg[k]
+        msg.pop("ts", None)
+        store(key, msg, "update")
+        return Reply(200, {"ok": True, "channel": form["channel"], "ts": form["ts"], "text": form.get("text", ""),
+                           "message": {"text": form.get("text", "")}})
 
 
 # Microsoft Teams ------------------------------------------------------------
