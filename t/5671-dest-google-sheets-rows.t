@@ -180,6 +180,15 @@ test_expect_success 'a key file the token endpoint refuses: exit 1 at start, not
 	test "$(fake_count gs requests)" = "$n"
 '
 
+test_expect_success 'a spreadsheet not shared with the account (403): exit 1, nothing dead-lettered, the permission named' '
+	test_expect_code 1 env GOOGLE_APPLICATION_CREDENTIALS=$PWD/gs.json SHEETS_API_URL=$(cat gs.url) SHEETS_SPREADSHEET_ID=not-shared \
+		rx-push --profile google-sheets-rows <new.ndjson >acks 2>err &&
+	test_must_be_empty acks && ! grep -q "^{" err &&
+	test_grep "The caller does not have permission" err &&
+	test_expect_code 1 env GOOGLE_APPLICATION_CREDENTIALS=$PWD/gs.json SHEETS_API_URL=$(cat gs.url) SHEETS_SPREADSHEET_ID=not-shared \
+		rx-push --profile google-sheets-rows --test-connection >out 2>&1
+'
+
 test_expect_success '--test-connection reads the spreadsheet with the account'"'"'s token' '
 	gs gs rx-push --profile google-sheets-rows --test-connection >out 2>&1
 '

@@ -83,7 +83,8 @@ Vendors (--vendor)
                   column, majorDimension COLUMNS); GET .../ID.  Atomic; 200
                   {"updates":{"updatedRange","updatedRows"}}, {"responses":
                   [{"updatedRange"}]}, {"clearedRanges"}; 400 INVALID_ARGUMENT;
-                  429 RESOURCE_EXHAUSTED.  KEY: a row's first cell ("messages"
+                  429 RESOURCE_EXHAUSTED; 403 PERMISSION_DENIED for the
+                  spreadsheet "not-shared".  KEY: a row's first cell ("messages"
                   lists every row appended; "sheets" the grid; "duplicates"
                   first cells held by two rows).
   elasticsearch   Elasticsearch/OpenSearch _bulk (destinations-2.md 29): POST
@@ -825,6 +826,8 @@ class Sheets(Google):
         if not m:
             raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
         sid, what = m.group(1), m.group(2) or ""
+        if sid == "not-shared":   # a spreadsheet not shared with the account
+            raise google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
         if req.method == "GET" and what == "":
             return Reply(200, {"spreadsheetId": sid, "properties": {"title": "rx test"}})
         if req.method == "GET" and m.group(3) and not m.group(4):

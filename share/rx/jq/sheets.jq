@@ -54,13 +54,15 @@ def sheets_response:
 # ack of its append or from the lookup.  A write covers the whole row:
 # "Customers!17:17".
 
-# The row an address names, as [sheet, row number] (an error when the id
-# is not an address: never a write elsewhere).
-def _sheets_at:
-  tostring | capture("^(?<sheet>.+)!\\$?[A-Z]*\\$?(?<row>[0-9]+)")
-  // error("not a row address: \(.)")
-  | [.sheet, (.row | tonumber)];
-def _sheets_row_range: _sheets_at | "\(.[0])!\(.[1]):\(.[1])";
+# The row an address names, as "SHEET!N:N" (an error when the id is not
+# an address of column A, as the appends and lookups make them: never a
+# write elsewhere).  Cheap string operations: this runs for every record
+# of a rewrite or a clear.
+def _sheets_row_range:
+  (tostring | split("!A")) as $p
+  | (if ($p | length) < 2 or $p[0] == "" then null else try ($p[-1] | tonumber) catch null end) as $n
+  | if $n == null or $n < 1 or ($n | tostring) != $p[-1] then error("not a row address: \(tostring)")
+    else "\(if ($p | length) == 2 then $p[0] else $p[:-1] | join("!A") end)!\($p[-1]):\($p[-1])" end;
 
 # The lookup (a values.get of column A, majorDimension COLUMNS): each
 # record's row is the one whose first cell is the record's first member
@@ -87,7 +89,8 @@ def sheets_rows_update_body:
   {valueInputOption: $vars.value_input,
    data: [.records[] | {range: (.id | _sheets_row_range), values: [[(.row // {})[] | _sheets_cell]]}]};
 
-# One response per range, in order; each must name the record's row.
+# One response per range, in order; each must name the record's row (its
+# updatedRange starts at the record's id: both are Sheets' own text).
 def sheets_rows_update_response:
   if .status == 200 and (.body | type) == "object" then
     (.body.responses // []) as $r
@@ -95,7 +98,7 @@ def sheets_rows_update_response:
         {action: "reject", message: "a reply rx-push does not understand: \($r | length) ranges updated for \(.records | length)"}
       else
         [range(0; .records | length) as $i | .records[$i] as $rec
-         | if (($r[$i].updatedRange // "") | try _sheets_at catch null) == ($rec.id | _sheets_at)
+         | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
            then {ok: true, id: $rec.id}
            else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
       end
