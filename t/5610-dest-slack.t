@@ -250,4 +250,18 @@ test_expect_success 'chat: killed after a send, the next runs make the channel e
 	model_texts | sort >expect && chat_texts chatkill >got && test_cmp expect got
 '
 
+# Killed after Slack answered a post (the message is in the channel, its
+# ack lost): the next run posts it again.  The rows' messages equal the
+# model, and the first copy stays, unknown to rx (the page says so).
+test_expect_success 'chat: killed after a post was answered: posted again, one orphan copy in the channel' '
+	saas_start chatkill2 -- --vendor slack-api --token xoxb-test &&
+	FAKE_URL=$(cat chatkill2.url) && export FAKE_URL &&
+	rm -rf examples/state &&
+	{ RX_KILL_AT=rx-push:replied:2 sh -e try-chat.sh 2>kill.err; test $? != 0; } &&
+	test "$(fake_state chatkill2 | jq ".messages | length")" = 2 &&
+	sh -e try-chat.sh &&
+	model_texts | sort >expect && chat_texts chatkill2 >got && test_cmp expect got &&
+	test "$(fake_state chatkill2 | jq ".messages | length")" = $(($(wc -l <expect) + 1))
+'
+
 test_done
