@@ -76,7 +76,10 @@ gen () { # OP N SHAPE
 		else if (shape == "tiktok") row = sprintf("{\"EMAIL_SHA256\":\"%s\",\"PHONE_SHA256\":\"%s\"}", hex, hex)
 		else if (shape == "linkedin") row = sprintf("{\"SHA256_EMAIL\":\"%s\",\"firstName\":\"First%d\",\"lastName\":\"Last\",\"country\":\"US\"}", hex, i)
 		key = (shape == "meta" || shape == "tiktok" || shape == "linkedin") ? hex : "K" i
-		printf "{\"op\":\"%s\",\"key\":\"%s\",\"hash\":\"h%d\",\"row\":%s}\n", op, key, i, row
+		if (op == "rewrite") # an upsert of a row the sheet has: its address as the id
+			printf "{\"op\":\"upsert\",\"key\":\"%s\",\"hash\":\"h%d\",\"id\":\"Sheet1!A%d\",\"row\":%s}\n", key, i, i + 1, row
+		else
+			printf "{\"op\":\"%s\",\"key\":\"%s\",\"hash\":\"h%d\",\"row\":%s}\n", op, key, i, row
 	} }'
 }
 
@@ -92,7 +95,7 @@ env_of () {
 	notion-pages) echo "NOTION_TOKEN=secret_b NOTION_API_URL=$URL NOTION_DATABASE_ID=d98" ;;
 	asana-tasks) echo "ASANA_TOKEN=tok ASANA_API_URL=$URL ASANA_PROJECT=1200" ;;
 	airtable-upsert) echo "AIRTABLE_TOKEN=pat AIRTABLE_API_URL=$URL AIRTABLE_BASE_ID=appB AIRTABLE_TABLE=T AIRTABLE_MERGE_ON=Customer_ID" ;;
-	google-sheets-append) echo "GOOGLE_APPLICATION_CREDENTIALS=$BENCH_DIR/sa.json SHEETS_API_URL=$URL SHEETS_SPREADSHEET_ID=1B" ;;
+	google-sheets-append|google-sheets-rows) echo "GOOGLE_APPLICATION_CREDENTIALS=$BENCH_DIR/sa.json SHEETS_API_URL=$URL SHEETS_SPREADSHEET_ID=1B" ;;
 	elasticsearch-bulk) echo "ELASTICSEARCH_URL=$URL ELASTICSEARCH_INDEX=customers" ;;
 	opensearch-bulk) echo "OPENSEARCH_URL=$URL OPENSEARCH_INDEX=customers" ;;
 	firestore-batchwrite) echo "GOOGLE_APPLICATION_CREDENTIALS=$BENCH_DIR/sa.json FIRESTORE_API_URL=$URL FIRESTORE_PROJECT=p FIRESTORE_COLLECTION=c" ;;
@@ -120,6 +123,7 @@ elasticsearch-bulk:elasticsearch:upsert:person:$BIG
 opensearch-bulk:elasticsearch:upsert:person:$BIG
 firestore-batchwrite:firestore:upsert:person:$BIG
 google-sheets-append:sheets:insert:person:$BIG
+google-sheets-rows:sheets:rewrite:person:$BIG
 meta-custom-audience:meta:upsert:meta:$BIG
 tiktok-audience:tiktok:upsert:tiktok:$BIG
 linkedin-audience:linkedin:upsert:linkedin:$BIG
@@ -167,6 +171,7 @@ notion-pages:notion:insert:notion:3:1:30
 asana-tasks:asana:insert:asana:150:60:30
 airtable-upsert:airtable:upsert:airtable:5:1:50
 google-sheets-append:sheets:insert:person:60:60:20
+google-sheets-rows:sheets:rewrite:person:60:60:20
 firestore-batchwrite:firestore:upsert:person:1:1:12"
 echo "$RATES" | while IFS=: read -r prof vendor op shape lim per reqs; do
 	case " ${BENCH_PROFILES:-$prof} " in *" $prof "*) ;; *) continue ;; esac

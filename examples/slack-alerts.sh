@@ -1,11 +1,13 @@
 #!/bin/bash
 # examples/slack-alerts.sh - tell a Slack channel when a customer becomes
-# likely to churn, and again when they no longer are (mirror mode: a row
-# that leaves the model posts its "resolved_text").  A changed churn
-# score posts a new message.
+# likely to churn (mirror mode).  Through the webhook, a changed churn
+# score posts a new message and a row that leaves the model posts its
+# "resolved_text"; with a bot token (slack-chat), the channel keeps one
+# message per customer at risk: a changed score edits it (chat.update),
+# a customer no longer at risk has it deleted (chat.delete).
 #
 #   SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T…/B…/… ./slack-alerts.sh
-#   SLACK_BOT_TOKEN=xoxb-… SLACK_CHANNEL=C0123456 ./slack-alerts.sh   (chat.postMessage)
+#   SLACK_BOT_TOKEN=xoxb-… SLACK_CHANNEL=C0123456 ./slack-alerts.sh   (chat.postMessage, chat.update, chat.delete)
 #
 # docs/destinations/slack-webhook.md and slack-chat.md
 set -eu -o pipefail

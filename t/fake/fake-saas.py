@@ -45,9 +45,11 @@ Vendors (--vendor)
                   /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
                   errors (400 no_text, 400 invalid_payload, 403 invalid_token);
                   429 with Retry-After.  KEY: the message's text.
-  slack-api       Slack chat.postMessage, form-encoded, bearer token: 200
-                  {"ok":true,"channel","ts","message"} or {"ok":false,"error"};
-                  429 with Retry-After.  KEY: metadata's event_payload.key.
+  slack-api       Slack chat.postMessage, chat.update and chat.delete,
+                  form-encoded, bearer token: 200 {"ok":true,"channel","ts",..}
+                  or {"ok":false,"error"} (message_not_found for an update or
+                  delete of a ts it has not, or no longer); 429 with
+                  Retry-After.  KEY: metadata's event_payload.key (of the post).
   teams           Microsoft Teams classic incoming webhook (destinations-2.md
                   22): POST /webhookb2/TOKEN; 200 "1"; failures are 200 with
                   text ("... returned HTTP error 429 ..." when throttled, "... 400
@@ -84,11 +86,19 @@ Vendors (--vendor)
                   filterByFormula (OR, AND, {Field}=value), pageSize, offset;
                   429 RATE_LIMIT_REACHED.  KEY: the first merge field's value;
                   lookups counts the GETs.
-  sheets          Google Sheets values:append (destinations-2.md 21): POST
-                  /v4/spreadsheets/ID/values/RANGE:append; atomic; 200
-                  {"updates":{"updatedRange","updatedRows"}}; 400
-                  INVALID_ARGUMENT; 429 RESOURCE_EXHAUSTED.  KEY: a row's first
-                  cell (rows are appended: "messages" lists them all).
+  sheets          Google Sheets (destinations-2.md 21), a grid per sheet (row 1 a
+                  header): POST /v4/spreadsheets/ID/values/RANGE:append (after
+                  the last table of the sheet, or of the table a cell starts;
+                  OVERWRITE or INSERT_ROWS); POST .../values:batchUpdate
+                  {"valueInputOption","data":[{"range","values"}]} and
+                  .../values:batchClear {"ranges"}; GET .../values/RANGE (a
+                  column, majorDimension COLUMNS); GET .../ID.  Atomic; 200
+                  {"updates":{"updatedRange","updatedRows"}}, {"responses":
+                  [{"updatedRange"}]}, {"clearedRanges"}; 400 INVALID_ARGUMENT;
+                  429 RESOURCE_EXHAUSTED; 403 PERMISSION_DENIED for the
+                  spreadsheet "not-shared".  KEY: a row's first cell ("messages"
+                  lists every row appended; "sheets" the grid; "duplicates"
+                  first cells held by two rows).
   elasticsearch   Elasticsearch/OpenSearch _bulk (destinations-2.md 29): POST
                   /_bulk, NDJSON ending in a newline; 200 {"errors","items"} in
                   order, items 201/200/404/400/429; 429
@@ -419,13 +429,15 @@ class SlackApi:
         return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
 
     def write(self, req):
-        if req.path != "/chat.postMessage":
+        if req.path not in ("/chat.postMessage", "/chat.update", "/chat.delete"):
             raise Reply(404, {"ok": False, "error": "unknown_method"})
         if not req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             raise Reply(200, {"ok": False, "error": "invalid_form_data"})
         form = {k: v[0] for k, v in parse_qs(req.raw.decode(), keep_blank_values=True).items()}
         if not form.get("channel"):
             raise Reply(200, {"ok": False, "error": "channel_not_found"})
+        if req.path != "/chat.postMessage":
+            return self.edit(req.path, form)
         if not form.get("text") and not form.get("blocks"):
             raise Reply(200, {"ok": False, "error": "no_text"})
         if len(form.get("text", "")) > 40000:
@@ -440,8 +452,37 @@ class SlackApi:
             STATE["messages"].append(msg)
         key = (meta.get("event_payload") or {}).get("key", form.get("text"))
         store(key, msg)
+        STATE.setdefault("ts", {})["%s:%s" % (form["channel"], ts)] = key
         return Reply(200, {"ok": True, "channel": form["channel"], "ts": ts,
                            "message": {"type": "message", "text": form.get("text", ""), "ts": ts}})
+
+    def edit(self, path, form):
+        """chat.update and chat.delete: the message by its channel and ts
+        (message_not_found when there is none: never posted, or deleted)."""
+        at = "%s:%s" % (form["channel"], form.get("ts", ""))
+        key = STATE.get("ts", {}).get(at)
+        if key is None or key not in STATE["records"]:
+            raise Reply(200, {"ok": False, "error": "message_not_found"})
+        if path == "/chat.delete":
+            del STATE["ts"][at]
+            store(key, None, "delete")
+            return Reply(200, {"ok": True, "channel": form["channel"], "ts": form["ts"]})
+        if not form.get("text") and form.get("blocks", "[]") == "[]" and form.get("attachments", "[]") == "[]":
+            raise Reply(200, {"ok": False, "error": "no_text"})
+        if len(form.get("text", "")) > 40000:
+            raise Reply(200, {"ok": False, "error": "msg_too_long"})
+        if "not-an-email" in form.get("text", ""):
+            raise Reply(200, {"ok": False, "error": "invalid_blocks"})
+        msg = dict(STATE["records"][key]["row"])
+        for k in ("text", "blocks", "attachments"):
+            if k in form:
+                msg[k] = json.loads(form[k]) if k != "text" else form[k]
+            if msg.get(k) == []:
+                del msg[k]
+        msg.pop("ts", None)
+        store(key, msg, "update")
+        return Reply(200, {"ok": True, "channel": form["channel"], "ts": form["ts"], "text": form.get("text", ""),
+                           "message": {"text": form.get("text", "")}})
 
 
 # Microsoft Teams ------------------------------------------------------------
@@ -955,37 +996,195 @@ def cell(v):
     return v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
 
 
+A1 = re.compile(r"^([A-Z]*)([0-9]*)(?::([A-Z]*)([0-9]*))?$")
+
+
+def a1(rng):
+    """A range in A1 notation: (sheet as written, sheet name, first row or
+    None, last row or None, whole sheet?).  Rows are 1-based."""
+    if "!" not in rng:
+        return rng, rng.strip("'"), None, None, True
+    sheet, _, cells = rng.rpartition("!")
+    m = A1.match(cells)
+    if not m or cells == "":
+        raise google_error(400, "INVALID_ARGUMENT", "Unable to parse range: %s" % rng)
+    r1 = int(m.group(2)) if m.group(2) else None
+    r2 = int(m.group(4)) if m.group(4) else (r1 if m.group(3) is None and m.group(4) is None else None)
+    return sheet, sheet.strip("'"), r1, r2, False
+
+
+def col_name(n):
+    return chr(ord("A") + min(n, 26) - 1)
+
+
 class Sheets(Google):
-    def write(self, req):
-        m = re.match(r"^/v4/spreadsheets/([^/]+)/values/([^/]+):append$", req.path)
-        if not m or req.method != "POST":
-            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
-        rng = unquote(m.group(2))
-        if (req.query.get("valueInputOption") or [None])[0] not in ("RAW", "USER_ENTERED"):
-            raise google_error(400, "INVALID_ARGUMENT", "'valueInputOption' is required but not specified")
-        b = req.json()
-        vals = b.get("values") if isinstance(b, dict) else None
+    """The sheet is a grid (STATE["sheets"][NAME]: row i+1 is item i; [] a
+    cleared row), its row 1 a header.  "records" is the grid seen by its
+    first column (a row's first cell: its row, the last row holding it);
+    "duplicates" counts first cells held by more than one row."""
+    reads = True
+
+    def grid(self, name):
+        return STATE.setdefault("sheets", {}).setdefault(name, [["header"]])
+
+    def reindex(self):
+        if OPT.sink:
+            return
+        recs, dup = {}, 0
+        for name, rows in STATE.get("sheets", {}).items():
+            for i, row in enumerate(rows[1:]):
+                if row and row[0] not in ("", None):
+                    k = str(row[0])
+                    dup += k in recs
+                    recs[k] = {"op": "upsert", "row": row, "at": "%s!A%d" % (name, i + 2)}
+        STATE["records"] = recs
+        STATE["duplicates"] = dup
+
+    def check_values(self, vals, what="values"):
         if not isinstance(vals, list) or not vals:
             raise google_error(400, "INVALID_ARGUMENT", "Invalid data[0]: No values")
         for i, row in enumerate(vals):
             if not isinstance(row, list):
-                raise google_error(400, "INVALID_ARGUMENT", "Invalid values[%d]: not a list" % i)
+                raise google_error(400, "INVALID_ARGUMENT", "Invalid %s[%d]: not a list" % (what, i))
             for j, v in enumerate(row):
                 if isinstance(v, (dict, list)) or v == "_reject" or (isinstance(v, str) and "not-an-email" in v):
-                    raise google_error(400, "INVALID_ARGUMENT", "Invalid values[%d][%d]: %s" % (i, j, json.dumps(v)))
-        sheet = rng.split("!")[0]
-        first = len(STATE["messages"]) + 2   # row 1 is the header row
-        for row in vals:
+                    raise google_error(400, "INVALID_ARGUMENT", "Invalid %s[%d][%d]: %s" % (what, i, j, json.dumps(v)))
+
+    def write(self, req):
+        path = unquote(req.path)
+        m = re.match(r"^/v4/spreadsheets/([^/:]+)(/values/(.+?)(:append)?|/values:batchUpdate|/values:batchClear)?$", path)
+        if not m:
+            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        sid, what = m.group(1), m.group(2) or ""
+        if sid == "not-shared":   # a spreadsheet not shared with the account
+            raise google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
+        if req.method == "GET" and what == "":
+            return Reply(200, {"spreadsheetId": sid, "properties": {"title": "rx test"}})
+        if req.method == "GET" and m.group(3) and not m.group(4):
+            return self.read(sid, m.group(3), req)
+        if req.method != "POST":
+            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        if m.group(4):
+            return self.append(sid, m.group(3), req)
+        b = req.json()
+        if not isinstance(b, dict):
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if what == "/values:batchUpdate":
+            return self.batch_update(sid, b)
+        if what == "/values:batchClear":
+            return self.batch_clear(sid, b)
+        raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+
+    def read(self, sid, rng, req):
+        """values.get of a column (the key column a lookup reads)."""
+        shown, name, r1, r2, whole = a1(rng)
+        rows = self.grid(name)
+        col = [(r[0] if r else "") for r in rows]
+        while col and col[-1] in ("", None):
+            col.pop()
+        doc = {"range": "%s!A1:A%d" % (shown, max(1000, len(rows))), "majorDimension": "COLUMNS"}
+        if (req.query.get("majorDimension") or ["ROWS"])[0] != "COLUMNS":
+            doc["majorDimension"] = "ROWS"
+            if col:
+                doc["values"] = [[c] for c in col]
+        elif col:
+            doc["values"] = [col]
+        return Reply(200, doc)
+
+    def append(self, sid, rng, req):
+        if (req.query.get("valueInputOption") or [None])[0] not in ("RAW", "USER_ENTERED"):
+            raise google_error(400, "INVALID_ARGUMENT", "'valueInputOption' is required but not specified")
+        insert = (req.query.get("insertDataOption") or ["OVERWRITE"])[0] == "INSERT_ROWS"
+        b = req.json()
+        vals = b.get("values") if isinstance(b, dict) else None
+        self.check_values(vals)
+        shown, name, r1, r2, whole = a1(rng)
+        rows = self.grid(name)
+        # the table: with the whole sheet, the last one (after its last
+        # row with data); with a cell, the one that cell starts (the rows
+        # with data from it on, up to the first empty one)
+        if whole or r1 is None:
+            first = max([i + 1 for i, r in enumerate(rows) if r] or [0]) + 1
+            top = first - 1
+        else:
+            i = r1
+            while i <= len(rows) and rows[i - 1]:
+                i += 1
+            first, top = i, r1
+        while len(rows) < first - 1:
+            rows.append([])
+        for n, row in enumerate(vals):
+            at = first - 1 + n
+            if insert:
+                rows.insert(at, list(row))
+            elif at < len(rows):
+                rows[at] = list(row)
+            else:
+                rows.append(list(row))
             if not OPT.sink:
                 STATE["messages"].append(row)
-            store(str(row[0]), row, "insert")
+        self.reindex()
+        STATE["accepted"] += len(vals)
         last = first + len(vals) - 1
         ncols = max(len(r) for r in vals)
-        col = chr(ord("A") + ncols - 1)
-        return Reply(200, {"spreadsheetId": m.group(1), "tableRange": "%s!A1:%s%d" % (sheet, col, first - 1),
-                           "updates": {"spreadsheetId": m.group(1), "updatedRange": "%s!A%d:%s%d" % (sheet, first, col, last),
+        col = col_name(ncols)
+        return Reply(200, {"spreadsheetId": sid, "tableRange": "%s!A1:%s%d" % (shown, col, top),
+                           "updates": {"spreadsheetId": sid, "updatedRange": "%s!A%d:%s%d" % (shown, first, col, last),
                                        "updatedRows": len(vals), "updatedColumns": ncols,
                                        "updatedCells": sum(len(r) for r in vals)}})
+
+    def batch_update(self, sid, b):
+        if b.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
+            raise google_error(400, "INVALID_ARGUMENT", "'valueInputOption' is required but not specified")
+        data = b.get("data")
+        if not isinstance(data, list) or not data:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid data: no ranges")
+        plan = []
+        for i, d in enumerate(data):   # all checked first: the request is atomic
+            shown, name, r1, r2, whole = a1(d.get("range", ""))
+            self.check_values(d.get("values"), "data[%d].values" % i)
+            if whole or r1 is None:
+                raise google_error(400, "INVALID_ARGUMENT", "Invalid data[%d]: a range of rows is needed" % i)
+            if r2 is not None and r1 + len(d["values"]) - 1 > r2:
+                raise google_error(400, "INVALID_ARGUMENT", "Requested writing within range [%s], but tried writing to row [%d]"
+                                   % (d["range"], r2 + 1))
+            plan.append((shown, name, r1, d["values"]))
+        responses = []
+        for shown, name, r1, vals in plan:
+            rows = self.grid(name)
+            for n, row in enumerate(vals):
+                at = r1 - 1 + n
+                while len(rows) <= at:
+                    rows.append([])
+                old = rows[at]
+                rows[at] = list(row) + old[len(row):]   # cells beyond the values keep theirs
+            ncols = max(len(r) for r in vals)
+            responses.append({"spreadsheetId": sid, "updatedRange": "%s!A%d:%s%d" % (shown, r1, col_name(ncols), r1 + len(vals) - 1),
+                              "updatedRows": len(vals), "updatedColumns": ncols, "updatedCells": sum(len(r) for r in vals)})
+        self.reindex()
+        STATE["accepted"] += len(plan)
+        return Reply(200, {"spreadsheetId": sid, "totalUpdatedRows": sum(r["updatedRows"] for r in responses),
+                           "totalUpdatedColumns": max(r["updatedColumns"] for r in responses),
+                           "totalUpdatedCells": sum(r["updatedCells"] for r in responses),
+                           "totalUpdatedSheets": len({p[1] for p in plan}), "responses": responses})
+
+    def batch_clear(self, sid, b):
+        ranges = b.get("ranges")
+        if not isinstance(ranges, list) or not ranges:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid ranges: no ranges")
+        plan = [a1(r) if isinstance(r, str) else a1("") for r in ranges]
+        for (shown, name, r1, r2, whole), r in zip(plan, ranges):
+            if whole or r1 is None or r2 is None:
+                raise google_error(400, "INVALID_ARGUMENT", "Invalid range %s: a range of rows is needed here" % r)
+        cleared = []
+        for shown, name, r1, r2, whole in plan:
+            rows = self.grid(name)
+            for at in range(r1 - 1, min(r2, len(rows))):
+                rows[at] = []
+            cleared.append("%s!A%d:Z%d" % (shown, r1, r2))
+        self.reindex()
+        STATE["accepted"] += len(plan)
+        return Reply(200, {"spreadsheetId": sid, "clearedRanges": cleared})
 
 
 def fs_decode(v):

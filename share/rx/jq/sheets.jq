@@ -1,5 +1,7 @@
-# sheets.jq - Google Sheets API v4, spreadsheets.values.append
-# (share/rx/destinations/google-sheets-append.json).
+# sheets.jq - Google Sheets API v4: spreadsheets.values.append
+# (share/rx/destinations/google-sheets-append.json), and append,
+# batchUpdate, batchClear and get for a sheet that mirrors the model
+# (google-sheets-rows.json).
 #
 # Follows Google's reference for spreadsheets.values.append
 # (https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets.values/append:
@@ -22,10 +24,18 @@ def _sheets_cell: if type == "object" or type == "array" then tojson elif . == n
 
 def sheets_body: {values: [.records[] | [(.row // {})[] | _sheets_cell]]};
 
+# The refusals every request can get.  429: back off (no hint; the
+# quota refills each minute).
+def _sheets_errors:
+  if .status == 429 then {action: "throttle", message: (.body.error.message // "RESOURCE_EXHAUSTED")}
+  elif .status == 403 then {action: "auth", message: (.body.error.message // "PERMISSION_DENIED")}
+  elif .status == 404 then {action: "auth", message: "no such spreadsheet or sheet: \(.body.error.message // "")"}
+  elif .status == 400 then {action: "reject", message: (.body.error.message // "INVALID_ARGUMENT")}
+  else null end;
+
 # 200: every row was appended (atomically); each ack carries its row's
-# address ("Sheet1!A5"), where an update in place would write.  A reply
-# that does not say it appended exactly the rows sent is not understood.
-# 429: back off (no hint; the quota refills each minute).
+# address ("Sheet1!A5"), where an update in place writes.  A reply that
+# does not say it appended exactly the rows sent is not understood.
 def sheets_response:
   if .status == 200 and (.body | type) == "object" then
     (.body.updates // {}) as $u
@@ -35,8 +45,70 @@ def sheets_response:
         ($u.updatedRange | capture("^(?<sheet>.*)!(?<col>[A-Z]+)(?<row>[0-9]+)")) as $at
         | [range(0; .records | length) | {ok: true, id: "\($at.sheet)!\($at.col)\(($at.row | tonumber) + .)"}]
       end
-  elif .status == 429 then {action: "throttle", message: (.body.error.message // "RESOURCE_EXHAUSTED")}
-  elif .status == 403 then {action: "auth", message: (.body.error.message // "PERMISSION_DENIED")}
-  elif .status == 404 then {action: "auth", message: "no such spreadsheet or sheet: \(.body.error.message // "")"}
-  elif .status == 400 then {action: "reject", message: (.body.error.message // "INVALID_ARGUMENT")}
-  else null end;
+  else _sheets_errors end;
+
+# ---- google-sheets-rows: one row per record, rewritten and cleared in place ----
+#
+# A record's id is its row's address, "Customers!A17" (the sheet as
+# Sheets writes it, quoted when it must be: "'My sheet'!A17"), from the
+# ack of its append or from the lookup.  A write covers the whole row:
+# "Customers!17:17".
+
+# The row an address names, as "SHEET!N:N" (an error when the id is not
+# an address of column A, as the appends and lookups make them: never a
+# write elsewhere).  Cheap string operations: this runs for every record
+# of a rewrite or a clear.
+def _sheets_row_range:
+  (tostring | split("!A")) as $p
+  | (if ($p | length) < 2 or $p[0] == "" then null else try ($p[-1] | tonumber) catch null end) as $n
+  | if $n == null or $n < 1 or ($n | tostring) != $p[-1] then error("not a row address: \(tostring)")
+    else "\(if ($p | length) == 2 then $p[0] else $p[:-1] | join("!A") end)!\($p[-1]):\($p[-1])" end;
+
+# The lookup (a values.get of column A, majorDimension COLUMNS): each
+# record's row is the one whose first cell is the record's first member
+# (the key, first in the mapping), compared as text; null when no row
+# holds it (the record is appended), an error when two do (never a
+# guess: a sheet edited by hand, or rows appended twice by an
+# append-only sync).
+def _sheets_text: if type == "string" then . elif . == null then "" else tojson end;
+def sheets_rows_lookup:
+  if .status == 200 and (.body | type) == "object" then
+    (.body.range // "" | sub("![^!]*$"; "")) as $sheet
+    | (.body.values[0]? // []) as $col
+    | (reduce range(0; $col | length) as $i ({}; ($col[$i] | _sheets_text) as $k
+         | if $k == "" then . else .[$k] += [$i + 1] end)) as $rows
+    | [.records[] | ((.row // {}) | to_entries[0].value? | _sheets_text) as $k
+       | $rows[$k] as $at
+       | if $k == "" or $at == null then null
+         elif ($at | length) > 1 then {error: "\($at | length) rows of \($sheet) hold \($k) in column A (rows \($at | map(tostring) | join(", "))): which one is this record's is not known"}
+         else "\($sheet)!A\($at[0])" end]
+  else _sheets_errors end;
+
+# values:batchUpdate: every record's row rewritten, one request.
+def sheets_rows_update_body:
+  {valueInputOption: $vars.value_input,
+   data: [.records[] | {range: (.id | _sheets_row_range), values: [[(.row // {})[] | _sheets_cell]]}]};
+
+# One response per range, in order; each must name the record's row (its
+# updatedRange starts at the record's id: both are Sheets' own text).
+def sheets_rows_update_response:
+  if .status == 200 and (.body | type) == "object" then
+    (.body.responses // []) as $r
+    | if ($r | length) != (.records | length) then
+        {action: "reject", message: "a reply rx-push does not understand: \($r | length) ranges updated for \(.records | length)"}
+      else
+        [range(0; .records | length) as $i | .records[$i] as $rec
+         | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
+           then {ok: true, id: $rec.id}
+           else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
+      end
+  else _sheets_errors end;
+
+# values:batchClear: every record's row cleared (not removed: removing a
+# row moves every row below it, and their addresses with them).
+def sheets_rows_clear_body: {ranges: [.records[] | .id | _sheets_row_range]};
+def sheets_rows_clear_response:
+  if .status == 200 and (.body | type) == "object" then
+    if (.body.clearedRanges // [] | length) == (.records | length) then [.records[] | {ok: true}]
+    else {action: "reject", message: "a reply rx-push does not understand: \(.body.clearedRanges // [] | length) ranges cleared for \(.records | length)"} end
+  else _sheets_errors end;
