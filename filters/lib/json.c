@@ -29,6 +29,7 @@ typedef struct scanner {
 	char *err;       /* caller's error buffer */
 	size_t errlen;
 	int escaped;     /* a backslash escape was seen (cleared by the caller) */
+	rx_batch_scan *batch; /* rx_json_scan_batch: where the records go */
 } scanner;
 
 static int fail(scanner *sc, const char *what)
@@ -225,6 +226,7 @@ static int scan_literal(scanner *sc, const char *word, size_t n)
 }
 
 static int scan_value(scanner *sc, int depth);
+static int scan_records(scanner *sc, int depth);
 
 static int scan_array(scanner *sc, int depth)
 {
@@ -277,8 +279,13 @@ static int scan_members(scanner *sc, int depth, rx_members *ms)
 		skip_ws(sc);
 		m.value.p = sc->p;
 		sc->escaped = 0;
-		if (scan_value(sc, depth + 1) < 0)
+		if (depth == 0 && sc->batch != NULL && !sc->batch->found && sc->p < sc->end && *sc->p == '[' &&
+		    rx_json_name_eq(m.name, "records", 7)) {
+			if (scan_records(sc, depth + 1) < 0)
+				return -1;
+		} else if (scan_value(sc, depth + 1) < 0) {
 			return -1;
+		}
 		m.value.n = (size_t)(sc->p - m.value.p);
 		m.value_escaped = (unsigned char)sc->escaped;
 		if (ms != NULL) {
@@ -316,6 +323,70 @@ static int scan_value(scanner *sc, int depth)
 	case 'f': return scan_literal(sc, "false", 5);
 	case 'n': return scan_literal(sc, "null", 4);
 	default: return scan_number(sc);
+	}
+}
+
+static int unique_names(const rx_members *ms, char *err, size_t errlen);
+
+/* The top-level "records" array of a batch: each element validated as
+ * scan_array would, its span and (an object) its members kept. */
+static int scan_records(scanner *sc, int depth)
+{
+	rx_batch_scan *b = sc->batch;
+	char err[8];
+
+	b->found = 1;
+	sc->p++;
+	skip_ws(sc);
+	if (sc->p < sc->end && *sc->p == ']') {
+		sc->p++;
+		return 0;
+	}
+	for (;;) {
+		if (b->n + 1 >= b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 256;
+			b->elems = rx_xrealloc(b->elems, b->cap * sizeof *b->elems);
+		}
+		if (b->n + 2 >= b->fcap) {
+			b->fcap = b->fcap ? b->fcap * 2 : 256;
+			b->first = rx_xrealloc(b->first, b->fcap * sizeof *b->first);
+			b->own = rx_xrealloc(b->own, b->fcap);
+		}
+		size_t at = b->members.n;
+		const char *start = sc->p;
+		int object = sc->p < sc->end && *sc->p == '{';
+		/* as scan_array's elements: one level below the array */
+		if (depth + 1 > MAX_DEPTH)
+			return fail(sc, "nested too deeply");
+		if ((object ? scan_members(sc, depth + 1, &b->members) : scan_value(sc, depth + 1)) < 0)
+			return -1;
+		b->elems[b->n] = rx_span_of(start, (size_t)(sc->p - start));
+		b->first[b->n] = at;
+		b->own[b->n] = 0;
+		if (object) {
+			/* a name twice is that change's fault, not the line's: the
+			 * change is scanned alone, which says so */
+			rx_members one = {b->members.m + at, b->members.n - at, 0};
+			if (unique_names(&one, err, sizeof err) < 0) {
+				b->members.n = at;
+				b->own[b->n] = 1;
+			}
+		} else {
+			b->own[b->n] = 1;
+		}
+		b->n++;
+		b->first[b->n] = b->members.n;
+		skip_ws(sc);
+		if (sc->p >= sc->end)
+			return fail(sc, "unterminated array");
+		if (*sc->p == ']') {
+			sc->p++;
+			return 0;
+		}
+		if (*sc->p != ',')
+			return fail(sc, "expected ',' or ']' in an array");
+		sc->p++;
+		skip_ws(sc);
 	}
 }
 
@@ -411,9 +482,43 @@ static int unique_names(const rx_members *ms, char *err, size_t errlen)
 	return 0;
 }
 
+static int scan_object(scanner *sc, rx_members *out);
+
 int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen)
 {
-	scanner sc = {s, s + n, s, err, errlen, 0};
+	scanner sc = {s, s + n, s, err, errlen, 0, NULL};
+
+	return scan_object(&sc, out);
+}
+
+int rx_json_scan_batch(const char *s, size_t n, rx_members *out, rx_batch_scan *b, char *err, size_t errlen)
+{
+	scanner sc = {s, s + n, s, err, errlen, 0, b};
+
+	b->found = 0;
+	b->n = 0;
+	b->members.n = 0;
+	return scan_object(&sc, out);
+}
+
+void rx_batch_scan_free(rx_batch_scan *b)
+{
+	free(b->elems);
+	free(b->members.m);
+	free(b->first);
+	free(b->own);
+	memset(b, 0, sizeof *b);
+}
+
+/* One object filling the line (white space around it), its members into
+ * out, no name twice among them. */
+static int scan_object(scanner *scp, rx_members *out)
+{
+	scanner sc = *scp;
+	const char *s = sc.s;
+	size_t n = (size_t)(sc.end - sc.s);
+	char *err = sc.err;
+	size_t errlen = sc.errlen;
 
 	out->n = 0;
 	skip_ws(&sc);
@@ -440,7 +545,7 @@ int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, siz
 
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen)
 {
-	scanner sc = {s, s + n, s, err, errlen, 0};
+	scanner sc = {s, s + n, s, err, errlen, 0, NULL};
 
 	skip_ws(&sc);
 	if (scan_value(&sc, 0) < 0)

@@ -201,6 +201,25 @@ typedef struct rx_members {
  * space allowed) and list its top-level members in order.  0, or -1 with
  * err such as "at byte 17: expected ':' after a member name". */
 int rx_json_scan_object(const char *s, size_t n, rx_members *out, char *err, size_t errlen);
+/* A batch line's records, found by rx_json_scan_batch while it validates
+ * the line: each element's span, and the members of each element that is
+ * an object with no name twice (element i's are members.m[first[i]] up to
+ * first[i + 1]; first[i] == first[i + 1] and own[i] set: scan it alone).
+ * Reused from line to line. */
+typedef struct rx_batch_scan {
+	int found;           /* the line has a "records" array */
+	rx_span *elems;      /* its elements */
+	size_t n, cap;
+	rx_members members;  /* the members of every element, in order */
+	size_t *first;       /* n + 1 offsets into members */
+	unsigned char *own;  /* element i is not an object of unique names */
+	size_t fcap;
+} rx_batch_scan;
+/* rx_json_scan_object, and the elements of the top-level "records" array
+ * and their members into b (a batch of changes scanned once).  0 or -1
+ * with err, as rx_json_scan_object. */
+int rx_json_scan_batch(const char *s, size_t n, rx_members *out, rx_batch_scan *b, char *err, size_t errlen);
+void rx_batch_scan_free(rx_batch_scan *b);
 /* Validate any one JSON value filling s[0..n) exactly (white space
  * allowed around it).  0 or -1 with err. */
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen);

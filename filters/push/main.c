@@ -332,22 +332,27 @@ static int edited_dead_letter(const rx_members *ms)
 	return memcmp(hex, em.m[i].value.p + 1, 64) != 0;
 }
 
-/* Make a record of one change; batch_op when it has none of its own. */
-static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op)
+/* Make a record of one change; batch_op when it has none of its own.
+ * pre: its members, when the scan of its line found them (validated, no
+ * name twice), else NULL. */
+static push_record *make_record(push_ctx *c, const char *text, size_t n, const char *batch_op,
+				const rx_members *pre)
 {
-	static rx_members ms; /* kept: no allocation a record */
+	static rx_members own; /* kept: no allocation a record */
 	char err[256], op[16] = "";
 	push_record *r = NULL;
 	long i;
 
 	/* take_line scanned the line: split it again without validating; the
 	 * scanner says what is wrong with an element that is not an object */
-	if (rx_json_members(text, n, &ms, err, sizeof err) < 0 && rx_json_scan_object(text, n, &ms, err, sizeof err) < 0) {
+	if (pre == NULL && rx_json_members(text, n, &own, err, sizeof err) < 0 &&
+	    rx_json_scan_object(text, n, &own, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
 		malformed(c, text, n, why);
 		goto done;
 	}
+	const rx_members ms = pre != NULL ? *pre : own;
 	i = rx_json_find(&ms, "op", 2);
 	if (i >= 0 && rx_json_kind(ms.m[i].value) == 's' && ms.m[i].value.n < sizeof op)
 		snprintf(op, sizeof op, "%.*s", (int)ms.m[i].value.n - 2, ms.m[i].value.p + 1);
@@ -441,12 +446,6 @@ done:
 	return r;
 }
 
-/* Split a raw JSON array (already validated) into its elements. */
-static size_t array_elements(rx_span a, rx_span *out, size_t cap)
-{
-	return rx_json_array_split(a, out, cap);
-}
-
 static int limit_reached(push_ctx *c)
 {
 	return c->limit > 0 && c->taken >= c->limit;
@@ -455,8 +454,7 @@ static int limit_reached(push_ctx *c)
 static void take_line(push_ctx *c, const char *line, size_t n)
 {
 	static rx_members ms;
-	static rx_span *elems;
-	static size_t elems_cap;
+	static rx_batch_scan bs; /* a batch's records, found as the line is validated */
 	char err[256];
 	long ri;
 
@@ -475,7 +473,7 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 			rx_push_order_commit(c, line, n);
 		return;
 	}
-	if (rx_json_scan_object(line, n, &ms, err, sizeof err) < 0) {
+	if (rx_json_scan_batch(line, n, &ms, &bs, err, sizeof err) < 0) {
 		char why[320];
 		snprintf(why, sizeof why, "cannot parse JSON: %s", err);
 		malformed(c, line, n, why);
@@ -483,8 +481,9 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 	}
 	ri = rx_json_find(&ms, "records", 7);
 	if (ri < 0) {
-		/* a single change: gathered with its neighbours of the same op */
-		push_record *r = make_record(c, line, n, NULL);
+		/* a single change: gathered with its neighbours of the same op
+		 * (its members are the line's, just scanned) */
+		push_record *r = make_record(c, line, n, NULL, &ms);
 		if (r == NULL)
 			return;
 		if (c->open != NULL && (strcmp(c->open->op, r->op) != 0 || c->open->n >= c->prof.max_records))
@@ -505,18 +504,15 @@ static void take_line(push_ctx *c, const char *line, size_t n)
 	long oi = rx_json_find(&ms, "op", 2);
 	if (oi >= 0 && rx_json_kind(ms.m[oi].value) == 's' && ms.m[oi].value.n < sizeof op)
 		snprintf(op, sizeof op, "%.*s", (int)ms.m[oi].value.n - 2, ms.m[oi].value.p + 1);
-	size_t count = array_elements(arr, elems, elems_cap);
-	if (count > elems_cap) {
-		elems_cap = count;
-		elems = rx_xrealloc(elems, elems_cap * sizeof *elems);
-		count = array_elements(arr, elems, elems_cap);
-	}
+	/* "records" is the array the scan kept: the one member of that name
+	 * (a name twice refuses the line) */
 	rx_push_input_flush(c);
 	push_batch *b = NULL;
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < bs.n; i++) {
 		if (limit_reached(c))
 			break;
-		push_record *r = make_record(c, elems[i].p, elems[i].n, op[0] ? op : NULL);
+		rx_members one = {bs.members.m + bs.first[i], bs.first[i + 1] - bs.first[i], 0};
+		push_record *r = make_record(c, bs.elems[i].p, bs.elems[i].n, op[0] ? op : NULL, bs.own[i] ? NULL : &one);
 		if (r == NULL)
 			continue;
 		/* one op per request: a record whose own op differs starts a new one */
@@ -555,7 +551,7 @@ static size_t drain_count(push_ctx *c)
 		if (rx_json_scan_object(line, n, &ms, err, sizeof err) == 0) {
 			long ri = rx_json_find(&ms, "records", 7);
 			if (ri >= 0 && rx_json_kind(ms.m[ri].value) == 'a') {
-				count += array_elements(ms.m[ri].value, NULL, 0);
+				count += rx_json_array_split(ms.m[ri].value, NULL, 0);
 				continue;
 			}
 		}
