@@ -226,10 +226,49 @@ static int scan_literal(scanner *sc, const char *word, size_t n)
 }
 
 static int scan_value(scanner *sc, int depth);
-static int scan_records(scanner *sc, int depth);
+static int scan_members(scanner *sc, int depth, rx_members *ms);
+static int unique_names(const rx_members *ms, char *err, size_t errlen);
 
-static int scan_array(scanner *sc, int depth)
+/* One element of a batch's "records" (rx_json_scan_batch): validated as
+ * any element, its span and (an object) its members kept in b. */
+static int scan_record(scanner *sc, int depth, rx_batch_scan *b)
 {
+	char err[8];
+
+	if (b->n + 1 >= b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->elems = rx_xrealloc(b->elems, b->cap * sizeof *b->elems);
+	}
+	if (b->n + 2 >= b->fcap) {
+		b->fcap = b->fcap ? b->fcap * 2 : 256;
+		b->first = rx_xrealloc(b->first, b->fcap * sizeof *b->first);
+		b->own = rx_xrealloc(b->own, b->fcap);
+	}
+	size_t at = b->members.n;
+	const char *start = sc->p;
+	int object = sc->p < sc->end && *sc->p == '{';
+	if (depth > MAX_DEPTH)
+		return fail(sc, "nested too deeply");
+	if ((object ? scan_members(sc, depth, &b->members) : scan_value(sc, depth)) < 0)
+		return -1;
+	b->elems[b->n] = rx_span_of(start, (size_t)(sc->p - start));
+	b->first[b->n] = at;
+	/* a name twice is that change's fault, not the line's: the change is
+	 * scanned alone, which says so (as is an element that is no object) */
+	rx_members one = {b->members.m + at, b->members.n - at, 0};
+	b->own[b->n] = !object || unique_names(&one, err, sizeof err) < 0;
+	if (b->own[b->n])
+		b->members.n = at;
+	b->n++;
+	b->first[b->n] = b->members.n;
+	return 0;
+}
+
+/* An array; with b, the batch's records (each element kept). */
+static int scan_array(scanner *sc, int depth, rx_batch_scan *b)
+{
+	if (b != NULL)
+		b->found = 1;
 	sc->p++;
 	skip_ws(sc);
 	if (sc->p < sc->end && *sc->p == ']') {
@@ -237,7 +276,7 @@ static int scan_array(scanner *sc, int depth)
 		return 0;
 	}
 	for (;;) {
-		if (scan_value(sc, depth + 1) < 0)
+		if ((b != NULL ? scan_record(sc, depth + 1, b) : scan_value(sc, depth + 1)) < 0)
 			return -1;
 		skip_ws(sc);
 		if (sc->p >= sc->end)
@@ -281,7 +320,7 @@ static int scan_members(scanner *sc, int depth, rx_members *ms)
 		sc->escaped = 0;
 		if (depth == 0 && sc->batch != NULL && !sc->batch->found && sc->p < sc->end && *sc->p == '[' &&
 		    rx_json_name_eq(m.name, "records", 7)) {
-			if (scan_records(sc, depth + 1) < 0)
+			if (scan_array(sc, depth + 1, sc->batch) < 0)
 				return -1;
 		} else if (scan_value(sc, depth + 1) < 0) {
 			return -1;
@@ -317,76 +356,12 @@ static int scan_value(scanner *sc, int depth)
 		return fail(sc, "expected a JSON value");
 	switch (*sc->p) {
 	case '{': return scan_members(sc, depth, NULL);
-	case '[': return scan_array(sc, depth);
+	case '[': return scan_array(sc, depth, NULL);
 	case '"': return scan_string(sc);
 	case 't': return scan_literal(sc, "true", 4);
 	case 'f': return scan_literal(sc, "false", 5);
 	case 'n': return scan_literal(sc, "null", 4);
 	default: return scan_number(sc);
-	}
-}
-
-static int unique_names(const rx_members *ms, char *err, size_t errlen);
-
-/* The top-level "records" array of a batch: each element validated as
- * scan_array would, its span and (an object) its members kept. */
-static int scan_records(scanner *sc, int depth)
-{
-	rx_batch_scan *b = sc->batch;
-	char err[8];
-
-	b->found = 1;
-	sc->p++;
-	skip_ws(sc);
-	if (sc->p < sc->end && *sc->p == ']') {
-		sc->p++;
-		return 0;
-	}
-	for (;;) {
-		if (b->n + 1 >= b->cap) {
-			b->cap = b->cap ? b->cap * 2 : 256;
-			b->elems = rx_xrealloc(b->elems, b->cap * sizeof *b->elems);
-		}
-		if (b->n + 2 >= b->fcap) {
-			b->fcap = b->fcap ? b->fcap * 2 : 256;
-			b->first = rx_xrealloc(b->first, b->fcap * sizeof *b->first);
-			b->own = rx_xrealloc(b->own, b->fcap);
-		}
-		size_t at = b->members.n;
-		const char *start = sc->p;
-		int object = sc->p < sc->end && *sc->p == '{';
-		/* as scan_array's elements: one level below the array */
-		if (depth + 1 > MAX_DEPTH)
-			return fail(sc, "nested too deeply");
-		if ((object ? scan_members(sc, depth + 1, &b->members) : scan_value(sc, depth + 1)) < 0)
-			return -1;
-		b->elems[b->n] = rx_span_of(start, (size_t)(sc->p - start));
-		b->first[b->n] = at;
-		b->own[b->n] = 0;
-		if (object) {
-			/* a name twice is that change's fault, not the line's: the
-			 * change is scanned alone, which says so */
-			rx_members one = {b->members.m + at, b->members.n - at, 0};
-			if (unique_names(&one, err, sizeof err) < 0) {
-				b->members.n = at;
-				b->own[b->n] = 1;
-			}
-		} else {
-			b->own[b->n] = 1;
-		}
-		b->n++;
-		b->first[b->n] = b->members.n;
-		skip_ws(sc);
-		if (sc->p >= sc->end)
-			return fail(sc, "unterminated array");
-		if (*sc->p == ']') {
-			sc->p++;
-			return 0;
-		}
-		if (*sc->p != ',')
-			return fail(sc, "expected ',' or ']' in an array");
-		sc->p++;
-		skip_ws(sc);
 	}
 }
 
