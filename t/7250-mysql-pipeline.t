@@ -139,7 +139,10 @@ test_expect_success 'rx-push killed inside a transaction: nothing of that batch 
 	{ RX_KILL_AT=rx-push:statement:2 rx-push --profile mysql --url "$MY_CONN" --table app_customers --key id \
 		<changes >acks 2>err; echo $? >status; } &&
 	echo 137 >expect && test_cmp expect status &&
-	test_lines 2 acks &&
+	# the first batch committed; with batches in flight the worker may
+	# reach the second one before its acks are written: acked, or not
+	# acked (sent again by the next run), never one of its two alone
+	n=$(wc -l <acks) && { test "$n" -eq 2 || test "$n" -eq 0; } &&
 	my_query "select count(*) from app_customers where plan like \"%+\"" >n &&
 	echo 2 >expect && test_cmp expect n &&
 	rx-diff --state state.db --commit <acks &&
