@@ -476,15 +476,6 @@ int rx_json_scan_batch(const char *s, size_t n, rx_members *out, rx_batch_scan *
 	return scan_object(&sc, out);
 }
 
-void rx_batch_scan_free(rx_batch_scan *b)
-{
-	free(b->elems);
-	free(b->members.m);
-	free(b->first);
-	free(b->own);
-	memset(b, 0, sizeof *b);
-}
-
 /* One object filling the line (white space around it), its members into
  * out, no name twice among them. */
 static int scan_object(scanner *scp, rx_members *out)

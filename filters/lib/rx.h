@@ -219,7 +219,6 @@ typedef struct rx_batch_scan {
  * and their members into b (a batch of changes scanned once).  0 or -1
  * with err, as rx_json_scan_object. */
 int rx_json_scan_batch(const char *s, size_t n, rx_members *out, rx_batch_scan *b, char *err, size_t errlen);
-void rx_batch_scan_free(rx_batch_scan *b);
 /* Validate any one JSON value filling s[0..n) exactly (white space
  * allowed around it).  0 or -1 with err. */
 int rx_json_validate(const char *s, size_t n, char *err, size_t errlen);

@@ -343,8 +343,9 @@ static push_record *make_record(push_ctx *c, const char *text, size_t n, const c
 	push_record *r = NULL;
 	long i;
 
-	/* take_line scanned the line: split it again without validating; the
-	 * scanner says what is wrong with an element that is not an object */
+	/* take_line validated the line: without pre, split the change again
+	 * without validating; the scanner says what is wrong with an element
+	 * that is not an object */
 	if (pre == NULL && rx_json_members(text, n, &own, err, sizeof err) < 0 &&
 	    rx_json_scan_object(text, n, &own, err, sizeof err) < 0) {
 		char why[320];

@@ -674,6 +674,7 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	p->json = jv_null();
 	p->headers = jv_null();
 	p->vars = jv_null();
+	p->response_names = jv_null();
 	p->unset_vars = jv_array();
 	p->auth = jv_null();
 	if (rx_profile_load(name, &p->json, p->path, sizeof p->path, err, errlen) < 0)
@@ -719,6 +720,7 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 		 * costs a fraction of the whole row's parse into jq values */
 		int n = jv_array_length(jv_copy(rr));
 		int bad = -1;
+		p->response_names = jv_array();
 		p->response_members = rx_xmalloc(sizeof *p->response_members * ((size_t)n + 1));
 		jv_array_foreach(rr, i, v) {
 			if (jv_get_kind(v) != JV_KIND_STRING) {
@@ -730,6 +732,8 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 				rx_buf name = {0};
 				rx_push_template(&name, jv_string_value(v), p, "", NULL, 0);
 				p->response_members[p->nresponse_members++] = name.data ? name.data : rx_xstrdup("");
+				p->response_names = jv_array_append(p->response_names,
+								    jv_string(p->response_members[p->nresponse_members - 1]));
 			}
 			jv_free(v);
 		}
@@ -841,6 +845,7 @@ void rx_push_profile_free(push_profile *p)
 	for (size_t i = 0; i < p->nresponse_members; i++)
 		free(p->response_members[i]);
 	free(p->response_members);
+	jv_free(p->response_names);
 	memset(p, 0, sizeof *p);
 }
 
@@ -1127,7 +1132,7 @@ static jv record_projected(const push_profile *p, const push_record *r, rx_membe
 			const char *name = p->response_members[i];
 			long at = rx_json_find(rowms, name, strlen(name));
 			if (at >= 0)
-				row = jv_object_set(row, jv_string(name),
+				row = jv_object_set(row, jv_array_get(jv_copy(p->response_names), (int)i),
 						    rx_jv_from_json(rowms->m[at].value.p, rowms->m[at].value.n));
 		}
 	}

@@ -148,6 +148,7 @@ typedef struct push_profile {
 	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
 	int response_rows;      /* response programs read the records' rows (default) */
 	char **response_members; /* "response_rows": [NAMES]: only these members of each row */
+	jv response_names;       /* the same as jq strings, made once (array, or null) */
 	size_t nresponse_members;
 } push_profile;
 
