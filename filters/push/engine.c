@@ -499,6 +499,35 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 	rx_push_queue(e, again);
 }
 
+/* A write's reply that its op's "success" knows as the success of every
+ * record (success.c): each acked with the id its item gives.  0 when it
+ * is not that: the response program reads it.  (A CSV reply is never
+ * one: the program reads it as rows.) */
+static int usual_reply(engine *e, request *r, const push_success *usual, long status)
+{
+	push_ctx *c = e->c;
+	char type[128];
+
+	if (rx_push_reply_header(r, "content-type", type, sizeof type) && strncasecmp(type, "text/csv", 8) == 0)
+		return 0;
+	rx_span *ids = rx_xmalloc((r->n + 1) * sizeof *ids);
+	signed char *made = rx_xmalloc(r->n + 1);
+	int ok = rx_push_success_match(usual, status, r->reply.data, r->reply.len, r->recs, r->n, ids, made);
+	if (ok) {
+		if (r->token_generation == c->auth.generation)
+			c->auth.generation_ok = 1;
+		rx_push_rate_succeeded(c->rate);
+		for (size_t i = 0; i < r->n; i++) {
+			if (made[i] >= 0)
+				rx_push_count_created(c, made[i]);
+			rx_push_ack_raw(c, r->recs[i], ids[i]);
+		}
+	}
+	free(ids);
+	free(made);
+	return ok;
+}
+
 static void settle(engine *e, request *r, CURLcode cc)
 {
 	push_ctx *c = e->c;
@@ -565,6 +594,13 @@ static void settle(engine *e, request *r, CURLcode cc)
 			    : (r->kind == REQ_WRITE || r->kind == REQ_CREATE) && p->has_response ? &p->response
 												 : NULL;
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
+	/* the usual reply of a write, when the profile describes it: read in
+	 * C, and every other reply by the program */
+	const push_success *usual = r->kind != REQ_WRITE || r->job != NULL ? NULL
+				    : op && op->has_response                ? op->success
+									    : p->success;
+	if (usual != NULL && usual_reply(e, r, usual, status))
+		return;
 	if (prog != NULL) {
 		jv in = jv_object(), out;
 		char err[512];

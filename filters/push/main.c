@@ -127,7 +127,9 @@ void rx_push_batch_free(push_batch *b)
 	free(b);
 }
 
-void rx_push_ack(push_ctx *c, push_record *r, jv id)
+/* The ack of r, with the id the reply gave (a jq value, or raw JSON when
+ * raw is not empty), else the one it was sent with. */
+static void ack(push_ctx *c, push_record *r, jv id, rx_span raw)
 {
 	rx_buf *b = &c->out.buf;
 
@@ -144,7 +146,11 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 	rx_buf_puts(b, ",\"op\":\"");
 	rx_buf_puts(b, r->op);
 	rx_buf_putc(b, '"');
-	if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
+	if (raw.n > 0) {
+		jv_free(id);
+		rx_buf_puts(b, ",\"id\":");
+		rx_json_put_compact(b, raw);
+	} else if (jv_is_valid(id) && jv_get_kind(id) != JV_KIND_NULL) {
 		rx_buf_puts(b, ",\"id\":");
 		rx_jv_put(b, id);
 	} else {
@@ -159,6 +165,16 @@ void rx_push_ack(push_ctx *c, push_record *r, jv id)
 	rx_push_count_outcome(c, r, 1, 0, NULL);
 	rx_push_order_left(c, r);
 	rx_push_record_free(c, r);
+}
+
+void rx_push_ack(push_ctx *c, push_record *r, jv id)
+{
+	ack(c, r, id, rx_span_of(NULL, 0));
+}
+
+void rx_push_ack_raw(push_ctx *c, push_record *r, rx_span id)
+{
+	ack(c, r, jv_null(), id);
 }
 
 void rx_push_record_set_id(push_record *r, jv id)

@@ -406,6 +406,38 @@ static int query_names_record(jv query)
 
 /* One request spec: an op's, the lookup's, a job's poll.  what names it
  * in messages ("ops.delete", "identity.lookup"). */
+/* A "success" (the usual reply of a write, read in C: success.c) beside
+ * the response program that reads every other reply; o is the op it
+ * belongs to, or NULL for the profile's. */
+static int load_success(push_profile *p, jv spec, push_success **out, const push_op *o, const char *what,
+			int has_response, char *err, size_t errlen)
+{
+	jv v = jv_object_get(jv_copy(spec), jv_string("success"));
+	char swhat[80];
+	int rc = 0;
+
+	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
+		jv_free(v);
+		return 0;
+	}
+	snprintf(swhat, sizeof swhat, "%s%ssuccess", what, what[0] ? "." : "");
+	if (!has_response) {
+		snprintf(err, errlen, "profile %s: %s: it reads the usual reply before the response program, which "
+			 "reads every other: give %s a \"response\" program", p->name, swhat, what[0] ? what : "the profile");
+		rc = -1;
+	} else if (o != NULL && (o->has_job || o->create != NULL || strcmp(o->name, "poll") == 0 ||
+				 strcmp(o->name, "create") == 0 || strcmp(o->name, "lookup") == 0)) {
+		snprintf(err, errlen, "profile %s: %s: only a write's own reply can be read so (not a lookup's, a "
+			 "job's or its poll's)", p->name, swhat);
+		rc = -1;
+	}
+	if (rc < 0) {
+		jv_free(v);
+		return -1;
+	}
+	return rx_push_success_compile(out, v, p, swhat, err, errlen);
+}
+
 static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -536,6 +568,8 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 		jv_free(poll);
 	}
 	jv_free(job);
+	if (rc == 0)
+		rc = load_success(p, spec, &o->success, o, what, o->has_response, err, errlen);
 	return rc;
 }
 
@@ -765,6 +799,8 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	rx_jq_group_begin();
 	int rc = compile(&p->response, p->json, "response", p, &p->has_response, &p->response_records, err, errlen);
 	if (rc == 0)
+		rc = load_success(p, p->json, &p->success, NULL, "", p->has_response, err, errlen);
+	if (rc == 0)
 		rc = load_ops(p, err, errlen);
 	if (rc == 0)
 		rc = load_identity(p, err, errlen);
@@ -801,6 +837,7 @@ static void spec_free(push_op *o)
 		rx_jq_free(&o->path_program);
 	if (o->has_response)
 		rx_jq_free(&o->response);
+	rx_push_success_free(o->success);
 	if (o->has_job)
 		rx_jq_free(&o->job_id);
 	if (o->poll != NULL) {
@@ -822,6 +859,7 @@ void rx_push_profile_free(push_profile *p)
 		spec_free(&p->lookup);
 	if (p->has_response)
 		rx_jq_free(&p->response);
+	rx_push_success_free(p->success);
 	jv_free(p->json);
 	jv_free(p->headers);
 	jv_free(p->vars);

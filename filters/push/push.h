@@ -85,6 +85,7 @@ typedef struct push_op {
 	rx_jq response;       /* a per-op response program, when has_response */
 	int has_response;
 	int response_records; /* it mentions .records: build them for it */
+	struct push_success *success; /* the usual reply, read in C before the program, or NULL */
 	size_t max_records;   /* records a request for this op (0: the profile's);
 	                       * 1 when the path or query names a record */
 	int raw_rows;         /* the body program places rows without reading them:
@@ -125,6 +126,7 @@ typedef struct push_profile {
 	rx_jq response;         /* the response program, when has_response */
 	int has_response;
 	int response_records;   /* it mentions .records: build them for it */
+	struct push_success *success; /* the usual reply, read in C before it, or NULL */
 	int retry_statuses[32]; /* retried statuses */
 	size_t nretry;
 	int throttle_statuses[8]; /* statuses meaning "slow down" */
@@ -197,6 +199,21 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 /* Append the body for recs[0..n), all of op, to body. */
 void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body);
 void rx_push_tmpl_free(push_tmpl *t);
+
+/* ---- the usual reply, read in C (success.c) ---- */
+
+typedef struct push_success push_success;
+/* Compile a "success" (its JSON value); what names it in messages.  0, or
+ * -1 with err. */
+int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, const char *what, char *err,
+			    size_t errlen);
+/* 1 when the reply (status, body) is the success of every one of
+ * recs[0..n): ids[i] then holds record i's id in the reply (raw JSON, or
+ * empty) and created[i] 1, 0 or -1 (not said); else 0: the response
+ * program reads it. */
+int rx_push_success_match(const push_success *s, long status, const char *reply, size_t len, push_record **recs,
+			  size_t n, rx_span *ids, signed char *created);
+void rx_push_success_free(push_success *s);
 
 /* ---- secrets and auth (auth.c) ---- */
 
@@ -331,6 +348,8 @@ push_batch *rx_push_batch_pop(push_ctx *c);
 void rx_push_batch_free(push_batch *b); /* the array only */
 /* Outcomes (main.c): each frees the record. */
 void rx_push_ack(push_ctx *c, push_record *r, jv id);
+/* The same with the id as raw JSON text (empty: none given). */
+void rx_push_ack_raw(push_ctx *c, push_record *r, rx_span id);
 void rx_push_dead(push_ctx *c, push_record *r, int status, const char *message, const char *body, size_t bodylen,
 	       int attempts);
 void rx_push_record_free(push_ctx *c, push_record *r);

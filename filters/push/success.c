@@ -1,0 +1,557 @@
+/*
+ * success.c - the usual reply of a write, read in C: a profile's
+ * "success" describes the reply in which the destination accepted every
+ * record (docs/profiles.md, "The usual reply, read in C").
+ *
+ *     "success": {"status": [200], "equal": {"success": true},
+ *                 "items": "result", "match": "position",
+ *                 "where": {"status": ["created", "updated"]}, "id": "id"}
+ *
+ * A reply that fits it acks every record of the request, each with the
+ * id its item gives; any other reply goes to the response program,
+ * which stays the authority (a "success" needs one beside it).  So the
+ * description only has to recognise success for certain, never to
+ * explain a failure: whatever it cannot place (an item too few or too
+ * many, a record named twice, a value it does not know) is not
+ * success, and the program reads it.
+ *
+ * NOTES
+ *  - The reply is validated and scanned with json.c, not parsed into
+ *    jq values: a batch of 300 costs about what copying it costs,
+ *    against a parse, the records' jv and a jq run (several times more).
+ *  - Values are compared as text: a string by its decoded characters,
+ *    anything else by its compact JSON text.  The ack's id is the
+ *    item's value as it came (a number stays exact).
+ */
+#include "push.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { BY_POSITION, BY_IDEM, BY_KEY, BY_ID, BY_ROW };
+
+typedef struct cond {
+	char *name;      /* member of the body, or of each item */
+	rx_buf *values;  /* what it may be: texts (see text_of), */
+	char *kinds;     /* and the kind of each ('s' a string, else the JSON kind) */
+	size_t nvalues;
+} cond;
+
+struct push_success {
+	int statuses[8];
+	size_t nstatus;
+	cond *equal;     /* members of the body and what each must be */
+	size_t nequal;
+	char **empty;    /* members of the body that must be absent, null, [] or {} */
+	size_t nempty;
+	char **items;    /* members of the body holding the items; none: the body is the array */
+	size_t nitems;
+	int by;          /* how an item names its record */
+	char *by_member; /* the item's member naming it (not BY_POSITION) */
+	char *row_member;/* BY_ROW: the row's member it equals */
+	cond *where;     /* members every item must have, with their values */
+	size_t nwhere;
+	char *id;        /* the item's member giving the record's id, or NULL */
+	char *created;   /* the item's member saying true when it made the record, or NULL */
+};
+
+static void *zalloc(size_t n, size_t size)
+{
+	void *p = rx_xmalloc(n * size);
+	memset(p, 0, n * size);
+	return p;
+}
+
+static void cond_free(cond *c)
+{
+	free(c->name);
+	for (size_t i = 0; i < c->nvalues; i++)
+		free(c->values[i].data);
+	free(c->values);
+	free(c->kinds);
+}
+
+void rx_push_success_free(push_success *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nequal; i++)
+		cond_free(&s->equal[i]);
+	free(s->equal);
+	for (size_t i = 0; i < s->nwhere; i++)
+		cond_free(&s->where[i]);
+	free(s->where);
+	for (size_t i = 0; i < s->nempty; i++)
+		free(s->empty[i]);
+	free(s->empty);
+	for (size_t i = 0; i < s->nitems; i++)
+		free(s->items[i]);
+	free(s->items);
+	free(s->by_member);
+	free(s->row_member);
+	free(s->id);
+	free(s->created);
+	free(s);
+}
+
+/* A value's text for comparing: a string's decoded characters, else its
+ * compact JSON; its kind ('s', or rx_json_kind's) in *kind. */
+static void text_of(rx_span v, rx_buf *out, char *kind)
+{
+	rx_buf_reset(out);
+	*kind = rx_json_kind(v);
+	if (*kind == 's') {
+		if (memchr(v.p, '\\', v.n) == NULL)
+			rx_buf_put(out, v.p + 1, v.n - 2);
+		else
+			rx_json_string_decode(v, out);
+	} else {
+		rx_json_put_compact(out, v);
+	}
+	rx_buf_putc(out, '\0');
+	out->len--;
+}
+
+/* A name in the spec, with the profile's vars expanded ("{match}"). */
+static char *spec_name(const push_profile *p, const char *s)
+{
+	rx_buf b = {0};
+	rx_push_template(&b, s, p, "", NULL, 0);
+	return b.data ? b.data : rx_xstrdup("");
+}
+
+static int fail(char *err, size_t errlen, const push_profile *p, const char *what, const char *member,
+		const char *why)
+{
+	snprintf(err, errlen, "profile %s: %s.%s: %s", p->name, what, member, why);
+	return -1;
+}
+
+/* {"NAME": value or [values]} into conds; values are strings, numbers,
+ * booleans or null. */
+static int load_conds(jv obj, const push_profile *p, const char *what, const char *member, cond **out,
+		      size_t *nout, char *err, size_t errlen)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return fail(err, errlen, p, what, member, "an object of member names and the values they must have");
+	int n = jv_object_length(jv_copy(obj)), rc = 0;
+	*out = zalloc((size_t)n + 1, sizeof **out);
+	jv_object_foreach(obj, name, val) {
+		cond *c = &(*out)[(*nout)++];
+		c->name = spec_name(p, jv_string_value(name));
+		jv list = jv_get_kind(val) == JV_KIND_ARRAY ? jv_copy(val) : jv_array_append(jv_array(), jv_copy(val));
+		int m = jv_array_length(jv_copy(list));
+		if (m == 0 && rc == 0)
+			rc = fail(err, errlen, p, what, member, "a member with no value it may have ([]) is never matched");
+		c->values = zalloc((size_t)m + 1, sizeof *c->values);
+		c->kinds = zalloc((size_t)m + 1, 1);
+		jv_array_foreach(list, i, v) {
+			jv_kind k = jv_get_kind(v);
+			if (k == JV_KIND_OBJECT || k == JV_KIND_ARRAY) {
+				if (rc == 0)
+					rc = fail(err, errlen, p, what, member,
+						  "values are strings, numbers, true, false or null (not objects or arrays)");
+			} else {
+				rx_buf t = {0};
+				rx_jv_put(&t, jv_copy(v));
+				text_of(rx_span_of(t.data, t.len), &c->values[c->nvalues], &c->kinds[c->nvalues]);
+				c->nvalues++;
+				free(t.data);
+			}
+			jv_free(v);
+		}
+		jv_free(list);
+		jv_free(name);
+		jv_free(val);
+	}
+	jv_free(obj);
+	return rc;
+}
+
+static int load_names(jv v, const push_profile *p, const char *what, const char *member, char ***out, size_t *nout,
+		      char *err, size_t errlen)
+{
+	jv list = jv_get_kind(v) == JV_KIND_STRING ? jv_array_append(jv_array(), jv_copy(v)) : jv_copy(v);
+	int rc = 0;
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		rc = fail(err, errlen, p, what, member, "a member name, or a list of them");
+	} else {
+		*out = zalloc((size_t)jv_array_length(jv_copy(list)) + 1, sizeof **out);
+		jv_array_foreach(list, i, x) {
+			if (jv_get_kind(x) != JV_KIND_STRING) {
+				if (rc == 0)
+					rc = fail(err, errlen, p, what, member, "member names are strings");
+			} else {
+				(*out)[(*nout)++] = spec_name(p, jv_string_value(x));
+			}
+			jv_free(x);
+		}
+	}
+	jv_free(list);
+	jv_free(v);
+	return rc;
+}
+
+static char *load_member(jv spec, const push_profile *p, const char *what, const char *member, int *rc, char *err,
+			 size_t errlen)
+{
+	jv v = jv_object_get(jv_copy(spec), jv_string(member));
+	char *s = NULL;
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = spec_name(p, jv_string_value(v));
+	else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL && *rc == 0)
+		*rc = fail(err, errlen, p, what, member, "the name of an item's member");
+	jv_free(v);
+	return s;
+}
+
+int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, const char *what, char *err,
+			    size_t errlen)
+{
+	push_success *s = zalloc(1, sizeof *s);
+	int rc = 0;
+
+	*out = NULL;
+	if (jv_get_kind(spec) != JV_KIND_OBJECT) {
+		snprintf(err, errlen, "profile %s: %s: an object (docs/profiles.md, \"The usual reply, read in C\")",
+			 p->name, what);
+		jv_free(spec);
+		free(s);
+		return -1;
+	}
+	static const char *const known[] = {"status", "equal", "empty", "items", "match", "where", "id", "created"};
+	jv_object_foreach(spec, name, val) {
+		size_t i = 0;
+		while (i < sizeof known / sizeof *known && strcmp(known[i], jv_string_value(name)) != 0)
+			i++;
+		if (i == sizeof known / sizeof *known && rc == 0) {
+			snprintf(err, errlen, "profile %s: %s: \"%s\" is none of status, equal, empty, items, match, where, "
+				 "id, created", p->name, what, jv_string_value(name));
+			rc = -1;
+		}
+		jv_free(name);
+		jv_free(val);
+	}
+	jv st = jv_object_get(jv_copy(spec), jv_string("status"));
+	jv stl = jv_get_kind(st) == JV_KIND_NUMBER ? jv_array_append(jv_array(), jv_copy(st)) : jv_copy(st);
+	if (jv_get_kind(stl) != JV_KIND_ARRAY || jv_array_length(jv_copy(stl)) == 0 ||
+	    jv_array_length(jv_copy(stl)) > (int)(sizeof s->statuses / sizeof *s->statuses)) {
+		if (rc == 0)
+			rc = fail(err, errlen, p, what, "status", "the 2xx statuses of the reply (a number, or up to 8)");
+	} else {
+		jv_array_foreach(stl, i, v) {
+			double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : 0;
+			if ((d < 200 || d > 299 || d != (int)d) && rc == 0)
+				rc = fail(err, errlen, p, what, "status", "a success is a 2xx status");
+			s->statuses[s->nstatus++] = (int)d;
+			jv_free(v);
+		}
+	}
+	jv_free(st);
+	jv_free(stl);
+	jv v = jv_object_get(jv_copy(spec), jv_string("equal"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		if (load_conds(v, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0 && rc == 0)
+			rc = -1;
+	} else {
+		jv_free(v);
+	}
+	v = jv_object_get(jv_copy(spec), jv_string("where"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		if (load_conds(v, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0 && rc == 0)
+			rc = -1;
+	} else {
+		jv_free(v);
+	}
+	v = jv_object_get(jv_copy(spec), jv_string("empty"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		if (load_names(v, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0 && rc == 0)
+			rc = -1;
+	} else {
+		jv_free(v);
+	}
+	v = jv_object_get(jv_copy(spec), jv_string("items"));
+	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		if (load_names(v, p, what, "items", &s->items, &s->nitems, err, errlen) < 0 && rc == 0)
+			rc = -1;
+		if (rc == 0 && s->nitems == 0)
+			rc = fail(err, errlen, p, what, "items", "[] names no items: leave \"items\" out when the body "
+				  "is the array of them");
+	} else {
+		jv_free(v);
+	}
+	if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0) && rc == 0)
+		rc = fail(err, errlen, p, what, "items", "\"equal\" and \"empty\" test the body's members: name the "
+			  "members holding the items too");
+	v = jv_object_get(jv_copy(spec), jv_string("match"));
+	if (jv_get_kind(v) == JV_KIND_STRING && strcmp(jv_string_value(v), "position") == 0) {
+		s->by = BY_POSITION;
+	} else if (jv_get_kind(v) == JV_KIND_OBJECT && jv_object_length(jv_copy(v)) == 1) {
+		jv_object_foreach(v, name, val) {
+			s->by_member = spec_name(p, jv_string_value(name));
+			const char *r = jv_get_kind(val) == JV_KIND_STRING ? jv_string_value(val) : "";
+			if (strcmp(r, "{idem}") == 0)
+				s->by = BY_IDEM;
+			else if (strcmp(r, "{key}") == 0)
+				s->by = BY_KEY;
+			else if (strcmp(r, "{id}") == 0)
+				s->by = BY_ID;
+			else if (strncmp(r, "{row.", 5) == 0 && strlen(r) > 6 && r[strlen(r) - 1] == '}') {
+				s->by = BY_ROW;
+				s->row_member = rx_xstrdup(r + 5);
+				s->row_member[strlen(s->row_member) - 1] = '\0';
+				char *x = spec_name(p, s->row_member); /* "{row.{match}}" */
+				free(s->row_member);
+				s->row_member = x;
+			} else if (rc == 0) {
+				rc = fail(err, errlen, p, what, "match", "an item's member names its record by {idem}, {key}, "
+					  "{id} or {row.NAME}");
+			}
+			jv_free(name);
+			jv_free(val);
+		}
+	} else if (rc == 0) {
+		rc = fail(err, errlen, p, what, "match", "\"position\" (the items in the records' order) or "
+			  "{\"MEMBER\": \"{idem}\"} (an item's member naming its record: {idem}, {key}, {id}, {row.NAME})");
+	}
+	jv_free(v);
+	s->id = load_member(spec, p, what, "id", &rc, err, errlen);
+	s->created = load_member(spec, p, what, "created", &rc, err, errlen);
+	jv_free(spec);
+	if (rc < 0) {
+		rx_push_success_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---- a reply ---- */
+
+typedef struct scratch {
+	rx_members body, item, row;
+	rx_span *elems;     /* the items */
+	size_t nelems, cap;
+	rx_buf text, other; /* values' texts */
+	rx_buf names;       /* the records' match texts, NUL-separated */
+	struct pick { size_t off, len, rec; } *picks;
+	size_t pcap;
+} scratch;
+
+static scratch sc; /* reused from reply to reply (one engine a process) */
+
+/* Is the value one of the cond's? */
+static int cond_holds(const cond *c, rx_span v)
+{
+	char kind;
+	text_of(v, &sc.text, &kind);
+	for (size_t i = 0; i < c->nvalues; i++)
+		if (c->kinds[i] == kind && c->values[i].len == sc.text.len &&
+		    memcmp(c->values[i].data, sc.text.data, sc.text.len) == 0)
+			return 1;
+	return 0;
+}
+
+static int empty_value(rx_span v)
+{
+	char k = rx_json_kind(v);
+	if (k == 'z')
+		return 1;
+	if (k != 'a' && k != 'o')
+		return 0;
+	for (size_t i = 1; i + 1 < v.n; i++)
+		if (v.p[i] != ' ' && v.p[i] != '\t' && v.p[i] != '\n' && v.p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static void add_elems(rx_span a)
+{
+	size_t n = rx_json_array_split(a, NULL, 0);
+	if (sc.nelems + n > sc.cap) {
+		sc.cap = (sc.nelems + n) * 2;
+		sc.elems = rx_xrealloc(sc.elems, sc.cap * sizeof *sc.elems);
+	}
+	sc.nelems += rx_json_array_split(a, sc.elems + sc.nelems, n);
+}
+
+static int pick_cmp(const void *a, const void *b)
+{
+	const struct pick *x = a, *y = b;
+	rx_span s = rx_span_of(sc.names.data + x->off, x->len), t = rx_span_of(sc.names.data + y->off, y->len);
+	return rx_span_cmp(s, t);
+}
+
+/* The record's value its item names, as text into sc.names; 0, or -1
+ * when it has none (then the reply is not read here). */
+static int record_text(const push_success *s, const push_record *r, size_t i)
+{
+	rx_span v = {0};
+	char kind;
+
+	switch (s->by) {
+	case BY_IDEM:
+		v = rx_span_of(r->idem, strlen(r->idem));
+		rx_buf_reset(&sc.text);
+		rx_buf_put(&sc.text, v.p, v.n);
+		break;
+	case BY_KEY:
+		v = r->key;
+		break;
+	case BY_ID:
+		v = r->id;
+		break;
+	case BY_ROW: {
+		char err[64];
+		if (r->row.n == 0 || rx_json_kind(r->row) != 'o' ||
+		    rx_json_members(r->row.p, r->row.n, &sc.row, err, sizeof err) < 0)
+			return -1;
+		long at = rx_json_find(&sc.row, s->row_member, strlen(s->row_member));
+		if (at < 0)
+			return -1;
+		v = sc.row.m[at].value;
+		break;
+	}
+	}
+	if (s->by != BY_IDEM) {
+		if (v.n == 0 || rx_json_kind(v) == 'z')
+			return -1;
+		text_of(v, &sc.text, &kind);
+	}
+	if (i >= sc.pcap) {
+		sc.pcap = 2 * i + 16;
+		sc.picks = rx_xrealloc(sc.picks, sc.pcap * sizeof *sc.picks);
+	}
+	sc.picks[i].off = sc.names.len;
+	sc.picks[i].len = sc.text.len;
+	sc.picks[i].rec = i;
+	rx_buf_put(&sc.names, sc.text.data, sc.text.len);
+	return 0;
+}
+
+int rx_push_success_match(const push_success *s, long status, const char *reply, size_t len, push_record **recs,
+			  size_t n, rx_span *ids, signed char *created)
+{
+	char err[64];
+	size_t i;
+
+	for (i = 0; i < s->nstatus && s->statuses[i] != status; i++)
+		;
+	if (i == s->nstatus || len == 0 || n == 0)
+		return 0;
+	sc.nelems = 0;
+	if (s->nitems == 0) {
+		/* the body is the array of items */
+		rx_span body = rx_span_of(reply, len);
+		size_t a = 0;
+		while (a < len && (reply[a] == ' ' || reply[a] == '\t' || reply[a] == '\n' || reply[a] == '\r'))
+			a++;
+		if (a == len || reply[a] != '[' || rx_json_validate(reply, len, err, sizeof err) < 0)
+			return 0;
+		body = rx_span_of(reply + a, len - a);
+		while (body.n > 0 && body.p[body.n - 1] != ']')
+			body.n--;
+		add_elems(body);
+	} else {
+		if (rx_json_scan_object(reply, len, &sc.body, err, sizeof err) < 0)
+			return 0;
+		for (i = 0; i < s->nequal; i++) {
+			long at = rx_json_find(&sc.body, s->equal[i].name, strlen(s->equal[i].name));
+			if (at < 0 || !cond_holds(&s->equal[i], sc.body.m[at].value))
+				return 0;
+		}
+		for (i = 0; i < s->nempty; i++) {
+			long at = rx_json_find(&sc.body, s->empty[i], strlen(s->empty[i]));
+			if (at >= 0 && !empty_value(sc.body.m[at].value))
+				return 0;
+		}
+		int found = 0;
+		for (i = 0; i < s->nitems; i++) {
+			long at = rx_json_find(&sc.body, s->items[i], strlen(s->items[i]));
+			if (at < 0 || rx_json_kind(sc.body.m[at].value) == 'z')
+				continue;
+			if (rx_json_kind(sc.body.m[at].value) != 'a')
+				return 0;
+			found = 1;
+			add_elems(sc.body.m[at].value);
+		}
+		if (!found)
+			return 0;
+	}
+	/* one item for each record, no more, no fewer */
+	if (sc.nelems != n)
+		return 0;
+	if (s->by != BY_POSITION) {
+		rx_buf_reset(&sc.names);
+		for (i = 0; i < n; i++)
+			if (record_text(s, recs[i], i) < 0)
+				return 0;
+		qsort(sc.picks, n, sizeof *sc.picks, pick_cmp);
+		for (i = 1; i < n; i++)
+			if (pick_cmp(&sc.picks[i - 1], &sc.picks[i]) == 0)
+				return 0; /* two records of one value: which item is whose? */
+	}
+	for (i = 0; i < n; i++)
+		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
+	unsigned char *seen = s->by != BY_POSITION ? zalloc(n, 1) : NULL;
+	int ok = 1;
+	for (size_t e = 0; e < n && ok; e++) {
+		rx_span it = sc.elems[e];
+		if (rx_json_kind(it) != 'o' || rx_json_members(it.p, it.n, &sc.item, err, sizeof err) < 0) {
+			ok = 0;
+			break;
+		}
+		for (i = 0; i < s->nwhere && ok; i++) {
+			long at = rx_json_find(&sc.item, s->where[i].name, strlen(s->where[i].name));
+			ok = at >= 0 && cond_holds(&s->where[i], sc.item.m[at].value);
+		}
+		if (!ok)
+			break;
+		size_t rec = e;
+		if (s->by != BY_POSITION) {
+			long at = rx_json_find(&sc.item, s->by_member, strlen(s->by_member));
+			char kind;
+			if (at < 0 || rx_json_kind(sc.item.m[at].value) == 'z') {
+				ok = 0;
+				break;
+			}
+			text_of(sc.item.m[at].value, &sc.other, &kind);
+			/* binary search of the records' texts */
+			size_t lo = 0, hi = n;
+			rx_span want = rx_span_of(sc.other.data, sc.other.len);
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int c = rx_span_cmp(rx_span_of(sc.names.data + sc.picks[mid].off, sc.picks[mid].len), want);
+				if (c == 0) {
+					lo = mid;
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo >= n || rx_span_cmp(rx_span_of(sc.names.data + sc.picks[lo].off, sc.picks[lo].len),
+						   want) != 0 || seen[sc.picks[lo].rec]) {
+				ok = 0;
+				break;
+			}
+			rec = sc.picks[lo].rec;
+			seen[rec] = 1;
+		}
+		if (s->id != NULL) {
+			long at = rx_json_find(&sc.item, s->id, strlen(s->id));
+			if (at >= 0 && rx_json_kind(sc.item.m[at].value) != 'z')
+				ids[rec] = sc.item.m[at].value;
+		}
+		if (s->created != NULL) {
+			long at = rx_json_find(&sc.item, s->created, strlen(s->created));
+			if (at >= 0 && rx_json_kind(sc.item.m[at].value) == 't')
+				created[rec] = 1;
+			else if (at >= 0 && rx_json_kind(sc.item.m[at].value) == 'f')
+				created[rec] = 0;
+		}
+	}
+	free(seen);
+	return ok;
+}

@@ -1,0 +1,199 @@
+#!/bin/sh
+# The usual reply, read in C (docs/profiles.md): a profile's "success"
+# describes the reply in which every record succeeded; such a reply is
+# acked without the response program, each record with its item's id,
+# and any other reply (an item too few, a value it does not know, a
+# record named twice, a status it does not list, text that is not
+# JSON) goes to the program, which stays the authority.  The shipped
+# profiles that have one ack exactly what their programs ack.
+. "$(dirname "$0")/lib.sh"
+. "$RX_TESTS/lib-fake.sh"
+. "$RX_TESTS/lib-dest.sh"
+
+cat >two.ndjson <<\EOF
+{"op":"upsert","key":"K1","hash":"h1","row":{"email":"a@x.com"}}
+{"op":"upsert","key":"K2","hash":"h2","row":{"email":"b@x.com"}}
+EOF
+
+# a profile whose program says it read the reply: every id "jq:KEY"
+profile () { # SUCCESS-JSON
+	cat >t.json <<-EOF
+	{"max_records": 10,
+	 "response": "if .status >= 200 and .status < 300 then [.records[] | {ok: true, id: (\"jq:\" + .key)}] else null end",
+	 "success": $1,
+	 "ops": {"*": {"template": {"rows": ["{row}"], "traces": ["{idem}"]}}}}
+	EOF
+}
+
+# push two.ndjson against a server answering STATUS BODY; the acks' ids
+# as rx-push wrote them (jq 1.6 would round a long number)
+ids_after () { # STATUS BODY
+	reply_start r$N -- --status "$1" --body "$2" &&
+	rx-push --profile ./t.json --url "$(cat r$N.url)" <two.ndjson >acks &&
+	sed "s/.*\"id\"://; s/}\$//" acks | tr "\n" " " >ids && cat ids && echo
+}
+N=0
+next () { N=$((N + 1)); }
+
+POS='{"status": 200, "equal": {"ok": true}, "items": "items", "match": "position", "where": {"s": ["done", "merged"]}, "id": "id"}'
+
+test_expect_success 'a reply that fits: acked in C with the ids as they came (a number stays exact)' '
+	next && profile "$POS" &&
+	ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":12345678901234567891},{\"id\":\"b\",\"s\":\"merged\"}]}" &&
+	test "$(cat ids)" = "12345678901234567891 \"b\" "
+'
+
+test_expect_success 'an item it does not know as success: the program reads the reply' '
+	next && profile "$POS" &&
+	ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"skipped\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'an item too many or too few: the program reads the reply' '
+	next && profile "$POS" &&
+	ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2},{\"s\":\"done\",\"id\":3}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'a body member unlike "equal", a status not listed, a body not JSON: the program' '
+	next && profile "$POS" &&
+	ids_after 200 "{\"ok\":false,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"ok\":\"true\",\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 201 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2}]" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"ok\":true,\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'items matched by a member naming the record ({idem}), in any order' '
+	next && profile "{\"status\": [200, 201], \"empty\": [\"errors\"], \"items\": \"results\", \"match\": {\"trace\": \"{idem}\"}, \"id\": \"id\"}" &&
+	rx-push --profile ./t.json --url http://127.0.0.1:9 --dry-run <two.ndjson >dry &&
+	t1=$(jq -r ".body.traces[0]" dry) && t2=$(jq -r ".body.traces[1]" dry) &&
+	ids_after 201 "{\"results\":[{\"trace\":\"$t2\",\"id\":\"x2\"},{\"id\":\"x1\",\"trace\":\"$t1\"}],\"errors\":[]}" &&
+	test "$(jq -r "[.key, .id] | join(\" \")" acks)" = "K1 x1
+K2 x2" &&
+	next && ids_after 201 "{\"results\":[{\"trace\":\"$t2\",\"id\":\"x2\"},{\"id\":\"x1\",\"trace\":\"$t1\"}]}" &&
+	test "$(cat ids)" = "\"x1\" \"x2\" " &&
+	next && ids_after 201 "{\"results\":[{\"trace\":\"$t2\",\"id\":\"x2\"},{\"trace\":\"$t2\",\"id\":\"x1\"}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 201 "{\"results\":[{\"trace\":\"$t2\",\"id\":\"x2\"},{\"id\":\"x1\",\"trace\":\"$t1\"}],\"errors\":[{\"m\":1}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 201 "{\"results\":[{\"trace\":\"$t2\",\"id\":\"x2\"},{\"id\":\"x1\",\"trace\":\"nobody\"}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'matched by a row member: items from two lists; two records of one value go to the program' '
+	next && profile "{\"status\": 200, \"items\": [\"new\", \"updated\"], \"match\": {\"email_address\": \"{row.email}\"}, \"id\": \"id\"}" &&
+	ids_after 200 "{\"new\":[{\"email_address\":\"b@x.com\",\"id\":\"B\"}],\"updated\":[{\"email_address\":\"a\\u0040x.com\",\"id\":\"A\"}]}" &&
+	test "$(cat ids)" = "\"A\" \"B\" " &&
+	sed "s/b@x.com/a@x.com/" two.ndjson >same.ndjson &&
+	next && reply_start r$N -- --body "{\"new\":[{\"email_address\":\"a@x.com\",\"id\":\"B\"}],\"updated\":[{\"email_address\":\"a@x.com\",\"id\":\"A\"}]}" &&
+	rx-push --profile ./t.json --url "$(cat r$N.url)" <same.ndjson >acks &&
+	test "$(jq -c .id acks | tr "\n" " ")" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'a body that is the array of items; "created" is counted' '
+	next && profile "{\"status\": 200, \"match\": \"position\", \"where\": {\"success\": true}, \"id\": \"id\", \"created\": \"created\"}" &&
+	ids_after 200 "[{\"id\":\"a\",\"success\":true,\"created\":true},{\"id\":\"b\",\"success\":true,\"created\":false}]" &&
+	test "$(cat ids)" = "\"a\" \"b\" " &&
+	rx-push --profile ./t.json --url "$(cat r$N.url)" --stats stats.json <two.ndjson >acks &&
+	jq -e ".created == 1" stats.json >/dev/null &&
+	next && ids_after 200 "[{\"id\":\"a\",\"success\":true},{\"id\":\"b\",\"success\":false}]" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success 'what a "success" cannot mean is refused when the profile loads, naming where' '
+	cat >bad1.json <<-\EOF &&
+	{"success": {"status": 200, "match": "position"}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad1.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success: it reads the usual reply before the response program" err &&
+	cat >bad2.json <<-\EOF &&
+	{"response": ".", "ops": {"*": {"response": ".", "success": {"status": 404, "match": "position"}}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad2.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "ops\.\*\.success\.status: a success is a 2xx status" err &&
+	cat >bad3.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "match": {"id": "{row}"}}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad3.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.match: an item.s member names its record by {idem}, {key}, {id} or {row.NAME}" err &&
+	cat >bad4.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "match": "position", "ids": "x"}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad4.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "\"ids\" is none of status, equal, empty, items, match, where, id, created" err &&
+	cat >bad5.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "match": "position", "equal": {"ok": true}}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad5.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.items: \"equal\" and \"empty\" test the body" err &&
+	cat >bad6.json <<-\EOF &&
+	{"ops": {"*": {}}, "identity": {"ops": ["update"], "lookup": {"path": "/l", "body": ".", "response": ".",
+	 "success": {"status": 200, "match": "position"}}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad6.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "identity.lookup.success: only a write.s own reply" err
+'
+
+# The shipped profiles: the same changes against two fresh fakes, one
+# through the profile as shipped, one through a copy without its
+# "success" (the programs alone): the same acks and dead letters.
+without_success () { # PROFILE
+	jq "del(.success) | .ops |= map_values(del(.success))" "$RX_SHARE/destinations/$1.json" >"$1.json"
+}
+dead_letters () { grep -v "^rx-push:" "$1" | jq -c "del(.error.at)" | sort; }
+same_outcome () { # PROFILE VENDOR URL-SUFFIX INPUT [FAKE SWITCHES]
+	prof=$1 vendor=$2 sfx=$3 in=$4
+	shift 4
+	without_success "$prof" &&
+	vendor_start "a$N" "$vendor" -- "$@" && vendor_start "b$N" "$vendor" -- "$@" &&
+	{ rx-push --profile "$prof" --url "$(fake_url "a$N")$sfx" <"$in" >a.acks 2>a.err; echo $? >a.rc; } &&
+	{ rx-push --profile "./$prof.json" --url "$(fake_url "b$N")$sfx" <"$in" >b.acks 2>b.err; echo $? >b.rc; } &&
+	test_cmp a.rc b.rc && sort a.acks >a.sorted && sort b.acks >b.sorted && test_cmp a.sorted b.sorted &&
+	dead_letters a.err >a.dead && dead_letters b.err >b.dead && test_cmp a.dead b.dead &&
+	test -s a.acks
+}
+
+test_expect_success 'marketo-leads: the same acks (ids) and dead letters with and without its "success"' '
+	next &&
+	cat >mk.ndjson <<-\EOF &&
+	{"op":"upsert","records":[{"key":"a@x.com","hash":"h1","row":{"email":"a@x.com","firstName":"Ada"}},{"key":"b@x.com","hash":"h2","row":{"email":"b@x.com"}}]}
+	{"op":"upsert","records":[{"key":"c@x.com","hash":"h3","row":{"email":"c@x.com"}},{"key":"d@x","hash":"h4","row":{"email":"d-at-x"}}]}
+	EOF
+	MARKETO_CLIENT_ID=rx-client MARKETO_CLIENT_SECRET=rx-secret MARKETO_MUNCHKIN_ID=1 &&
+	export MARKETO_CLIENT_ID MARKETO_CLIENT_SECRET MARKETO_MUNCHKIN_ID &&
+	same_outcome marketo-leads marketo "" mk.ndjson --key rx-client:rx-secret
+'
+
+test_expect_success 'mailchimp-members: the same with and without its "success"' '
+	next &&
+	cat >mc.ndjson <<-\EOF &&
+	{"op":"upsert","records":[{"key":"K1","hash":"h1","row":{"email_address":"a@x.com","status":"subscribed"}},{"key":"K2","hash":"h2","row":{"email_address":"b@x.com","status":"subscribed"}}]}
+	{"op":"upsert","records":[{"key":"K3","hash":"h3","row":{"email_address":"c@x.com","status":"subscribed"}},{"key":"K4","hash":"h4","row":{"email_address":"not-an-address","status":"subscribed"}}]}
+	EOF
+	MAILCHIMP_API_KEY=test-key MAILCHIMP_DC=us6 MAILCHIMP_LIST_ID=list1 &&
+	export MAILCHIMP_API_KEY MAILCHIMP_DC MAILCHIMP_LIST_ID &&
+	same_outcome mailchimp-members mailchimp /3.0 mc.ndjson --key test-key
+'
+
+test_expect_success 'hubspot-contacts: the same with and without its "success"' '
+	next &&
+	cat >hs.ndjson <<-\EOF &&
+	{"op":"insert","key":"K1","hash":"h1","row":{"email":"a@x.com","firstname":"Ada"}}
+	{"op":"insert","key":"K2","hash":"h2","row":{"email":"b@x.com","firstname":"Bob"}}
+	{"op":"insert","key":"K3","hash":"h3","row":{"email":"c@x.com","firstname":"Cy"}}
+	EOF
+	HUBSPOT_TOKEN=test-token && export HUBSPOT_TOKEN &&
+	same_outcome hubspot-contacts hubspot "" hs.ndjson --token test-token &&
+	test "$(jq -r .id a.acks | sort | tr "\n" " ")" = "$(jq -r .id b.acks | sort | tr "\n" " ")" &&
+	test "$(jq -r "select(.id != null) | .id" a.acks | wc -l)" = 3
+'
+
+test_done
