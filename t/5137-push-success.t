@@ -108,9 +108,30 @@ test_expect_success 'a body that is the array of items; "created" is counted' '
 	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
 '
 
+test_expect_success 'no items: the status, and the body'"'"'s members, say every record went in (an absent member is null)' '
+	cat >w.json <<-\EOF &&
+	{"max_records": 10,
+	 "response": "if .status == 200 then {action: \"reject\", message: \"the program read it\"} else null end",
+	 "success": {"status": 200, "equal": {"status": 1, "error": null}},
+	 "ops": {"*": {"template": {"rows": ["{row}"]}}}}
+	EOF
+	next && reply_start r$N -- --body "{\"status\":1}" &&
+	rx-push --profile ./w.json --url "$(cat r$N.url)" <two.ndjson >acks &&
+	test "$(keys_of acks | tr "\n" " ")" = "K1 K2 " &&
+	next && reply_start r$N -- --body "{\"status\":1,\"error\":\"bad token\"}" &&
+	test_expect_code 3 rx-push --profile ./w.json --url "$(cat r$N.url)" <two.ndjson >acks 2>err &&
+	test_grep "the program read it" err &&
+	next && reply_start r$N -- --body "not json" &&
+	test_expect_code 3 rx-push --profile ./w.json --url "$(cat r$N.url)" <two.ndjson >acks 2>err &&
+	test_grep "the program read it" err &&
+	sed "s/, \"equal\": {\"status\": 1, \"error\": null}//" w.json >s.json &&
+	rx-push --profile ./s.json --url "$(cat r$N.url)" <two.ndjson >acks &&
+	test "$(keys_of acks | tr "\n" " ")" = "K1 K2 "
+'
+
 test_expect_success 'what a "success" cannot mean is refused when the profile loads, naming where' '
 	cat >bad1.json <<-\EOF &&
-	{"success": {"status": 200, "match": "position"}, "ops": {"*": {}}}
+	{"success": {"status": 200}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad1.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
 	test_grep "success: it reads the usual reply before the response program" err &&
@@ -139,7 +160,17 @@ test_expect_success 'what a "success" cannot mean is refused when the profile lo
 	 "success": {"status": 200, "match": "position"}}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad6.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "identity.lookup.success: only a write.s own reply" err
+	test_grep "identity.lookup.success: only a write.s own reply" err &&
+	cat >bad7.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "id": "id"}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad7.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.id: an item.s member: name the items" err &&
+	cat >bad8.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "items": "results"}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad8.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.match: how an item names its record" err
 '
 
 # The shipped profiles: the same changes against two fresh fakes, one

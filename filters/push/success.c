@@ -46,6 +46,7 @@ struct push_success {
 	size_t nempty;
 	char **items;    /* members of the body holding the items; none: the body is the array */
 	size_t nitems;
+	int whole;       /* no items: the status and body members say all went in */
 	int by;          /* how an item names its record */
 	char *by_member; /* the item's member naming it (not BY_POSITION) */
 	char *row_member;/* BY_ROW: the row's member it equals */
@@ -280,11 +281,20 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	} else {
 		jv_free(v);
 	}
-	if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0) && rc == 0)
-		rc = fail(err, errlen, p, what, "items", "\"equal\" and \"empty\" test the body's members: name the "
-			  "members holding the items too");
 	v = jv_object_get(jv_copy(spec), jv_string("match"));
-	if (jv_get_kind(v) == JV_KIND_STRING && strcmp(jv_string_value(v), "position") == 0) {
+	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
+		/* no items: the status (and the body's members) say that every
+		 * record went in, as a program's {"action": "ack"} */
+		s->whole = 1;
+		if (rc == 0 && s->nitems > 0)
+			rc = fail(err, errlen, p, what, "match", "how an item names its record: \"position\", or "
+				  "{\"MEMBER\": \"{idem}\"} ({idem}, {key}, {id}, {row.NAME})");
+		if (rc == 0 && s->nwhere > 0)
+			rc = fail(err, errlen, p, what, "where", "tests items: name them (\"items\", \"match\")");
+	} else if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0) && rc == 0) {
+		rc = fail(err, errlen, p, what, "items", "\"equal\" and \"empty\" test the body's members, and the "
+			  "body is the array of items when \"items\" is left out: name the members holding them");
+	} else if (jv_get_kind(v) == JV_KIND_STRING && strcmp(jv_string_value(v), "position") == 0) {
 		s->by = BY_POSITION;
 	} else if (jv_get_kind(v) == JV_KIND_OBJECT && jv_object_length(jv_copy(v)) == 1) {
 		jv_object_foreach(v, name, val) {
@@ -317,6 +327,9 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	jv_free(v);
 	s->id = load_member(spec, p, what, "id", &rc, err, errlen);
 	s->created = load_member(spec, p, what, "created", &rc, err, errlen);
+	if (rc == 0 && s->whole && (s->id != NULL || s->created != NULL))
+		rc = fail(err, errlen, p, what, s->id ? "id" : "created", "an item's member: name the items "
+			  "(\"items\", \"match\")");
 	jv_free(spec);
 	if (rc < 0) {
 		rx_push_success_free(s);
@@ -340,11 +353,16 @@ typedef struct scratch {
 
 static scratch sc; /* reused from reply to reply (one engine a process) */
 
-/* Is the value one of the cond's? */
-static int cond_holds(const cond *c, rx_span v)
+/* Is the value one of the cond's?  (An absent member is null.) */
+static int cond_holds(const cond *c, const rx_members *ms)
 {
-	char kind;
-	text_of(v, &sc.text, &kind);
+	long at = rx_json_find(ms, c->name, strlen(c->name));
+	char kind = 'z';
+
+	if (at < 0)
+		rx_buf_reset(&sc.text), rx_buf_puts(&sc.text, "null");
+	else
+		text_of(ms->m[at].value, &sc.text, &kind);
 	for (size_t i = 0; i < c->nvalues; i++)
 		if (c->kinds[i] == kind && c->values[i].len == sc.text.len &&
 		    memcmp(c->values[i].data, sc.text.data, sc.text.len) == 0)
@@ -362,6 +380,25 @@ static int empty_value(rx_span v)
 	for (size_t i = 1; i + 1 < v.n; i++)
 		if (v.p[i] != ' ' && v.p[i] != '\t' && v.p[i] != '\n' && v.p[i] != '\r')
 			return 0;
+	return 1;
+}
+
+/* Is the body an object meeting every "equal" and "empty"?  (Its members
+ * in sc.body.) */
+static int body_holds(const push_success *s, const char *reply, size_t len)
+{
+	char err[64];
+
+	if (len == 0 || rx_json_scan_object(reply, len, &sc.body, err, sizeof err) < 0)
+		return 0;
+	for (size_t i = 0; i < s->nequal; i++)
+		if (!cond_holds(&s->equal[i], &sc.body))
+			return 0;
+	for (size_t i = 0; i < s->nempty; i++) {
+		long at = rx_json_find(&sc.body, s->empty[i], strlen(s->empty[i]));
+		if (at >= 0 && !empty_value(sc.body.m[at].value))
+			return 0;
+	}
 	return 1;
 }
 
@@ -437,8 +474,13 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 
 	for (i = 0; i < s->nstatus && s->statuses[i] != status; i++)
 		;
-	if (i == s->nstatus || len == 0 || n == 0)
+	if (i == s->nstatus || n == 0)
 		return 0;
+	for (i = 0; i < n; i++)
+		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
+	if (s->whole)
+		/* the status says it (whatever the body), or with the body's members */
+		return (s->nequal == 0 && s->nempty == 0) || body_holds(s, reply, len);
 	sc.nelems = 0;
 	if (s->nitems == 0) {
 		/* the body is the array of items */
@@ -453,18 +495,8 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			body.n--;
 		add_elems(body);
 	} else {
-		if (rx_json_scan_object(reply, len, &sc.body, err, sizeof err) < 0)
+		if (!body_holds(s, reply, len))
 			return 0;
-		for (i = 0; i < s->nequal; i++) {
-			long at = rx_json_find(&sc.body, s->equal[i].name, strlen(s->equal[i].name));
-			if (at < 0 || !cond_holds(&s->equal[i], sc.body.m[at].value))
-				return 0;
-		}
-		for (i = 0; i < s->nempty; i++) {
-			long at = rx_json_find(&sc.body, s->empty[i], strlen(s->empty[i]));
-			if (at >= 0 && !empty_value(sc.body.m[at].value))
-				return 0;
-		}
 		int found = 0;
 		for (i = 0; i < s->nitems; i++) {
 			long at = rx_json_find(&sc.body, s->items[i], strlen(s->items[i]));
@@ -491,8 +523,6 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			if (pick_cmp(&sc.picks[i - 1], &sc.picks[i]) == 0)
 				return 0; /* two records of one value: which item is whose? */
 	}
-	for (i = 0; i < n; i++)
-		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
 	unsigned char *seen = s->by != BY_POSITION ? zalloc(n, 1) : NULL;
 	int ok = 1;
 	for (size_t e = 0; e < n && ok; e++) {
@@ -501,10 +531,8 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			ok = 0;
 			break;
 		}
-		for (i = 0; i < s->nwhere && ok; i++) {
-			long at = rx_json_find(&sc.item, s->where[i].name, strlen(s->where[i].name));
-			ok = at >= 0 && cond_holds(&s->where[i], sc.item.m[at].value);
-		}
+		for (i = 0; i < s->nwhere && ok; i++)
+			ok = cond_holds(&s->where[i], &sc.item);
 		if (!ok)
 			break;
 		size_t rec = e;
