@@ -128,13 +128,20 @@ static int fail(char *err, size_t errlen, const push_profile *p, const char *wha
 	return -1;
 }
 
-/* {"NAME": value or [values]} into conds; values are strings, numbers,
- * booleans or null. */
-static int load_conds(jv obj, const push_profile *p, const char *what, const char *member, cond **out,
+/* The spec's member {"NAME": value or [values]} into conds (none when
+ * it is absent); values are strings, numbers, booleans or null. */
+static int load_conds(jv spec, const push_profile *p, const char *what, const char *member, cond **out,
 		      size_t *nout, char *err, size_t errlen)
 {
-	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+	jv obj = jv_object_get(jv_copy(spec), jv_string(member));
+	if (!jv_is_valid(obj) || jv_get_kind(obj) == JV_KIND_NULL) {
+		jv_free(obj);
+		return 0;
+	}
+	if (jv_get_kind(obj) != JV_KIND_OBJECT) {
+		jv_free(obj);
 		return fail(err, errlen, p, what, member, "an object of member names and the values they must have");
+	}
 	int n = jv_object_length(jv_copy(obj)), rc = 0;
 	*out = zalloc((size_t)n + 1, sizeof **out);
 	jv_object_foreach(obj, name, val) {
@@ -169,9 +176,15 @@ static int load_conds(jv obj, const push_profile *p, const char *what, const cha
 	return rc;
 }
 
-static int load_names(jv v, const push_profile *p, const char *what, const char *member, char ***out, size_t *nout,
-		      char *err, size_t errlen)
+/* The spec's member: a name or a list of names (none when it is absent). */
+static int load_names(jv spec, const push_profile *p, const char *what, const char *member, char ***out,
+		      size_t *nout, char *err, size_t errlen)
 {
+	jv v = jv_object_get(jv_copy(spec), jv_string(member));
+	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
+		jv_free(v);
+		return 0;
+	}
 	jv list = jv_get_kind(v) == JV_KIND_STRING ? jv_array_append(jv_array(), jv_copy(v)) : jv_copy(v);
 	int rc = 0;
 	if (jv_get_kind(list) != JV_KIND_ARRAY) {
@@ -250,36 +263,21 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	}
 	jv_free(st);
 	jv_free(stl);
-	jv v = jv_object_get(jv_copy(spec), jv_string("equal"));
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		if (load_conds(v, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0 && rc == 0)
-			rc = -1;
-	} else {
-		jv_free(v);
-	}
-	v = jv_object_get(jv_copy(spec), jv_string("where"));
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		if (load_conds(v, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0 && rc == 0)
-			rc = -1;
-	} else {
-		jv_free(v);
-	}
-	v = jv_object_get(jv_copy(spec), jv_string("empty"));
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		if (load_names(v, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0 && rc == 0)
-			rc = -1;
-	} else {
-		jv_free(v);
-	}
-	v = jv_object_get(jv_copy(spec), jv_string("items"));
-	if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
-		if (load_names(v, p, what, "items", &s->items, &s->nitems, err, errlen) < 0 && rc == 0)
+	if (load_conds(spec, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0 && rc == 0)
+		rc = -1;
+	if (load_conds(spec, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0 && rc == 0)
+		rc = -1;
+	if (load_names(spec, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0 && rc == 0)
+		rc = -1;
+	jv v = jv_object_get(jv_copy(spec), jv_string("items"));
+	int has_items = jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL;
+	jv_free(v);
+	if (has_items) {
+		if (load_names(spec, p, what, "items", &s->items, &s->nitems, err, errlen) < 0 && rc == 0)
 			rc = -1;
 		if (rc == 0 && s->nitems == 0)
 			rc = fail(err, errlen, p, what, "items", "[] names no items: leave \"items\" out when the body "
 				  "is the array of them");
-	} else {
-		jv_free(v);
 	}
 	v = jv_object_get(jv_copy(spec), jv_string("match"));
 	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
