@@ -75,6 +75,21 @@ test_expect_success 'a refused token (code 190) stops the run with exit 1, the t
 	test_must_be_empty acks && test_grep "refused the credentials" err && ! grep -q EAABwrong err
 '
 
+test_expect_success 'an app requiring its secret: appsecret_proof from $META_APP_SECRET; without it the run stops' '
+	saas_start proof -- --vendor meta --token EAABtest --meta-app-secret s3cret --log proof.log &&
+	test_expect_code 1 meta proof rx-push --profile meta-custom-audience <del >acks 2>err &&
+	test_must_be_empty acks && test_grep "require an appsecret_proof argument (set \$META_APP_SECRET" err &&
+	test_expect_code 1 meta proof env META_APP_SECRET=wrong rx-push --profile meta-custom-audience <del >acks 2>err &&
+	test_grep "Invalid appsecret_proof" err && ! grep -q wrong err &&
+	meta proof env META_APP_SECRET=s3cret rx-push --profile meta-custom-audience <del >acks 2>err &&
+	test_lines 1 acks &&
+	want=$(printf %s EAABtest | openssl dgst -sha256 -hmac s3cret | sed "s/.* //") &&
+	tail -n 1 proof.log | jq -r .path >path &&
+	echo "/v25.0/23850000000000001/users?appsecret_proof=$want&access_token=EAABtest" >expect && test_cmp expect path &&
+	meta proof env META_APP_SECRET=s3cret rx-push --profile meta-custom-audience --dry-run <del >dry &&
+	test_grep "appsecret_proof=\*\*\*&access_token=\*\*\*" dry && ! grep -q "$want" dry
+'
+
 test_expect_success 'rx-map refuses a mapping that would send an e-mail unhashed' '
 	echo "{\"email\":\"ada@example.com\"}" >row &&
 	test_expect_code 1 rx-map -e "{EMAIL: .email}" --pii email=email --profile meta-custom-audience <row 2>err &&

@@ -5,6 +5,7 @@
 #include "rx.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,19 +21,36 @@ static void sha256_fetch(void)
 	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-void rx_sha256_hex(const void *data, size_t n, char out[65])
+static void hex_of(const unsigned char *md, unsigned n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void rx_sha256_hex(const void *data, size_t n, char out[65])
+{
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	pthread_once(&sha256_once, sha256_fetch);
 	if (sha256 == NULL || !EVP_Digest(data, n, md, NULL, sha256, NULL))
 		SHA256(data, n, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	hex_of(md, SHA256_DIGEST_LENGTH, out);
+}
+
+void rx_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (HMAC(EVP_sha256(), key, (int)strlen(key), data, n, md, &len) == NULL || len != SHA256_DIGEST_LENGTH)
+		rx_die(RX_EXIT_FAIL, "HMAC-SHA256 failed (libcrypto)");
+	hex_of(md, len, out);
+	OPENSSL_cleanse(md, sizeof md);
 }
 
 void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n)

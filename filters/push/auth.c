@@ -229,6 +229,35 @@ cleanup:
 	return rc;
 }
 
+/* "proof": {"name": "appsecret_proof", "key_env": "META_APP_SECRET"}: each
+ * request also carries that query parameter, the hex HMAC-SHA256 of the
+ * token keyed by the secret, when the secret is set (an app that
+ * requires it refuses calls without it; others take it or not). */
+static int load_proof(push_auth *a, const push_profile *p, char *err, size_t errlen)
+{
+	jv proof = jv_object_get(jv_copy(p->auth), jv_string("proof"));
+	int bad = 0;
+
+	if (!jv_is_valid(proof) || jv_get_kind(proof) == JV_KIND_NULL) {
+		jv_free(proof);
+		return 0;
+	}
+	if (jv_get_kind(proof) != JV_KIND_OBJECT || (a->proof_name = member_string(proof, "name")) == NULL) {
+		snprintf(err, errlen, "profile %s: auth.proof: {\"name\": PARAMETER, \"key_env\" or \"key_file\": "
+			 "the secret keying the HMAC}", p->name);
+		bad = 1;
+	} else if (strcmp(a->type, "bearer") != 0 && strcmp(a->type, "query") != 0 && strcmp(a->type, "header") != 0 &&
+		   strcmp(a->type, "oauth2") != 0) {
+		snprintf(err, errlen, "profile %s: auth.proof: an HMAC of a token: auth %s has none", p->name, a->type);
+		bad = 1;
+	} else {
+		a->proof_key = secret(proof, "key", 0, err, errlen, &bad);
+		missing[0] = '\0'; /* not set: not sent */
+	}
+	jv_free(proof);
+	return bad ? -1 : 0;
+}
+
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err, size_t errlen)
 {
 	jv auth = p->auth;
@@ -243,6 +272,8 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		snprintf(err, errlen, "profile %s: auth: no \"type\"", p->name);
 		return -1;
 	}
+	if (load_proof(a, p, err, errlen) < 0)
+		return -1;
 	if (strcmp(a->type, "bearer") == 0) {
 		a->secret = secret(auth, "token", 0, err, errlen, &bad);
 	} else if (strcmp(a->type, "header") == 0 || strcmp(a->type, "query") == 0) {
@@ -479,6 +510,11 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 
 	if (a->type == NULL || a->secret == NULL)
 		return;
+	if (a->proof_key != NULL) {
+		char hex[65];
+		rx_hmac_sha256_hex(a->proof_key, a->secret, strlen(a->secret), hex);
+		rx_buf_printf(url, "%c%s=%s", strchr(url->data, '?') ? '&' : '?', a->proof_name, redact ? "***" : hex);
+	}
 	if (strcmp(a->type, "query") == 0) {
 		char *e = curl_easy_escape(NULL, a->secret, 0);
 		rx_buf_printf(url, "%c%s=%s", strchr(url->data, '?') ? '&' : '?', a->header_name,
@@ -524,5 +560,10 @@ void rx_push_auth_free(push_auth *a)
 		rx_jwt_key_free(a->jwt_key);
 	free(a->jwt_iss);
 	free(a->jwt_kid);
+	free(a->proof_name);
+	if (a->proof_key != NULL) {
+		memset(a->proof_key, 0, strlen(a->proof_key));
+		free(a->proof_key);
+	}
 	memset(a, 0, sizeof *a);
 }

@@ -231,6 +231,9 @@ typedef struct push_auth {
 	void *jwt_key;        /* oauth2 jwt_bearer: the service account's EVP_PKEY */
 	char *jwt_iss;        /* its client_email (the assertion's issuer) */
 	char *jwt_kid;        /* its private_key_id, or NULL */
+	char *proof_name;     /* "proof": a query parameter holding the hex HMAC-SHA256 of
+	                       * the token keyed by proof_key (Meta's appsecret_proof) */
+	char *proof_key;      /* its key (owned, never printed), or NULL: not sent */
 } push_auth;
 
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,

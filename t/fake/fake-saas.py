@@ -134,6 +134,7 @@ Switches
   --key-property P  notion: the property that holds the record's key
   --meta-samples N  meta: invalid entries shown in invalid_entry_samples (10)
   --meta-regain M   meta: estimated_time_to_regain_access of a throttle (minutes, 0)
+  --meta-app-secret S  meta: the app requires appsecret_proof, HMAC-SHA256 of the token keyed by S
   --log FILE        append each request {"method","path","headers","body","t"}
   --sink            keep nothing (a loopback sink for make bench): replies as
                     usual, stores no record
@@ -142,6 +143,8 @@ import argparse
 import base64
 import email.utils
 import json
+import hashlib
+import hmac
 import math
 import os
 import re
@@ -265,6 +268,13 @@ class Meta:
         tok = (req.query.get("access_token") or [None])[0]
         if not token_ok(tok):
             raise meta_error(190, "Invalid OAuth access token - Cannot parse access token")
+        proof = (req.query.get("appsecret_proof") or [None])[0]
+        if OPT.meta_app_secret is not None:     # the app's "Require App Secret"
+            if proof is None:
+                raise meta_error(100, "API calls from the server require an appsecret_proof argument")
+            want = hmac.new(OPT.meta_app_secret.encode(), tok.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(proof, want):
+                raise meta_error(100, "Invalid appsecret_proof provided in the API argument")
 
     def throttle(self, wait):
         usage = {"1234567890": [{"type": "custom_audience", "call_count": 100, "total_cputime": 12,
@@ -1543,6 +1553,7 @@ def main():
     ap.add_argument("--key-property", default="rx_key")
     ap.add_argument("--meta-samples", type=int, default=10)
     ap.add_argument("--meta-regain", type=int, default=0)
+    ap.add_argument("--meta-app-secret")
     ap.add_argument("--log")
     ap.add_argument("--sink", action="store_true")
     OPT = ap.parse_args()

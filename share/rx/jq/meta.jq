@@ -108,6 +108,10 @@ def meta_response:
     | "(#\($code)) \(.body.error.message // "")" as $said
     | if _meta_throttle_codes[$code] then {action: "throttle", message: $said} + (if _meta_regain then {wait: _meta_regain} else {} end)
       elif _meta_stop_codes[$code] then {action: "auth", message: $said}
+      # an app with "Require App Secret" refuses calls without a good
+      # appsecret_proof (#100): every call would, so the run stops
+      elif $code == "100" and ($said | test("appsecret_proof")) then
+        {action: "auth", message: "\($said) (set $META_APP_SECRET to the app's secret: rx-push then sends the proof)"}
       elif $code == "1" or $code == "2" or $code == "2650" then {action: "retry", message: $said}
       else {action: "reject", message: $said} end
   elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
