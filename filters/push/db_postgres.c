@@ -54,27 +54,50 @@
  *    takes the temporary table (and the next batches too, for a pause
  *    that doubles up to 64 batches at each such failure).  The statements
  *    of a bulk batch go as one query string: two round trips a batch.
- *  - Overlap (db.h send/finish, one batch in flight): pg_send stops once
- *    the bulk COPY that starts a batch was sent whole (PENDING, d->pend
- *    says where); the server then converts and writes the rows, merges
- *    and commits while rx-push reads and scans the next batch; pg_finish
- *    reads the results and does whatever else the batch needs (the
- *    temporary table after a direct COPY that failed, the per-record
- *    path), synchronously.  Nothing else is sent in between, so the
- *    transaction and its results are exactly those of pg_apply.
+ *  - Batches in flight (db.h send/finish, DEPTH 2): pg_send checks the
+ *    next batch's records, finds their statements and writes its whole
+ *    COPY data and query string in the caller's thread while the server
+ *    still runs the batch before it; a worker thread sends a batch's bulk
+ *    query string and COPY data and reads its results, so the server is
+ *    fed as fast as it parses while rx-push reads, checks and acks.  When
+ *    the query string did the whole batch (COPY, merge, COMMIT: "clean")
+ *    and the next batch is queued, the worker sends that one at once: the
+ *    server never waits for the caller's thread.  Otherwise the worker
+ *    stops, and pg_finish does whatever else the batch needs in the
+ *    caller's thread (the savepoint rolled back, the temporary table after
+ *    a direct COPY that failed, the per-record path, the COMMIT), then
+ *    starts the next batch.  The worker touches the connection and its
+ *    batch only, and only while it has a job; the caller's thread uses the
+ *    connection only while it has none, and reads a batch's results only
+ *    once the worker is done with it.  So batches run one after the other
+ *    on the one connection, each its own transaction, with exactly
+ *    pg_apply's results, and pg_finish returns (the caller acks) only
+ *    after the batch's COMMIT answered.  A batch that needs the server
+ *    before it can be sent (a statement or bulk table not made yet, a
+ *    connection to make again, statements forgotten since it was checked:
+ *    the epoch) is checked again and run whole in the caller's thread at
+ *    its turn.  Whether a batch tries the direct COPY is decided when it
+ *    is written; when the batch before then failed its direct COPY, the
+ *    temporary table is taken instead (it is never chained after that).
+ *    The worker blocks every signal: they stay the main thread's.
  */
 #include "db.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
 	SEGMENT = 100,     /* records per pipeline Sync */
 	MAX_CACHED = 64,   /* prepared statements kept before starting over */
 	BULK_MIN = 100,    /* records in a batch from which COPY and one merge are used */
-	COPY_CHUNK = 16 << 10, /* bytes of COPY data sent at a time: the server parses while we build */
+	COPY_CHUNK = 16 << 10, /* bytes of COPY data handed to libpq at a time */
 };
 
 typedef struct pg_column {
@@ -101,22 +124,45 @@ typedef struct pg_statement {
 	size_t *map, nmap; /* the member-to-column map of its records (the signature, unprinted) */
 } pg_statement;
 
-/* A batch whose bulk COPY was sent whole, its results not read yet
- * (pg_send; pg_finish reads them and does the rest of the batch), or one
- * done already. */
-typedef struct pg_pending {
-	int where;      /* 0: nothing; 1: after the direct COPY; 2: after the temporary table's; 3: done */
-	int rc;         /* where 3: pg_apply's answer */
+/* One batch: checked, mapped and (the bulk path) its COPY data written
+ * by pg_send in the caller's thread; sent and read by the worker (its
+ * bulk query string) or by the caller's thread (everything else). */
+typedef struct pg_batch {
+	int state;              /* B_FREE, B_READY (checked), B_DONE; the caller's thread's only */
+	int async;              /* ready for the worker: its bulk COPY data written */
+	int launched;           /* the worker sent its bulk query string (or is sending it) */
+	unsigned long epoch;    /* rx_db.epoch when checked: its statement indexes hold */
 	char op[8];
-	const rx_span *rows;
+	const rx_span *rows;    /* the caller's, as its results */
 	size_t n;
 	rx_db_result *results;
-	size_t bulk, nsent; /* pg_apply's */
-	int all, begun;
-	/* run_bulk's, for its second half */
-	size_t s;
-	int is_update, commit, undo;
-} pg_pending;
+	size_t *stmt_of;        /* per record: index in stmts, or -1 (rejected, or done) */
+	unsigned char *hit;     /* bulk update: the records whose key found a row */
+	rx_member *bm;          /* the rows' members, as scanned: record i's from bm_off[i] */
+	size_t *bm_off, *bm_n;  /* (bm_n[i] of them) */
+	size_t bm_len, bm_cap, cap;
+	size_t bulk, nbulk, nsent; /* the bulk statement (or -1), its records, the records to send */
+	int all;                /* every record to send is the bulk statement's */
+	rx_buf copy;            /* the bulk records' COPY data */
+	rx_buf sql;             /* the bulk query string */
+	/* the query string's shape (bulk_query) */
+	int direct, is_update, commit, before, undo;
+	/* what sending it found (transmit) */
+	int sent;               /* W_READ, W_REFUSED, W_LOST */
+	int failed, nres, committed;
+	char msg[400];
+	/* under rx_db.lock: the worker's view */
+	unsigned long seq;      /* the order sent */
+	int queued;             /* the worker may take it after the batch before, if that one ends clean */
+	int taken;              /* the worker took it (rx_db.job) */
+	int done;               /* the worker sent and read it */
+	int rc;                 /* B_DONE: as apply's */
+	char err[1024];
+} pg_batch;
+
+enum { B_FREE, B_READY, B_DONE };
+enum { W_READ, W_REFUSED, W_LOST };
+enum { DEPTH = 2 };     /* batches sent and not finished: one at the server, the next checked and written */
 
 struct rx_db {
 	PGconn *conn;            /* the connection */
@@ -132,20 +178,25 @@ struct rx_db {
 	size_t *map;             /* scratch: member i writes column map[i] */
 	size_t *guess;           /* scratch: the column member i named in the row before */
 	size_t capmap;
+	int guess_ok;            /* guess is the map of the last row mapped, all columns, no column twice */
+	size_t guess_n;          /* (of guess_n members, */
+	char guess_op;           /* for this op's first letter) */
+	size_t *key_member;      /* there: the member of each key column (nkeys) */
 	long last;               /* the statement of the record before, or -1 */
 	rx_buf sql, sig, text;   /* scratch */
 	rx_buf *values;          /* scratch: one text parameter per member */
 	const char **params;     /* pointers into values (NULL for NULL) */
 	size_t capvalues;
-	size_t *stmt_of;         /* per record of a batch: index in stmts, or -1 */
-	size_t capbatch;
 	size_t bulk_min;         /* records from which the bulk path is taken */
-	unsigned char *hit;      /* bulk update: the records whose key found a row */
-	rx_buf copy;             /* bulk: COPY data waiting to be sent */
-	pg_pending pend;         /* the batch sent and not finished (pg_send) */
-	rx_member *bm;           /* the batch's rows' members, as scanned: record i's from bm_off[i] */
-	size_t *bm_off, *bm_n;   /* (bm_n[i] of them) */
-	size_t bm_len, bm_cap;
+	unsigned long epoch;     /* counts forget_statements: a batch checked before holds no index */
+	pg_batch fly[DEPTH];     /* the batches sent and not finished: a ring */
+	size_t first, nfly;
+	pthread_t worker;        /* sends the bulk query strings (d->job) */
+	int started, stop;       /* the worker runs; it is to stop */
+	pg_batch *job;           /* the worker's batch, or NULL */
+	unsigned long seq;       /* batches sent */
+	pthread_mutex_t lock;    /* job, stop, seq and fly[]'s queued, taken, done */
+	pthread_cond_t work, done;
 };
 
 static void put_ident(rx_buf *b, const char *s)
@@ -168,6 +219,13 @@ static void pg_close(rx_db *d)
 {
 	if (d == NULL)
 		return;
+	if (d->started) { /* idle: the caller finished every batch */
+		pthread_mutex_lock(&d->lock);
+		d->stop = 1;
+		pthread_cond_signal(&d->work);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->worker, NULL);
+	}
 	PQfinish(d->conn);
 	free(d->table);
 	for (size_t i = 0; i < d->ncols; i++) {
@@ -176,6 +234,7 @@ static void pg_close(rx_db *d)
 	}
 	free(d->cols);
 	free(d->keys);
+	free(d->key_member);
 	for (size_t i = 0; i < d->nstmts; i++) {
 		free(d->stmts[i].signature);
 		free(d->stmts[i].message);
@@ -195,12 +254,19 @@ static void pg_close(rx_db *d)
 		rx_buf_free(&d->values[i]);
 	free(d->values);
 	free(d->params);
-	free(d->stmt_of);
-	free(d->hit);
-	free(d->bm);
-	free(d->bm_off);
-	free(d->bm_n);
-	rx_buf_free(&d->copy);
+	for (size_t i = 0; i < DEPTH; i++) {
+		pg_batch *b = &d->fly[i];
+		free(b->stmt_of);
+		free(b->hit);
+		free(b->bm);
+		free(b->bm_off);
+		free(b->bm_n);
+		rx_buf_free(&b->copy);
+		rx_buf_free(&b->sql);
+	}
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->work);
+	pthread_cond_destroy(&d->done);
 	free(d);
 }
 
@@ -214,6 +280,9 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 	char msg[512];
 
 	memset(d, 0, sizeof *d);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->work, NULL);
+	pthread_cond_init(&d->done, NULL);
 	d->bulk_min = BULK_MIN;
 	d->last = -1;
 	if (jv_get_kind(profile) == JV_KIND_OBJECT) {
@@ -267,6 +336,7 @@ static rx_db *pg_open(const char *target, const char *table, char *const *keys, 
 		d->cols[i].type = rx_xstrdup(PQgetvalue(res, (int)i, 5));
 	}
 	d->keys = rx_xmalloc(nkeys * sizeof *d->keys);
+	d->key_member = rx_xmalloc(nkeys * sizeof *d->key_member);
 	for (size_t k = 0; k < nkeys; k++) {
 		size_t i;
 		for (i = 0; i < d->ncols; i++)
@@ -288,11 +358,37 @@ fail:
 	return NULL;
 }
 
-/* Map the row's members (d->ms) to columns; 0, or -1 with why. */
-static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
+/* Map the row's members (d->ms) to columns; 0, or -1 with why.  same:
+ * their names are those of the last row mapped, byte for byte. */
+static int map_members(rx_db *d, const char *op, int same, char *why, size_t whylen)
 {
 	int is_delete = strcmp(op, "delete") == 0;
 
+	/* rows of a model name the same members in the same order: when each
+	 * member names the column it named in the last row mapped, that row's
+	 * map is this one's (and its checks hold: no member twice, the keys
+	 * there), but for the keys' values */
+	if (d->guess_ok && d->guess_n == d->ms.n && d->guess_op == op[0]) {
+		size_t m;
+		for (m = 0; m < d->ms.n; m++) {
+			size_t i = d->guess[m];
+			if (!same && !rx_json_name_eq(d->ms.m[m].name, d->cols[i].name, d->cols[i].namelen))
+				break;
+			d->map[m] = is_delete && !d->cols[i].is_key ? (size_t)-1 : i;
+		}
+		if (m == d->ms.n) {
+			if (op[0] == 'i')
+				return 0;
+			for (size_t k = 0; k < d->nkeys; k++)
+				if (rx_json_kind(d->ms.m[d->key_member[k]].value) == 'z') {
+					snprintf(why, whylen, "the row's key column \"%s\" is missing or null",
+						 d->cols[d->keys[k]].name);
+					return -1;
+				}
+			return 0;
+		}
+	}
+	d->guess_ok = 0;
 	if (d->capmap < d->ms.n) {
 		size_t old = d->capmap;
 		d->capmap = d->ms.n * 2;
@@ -340,7 +436,17 @@ static int map_members(rx_db *d, const char *op, char *why, size_t whylen)
 				 d->cols[d->keys[k]].name);
 			return -1;
 		}
+		d->key_member[k] = m;
 	}
+	/* every member named a column (for a delete, each the one it guessed
+	 * or none), no column twice: the fast way above holds for the next
+	 * row with these names */
+	d->guess_ok = 1;
+	for (size_t m = 0; m < d->ms.n; m++)
+		if (d->guess[m] == (size_t)-1)
+			d->guess_ok = 0;
+	d->guess_n = d->ms.n;
+	d->guess_op = op[0];
 	return 0;
 }
 
@@ -451,8 +557,10 @@ static const char *result_message(PGconn *conn, PGresult *res, char *msg, size_t
 /* The statement for op over the mapped members, prepared once.  Outside a
  * transaction: a statement that cannot be prepared (a type mismatch the
  * server sees at parse time) rejects its records, and the batch goes on.
- * Returns its index, or -1 when the connection is gone. */
-static long statement(rx_db *d, const char *op)
+ * Returns its index, or -1 when the connection is gone; without server
+ * (the worker may be using the connection), -2 for a statement not
+ * prepared yet. */
+static long statement(rx_db *d, const char *op, int server)
 {
 	PGresult *res;
 	char msg[512];
@@ -470,6 +578,8 @@ static long statement(rx_db *d, const char *op)
 	for (size_t i = 0; i < d->nstmts; i++)
 		if (strcmp(d->stmts[i].signature, d->sig.data) == 0)
 			return d->last = (long)i;
+	if (!server)
+		return -2;
 	if (d->nstmts == d->capstmts) {
 		d->capstmts = d->capstmts ? d->capstmts * 2 : 8;
 		d->stmts = rx_xrealloc(d->stmts, d->capstmts * sizeof *d->stmts);
@@ -655,28 +765,30 @@ static const char *result_message(PGconn *conn, PGresult *res, char *msg, size_t
  * Returns the index of the first record that failed (it is rejected, the
  * transaction is left aborted), `to` when all went through, or -1 when
  * the connection failed (err says why). */
-static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t from, size_t to,
-			rx_db_result *results, char *err, size_t errlen)
+static long run_segment(rx_db *d, pg_batch *b, size_t from, size_t to, char *err, size_t errlen)
 {
+	const char *op = b->op;
+	const rx_span *rows = b->rows;
+	rx_db_result *results = b->results;
 	char msg[512], scan_err[128];
 	long failed = (long)to;
 	int is_update = strcmp(op, "update") == 0;
 
 	size_t any = from;
-	while (any < to && d->stmt_of[any] == (size_t)-1)
+	while (any < to && b->stmt_of[any] == (size_t)-1)
 		any++;
 	if (any == to) /* nothing left to send here (the bulk path took them) */
 		return (long)to;
 	if (!PQenterPipelineMode(d->conn))
 		goto lost;
 	for (size_t i = from; i < to; i++) {
-		if (d->stmt_of[i] == (size_t)-1)
+		if (b->stmt_of[i] == (size_t)-1)
 			continue;
 		rx_json_members(rows[i].p, rows[i].n, &d->ms, scan_err, sizeof scan_err);
-		use_map(d, &d->stmts[d->stmt_of[i]]);
+		use_map(d, &d->stmts[b->stmt_of[i]]);
 		fill_params(d);
 		if (!PQsendQueryParams(d->conn, "SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0) ||
-		    !PQsendQueryPrepared(d->conn, d->stmts[d->stmt_of[i]].name, (int)d->ms.n, d->params, NULL,
+		    !PQsendQueryPrepared(d->conn, d->stmts[b->stmt_of[i]].name, (int)d->ms.n, d->params, NULL,
 					 NULL, 0) ||
 		    !PQsendQueryParams(d->conn, "RELEASE SAVEPOINT rx_record", 0, NULL, NULL, NULL, NULL, 0))
 			goto lost;
@@ -684,7 +796,7 @@ static long run_segment(rx_db *d, const char *op, const rx_span *rows, size_t fr
 	if (!PQpipelineSync(d->conn))
 		goto lost;
 	for (size_t i = from; i < to; i++) {
-		if (d->stmt_of[i] == (size_t)-1)
+		if (b->stmt_of[i] == (size_t)-1)
 			continue;
 		for (int step = 0; step < 3; step++) {
 			PGresult *res = PQgetResult(d->conn);
@@ -746,6 +858,7 @@ static void forget_statements(rx_db *d)
 	}
 	d->nstmts = 0;
 	d->last = -1;
+	d->epoch++;
 }
 
 /* ---- the bulk path ---- */
@@ -786,20 +899,32 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 	int first;
 
 	snprintf(table, sizeof table, "pg_temp.rx_bulk_%lu", ++d->serial);
-	/* the table: an ordinal, then the columns written, typed as they are */
-	rx_buf_printf(&sql, "CREATE TEMPORARY TABLE %s (\"rx ordinal\" bigint", table);
+	/* the table: the columns written, typed as they are (an update's
+	 * first an ordinal, the record each row is: RETURNING names the
+	 * records whose key found a row).  Without the ordinal the COPY data
+	 * of an insert or upsert is the same for this table and the direct
+	 * COPY: written once, sent to either. */
+	int update = strcmp(op, "update") == 0;
+	rx_buf_printf(&sql, "CREATE TEMPORARY TABLE %s (", table);
+	first = 1;
+	if (update) {
+		rx_buf_puts(&sql, "\"rx ordinal\" bigint");
+		rx_buf_puts(&cols, ", \"rx ordinal\"");
+		first = 0;
+	}
 	for (size_t m = 0; m < d->ms.n; m++) {
 		const pg_column *c;
 		if (d->map[m] == (size_t)-1)
 			continue;
 		c = &d->cols[d->map[m]];
-		rx_buf_puts(&sql, ", ");
+		if (!first)
+			rx_buf_puts(&sql, ", ");
+		first = 0;
 		put_ident(&sql, c->name);
 		rx_buf_printf(&sql, " %s", c->bytea ? "text" : c->type);
 		rx_buf_puts(&cols, ", ");
 		put_ident(&cols, c->name);
 	}
-	int update = strcmp(op, "update") == 0;
 	if (update) { /* a key given twice fails the COPY: its records go one by one, in order */
 		rx_buf_puts(&sql, ", UNIQUE (");
 		for (size_t k = 0; k < d->nkeys; k++) {
@@ -817,7 +942,7 @@ static int bulk_prepare(rx_db *d, pg_statement *st, const char *op)
 		goto done;
 
 	rx_buf_reset(&sql);
-	rx_buf_printf(&sql, "COPY %s (\"rx ordinal\"%s) FROM STDIN", table, cols.data ? cols.data : "");
+	rx_buf_printf(&sql, "COPY %s (%s) FROM STDIN", table, cols.data ? cols.data + 2 : "");
 	st->bulk_copy = rx_xstrdup(sql.data);
 
 	rx_buf_reset(&sql);
@@ -933,33 +1058,204 @@ static void put_copy_text(rx_buf *b, const char *s, size_t n)
 	rx_buf_put(b, s + start, n - start);
 }
 
-/* Send the COPY data gathered; 0 or -1. */
-static int copy_flush(rx_db *d)
+/* The COPY data of the bulk statement's records of b, whole, into
+ * b->copy: a line per record, its values in the statement's column
+ * order (an update's first its ordinal).  The caller's thread, from the
+ * members check_batch kept: the rows are not scanned again. */
+static void build_copy(rx_db *d, pg_batch *b)
 {
-	if (d->copy.len > 0 && PQputCopyData(d->conn, d->copy.data, (int)d->copy.len) != 1)
-		return -1;
-	rx_buf_reset(&d->copy);
-	return 0;
+	const pg_statement *st = &d->stmts[b->bulk];
+	int ordinal = strcmp(b->op, "update") == 0;
+	rx_member *own = d->ms.m;
+	size_t own_n = d->ms.n;
+	rx_buf *out = &b->copy;
+
+	rx_buf_reset(out);
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->stmt_of[i] != b->bulk)
+			continue;
+		d->ms.m = b->bm + b->bm_off[i];
+		d->ms.n = b->bm_n[i];
+		use_map(d, st);
+		/* most often no value to convert: the JSON text is the COPY text
+		 * (a string without a backslash escape holds no backslash, tab
+		 * or newline either: JSON has them only escaped), written
+		 * straight into room made for the row's whole text */
+		size_t start = out->len;
+		if (out->len + b->rows[i].n + 24 > out->cap)
+			rx_buf_reserve(out, b->rows[i].n + 24);
+		char *w = out->data + out->len;
+		int tab = 0, simple = 1;
+		if (ordinal) {
+			char digits[24], *p = digits + sizeof digits;
+			size_t v = i;
+			do
+				*--p = (char)('0' + v % 10);
+			while ((v /= 10) > 0);
+			memcpy(w, p, (size_t)(digits + sizeof digits - p));
+			w += digits + sizeof digits - p;
+			tab = 1;
+		}
+		for (size_t m = 0; m < d->ms.n && simple; m++) {
+			if (d->map[m] == (size_t)-1)
+				continue;
+			const rx_member *mb = &d->ms.m[m];
+			rx_span v = mb->value;
+			char c0 = v.p[0];
+			if (tab)
+				*w++ = '\t';
+			tab = 1;
+			if (c0 == 'n') {
+				*w++ = '\\';
+				*w++ = 'N';
+			} else if (d->cols[d->map[m]].json || c0 == '{' || c0 == '[' || (c0 == '"' && mb->value_escaped)) {
+				simple = 0;
+			} else if (c0 == '"') {
+				memcpy(w, v.p + 1, v.n - 2);
+				w += v.n - 2;
+			} else {
+				memcpy(w, v.p, v.n);
+				w += v.n;
+			}
+		}
+		if (simple) {
+			*w++ = '\n';
+			out->len = (size_t)(w - out->data);
+			out->data[out->len] = '\0';
+			continue;
+		}
+		/* a value to convert: the row again, each value as a parameter */
+		out->len = start;
+		fill_params(d);
+		tab = 0;
+		if (ordinal) {
+			rx_buf_printf(out, "%zu", i);
+			tab = 1;
+		}
+		for (size_t m = 0; m < d->ms.n; m++) {
+			if (d->map[m] == (size_t)-1)
+				continue;
+			if (tab)
+				rx_buf_putc(out, '\t');
+			tab = 1;
+			if (d->params[m] == NULL)
+				rx_buf_put(out, "\\N", 2);
+			else
+				put_copy_text(out, d->params[m], d->values[m].len);
+		}
+		rx_buf_putc(out, '\n');
+	}
+	d->ms.m = own;
+	d->ms.n = own_n;
 }
 
-/* Give up the bulk path for this batch: back to before it.  1, or -1 when
- * the connection failed. */
-static int bulk_abandon(rx_db *d, char *err, size_t errlen)
+/* The bulk query string of b into b->sql: "[BEGIN;] SAVEPOINT rx_bulk;
+ * COPY ...; [merge;] RELEASE SAVEPOINT rx_bulk[; COMMIT]", the server
+ * skipping what follows a statement that fails.  direct: straight into
+ * the table, else into the temporary table and the merge; begin: the
+ * transaction starts here; commit: it ends here when all went well (the
+ * caller has nothing else for it). */
+static void bulk_query(rx_db *d, pg_batch *b, int direct, int begin, int commit)
+{
+	const pg_statement *st = &d->stmts[b->bulk];
+	const char *merge = direct ? NULL : st->bulk_merge;
+
+	b->direct = direct;
+	b->is_update = strcmp(b->op, "update") == 0;
+	b->commit = commit;
+	b->before = (begin ? 1 : 0) + 1; /* results before the COPY's */
+	/* a failure before this result: roll back to the savepoint (the
+	 * COPY, the merge, an update's and a delete's SET LOCALs before it) */
+	b->undo = 1 + (merge == NULL ? 0 : b->is_update || b->op[0] == 'd' ? 3 : 1);
+	rx_buf_reset(&b->sql);
+	rx_buf_printf(&b->sql, "%sSAVEPOINT rx_bulk; %s", begin ? "BEGIN; " : "", direct ? st->direct_copy : st->bulk_copy);
+	if (merge != NULL)
+		rx_buf_printf(&b->sql, "; %s", merge);
+	rx_buf_printf(&b->sql, "; RELEASE SAVEPOINT rx_bulk%s", commit ? "; COMMIT" : "");
+}
+
+/* Read and drop every result left, ending a COPY still open. */
+static void drain(PGconn *conn)
 {
 	PGresult *res;
 
-	/* a COPY still open is ended first */
-	while ((res = PQgetResult(d->conn)) != NULL) {
+	while ((res = PQgetResult(conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(res);
 		PQclear(res);
 		if (st == PGRES_COPY_IN)
-			PQputCopyEnd(d->conn, "rx-push: abandoned");
+			PQputCopyEnd(conn, "rx-push: abandoned");
 		else if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
 			break;
 	}
-	if (exec(d, "ROLLBACK TO SAVEPOINT rx_bulk; RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
-		return -1;
-	return 1;
+}
+
+/* Send b's bulk query string, its COPY data once the server is in COPY
+ * (COPY_CHUNK at a time: the server parses while the rest travels), and
+ * read every result into b (sent, failed, nres, committed, msg, hit).
+ * The worker's (or the caller's thread's, for a batch run there): it
+ * touches the connection and b, nothing else of rx_db. */
+static void transmit(PGconn *conn, pg_batch *b)
+{
+	PGresult *res;
+
+	b->sent = W_LOST;
+	b->failed = -1;
+	b->nres = 0;
+	b->committed = 0;
+	b->msg[0] = '\0';
+	if (!PQsendQuery(conn, b->sql.data))
+		return;
+	for (int r = 0;; r++) { /* BEGIN's and SAVEPOINT's, then the COPY's start */
+		res = PQgetResult(conn);
+		ExecStatusType rs = PQresultStatus(res);
+		int got = res != NULL;
+		PQclear(res);
+		if (got && rs == PGRES_COPY_IN && r == b->before)
+			break;
+		if (!got || rs != PGRES_COMMAND_OK || r >= b->before) {
+			if (PQstatus(conn) != CONNECTION_OK)
+				return;
+			drain(conn);
+			/* BEGIN or SAVEPOINT refused: the connection's fault, not
+			 * the batch's; the COPY refused: back to the savepoint */
+			if (!(r < b->before && got) && PQstatus(conn) == CONNECTION_OK)
+				b->sent = W_REFUSED;
+			return;
+		}
+	}
+	for (size_t off = 0; off < b->copy.len; off += COPY_CHUNK) {
+		size_t len = b->copy.len - off < COPY_CHUNK ? b->copy.len - off : COPY_CHUNK;
+		if (PQputCopyData(conn, b->copy.data + off, (int)len) != 1)
+			return;
+	}
+	if (PQputCopyEnd(conn, NULL) != 1)
+		return;
+	/* the COPY's result, the merge's, RELEASE's, COMMIT's: the first
+	 * failure ends them */
+	if (b->is_update)
+		memset(b->hit, 0, b->n);
+	int r = 0;
+	for (; (res = PQgetResult(conn)) != NULL; r++) {
+		ExecStatusType rs = PQresultStatus(res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+			if (b->failed < 0) {
+				b->failed = r;
+				result_message(conn, res, b->msg, sizeof b->msg);
+			}
+		} else if (b->is_update && rs == PGRES_TUPLES_OK) {
+			for (int t = 0; t < PQntuples(res); t++) {
+				unsigned long long ord = strtoull(PQgetvalue(res, t, 0), NULL, 10);
+				if (ord < b->n)
+					b->hit[ord] = 1;
+			}
+		} else if (b->commit && r == b->undo + 1 && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+			b->committed = 1;
+		}
+		PQclear(res);
+	}
+	b->nres = r;
+	if (PQstatus(conn) == CONNECTION_OK)
+		b->sent = W_READ;
 }
 
 /* The connection failed: -1, err says why. */
@@ -967,228 +1263,65 @@ static int lost_copy(rx_db *d, char *err, size_t errlen)
 {
 	char msg[400];
 
+	if (err[0] != '\0')
+		return -1;
 	rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
 	snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
 	return -1;
 }
 
-/* After a bulk query string went: its results up to the COPY's start
- * (before: the results that come first).  0: the server is in COPY; 1:
- * the COPY (or what came before) was refused, the batch is back to
- * before it (bulk_abandon); -1: the connection failed, err says why. */
-static int await_copy(rx_db *d, int before, char *err, size_t errlen)
+/* What transmit found, in the caller's thread.  0: done (the bulk
+ * records' results set, their stmt_of cleared so the per-record path
+ * skips them; committed if b->commit); 1: it could not be done (rolled
+ * back to before it, the transaction open: the caller tries another
+ * way); -1: the batch failed (the connection, or the COMMIT: nothing of
+ * it is committed), err says why. */
+static int bulk_end(rx_db *d, pg_batch *b, char *err, size_t errlen)
 {
-	PGresult *res;
-
-	for (int r = 0;; r++) {
-		res = PQgetResult(d->conn);
-		ExecStatusType rs = PQresultStatus(res);
-		int got = res != NULL;
-		PQclear(res);
-		if (got && rs == PGRES_COPY_IN && r == before)
-			return 0;
-		if (!got || rs != PGRES_COMMAND_OK || r >= before) {
-			/* BEGIN, SAVEPOINT or the COPY refused */
-			if (PQstatus(d->conn) != CONNECTION_OK)
-				return lost_copy(d, err, errlen);
-			if (r < before && got) { /* not the COPY: the connection's fault */
-				while ((res = PQgetResult(d->conn)) != NULL)
-					PQclear(res);
-				return lost_copy(d, err, errlen);
-			}
-			return bulk_abandon(d, err, errlen);
-		}
+	if (b->sent == W_LOST)
+		return lost_copy(d, err, errlen);
+	if (b->sent == W_REFUSED || (b->failed >= 0 && b->failed < b->undo)) {
+		/* a value, a constraint: the per-record path finds whose */
+		if (exec(d, "ROLLBACK TO SAVEPOINT rx_bulk; RELEASE SAVEPOINT rx_bulk", err, errlen) < 0)
+			return -1;
+		return 1;
 	}
-}
-
-static int run_bulk_end(rx_db *d, char *err, size_t errlen);
-
-/* run_bulk's answer when its COPY was sent whole and split asked for it
- * to stop there: run_bulk_end reads the rest. */
-#define PENDING 2
-
-/* The records of statement s through COPY: into the temporary table and
- * one merge, or (direct) straight into the table.  One query string, so
- * that a batch costs two round trips: "[BEGIN;] SAVEPOINT rx_bulk; COPY
- * ...; [merge;] RELEASE SAVEPOINT rx_bulk[; COMMIT]"; the server skips
- * what follows a statement that fails.  begin: the transaction starts
- * here; commit: it ends here when all went well (the caller has nothing
- * else for it).  0: done (their results set, and their stmt_of cleared so
- * the per-record path skips them; committed if commit); 1: it could not
- * be done (nothing of it remains, the transaction is open: the caller
- * tries another way); -1: the batch failed (the connection, or the
- * COMMIT: nothing of it is committed); PENDING (split): the COPY data
- * went whole, d->pend keeps what run_bulk_end needs for the rest.  The
- * rows' members are those pg_run scanned (d->bm); the COPY data is written
- * while the server starts the transaction, and sent COPY_CHUNK at a time
- * once it is in COPY. */
-static int run_bulk(rx_db *d, const char *op, const rx_span *rows, size_t n, size_t s, int direct, int begin,
-		    int commit, rx_db_result *results, char *err, size_t errlen, int split)
-{
-	pg_statement *st = &d->stmts[s];
-	char msg[400];
-
-	(void)rows; /* their members, as pg_run scanned them, are in d->bm */
-	int is_update = strcmp(op, "update") == 0;
-	const char *merge = direct ? NULL : st->bulk_merge;
-	int before = (begin ? 1 : 0) + 1; /* results before the COPY's */
-	int merges = merge == NULL ? 0 : is_update || op[0] == 'd' ? 3 : 1; /* SET LOCAL twice first */
-	int undo = 1 + merges;            /* a failure before this result: roll back to the savepoint */
-
-	rx_buf_reset(&d->sql);
-	rx_buf_printf(&d->sql, "%sSAVEPOINT rx_bulk; %s", begin ? "BEGIN; " : "", direct ? st->direct_copy : st->bulk_copy);
-	if (merge != NULL)
-		rx_buf_printf(&d->sql, "; %s", merge);
-	rx_buf_printf(&d->sql, "; RELEASE SAVEPOINT rx_bulk%s", commit ? "; COMMIT" : "");
-	if (!PQsendQuery(d->conn, d->sql.data))
-		goto lost;
-	/* the rows are written while the server starts the transaction and
-	 * the COPY: sent from the first chunk on, once it is ready */
-	int ready = 0, w;
-	rx_member *own = d->ms.m;
-	size_t own_n = d->ms.n;
-	rx_buf_reset(&d->copy);
-	for (size_t i = 0; i < n; i++) {
-		if (d->stmt_of[i] != s)
-			continue;
-		/* the members pg_run scanned (the rows are not scanned again) */
-		d->ms.m = d->bm + d->bm_off[i];
-		d->ms.n = d->bm_n[i];
-		use_map(d, st);
-		int simple = 1; /* no value to convert: the JSON text is the COPY text */
-		for (size_t m = 0; m < d->ms.n && simple; m++) {
-			if (d->map[m] == (size_t)-1)
-				continue;
-			char kind = rx_json_kind(d->ms.m[m].value);
-			simple = !d->cols[d->map[m]].json && kind != 'o' && kind != 'a' &&
-				 !(kind == 's' && d->ms.m[m].value_escaped);
-		}
-		if (!simple)
-			fill_params(d);
-		int tab = 0;
-		if (!direct) {
-			char digits[24], *p = digits + sizeof digits;
-			size_t v = i;
-			do
-				*--p = (char)('0' + v % 10);
-			while ((v /= 10) > 0);
-			rx_buf_put(&d->copy, p, (size_t)(digits + sizeof digits - p));
-			tab = 1;
-		}
-		for (size_t m = 0; m < d->ms.n; m++) {
-			if (d->map[m] == (size_t)-1)
-				continue;
-			if (tab)
-				rx_buf_putc(&d->copy, '\t');
-			tab = 1;
-			if (simple) {
-				rx_span v = d->ms.m[m].value;
-				char kind = rx_json_kind(v);
-				if (kind == 'z')
-					rx_buf_put(&d->copy, "\\N", 2);
-				else if (kind == 's')
-					put_copy_text(&d->copy, v.p + 1, v.n - 2);
-				else
-					put_copy_text(&d->copy, v.p, v.n);
-			} else if (d->params[m] == NULL) {
-				rx_buf_put(&d->copy, "\\N", 2);
-			} else {
-				put_copy_text(&d->copy, d->params[m], d->values[m].len);
-			}
-		}
-		rx_buf_putc(&d->copy, '\n');
-		if (d->copy.len >= COPY_CHUNK) {
-			if (!ready && (w = await_copy(d, before, err, errlen)) != 0) {
-				d->ms.m = own;
-				d->ms.n = own_n;
-				return w;
-			}
-			ready = 1;
-			if (copy_flush(d) < 0) {
-				d->ms.m = own;
-				d->ms.n = own_n;
-				goto lost;
-			}
-		}
-	}
-	d->ms.m = own;
-	d->ms.n = own_n;
-	if (!ready && (w = await_copy(d, before, err, errlen)) != 0)
-		return w;
-	if (copy_flush(d) < 0 || PQputCopyEnd(d->conn, NULL) != 1)
-		goto lost;
-	d->pend.n = n;
-	d->pend.results = results;
-	d->pend.s = s;
-	d->pend.is_update = is_update;
-	d->pend.commit = commit;
-	d->pend.undo = undo;
-	if (split)
-		return PENDING;
-	return run_bulk_end(d, err, errlen);
-lost:
-	if (err[0] == '\0') {
-		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
-		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
-	}
-	return -1;
-}
-
-/* The second half of run_bulk, after its COPY data was sent: the results. */
-static int run_bulk_end(rx_db *d, char *err, size_t errlen)
-{
-	char msg[400];
-	PGresult *res;
-	size_t n = d->pend.n, s = d->pend.s;
-	rx_db_result *results = d->pend.results;
-	int is_update = d->pend.is_update, commit = d->pend.commit, undo = d->pend.undo;
-
-	/* the COPY's result, the merge's, RELEASE's, COMMIT's: the first
-	 * failure ends them */
-	int failed = -1, r = 0, committed = 0;
-	if (is_update)
-		memset(d->hit, 0, n);
-	for (; (res = PQgetResult(d->conn)) != NULL; r++) {
-		ExecStatusType rs = PQresultStatus(res);
-		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-			if (failed < 0) {
-				failed = r;
-				result_message(d->conn, res, msg, sizeof msg);
-			}
-		} else if (is_update && rs == PGRES_TUPLES_OK) {
-			for (int t = 0; t < PQntuples(res); t++) {
-				unsigned long long ord = strtoull(PQgetvalue(res, t, 0), NULL, 10);
-				if (ord < n)
-					d->hit[ord] = 1;
-			}
-		} else if (commit && r == undo + 1 && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
-			committed = 1;
-		}
-		PQclear(res);
-	}
-	if (PQstatus(d->conn) != CONNECTION_OK)
-		goto lost;
-	if (failed >= 0 && failed < undo) /* a value, a constraint: the caller finds whose */
-		return bulk_abandon(d, err, errlen);
-	if (failed >= 0 || r != undo + 1 + (commit ? 1 : 0) || (commit && !committed)) {
-		snprintf(err, errlen, "PostgreSQL: %s", failed >= 0 ? msg : "the transaction failed");
+	if (b->failed >= 0 || b->nres != b->undo + 1 + (b->commit ? 1 : 0) || (b->commit && !b->committed)) {
+		snprintf(err, errlen, "PostgreSQL: %s", b->failed >= 0 ? b->msg : "the transaction failed");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (d->stmt_of[i] != s)
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->stmt_of[i] != b->bulk)
 			continue;
-		results[i].ok = !is_update || d->hit[i];
-		if (!results[i].ok)
-			snprintf(results[i].message, sizeof results[i].message, "no row with this key in %s", d->table);
-		d->stmt_of[i] = (size_t)-1;
+		b->results[i].ok = !b->is_update || b->hit[i];
+		if (!b->results[i].ok)
+			snprintf(b->results[i].message, sizeof b->results[i].message, "no row with this key in %s",
+				 d->table);
+		b->stmt_of[i] = (size_t)-1;
 	}
 	return 0;
-lost:
-	if (err[0] == '\0') {
-		rx_one_line(PQerrorMessage(d->conn), msg, sizeof msg);
-		snprintf(err, errlen, "PostgreSQL: %s", msg[0] ? msg : "the connection failed");
+}
+
+/* The bulk records of b through COPY, in the caller's thread: as
+ * bulk_query, transmit and bulk_end. */
+static int run_bulk(rx_db *d, pg_batch *b, int direct, int begin, int commit, char *err, size_t errlen)
+{
+	bulk_query(d, b, direct, begin, commit);
+	transmit(d->conn, b);
+	return bulk_end(d, b, err, errlen);
+}
+
+/* Try the direct COPY for this batch of statement st?  (Not for a while
+ * after one failed: keys a table has come in runs.) */
+static int use_direct(pg_statement *st)
+{
+	if (st->direct_copy == NULL)
+		return 0;
+	if (st->skip > 0) {
+		st->skip--;
+		return 0;
 	}
-	return -1;
+	return 1;
 }
 
 /* After a reconnection: the session's settings again. */
@@ -1199,83 +1332,142 @@ static void session_settings(rx_db *d)
 	PQclear(PQexec(d->conn, "SET DateStyle = 'ISO, YMD'"));
 }
 
-/* Apply a batch (db.h).  split: stop when a bulk COPY that starts the
- * batch was sent whole, answering PENDING (d->pend holds where); resume:
- * go on from there, the COPY's results read into rc. */
-static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db_result *results, char *err,
-		  size_t errlen, int split, int resume, int rc)
+/* The first '"' or '\\' at or after p (end when none), sixteen bytes at
+ * a time where SSE2 is: strings are most of a row's bytes. */
+static inline const char *quote_or_backslash(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
+/* Split row into ms when it names the members prev names (n of them, in
+ * that order) and is written compactly, as rx-extract and rx-diff write
+ * rows: {"a":1,"b":"x"}.  Each name is compared whole and each value
+ * skipped: a string to its closing quote (noting escapes), a number or a
+ * literal to the comma or brace after it.  1 when it is so (ms as
+ * rx_json_members would set it, and no name twice, as in prev); 0 for
+ * anything else (white space, another name, an object or array value),
+ * ms then unspecified: the caller splits the row the general way. */
+static int same_shape(rx_members *ms, rx_span row, const rx_member *prev, size_t n)
+{
+	const char *p = row.p, *end = row.p + row.n;
+
+	if (n == 0 || ms->cap < n || row.n < 2 || *p != '{' || end[-1] != '}')
+		return 0;
+	p++;
+	for (size_t m = 0; m < n; m++) {
+		rx_member *o = &ms->m[m];
+		rx_span name = prev[m].name;
+		if ((size_t)(end - p) < name.n + 2 || memcmp(p, name.p, name.n) != 0 || p[name.n] != ':')
+			return 0;
+		o->name = rx_span_of(p, name.n);
+		o->name_escaped = prev[m].name_escaped;
+		p += name.n + 1;
+		const char *v = p;
+		int esc = 0;
+		if (*p == '"') {
+			for (p++;; p += 2) {
+				p = quote_or_backslash(p, end);
+				if (p >= end)
+					return 0;
+				if (*p == '"')
+					break;
+				esc = 1; /* a backslash and the character it escapes */
+			}
+			p++;
+		} else {
+			if (*p == '{' || *p == '[')
+				return 0;
+			while (p < end && *p != ',' && *p != '}') {
+				if ((unsigned char)*p <= ' ')
+					return 0;
+				p++;
+			}
+		}
+		if (p == v || p >= end || *p != (m + 1 < n ? ',' : '}'))
+			return 0;
+		o->value = rx_span_of(v, (size_t)(p - v));
+		o->value_escaped = (unsigned char)esc;
+		p++;
+	}
+	if (p != end)
+		return 0;
+	ms->n = n;
+	return 1;
+}
+
+/* Size b's per-record arrays for n records. */
+static void batch_room(pg_batch *b, size_t n)
+{
+	if (b->cap >= n)
+		return;
+	b->cap = n;
+	b->stmt_of = rx_xrealloc(b->stmt_of, n * sizeof *b->stmt_of);
+	b->hit = rx_xrealloc(b->hit, n);
+	b->bm_off = rx_xrealloc(b->bm_off, n * sizeof *b->bm_off);
+	b->bm_n = rx_xrealloc(b->bm_n, n * sizeof *b->bm_n);
+}
+
+#define NEED_SERVER 2
+
+/* Check and map every record of b, find their statements, choose the
+ * bulk statement (b->bulk, nbulk, nsent, all).  A record that cannot be
+ * written is rejected here and never sent.  server: statements and bulk
+ * tables are made as needed (outside a transaction); without it (the
+ * worker may be using the connection) NEED_SERVER when one is missing.
+ * 0, or -1 when the connection is gone (err says why). */
+static int check_batch(rx_db *d, pg_batch *b, int server, char *err, size_t errlen)
 {
 	char why[512];
-	size_t bulk = (size_t)-1, nbulk = 0, nsent = 0;
-	pg_statement *st = NULL;
-	int all = 0, begun = 0;
+	const char *op = b->op;
+	const rx_span *rows = b->rows;
+	size_t n = b->n;
+	rx_db_result *results = b->results;
 
-	err[0] = '\0';
-	if (resume) {
-		bulk = d->pend.bulk;
-		nsent = d->pend.nsent;
-		all = d->pend.all;
-		begun = d->pend.begun;
-		st = &d->stmts[bulk];
-		if (resume == 1)
-			goto after_direct;
-		goto after_temp;
-	}
-	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
-	    strcmp(op, "delete") != 0) {
-		snprintf(err, errlen, "unknown op '%s'", op);
-		return -1;
-	}
-	if (PQstatus(d->conn) != CONNECTION_OK) {
-		/* a connection lost on an earlier batch: try once to get it back */
-		PQreset(d->conn);
-		if (PQstatus(d->conn) != CONNECTION_OK) {
-			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
-			snprintf(err, errlen, "cannot connect to PostgreSQL: %s", why);
-			return -1;
-		}
-		session_settings(d);
-		forget_statements(d);
-	}
-	if (d->nstmts >= MAX_CACHED) {
-		if (exec(d, "DEALLOCATE ALL", err, errlen) < 0 || exec(d, "DISCARD TEMP", err, errlen) < 0)
-			return -1;
-		forget_statements(d);
-	}
-	if (d->capbatch < n) {
-		d->capbatch = n;
-		d->stmt_of = rx_xrealloc(d->stmt_of, n * sizeof *d->stmt_of);
-		d->hit = rx_xrealloc(d->hit, n);
-		d->bm_off = rx_xrealloc(d->bm_off, n * sizeof *d->bm_off);
-		d->bm_n = rx_xrealloc(d->bm_n, n * sizeof *d->bm_n);
-	}
-	d->bm_len = 0;
-
-	/* check and prepare before the transaction: a record that cannot be
-	 * written is rejected here and never sent */
+	batch_room(b, n);
+	b->bm_len = 0;
+	b->bulk = (size_t)-1;
+	b->nbulk = b->nsent = 0;
+	b->all = 0;
 	for (size_t i = 0; i < n; i++) {
 		results[i].ok = 0;
 		results[i].message[0] = '\0';
-		d->stmt_of[i] = (size_t)-1;
-		/* rows of records rx-push scanned: split without validating again */
-		if (rows[i].n == 0 || rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) < 0) {
+		b->stmt_of[i] = (size_t)-1;
+		/* rows of records rx-push scanned: split without validating
+		 * again, most often as the row before was */
+		int same = i > 0 && b->stmt_of[i - 1] != (size_t)-1 &&
+			   same_shape(&d->ms, rows[i], b->bm + b->bm_off[i - 1], b->bm_n[i - 1]);
+		if (!same && (rows[i].n == 0 || rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why) < 0)) {
 			snprintf(results[i].message, sizeof results[i].message, "the change has no row object");
 			continue;
 		}
 		/* kept for the bulk path (the members point into the row) */
-		if (d->bm_len + d->ms.n > d->bm_cap) {
-			d->bm_cap = (d->bm_len + d->ms.n) * 2;
-			d->bm = rx_xrealloc(d->bm, d->bm_cap * sizeof *d->bm);
+		if (b->bm_len + d->ms.n > b->bm_cap) {
+			b->bm_cap = (b->bm_len + d->ms.n) * 2;
+			b->bm = rx_xrealloc(b->bm, b->bm_cap * sizeof *b->bm);
 		}
-		memcpy(d->bm + d->bm_len, d->ms.m, d->ms.n * sizeof *d->bm);
-		d->bm_off[i] = d->bm_len;
-		d->bm_n[i] = d->ms.n;
-		d->bm_len += d->ms.n;
-		if (map_members(d, op, why, sizeof why) < 0) {
+		memcpy(b->bm + b->bm_len, d->ms.m, d->ms.n * sizeof *b->bm);
+		b->bm_off[i] = b->bm_len;
+		b->bm_n[i] = d->ms.n;
+		b->bm_len += d->ms.n;
+		if (map_members(d, op, same, why, sizeof why) < 0) {
 			snprintf(results[i].message, sizeof results[i].message, "%s", why);
 			continue;
 		}
-		long s = statement(d, op);
+		long s = statement(d, op, server);
+		if (s == -2)
+			return NEED_SERVER;
 		if (s < 0) {
 			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
 			snprintf(err, errlen, "PostgreSQL: %s", why);
@@ -1285,77 +1477,79 @@ static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db
 			snprintf(results[i].message, sizeof results[i].message, "%s", d->stmts[s].message);
 			continue;
 		}
-		d->stmt_of[i] = (size_t)s;
+		b->stmt_of[i] = (size_t)s;
 	}
 
 	/* the bulk path, for the records of the first record's statement
 	 * when there are enough of them */
 	for (size_t i = 0; i < n; i++) {
-		if (d->stmt_of[i] == (size_t)-1)
+		if (b->stmt_of[i] == (size_t)-1)
 			continue;
-		nsent++;
-		if (bulk == (size_t)-1)
-			bulk = d->stmt_of[i];
-		if (d->stmt_of[i] == bulk)
-			nbulk++;
+		b->nsent++;
+		if (b->bulk == (size_t)-1)
+			b->bulk = b->stmt_of[i];
+		if (b->stmt_of[i] == b->bulk)
+			b->nbulk++;
 	}
-	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 0) {
+	b->all = b->nbulk == b->nsent;
+	if (b->nbulk >= d->bulk_min && d->stmts[b->bulk].bulk == 0) {
+		if (!server)
+			return NEED_SERVER;
 		for (size_t i = 0; i < n; i++) /* the statement's member map, again */
-			if (d->stmt_of[i] == bulk) {
+			if (b->stmt_of[i] == b->bulk) {
 				rx_json_members(rows[i].p, rows[i].n, &d->ms, why, sizeof why);
-				map_members(d, op, why, sizeof why);
+				map_members(d, op, 0, why, sizeof why);
 				break;
 			}
-		if (bulk_prepare(d, &d->stmts[bulk], op) < 0) {
+		if (bulk_prepare(d, &d->stmts[b->bulk], op) < 0) {
 			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
 			snprintf(err, errlen, "PostgreSQL: %s", why);
 			return -1;
 		}
 	}
+	return 0;
+}
 
-	if (nbulk >= d->bulk_min && d->stmts[bulk].bulk == 1) {
+/* The rest of batch b once checked: the bulk path (its first query
+ * string already sent by the worker when b->launched), the per-record
+ * path for what is left, the COMMIT.  The caller's thread. */
+static int run_rest(rx_db *d, pg_batch *b, char *err, size_t errlen)
+{
+	size_t n = b->n;
+	rx_db_result *results = b->results;
+
+	if (b->nbulk >= d->bulk_min && d->stmts[b->bulk].bulk == 1) {
 		/* the batch is all the bulk statement's: its query string commits */
-		st = &d->stmts[bulk];
-		all = nbulk == nsent;
-		rc = 1;
-		if (st->direct_copy != NULL && st->skip > 0) {
-			st->skip--;
-		} else if (st->direct_copy != NULL) {
+		pg_statement *st = &d->stmts[b->bulk];
+		int direct, rc;
+		if (b->launched) {
+			direct = b->direct;
+			rc = bulk_end(d, b, err, errlen);
+		} else {
+			direct = use_direct(st);
+			build_copy(d, b);
+			rc = run_bulk(d, b, direct, 1, b->all, err, errlen);
+		}
+		if (rc < 0)
+			goto rollback;
+		if (direct && rc == 0) {
+			st->backoff = 0;
+		} else if (direct) {
 			/* straight into the table: for rows new to it (a first sync)
 			 * the same as the merge at half the writes; a key already
-			 * there fails it, and the temporary table takes the batch */
-			rc = run_bulk(d, op, rows, n, bulk, 1, 1, all, results, err, errlen, split);
-			if (rc == PENDING) {
-				d->pend.where = 1;
-				goto pending;
-			}
-		after_direct:
+			 * there fails it, and the temporary table takes the batch (the
+			 * same COPY data), and the next ones for a while */
+			st->backoff = st->backoff == 0 ? 1 : st->backoff < 64 ? st->backoff * 2 : 64;
+			st->skip = st->backoff;
+			rc = run_bulk(d, b, 0, 0, b->all, err, errlen);
 			if (rc < 0)
 				goto rollback;
-			begun = 1;
-			if (rc == 0) {
-				st->backoff = 0;
-			} else { /* not again for a while: keys the table has come in runs */
-				st->backoff = st->backoff == 0 ? 1 : st->backoff < 64 ? st->backoff * 2 : 64;
-				st->skip = st->backoff;
-			}
 		}
-		if (rc > 0) {
-			rc = run_bulk(d, op, rows, n, bulk, 0, !begun, all, results, err, errlen, split && !begun);
-			if (rc == PENDING) {
-				d->pend.where = 2;
-				goto pending;
-			}
-		after_temp:
-			if (rc < 0)
-				goto rollback;
-			begun = 1;
-		}
-		if (rc == 0 && all)
+		if (rc == 0 && b->all)
 			return 0;
 		if (rc > 0) /* back to no result for any record */
 			for (size_t i = 0; i < n; i++)
-				if (d->stmt_of[i] != (size_t)-1)
+				if (b->stmt_of[i] != (size_t)-1)
 					results[i].ok = 0;
 	} else if (exec(d, "BEGIN", err, errlen) < 0) {
 		return -1;
@@ -1363,7 +1557,7 @@ static int pg_run(rx_db *d, const char *op, const rx_span *rows, size_t n, rx_db
 	size_t from = 0;
 	while (from < n) {
 		size_t to = from + SEGMENT < n ? from + SEGMENT : n;
-		long failed = run_segment(d, op, rows, from, to, results, err, errlen);
+		long failed = run_segment(d, b, from, to, err, errlen);
 		if (failed < 0)
 			goto rollback;
 		if ((size_t)failed < to) {
@@ -1395,60 +1589,238 @@ rollback:
 		PQreset(d->conn);
 	}
 	return -1;
-pending:
-	snprintf(d->pend.op, sizeof d->pend.op, "%s", op);
-	d->pend.rows = rows;
-	d->pend.bulk = bulk;
-	d->pend.nsent = nsent;
-	d->pend.all = all;
-	d->pend.begun = begun;
-	return PENDING;
+}
+
+/* Batch b whole, in the caller's thread (db.h apply). */
+static int pg_run(rx_db *d, pg_batch *b, char *err, size_t errlen)
+{
+	char why[512];
+
+	err[0] = '\0';
+	b->launched = 0;
+	if (PQstatus(d->conn) != CONNECTION_OK) {
+		/* a connection lost on an earlier batch: try once to get it back */
+		PQreset(d->conn);
+		if (PQstatus(d->conn) != CONNECTION_OK) {
+			rx_one_line(PQerrorMessage(d->conn), why, sizeof why);
+			snprintf(err, errlen, "cannot connect to PostgreSQL: %s", why);
+			return -1;
+		}
+		session_settings(d);
+		forget_statements(d);
+	}
+	if (d->nstmts >= MAX_CACHED) {
+		if (exec(d, "DEALLOCATE ALL", err, errlen) < 0 || exec(d, "DISCARD TEMP", err, errlen) < 0)
+			return -1;
+		forget_statements(d);
+	}
+	if (check_batch(d, b, 1, err, errlen) < 0)
+		return -1;
+	return run_rest(d, b, err, errlen);
+}
+
+/* ---- batches in flight (db.h send/finish) ---- */
+
+/* Did b's query string do the whole batch (the bulk COPY and merge of all
+ * its records, and the COMMIT)?  Then the caller's thread has nothing to
+ * send for it, and the worker may go on to the next batch at once. */
+static int clean(const pg_batch *b)
+{
+	return b->sent == W_READ && b->failed < 0 && b->commit && b->committed && b->nres == b->undo + 2;
+}
+
+/* The worker thread: the batch handed to it (d->job) sent and read on the
+ * one connection; when it did the whole batch and the next one is queued
+ * (checked and written while this one ran), that one at once, so the
+ * server does not wait for the caller's thread; until pg_close stops it.
+ * The caller's thread uses the connection only while the worker has no
+ * job. */
+static void *worker(void *arg)
+{
+	rx_db *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		while (d->job == NULL && !d->stop)
+			pthread_cond_wait(&d->work, &d->lock);
+		if (d->stop)
+			break;
+		pg_batch *b = d->job;
+		pthread_mutex_unlock(&d->lock);
+		transmit(d->conn, b);
+		pthread_mutex_lock(&d->lock);
+		b->done = 1; /* b is the caller's again */
+		d->job = NULL;
+		for (size_t i = 0; i < DEPTH && clean(b); i++) {
+			pg_batch *next = &d->fly[i];
+			if (next->queued && next->seq == b->seq + 1) {
+				next->queued = 0;
+				next->taken = 1;
+				d->job = next;
+			}
+		}
+		pthread_cond_broadcast(&d->done);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Can b go to the worker now (which has no job): checked with every
+ * statement and the bulk table ready, its COPY data written, nothing
+ * changed since? */
+static int can_launch(rx_db *d, const pg_batch *b)
+{
+	if (!b->async || b->epoch != d->epoch || PQstatus(d->conn) != CONNECTION_OK || d->nstmts >= MAX_CACHED)
+		return 0;
+	if (!d->started) {
+		/* signals stay the main thread's */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int rc = pthread_create(&d->worker, NULL, worker, d);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0)
+			return 0; /* then in this thread, one batch after another */
+		d->started = 1;
+	}
+	return 1;
+}
+
+/* Start batch b (the oldest in flight, not started; the worker has no
+ * job): its bulk query string to the worker, or the whole batch here. */
+static void start(rx_db *d, pg_batch *b)
+{
+	if (can_launch(d, b)) {
+		pg_statement *st = &d->stmts[b->bulk];
+		if (b->direct && st->skip > 0) {
+			/* the batch before failed the direct COPY after this one
+			 * was written: the temporary table, as it would have been */
+			st->skip--;
+			bulk_query(d, b, 0, 1, b->all);
+		}
+		b->err[0] = '\0';
+		b->launched = 1;
+		pthread_mutex_lock(&d->lock);
+		b->taken = 1;
+		d->job = b;
+		pthread_cond_signal(&d->work);
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	b->rc = pg_run(d, b, b->err, sizeof b->err);
+	b->state = B_DONE;
+}
+
+/* Check the batch and write its bulk COPY data and query string now, in
+ * the caller's thread, while the server may still run the batch before
+ * it; it goes to the server when that one is done (by the worker at once
+ * when that one was done whole), or now when none is in flight. */
+static int pg_send(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
+		   rx_db_result *results, char *err, size_t errlen)
+{
+	(void)ids; /* rows are found by their key columns */
+	err[0] = '\0';
+	if (strcmp(op, "insert") != 0 && strcmp(op, "update") != 0 && strcmp(op, "upsert") != 0 &&
+	    strcmp(op, "delete") != 0) {
+		snprintf(err, errlen, "unknown op '%s'", op);
+		return -1;
+	}
+	if (d->nfly == DEPTH) {
+		snprintf(err, errlen, "PostgreSQL: more than %d batches in flight", DEPTH);
+		return -1;
+	}
+	pg_batch *b = &d->fly[(d->first + d->nfly) % DEPTH];
+	snprintf(b->op, sizeof b->op, "%s", op);
+	b->rows = rows;
+	b->n = n;
+	b->results = results;
+	b->launched = 0;
+	b->async = 0;
+	b->epoch = d->epoch;
+	pthread_mutex_lock(&d->lock); /* the worker reads these of every batch */
+	b->seq = ++d->seq;
+	b->queued = b->taken = b->done = 0;
+	pthread_mutex_unlock(&d->lock);
+	if (check_batch(d, b, 0, err, errlen) == 0 && b->nbulk >= d->bulk_min && d->stmts[b->bulk].bulk == 1) {
+		build_copy(d, b);
+		bulk_query(d, b, use_direct(&d->stmts[b->bulk]), 1, b->all);
+		b->async = 1;
+	}
+	b->state = B_READY;
+	d->nfly++;
+	if (d->nfly == 1) {
+		start(d, b);
+	} else if (b->async) {
+		/* the worker takes it after the batch it runs, if that one is
+		 * done whole; else the caller's thread starts it (pg_finish) */
+		pthread_mutex_lock(&d->lock);
+		if (d->job != NULL && d->job->seq + 1 == b->seq)
+			b->queued = 1;
+		pthread_mutex_unlock(&d->lock);
+	}
+	return 0;
+}
+
+/* The oldest batch sent: started if it was not, its results read, the
+ * rest of it done; then the next one goes to the server if the worker did
+ * not take it already, before this one's records are acked. */
+static int pg_finish(rx_db *d, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (d->nfly == 0) {
+		snprintf(err, errlen, "PostgreSQL: no batch in flight");
+		return -1;
+	}
+	pg_batch *b = &d->fly[d->first];
+	if (b->state == B_READY) {
+		pthread_mutex_lock(&d->lock);
+		b->queued = 0; /* the worker has not taken it: it never will */
+		int taken = b->taken;
+		pthread_mutex_unlock(&d->lock);
+		if (taken)
+			b->launched = 1;
+		else
+			start(d, b); /* the worker has no job: the batches before are done */
+	}
+	if (b->launched) {
+		pthread_mutex_lock(&d->lock);
+		while (!b->done)
+			pthread_cond_wait(&d->done, &d->lock);
+		pthread_mutex_unlock(&d->lock);
+		/* done whole: nothing to send (the worker may be running the
+		 * next); else the worker has no job, the connection is ours */
+		b->rc = run_rest(d, b, b->err, sizeof b->err);
+		b->launched = 0;
+		b->state = B_DONE;
+	}
+	d->first = (d->first + 1) % DEPTH;
+	d->nfly--;
+	int rc = b->rc;
+	if (rc < 0)
+		snprintf(err, errlen, "%s", b->err);
+	b->state = B_FREE;
+	if (d->nfly > 0) {
+		pg_batch *next = &d->fly[d->first];
+		pthread_mutex_lock(&d->lock);
+		next->queued = 0;
+		int taken = next->taken;
+		pthread_mutex_unlock(&d->lock);
+		if (next->state == B_READY && !taken && can_launch(d, next))
+			start(d, next);
+	}
+	return rc;
 }
 
 static int pg_apply(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
 		    rx_db_result *results, char *err, size_t errlen)
 {
-	(void)ids; /* rows are found by their key columns */
-	return pg_run(d, op, rows, n, results, err, errlen, 0, 0, 0);
-}
-
-/* The batch up to its bulk COPY sent whole (the common case: the rest
- * is the server's work, done while the caller reads the next batch), or
- * the whole batch when it takes another way. */
-static int pg_send(rx_db *d, const char *op, const rx_span *ids, const rx_span *rows, size_t n,
-		   rx_db_result *results, char *err, size_t errlen)
-{
-	(void)ids;
-	if (d->pend.where != 0) {
+	if (d->nfly > 0) {
 		snprintf(err, errlen, "PostgreSQL: a batch is still in flight");
 		return -1;
 	}
-	int rc = pg_run(d, op, rows, n, results, err, errlen, 1, 0, 0);
-	if (rc < 0)
+	if (pg_send(d, op, ids, rows, n, results, err, errlen) < 0)
 		return -1;
-	if (rc != PENDING) {
-		d->pend.where = 3;
-		d->pend.rc = rc;
-	}
-	return 0;
+	return pg_finish(d, err, errlen);
 }
 
-/* The batch pg_send started: its COPY's results, then whatever the batch
- * still needs (the temporary table, the per-record path). */
-static int pg_finish(rx_db *d, char *err, size_t errlen)
-{
-	int where = d->pend.where;
-
-	d->pend.where = 0;
-	err[0] = '\0';
-	if (where == 0) {
-		snprintf(err, errlen, "PostgreSQL: no batch in flight");
-		return -1;
-	}
-	if (where == 3)
-		return d->pend.rc;
-	int rc = run_bulk_end(d, err, errlen);
-	return pg_run(d, d->pend.op, d->pend.rows, d->pend.n, d->pend.results, err, errlen, 0, where, rc);
-}
-
-const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, 1, pg_send, pg_finish};
+const rx_db_driver rx_db_postgres = {"postgres", 1, pg_open, pg_apply, pg_close, DEPTH, pg_send, pg_finish};
