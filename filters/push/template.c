@@ -22,15 +22,24 @@
  *    modifier where it means nothing) is refused then, naming where.
  *  - A record's row is scanned for its members at most once, and only
  *    when a placeholder reads a member of it.
+ *  - A placeholder may hold alternatives ({row.uid|text // key|text}):
+ *    a chain of nodes, the first with a value wins.  match: uses
+ *    Oniguruma (jq's own regular expressions, linked already: its
+ *    POSIX regcomp would shadow glibc's).
+ *  - A choice ({"?": "{identifier}", "id": ..., "email": ...}) is made
+ *    at compile time: only the chosen case becomes nodes.
+ *  - A form body is the root object's members, each built as JSON and
+ *    then written as a form field.
  */
 #include "push.h"
 
+#include <oniguruma.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
-enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH };
-enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4 };
+enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT };
+enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16 };
 
 typedef struct tnode tnode;
 struct tnode {
@@ -44,17 +53,21 @@ struct tnode {
 	char *member;      /* S_MEMBER: the row member's name */
 	char **without;    /* names left out of an object */
 	size_t nwithout;
+	char *nulls;       /* M_NULLS: the text each null member becomes */
+	OnigRegex re;      /* match: the value's text must match it (jq's regular expressions) */
+	tnode *alt;        /* N_REF: the alternative after "//", or NULL */
 };
 
 struct push_tmpl {
 	tnode *root;
+	int form;          /* the root object's members form-encoded */
 	/* scratch, reused from request to request */
 	const char *op;
 	const push_record *rec;
 	rx_members row;    /* rec's row members, when row_state is 1 */
 	int row_state;     /* 0 not scanned, 1 scanned, -1 not an object */
 	rx_members other;  /* an object value's members (not the row) */
-	rx_buf text, conv, seg, acc, quoted;
+	rx_buf text, conv, seg, acc, quoted, mtext, fval;
 };
 
 static void node_free(tnode *n)
@@ -75,6 +88,10 @@ static void node_free(tnode *n)
 		free(n->without[i]);
 	free(n->without);
 	free(n->member);
+	free(n->nulls);
+	if (n->re != NULL)
+		onig_free(n->re);
+	node_free(n->alt);
 	rx_buf_free(&n->lit);
 	free(n);
 }
@@ -91,6 +108,8 @@ void rx_push_tmpl_free(push_tmpl *t)
 	rx_buf_free(&t->seg);
 	rx_buf_free(&t->acc);
 	rx_buf_free(&t->quoted);
+	rx_buf_free(&t->mtext);
+	rx_buf_free(&t->fval);
 	free(t);
 }
 
@@ -131,18 +150,14 @@ static int fail(tcomp *c, const char *fmt, const char *arg)
 
 static int is_record_source(int src)
 {
-	return src != S_OP;
+	return src != S_OP && src != S_LIT;
 }
 
-/* One placeholder's text, between its braces: NAME, then |MODIFIERs.
- * A variable's value goes to var (the caller makes it literal text). */
-static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
+/* One alternative of a placeholder: NAME, then |MODIFIERs (buf is
+ * changed).  A variable's value goes to var (the caller makes it literal
+ * text). */
+static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 {
-	char buf[512];
-	if (n >= sizeof buf)
-		return fail(c, "a placeholder of %s bytes is too long", "over 500");
-	memcpy(buf, s, n);
-	buf[n] = '\0';
 	char *bar = strchr(buf, '|');
 	if (bar != NULL)
 		*bar = '\0';
@@ -179,6 +194,21 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 		return 0;
 	}
 	for (char *m = bar ? bar + 1 : NULL; m != NULL;) {
+		if (strncmp(m, "match:", 6) == 0) {
+			/* the rest is the expression, | and all: Oniguruma's
+			 * Perl syntax, as jq's test() */
+			OnigErrorInfo einfo;
+			const UChar *re = (const UChar *)m + 6;
+			int rc = onig_new(&ref->re, re, re + strlen(m + 6), ONIG_OPTION_CAPTURE_GROUP, ONIG_ENCODING_UTF8,
+					  ONIG_SYNTAX_PERL_NG, &einfo);
+			if (rc != ONIG_NORMAL) {
+				UChar why[ONIG_MAX_ERROR_MESSAGE_LEN];
+				onig_error_code_to_str(why, rc, &einfo);
+				ref->re = NULL;
+				return fail(c, "match: not a regular expression: %s", (const char *)why);
+			}
+			break;
+		}
 		char *next = strchr(m, '|');
 		if (next != NULL)
 			*next++ = '\0';
@@ -188,6 +218,12 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "nonnull") == 0) {
+			ref->mods |= M_NONNULL;
+		} else if (strncmp(m, "nulls:", 6) == 0) {
+			ref->mods |= M_NULLS;
+			free(ref->nulls);
+			ref->nulls = rx_xstrdup(m + 6);
 		} else if (strncmp(m, "without:", 8) == 0 && m[8] != '\0') {
 			for (char *w = m + 8; w != NULL;) {
 				char *comma = strchr(w, ',');
@@ -202,13 +238,87 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 				w = comma;
 			}
 		} else {
-			return fail(c, "\"%s\" is not a modifier: text, strings, optional or without:NAME,NAME", m);
+			return fail(c, "\"%s\" is not a modifier: text, strings, optional, without:NAME,NAME, nonnull, "
+				    "nulls:TEXT or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_NULLS) && (ref->mods & (M_NONNULL | M_STRINGS)))
+		return fail(c, "{%s|...}: nulls: keeps the null members only, each as its text: nonnull or strings "
+			    "beside it mean nothing", buf);
+	return 0;
+}
+
+/* A literal alternative: a JSON value (the last resort of a "//"). */
+static int literal_alt(const char *s)
+{
+	return strchr("{[\"-0123456789", *s) != NULL || strcmp(s, "true") == 0 || strcmp(s, "false") == 0 ||
+	       strcmp(s, "null") == 0;
+}
+
+/* One placeholder's text, between its braces: alternatives separated by
+ * "//", each NAME|MODIFIERs or (the last) a JSON literal.  A variable's
+ * value (a placeholder that is one variable) goes to var. */
+static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
+{
+	char buf[512];
+	if (n >= sizeof buf)
+		return fail(c, "a placeholder of %s bytes is too long", "over 500");
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strstr(buf, "//") == NULL)
+		return parse_one(c, buf, ref, var);
+	*var = NULL;
+	tnode *at = ref;
+	for (char *alt = buf; alt != NULL;) {
+		char *next = strstr(alt, "//");
+		if (next != NULL) {
+			*next = '\0';
+			next += 2;
+		}
+		while (*alt == ' ')
+			alt++;
+		for (size_t e = strlen(alt); e > 0 && alt[e - 1] == ' ';)
+			alt[--e] = '\0';
+		if (at == NULL) {
+			at = node_new(N_REF);
+			tnode *last = ref;
+			while (last->alt != NULL)
+				last = last->alt;
+			last->alt = at;
+		}
+		if (*alt == '\0')
+			return fail(c, "%s: an empty alternative beside //", "a placeholder");
+		if (literal_alt(alt)) {
+			jv v = jv_parse(alt);
+			if (!jv_is_valid(v)) {
+				jv_free(v);
+				return fail(c, "%s: not a JSON value (a literal alternative of //)", alt);
+			}
+			jv text = jv_dump_string(v, 0);
+			at->src = S_LIT;
+			rx_buf_puts(&at->lit, jv_string_value(text));
+			jv_free(text);
+			if (next != NULL)
+				return fail(c, "%s: a literal is the last alternative of // (it always has a value)", alt);
+		} else {
+			const char *v;
+			if (parse_one(c, alt, at, &v) < 0)
+				return -1;
+			if (v != NULL) {
+				/* a variable among alternatives: its text, a literal */
+				at->src = S_LIT;
+				rx_json_put_string(&at->lit, v, strlen(v));
+			}
+		}
+		if (at->mods & M_OPTIONAL)
+			ref->mods |= M_OPTIONAL;
+		at = NULL;
+		alt = next;
+	}
 	return 0;
 }
 
@@ -230,7 +340,16 @@ static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *u
 			rx_buf_putc(&text, s[i]);
 			continue;
 		}
-		const char *end = memchr(s + i + 1, '}', n - i - 1);
+		/* the } that closes it: braces inside (a literal {}, a
+		 * match:'s {1,36}) are balanced */
+		const char *end = NULL;
+		for (size_t j = i + 1, depth = 1; j < n; j++)
+			if (s[j] == '{') {
+				depth++;
+			} else if (s[j] == '}' && --depth == 0) {
+				end = s + j;
+				break;
+			}
 		if (end == NULL) {
 			fail(c, "%s: a { with no } (write {{ for a literal brace)", "a string");
 			goto bad;
@@ -258,8 +377,9 @@ static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *u
 			add_kid(interp, seg);
 			rx_buf_reset(&text);
 		}
-		if (is_record_source(ref->src))
-			*uses_record = 1;
+		for (const tnode *a = ref; a != NULL; a = a->alt)
+			if (is_record_source(a->src))
+				*uses_record = 1;
 		add_kid(interp, ref);
 		refs++;
 	}
@@ -366,6 +486,53 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 		return n;
 	}
 	case JV_KIND_OBJECT: {
+		jv q = jv_object_get(jv_copy(v), jv_string("?"));
+		if (jv_is_valid(q)) {
+			/* a choice, made when the profile loads: the case its
+			 * variable names, else "*" */
+			if (jv_get_kind(q) != JV_KIND_STRING) {
+				jv_free(q);
+				fail(c, "a choice's \"?\" is a string naming a variable: %s", "\"{NAME}\"");
+				return NULL;
+			}
+			int dummy = 0;
+			tnode *name = compile_string(c, jv_string_value(q), (size_t)jv_string_length_bytes(jv_copy(q)), 1,
+						     &dummy);
+			jv_free(q);
+			if (name == NULL)
+				return NULL;
+			jv pick = jv_object_get(jv_copy(v), jv_string(name->member));
+			const char *as = name->member;
+			if (!jv_is_valid(pick) || strcmp(name->member, "?") == 0) {
+				jv_free(pick);
+				pick = jv_object_get(jv_copy(v), jv_string("*"));
+				as = "*";
+			}
+			if (!jv_is_valid(pick)) {
+				char cases[256] = "";
+				jv_object_foreach(v, k, val) {
+					if (strcmp(jv_string_value(k), "?") != 0 && strlen(cases) + strlen(jv_string_value(k)) + 3 < sizeof cases)
+						snprintf(cases + strlen(cases), sizeof cases - strlen(cases), "%s\"%s\"",
+							 cases[0] ? ", " : "", jv_string_value(k));
+					jv_free(k);
+					jv_free(val);
+				}
+				char msg[400];
+				snprintf(msg, sizeof msg, "\"%s\" is no case of this choice (%s) and it has no \"*\"", name->member,
+					 cases);
+				node_free(name);
+				jv_free(pick);
+				fail(c, "%s", msg);
+				return NULL;
+			}
+			at_push(c, &mark, c->at[0] ? ".%s" : "%s", as, 0);
+			n = compile_node(c, pick, in_record, uses_record);
+			c->at[mark] = '\0';
+			node_free(name);
+			jv_free(pick);
+			return n;
+		}
+		jv_free(q);
 		n = node_new(N_OBJECT);
 		int len = jv_object_length(jv_copy(v));
 		n->qnames = calloc((size_t)len + 1, sizeof *n->qnames);
@@ -387,9 +554,9 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 				bad = 1;
 			} else if (strcmp(ks, "...") == 0) {
 				if (kid->kind != N_REF || (kid->src != S_ROW && kid->src != S_MEMBER) ||
-				    (kid->mods & (M_TEXT | M_OPTIONAL))) {
-					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without: or strings",
-					     "the value");
+				    (kid->mods & (M_TEXT | M_OPTIONAL)) || kid->alt != NULL || kid->re != NULL) {
+					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without:, strings, "
+					     "nonnull or nulls:", "the value");
 					bad = 1;
 				}
 				add_kid(n, kid);
@@ -431,9 +598,10 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 	}
 }
 
-int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int ndjson, char *err,
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int mode, char *err,
 			 size_t errlen)
 {
+	int ndjson = mode == RX_TMPL_NDJSON;
 	tcomp c = {.p = p, .what = what, .err = err, .errlen = errlen};
 	int uses = 0;
 	tnode *root;
@@ -468,10 +636,21 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 	}
 	if (root == NULL)
 		return -1;
+	if (mode == RX_TMPL_FORM) {
+		/* form fields: a string as its text, anything else its JSON
+		 * (no spread: one takes a record, and the root is no record's) */
+		if (root->kind != N_OBJECT) {
+			snprintf(err, errlen, "profile %s: %s: a form template is an object: its members are the fields",
+				 p->name, what);
+			node_free(root);
+			return -1;
+		}
+	}
 	push_tmpl *t = calloc(1, sizeof *t);
 	if (t == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
 	t->root = root;
+	t->form = mode == RX_TMPL_FORM;
 	*out = t;
 	return 0;
 }
@@ -527,6 +706,9 @@ static int source(push_tmpl *t, const tnode *n, rx_span *v)
 	case S_ID:
 		*v = t->rec->id;
 		return v->n > 0;
+	case S_LIT:
+		*v = rx_span_of(n->lit.data, n->lit.len);
+		return 1;
 	default:
 		*v = t->rec->hash;
 		return v->n > 0;
@@ -557,26 +739,87 @@ static int left_out(const tnode *n, rx_span name)
 	return 0;
 }
 
-/* The members of object v, less those named in n's without: and those of
- * skip (an object's own members, when spread into it), each as text with
- * strings; first tracks the comma. */
-static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, const tnode *skip, int *first)
+/* An object's members: the row's scanned once a record, another's into
+ * the scratch.  NULL: not an object. */
+static const rx_members *members_of(push_tmpl *t, rx_span v)
 {
 	char err[128];
-	const rx_members *ms;
 
-	if (v.p == t->rec->row.p && v.n == t->rec->row.n) {
-		if (row_members(t) < 0)
-			return;
-		ms = &t->row;
-	} else {
-		if (rx_json_members(v.p, v.n, &t->other, err, sizeof err) < 0)
-			return;
-		ms = &t->other;
+	if (t->rec != NULL && v.p == t->rec->row.p && v.n == t->rec->row.n)
+		return row_members(t) < 0 ? NULL : &t->row;
+	return rx_json_members(v.p, v.n, &t->other, err, sizeof err) < 0 ? NULL : &t->other;
+}
+
+/* Whether a member of an object survives n's without:, nonnull, nulls:. */
+static int keep_member(const tnode *n, const rx_member *m)
+{
+	if (n->nwithout > 0 && left_out(n, m->name))
+		return 0;
+	if (n->mods & (M_NONNULL | M_NULLS)) {
+		int null = rx_json_kind(m->value) == 'z';
+		if ((n->mods & M_NONNULL) ? null : !null)
+			return 0;
 	}
-	for (size_t i = 0; i < ms->n; i++) {
+	return 1;
+}
+
+/* nulls: whether object v has a null member to give (else it is null). */
+static int has_nulls(push_tmpl *t, const tnode *n, rx_span v)
+{
+	const rx_members *ms = members_of(t, v);
+	for (size_t i = 0; ms != NULL && i < ms->n; i++)
+		if (keep_member(n, &ms->m[i]))
+			return 1;
+	return 0;
+}
+
+/* Whether a placeholder's value, its modifiers applied, is null. */
+static int value_null(push_tmpl *t, const tnode *n, rx_span v)
+{
+	char k = rx_json_kind(v);
+	return k == 'z' || (k == 'o' && (n->mods & M_NULLS) && !has_nulls(t, n, v));
+}
+
+/* match: the value's text (a string's characters, else its JSON) matches. */
+static int matches(push_tmpl *t, const tnode *n, rx_span v)
+{
+	rx_buf_reset(&t->mtext);
+	if (rx_json_kind(v) == 's')
+		rx_json_string_decode(v, &t->mtext);
+	else
+		rx_json_put_compact(&t->mtext, v);
+	const UChar *p = (const UChar *)(t->mtext.data ? t->mtext.data : ""), *end = p + t->mtext.len;
+	return onig_search(n->re, p, end, p, end, NULL, ONIG_OPTION_NONE) >= 0;
+}
+
+/* The alternative of a placeholder that gives its value, and the value:
+ * the first with one (not missing, not null, matching its match:); the
+ * last as it is, null and all.  NULL: none (missing). */
+static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
+{
+	for (const tnode *a = n; a != NULL; a = a->alt) {
+		if (!source(t, a, v))
+			continue;
+		if (a->re != NULL && (rx_json_kind(*v) == 'z' || !matches(t, a, *v)))
+			continue;
+		if (a->alt != NULL && value_null(t, a, *v))
+			continue;
+		return a;
+	}
+	return NULL;
+}
+
+/* The members of object v that n keeps (without:, nonnull, nulls:), less
+ * those of skip (an object's own members, when spread into it), each as
+ * text with strings, as the nulls: text with nulls:; first tracks the
+ * comma. */
+static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, const tnode *skip, int *first)
+{
+	const rx_members *ms = members_of(t, v);
+
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
 		const rx_member *m = &ms->m[i];
-		if (left_out(n, m->name))
+		if (!keep_member(n, m))
 			continue;
 		if (skip != NULL) {
 			size_t j;
@@ -591,7 +834,9 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 		*first = 0;
 		rx_buf_put(b, m->name.p, m->name.n);
 		rx_buf_putc(b, ':');
-		if (n->mods & M_STRINGS)
+		if (n->mods & M_NULLS)
+			rx_json_put_string(b, n->nulls, strlen(n->nulls));
+		else if (n->mods & M_STRINGS)
 			put_as_text(t, b, m->value, 1);
 		else
 			rx_json_put_compact(b, m->value);
@@ -601,8 +846,12 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || (n->mods & M_STRINGS)) && rx_json_kind(v) == 'o';
+	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS))) && rx_json_kind(v) == 'o';
 
+	if (shaped && (n->mods & M_NULLS) && !has_nulls(t, n, v)) {
+		rx_buf_puts(b, "null");
+		return;
+	}
 	if (n->mods & M_TEXT) {
 		if (!shaped) {
 			put_as_text(t, b, v, 0);
@@ -640,10 +889,11 @@ static void put_interp(push_tmpl *t, rx_buf *b, const tnode *n)
 			rx_buf_put(&t->acc, k->lit.data, k->lit.len);
 			continue;
 		}
-		if (!source(t, k, &v))
+		const tnode *a = pick(t, k, &v);
+		if (a == NULL)
 			continue;
 		rx_buf_reset(&t->seg);
-		put_ref(t, &t->seg, k, v);
+		put_ref(t, &t->seg, a, v);
 		rx_span s = rx_span_of(t->seg.data, t->seg.len);
 		char kind = rx_json_kind(s);
 		if (kind == 's')
@@ -694,11 +944,13 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 					put_members(t, b, k, v, n, &first);
 				continue;
 			}
-			if (k->kind == N_REF && !source(t, k, &v)) {
+			const tnode *a = k;
+			if (k->kind == N_REF && (a = pick(t, k, &v)) == NULL) {
 				if (k->mods & M_OPTIONAL)
 					continue;
 				v = rx_span_of("null", 4);
-			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && rx_json_kind(v) == 'z') {
+				a = k;
+			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && value_null(t, a, v)) {
 				continue;
 			}
 			if (!first)
@@ -707,7 +959,7 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 			rx_buf_put(b, n->qnames[i].data, n->qnames[i].len);
 			rx_buf_putc(b, ':');
 			if (k->kind == N_REF)
-				put_ref(t, b, k, v);
+				put_ref(t, b, a, v);
 			else
 				put_node(t, b, k, recs, nrec);
 		}
@@ -725,14 +977,74 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		}
 		t->rec = NULL;
 		break;
-	case N_REF:
-		if (!source(t, n, &v))
+	case N_REF: {
+		const tnode *a = pick(t, n, &v);
+		if (a == NULL) {
 			v = rx_span_of("null", 4);
-		put_ref(t, b, n, v);
+			a = n;
+		}
+		put_ref(t, b, a, v);
 		break;
+	}
 	default:
 		put_interp(t, b, n);
 		break;
+	}
+}
+
+static void put_form_encoded(rx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			rx_buf_putc(b, (char)c);
+		} else {
+			rx_buf_putc(b, '%');
+			rx_buf_putc(b, hex[c >> 4]);
+			rx_buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+/* A form: each member of the root object name=value, URL-encoded, a
+ * string value as its text, anything else as its JSON (as rx-push
+ * encodes a body program's object). */
+static void put_form(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec)
+{
+	int first = 1;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const tnode *k = n->kids[i], *a = k;
+		rx_span v;
+		rx_buf_reset(&t->fval);
+		if (k->kind == N_REF) {
+			if ((a = pick(t, k, &v)) == NULL) {
+				if (k->mods & M_OPTIONAL)
+					continue;
+				v = rx_span_of("null", 4);
+				a = k;
+			} else if ((k->mods & M_OPTIONAL) && value_null(t, a, v)) {
+				continue;
+			}
+			put_ref(t, &t->fval, a, v);
+		} else {
+			put_node(t, &t->fval, k, recs, nrec);
+		}
+		if (!first)
+			rx_buf_putc(b, '&');
+		first = 0;
+		put_form_encoded(b, n->names[i], strlen(n->names[i]));
+		rx_buf_putc(b, '=');
+		rx_span s = rx_span_of(t->fval.data ? t->fval.data : "", t->fval.len);
+		if (rx_json_kind(s) == 's') {
+			rx_buf_reset(&t->acc);
+			rx_json_string_decode(s, &t->acc);
+			put_form_encoded(b, t->acc.data ? t->acc.data : "", t->acc.len);
+		} else {
+			put_form_encoded(b, s.p, s.n);
+		}
 	}
 }
 
@@ -740,5 +1052,8 @@ void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t
 {
 	t->op = op;
 	t->rec = NULL;
-	put_node(t, body, t->root, recs, n);
+	if (t->form)
+		put_form(t, body, t->root, recs, n);
+	else
+		put_node(t, body, t->root, recs, n);
 }

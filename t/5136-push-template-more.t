@@ -1,0 +1,136 @@
+#!/bin/sh
+# Body templates, the rest of the language (docs/profiles.md, "Body
+# templates"): alternatives with //, literal alternatives, match:,
+# nonnull and nulls:, a choice made by a variable when the profile
+# loads, and form bodies; what cannot mean anything is refused when the
+# profile loads, naming where.
+. "$(dirname "$0")/lib.sh"
+
+cat >changes.ndjson <<\EOF
+{"op":"upsert","key":"K1","hash":"h1","row":{"email":"Ada@X.com","uid":"u1","name":"Zo\u00eb","big":12345678901234567890,"gone":null,"also":null}}
+{"op":"upsert","key":"a key with spaces","hash":"h2","row":{"uid":null,"name":"B","flag":false}}
+{"op":"upsert","key":"\u65e5\u672c\u8a9e","hash":"h3"}
+EOF
+
+dry () { # profile
+	rx-push --profile "$1" --url http://127.0.0.1:9 --dry-run <changes.ndjson
+}
+# each element of the bodies, one a line, numbers exact (jq would round them)
+elements () {
+	python3 -c "
+import json, sys
+for line in sys.stdin:
+    body = json.loads(line)[\"body\"]
+    for e in (body if isinstance(body, list) else [body]):
+        print(json.dumps(e, ensure_ascii=False, separators=(\",\", \":\")))"
+}
+
+test_expect_success 'alternatives: the first with a value; a literal last; match: on the text' '
+	cat >alt.json <<-\EOF &&
+	{"ops": {"*": {"template": [{"u": "{row.uid|text // key|text}",
+	  "i": "{row.iid // key|text|match:^[A-Za-z0-9-]{1,36}$ // idem}",
+	  "r": "{row|without:email // {}}", "n": "{row.none // row.gone}", "z": "{row.gone // 0}",
+	  "f": "{row.flag // true}", "three": "{key|match:^.{3}$}", "s": "<{row.uid // key}>"}]}}}
+	EOF
+	dry ./alt.json | elements >got &&
+	idem=$(dry ./alt.json | jq -r ".body[1].i") && idem3=$(dry ./alt.json | jq -r ".body[2].i") &&
+	test ${#idem} = 32 && test ${#idem3} = 32 &&
+	cat >expect <<-EOF &&
+	{"u":"u1","i":"K1","r":{"uid":"u1","name":"Zoë","big":12345678901234567890,"gone":null,"also":null},"n":null,"z":0,"f":true,"three":null,"s":"<u1>"}
+	{"u":"a key with spaces","i":"$idem","r":{"uid":null,"name":"B","flag":false},"n":null,"z":0,"f":false,"three":null,"s":"<a key with spaces>"}
+	{"u":"日本語","i":"$idem3","r":{},"n":null,"z":0,"f":true,"three":"日本語","s":"<日本語>"}
+	EOF
+	test_cmp expect got &&
+	dry ./alt.json | grep -q "\"big\":12345678901234567890,"
+'
+
+test_expect_success 'nonnull and nulls: split an object by its nulls' '
+	cat >nulls.json <<-\EOF &&
+	{"ops": {"*": {"template": [{"set": "{row|without:uid|nonnull // {}}", "unset": "{row|nulls:-|optional}",
+	  "all": "{row|nulls:x}", "t": "{row|nonnull|text}"}]}}}
+	EOF
+	dry ./nulls.json | elements >got &&
+	cat >expect <<-\EOF &&
+	{"set":{"email":"Ada@X.com","name":"Zoë","big":12345678901234567890},"unset":{"gone":"-","also":"-"},"all":{"gone":"x","also":"x"},"t":"{\"email\":\"Ada@X.com\",\"uid\":\"u1\",\"name\":\"Zo\\u00eb\",\"big\":12345678901234567890}"}
+	{"set":{"name":"B","flag":false},"unset":{"uid":"-"},"all":{"uid":"x"},"t":"{\"name\":\"B\",\"flag\":false}"}
+	{"set":{},"all":null,"t":null}
+	EOF
+	test_cmp expect got
+'
+
+test_expect_success 'a choice takes the case its variable names, else "*", when the profile loads' '
+	cat >choice.json <<-\EOF &&
+	{"vars": {"by": {"env": "BY", "default": "id"}},
+	 "ops": {"*": {"template": {"batch": [{"?": "{by}",
+	   "id": {"ids": {"id": "{key|text}"}},
+	   "email": {"ids": {"email": "{row.email|text}"}, "a": "{row|without:email // {}}"},
+	   "*": {"other": "{by}"}}]}}}}
+	EOF
+	head -1 changes.ndjson >one.ndjson &&
+	rx-push --profile ./choice.json --url http://127.0.0.1:9 --dry-run <one.ndjson | elements >got &&
+	BY=email rx-push --profile ./choice.json --url http://127.0.0.1:9 --dry-run <one.ndjson | elements >>got &&
+	BY=phone rx-push --profile ./choice.json --url http://127.0.0.1:9 --dry-run <one.ndjson | elements >>got &&
+	cat >expect <<-\EOF &&
+	{"batch":[{"ids":{"id":"K1"}}]}
+	{"batch":[{"ids":{"email":"Ada@X.com"},"a":{"uid":"u1","name":"Zoë","big":12345678901234567890,"gone":null,"also":null}}]}
+	{"batch":[{"other":"phone"}]}
+	EOF
+	test_cmp expect got &&
+	jq "del(.ops[\"*\"].template.batch[0][\"*\"])" choice.json >strict.json &&
+	BY=phone test_expect_code 1 rx-push --profile ./strict.json --check-profile >out &&
+	test_grep "ops.\*.template at batch\[0\]: \"phone\" is no case of this choice (\"id\", \"email\") and it has no \"\*\"" out
+'
+
+test_expect_success 'a form template: each member a field, a string as its text, anything else its JSON' '
+	cat >form.json <<-\EOF &&
+	{"content_type": "application/x-www-form-urlencoded",
+	 "vars": {"api_key": {"env": "KEY", "secret": true}},
+	 "ops": {"*": {"template": {"api_key": "{api_key}", "n": 1,
+	   "identification": [{"user_id": "{row.uid|text // key|text}", "p": "{row|nonnull}"}]}}}}
+	EOF
+	KEY="s3cr&t" rx-push --profile ./form.json --url http://127.0.0.1:9 --dry-run <changes.ndjson >req &&
+	jq -r .body req >body &&
+	test_grep "^api_key=\*\*\*&n=1&identification=%5B%7B%22user_id%22%3A%22u1%22" body &&
+	python3 -c "
+import json, sys, urllib.parse
+f = dict(urllib.parse.parse_qsl(open(\"body\").read().strip()))
+print(json.dumps(json.loads(f[\"identification\"]), ensure_ascii=False))" >got &&
+	echo "[{\"user_id\": \"u1\", \"p\": {\"email\": \"Ada@X.com\", \"uid\": \"u1\", \"name\": \"Zoë\", \"big\": 12345678901234567890}}, {\"user_id\": \"a key with spaces\", \"p\": {\"name\": \"B\", \"flag\": false}}, {\"user_id\": \"日本語\", \"p\": null}]" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a form template is sent with its secret, encoded' '
+	. "$RX_TESTS/lib-fake.sh" &&
+	reply_start sink -- --status 200 &&
+	sed "s/\"ops\"/\"response\": \"if .status == 200 then {action: \\\\\"ack\\\\\"} else null end\", \"ops\"/" form.json >send.json &&
+	KEY="s3cr&t" rx-push --profile ./send.json --url "$(fake_url sink)" <changes.ndjson >acks &&
+	test_lines 3 acks &&
+	jq -r .body sink.log >sent &&
+	test_grep "^api_key=s3cr%26t&n=1&identification=" sent
+'
+
+refused () { # message-pattern template-json [profile-extra]
+	printf "%s\n" "{${3:-}\"ops\": {\"upsert\": {\"template\": $2}}}" >bad.json &&
+	test_expect_code 1 rx-push --profile ./bad.json --url http://127.0.0.1:9 --dry-run <changes.ndjson >out 2>err &&
+	test_must_be_empty out &&
+	test_grep "$1" err
+}
+
+test_expect_success 'what these cannot mean is refused when the profile loads, naming where' '
+	refused "at \[0\].a: \"x\": a literal is the last alternative" "[{\"a\": \"{\\\"x\\\" // key}\"}]" &&
+	refused "at \[0\].a: {nope}: not a JSON value" "[{\"a\": \"{key // {nope}}\"}]" &&
+	refused "at \[0\].a: a placeholder: an empty alternative" "[{\"a\": \"{key // }\"}]" &&
+	refused "at \[0\].a: {rwo} is not a placeholder" "[{\"a\": \"{key // rwo}\"}]" &&
+	refused "at \[0\].a: match: not a regular expression" "[{\"a\": \"{key|match:(}\"}]" &&
+	refused "nulls: keeps the null members only" "[{\"a\": \"{row|nulls:-|nonnull}\"}]" &&
+	refused "a spread (\"...\") takes {row}" "[{\"...\": \"{row // key}\"}]" &&
+	refused "at \[0\].a: a choice.s \"?\" is a string" "[{\"a\": {\"?\": 1, \"*\": 2}}]" &&
+	refused "at \[0\]: \"x\" is no case of this choice (\"a\")" "[{\"?\": \"{v}\", \"a\": \"{row}\"}]" \
+		"\"vars\": {\"v\": \"x\"}, " &&
+	refused "a member name may use variables only" "[{\"?\": \"{key}\", \"*\": 1}]" &&
+	refused "{key} names a record outside the array" "{\"?\": \"{v}\", \"*\": {\"k\": \"{key}\"}}" \
+		"\"vars\": {\"v\": \"x\"}, " &&
+	refused "a form template is an object" "[\"{row}\"]" "\"content_type\": \"application/x-www-form-urlencoded\", "
+'
+
+test_done
