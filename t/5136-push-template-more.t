@@ -133,4 +133,19 @@ test_expect_success 'what these cannot mean is refused when the profile loads, n
 	refused "a form template is an object" "[\"{row}\"]" "\"content_type\": \"application/x-www-form-urlencoded\", "
 '
 
+test_expect_success 'cells: an object'"'"'s values as spreadsheet cells' '
+	cat >rows.ndjson <<-\EOF &&
+	{"op":"insert","key":"K1","hash":"h","row":{"k":"K1","n":12345678901234567890,"z":null,"o":{"a":[1,"\u00eb"]},"l":[true],"b":false}}
+	{"op":"insert","key":"K2","hash":"h"}
+	EOF
+	echo "{\"ops\": {\"*\": {\"template\": {\"values\": [\"{row|cells // []}\"]}}}}" >cells.json &&
+	rx-push --profile ./cells.json --url http://127.0.0.1:9 --dry-run <rows.ndjson >req &&
+	sed "s/.*\"body\"://; s/,\"records\":2}\$//" req >got &&
+	cat >expect <<-\EOF &&
+	{"values":[["K1",12345678901234567890,"","{\"a\":[1,\"\\u00eb\"]}","[true]",false],[]]}
+	EOF
+	test_cmp expect got &&
+	refused "cells makes an array of the values" "[\"{row|cells|strings}\"]"
+'
+
 test_done

@@ -39,7 +39,7 @@
 
 enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
 enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT };
-enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16 };
+enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32 };
 
 typedef struct tnode tnode;
 struct tnode {
@@ -218,6 +218,8 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "cells") == 0) {
+			ref->mods |= M_CELLS;
 		} else if (strcmp(m, "nonnull") == 0) {
 			ref->mods |= M_NONNULL;
 		} else if (strncmp(m, "nulls:", 6) == 0) {
@@ -239,13 +241,16 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			}
 		} else {
 			return fail(c, "\"%s\" is not a modifier: text, strings, optional, without:NAME,NAME, nonnull, "
-				    "nulls:TEXT or match:REGEX", m);
+				    "nulls:TEXT, cells or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_CELLS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS)))
+		return fail(c, "{%s|...}: cells makes an array of the values as they are (null as \"\"): text, strings "
+			    "or nulls: beside it mean nothing", buf);
 	if ((ref->mods & M_NULLS) && (ref->mods & (M_NONNULL | M_STRINGS)))
 		return fail(c, "{%s|...}: nulls: keeps the null members only, each as its text: nonnull or strings "
 			    "beside it mean nothing", buf);
@@ -843,10 +848,45 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 	}
 }
 
+/* cells: the values of object v that n keeps, in order, as an array of
+ * spreadsheet cells: null as "", an object or array as its JSON text,
+ * anything else as it is. */
+static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
+{
+	const rx_members *ms = members_of(t, v);
+	int first = 1;
+
+	rx_buf_putc(b, '[');
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
+		const rx_member *m = &ms->m[i];
+		if (!keep_member(n, m))
+			continue;
+		if (!first)
+			rx_buf_putc(b, ',');
+		first = 0;
+		char k = rx_json_kind(m->value);
+		if (k == 'z') {
+			rx_buf_puts(b, "\"\"");
+		} else if (k == 'o' || k == 'a') {
+			rx_buf_reset(&t->conv);
+			rx_json_put_compact(&t->conv, m->value);
+			rx_json_put_string(b, t->conv.data, t->conv.len);
+		} else {
+			rx_json_put_compact(b, m->value);
+		}
+	}
+	rx_buf_putc(b, ']');
+}
+
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS))) && rx_json_kind(v) == 'o';
+	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS | M_CELLS))) && rx_json_kind(v) == 'o';
+
+	if (shaped && (n->mods & M_CELLS)) {
+		put_cells(t, b, n, v);
+		return;
+	}
 
 	if (shaped && (n->mods & M_NULLS) && !has_nulls(t, n, v)) {
 		rx_buf_puts(b, "null");
