@@ -148,4 +148,35 @@ test_expect_success 'cells: an object'"'"'s values as spreadsheet cells' '
 	refused "cells makes an array of the values" "[\"{row|cells|strings}\"]"
 '
 
+test_expect_success 'firestore: a row as Firestore fields, the numbers typed as jq typed them' '
+	cat >fs.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"s":"Zo\u00eb","i":-7,"one":1.0,"e":1e3,"f":1.5,"edge":9007199254740991,"over":12345678901234567890,"t":true,"z":null,"a":[1,[]],"o":{"x":{}}}}
+	EOF
+	echo "{\"ops\": {\"*\": {\"template\": {\"w\": [\"{row|firestore}\"]}}}}" >fs.json &&
+	rx-push --profile ./fs.json --url http://127.0.0.1:9 --dry-run <fs.ndjson >req &&
+	sed "s/.*\"body\"://; s/,\"records\":1}\$//" req >got &&
+	cat >expect <<-\EOF &&
+	{"w":[{"s":{"stringValue":"Zo\u00eb"},"i":{"integerValue":"-7"},"one":{"integerValue":"1"},"e":{"integerValue":"1000"},"f":{"doubleValue":1.5},"edge":{"integerValue":"9007199254740991"},"over":{"doubleValue":12345678901234567890},"t":{"booleanValue":true},"z":{"nullValue":null},"a":{"arrayValue":{"values":[{"integerValue":"1"},{"arrayValue":{"values":[]}}]}},"o":{"mapValue":{"fields":{"x":{"mapValue":{"fields":{}}}}}}}]}
+	EOF
+	test_cmp expect got
+'
+
+test_expect_success 'a refusal (// !MESSAGE) dead-letters the request, naming the key' '
+	cat >no.json <<-\EOF &&
+	{"ops": {"*": {"template": {"names": ["doc/{key|text|match:^[^/]+$ // !cannot be a document id}"]}}}}
+	EOF
+	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"ok\",\"hash\":\"h1\",\"row\":{}}" "{\"op\":\"upsert\",\"key\":\"a/b\",\"hash\":\"h2\",\"row\":{}}" >two.ndjson &&
+	rx-push --profile ./no.json --url http://127.0.0.1:9 --dry-run <two.ndjson >out 2>dead;
+	test_must_be_empty out &&
+	test_lines 2 dead &&
+	jq -r .error.message dead | sort -u >msg &&
+	echo "the key \"a/b\" cannot be a document id" >expect &&
+	test_cmp expect msg &&
+	rx-push --profile ./no.json --url http://127.0.0.1:9 --dry-run --max-records 1 <two.ndjson >out 2>dead;
+	test_lines 1 out && test_lines 1 dead &&
+	test "$(jq -c .body out)" = "{\"names\":[\"doc/ok\"]}" &&
+	refused "a refusal is the last alternative" "[{\"a\": \"{key // !no // idem}\"}]" &&
+	refused "a refusal (\"// !\") says why" "[{\"a\": \"{key // !}\"}]"
+'
+
 test_done

@@ -1316,10 +1316,8 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 		rx_buf_puts(body, "]}");
 		return 0;
 	}
-	if (op->tmpl != NULL) {
-		rx_push_tmpl_build(op->tmpl, recs[0]->op, recs, n, body);
-		return 0;
-	}
+	if (op->tmpl != NULL)
+		return rx_push_tmpl_build(op->tmpl, recs[0]->op, recs, n, body, err, errlen);
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));

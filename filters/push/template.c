@@ -33,13 +33,14 @@
  */
 #include "push.h"
 
+#include <math.h>
 #include <oniguruma.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
-enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT };
-enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32 };
+enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR };
+enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64 };
 
 typedef struct tnode tnode;
 struct tnode {
@@ -66,6 +67,8 @@ struct push_tmpl {
 	const push_record *rec;
 	rx_members row;    /* rec's row members, when row_state is 1 */
 	int row_state;     /* 0 not scanned, 1 scanned, -1 not an object */
+	const tnode *failed; /* the "// !MESSAGE" the body reached first, or NULL */
+	const push_record *failed_rec;
 	rx_members other;  /* an object value's members (not the row) */
 	rx_buf text, conv, seg, acc, quoted, mtext, fval;
 };
@@ -150,7 +153,7 @@ static int fail(tcomp *c, const char *fmt, const char *arg)
 
 static int is_record_source(int src)
 {
-	return src != S_OP && src != S_LIT;
+	return src != S_OP && src != S_LIT && src != S_ERR;
 }
 
 /* One alternative of a placeholder: NAME, then |MODIFIERs (buf is
@@ -218,6 +221,8 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "firestore") == 0) {
+			ref->mods |= M_FIRESTORE;
 		} else if (strcmp(m, "cells") == 0) {
 			ref->mods |= M_CELLS;
 		} else if (strcmp(m, "nonnull") == 0) {
@@ -241,13 +246,16 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			}
 		} else {
 			return fail(c, "\"%s\" is not a modifier: text, strings, optional, without:NAME,NAME, nonnull, "
-				    "nulls:TEXT, cells or match:REGEX", m);
+				    "nulls:TEXT, cells, firestore or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_FIRESTORE) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS)))
+		return fail(c, "{%s|...}: firestore makes Firestore values of the members as they are: text, strings, "
+			    "nulls: or cells beside it mean nothing", buf);
 	if ((ref->mods & M_CELLS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS)))
 		return fail(c, "{%s|...}: cells makes an array of the values as they are (null as \"\"): text, strings "
 			    "or nulls: beside it mean nothing", buf);
@@ -297,7 +305,15 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 		}
 		if (*alt == '\0')
 			return fail(c, "%s: an empty alternative beside //", "a placeholder");
-		if (literal_alt(alt)) {
+		if (*alt == '!') {
+			/* a refusal: the body cannot be built, the batch is dead-lettered */
+			if (alt[1] == '\0')
+				return fail(c, "%s: a refusal (\"// !\") says why", "a placeholder");
+			at->src = S_ERR;
+			rx_buf_puts(&at->lit, alt + 1);
+			if (next != NULL)
+				return fail(c, "%s: a refusal is the last alternative of //", alt);
+		} else if (literal_alt(alt)) {
 			jv v = jv_parse(alt);
 			if (!jv_is_valid(v)) {
 				jv_free(v);
@@ -714,6 +730,12 @@ static int source(push_tmpl *t, const tnode *n, rx_span *v)
 	case S_LIT:
 		*v = rx_span_of(n->lit.data, n->lit.len);
 		return 1;
+	case S_ERR:
+		if (t->failed == NULL) {
+			t->failed = n;
+			t->failed_rec = t->rec;
+		}
+		return 0;
 	default:
 		*v = t->rec->hash;
 		return v->n > 0;
@@ -878,13 +900,123 @@ static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 	rx_buf_putc(b, ']');
 }
 
+/* A JSON value as a Firestore Value (firestore.jq's fs_value did it in
+ * jq): an integer a double holds exactly is an integerValue (its decimal
+ * text), any other number a doubleValue (its text), a string a
+ * stringValue, and so on down arrays and objects. */
+static void put_fs_value(rx_buf *b, rx_span v);
+
+static void put_fs_fields(rx_buf *b, rx_span v, const tnode *n)
+{
+	rx_members ms = {0};
+	char err[128];
+	int first = 1;
+
+	rx_buf_putc(b, '{');
+	if (rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0)
+		for (size_t i = 0; i < ms.n; i++) {
+			if (n != NULL && !keep_member(n, &ms.m[i]))
+				continue;
+			if (!first)
+				rx_buf_putc(b, ',');
+			first = 0;
+			rx_buf_put(b, ms.m[i].name.p, ms.m[i].name.n);
+			rx_buf_putc(b, ':');
+			put_fs_value(b, ms.m[i].value);
+		}
+	free(ms.m);
+	rx_buf_putc(b, '}');
+}
+
+static void put_fs_number(rx_buf *b, rx_span v)
+{
+	char text[64];
+	int integer = memchr(v.p, '.', v.n) == NULL && memchr(v.p, 'e', v.n) == NULL && memchr(v.p, 'E', v.n) == NULL;
+
+	if (integer && (v.n <= 15 || (v.n == 16 && v.p[0] == '-'))) {
+		/* at most 15 digits and a sign: within 2^53, its text is its value */
+		rx_buf_puts(b, "{\"integerValue\":\"");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_puts(b, "\"}");
+		return;
+	}
+	double d = 0;
+	if (v.n < sizeof text) {
+		memcpy(text, v.p, v.n);
+		text[v.n] = '\0';
+		d = strtod(text, NULL);
+	}
+	if (v.n < sizeof text && d < 9007199254740992.0 && d > -9007199254740992.0 && d == floor(d)) {
+		/* 1.0, 1e3, 9007199254740991: what jq's . == floor found */
+		rx_buf_puts(b, "{\"integerValue\":\"");
+		rx_buf_printf(b, "%.0f", d);
+		rx_buf_puts(b, "\"}");
+	} else {
+		rx_buf_puts(b, "{\"doubleValue\":");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_putc(b, '}');
+	}
+}
+
+static void put_fs_value(rx_buf *b, rx_span v)
+{
+	switch (rx_json_kind(v)) {
+	case 's':
+		rx_buf_puts(b, "{\"stringValue\":");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_putc(b, '}');
+		break;
+	case 'n':
+		put_fs_number(b, v);
+		break;
+	case 't':
+	case 'f':
+		rx_buf_puts(b, "{\"booleanValue\":");
+		rx_buf_puts(b, rx_json_kind(v) == 't' ? "true" : "false");
+		rx_buf_putc(b, '}');
+		break;
+	case 'a': {
+		size_t n = rx_json_array_split(v, NULL, 0);
+		rx_span one[16], *es = n <= 16 ? one : rx_xmalloc(n * sizeof *es);
+		rx_json_array_split(v, es, n);
+		rx_buf_puts(b, "{\"arrayValue\":{\"values\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			put_fs_value(b, es[i]);
+		}
+		rx_buf_puts(b, "]}}");
+		if (es != one)
+			free(es);
+		break;
+	}
+	case 'o':
+		rx_buf_puts(b, "{\"mapValue\":{\"fields\":");
+		put_fs_fields(b, v, NULL);
+		rx_buf_puts(b, "}}");
+		break;
+	default:
+		rx_buf_puts(b, "{\"nullValue\":null}");
+		break;
+	}
+}
+
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS | M_CELLS))) && rx_json_kind(v) == 'o';
+	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
+		     rx_json_kind(v) == 'o';
 
 	if (shaped && (n->mods & M_CELLS)) {
 		put_cells(t, b, n, v);
+		return;
+	}
+	if (n->mods & M_FIRESTORE) {
+		/* an object: its members as Firestore fields; anything else a Value */
+		if (rx_json_kind(v) == 'o')
+			put_fs_fields(b, v, n);
+		else
+			put_fs_value(b, v);
 		return;
 	}
 
@@ -1088,12 +1220,27 @@ static void put_form(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	}
 }
 
-void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body)
+int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
+		       size_t errlen)
 {
 	t->op = op;
 	t->rec = NULL;
+	t->failed = NULL;
 	if (t->form)
 		put_form(t, body, t->root, recs, n);
 	else
 		put_node(t, body, t->root, recs, n);
+	if (t->failed != NULL) {
+		/* "// !MESSAGE": the record it was reached for, and why ("the
+		 * key \"a/b\" cannot be a Firestore document id") */
+		rx_buf key = {0};
+		if (t->failed_rec != NULL)
+			rx_json_put_compact(&key, t->failed_rec->key);
+		else
+			rx_buf_puts(&key, "(none)");
+		snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", t->failed->lit.data);
+		rx_buf_free(&key);
+		return -1;
+	}
+	return 0;
 }
