@@ -1164,21 +1164,29 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	}
 }
 
+/* URL-encoded (form) text: an unreserved byte as it is, any other as %XX;
+ * written straight into the buffer, the JSON of a batch is most of a
+ * form body. */
 static void put_form_encoded(rx_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
+	rx_buf_reserve(b, 3 * n + 1);
+	char *o = b->data + b->len;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~') {
-			rx_buf_putc(b, (char)c);
+		if ((unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10 || c == '-' || c == '_' || c == '.' ||
+		    c == '~') {
+			*o++ = (char)c;
 		} else {
-			rx_buf_putc(b, '%');
-			rx_buf_putc(b, hex[c >> 4]);
-			rx_buf_putc(b, hex[c & 15]);
+			o[0] = '%';
+			o[1] = hex[c >> 4];
+			o[2] = hex[c & 15];
+			o += 3;
 		}
 	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
 }
 
 /* A form: each member of the root object name=value, URL-encoded, a
