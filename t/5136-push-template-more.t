@@ -179,4 +179,31 @@ test_expect_success 'a refusal (// !MESSAGE) dead-letters the request, naming th
 	refused "a refusal (\"// !\") says why" "[{\"a\": \"{key // !}\"}]"
 '
 
+test_expect_success 'only:, texts, several spreads (the later wins) and "?NAME" members' '
+	cat >sp.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"email":"a@x","phone":4155551234,"city":"Berlin","lat":52.5,"loc":{"city":"Mitte","lat":1,"tags":["a",2,null]},"plan":"pro","props":{"plan":"max"}}}
+	{"op":"upsert","key":"K2","hash":"h","row":{"email":null,"props":{}}}
+	EOF
+	cat >sp.json <<-\EOF &&
+	{"ops": {"*": {"template": [{"...": "{row|only:email,phone|texts}",
+	  "?loc": {"...": "{row|only:city|texts}", "...ll": "{row|only:lat}", "...loc": "{row.loc|without:lat|texts}"},
+	  "?props": {"...": "{row|without:email,phone,city,lat,loc,props}", "...p": "{row.props}"},
+	  "?gone": "{row.nothing}", "?blank": "", "?kept": 0, "tags": "{row.loc.tags|texts}"}]}}}
+	EOF
+	rx-push --profile ./sp.json --url http://127.0.0.1:9 --dry-run <sp.ndjson | elements >got &&
+	cat >expect <<-\EOF &&
+	{"email":"a@x","phone":"4155551234","loc":{"lat":52.5,"city":"Mitte","tags":"[\"a\",2,null]"},"props":{"plan":"max"},"kept":0,"tags":null}
+	{"email":null,"kept":0,"tags":null}
+	EOF
+	test_cmp expect got &&
+	echo "{\"ops\": {\"*\": {\"template\": [{\"t\": \"{row.tags|texts}\"}]}}}" >ta.json &&
+	echo "{\"op\":\"upsert\",\"key\":\"K\",\"hash\":\"h\",\"row\":{\"tags\":[\"a\",2,null,{\"b\":1}]}}" |
+	rx-push --profile ./ta.json --url http://127.0.0.1:9 --dry-run | jq -c .body >got &&
+	echo "[{\"t\":[\"a\",\"2\",null,\"{\\\"b\\\":1}\"]}]" >expect &&
+	test_cmp expect got &&
+	refused "the member \"a\" is named twice" "[{\"a\": 1, \"?a\": \"{key}\"}]" &&
+	refused "texts makes text of each member" "[\"{row|texts|strings}\"]" &&
+	refused "an empty name in only:" "[\"{row|only:a,,b}\"]"
+'
+
 test_done

@@ -40,7 +40,10 @@
 
 enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
 enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR };
-enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64 };
+enum {
+	M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64,
+	M_TEXTS = 128
+};
 
 typedef struct tnode tnode;
 struct tnode {
@@ -54,6 +57,12 @@ struct tnode {
 	char *member;      /* S_MEMBER: the row member's name */
 	char **without;    /* names left out of an object */
 	size_t nwithout;
+	char **only;       /* only: the names kept of an object */
+	size_t nonly;
+	char *drop_empty;  /* N_OBJECT: a "?NAME" member, left out when it comes out empty */
+	/* a spread's scratch while its object is built */
+	rx_members cache;
+	const rx_members *sms; /* its object's members, or NULL (none: not an object) */
 	char *nulls;       /* M_NULLS: the text each null member becomes */
 	OnigRegex re;      /* match: the value's text must match it (jq's regular expressions) */
 	tnode *alt;        /* N_REF: the alternative after "//", or NULL */
@@ -90,6 +99,11 @@ static void node_free(tnode *n)
 	for (size_t i = 0; i < n->nwithout; i++)
 		free(n->without[i]);
 	free(n->without);
+	for (size_t i = 0; i < n->nonly; i++)
+		free(n->only[i]);
+	free(n->only);
+	free(n->drop_empty);
+	free(n->cache.m);
 	free(n->member);
 	free(n->nulls);
 	if (n->re != NULL)
@@ -221,6 +235,21 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "texts") == 0) {
+			ref->mods |= M_TEXTS;
+		} else if (strncmp(m, "only:", 5) == 0 && m[5] != '\0') {
+			for (char *w = m + 5; w != NULL;) {
+				char *comma = strchr(w, ',');
+				if (comma != NULL)
+					*comma++ = '\0';
+				if (*w == '\0')
+					return fail(c, "%s: an empty name in only:", buf);
+				ref->only = realloc(ref->only, sizeof *ref->only * (ref->nonly + 1));
+				if (ref->only == NULL)
+					rx_die(RX_EXIT_FAIL, "out of memory");
+				ref->only[ref->nonly++] = rx_xstrdup(w);
+				w = comma;
+			}
 		} else if (strcmp(m, "firestore") == 0) {
 			ref->mods |= M_FIRESTORE;
 		} else if (strcmp(m, "cells") == 0) {
@@ -245,14 +274,17 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				w = comma;
 			}
 		} else {
-			return fail(c, "\"%s\" is not a modifier: text, strings, optional, without:NAME,NAME, nonnull, "
-				    "nulls:TEXT, cells, firestore or match:REGEX", m);
+			return fail(c, "\"%s\" is not a modifier: text, texts, strings, optional, without:NAME,NAME, "
+				    "only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_TEXTS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE)))
+		return fail(c, "{%s|...}: texts makes text of each member or element: text, strings, nulls:, cells or "
+			    "firestore beside it mean nothing", buf);
 	if ((ref->mods & M_FIRESTORE) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS)))
 		return fail(c, "{%s|...}: firestore makes Firestore values of the members as they are: text, strings, "
 			    "nulls: or cells beside it mean nothing", buf);
@@ -573,17 +605,27 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			tnode *kid = compile_node(c, val, in_record, uses_record);
 			if (kid == NULL) {
 				bad = 1;
-			} else if (strcmp(ks, "...") == 0) {
+			} else if (strncmp(ks, "...", 3) == 0) {
 				if (kid->kind != N_REF || (kid->src != S_ROW && kid->src != S_MEMBER) ||
-				    (kid->mods & (M_TEXT | M_OPTIONAL)) || kid->alt != NULL || kid->re != NULL) {
-					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without:, strings, "
-					     "nonnull or nulls:", "the value");
+				    (kid->mods & (M_TEXT | M_OPTIONAL | M_CELLS | M_FIRESTORE)) || kid->alt != NULL ||
+				    kid->re != NULL) {
+					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without:, only:, "
+					     "strings, texts, nonnull or nulls:", "the value");
 					bad = 1;
 				}
 				add_kid(n, kid);
 			} else {
 				int dummy = 0;
-				tnode *name = compile_string(c, ks, (size_t)jv_string_length_bytes(jv_copy(k)), 1, &dummy);
+				size_t kn = (size_t)jv_string_length_bytes(jv_copy(k));
+				if (ks[0] == '?' && kn > 1) {
+					/* "?NAME": left out when it comes out null, "", {} or [] */
+					if (n->drop_empty == NULL && (n->drop_empty = calloc((size_t)len + 1, 1)) == NULL)
+						rx_die(RX_EXIT_FAIL, "out of memory");
+					n->drop_empty[i] = 1;
+					ks++;
+					kn--;
+				}
+				tnode *name = compile_string(c, ks, kn, 1, &dummy);
 				if (name == NULL) {
 					bad = 1;
 				} else {
@@ -782,6 +824,14 @@ static int keep_member(const tnode *n, const rx_member *m)
 {
 	if (n->nwithout > 0 && left_out(n, m->name))
 		return 0;
+	if (n->nonly > 0) {
+		size_t i;
+		for (i = 0; i < n->nonly; i++)
+			if (rx_json_name_eq(m->name, n->only[i], strlen(n->only[i])))
+				break;
+		if (i == n->nonly)
+			return 0;
+	}
 	if (n->mods & (M_NONNULL | M_NULLS)) {
 		int null = rx_json_kind(m->value) == 'z';
 		if ((n->mods & M_NONNULL) ? null : !null)
@@ -863,6 +913,8 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 		rx_buf_putc(b, ':');
 		if (n->mods & M_NULLS)
 			rx_json_put_string(b, n->nulls, strlen(n->nulls));
+		else if (n->mods & M_TEXTS)
+			put_as_text(t, b, m->value, 0);
 		else if (n->mods & M_STRINGS)
 			put_as_text(t, b, m->value, 1);
 		else
@@ -1004,8 +1056,30 @@ static void put_fs_value(rx_buf *b, rx_span v)
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || (n->mods & (M_STRINGS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
+	int shaped = (n->nwithout > 0 || n->nonly > 0 ||
+		      (n->mods & (M_STRINGS | M_TEXTS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
 		     rx_json_kind(v) == 'o';
+
+	if ((n->mods & M_TEXTS) && !shaped) {
+		/* an array: each element as text; anything else: as text */
+		if (rx_json_kind(v) == 'a') {
+			size_t ne = rx_json_array_split(v, NULL, 0);
+			rx_span one[16], *es = ne <= 16 ? one : rx_xmalloc(ne * sizeof *es);
+			rx_json_array_split(v, es, ne);
+			rx_buf_putc(b, '[');
+			for (size_t i = 0; i < ne; i++) {
+				if (i > 0)
+					rx_buf_putc(b, ',');
+				put_as_text(t, b, es[i], 0);
+			}
+			rx_buf_putc(b, ']');
+			if (es != one)
+				free(es);
+		} else {
+			put_as_text(t, b, v, 0);
+		}
+		return;
+	}
 
 	if (shaped && (n->mods & M_CELLS)) {
 		put_cells(t, b, n, v);
@@ -1048,6 +1122,80 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 }
 
 static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec);
+
+/* An object's members into a spread's own scratch (the row's are the
+ * record's, scanned once).  NULL: not an object. */
+static const rx_members *members_in(push_tmpl *t, rx_span v, rx_members *cache)
+{
+	char err[128];
+
+	if (t->rec != NULL && v.p == t->rec->row.p && v.n == t->rec->row.n)
+		return row_members(t) < 0 ? NULL : &t->row;
+	return rx_json_members(v.p, v.n, cache, err, sizeof err) < 0 ? NULL : cache;
+}
+
+/* Do two raw member names name the same member? */
+static int same_name(rx_span a, rx_span b)
+{
+	if (a.n == b.n && memcmp(a.p, b.p, a.n) == 0)
+		return 1;
+	if (memchr(a.p, '\\', a.n) == NULL && memchr(b.p, '\\', b.n) == NULL)
+		return 0;
+	rx_buf da = {0}, db = {0};
+	rx_json_string_decode(a, &da);
+	rx_json_string_decode(b, &db);
+	int eq = da.len == db.len && (da.len == 0 || memcmp(da.data, db.data, da.len) == 0);
+	rx_buf_free(&da);
+	rx_buf_free(&db);
+	return eq;
+}
+
+/* Spread i of object n: its object's members that its modifiers keep,
+ * less those n names itself and those a later spread of n gives (jq's
+ * a + b: b wins), each as its modifiers make it. */
+static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *first)
+{
+	const tnode *k = n->kids[i];
+	const rx_members *ms = k->sms;
+
+	for (size_t x = 0; x < ms->n; x++) {
+		const rx_member *m = &ms->m[x];
+		if (!keep_member(k, m))
+			continue;
+		int skip = 0;
+		for (size_t j = 0; j < n->nkids && !skip; j++) {
+			if (n->names[j] != NULL) {
+				skip = rx_json_name_eq(m->name, n->names[j], strlen(n->names[j]));
+			} else if (j > i && n->kids[j]->sms != NULL) {
+				const rx_members *later = n->kids[j]->sms;
+				for (size_t y = 0; y < later->n && !skip; y++)
+					skip = same_name(m->name, later->m[y].name) && keep_member(n->kids[j], &later->m[y]);
+			}
+		}
+		if (skip)
+			continue;
+		if (!*first)
+			rx_buf_putc(b, ',');
+		*first = 0;
+		rx_buf_put(b, m->name.p, m->name.n);
+		rx_buf_putc(b, ':');
+		if (k->mods & M_NULLS)
+			rx_json_put_string(b, k->nulls, strlen(k->nulls));
+		else if (k->mods & M_TEXTS)
+			put_as_text(t, b, m->value, 0);
+		else if (k->mods & M_STRINGS)
+			put_as_text(t, b, m->value, 1);
+		else
+			rx_json_put_compact(b, m->value);
+	}
+}
+
+/* A "?NAME" member's value that leaves it out: null, "", {} or []. */
+static int empty_value(const char *s, size_t n)
+{
+	return (n == 4 && memcmp(s, "null", 4) == 0) ||
+	       (n == 2 && (memcmp(s, "\"\"", 2) == 0 || memcmp(s, "{}", 2) == 0 || memcmp(s, "[]", 2) == 0));
+}
 
 /* Text with placeholders in it: each as text (a string's characters, null
  * as nothing, anything else its JSON), the whole a JSON string. */
@@ -1107,33 +1255,50 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		break;
 	case N_OBJECT: {
 		int first = 1;
+		for (size_t i = 0; i < n->nkids; i++)
+			if (n->names[i] == NULL) {
+				/* a spread's object, found before any is written: a
+				 * later spread's members win over an earlier's */
+				tnode *k = n->kids[i];
+				k->sms = NULL;
+				if (source(t, k, &v) && rx_json_kind(v) == 'o')
+					k->sms = members_in(t, v, &k->cache);
+			}
 		rx_buf_putc(b, '{');
 		for (size_t i = 0; i < n->nkids; i++) {
 			const tnode *k = n->kids[i];
 			if (n->names[i] == NULL) {
-				/* "...": the object's members here, less the ones this object names */
-				if (source(t, k, &v) && rx_json_kind(v) == 'o')
-					put_members(t, b, k, v, n, &first);
+				if (k->sms != NULL)
+					put_spread(t, b, n, i, &first);
 				continue;
 			}
 			const tnode *a = k;
+			int drop = n->drop_empty != NULL && n->drop_empty[i];
 			if (k->kind == N_REF && (a = pick(t, k, &v)) == NULL) {
-				if (k->mods & M_OPTIONAL)
+				if ((k->mods & M_OPTIONAL) || drop)
 					continue;
 				v = rx_span_of("null", 4);
 				a = k;
 			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && value_null(t, a, v)) {
 				continue;
 			}
+			size_t mark = b->len;
+			int was_first = first;
 			if (!first)
 				rx_buf_putc(b, ',');
 			first = 0;
 			rx_buf_put(b, n->qnames[i].data, n->qnames[i].len);
 			rx_buf_putc(b, ':');
+			size_t at = b->len;
 			if (k->kind == N_REF)
 				put_ref(t, b, a, v);
 			else
 				put_node(t, b, k, recs, nrec);
+			if (drop && empty_value(b->data + at, b->len - at)) {
+				b->len = mark;
+				b->data[mark] = '\0';
+				first = was_first;
+			}
 		}
 		rx_buf_putc(b, '}');
 		break;
