@@ -206,4 +206,22 @@ test_expect_success 'only:, texts, several spreads (the later wins) and "?NAME" 
 	refused "an empty name in only:" "[\"{row|only:a,,b}\"]"
 '
 
+test_expect_success 'lower, array, and a variable split when the profile loads' '
+	cat >lo.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"email":"Ada@X.COM","alt":"B@x.com","n":"\u0041B"}}
+	{"op":"upsert","key":"K2","hash":"h","row":{"email":null,"alt":["c",5],"n":12}}
+	EOF
+	cat >lo.json <<-\EOF &&
+	{"vars": {"lists": "l1,l2", "none": ""},
+	 "ops": {"*": {"template": {"c": [{"e": "{row.email|text|lower|optional}", "a": "{row.alt|texts|array}",
+	                                   "n": "{row.n|text|lower}"}],
+	                            "lists": "{lists|split:,}", "?none": "{none|split:,}"}}}}
+	EOF
+	rx-push --profile ./lo.json --url http://127.0.0.1:9 --dry-run <lo.ndjson | jq -c .body >got &&
+	echo "{\"c\":[{\"e\":\"ada@x.com\",\"a\":[\"B@x.com\"],\"n\":\"ab\"},{\"a\":[\"c\",\"5\"],\"n\":\"12\"}],\"lists\":[\"l1\",\"l2\"]}" >expect &&
+	test_cmp expect got &&
+	refused "lower lowercases text" "[\"{row.email|lower}\"]" &&
+	refused "a variable takes no modifier but split:SEP" "[\"{v|lower}\"]" "\"vars\": {\"v\": \"x\"}, "
+'
+
 test_done

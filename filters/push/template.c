@@ -42,7 +42,7 @@ enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
 enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR };
 enum {
 	M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64,
-	M_TEXTS = 128
+	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512
 };
 
 typedef struct tnode tnode;
@@ -206,8 +206,33 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 		*var = jv_string_value(v);
 		/* the profile's vars outlive the template's compilation */
 		jv_free(v);
+		if (bar != NULL && strncmp(bar + 1, "split:", 6) == 0 && bar[7] != '\0') {
+			/* {list_ids|split:,}: the variable's parts, an array made
+			 * now ("" is []) */
+			const char *sep = bar + 7, *at = *var;
+			size_t sn = strlen(sep);
+			rx_buf_putc(&ref->lit, '[');
+			for (int k = 0; *at != '\0'; k++) {
+				const char *e = strstr(at, sep);
+				size_t len = e != NULL ? (size_t)(e - at) : strlen(at);
+				if (k > 0)
+					rx_buf_putc(&ref->lit, ',');
+				rx_json_put_string(&ref->lit, at, len);
+				if (e == NULL)
+					break;
+				at = e + sn;
+				if (*at == '\0') {
+					rx_buf_puts(&ref->lit, ",\"\"");
+					break;
+				}
+			}
+			rx_buf_putc(&ref->lit, ']');
+			ref->src = S_LIT;
+			*var = NULL;
+			return 0;
+		}
 		if (bar != NULL)
-			return fail(c, "{%s|...}: a variable takes no modifier", buf);
+			return fail(c, "{%s|...}: a variable takes no modifier but split:SEP", buf);
 		return 0;
 	}
 	for (char *m = bar ? bar + 1 : NULL; m != NULL;) {
@@ -235,6 +260,10 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "lower") == 0) {
+			ref->mods |= M_LOWER;
+		} else if (strcmp(m, "array") == 0) {
+			ref->mods |= M_ARRAY;
 		} else if (strcmp(m, "texts") == 0) {
 			ref->mods |= M_TEXTS;
 		} else if (strncmp(m, "only:", 5) == 0 && m[5] != '\0') {
@@ -274,14 +303,18 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				w = comma;
 			}
 		} else {
-			return fail(c, "\"%s\" is not a modifier: text, texts, strings, optional, without:NAME,NAME, "
-				    "only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore or match:REGEX", m);
+			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, array, optional, "
+				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_LOWER) && !(ref->mods & M_TEXT))
+		return fail(c, "{%s|...}: lower lowercases text: write text before it (text|lower)", buf);
+	if ((ref->mods & M_ARRAY) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE | M_NONNULL)))
+		return fail(c, "{%s|...}: array makes an array of a value that is not one: with texts, or alone", buf);
 	if ((ref->mods & M_TEXTS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE)))
 		return fail(c, "{%s|...}: texts makes text of each member or element: text, strings, nulls:, cells or "
 			    "firestore beside it mean nothing", buf);
@@ -922,6 +955,33 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 	}
 }
 
+/* text|lower: the value as text, its ASCII letters lowercased (jq's
+ * ascii_downcase).  A JSON string's escapes are lowercase or hex digits,
+ * so its raw text is lowercased as it is, unless an escape may hide a
+ * letter (\u0041): then decoded, lowercased and quoted again. */
+static void put_lower(push_tmpl *t, rx_buf *b, rx_span v)
+{
+	size_t at = b->len;
+
+	if (rx_json_kind(v) == 'z') {
+		rx_buf_puts(b, "null");
+		return;
+	}
+	if (rx_json_kind(v) == 's' && memchr(v.p, '\\', v.n) != NULL) {
+		rx_buf_reset(&t->conv);
+		rx_json_string_decode(v, &t->conv);
+		for (size_t i = 0; i < t->conv.len; i++)
+			if (t->conv.data[i] >= 'A' && t->conv.data[i] <= 'Z')
+				t->conv.data[i] += 'a' - 'A';
+		rx_json_put_string(b, t->conv.data ? t->conv.data : "", t->conv.len);
+		return;
+	}
+	put_as_text(t, b, v, 0);
+	for (size_t i = at; i < b->len; i++)
+		if (b->data[i] >= 'A' && b->data[i] <= 'Z')
+			b->data[i] += 'a' - 'A';
+}
+
 /* cells: the values of object v that n keeps, in order, as an array of
  * spreadsheet cells: null as "", an object or array as its JSON text,
  * anything else as it is. */
@@ -1060,6 +1120,16 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 		      (n->mods & (M_STRINGS | M_TEXTS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
 		     rx_json_kind(v) == 'o';
 
+	if ((n->mods & M_ARRAY) && rx_json_kind(v) != 'a' && rx_json_kind(v) != 'z') {
+		/* a value that is not an array: an array of it */
+		rx_buf_putc(b, '[');
+		if (n->mods & M_TEXTS)
+			put_as_text(t, b, v, 0);
+		else
+			rx_json_put_compact(b, v);
+		rx_buf_putc(b, ']');
+		return;
+	}
 	if ((n->mods & M_TEXTS) && !shaped) {
 		/* an array: each element as text; anything else: as text */
 		if (rx_json_kind(v) == 'a') {
@@ -1099,6 +1169,10 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 		return;
 	}
 	if (n->mods & M_TEXT) {
+		if (!shaped && (n->mods & M_LOWER)) {
+			put_lower(t, b, v);
+			return;
+		}
 		if (!shaped) {
 			put_as_text(t, b, v, 0);
 			return;
