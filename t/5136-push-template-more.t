@@ -224,4 +224,32 @@ test_expect_success 'lower, array, and a variable split when the profile loads' 
 	refused "a variable takes no modifier but split:SEP" "[\"{v|lower}\"]" "\"vars\": {\"v\": \"x\"}, "
 '
 
+test_expect_success 'a guard (??) leaves an object out unless its values are there' '
+	cat >g.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"a":"x","b":0,"c":null}}
+	{"op":"upsert","key":"K2","hash":"h","row":{"a":false,"b":"y"}}
+	EOF
+	cat >g.json <<-\EOF &&
+	{"ops": {"*": {"template": [{"ids": [{"??": "{row.a}", "t": "A", "v": "{row.a}"}, {"??": "{row.b}", "t": "B"},
+	                                     {"??": "{row.c}", "t": "C"}, {"??": ["{row.a}", "{row.b}"], "t": "AB"}, 1],
+	                             "m": {"??": "{row.c}", "x": 1}, "n": {"??": "{row.b}", "y": "{row.b}"}}]}}}
+	EOF
+	rx-push --profile ./g.json --url http://127.0.0.1:9 --dry-run <g.ndjson | elements >got &&
+	cat >expect <<-\EOF &&
+	{"ids":[{"t":"A","v":"x"},{"t":"B"},{"t":"AB"},1],"n":{"y":0}}
+	{"ids":[{"t":"B"},1],"n":{"y":"y"}}
+	EOF
+	test_cmp expect got &&
+	echo "{\"op\":\"upsert\",\"key\":\"a/b\",\"hash\":\"h\",\"row\":{}}" >k.ndjson &&
+	echo "{\"ops\": {\"*\": {\"template\": [\"{key|match:^[a-z]+$ // !the key {key} is not a word}\"]}}}" >k.json &&
+	rx-push --profile ./k.json --url http://127.0.0.1:9 --dry-run <k.ndjson 2>dead;
+	test "$(jq -r .error.message dead)" = "the key \"a/b\" is not a word" &&
+	refused "a record.s own element cannot be left out" "[{\"??\": \"{row.a}\", \"a\": 1}]" &&
+	refused "a guard (\"??\") names a record.s values" "[{\"x\": {\"??\": \"{op}\", \"a\": 1}}]" &&
+	refused "{row.a} names a record outside" "{\"??\": \"{row.a}\", \"a\": 1}" &&
+	printf "%s\n" "{\"content_type\": \"application/x-ndjson\", \"ops\": {\"*\": {\"template\": [{\"??\": \"{row.a}\"}]}}}" >ndg.json &&
+	test_expect_code 1 rx-push --profile ./ndg.json --check-profile >out &&
+	test_grep "a line cannot be left out" out
+'
+
 test_done

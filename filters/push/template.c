@@ -60,6 +60,8 @@ struct tnode {
 	char **only;       /* only: the names kept of an object */
 	size_t nonly;
 	char *drop_empty;  /* N_OBJECT: a "?NAME" member, left out when it comes out empty */
+	tnode **guards;    /* N_OBJECT: "??": the values it needs, or NULL */
+	size_t nguards;
 	/* a spread's scratch while its object is built */
 	rx_members cache;
 	const rx_members *sms; /* its object's members, or NULL (none: not an object) */
@@ -103,6 +105,9 @@ static void node_free(tnode *n)
 		free(n->only[i]);
 	free(n->only);
 	free(n->drop_empty);
+	for (size_t i = 0; i < n->nguards; i++)
+		node_free(n->guards[i]);
+	free(n->guards);
 	free(n->cache.m);
 	free(n->member);
 	free(n->nulls);
@@ -552,6 +557,12 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			c->at[mark] = '\0';
 			if (kid == NULL)
 				return NULL;
+			if (uses && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(c, "%s: a record's own element cannot be left out (a guard, \"??\", is for what is "
+				     "inside it: the replies are read by position)", "[0]");
+				node_free(kid);
+				return NULL;
+			}
 			n = node_new(uses ? N_EACH : N_ARRAY);
 			add_kid(n, kid);
 			return n;
@@ -635,6 +646,42 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			const char *ks = jv_string_value(k);
 			at_push(c, &mark, c->at[0] ? ".%s" : "%s", ks, 0);
 			size_t i = n->nkids;
+			if (strcmp(ks, "??") == 0) {
+				/* a guard: the object only when these values are there */
+				int one = jv_get_kind(val) == JV_KIND_STRING;
+				int cnt = one ? 1 : jv_get_kind(val) == JV_KIND_ARRAY ? jv_array_length(jv_copy(val)) : 0;
+				for (int g = 0; g < cnt && !bad; g++) {
+					jv e = one ? jv_copy(val) : jv_array_get(jv_copy(val), g);
+					tnode *gn = NULL;
+					if (jv_get_kind(e) == JV_KIND_STRING)
+						gn = compile_node(c, e, in_record, uses_record);
+					jv_free(e);
+					if (gn == NULL) {
+						bad = 1;
+						break;
+					}
+					if (gn->kind != N_REF || !is_record_source(gn->src)) {
+						fail(c, "%s: a guard (\"??\") names a record's values, \"{row.NAME}\" or an array "
+						     "of them", "the value");
+						node_free(gn);
+						bad = 1;
+						break;
+					}
+					n->guards = realloc(n->guards, sizeof *n->guards * (n->nguards + 1));
+					if (n->guards == NULL)
+						rx_die(RX_EXIT_FAIL, "out of memory");
+					n->guards[n->nguards++] = gn;
+				}
+				if (!bad && cnt == 0) {
+					fail(c, "%s: a guard (\"??\") names a record's values, \"{row.NAME}\" or an array of them",
+					     "the value");
+					bad = 1;
+				}
+				c->at[mark] = '\0';
+				jv_free(k);
+				jv_free(val);
+				continue;
+			}
 			tnode *kid = compile_node(c, val, in_record, uses_record);
 			if (kid == NULL) {
 				bad = 1;
@@ -720,6 +767,12 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 			jv_free(e);
 			if (root == NULL)
 				continue;
+			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(&c, "%s: a line cannot be left out (a guard, \"??\", is for what is inside it: the "
+				     "replies are read by position)", "a line");
+				node_free(kid);
+				kid = NULL;
+			}
 			if (kid == NULL) {
 				node_free(root);
 				root = NULL;
@@ -1264,6 +1317,25 @@ static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *f
 	}
 }
 
+/* An object's guard ("??"): are its values all there (not missing, null
+ * or false, as jq's if)? */
+static int guard_holds(push_tmpl *t, const tnode *n)
+{
+	for (size_t i = 0; i < n->nguards; i++) {
+		rx_span v;
+		const tnode *a = pick(t, n->guards[i], &v);
+		if (a == NULL || value_null(t, a, v) || rx_json_kind(v) == 'f')
+			return 0;
+	}
+	return 1;
+}
+
+/* Is this node an object whose guard fails (left out where it stands)? */
+static int guarded_out(push_tmpl *t, const tnode *n)
+{
+	return n->kind == N_OBJECT && n->nguards > 0 && !guard_holds(t, n);
+}
+
 /* A "?NAME" member's value that leaves it out: null, "", {} or []. */
 static int empty_value(const char *s, size_t n)
 {
@@ -1306,15 +1378,20 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	case N_LIT:
 		rx_buf_put(b, n->lit.data, n->lit.len);
 		break;
-	case N_ARRAY:
+	case N_ARRAY: {
+		int first = 1;
 		rx_buf_putc(b, '[');
 		for (size_t i = 0; i < n->nkids; i++) {
-			if (i > 0)
+			if (guarded_out(t, n->kids[i]))
+				continue;
+			if (!first)
 				rx_buf_putc(b, ',');
+			first = 0;
 			put_node(t, b, n->kids[i], recs, nrec);
 		}
 		rx_buf_putc(b, ']');
 		break;
+	}
 	case N_EACH:
 		rx_buf_putc(b, '[');
 		for (size_t i = 0; i < nrec; i++) {
@@ -1348,6 +1425,8 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 			}
 			const tnode *a = k;
 			int drop = n->drop_empty != NULL && n->drop_empty[i];
+			if (guarded_out(t, k))
+				continue;
 			if (k->kind == N_REF && (a = pick(t, k, &v)) == NULL) {
 				if ((k->mods & M_OPTIONAL) || drop)
 					continue;
@@ -1485,7 +1564,12 @@ int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t 
 			rx_json_put_compact(&key, t->failed_rec->key);
 		else
 			rx_buf_puts(&key, "(none)");
-		snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", t->failed->lit.data);
+		const char *msg = t->failed->lit.data, *at = strstr(msg, "{key}");
+		if (at != NULL)
+			snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "",
+				 at + 5);
+		else
+			snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg);
 		rx_buf_free(&key);
 		return -1;
 	}
