@@ -1071,26 +1071,33 @@ static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
  * stringValue, and so on down arrays and objects. */
 static void put_fs_value(rx_buf *b, rx_span v);
 
-static void put_fs_fields(rx_buf *b, rx_span v, const tnode *n)
+static void put_fs_members(rx_buf *b, const rx_members *ms, const tnode *n)
 {
-	rx_members ms = {0};
-	char err[128];
 	int first = 1;
 
 	rx_buf_putc(b, '{');
-	if (rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0)
-		for (size_t i = 0; i < ms.n; i++) {
-			if (n != NULL && !keep_member(n, &ms.m[i]))
-				continue;
-			if (!first)
-				rx_buf_putc(b, ',');
-			first = 0;
-			rx_buf_put(b, ms.m[i].name.p, ms.m[i].name.n);
-			rx_buf_putc(b, ':');
-			put_fs_value(b, ms.m[i].value);
-		}
-	free(ms.m);
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
+		if (n != NULL && !keep_member(n, &ms->m[i]))
+			continue;
+		if (!first)
+			rx_buf_putc(b, ',');
+		first = 0;
+		rx_buf_put(b, ms->m[i].name.p, ms->m[i].name.n);
+		rx_buf_putc(b, ':');
+		put_fs_value(b, ms->m[i].value);
+	}
 	rx_buf_putc(b, '}');
+}
+
+/* A nested object's fields (its members scanned into its own storage: a
+ * value's members are inside its parent's). */
+static void put_fs_fields(rx_buf *b, rx_span v)
+{
+	rx_members ms = {0};
+	char err[128];
+
+	put_fs_members(b, rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0 ? &ms : NULL, NULL);
+	free(ms.m);
 }
 
 static void put_fs_number(rx_buf *b, rx_span v)
@@ -1157,7 +1164,7 @@ static void put_fs_value(rx_buf *b, rx_span v)
 	}
 	case 'o':
 		rx_buf_puts(b, "{\"mapValue\":{\"fields\":");
-		put_fs_fields(b, v, NULL);
+		put_fs_fields(b, v);
 		rx_buf_puts(b, "}}");
 		break;
 	default:
@@ -1211,7 +1218,7 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 	if (n->mods & M_FIRESTORE) {
 		/* an object: its members as Firestore fields; anything else a Value */
 		if (rx_json_kind(v) == 'o')
-			put_fs_fields(b, v, n);
+			put_fs_members(b, members_of(t, v), n);
 		else
 			put_fs_value(b, v);
 		return;
