@@ -244,12 +244,12 @@ test_expect_success 'a guard (??) leaves an object out unless its values are the
 	echo "{\"ops\": {\"*\": {\"template\": [\"{key|match:^[a-z]+$ // !the key {key} is not a word}\"]}}}" >k.json &&
 	rx-push --profile ./k.json --url http://127.0.0.1:9 --dry-run <k.ndjson 2>dead;
 	test "$(jq -r .error.message dead)" = "the key \"a/b\" is not a word" &&
-	refused "a record.s own element cannot be left out" "[{\"??\": \"{row.a}\", \"a\": 1}]" &&
+	refused "at \\[0\\]: the element repeated for each record cannot be left out" "[{\"??\": \"{row.a}\", \"a\": 1}]" &&
 	refused "a guard (\"??\") names a record.s values" "[{\"x\": {\"??\": \"{op}\", \"a\": 1}}]" &&
 	refused "{row.a} names a record outside" "{\"??\": \"{row.a}\", \"a\": 1}" &&
 	printf "%s\n" "{\"content_type\": \"application/x-ndjson\", \"ops\": {\"*\": {\"template\": [{\"??\": \"{row.a}\"}]}}}" >ndg.json &&
 	test_expect_code 1 rx-push --profile ./ndg.json --check-profile >out &&
-	test_grep "a line cannot be left out" out
+	test_grep "at \\[0\\]: a line cannot be left out" out
 '
 
 test_done

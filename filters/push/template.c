@@ -554,15 +554,15 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			jv e = jv_array_get(jv_copy(v), 0);
 			tnode *kid = compile_node(c, e, 1, &uses);
 			jv_free(e);
+			if (kid != NULL && uses && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
+				     "read by position)", "the element repeated for each record");
+				node_free(kid);
+				kid = NULL;
+			}
 			c->at[mark] = '\0';
 			if (kid == NULL)
 				return NULL;
-			if (uses && kid->kind == N_OBJECT && kid->nguards > 0) {
-				fail(c, "%s: a record's own element cannot be left out (a guard, \"??\", is for what is "
-				     "inside it: the replies are read by position)", "[0]");
-				node_free(kid);
-				return NULL;
-			}
 			n = node_new(uses ? N_EACH : N_ARRAY);
 			add_kid(n, kid);
 			return n;
@@ -763,16 +763,16 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 			size_t mark;
 			at_push(&c, &mark, "[%d]", NULL, i);
 			tnode *kid = root != NULL ? compile_node(&c, e, 1, &uses) : NULL;
+			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(&c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
+				     "read by position)", "a line");
+				node_free(kid);
+				kid = NULL;
+			}
 			c.at[mark] = '\0';
 			jv_free(e);
 			if (root == NULL)
 				continue;
-			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0) {
-				fail(&c, "%s: a line cannot be left out (a guard, \"??\", is for what is inside it: the "
-				     "replies are read by position)", "a line");
-				node_free(kid);
-				kid = NULL;
-			}
 			if (kid == NULL) {
 				node_free(root);
 				root = NULL;
