@@ -91,7 +91,7 @@ test_expect_success 'what a template cannot mean is refused when the profile loa
 	refused "a { with no }" "{\"a\": [\"{row\"]}" &&
 	refused "ops.upsert.template at id: {key} names a record outside the array that repeats" "{\"id\": \"{key}\"}" &&
 	refused "at ids\[0\]: {key} names a record outside" "{\"ids\": [\"{key}\", \"{row}\"]}" &&
-	refused "\"lower\" is not a modifier" "[{\"e\": \"{row.email|lower}\"}]" &&
+	refused "\"upper\" is not a modifier" "[{\"e\": \"{row.email|upper}\"}]" &&
 	refused "strings and text together" "[{\"e\": \"{row|strings|text}\"}]" &&
 	refused "optional is for a member" "[\"{row.email|optional}\"]" &&
 	refused "optional is for a member" "[{\"m\": \"x {row.email|optional}\"}]" &&
@@ -102,8 +102,7 @@ test_expect_success 'what a template cannot mean is refused when the profile loa
 	test_grep "at \[0\].t: {v|...}: a variable takes no modifier" out &&
 	refused "a \"body\" program or a \"template\", not both" "[\"{row}\"]" "\"body\": \".\", " &&
 	refused "a GET has no body" "[\"{row}\"]" "\"method\": \"GET\", " &&
-	refused "a application/x-www-form-urlencoded body needs a body program" "[\"{row}\"]" \
-		"\"content_type\": \"application/x-www-form-urlencoded\", " &&
+	refused "a text/csv body needs a body program" "[\"{row}\"]" "\"content_type\": \"text/csv\", " &&
 	printf "%s\n" "{\"vars\": {\"f\": \"a\"}, \"ops\": {\"*\": {\"template\": [{\"a\": 1, \"{f}\": 2}]}}}" >dup.json &&
 	test_expect_code 1 rx-push --profile ./dup.json --check-profile >out &&
 	test_grep "the member \"a\" is named twice" out

@@ -503,11 +503,15 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 			snprintf(err, errlen, "profile %s: %s: a GET has no body: its query parameters are a body "
 				 "program's (or \"query\")", p->name, twhat);
 			rc = -1;
-		} else if (strstr(ct, "json") == NULL) {
-			snprintf(err, errlen, "profile %s: %s: a template builds JSON (or NDJSON); a %s body needs a body "
-				 "program", p->name, twhat, ct);
+		} else if (strstr(ct, "json") == NULL && strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+			snprintf(err, errlen, "profile %s: %s: a template builds JSON (or NDJSON, or a form); a %s body needs "
+				 "a body program", p->name, twhat, ct);
 			rc = -1;
-		} else if (rx_push_tmpl_compile(&o->tmpl, tmpl, p, twhat, strstr(ct, "ndjson") != NULL, err, errlen) < 0) {
+		} else if (rx_push_tmpl_compile(&o->tmpl, tmpl, p, twhat,
+						strstr(ct, "ndjson") != NULL ? RX_TMPL_NDJSON
+						: strstr(ct, "json") != NULL ? RX_TMPL_JSON
+									     : RX_TMPL_FORM,
+						err, errlen) < 0) {
 			rc = -1;
 		} else {
 			o->has_body = 1;
@@ -1312,10 +1316,8 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 		rx_buf_puts(body, "]}");
 		return 0;
 	}
-	if (op->tmpl != NULL) {
-		rx_push_tmpl_build(op->tmpl, recs[0]->op, recs, n, body);
-		return 0;
-	}
+	if (op->tmpl != NULL)
+		return rx_push_tmpl_build(op->tmpl, recs[0]->op, recs, n, body, err, errlen);
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));

@@ -192,12 +192,17 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 /* ---- body templates (template.c) ---- */
 
 typedef struct push_tmpl push_tmpl;
-/* Compile a template (the JSON value of "template"; with ndjson, the
- * lines of one record); what names it in messages.  0, or -1 with err naming where in it. */
-int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int ndjson, char *err,
+/* Compile a template (the JSON value of "template"; with mode
+ * RX_TMPL_NDJSON, the lines of one record; with RX_TMPL_FORM, an object
+ * whose members are form-encoded); what names it in messages.  0, or -1
+ * with err naming where in it. */
+enum { RX_TMPL_JSON, RX_TMPL_NDJSON, RX_TMPL_FORM };
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int mode, char *err,
 			 size_t errlen);
-/* Append the body for recs[0..n), all of op, to body. */
-void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body);
+/* Append the body for recs[0..n), all of op, to body.  0, or -1 with err
+ * when a record reached a refusal ("// !MESSAGE"). */
+int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
+		       size_t errlen);
 void rx_push_tmpl_free(push_tmpl *t);
 
 /* ---- the usual reply, read in C (success.c) ---- */

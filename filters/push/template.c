@@ -22,15 +22,28 @@
  *    modifier where it means nothing) is refused then, naming where.
  *  - A record's row is scanned for its members at most once, and only
  *    when a placeholder reads a member of it.
+ *  - A placeholder may hold alternatives ({row.uid|text // key|text}):
+ *    a chain of nodes, the first with a value wins.  match: uses
+ *    Oniguruma (jq's own regular expressions, linked already: its
+ *    POSIX regcomp would shadow glibc's).
+ *  - A choice ({"?": "{identifier}", "id": ..., "email": ...}) is made
+ *    at compile time: only the chosen case becomes nodes.
+ *  - A form body is the root object's members, each built as JSON and
+ *    then written as a form field.
  */
 #include "push.h"
 
+#include <math.h>
+#include <oniguruma.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
-enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH };
-enum { M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4 };
+enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR };
+enum {
+	M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64,
+	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512
+};
 
 typedef struct tnode tnode;
 struct tnode {
@@ -44,17 +57,31 @@ struct tnode {
 	char *member;      /* S_MEMBER: the row member's name */
 	char **without;    /* names left out of an object */
 	size_t nwithout;
+	char **only;       /* only: the names kept of an object */
+	size_t nonly;
+	char *drop_empty;  /* N_OBJECT: a "?NAME" member, left out when it comes out empty */
+	tnode **guards;    /* N_OBJECT: "??": the values it needs, or NULL */
+	size_t nguards;
+	/* a spread's scratch while its object is built */
+	rx_members cache;
+	const rx_members *sms; /* its object's members, or NULL (none: not an object) */
+	char *nulls;       /* M_NULLS: the text each null member becomes */
+	OnigRegex re;      /* match: the value's text must match it (jq's regular expressions) */
+	tnode *alt;        /* N_REF: the alternative after "//", or NULL */
 };
 
 struct push_tmpl {
 	tnode *root;
+	int form;          /* the root object's members form-encoded */
 	/* scratch, reused from request to request */
 	const char *op;
 	const push_record *rec;
 	rx_members row;    /* rec's row members, when row_state is 1 */
 	int row_state;     /* 0 not scanned, 1 scanned, -1 not an object */
+	const tnode *failed; /* the "// !MESSAGE" the body reached first, or NULL */
+	const push_record *failed_rec;
 	rx_members other;  /* an object value's members (not the row) */
-	rx_buf text, conv, seg, acc, quoted;
+	rx_buf text, conv, seg, acc, quoted, mtext, fval;
 };
 
 static void node_free(tnode *n)
@@ -74,7 +101,19 @@ static void node_free(tnode *n)
 	for (size_t i = 0; i < n->nwithout; i++)
 		free(n->without[i]);
 	free(n->without);
+	for (size_t i = 0; i < n->nonly; i++)
+		free(n->only[i]);
+	free(n->only);
+	free(n->drop_empty);
+	for (size_t i = 0; i < n->nguards; i++)
+		node_free(n->guards[i]);
+	free(n->guards);
+	free(n->cache.m);
 	free(n->member);
+	free(n->nulls);
+	if (n->re != NULL)
+		onig_free(n->re);
+	node_free(n->alt);
 	rx_buf_free(&n->lit);
 	free(n);
 }
@@ -91,6 +130,8 @@ void rx_push_tmpl_free(push_tmpl *t)
 	rx_buf_free(&t->seg);
 	rx_buf_free(&t->acc);
 	rx_buf_free(&t->quoted);
+	rx_buf_free(&t->mtext);
+	rx_buf_free(&t->fval);
 	free(t);
 }
 
@@ -131,18 +172,14 @@ static int fail(tcomp *c, const char *fmt, const char *arg)
 
 static int is_record_source(int src)
 {
-	return src != S_OP;
+	return src != S_OP && src != S_LIT && src != S_ERR;
 }
 
-/* One placeholder's text, between its braces: NAME, then |MODIFIERs.
- * A variable's value goes to var (the caller makes it literal text). */
-static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
+/* One alternative of a placeholder: NAME, then |MODIFIERs (buf is
+ * changed).  A variable's value goes to var (the caller makes it literal
+ * text). */
+static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 {
-	char buf[512];
-	if (n >= sizeof buf)
-		return fail(c, "a placeholder of %s bytes is too long", "over 500");
-	memcpy(buf, s, n);
-	buf[n] = '\0';
 	char *bar = strchr(buf, '|');
 	if (bar != NULL)
 		*bar = '\0';
@@ -174,11 +211,51 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 		*var = jv_string_value(v);
 		/* the profile's vars outlive the template's compilation */
 		jv_free(v);
+		if (bar != NULL && strncmp(bar + 1, "split:", 6) == 0 && bar[7] != '\0') {
+			/* {list_ids|split:,}: the variable's parts, an array made
+			 * now ("" is []) */
+			const char *sep = bar + 7, *at = *var;
+			size_t sn = strlen(sep);
+			rx_buf_putc(&ref->lit, '[');
+			for (int k = 0; *at != '\0'; k++) {
+				const char *e = strstr(at, sep);
+				size_t len = e != NULL ? (size_t)(e - at) : strlen(at);
+				if (k > 0)
+					rx_buf_putc(&ref->lit, ',');
+				rx_json_put_string(&ref->lit, at, len);
+				if (e == NULL)
+					break;
+				at = e + sn;
+				if (*at == '\0') {
+					rx_buf_puts(&ref->lit, ",\"\"");
+					break;
+				}
+			}
+			rx_buf_putc(&ref->lit, ']');
+			ref->src = S_LIT;
+			*var = NULL;
+			return 0;
+		}
 		if (bar != NULL)
-			return fail(c, "{%s|...}: a variable takes no modifier", buf);
+			return fail(c, "{%s|...}: a variable takes no modifier but split:SEP", buf);
 		return 0;
 	}
 	for (char *m = bar ? bar + 1 : NULL; m != NULL;) {
+		if (strncmp(m, "match:", 6) == 0) {
+			/* the rest is the expression, | and all: Oniguruma's
+			 * Perl syntax, as jq's test() */
+			OnigErrorInfo einfo;
+			const UChar *re = (const UChar *)m + 6;
+			int rc = onig_new(&ref->re, re, re + strlen(m + 6), ONIG_OPTION_CAPTURE_GROUP, ONIG_ENCODING_UTF8,
+					  ONIG_SYNTAX_PERL_NG, &einfo);
+			if (rc != ONIG_NORMAL) {
+				UChar why[ONIG_MAX_ERROR_MESSAGE_LEN];
+				onig_error_code_to_str(why, rc, &einfo);
+				ref->re = NULL;
+				return fail(c, "match: not a regular expression: %s", (const char *)why);
+			}
+			break;
+		}
 		char *next = strchr(m, '|');
 		if (next != NULL)
 			*next++ = '\0';
@@ -188,6 +265,35 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 			ref->mods |= M_STRINGS;
 		} else if (strcmp(m, "optional") == 0) {
 			ref->mods |= M_OPTIONAL;
+		} else if (strcmp(m, "lower") == 0) {
+			ref->mods |= M_LOWER;
+		} else if (strcmp(m, "array") == 0) {
+			ref->mods |= M_ARRAY;
+		} else if (strcmp(m, "texts") == 0) {
+			ref->mods |= M_TEXTS;
+		} else if (strncmp(m, "only:", 5) == 0 && m[5] != '\0') {
+			for (char *w = m + 5; w != NULL;) {
+				char *comma = strchr(w, ',');
+				if (comma != NULL)
+					*comma++ = '\0';
+				if (*w == '\0')
+					return fail(c, "%s: an empty name in only:", buf);
+				ref->only = realloc(ref->only, sizeof *ref->only * (ref->nonly + 1));
+				if (ref->only == NULL)
+					rx_die(RX_EXIT_FAIL, "out of memory");
+				ref->only[ref->nonly++] = rx_xstrdup(w);
+				w = comma;
+			}
+		} else if (strcmp(m, "firestore") == 0) {
+			ref->mods |= M_FIRESTORE;
+		} else if (strcmp(m, "cells") == 0) {
+			ref->mods |= M_CELLS;
+		} else if (strcmp(m, "nonnull") == 0) {
+			ref->mods |= M_NONNULL;
+		} else if (strncmp(m, "nulls:", 6) == 0) {
+			ref->mods |= M_NULLS;
+			free(ref->nulls);
+			ref->nulls = rx_xstrdup(m + 6);
 		} else if (strncmp(m, "without:", 8) == 0 && m[8] != '\0') {
 			for (char *w = m + 8; w != NULL;) {
 				char *comma = strchr(w, ',');
@@ -202,13 +308,108 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 				w = comma;
 			}
 		} else {
-			return fail(c, "\"%s\" is not a modifier: text, strings, optional or without:NAME,NAME", m);
+			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, array, optional, "
+				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore or match:REGEX", m);
 		}
 		m = next;
 	}
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
+	if ((ref->mods & M_LOWER) && !(ref->mods & M_TEXT))
+		return fail(c, "{%s|...}: lower lowercases text: write text before it (text|lower)", buf);
+	if ((ref->mods & M_ARRAY) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE | M_NONNULL)))
+		return fail(c, "{%s|...}: array makes an array of a value that is not one: with texts, or alone", buf);
+	if ((ref->mods & M_TEXTS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE)))
+		return fail(c, "{%s|...}: texts makes text of each member or element: text, strings, nulls:, cells or "
+			    "firestore beside it mean nothing", buf);
+	if ((ref->mods & M_FIRESTORE) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS)))
+		return fail(c, "{%s|...}: firestore makes Firestore values of the members as they are: text, strings, "
+			    "nulls: or cells beside it mean nothing", buf);
+	if ((ref->mods & M_CELLS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS)))
+		return fail(c, "{%s|...}: cells makes an array of the values as they are (null as \"\"): text, strings "
+			    "or nulls: beside it mean nothing", buf);
+	if ((ref->mods & M_NULLS) && (ref->mods & (M_NONNULL | M_STRINGS)))
+		return fail(c, "{%s|...}: nulls: keeps the null members only, each as its text: nonnull or strings "
+			    "beside it mean nothing", buf);
+	return 0;
+}
+
+/* A literal alternative: a JSON value (the last resort of a "//"). */
+static int literal_alt(const char *s)
+{
+	return strchr("{[\"-0123456789", *s) != NULL || strcmp(s, "true") == 0 || strcmp(s, "false") == 0 ||
+	       strcmp(s, "null") == 0;
+}
+
+/* One placeholder's text, between its braces: alternatives separated by
+ * "//", each NAME|MODIFIERs or (the last) a JSON literal.  A variable's
+ * value (a placeholder that is one variable) goes to var. */
+static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
+{
+	char buf[512];
+	if (n >= sizeof buf)
+		return fail(c, "a placeholder of %s bytes is too long", "over 500");
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strstr(buf, "//") == NULL)
+		return parse_one(c, buf, ref, var);
+	*var = NULL;
+	tnode *at = ref;
+	for (char *alt = buf; alt != NULL;) {
+		char *next = strstr(alt, "//");
+		if (next != NULL) {
+			*next = '\0';
+			next += 2;
+		}
+		while (*alt == ' ')
+			alt++;
+		for (size_t e = strlen(alt); e > 0 && alt[e - 1] == ' ';)
+			alt[--e] = '\0';
+		if (at == NULL) {
+			at = node_new(N_REF);
+			tnode *last = ref;
+			while (last->alt != NULL)
+				last = last->alt;
+			last->alt = at;
+		}
+		if (*alt == '\0')
+			return fail(c, "%s: an empty alternative beside //", "a placeholder");
+		if (*alt == '!') {
+			/* a refusal: the body cannot be built, the batch is dead-lettered */
+			if (alt[1] == '\0')
+				return fail(c, "%s: a refusal (\"// !\") says why", "a placeholder");
+			at->src = S_ERR;
+			rx_buf_puts(&at->lit, alt + 1);
+			if (next != NULL)
+				return fail(c, "%s: a refusal is the last alternative of //", alt);
+		} else if (literal_alt(alt)) {
+			jv v = jv_parse(alt);
+			if (!jv_is_valid(v)) {
+				jv_free(v);
+				return fail(c, "%s: not a JSON value (a literal alternative of //)", alt);
+			}
+			jv text = jv_dump_string(v, 0);
+			at->src = S_LIT;
+			rx_buf_puts(&at->lit, jv_string_value(text));
+			jv_free(text);
+			if (next != NULL)
+				return fail(c, "%s: a literal is the last alternative of // (it always has a value)", alt);
+		} else {
+			const char *v;
+			if (parse_one(c, alt, at, &v) < 0)
+				return -1;
+			if (v != NULL) {
+				/* a variable among alternatives: its text, a literal */
+				at->src = S_LIT;
+				rx_json_put_string(&at->lit, v, strlen(v));
+			}
+		}
+		if (at->mods & M_OPTIONAL)
+			ref->mods |= M_OPTIONAL;
+		at = NULL;
+		alt = next;
+	}
 	return 0;
 }
 
@@ -230,7 +431,16 @@ static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *u
 			rx_buf_putc(&text, s[i]);
 			continue;
 		}
-		const char *end = memchr(s + i + 1, '}', n - i - 1);
+		/* the } that closes it: braces inside (a literal {}, a
+		 * match:'s {1,36}) are balanced */
+		const char *end = NULL;
+		for (size_t j = i + 1, depth = 1; j < n; j++)
+			if (s[j] == '{') {
+				depth++;
+			} else if (s[j] == '}' && --depth == 0) {
+				end = s + j;
+				break;
+			}
 		if (end == NULL) {
 			fail(c, "%s: a { with no } (write {{ for a literal brace)", "a string");
 			goto bad;
@@ -258,8 +468,9 @@ static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *u
 			add_kid(interp, seg);
 			rx_buf_reset(&text);
 		}
-		if (is_record_source(ref->src))
-			*uses_record = 1;
+		for (const tnode *a = ref; a != NULL; a = a->alt)
+			if (is_record_source(a->src))
+				*uses_record = 1;
 		add_kid(interp, ref);
 		refs++;
 	}
@@ -343,6 +554,12 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			jv e = jv_array_get(jv_copy(v), 0);
 			tnode *kid = compile_node(c, e, 1, &uses);
 			jv_free(e);
+			if (kid != NULL && uses && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
+				     "read by position)", "the element repeated for each record");
+				node_free(kid);
+				kid = NULL;
+			}
 			c->at[mark] = '\0';
 			if (kid == NULL)
 				return NULL;
@@ -366,6 +583,53 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 		return n;
 	}
 	case JV_KIND_OBJECT: {
+		jv q = jv_object_get(jv_copy(v), jv_string("?"));
+		if (jv_is_valid(q)) {
+			/* a choice, made when the profile loads: the case its
+			 * variable names, else "*" */
+			if (jv_get_kind(q) != JV_KIND_STRING) {
+				jv_free(q);
+				fail(c, "a choice's \"?\" is a string naming a variable: %s", "\"{NAME}\"");
+				return NULL;
+			}
+			int dummy = 0;
+			tnode *name = compile_string(c, jv_string_value(q), (size_t)jv_string_length_bytes(jv_copy(q)), 1,
+						     &dummy);
+			jv_free(q);
+			if (name == NULL)
+				return NULL;
+			jv pick = jv_object_get(jv_copy(v), jv_string(name->member));
+			const char *as = name->member;
+			if (!jv_is_valid(pick) || strcmp(name->member, "?") == 0) {
+				jv_free(pick);
+				pick = jv_object_get(jv_copy(v), jv_string("*"));
+				as = "*";
+			}
+			if (!jv_is_valid(pick)) {
+				char cases[256] = "";
+				jv_object_foreach(v, k, val) {
+					if (strcmp(jv_string_value(k), "?") != 0 && strlen(cases) + strlen(jv_string_value(k)) + 3 < sizeof cases)
+						snprintf(cases + strlen(cases), sizeof cases - strlen(cases), "%s\"%s\"",
+							 cases[0] ? ", " : "", jv_string_value(k));
+					jv_free(k);
+					jv_free(val);
+				}
+				char msg[400];
+				snprintf(msg, sizeof msg, "\"%s\" is no case of this choice (%s) and it has no \"*\"", name->member,
+					 cases);
+				node_free(name);
+				jv_free(pick);
+				fail(c, "%s", msg);
+				return NULL;
+			}
+			at_push(c, &mark, c->at[0] ? ".%s" : "%s", as, 0);
+			n = compile_node(c, pick, in_record, uses_record);
+			c->at[mark] = '\0';
+			node_free(name);
+			jv_free(pick);
+			return n;
+		}
+		jv_free(q);
 		n = node_new(N_OBJECT);
 		int len = jv_object_length(jv_copy(v));
 		n->qnames = calloc((size_t)len + 1, sizeof *n->qnames);
@@ -382,20 +646,66 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			const char *ks = jv_string_value(k);
 			at_push(c, &mark, c->at[0] ? ".%s" : "%s", ks, 0);
 			size_t i = n->nkids;
+			if (strcmp(ks, "??") == 0) {
+				/* a guard: the object only when these values are there */
+				int one = jv_get_kind(val) == JV_KIND_STRING;
+				int cnt = one ? 1 : jv_get_kind(val) == JV_KIND_ARRAY ? jv_array_length(jv_copy(val)) : 0;
+				for (int g = 0; g < cnt && !bad; g++) {
+					jv e = one ? jv_copy(val) : jv_array_get(jv_copy(val), g);
+					tnode *gn = NULL;
+					if (jv_get_kind(e) == JV_KIND_STRING)
+						gn = compile_node(c, e, in_record, uses_record);
+					jv_free(e);
+					if (gn == NULL) {
+						bad = 1;
+						break;
+					}
+					if (gn->kind != N_REF || !is_record_source(gn->src)) {
+						fail(c, "%s: a guard (\"??\") names a record's values, \"{row.NAME}\" or an array "
+						     "of them", "the value");
+						node_free(gn);
+						bad = 1;
+						break;
+					}
+					n->guards = realloc(n->guards, sizeof *n->guards * (n->nguards + 1));
+					if (n->guards == NULL)
+						rx_die(RX_EXIT_FAIL, "out of memory");
+					n->guards[n->nguards++] = gn;
+				}
+				if (!bad && cnt == 0) {
+					fail(c, "%s: a guard (\"??\") names a record's values, \"{row.NAME}\" or an array of them",
+					     "the value");
+					bad = 1;
+				}
+				c->at[mark] = '\0';
+				jv_free(k);
+				jv_free(val);
+				continue;
+			}
 			tnode *kid = compile_node(c, val, in_record, uses_record);
 			if (kid == NULL) {
 				bad = 1;
-			} else if (strcmp(ks, "...") == 0) {
+			} else if (strncmp(ks, "...", 3) == 0) {
 				if (kid->kind != N_REF || (kid->src != S_ROW && kid->src != S_MEMBER) ||
-				    (kid->mods & (M_TEXT | M_OPTIONAL))) {
-					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without: or strings",
-					     "the value");
+				    (kid->mods & (M_TEXT | M_OPTIONAL | M_CELLS | M_FIRESTORE)) || kid->alt != NULL ||
+				    kid->re != NULL) {
+					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without:, only:, "
+					     "strings, texts, nonnull or nulls:", "the value");
 					bad = 1;
 				}
 				add_kid(n, kid);
 			} else {
 				int dummy = 0;
-				tnode *name = compile_string(c, ks, (size_t)jv_string_length_bytes(jv_copy(k)), 1, &dummy);
+				size_t kn = (size_t)jv_string_length_bytes(jv_copy(k));
+				if (ks[0] == '?' && kn > 1) {
+					/* "?NAME": left out when it comes out null, "", {} or [] */
+					if (n->drop_empty == NULL && (n->drop_empty = calloc((size_t)len + 1, 1)) == NULL)
+						rx_die(RX_EXIT_FAIL, "out of memory");
+					n->drop_empty[i] = 1;
+					ks++;
+					kn--;
+				}
+				tnode *name = compile_string(c, ks, kn, 1, &dummy);
 				if (name == NULL) {
 					bad = 1;
 				} else {
@@ -431,9 +741,10 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 	}
 }
 
-int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int ndjson, char *err,
+int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int mode, char *err,
 			 size_t errlen)
 {
+	int ndjson = mode == RX_TMPL_NDJSON;
 	tcomp c = {.p = p, .what = what, .err = err, .errlen = errlen};
 	int uses = 0;
 	tnode *root;
@@ -452,6 +763,12 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 			size_t mark;
 			at_push(&c, &mark, "[%d]", NULL, i);
 			tnode *kid = root != NULL ? compile_node(&c, e, 1, &uses) : NULL;
+			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0) {
+				fail(&c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
+				     "read by position)", "a line");
+				node_free(kid);
+				kid = NULL;
+			}
 			c.at[mark] = '\0';
 			jv_free(e);
 			if (root == NULL)
@@ -468,10 +785,21 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 	}
 	if (root == NULL)
 		return -1;
+	if (mode == RX_TMPL_FORM) {
+		/* form fields: a string as its text, anything else its JSON
+		 * (no spread: one takes a record, and the root is no record's) */
+		if (root->kind != N_OBJECT) {
+			snprintf(err, errlen, "profile %s: %s: a form template is an object: its members are the fields",
+				 p->name, what);
+			node_free(root);
+			return -1;
+		}
+	}
 	push_tmpl *t = calloc(1, sizeof *t);
 	if (t == NULL)
 		rx_die(RX_EXIT_FAIL, "out of memory");
 	t->root = root;
+	t->form = mode == RX_TMPL_FORM;
 	*out = t;
 	return 0;
 }
@@ -527,6 +855,15 @@ static int source(push_tmpl *t, const tnode *n, rx_span *v)
 	case S_ID:
 		*v = t->rec->id;
 		return v->n > 0;
+	case S_LIT:
+		*v = rx_span_of(n->lit.data, n->lit.len);
+		return 1;
+	case S_ERR:
+		if (t->failed == NULL) {
+			t->failed = n;
+			t->failed_rec = t->rec;
+		}
+		return 0;
 	default:
 		*v = t->rec->hash;
 		return v->n > 0;
@@ -557,26 +894,95 @@ static int left_out(const tnode *n, rx_span name)
 	return 0;
 }
 
-/* The members of object v, less those named in n's without: and those of
- * skip (an object's own members, when spread into it), each as text with
- * strings; first tracks the comma. */
-static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, const tnode *skip, int *first)
+/* An object's members: the row's scanned once a record, another's into
+ * the scratch.  NULL: not an object. */
+static const rx_members *members_of(push_tmpl *t, rx_span v)
 {
 	char err[128];
-	const rx_members *ms;
 
-	if (v.p == t->rec->row.p && v.n == t->rec->row.n) {
-		if (row_members(t) < 0)
-			return;
-		ms = &t->row;
-	} else {
-		if (rx_json_members(v.p, v.n, &t->other, err, sizeof err) < 0)
-			return;
-		ms = &t->other;
+	if (t->rec != NULL && v.p == t->rec->row.p && v.n == t->rec->row.n)
+		return row_members(t) < 0 ? NULL : &t->row;
+	return rx_json_members(v.p, v.n, &t->other, err, sizeof err) < 0 ? NULL : &t->other;
+}
+
+/* Whether a member of an object survives n's without:, nonnull, nulls:. */
+static int keep_member(const tnode *n, const rx_member *m)
+{
+	if (n->nwithout > 0 && left_out(n, m->name))
+		return 0;
+	if (n->nonly > 0) {
+		size_t i;
+		for (i = 0; i < n->nonly; i++)
+			if (rx_json_name_eq(m->name, n->only[i], strlen(n->only[i])))
+				break;
+		if (i == n->nonly)
+			return 0;
 	}
-	for (size_t i = 0; i < ms->n; i++) {
+	if (n->mods & (M_NONNULL | M_NULLS)) {
+		int null = rx_json_kind(m->value) == 'z';
+		if ((n->mods & M_NONNULL) ? null : !null)
+			return 0;
+	}
+	return 1;
+}
+
+/* nulls: whether object v has a null member to give (else it is null). */
+static int has_nulls(push_tmpl *t, const tnode *n, rx_span v)
+{
+	const rx_members *ms = members_of(t, v);
+	for (size_t i = 0; ms != NULL && i < ms->n; i++)
+		if (keep_member(n, &ms->m[i]))
+			return 1;
+	return 0;
+}
+
+/* Whether a placeholder's value, its modifiers applied, is null. */
+static int value_null(push_tmpl *t, const tnode *n, rx_span v)
+{
+	char k = rx_json_kind(v);
+	return k == 'z' || (k == 'o' && (n->mods & M_NULLS) && !has_nulls(t, n, v));
+}
+
+/* match: the value's text (a string's characters, else its JSON) matches. */
+static int matches(push_tmpl *t, const tnode *n, rx_span v)
+{
+	rx_buf_reset(&t->mtext);
+	if (rx_json_kind(v) == 's')
+		rx_json_string_decode(v, &t->mtext);
+	else
+		rx_json_put_compact(&t->mtext, v);
+	const UChar *p = (const UChar *)(t->mtext.data ? t->mtext.data : ""), *end = p + t->mtext.len;
+	return onig_search(n->re, p, end, p, end, NULL, ONIG_OPTION_NONE) >= 0;
+}
+
+/* The alternative of a placeholder that gives its value, and the value:
+ * the first with one (not missing, not null, matching its match:); the
+ * last as it is, null and all.  NULL: none (missing). */
+static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
+{
+	for (const tnode *a = n; a != NULL; a = a->alt) {
+		if (!source(t, a, v))
+			continue;
+		if (a->re != NULL && (rx_json_kind(*v) == 'z' || !matches(t, a, *v)))
+			continue;
+		if (a->alt != NULL && value_null(t, a, *v))
+			continue;
+		return a;
+	}
+	return NULL;
+}
+
+/* The members of object v that n keeps (without:, nonnull, nulls:), less
+ * those of skip (an object's own members, when spread into it), each as
+ * text with strings, as the nulls: text with nulls:; first tracks the
+ * comma. */
+static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, const tnode *skip, int *first)
+{
+	const rx_members *ms = members_of(t, v);
+
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
 		const rx_member *m = &ms->m[i];
-		if (left_out(n, m->name))
+		if (!keep_member(n, m))
 			continue;
 		if (skip != NULL) {
 			size_t j;
@@ -591,19 +997,242 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 		*first = 0;
 		rx_buf_put(b, m->name.p, m->name.n);
 		rx_buf_putc(b, ':');
-		if (n->mods & M_STRINGS)
+		if (n->mods & M_NULLS)
+			rx_json_put_string(b, n->nulls, strlen(n->nulls));
+		else if (n->mods & M_TEXTS)
+			put_as_text(t, b, m->value, 0);
+		else if (n->mods & M_STRINGS)
 			put_as_text(t, b, m->value, 1);
 		else
 			rx_json_put_compact(b, m->value);
 	}
 }
 
+/* text|lower: the value as text, its ASCII letters lowercased (jq's
+ * ascii_downcase).  A JSON string's escapes are lowercase or hex digits,
+ * so its raw text is lowercased as it is, unless an escape may hide a
+ * letter (\u0041): then decoded, lowercased and quoted again. */
+static void put_lower(push_tmpl *t, rx_buf *b, rx_span v)
+{
+	size_t at = b->len;
+
+	if (rx_json_kind(v) == 'z') {
+		rx_buf_puts(b, "null");
+		return;
+	}
+	if (rx_json_kind(v) == 's' && memchr(v.p, '\\', v.n) != NULL) {
+		rx_buf_reset(&t->conv);
+		rx_json_string_decode(v, &t->conv);
+		for (size_t i = 0; i < t->conv.len; i++)
+			if (t->conv.data[i] >= 'A' && t->conv.data[i] <= 'Z')
+				t->conv.data[i] += 'a' - 'A';
+		rx_json_put_string(b, t->conv.data ? t->conv.data : "", t->conv.len);
+		return;
+	}
+	put_as_text(t, b, v, 0);
+	for (size_t i = at; i < b->len; i++)
+		if (b->data[i] >= 'A' && b->data[i] <= 'Z')
+			b->data[i] += 'a' - 'A';
+}
+
+/* cells: the values of object v that n keeps, in order, as an array of
+ * spreadsheet cells: null as "", an object or array as its JSON text,
+ * anything else as it is. */
+static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
+{
+	const rx_members *ms = members_of(t, v);
+	int first = 1;
+
+	rx_buf_putc(b, '[');
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
+		const rx_member *m = &ms->m[i];
+		if (!keep_member(n, m))
+			continue;
+		if (!first)
+			rx_buf_putc(b, ',');
+		first = 0;
+		char k = rx_json_kind(m->value);
+		if (k == 'z') {
+			rx_buf_puts(b, "\"\"");
+		} else if (k == 'o' || k == 'a') {
+			rx_buf_reset(&t->conv);
+			rx_json_put_compact(&t->conv, m->value);
+			rx_json_put_string(b, t->conv.data, t->conv.len);
+		} else {
+			rx_json_put_compact(b, m->value);
+		}
+	}
+	rx_buf_putc(b, ']');
+}
+
+/* A JSON value as a Firestore Value (firestore.jq's fs_value did it in
+ * jq): an integer a double holds exactly is an integerValue (its decimal
+ * text), any other number a doubleValue (its text), a string a
+ * stringValue, and so on down arrays and objects. */
+static void put_fs_value(rx_buf *b, rx_span v);
+
+static void put_fs_members(rx_buf *b, const rx_members *ms, const tnode *n)
+{
+	int first = 1;
+
+	rx_buf_putc(b, '{');
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
+		if (n != NULL && !keep_member(n, &ms->m[i]))
+			continue;
+		if (!first)
+			rx_buf_putc(b, ',');
+		first = 0;
+		rx_buf_put(b, ms->m[i].name.p, ms->m[i].name.n);
+		rx_buf_putc(b, ':');
+		put_fs_value(b, ms->m[i].value);
+	}
+	rx_buf_putc(b, '}');
+}
+
+/* A nested object's fields (its members scanned into its own storage: a
+ * value's members are inside its parent's). */
+static void put_fs_fields(rx_buf *b, rx_span v)
+{
+	rx_members ms = {0};
+	char err[128];
+
+	put_fs_members(b, rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0 ? &ms : NULL, NULL);
+	free(ms.m);
+}
+
+static void put_fs_number(rx_buf *b, rx_span v)
+{
+	char text[64];
+	int integer = memchr(v.p, '.', v.n) == NULL && memchr(v.p, 'e', v.n) == NULL && memchr(v.p, 'E', v.n) == NULL;
+
+	if (integer && (v.n <= 15 || (v.n == 16 && v.p[0] == '-'))) {
+		/* at most 15 digits and a sign: within 2^53, its text is its value */
+		rx_buf_puts(b, "{\"integerValue\":\"");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_puts(b, "\"}");
+		return;
+	}
+	double d = 0;
+	if (v.n < sizeof text) {
+		memcpy(text, v.p, v.n);
+		text[v.n] = '\0';
+		d = strtod(text, NULL);
+	}
+	if (v.n < sizeof text && d < 9007199254740992.0 && d > -9007199254740992.0 && d == floor(d)) {
+		/* 1.0, 1e3, 9007199254740991: what jq's . == floor found */
+		rx_buf_puts(b, "{\"integerValue\":\"");
+		rx_buf_printf(b, "%.0f", d);
+		rx_buf_puts(b, "\"}");
+	} else {
+		rx_buf_puts(b, "{\"doubleValue\":");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_putc(b, '}');
+	}
+}
+
+static void put_fs_value(rx_buf *b, rx_span v)
+{
+	switch (rx_json_kind(v)) {
+	case 's':
+		rx_buf_puts(b, "{\"stringValue\":");
+		rx_buf_put(b, v.p, v.n);
+		rx_buf_putc(b, '}');
+		break;
+	case 'n':
+		put_fs_number(b, v);
+		break;
+	case 't':
+	case 'f':
+		rx_buf_puts(b, "{\"booleanValue\":");
+		rx_buf_puts(b, rx_json_kind(v) == 't' ? "true" : "false");
+		rx_buf_putc(b, '}');
+		break;
+	case 'a': {
+		size_t n = rx_json_array_split(v, NULL, 0);
+		rx_span one[16], *es = n <= 16 ? one : rx_xmalloc(n * sizeof *es);
+		rx_json_array_split(v, es, n);
+		rx_buf_puts(b, "{\"arrayValue\":{\"values\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				rx_buf_putc(b, ',');
+			put_fs_value(b, es[i]);
+		}
+		rx_buf_puts(b, "]}}");
+		if (es != one)
+			free(es);
+		break;
+	}
+	case 'o':
+		rx_buf_puts(b, "{\"mapValue\":{\"fields\":");
+		put_fs_fields(b, v);
+		rx_buf_puts(b, "}}");
+		break;
+	default:
+		rx_buf_puts(b, "{\"nullValue\":null}");
+		break;
+	}
+}
+
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || (n->mods & M_STRINGS)) && rx_json_kind(v) == 'o';
+	int shaped = (n->nwithout > 0 || n->nonly > 0 ||
+		      (n->mods & (M_STRINGS | M_TEXTS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
+		     rx_json_kind(v) == 'o';
 
+	if ((n->mods & M_ARRAY) && rx_json_kind(v) != 'a' && rx_json_kind(v) != 'z') {
+		/* a value that is not an array: an array of it */
+		rx_buf_putc(b, '[');
+		if (n->mods & M_TEXTS)
+			put_as_text(t, b, v, 0);
+		else
+			rx_json_put_compact(b, v);
+		rx_buf_putc(b, ']');
+		return;
+	}
+	if ((n->mods & M_TEXTS) && !shaped) {
+		/* an array: each element as text; anything else: as text */
+		if (rx_json_kind(v) == 'a') {
+			size_t ne = rx_json_array_split(v, NULL, 0);
+			rx_span one[16], *es = ne <= 16 ? one : rx_xmalloc(ne * sizeof *es);
+			rx_json_array_split(v, es, ne);
+			rx_buf_putc(b, '[');
+			for (size_t i = 0; i < ne; i++) {
+				if (i > 0)
+					rx_buf_putc(b, ',');
+				put_as_text(t, b, es[i], 0);
+			}
+			rx_buf_putc(b, ']');
+			if (es != one)
+				free(es);
+		} else {
+			put_as_text(t, b, v, 0);
+		}
+		return;
+	}
+
+	if (shaped && (n->mods & M_CELLS)) {
+		put_cells(t, b, n, v);
+		return;
+	}
+	if (n->mods & M_FIRESTORE) {
+		/* an object: its members as Firestore fields; anything else a Value */
+		if (rx_json_kind(v) == 'o')
+			put_fs_members(b, members_of(t, v), n);
+		else
+			put_fs_value(b, v);
+		return;
+	}
+
+	if (shaped && (n->mods & M_NULLS) && !has_nulls(t, n, v)) {
+		rx_buf_puts(b, "null");
+		return;
+	}
 	if (n->mods & M_TEXT) {
+		if (!shaped && (n->mods & M_LOWER)) {
+			put_lower(t, b, v);
+			return;
+		}
 		if (!shaped) {
 			put_as_text(t, b, v, 0);
 			return;
@@ -628,6 +1257,99 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 
 static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec);
 
+/* An object's members into a spread's own scratch (the row's are the
+ * record's, scanned once).  NULL: not an object. */
+static const rx_members *members_in(push_tmpl *t, rx_span v, rx_members *cache)
+{
+	char err[128];
+
+	if (t->rec != NULL && v.p == t->rec->row.p && v.n == t->rec->row.n)
+		return row_members(t) < 0 ? NULL : &t->row;
+	return rx_json_members(v.p, v.n, cache, err, sizeof err) < 0 ? NULL : cache;
+}
+
+/* Do two raw member names name the same member? */
+static int same_name(rx_span a, rx_span b)
+{
+	if (a.n == b.n && memcmp(a.p, b.p, a.n) == 0)
+		return 1;
+	if (memchr(a.p, '\\', a.n) == NULL && memchr(b.p, '\\', b.n) == NULL)
+		return 0;
+	rx_buf da = {0}, db = {0};
+	rx_json_string_decode(a, &da);
+	rx_json_string_decode(b, &db);
+	int eq = da.len == db.len && (da.len == 0 || memcmp(da.data, db.data, da.len) == 0);
+	rx_buf_free(&da);
+	rx_buf_free(&db);
+	return eq;
+}
+
+/* Spread i of object n: its object's members that its modifiers keep,
+ * less those n names itself and those a later spread of n gives (jq's
+ * a + b: b wins), each as its modifiers make it. */
+static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *first)
+{
+	const tnode *k = n->kids[i];
+	const rx_members *ms = k->sms;
+
+	for (size_t x = 0; x < ms->n; x++) {
+		const rx_member *m = &ms->m[x];
+		if (!keep_member(k, m))
+			continue;
+		int skip = 0;
+		for (size_t j = 0; j < n->nkids && !skip; j++) {
+			if (n->names[j] != NULL) {
+				skip = rx_json_name_eq(m->name, n->names[j], strlen(n->names[j]));
+			} else if (j > i && n->kids[j]->sms != NULL) {
+				const rx_members *later = n->kids[j]->sms;
+				for (size_t y = 0; y < later->n && !skip; y++)
+					skip = same_name(m->name, later->m[y].name) && keep_member(n->kids[j], &later->m[y]);
+			}
+		}
+		if (skip)
+			continue;
+		if (!*first)
+			rx_buf_putc(b, ',');
+		*first = 0;
+		rx_buf_put(b, m->name.p, m->name.n);
+		rx_buf_putc(b, ':');
+		if (k->mods & M_NULLS)
+			rx_json_put_string(b, k->nulls, strlen(k->nulls));
+		else if (k->mods & M_TEXTS)
+			put_as_text(t, b, m->value, 0);
+		else if (k->mods & M_STRINGS)
+			put_as_text(t, b, m->value, 1);
+		else
+			rx_json_put_compact(b, m->value);
+	}
+}
+
+/* An object's guard ("??"): are its values all there (not missing, null
+ * or false, as jq's if)? */
+static int guard_holds(push_tmpl *t, const tnode *n)
+{
+	for (size_t i = 0; i < n->nguards; i++) {
+		rx_span v;
+		const tnode *a = pick(t, n->guards[i], &v);
+		if (a == NULL || value_null(t, a, v) || rx_json_kind(v) == 'f')
+			return 0;
+	}
+	return 1;
+}
+
+/* Is this node an object whose guard fails (left out where it stands)? */
+static int guarded_out(push_tmpl *t, const tnode *n)
+{
+	return n->kind == N_OBJECT && n->nguards > 0 && !guard_holds(t, n);
+}
+
+/* A "?NAME" member's value that leaves it out: null, "", {} or []. */
+static int empty_value(const char *s, size_t n)
+{
+	return (n == 4 && memcmp(s, "null", 4) == 0) ||
+	       (n == 2 && (memcmp(s, "\"\"", 2) == 0 || memcmp(s, "{}", 2) == 0 || memcmp(s, "[]", 2) == 0));
+}
+
 /* Text with placeholders in it: each as text (a string's characters, null
  * as nothing, anything else its JSON), the whole a JSON string. */
 static void put_interp(push_tmpl *t, rx_buf *b, const tnode *n)
@@ -640,10 +1362,11 @@ static void put_interp(push_tmpl *t, rx_buf *b, const tnode *n)
 			rx_buf_put(&t->acc, k->lit.data, k->lit.len);
 			continue;
 		}
-		if (!source(t, k, &v))
+		const tnode *a = pick(t, k, &v);
+		if (a == NULL)
 			continue;
 		rx_buf_reset(&t->seg);
-		put_ref(t, &t->seg, k, v);
+		put_ref(t, &t->seg, a, v);
 		rx_span s = rx_span_of(t->seg.data, t->seg.len);
 		char kind = rx_json_kind(s);
 		if (kind == 's')
@@ -662,15 +1385,20 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	case N_LIT:
 		rx_buf_put(b, n->lit.data, n->lit.len);
 		break;
-	case N_ARRAY:
+	case N_ARRAY: {
+		int first = 1;
 		rx_buf_putc(b, '[');
 		for (size_t i = 0; i < n->nkids; i++) {
-			if (i > 0)
+			if (guarded_out(t, n->kids[i]))
+				continue;
+			if (!first)
 				rx_buf_putc(b, ',');
+			first = 0;
 			put_node(t, b, n->kids[i], recs, nrec);
 		}
 		rx_buf_putc(b, ']');
 		break;
+	}
 	case N_EACH:
 		rx_buf_putc(b, '[');
 		for (size_t i = 0; i < nrec; i++) {
@@ -685,31 +1413,52 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		break;
 	case N_OBJECT: {
 		int first = 1;
+		for (size_t i = 0; i < n->nkids; i++)
+			if (n->names[i] == NULL) {
+				/* a spread's object, found before any is written: a
+				 * later spread's members win over an earlier's */
+				tnode *k = n->kids[i];
+				k->sms = NULL;
+				if (source(t, k, &v) && rx_json_kind(v) == 'o')
+					k->sms = members_in(t, v, &k->cache);
+			}
 		rx_buf_putc(b, '{');
 		for (size_t i = 0; i < n->nkids; i++) {
 			const tnode *k = n->kids[i];
 			if (n->names[i] == NULL) {
-				/* "...": the object's members here, less the ones this object names */
-				if (source(t, k, &v) && rx_json_kind(v) == 'o')
-					put_members(t, b, k, v, n, &first);
+				if (k->sms != NULL)
+					put_spread(t, b, n, i, &first);
 				continue;
 			}
-			if (k->kind == N_REF && !source(t, k, &v)) {
-				if (k->mods & M_OPTIONAL)
+			const tnode *a = k;
+			int drop = n->drop_empty != NULL && n->drop_empty[i];
+			if (guarded_out(t, k))
+				continue;
+			if (k->kind == N_REF && (a = pick(t, k, &v)) == NULL) {
+				if ((k->mods & M_OPTIONAL) || drop)
 					continue;
 				v = rx_span_of("null", 4);
-			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && rx_json_kind(v) == 'z') {
+				a = k;
+			} else if (k->kind == N_REF && (k->mods & M_OPTIONAL) && value_null(t, a, v)) {
 				continue;
 			}
+			size_t mark = b->len;
+			int was_first = first;
 			if (!first)
 				rx_buf_putc(b, ',');
 			first = 0;
 			rx_buf_put(b, n->qnames[i].data, n->qnames[i].len);
 			rx_buf_putc(b, ':');
+			size_t at = b->len;
 			if (k->kind == N_REF)
-				put_ref(t, b, k, v);
+				put_ref(t, b, a, v);
 			else
 				put_node(t, b, k, recs, nrec);
+			if (drop && empty_value(b->data + at, b->len - at)) {
+				b->len = mark;
+				b->data[mark] = '\0';
+				first = was_first;
+			}
 		}
 		rx_buf_putc(b, '}');
 		break;
@@ -725,20 +1474,111 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		}
 		t->rec = NULL;
 		break;
-	case N_REF:
-		if (!source(t, n, &v))
+	case N_REF: {
+		const tnode *a = pick(t, n, &v);
+		if (a == NULL) {
 			v = rx_span_of("null", 4);
-		put_ref(t, b, n, v);
+			a = n;
+		}
+		put_ref(t, b, a, v);
 		break;
+	}
 	default:
 		put_interp(t, b, n);
 		break;
 	}
 }
 
-void rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body)
+/* URL-encoded (form) text: an unreserved byte as it is, any other as %XX;
+ * written straight into the buffer, the JSON of a batch is most of a
+ * form body. */
+static void put_form_encoded(rx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	rx_buf_reserve(b, 3 * n + 1);
+	char *o = b->data + b->len;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10 || c == '-' || c == '_' || c == '.' ||
+		    c == '~') {
+			*o++ = (char)c;
+		} else {
+			o[0] = '%';
+			o[1] = hex[c >> 4];
+			o[2] = hex[c & 15];
+			o += 3;
+		}
+	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+}
+
+/* A form: each member of the root object name=value, URL-encoded, a
+ * string value as its text, anything else as its JSON (as rx-push
+ * encodes a body program's object). */
+static void put_form(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs, size_t nrec)
+{
+	int first = 1;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const tnode *k = n->kids[i], *a = k;
+		rx_span v;
+		rx_buf_reset(&t->fval);
+		if (k->kind == N_REF) {
+			if ((a = pick(t, k, &v)) == NULL) {
+				if (k->mods & M_OPTIONAL)
+					continue;
+				v = rx_span_of("null", 4);
+				a = k;
+			} else if ((k->mods & M_OPTIONAL) && value_null(t, a, v)) {
+				continue;
+			}
+			put_ref(t, &t->fval, a, v);
+		} else {
+			put_node(t, &t->fval, k, recs, nrec);
+		}
+		if (!first)
+			rx_buf_putc(b, '&');
+		first = 0;
+		put_form_encoded(b, n->names[i], strlen(n->names[i]));
+		rx_buf_putc(b, '=');
+		rx_span s = rx_span_of(t->fval.data ? t->fval.data : "", t->fval.len);
+		if (rx_json_kind(s) == 's') {
+			rx_buf_reset(&t->acc);
+			rx_json_string_decode(s, &t->acc);
+			put_form_encoded(b, t->acc.data ? t->acc.data : "", t->acc.len);
+		} else {
+			put_form_encoded(b, s.p, s.n);
+		}
+	}
+}
+
+int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
+		       size_t errlen)
 {
 	t->op = op;
 	t->rec = NULL;
-	put_node(t, body, t->root, recs, n);
+	t->failed = NULL;
+	if (t->form)
+		put_form(t, body, t->root, recs, n);
+	else
+		put_node(t, body, t->root, recs, n);
+	if (t->failed != NULL) {
+		/* "// !MESSAGE": the record it was reached for, and why ("the
+		 * key \"a/b\" cannot be a Firestore document id") */
+		rx_buf key = {0};
+		if (t->failed_rec != NULL)
+			rx_json_put_compact(&key, t->failed_rec->key);
+		else
+			rx_buf_puts(&key, "(none)");
+		const char *msg = t->failed->lit.data, *at = strstr(msg, "{key}");
+		if (at != NULL)
+			snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "",
+				 at + 5);
+		else
+			snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg);
+		rx_buf_free(&key);
+		return -1;
+	}
+	return 0;
 }

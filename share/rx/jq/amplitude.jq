@@ -1,4 +1,4 @@
-# amplitude.jq - Amplitude user properties: the programs of
+# amplitude.jq - Amplitude user properties: the response program of
 # share/rx/destinations/amplitude-identify.json.
 #
 # Follows Amplitude's Identify API page
@@ -17,22 +17,11 @@
 #   echo '{"status":400,"body":{"code":400,"events_with_invalid_id_lengths":{"user_id":[1]}},"records":[{},{}]}' |
 #   jq -c -L share/rx/jq --argjson vars '{"throttle_wait":"15"}' 'include "amplitude"; amplitude_response'
 
-def _amplitude_text: if type == "string" then . elif . == null then null else tojson end;
-
-# The user: the row's user_id (else the record's key) and device_id; the
-# other members are $set, except its nulls, which are $unset.  rx-push
-# form-encodes the object: api_key, and the identification array as JSON.
-def amplitude_identification:
-  (.row // {}) as $row
-  | ($row | delpaths([["user_id"], ["device_id"]])) as $r
-  | [$r | keys_unsorted[] | select($r[.] == null)] as $nulls
-  | {user_id: (($row.user_id // .key) | _amplitude_text)}
-  + (if $row.device_id != null then {device_id: ($row.device_id | _amplitude_text)} else {} end)
-  + {user_properties: ({"$set": (if ($nulls | length) == 0 then $r else $r | delpaths($nulls | map([.])) end)}
-       + (if ($nulls | length) > 0 then {"$unset": (reduce $nulls[] as $k ({}; .[$k] = "-"))} else {} end))};
-
-def amplitude_identify_body:
-  {api_key: $vars.api_key, identification: [.records[] | amplitude_identification]};
+# The body is a template in amplitude-identify.json, form-encoded by
+# rx-push: api_key, and the identification array as JSON, one
+# {user_id, device_id, user_properties: {"$set", "$unset"}} a record:
+# the user is the row's user_id (else the record's key) and device_id;
+# the other members are $set, except its nulls, which are $unset.
 
 def amplitude_response:
   (.records | length) as $n

@@ -1,4 +1,4 @@
-# customerio.jq - Customer.io people: the programs of
+# customerio.jq - Customer.io people: the response program of
 # share/rx/destinations/customerio.json.
 #
 # Follows Customer.io's Track API v2 reference
@@ -14,20 +14,10 @@
 #   echo '{"status":207,"body":{"errors":[{"batch_index":1,"reason":"required","field":"identifiers","message":"missing"}]},
 #          "records":[{},{}]}' | jq -c -L share/rx/jq 'include "customerio"; customerio_response'
 
-def _customerio_text: if type == "string" then . elif . == null then null else tojson end;
-
-# The person: by "id" (the record's key) or by "email" (the row's), as
-# $vars.identifier says; the identifier is not also an attribute.
-def customerio_identifiers:
-  if $vars.identifier == "email" then {email: (.row.email | _customerio_text)}
-  else {id: (.key | _customerio_text)} end;
-
-def customerio_entry:
-  {type: "person", identifiers: customerio_identifiers}
-  + if .op == "delete" then {action: "delete"}
-    else {action: "identify", attributes: ((.row // {}) | del(.[$vars.identifier]))} end;
-
-def customerio_batch_body: {batch: [.records[] | customerio_entry]};
+# The bodies are templates in customerio.json: an identify entry (the
+# row's members, less the identifier, as attributes) or a delete entry,
+# the person named by "id" (the record's key) or "email" (the row's), as
+# $vars.identifier says.
 
 def customerio_results:
   (.records | length) as $n

@@ -18,47 +18,12 @@
 #   echo '{"status":200,"body":{"writeResults":[{},{}],"status":[{},{"code":3,"message":"bad"}]}}' |
 #   jq -c -L share/rx/jq 'include "firestore"; firestore_response'
 
-# A JSON value as a Firestore Value.  An integer a double holds exactly is
-# an integerValue (int64, as a string); other numbers are doubleValue.  A
-# string stays a stringValue (a model sends a number a double cannot hold
-# as a string: cast it in the mapping if it must be a number there).
-def fs_value:
-  type as $t
-  | if $t == "string" then {stringValue: .}
-    elif $t == "number" then
-      (if . == floor and . < 9007199254740992 and . > -9007199254740992 then {integerValue: tostring}
-       else {doubleValue: .} end)
-    elif $t == "boolean" then {booleanValue: .}
-    elif $t == "null" then {nullValue: null}
-    elif $t == "array" then {arrayValue: {values: map(fs_value)}}
-    else . as $o | {mapValue: {fields: ([keys_unsorted[] as $k | {($k): ($o[$k] | fs_value)}] | add // {})}} end;
-
-# An object's members as Firestore fields (built by adding one-member
-# objects: map_values costs half as much again in jq 1.6).
-def fs_fields: . as $o | [keys_unsorted[] as $k | {($k): ($o[$k] | fs_value)}] | add // {};
-
-# The documents' names.  A key Firestore cannot take as a document id is
-# an error (it would name another document: "a/b" is a subcollection):
-# the keys of a batch are checked at once (a regular expression a key
-# would cost more than the rest of the body), and the first bad one named.
-def _fs_bad_id: test("/") or . == "." or . == ".." or test("^__.*__$") or . == "" or utf8bytelength > 1500;
-def _fs_check:
-  ([.records[].key | tostring] | join("\n")) as $keys
-  | if ($keys | test("/|(^|\n)(\\.|\\.\\.|__.*__|)(\n|$)")) or ([.records[].key | tostring | utf8bytelength] | max // 0) > 1500 then
-      first(.records[].key | tostring | select(_fs_bad_id)) as $id
-      | error("the key \($id | tojson) cannot be a Firestore document id (no \"/\", not \".\" or \"..\", not __.*__, at most 1,500 bytes)")
-    else . end;
-
-def firestore_body:
-  _fs_check
-  | "projects/\($vars.project)/databases/\($vars.database)/documents/\($vars.collection)/" as $prefix
-  | {writes: [.records[] | ($prefix + (.key | tostring)) as $name
-              | if .op == "delete" then {delete: $name}
-                else {update: {name: $name, fields: ((.row // {}) | fs_fields)}}
-                     + (if .op == "insert" then {currentDocument: {exists: false}}
-                        elif .op == "update" then {currentDocument: {exists: true}}
-                        else {} end)
-                end]};
+# The bodies are templates in firestore-batchwrite.json, one an op: the
+# document's name with the key checked ({key|text|match:... // !...}: a
+# key Firestore cannot take as a document id refuses the request), and
+# its fields as Firestore Values ({row|firestore}: an integer a double
+# holds exactly is an integerValue, other numbers doubleValues, a string
+# a stringValue, and so on down arrays and objects).
 
 def _fs_code_names: {"1": "CANCELLED", "2": "UNKNOWN", "3": "INVALID_ARGUMENT", "4": "DEADLINE_EXCEEDED",
   "5": "NOT_FOUND", "6": "ALREADY_EXISTS", "7": "PERMISSION_DENIED", "8": "RESOURCE_EXHAUSTED",

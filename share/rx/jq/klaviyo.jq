@@ -20,32 +20,15 @@ include "rx";
 # Try one on a recorded reply:
 #   jq -L share/rx/jq 'include "klaviyo"; klaviyo_job_status' poll-reply.json
 
-# The profile attributes Klaviyo knows by name (strings), and the
-# location's; every other member of the row is a custom property.
-def _klaviyo_std: {email: 1, phone_number: 1, external_id: 1, first_name: 1, last_name: 1, organization: 1,
-                   locale: 1, title: 1, image: 1};
-def _klaviyo_loc: {address1: 1, address2: 1, city: 1, country: 1, latitude: 1, longitude: 1, region: 1, zip: 1,
-                   timezone: 1, ip: 1};
-def _klaviyo_str: if . == null or type == "string" then . else tojson end;
-
-# One record as a Klaviyo profile: external_id is the sync key unless
-# the row has one (so a changed e-mail still finds the same profile).
-def klaviyo_profile:
-  (.row // {}) as $r
-  | ({external_id: (.key | tostring)} + ($r | with_entries(select(_klaviyo_std[.key] != null)))
-     | map_values(_klaviyo_str)) as $std
-  | (($r | with_entries(select(_klaviyo_loc[.key] != null))) + ($r.location // {})
-     | with_entries(if .key == "latitude" or .key == "longitude" then . else .value |= _klaviyo_str end)) as $loc
-  | (($r | with_entries(select(_klaviyo_std[.key] == null and _klaviyo_loc[.key] == null
-                               and .key != "location" and .key != "properties")))
-     + ($r.properties // {})) as $props
-  | {type: "profile",
-     attributes: ($std + (if $loc == {} then {} else {location: $loc} end)
-                  + (if $props == {} then {} else {properties: $props} end))};
-
-def klaviyo_import_body:
-  {data: {type: "profile-bulk-import-job",
-          attributes: {profiles: {data: [.records[] | klaviyo_profile]}}}};
+# The import's body is a template in klaviyo-profiles.json: each record
+# a profile whose external_id is the sync key unless the row has one (so
+# a changed e-mail still finds the same profile); the attributes Klaviyo
+# knows by name (email, phone_number, first_name, last_name,
+# organization, locale, title, image) as text; the location's (address1,
+# address2, city, country, region, zip, timezone, ip as text, latitude
+# and longitude as they are), with the row's "location" object over
+# them; every other member a custom property, with the row's
+# "properties" object over them.
 
 # A profile deletion (data privacy): one profile, by e-mail, else phone
 # number.  Irreversible; Klaviyo answers 202 and deletes it later.

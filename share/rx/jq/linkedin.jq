@@ -20,31 +20,10 @@
 #   echo '{"status":200,"body":{"elements":[{"status":201},{"status":400,"message":"bad"}]}}' |
 #   jq -c -L share/rx/jq 'include "linkedin"; linkedin_response'
 
-def linkedin_element:
-  (.row // {}) as $r
-  | {action: (if .op == "delete" then "REMOVE" else "ADD" end),
-     userIds: ([(if $r.SHA256_EMAIL then {idType: "SHA256_EMAIL", idValue: $r.SHA256_EMAIL} else empty end),
-                (if $r.SHA512_EMAIL then {idType: "SHA512_EMAIL", idValue: $r.SHA512_EMAIL} else empty end),
-                (if $r.GOOGLE_AID then {idType: "GOOGLE_AID", idValue: ($r.GOOGLE_AID | tostring)} else empty end)])}
-    + ([("firstName", "lastName", "title", "company", "country") as $k | ($r[$k] // "") as $v | select($v != "") | {($k): $v}]
-       | add // {});
-
-# The batch's hashed ids are hex digests of the right length: one
-# regular expression over them all (one a value would cost more than the
-# rest); when it fails, the first bad one is named.
-def _li_check:
-  if ([.records[] | (.row.SHA256_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{64})*$"))
-     and ([.records[] | (.row.SHA512_EMAIL // "" | tostring)] | add // "" | test("^(?:[0-9a-f]{128})*$")) then .
-  else
-    first(.records[] as $rec
-          | (["SHA256_EMAIL", "^[0-9a-f]{64}$"], ["SHA512_EMAIL", "^[0-9a-f]{128}$"]) as [$k, $re]
-          | ($rec.row[$k] // "") as $v
-          | select($v != "" and (($v | type) != "string" or ($v | test($re) | not)))
-          | "\($k) of \($rec.key | tojson)") as $bad
-    | error("\($bad) is not a hex digest of the right length: hash it in the mapping (rx-map --hash)")
-  end;
-
-def linkedin_body: _li_check | {elements: [.records[] | linkedin_element]};
+# The body is a template in linkedin-audience.json (one for ADD, one for
+# REMOVE): each id in userIds when the row has it ("??"), a hashed one
+# refused when it is not a hex digest of the right length, the names
+# when not empty ("?firstName").
 
 # 200 {"elements": [{"status": 201}, {"status": 400, "message"}]}: element
 # i is record i.  A 2xx element is done; 408, 409, 423, 429 and 5xx are

@@ -19,8 +19,6 @@
 #   echo '{"status":400,"body":{"code":400,"num_records_imported":1,"failed_records":[{"index":1,"message":"bad time"}]},
 #          "records":[{},{}]}' | jq -c -L share/rx/jq 'include "mixpanel"; mixpanel_import_response'
 
-def _mixpanel_text: if type == "string" then . elif . == null then null else tojson end;
-
 # ---- /engage: profiles ----
 
 # The bodies are templates in mixpanel-engage.json: $set the row's
@@ -43,22 +41,12 @@ def mixpanel_engage_response:
 
 # ---- /import: events ----
 
-# The event: the row's "event" and "time" (seconds or milliseconds since
-# the epoch), its "distinct_id", and every other member a property.  The
-# insert id deduplicates retries: the row's own "$insert_id", else the
-# record's key when Mixpanel allows it as one (36 characters of
-# [A-Za-z0-9-]), else the record's idem.
-def mixpanel_insert_id:
-  if .row["$insert_id"] != null then .row["$insert_id"] | _mixpanel_text
-  elif (.key | _mixpanel_text | test("^[A-Za-z0-9-]{1,36}$")) then .key | _mixpanel_text
-  else .idem end;
-
-def mixpanel_event:
-  {event: (.row.event | _mixpanel_text),
-   properties: (((.row // {}) | delpaths([["event"], ["$insert_id"]]))
-                + {distinct_id: (.row.distinct_id | _mixpanel_text), "$insert_id": mixpanel_insert_id})};
-
-def mixpanel_import_body: [.records[] | mixpanel_event];
+# The body is a template in mixpanel-import.json: the row's "event"
+# and "time" (seconds or milliseconds since the epoch), its
+# "distinct_id", and every other member a property.  The insert id
+# deduplicates retries: the row's own "$insert_id", else the record's key
+# when Mixpanel allows it as one (36 characters of [A-Za-z0-9-]), else
+# the record's idem.
 
 # 400 with failed_records: those (by index) failed, the others were
 # imported.  A 400 without them failed whole.

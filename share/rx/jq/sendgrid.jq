@@ -19,28 +19,12 @@
 #   jq -L share/rx/jq 'include "sendgrid"; sendgrid_job_status' poll-reply.json
 include "rx";
 
-def _sendgrid_std: {address_line_1: 1, address_line_2: 1, alternate_emails: 1, city: 1, country: 1, email: 1,
-                    phone_number_id: 1, external_id: 1, anonymous_id: 1, first_name: 1, last_name: 1,
-                    postal_code: 1, state_province_region: 1};
-def _sendgrid_str: if type == "string" then . else tojson end;
-
-# One contact: SendGrid's reserved fields by name (strings; a null is
-# left out: SendGrid keeps what a contact has), alternate_emails as an
-# array, every other member a custom field (its key is the field's id
-# or name as SendGrid knows it: e1_T, w2_N...), or give custom_fields.
-def sendgrid_contact:
-  (.row // {}) as $r
-  | ($r | with_entries(select(_sendgrid_std[.key] != null and .value != null))
-        | with_entries(if .key == "alternate_emails" then .value |= (if type == "array" then map(tostring) else [tostring] end)
-                       else .value |= _sendgrid_str end)
-        | if .email then .email |= ascii_downcase else . end) as $std
-  | (($r | with_entries(select(_sendgrid_std[.key] == null and .key != "custom_fields" and .value != null)))
-     + ($r.custom_fields // {})) as $custom
-  | $std + (if $custom == {} then {} else {custom_fields: $custom} end);
-
-def sendgrid_upsert_body($vars):
-  {contacts: [.records[] | sendgrid_contact]}
-  + (($vars.list_ids // "") | if . == "" then {} else {list_ids: split(",")} end);
+# An upsert's body is a template in sendgrid-contacts.json: each contact
+# SendGrid's reserved fields by name (as text; a null is left out:
+# SendGrid keeps what a contact has; the e-mail lowercased,
+# alternate_emails an array), every other member a custom field (its key
+# is the field's id or name as SendGrid knows it: e1_T, w2_N...), the
+# row's custom_fields over them; list_ids from $vars.list_ids.
 
 # The lookup: the batch's e-mails (a well-formed one each: SendGrid
 # refuses the whole search for one bad address, and no contact can have it).

@@ -22,7 +22,9 @@
 
 def _sheets_cell: if type == "object" or type == "array" then tojson elif . == null then "" else . end;
 
-def sheets_body: {values: [.records[] | [(.row // {})[] | _sheets_cell]]};
+# An append's body is a template in the profiles,
+# {"values": ["{row|cells // []}"]}: the row's values, each a cell as
+# _sheets_cell makes it.
 
 # The refusals every request can get.  429: back off (no hint; the
 # quota refills each minute).
