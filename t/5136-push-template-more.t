@@ -252,4 +252,22 @@ test_expect_success 'a guard (??) leaves an object out unless its values are the
 	test_grep "at \\[0\\]: a line cannot be left out" out
 '
 
+test_expect_success 'a variable inside a placeholder is its value: {row.{field}}, without:{field}' '
+	cat >vv.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"Ext__c":7,"a":1}}
+	{"op":"upsert","key":"K2","hash":"h","row":{"a":2}}
+	EOF
+	cat >vv.json <<-\EOF &&
+	{"vars": {"field": "Ext__c"},
+	 "ops": {"*": {"template": [{"...": "{row|without:{field}}", "{field}": "{row.{field}|text // key|text}",
+	                             "n": "{key|text|match:^K[0-9]{1,3}$ // null}"}]}}}
+	EOF
+	rx-push --profile ./vv.json --url http://127.0.0.1:9 --dry-run <vv.ndjson | elements >got &&
+	cat >expect <<-\EOF &&
+	{"a":1,"Ext__c":"7","n":"K1"}
+	{"a":2,"Ext__c":"K2","n":"K2"}
+	EOF
+	test_cmp expect got
+'
+
 test_done

@@ -348,10 +348,30 @@ static int literal_alt(const char *s)
 static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char **var)
 {
 	char buf[512];
-	if (n >= sizeof buf)
-		return fail(c, "a placeholder of %s bytes is too long", "over 500");
-	memcpy(buf, s, n);
-	buf[n] = '\0';
+	size_t len = 0;
+	/* a variable inside it, {row.{external_id}} or without:{match}, is
+	 * its value; other braces ({1,36} in a match:) stay as they are */
+	for (size_t i = 0; i < n; i++) {
+		const char *close = s[i] == '{' ? memchr(s + i, '}', n - i) : NULL;
+		const char *value = NULL;
+		if (close != NULL && close - s - i - 1 > 0 && close - s - i - 1 < 128) {
+			char name[128];
+			memcpy(name, s + i + 1, (size_t)(close - s - i - 1));
+			name[close - s - i - 1] = '\0';
+			jv v = jv_object_get(jv_copy(c->p->vars), jv_string(name));
+			if (jv_get_kind(v) == JV_KIND_STRING)
+				value = jv_string_value(v); /* the profile's vars outlive this */
+			jv_free(v);
+		}
+		size_t add = value != NULL ? strlen(value) : 1;
+		if (len + add >= sizeof buf)
+			return fail(c, "a placeholder of %s bytes is too long", "over 500");
+		memcpy(buf + len, value != NULL ? value : s + i, add);
+		len += add;
+		if (value != NULL)
+			i = (size_t)(close - s);
+	}
+	buf[len] = '\0';
 	if (strstr(buf, "//") == NULL)
 		return parse_one(c, buf, ref, var);
 	*var = NULL;

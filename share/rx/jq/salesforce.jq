@@ -23,18 +23,11 @@ def salesforce_external_id($vars): .row[$vars.external_id] // .key | tostring;
 # A SOQL string literal: backslash and quote escaped.
 def salesforce_soql_string: "'" + (tostring | gsub("\\\\"; "\\\\") | gsub("'"; "\\'")) + "'";
 
-# PATCH composite/sobjects/{sobject}/{external_id}: at most 200 records of
-# one type, each with attributes.type and its external id; never an Id.
-def salesforce_upsert_body($vars):
-  {allOrNone: false,
-   records: [.records[] | salesforce_external_id($vars) as $x
-             | {attributes: {type: $vars.sobject}} + (.row | delpaths([["Id"], ["id"]])) + {($vars.external_id): $x}]};
-
-# PATCH composite/sobjects: an update by Salesforce Id (the field is "id").
-def salesforce_update_body($vars):
-  {allOrNone: false,
-   records: [.records[] | {attributes: {type: $vars.sobject}} + (.row | delpaths([["Id"], ["id"], [$vars.external_id]]))
-             + {id: (.id | tostring)}]};
+# The write bodies are templates in the profile: PATCH
+# composite/sobjects/{sobject}/{external_id} (at most 200 records of one
+# type, each with attributes.type and its external id: the row's, else
+# the key, as text; never an Id) and PATCH composite/sobjects (an update
+# by Salesforce Id, the field "id").
 
 # The lookup: the Ids of records by their external ids, one SOQL query
 # (GET: these are its query parameters).
