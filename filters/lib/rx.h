@@ -23,6 +23,7 @@
 #ifndef RX_H
 #define RX_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,9 @@ const char *rx_input_name(const char *path);
  * else ../share/rx beside the running program (a build tree), else the
  * directory compiled in (PREFIX/share/rx).  Never NULL. */
 const char *rx_share_dir(void);
+/* Start a worker thread with every signal blocked in it: they stay the
+ * main thread's (SIGTERM's clean stop, SIGPIPE).  pthread_create's result. */
+int rx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Fold a multi-line message (libpq's, jq's) into one line: runs of white
  * space become one space.  Returns out. */
 const char *rx_one_line(const char *msg, char *out, size_t outlen);

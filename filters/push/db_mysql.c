@@ -1622,12 +1622,7 @@ static int my_send(rx_db *d, const char *opname, const rx_span *ids, const rx_sp
 		return -1;
 	}
 	if (!d->started) {
-		/* signals stay the main thread's */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int rc = pthread_create(&d->worker, NULL, worker, d);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		int rc = rx_thread_start(&d->worker, worker, d); /* signals stay the main thread's */
 		if (rc != 0) {
 			snprintf(err, errlen, "MySQL: cannot start a thread: %s", strerror(rc));
 			return -1;

@@ -1673,12 +1673,7 @@ static int can_launch(rx_db *d, const pg_batch *b)
 	if (!b->async || b->epoch != d->epoch || PQstatus(d->conn) != CONNECTION_OK || d->nstmts >= MAX_CACHED)
 		return 0;
 	if (!d->started) {
-		/* signals stay the main thread's */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int rc = pthread_create(&d->worker, NULL, worker, d);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		int rc = rx_thread_start(&d->worker, worker, d); /* signals stay the main thread's */
 		if (rc != 0)
 			return 0; /* then in this thread, one batch after another */
 		d->started = 1;
