@@ -263,17 +263,17 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	}
 	jv_free(st);
 	jv_free(stl);
-	if (load_conds(spec, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0 && rc == 0)
+	if (rc == 0 && load_conds(spec, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0)
 		rc = -1;
-	if (load_conds(spec, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0 && rc == 0)
+	if (rc == 0 && load_conds(spec, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0)
 		rc = -1;
-	if (load_names(spec, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0 && rc == 0)
+	if (rc == 0 && load_names(spec, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0)
 		rc = -1;
 	jv v = jv_object_get(jv_copy(spec), jv_string("items"));
 	int has_items = jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL;
 	jv_free(v);
 	if (has_items) {
-		if (load_names(spec, p, what, "items", &s->items, &s->nitems, err, errlen) < 0 && rc == 0)
+		if (rc == 0 && load_names(spec, p, what, "items", &s->items, &s->nitems, err, errlen) < 0)
 			rc = -1;
 		if (rc == 0 && s->nitems == 0)
 			rc = fail(err, errlen, p, what, "items", "[] names no items: leave \"items\" out when the body "
@@ -482,13 +482,12 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 	sc.nelems = 0;
 	if (s->nitems == 0) {
 		/* the body is the array of items */
-		rx_span body = rx_span_of(reply, len);
 		size_t a = 0;
 		while (a < len && (reply[a] == ' ' || reply[a] == '\t' || reply[a] == '\n' || reply[a] == '\r'))
 			a++;
 		if (a == len || reply[a] != '[' || rx_json_validate(reply, len, err, sizeof err) < 0)
 			return 0;
-		body = rx_span_of(reply + a, len - a);
+		rx_span body = rx_span_of(reply + a, len - a);
 		while (body.n > 0 && body.p[body.n - 1] != ']')
 			body.n--;
 		add_elems(body);
