@@ -71,10 +71,24 @@ void rx_push_request_free(request *r)
 	free(r);
 }
 
+/* Queue r in order of seq.  A new request has the highest seq and goes
+ * last at once; a retry or a split keeps its seq and goes back among
+ * the others.  So take_due stops at the first due and ready request,
+ * where it used to check every request held (with one record a request,
+ * hundreds of them for each one started). */
 void rx_push_queue(engine *e, request *r)
 {
-	r->next = e->queue;
-	e->queue = r;
+	request **pp = &e->queue;
+
+	if (e->queue_tail != NULL && e->queue_tail->seq <= r->seq)
+		pp = &e->queue_tail->next;
+	else
+		while (*pp != NULL && (*pp)->seq <= r->seq)
+			pp = &(*pp)->next;
+	r->next = *pp;
+	*pp = r;
+	if (r->next == NULL)
+		e->queue_tail = r;
 }
 
 /* ---- callbacks ---- */
@@ -900,27 +914,30 @@ static void settle(engine *e, request *r, CURLcode cc)
 
 /* ---- the loop ---- */
 
-/* The due request that arrived first (retries keep their place), or NULL;
- * e->wake is set to the earliest time one becomes due. */
+/* The due request that arrived first (retries keep their place), or NULL.
+ * e->wake is set to the earliest time one of those before it becomes
+ * due: all of them when none is due (when one is, the loop comes back). */
 static request *take_due(engine *e, double now)
 {
-	request **pp, **best = NULL;
+	request **pp, *prev = NULL;
 
 	e->wake = 0;
-	for (pp = &e->queue; *pp; pp = &(*pp)->next) {
+	for (pp = &e->queue; *pp; prev = *pp, pp = &(*pp)->next) {
 		if ((*pp)->not_before <= now) {
 			/* (a request waiting for an earlier change of one of its keys
 			 * is woken by that change's end: order.c) */
-			if ((best == NULL || (*pp)->seq < (*best)->seq) && rx_push_order_ready(e->c, (*pp)->recs, (*pp)->n))
-				best = pp;
+			if (rx_push_order_ready(e->c, (*pp)->recs, (*pp)->n))
+				break;
 		} else if (e->wake == 0 || (*pp)->not_before < e->wake) {
 			e->wake = (*pp)->not_before;
 		}
 	}
-	if (best == NULL)
+	if (*pp == NULL)
 		return NULL;
-	request *r = *best;
-	*best = r->next;
+	request *r = *pp;
+	*pp = r->next;
+	if (e->queue_tail == r)
+		e->queue_tail = prev;
 	r->next = NULL;
 	return r;
 }
@@ -972,8 +989,8 @@ void rx_push_queue_writes(engine *e, const char *op, push_record **recs, size_t 
 	const push_op *spec = rx_push_profile_op(&e->c->prof, op);
 	size_t per = spec != NULL && spec->max_records > 0 ? spec->max_records : n;
 
-	/* rx_push_queue adds at the head and take_due picks the deepest due
-	 * one: order is FIFO, and each piece of a split batch keeps it */
+	/* the queue is in order of seq: FIFO, each piece of a split batch
+	 * after the one before it */
 	for (size_t at = 0; at < n; at += per) {
 		request *r = rx_push_request_new(op, recs + at, n - at < per ? n - at : per);
 		r->not_before = not_before;
@@ -1105,6 +1122,8 @@ void rx_push_http_run(push_ctx *c)
 	while (e->queue != NULL) {
 		request *r = e->queue;
 		e->queue = r->next;
+		if (e->queue == NULL)
+			e->queue_tail = NULL;
 		for (size_t i = 0; i < r->n; i++) {
 			free(r->recs[i]->text);
 			free(r->recs[i]);

@@ -55,7 +55,8 @@ typedef struct request {
 typedef struct engine {
 	push_ctx *c;
 	CURLM *multi;
-	request *queue;              /* waiting to start (unordered; due ones first found) */
+	request *queue;              /* waiting to start, in order of seq (ties: as queued) */
+	request *queue_tail;         /* its last: a new request is queued in O(1) */
 	request *running;            /* in flight */
 	size_t nrunning;
 	size_t hold_max;             /* read no input while this many records are held */
