@@ -45,7 +45,7 @@ def slack_message:
   . as $rec | (.row // {}) as $r
   | (($r.text | _slack_some) // ($rec | slack_default_text)) as $text
   | if .op == "delete" then {text: (($r.resolved_text | _slack_some) // ("Resolved: " + $text))}
-    else {text: $text} + ($r | with_entries(select(_slack_fields[.key] != null and .value != null)))
+    else reduce ($r | keys_unsorted[] | select(_slack_fields[.] != null and $r[.] != null)) as $k ({text: $text}; . + {($k): $r[$k]})
     end;
 
 # ---- incoming webhook: POST the message to the webhook's URL ----
