@@ -1,7 +1,8 @@
 #!/bin/sh
 # Asana: the asana-tasks profile against the fake (t/fake/fake-saas.py
 # --vendor asana): create with external gid = the key, update and delete
-# by /tasks/external:KEY, only task fields sent, a refused field
+# by /tasks/external:KEY, upsert by the gid (looked up by external gid
+# when rx has none), only task fields sent, a refused field
 # dead-lettered, 404s on update and delete, 429 with Retry-After, a
 # refused token, a kill in the middle, the example's insert, update and
 # delete passes twice, the page's command.
@@ -47,11 +48,40 @@ test_expect_success 'the requests: only task fields, the project, the external g
 	sed -n 6p as.log | jq -j .body >del && test_must_be_empty del
 '
 
-test_expect_success 'upsert is not offered: dead-lettered, nothing sent' '
-	echo "{\"op\":\"upsert\",\"key\":\"C1\",\"hash\":\"x\",\"row\":{}}" >up &&
-	n=$(fake_count as requests) &&
-	test_expect_code 3 as as rx-push --profile asana-tasks <up >acks 2>err &&
-	test_grep "has no op \\\\\"upsert\\\\\"" err && test "$(fake_count as requests)" = "$n"
+test_expect_success 'upsert: a task unknown to rx is looked up by external gid and updated by its gid, a new one created' '
+	saas_start up -- --vendor asana --token 1/1200:test --log up.log &&
+	curl -sf -H "Authorization: Bearer 1/1200:test" -d "{\"data\":{\"name\":\"made in Asana\",\"projects\":[\"1\"],\"external\":{\"gid\":\"U1\"}}}" \
+		"$(cat up.url)/tasks" | jq -r .data.gid >u1gid && test -s u1gid &&
+	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"U1\",\"hash\":\"a\",\"row\":{\"name\":\"Call Ada\",\"notes\":\"n1\"}}" \
+		"{\"op\":\"upsert\",\"key\":\"U2\",\"hash\":\"b\",\"row\":{\"name\":\"Call Bo\"}}" >up.ndjson &&
+	as up rx-push --profile asana-tasks --concurrency 1 <up.ndjson >acks 2>err &&
+	jq -r "[.key, .op, (.id | type)] | @tsv" acks >got &&
+	printf "U1\tupsert\tstring\nU2\tinsert\tstring\n" >expect && test_cmp expect got &&
+	test "$(jq -r "select(.key == \"U1\") | .id" acks)" = "$(cat u1gid)" &&
+	jq -r "[.method, .path] | @tsv" up.log | tail -n +2 | sort >got &&
+	printf "GET\t/tasks/external:U1?opt_fields=name\nGET\t/tasks/external:U2?opt_fields=name\nPOST\t/tasks\nPUT\t/tasks/$(cat u1gid)\n" >expect &&
+	test_cmp expect got &&
+	fake_records up | cut -f1 >got && printf "U1\nU2\n" >expect && test_cmp expect got &&
+	fake_records up | grep "^U1" >u1 && test_grep "\"notes\":\"n1\"" u1
+'
+
+test_expect_success 'upsert with the gid rx kept: no lookup; a task deleted in Asana is a dead letter, not created again' '
+	jq -c "select(.key == \"U2\") | .id" acks >u2gid &&
+	n=$(fake_count up lookups) &&
+	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"U2\",\"hash\":\"c\",\"id\":$(cat u2gid),\"row\":{\"name\":\"Call Bo\",\"notes\":\"n2\"}}" \
+		"{\"op\":\"upsert\",\"key\":\"U3\",\"hash\":\"d\",\"id\":\"1200000000099999\",\"row\":{\"name\":\"gone\"}}" >up2.ndjson &&
+	test_expect_code 3 as up rx-push --profile asana-tasks --concurrency 1 <up2.ndjson >acks2 2>err &&
+	test "$(fake_count up lookups)" = "$n" &&
+	jq -r .key acks2 >got && echo U2 >expect && test_cmp expect got &&
+	dead err >got && echo U3 >expect && test_cmp expect got &&
+	test_grep "is gone (deleted in Asana); it is not created again" err &&
+	fake_records up | grep "^U2" >u2 && test_grep "\"notes\":\"n2\"" u2 &&
+	fake_records up | cut -f1 >got && printf "U1\nU2\n" >expect && test_cmp expect got
+'
+
+test_expect_success '--test-connection reads the user of the token' '
+	as up rx-push --profile asana-tasks --test-connection >out 2>&1 &&
+	tail -n 1 up.log | jq -r "[.method, .path] | @tsv" >got && printf "GET\t/users/me?opt_fields=name\n" >expect && test_cmp expect got
 '
 
 test_expect_success '429 with Retry-After: waited, sent again' '
@@ -95,6 +125,41 @@ test_expect_success 'a second run with changes: the tasks follow the model' '
 	sh -e try.sh &&
 	model >expect && held page >got && test_cmp expect got &&
 	test_grep "Call José: churn risk 99%" got
+'
+
+# Mirror mode: upserts (a lookup by external gid for a key rx has no gid
+# for, then a PUT by gid) and deletes; the tasks equal the model after
+# each run: each key is looked up once in its life.
+cat >mirror.sh <<'SH'
+set -o pipefail
+rx-extract --sqlite examples/warehouse.db --query-file examples/models/churn_audience.sql \
+| rx-map -f examples/mappings/asana-task.jq \
+| rx-diff --state mirror.db --key id --mode mirror \
+| rx-batch --profile asana-tasks \
+| ASANA_TOKEN=1/1200:test ASANA_API_URL=$(cat mir.url) ASANA_PROJECT=1 rx-push --profile asana-tasks --rate 50/s \
+| rx-diff --state mirror.db --commit
+SH
+all_model () {
+	rx-extract --sqlite examples/warehouse.db --query-file examples/models/churn_audience.sql |
+	rx-map -f examples/mappings/asana-task.jq | rows_of - | jq -r "[.id, .name, .notes] | @tsv" | sort
+}
+
+test_expect_success 'mirror: a task made outside rx is taken over, not doubled; changes and deletes follow the model' '
+	saas_start mir -- --vendor asana --token 1/1200:test --log mir.log &&
+	first=$(all_model | head -n 1 | cut -f1) &&
+	curl -sf -H "Authorization: Bearer 1/1200:test" -d "{\"data\":{\"name\":\"old\",\"projects\":[\"1\"],\"external\":{\"gid\":\"$first\"}}}" \
+		"$(cat mir.url)/tasks" >/dev/null &&
+	bash mirror.sh && all_model >expect && held mir >got && test_cmp expect got &&
+	looked=$(fake_count mir lookups) && test "$looked" = "$(wc -l <expect)" &&
+	last=$(all_model | tail -n 1 | cut -f1) &&
+	sqlite3 examples/warehouse.db "
+		UPDATE churn_scores SET churn_risk = 0.98 WHERE customer_id = \"$first\";
+		UPDATE churn_scores SET churn_risk = 0.1 WHERE customer_id = \"$last\"" &&
+	n=$(wc -l <expect) &&
+	bash mirror.sh && all_model >expect && held mir >got && test_cmp expect got &&
+	test "$(wc -l <expect)" = $((n - 1)) && test_grep "churn risk 98%" got &&
+	test "$(fake_count mir lookups)" = "$looked" &&
+	jq -r "select(.method == \"PUT\") | .path" mir.log | grep -c "^/tasks/[0-9]" >puts && test "$(cat puts)" = 2
 '
 
 # One request at a time: the kill comes as the 3rd is handed to libcurl,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # asana-tasks against Asana's own OpenAPI document (Stoplight Prism, via
 # t/lib-prism.sh): every request rx-push builds for the profile -- create,
-# update and delete by external gid -- for awkward rows (unicode, numbers
+# update and delete by external gid, upsert's lookup and write by gid --
+# for awkward rows (unicode, numbers
 # too big for a double as strings, nulls, empty strings, custom fields,
 # a key that needs escaping) must validate.
 . "$(dirname "$0")/lib.sh"
@@ -17,12 +18,14 @@ cat >awkward.ndjson <<'IN'
 {"op":"update","key":"C 3/é","hash":"h5","row":{"name":"","notes":"x"}}
 {"op":"delete","key":"C2","hash":"h6","row":{"notes":""}}
 {"op":"delete","key":"C 3/é","hash":"h7","row":{}}
+{"op":"upsert","key":"C4 é","hash":"h8","row":{"name":"an upsert: looked up, then written by gid","notes":""}}
+{"op":"upsert","key":"C5","hash":"h9","id":"1200000000000077","row":{"name":"an upsert by the gid rx kept","completed":true}}
 IN
 
-test_expect_success 'create, update and delete by external gid, awkward rows: each request validates' '
+test_expect_success 'create, update, delete and upsert, awkward rows: each request validates' '
 	ASANA_TOKEN=1/1200:abcdef ASANA_PROJECT=1200000000000001 ASANA_API_URL=$PRISM_URL \
 		rx-push --profile asana-tasks --rate 50/s <awkward.ndjson >acks 2>err &&
-	test_lines 7 acks &&
+	test_lines 9 acks &&
 	prism_clean asana
 '
 
@@ -37,6 +40,8 @@ test_expect_success 'the requests were the ones meant (the dry run of the same i
 	PUT	https://app.asana.com/api/1.0/tasks/external:C%203%2F%C3%A9
 	DELETE	https://app.asana.com/api/1.0/tasks/external:C2
 	DELETE	https://app.asana.com/api/1.0/tasks/external:C%203%2F%C3%A9
+	GET	https://app.asana.com/api/1.0/tasks/external:C4%20%C3%A9?opt_fields=name
+	PUT	https://app.asana.com/api/1.0/tasks/1200000000000077
 	EOF
 	test_cmp expect got &&
 	sed -n 2p dry | jq -c .body.data >c2 &&

@@ -73,7 +73,9 @@ Vendors (--vendor)
                   records: the live pages; live_pages counts them (twins),
                   creates, updates, archives, queries the requests of each kind.
   asana           Asana tasks (destinations-2.md 25): POST /tasks, PUT and
-                  DELETE /tasks/external:KEY ({"data":{..}}); 201/200
+                  DELETE /tasks/external:KEY ({"data":{..}}), GET
+                  /tasks/external:KEY (the gid; lookups counts them), PUT
+                  /tasks/GID; 201/200
                   {"data":{"gid",..}}; 400 {"errors":[{"message"}]}; 429 with
                   Retry-After; 401.  KEY: data.external.gid.
   airtable        Airtable (destinations-2.md 20): PATCH /v0/BASE/TABLE with
@@ -791,6 +793,8 @@ def asana_error(status, message, headers=None):
 
 
 class Asana:
+    reads = True   # GET /tasks/external:KEY (an upsert's lookup), GET /users/me
+
     def auth(self, req):
         if not token_ok(req.bearer()):
             raise asana_error(401, "Not Authorized")
@@ -802,6 +806,32 @@ class Asana:
         b = req.json()
         data = b.get("data") if isinstance(b, dict) else None
         m = re.match(r"^/tasks/external:(.+)$", req.path)
+        if req.method == "GET" and req.path == "/users/me":
+            return Reply(200, {"data": {"gid": "1200", "resource_type": "user", "name": "rx"}})
+        if req.method == "GET" and m:
+            # a task by its external gid (an upsert's lookup): its gid, which
+            # Asana answers whatever opt_fields names
+            key = unquote(m.group(1))
+            STATE["lookups"] = STATE.get("lookups", 0) + 1
+            if key not in STATE["records"]:
+                raise asana_error(404, "external:%s: Not Found" % key)
+            return Reply(200, {"data": {"gid": STATE["records"][key]["row"]["gid"], "resource_type": "task"}})
+        g = re.match(r"^/tasks/([0-9]+)$", req.path)
+        if req.method == "PUT" and g:
+            # a task by its own gid (an upsert with the gid rx keeps)
+            found = [k for k, v in STATE["records"].items() if v["row"].get("gid") == g.group(1)]
+            if not found:
+                raise asana_error(404, "task: Not Found")
+            key = found[0]
+            if not isinstance(data, dict):
+                raise asana_error(400, "data: Missing input")
+            for k in data:
+                if k not in ASANA_FIELDS or k in ("external", "projects", "workspace"):
+                    raise asana_error(400, "%s: Unknown field" % k)
+            row = dict(STATE["records"][key]["row"])
+            row.update(data)
+            store(key, row, "update")
+            return Reply(200, {"data": dict(row, resource_type="task")})
         if req.method == "DELETE" and m:
             key = unquote(m.group(1))
             if key not in STATE["records"]:

@@ -73,6 +73,24 @@ def asana_update_response:
   else asana_response end;
 
 # A task already gone (404) is deleted.
+# An upsert of a record without a gid first looks its task up by the
+# external gid: 200 with the task's gid, 404 when no task has it (then
+# it is created: not_found upsert = insert).
+def asana_lookup_ids:
+  if .status == 200 and (.body | type) == "object" and (.body.data | type) == "object"
+     and (.body.data.gid | type) == "string" then [.body.data.gid]
+  elif .status == 404 then [null]
+  elif .status == 400 then [{error: "Asana refused the lookup: \(_asana_errors)"}]
+  elif .status == 401 or .status == 402 or .status == 403 then {action: "auth", message: _asana_errors}
+  elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
+  else null end;
+
+# An upsert by gid of a task that is gone (a person deleted it in Asana):
+# a dead letter, not a new task (someone removed it on purpose).
+def asana_upsert_response:
+  if .status == 404 then [{ok: false, message: "Asana: the task \(.records[0].id) is gone (deleted in Asana); it is not created again: \(_asana_errors)"}]
+  else asana_response end;
+
 def asana_delete_response:
   if .status == 404 then [{ok: true}]
   elif .status == 200 then [{ok: true}]
