@@ -102,6 +102,31 @@ test_expect_success 'a record'"'"'s element may have a guard when it has a "??el
 	echo "[{\"a\":\"x\"},{\"a\":12345678901234567890},null]" >expect && test_cmp expect got
 '
 
+test_expect_success 'match: of one class over the whole text (read without Oniguruma) as Oniguruma reads it' '
+	H=$(printf a | sha256sum | cut -c1-64) &&
+	for v in "\"$H\"" "\"\"" "\"${H}0\"" "\"${H%?}\"" "\"$(echo $H | tr a-f A-F)\"" "\"\\u0061${H#?}\"" \
+		"\"${H%?}\\u00e9\"" "\"${H}\\n\"" 1234 12345 true null "\"a-b\"" "\"ab\"" "\"abc\"" "\"abcd\"" "\"-\""; do
+		printf "%s\n" "{\"op\":\"upsert\",\"key\":\"k\",\"hash\":\"h\",\"row\":{\"v\":$v}}"
+	done >m.ndjson && test_lines 17 m.ndjson &&
+	cat >res <<-\EOF &&
+	\A[0-9a-f]{64}\z
+	\A(?:[0-9a-f]{64})?\z
+	\A[0-9]{4}\z
+	\A[a-]{2,3}\z
+	\A[a-z-]+\z
+	\A[a-c]*\z
+	\A[t-u]{2}\z
+	EOF
+	while read -r re; do
+		jq -n --arg re "$re" "{ops: {\"*\": {template: [{f: \"{row.v|match:\(\$re) // 0}\",
+			s: \"{row.v|match:\(\$re | sub(\"^\\\\\\\\A\"; \"\\\\A(?:)\")) // 0}\"}]}}}" >re.json &&
+		grep -q "A(?:)" re.json &&
+		rx-push --profile ./re.json --url http://127.0.0.1:9 --dry-run <m.ndjson | bodies >got &&
+		jq -c "[.[] | .f]" got >fast && jq -c "[.[] | .s]" got >oni && test_cmp oni fast &&
+		grep -q "[^0]" fast || return 1
+	done <res
+'
+
 # ---- the shipped profiles against their jq programs (before templates) ----
 
 h () { printf %s "$1" | sha256sum | cut -c1-64; }
