@@ -149,12 +149,12 @@ test_expect_success 'what a "success" cannot mean is refused when the profile lo
 	{"response": ".", "success": {"status": 200, "match": "position", "ids": "x"}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad4.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "\"ids\" is none of status, equal, empty, items, match, where, id, created" err &&
+	test_grep "\"ids\" is none of status, equal, empty, count, items, match, where, id, created" err &&
 	cat >bad5.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "match": "position", "equal": {"ok": true}}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad5.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "success\.items: \"equal\" and \"empty\" test the body" err &&
+	test_grep "success\.items: \"equal\", \"empty\" and \"count\" test the body" err &&
 	cat >bad6.json <<-\EOF &&
 	{"ops": {"*": {}}, "identity": {"ops": ["update"], "lookup": {"path": "/l", "body": ".", "response": ".",
 	 "success": {"status": 200, "match": "position"}}}}

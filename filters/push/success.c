@@ -44,6 +44,8 @@ struct push_success {
 	size_t nequal;
 	char **empty;    /* members of the body that must be absent, null, [] or {} */
 	size_t nempty;
+	char **count;    /* members of the body that must be the number of records of the request */
+	size_t ncount;
 	char **items;    /* members of the body holding the items; none: the body is the array */
 	size_t nitems;
 	int whole;       /* no items: the status and body members say all went in */
@@ -85,6 +87,9 @@ void rx_push_success_free(push_success *s)
 	for (size_t i = 0; i < s->nempty; i++)
 		free(s->empty[i]);
 	free(s->empty);
+	for (size_t i = 0; i < s->ncount; i++)
+		free(s->count[i]);
+	free(s->count);
 	for (size_t i = 0; i < s->nitems; i++)
 		free(s->items[i]);
 	free(s->items);
@@ -233,14 +238,15 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 		free(s);
 		return -1;
 	}
-	static const char *const known[] = {"status", "equal", "empty", "items", "match", "where", "id", "created"};
+	static const char *const known[] = {"status", "equal", "empty", "count", "items", "match", "where", "id",
+					    "created"};
 	jv_object_foreach(spec, name, val) {
 		size_t i = 0;
 		while (i < sizeof known / sizeof *known && strcmp(known[i], jv_string_value(name)) != 0)
 			i++;
 		if (i == sizeof known / sizeof *known && rc == 0) {
-			snprintf(err, errlen, "profile %s: %s: \"%s\" is none of status, equal, empty, items, match, where, "
-				 "id, created", p->name, what, jv_string_value(name));
+			snprintf(err, errlen, "profile %s: %s: \"%s\" is none of status, equal, empty, count, items, match, "
+				 "where, id, created", p->name, what, jv_string_value(name));
 			rc = -1;
 		}
 		jv_free(name);
@@ -269,6 +275,8 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 		rc = -1;
 	if (rc == 0 && load_names(spec, p, what, "empty", &s->empty, &s->nempty, err, errlen) < 0)
 		rc = -1;
+	if (rc == 0 && load_names(spec, p, what, "count", &s->count, &s->ncount, err, errlen) < 0)
+		rc = -1;
 	jv v = jv_object_get(jv_copy(spec), jv_string("items"));
 	int has_items = jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL;
 	jv_free(v);
@@ -289,9 +297,9 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 				  "{\"MEMBER\": \"{idem}\"} ({idem}, {key}, {id}, {row.NAME})");
 		if (rc == 0 && s->nwhere > 0)
 			rc = fail(err, errlen, p, what, "where", "tests items: name them (\"items\", \"match\")");
-	} else if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0) && rc == 0) {
-		rc = fail(err, errlen, p, what, "items", "\"equal\" and \"empty\" test the body's members, and the "
-			  "body is the array of items when \"items\" is left out: name the members holding them");
+	} else if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0 || s->ncount > 0) && rc == 0) {
+		rc = fail(err, errlen, p, what, "items", "\"equal\", \"empty\" and \"count\" test the body's members, "
+			  "and the body is the array of items when \"items\" is left out: name the members holding them");
 	} else if (jv_get_kind(v) == JV_KIND_STRING && strcmp(jv_string_value(v), "position") == 0) {
 		s->by = BY_POSITION;
 	} else if (jv_get_kind(v) == JV_KIND_OBJECT && jv_object_length(jv_copy(v)) == 1) {
@@ -381,11 +389,11 @@ static int empty_value(rx_span v)
 	return 1;
 }
 
-/* Is the body an object meeting every "equal" and "empty"?  (Its members
- * in sc.body.) */
-static int body_holds(const push_success *s, const char *reply, size_t len)
+/* Is the body an object meeting every "equal", "empty" and "count" (n
+ * records)?  (Its members in sc.body.) */
+static int body_holds(const push_success *s, const char *reply, size_t len, size_t n)
 {
-	char err[64];
+	char err[64], want[32];
 
 	if (len == 0 || rx_json_scan_object(reply, len, &sc.body, err, sizeof err) < 0)
 		return 0;
@@ -395,6 +403,17 @@ static int body_holds(const push_success *s, const char *reply, size_t len)
 	for (size_t i = 0; i < s->nempty; i++) {
 		long at = rx_json_find(&sc.body, s->empty[i], strlen(s->empty[i]));
 		if (at >= 0 && !empty_value(sc.body.m[at].value))
+			return 0;
+	}
+	/* a number written as the count is (3, not 3.0 or "3": those go to
+	 * the program) */
+	int wn = snprintf(want, sizeof want, "%zu", n);
+	for (size_t i = 0; i < s->ncount; i++) {
+		long at = rx_json_find(&sc.body, s->count[i], strlen(s->count[i]));
+		if (at < 0)
+			return 0;
+		rx_span v = sc.body.m[at].value;
+		if (rx_json_kind(v) != 'n' || v.n != (size_t)wn || memcmp(v.p, want, v.n) != 0)
 			return 0;
 	}
 	return 1;
@@ -478,7 +497,7 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
 	if (s->whole)
 		/* the status says it (whatever the body), or with the body's members */
-		return (s->nequal == 0 && s->nempty == 0) || body_holds(s, reply, len);
+		return (s->nequal == 0 && s->nempty == 0 && s->ncount == 0) || body_holds(s, reply, len, n);
 	sc.nelems = 0;
 	if (s->nitems == 0) {
 		/* the body is the array of items */
@@ -492,7 +511,7 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			body.n--;
 		add_elems(body);
 	} else {
-		if (!body_holds(s, reply, len))
+		if (!body_holds(s, reply, len, n))
 			return 0;
 		int found = 0;
 		for (i = 0; i < s->nitems; i++) {

@@ -30,6 +30,12 @@
  *    at compile time: only the chosen case becomes nodes.
  *  - A form body is the root object's members, each built as JSON and
  *    then written as a form field.
+ *  - The request's columns ({columns:A,B}: those of the list any row
+ *    has) are found once a request, before it is built, each row's
+ *    members scanned; the template's list is found before it is
+ *    compiled (an element repeated for each column may come first), and
+ *    that element is compiled once for each column of the list, {column}
+ *    a variable: building it costs what a record's element costs.
  */
 #include "push.h"
 
@@ -38,8 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES };
-enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR };
+enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES, N_COLS };
+enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR, S_COUNT, S_COLUMNS };
 enum {
 	M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64,
 	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512
@@ -67,7 +73,14 @@ struct tnode {
 	const rx_members *sms; /* its object's members, or NULL (none: not an object) */
 	char *nulls;       /* M_NULLS: the text each null member becomes */
 	OnigRegex re;      /* match: the value's text must match it (jq's regular expressions) */
+	struct span_re *fast; /* the same expression read without Oniguruma, when it is one class
+	                       * repeated over the whole text (a hex digest), or NULL */
 	tnode *alt;        /* N_REF: the alternative after "//", or NULL */
+	int first;         /* N_REF: a record's placeholder read from the request's first record */
+	int has_dflt;      /* default:JSON: a missing or null value is dflt */
+	rx_buf dflt;
+	int hex;           /* hex:N: the text's first N hex digits as a number */
+	tnode *orelse;     /* N_OBJECT: "??else", what stands when its guard fails, or NULL */
 };
 
 struct push_tmpl {
@@ -82,6 +95,16 @@ struct push_tmpl {
 	const push_record *failed_rec;
 	rx_members other;  /* an object value's members (not the row) */
 	rx_buf text, conv, seg, acc, quoted, mtext, fval;
+	/* the request's columns: of the list, those any record's row has */
+	char **cols;       /* the template's list ({columns:A,B}), or NULL */
+	size_t ncols;
+	unsigned char *present; /* for each of cols: does any row of the request have it? */
+	size_t npresent;
+	rx_buf colstext;   /* the present ones as a JSON array */
+	push_record **recs; /* the request's records (for {count}, {first.NAME}) */
+	size_t nrec;
+	rx_members first_row; /* the first record's row members, for {first.row.NAME} */
+	rx_buf hexbuf;
 };
 
 static void node_free(tnode *n)
@@ -113,7 +136,10 @@ static void node_free(tnode *n)
 	free(n->nulls);
 	if (n->re != NULL)
 		onig_free(n->re);
+	free(n->fast);
 	node_free(n->alt);
+	node_free(n->orelse);
+	rx_buf_free(&n->dflt);
 	rx_buf_free(&n->lit);
 	free(n);
 }
@@ -132,6 +158,13 @@ void rx_push_tmpl_free(push_tmpl *t)
 	rx_buf_free(&t->quoted);
 	rx_buf_free(&t->mtext);
 	rx_buf_free(&t->fval);
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->cols[i]);
+	free(t->cols);
+	free(t->present);
+	rx_buf_free(&t->colstext);
+	free(t->first_row.m);
+	rx_buf_free(&t->hexbuf);
 	free(t);
 }
 
@@ -160,6 +193,10 @@ typedef struct tcomp {
 	char at[256];      /* where in it: "users[0].email" */
 	char *err;
 	size_t errlen;
+	char **cols;       /* the template's list of columns ({columns:A,B}), or NULL */
+	size_t ncols;
+	char *colslist;    /* as written: "A,B" */
+	const char *column; /* compiling the element repeated for this column, or NULL */
 } tcomp;
 
 static int fail(tcomp *c, const char *fmt, const char *arg)
@@ -170,22 +207,146 @@ static int fail(tcomp *c, const char *fmt, const char *arg)
 	return -1;
 }
 
+/* A match: that is one ASCII character class repeated over the whole
+ * text, \A[0-9a-f]{64}\z or \A(?:[0-9a-f]{64})?\z (the hex digests of
+ * the ad audiences): tested byte by byte, a table lookup a byte, instead
+ * of by Oniguruma's machine (4k instructions a digest).  The text is
+ * UTF-8 and the class ASCII only, so a byte is a character. */
+struct span_re {
+	unsigned char in[256]; /* the class's bytes */
+	size_t min, max;       /* how many of them */
+	int empty;             /* (?:...)? around it: the empty text too */
+};
+
+/* The class and count of such an expression, or NULL for any other
+ * (Oniguruma then reads it). */
+static struct span_re *span_re_of(const char *re)
+{
+	struct span_re r = {{0}, 1, 1, 0};
+	const char *p = re;
+
+	if (strncmp(p, "\\A", 2) != 0)
+		return NULL;
+	p += 2;
+	if (strncmp(p, "(?:", 3) == 0) {
+		r.empty = 1;
+		p += 3;
+	}
+	if (*p++ != '[' || *p == '^' || *p == ']')
+		return NULL;
+	while (*p != ']') {
+		unsigned char a = (unsigned char)*p, b = a;
+		if (a == '\0' || a == '\\' || a == '[' || a < 0x20 || a >= 0x7f || (a == '&' && p[1] == '&'))
+			return NULL; /* an escape, a nested class, an intersection: Oniguruma's */
+		if (p[1] == '-' && p[2] != ']') {
+			b = (unsigned char)p[2];
+			if (b == '\\' || b == '[' || b < a || b >= 0x7f)
+				return NULL;
+			p += 3;
+		} else {
+			p++;
+		}
+		for (unsigned x = a; x <= b; x++)
+			r.in[x] = 1;
+	}
+	p++;
+	if (*p == '*' || *p == '+') {
+		r.min = *p == '+';
+		r.max = (size_t)-1;
+		p++;
+	} else if (*p == '{') {
+		char *end;
+		unsigned long lo = strtoul(p + 1, &end, 10), hi = lo;
+		if (end == p + 1 || (*end != '}' && *end != ','))
+			return NULL;
+		if (*end == ',') {
+			const char *h = end + 1;
+			hi = strtoul(h, &end, 10);
+			if (end == h || hi < lo)
+				return NULL;
+		}
+		if (*end != '}' || hi > 100000)
+			return NULL;
+		r.min = lo;
+		r.max = hi;
+		p = end + 1;
+	}
+	if (r.empty && strncmp(p, ")?", 2) != 0)
+		return NULL;
+	if (r.empty)
+		p += 2;
+	if (strcmp(p, "\\z") != 0)
+		return NULL;
+	struct span_re *out = rx_xmalloc(sizeof *out);
+	*out = r;
+	return out;
+}
+
+static int span_re_match(const struct span_re *r, const char *s, size_t n)
+{
+	if (n == 0 && r->empty)
+		return 1;
+	if (n < r->min || n > r->max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!r->in[(unsigned char)s[i]])
+			return 0;
+	return 1;
+}
+
 static int is_record_source(int src)
 {
-	return src != S_OP && src != S_LIT && src != S_ERR;
+	return src != S_OP && src != S_LIT && src != S_ERR && src != S_COUNT && src != S_COLUMNS;
 }
+
+/* A placeholder of one record (not the request's, nor {first.NAME}). */
+static int is_record_ref(const tnode *a)
+{
+	return is_record_source(a->src) && !a->first;
+}
+
+/* A variable's value: one of "vars", or {column} while the element
+ * repeated for a column is compiled (the profile's vars and the
+ * template's list outlive the compilation).  NULL: none. */
+static const char *var_of(const tcomp *c, const char *name)
+{
+	if (strcmp(name, "column") == 0)
+		return c->column;
+	jv v = jv_object_get(jv_copy(c->p->vars), jv_string(name));
+	const char *s = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
+	jv_free(v);
+	return s;
+}
+
+static const char column_outside[] = "{column} is the column of an element repeated for each of the request's "
+				     "columns (a one-element array inside a record's part, with the list in a "
+				     "{columns:A,B} placeholder)";
 
 /* One alternative of a placeholder: NAME, then |MODIFIERs (buf is
  * changed).  A variable's value goes to var (the caller makes it literal
  * text). */
 static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 {
+	if (strncmp(buf, "first.", 6) == 0) {
+		/* a record's placeholder, of the request's first record */
+		ref->first = 1;
+		memmove(buf, buf + 6, strlen(buf + 6) + 1);
+	}
 	char *bar = strchr(buf, '|');
 	if (bar != NULL)
 		*bar = '\0';
 	*var = NULL;
 	if (strcmp(buf, "op") == 0)
 		ref->src = S_OP;
+	else if (strcmp(buf, "count") == 0)
+		ref->src = S_COUNT;
+	else if (strncmp(buf, "columns:", 8) == 0) {
+		/* the list's columns that any record's row has */
+		ref->src = S_COLUMNS;
+		if (c->colslist == NULL || strcmp(buf + 8, c->colslist) != 0)
+			return fail(c, "{columns:%s}: a template has one list of columns (write it the same each time)",
+				    buf + 8);
+	}
 	else if (strcmp(buf, "key") == 0)
 		ref->src = S_KEY;
 	else if (strcmp(buf, "row") == 0)
@@ -200,17 +361,19 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 		ref->src = S_MEMBER;
 		ref->member = rx_xstrdup(buf + 4);
 	} else {
-		jv v = jv_object_get(jv_copy(c->p->vars), jv_string(buf));
-		if (jv_get_kind(v) != JV_KIND_STRING) {
-			jv_free(v);
+		if (ref->first)
+			return fail(c, "{first.%s}: first. takes a record's placeholder (key, row, row.NAME, idem, id, "
+				    "hash)", buf);
+		*var = var_of(c, buf);
+		if (*var == NULL && strcmp(buf, "column") == 0)
+			return fail(c, "%s", column_outside);
+		if (*var == NULL) {
 			char name[520];
 			snprintf(name, sizeof name, "{%s}", buf);
 			return fail(c, "%s is not a placeholder: {op}, {key}, {row}, {row.NAME}, {idem}, {id}, {hash}, "
-				    "or a name from \"vars\" (write {{ for a literal brace)", name);
+				    "{count}, {columns:A,B}, {first.NAME}, or a name from \"vars\" (write {{ for a literal "
+				    "brace)", name);
 		}
-		*var = jv_string_value(v);
-		/* the profile's vars outlive the template's compilation */
-		jv_free(v);
 		if (bar != NULL && strncmp(bar + 1, "split:", 6) == 0 && bar[7] != '\0') {
 			/* {list_ids|split:,}: the variable's parts, an array made
 			 * now ("" is []) */
@@ -254,6 +417,7 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				ref->re = NULL;
 				return fail(c, "match: not a regular expression: %s", (const char *)why);
 			}
+			ref->fast = span_re_of(m + 6);
 			break;
 		}
 		char *next = strchr(m, '|');
@@ -284,6 +448,26 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				ref->only[ref->nonly++] = rx_xstrdup(w);
 				w = comma;
 			}
+		} else if (strncmp(m, "default:", 8) == 0) {
+			/* a missing or null value is this JSON instead (before a
+			 * match: after it) */
+			jv d = jv_parse(m + 8);
+			if (!jv_is_valid(d)) {
+				jv_free(d);
+				return fail(c, "default:%s: not a JSON value", m + 8);
+			}
+			jv text = jv_dump_string(d, 0);
+			rx_buf_reset(&ref->dflt);
+			rx_buf_puts(&ref->dflt, jv_string_value(text));
+			jv_free(text);
+			ref->has_dflt = 1;
+		} else if (strncmp(m, "hex:", 4) == 0) {
+			char *end;
+			long h = strtol(m + 4, &end, 10);
+			if (end == m + 4 || *end != '\0' || h < 1 || h > 13)
+				return fail(c, "hex:%s: the number of hex digits read, 1 to 13 (13 are 52 bits: exact in a "
+					    "double)", m + 4);
+			ref->hex = (int)h;
 		} else if (strcmp(m, "firestore") == 0) {
 			ref->mods |= M_FIRESTORE;
 		} else if (strcmp(m, "cells") == 0) {
@@ -309,10 +493,14 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			}
 		} else {
 			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, array, optional, "
-				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore or match:REGEX", m);
+				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore, default:JSON, "
+				    "hex:N or match:REGEX", m);
 		}
 		m = next;
 	}
+	if (ref->first && !is_record_source(ref->src))
+		return fail(c, "{first.%s}: first. takes a record's placeholder (key, row, row.NAME, idem, id, hash)",
+			    buf);
 	if ((ref->mods & M_STRINGS) && (ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: strings and text together mean nothing (strings already makes text of each "
 			    "member)", buf);
@@ -358,10 +546,9 @@ static int parse_ref(tcomp *c, const char *s, size_t n, tnode *ref, const char *
 			char name[128];
 			memcpy(name, s + i + 1, (size_t)(close - s - i - 1));
 			name[close - s - i - 1] = '\0';
-			jv v = jv_object_get(jv_copy(c->p->vars), jv_string(name));
-			if (jv_get_kind(v) == JV_KIND_STRING)
-				value = jv_string_value(v); /* the profile's vars outlive this */
-			jv_free(v);
+			value = var_of(c, name);
+			if (value == NULL && strcmp(name, "column") == 0)
+				return fail(c, "%s", column_outside);
 		}
 		size_t add = value != NULL ? strlen(value) : 1;
 		if (len + add >= sizeof buf)
@@ -489,7 +676,7 @@ static tnode *compile_string(tcomp *c, const char *s, size_t n, int name, int *u
 			rx_buf_reset(&text);
 		}
 		for (const tnode *a = ref; a != NULL; a = a->alt)
-			if (is_record_source(a->src))
+			if (is_record_ref(a))
 				*uses_record = 1;
 		add_kid(interp, ref);
 		refs++;
@@ -542,6 +729,133 @@ static void at_push(tcomp *c, size_t *mark, const char *fmt, const char *s, int 
 		snprintf(c->at + *mark, room, fmt, i);
 }
 
+/* Does a template value mention {column} (in a string, or a member's
+ * name)? */
+static int mentions_column(jv v)
+{
+	int found = 0;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING:
+		return strstr(jv_string_value(v), "{column}") != NULL;
+	case JV_KIND_ARRAY:
+		jv_array_foreach(v, i, e) {
+			found = found || mentions_column(e);
+			jv_free(e);
+		}
+		return found;
+	case JV_KIND_OBJECT:
+		jv_object_foreach(v, k, e) {
+			found = found || strstr(jv_string_value(k), "{column}") != NULL || mentions_column(e);
+			jv_free(k);
+			jv_free(e);
+		}
+		return found;
+	default:
+		return 0;
+	}
+}
+
+/* The template's list of columns, from its first {columns:A,B}
+ * placeholder (found before anything is compiled: an element repeated
+ * for each column may come before it).  0, or -1 with the error. */
+static int find_columns(tcomp *c, jv v)
+{
+	int rc = 0;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING: {
+		const char *at = c->colslist == NULL ? strstr(jv_string_value(v), "{columns:") : NULL;
+		if (at == NULL)
+			return 0;
+		at += 9;
+		size_t len = strcspn(at, "|}/ ");
+		if (len == 0 || at[len] == '\0' || memchr(at, '{', len) != NULL)
+			return fail(c, "%s: {columns:A,B} names the columns, written out, comma-separated", "a string");
+		c->colslist = rx_xmalloc(len + 1);
+		memcpy(c->colslist, at, len);
+		c->colslist[len] = '\0';
+		for (const char *w = c->colslist; rc == 0;) {
+			size_t wl = strcspn(w, ",");
+			if (wl == 0)
+				return fail(c, "{columns:%s}: an empty name in the list", c->colslist);
+			c->cols = rx_xrealloc(c->cols, sizeof *c->cols * (c->ncols + 1));
+			c->cols[c->ncols] = rx_xmalloc(wl + 1);
+			memcpy(c->cols[c->ncols], w, wl);
+			c->cols[c->ncols][wl] = '\0';
+			for (size_t j = 0; j < c->ncols && rc == 0; j++)
+				if (strcmp(c->cols[j], c->cols[c->ncols]) == 0) {
+					char msg[300];
+					snprintf(msg, sizeof msg, "{columns:%.200s}: the column %.60s is named twice", c->colslist,
+						 c->cols[j]);
+					rc = fail(c, "%s", msg);
+				}
+			c->ncols++;
+			if (w[wl] == '\0')
+				break;
+			w += wl + 1;
+		}
+		return rc;
+	}
+	case JV_KIND_ARRAY:
+		jv_array_foreach(v, i, e) {
+			if (rc == 0)
+				rc = find_columns(c, e);
+			jv_free(e);
+		}
+		return rc;
+	case JV_KIND_OBJECT:
+		jv_object_foreach(v, k, e) {
+			if (rc == 0)
+				rc = find_columns(c, e);
+			jv_free(k);
+			jv_free(e);
+		}
+		return rc;
+	default:
+		return 0;
+	}
+}
+
+static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record);
+
+/* A one-element array inside a record's part whose element mentions
+ * {column}: the element once for each of the request's columns, compiled
+ * once for each column of the list ({column} its name, {row.{column}}
+ * its value, a choice on it made now). */
+static tnode *compile_columns(tcomp *c, jv e, int *uses_record)
+{
+	size_t mark;
+
+	if (c->ncols == 0) {
+		fail(c, "%s needs the template's list of columns: a {columns:A,B} placeholder (the request's columns "
+		     "are those of the list any record's row has)", "an element naming {column}");
+		return NULL;
+	}
+	tnode *n = node_new(N_COLS);
+	at_push(c, &mark, "[%d]", NULL, 0);
+	for (size_t j = 0; j < c->ncols; j++) {
+		c->column = c->cols[j];
+		tnode *kid = compile_node(c, e, 1, uses_record);
+		if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0 && kid->orelse == NULL) {
+			fail(c, "%s cannot be left out (the cells are read by position): give the guard a \"??else\", "
+			     "what stands instead ({}, \"\", null)", "the element repeated for each column");
+			node_free(kid);
+			kid = NULL;
+		}
+		if (kid == NULL) {
+			c->column = NULL;
+			c->at[mark] = '\0';
+			node_free(n);
+			return NULL;
+		}
+		add_kid(n, kid);
+	}
+	c->column = NULL;
+	c->at[mark] = '\0';
+	return n;
+}
+
 static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 {
 	size_t mark;
@@ -568,15 +882,24 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 	}
 	case JV_KIND_ARRAY: {
 		int len = jv_array_length(jv_copy(v));
+		if (len == 1 && in_record && c->column == NULL) {
+			jv e = jv_array_get(jv_copy(v), 0);
+			if (mentions_column(e)) {
+				n = compile_columns(c, e, uses_record);
+				jv_free(e);
+				return n;
+			}
+			jv_free(e);
+		}
 		if (len == 1 && !in_record) {
 			int uses = 0;
 			at_push(c, &mark, "[%d]", NULL, 0);
 			jv e = jv_array_get(jv_copy(v), 0);
 			tnode *kid = compile_node(c, e, 1, &uses);
 			jv_free(e);
-			if (kid != NULL && uses && kid->kind == N_OBJECT && kid->nguards > 0) {
-				fail(c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
-				     "read by position)", "the element repeated for each record");
+			if (kid != NULL && uses && kid->kind == N_OBJECT && kid->nguards > 0 && kid->orelse == NULL) {
+				fail(c, "%s cannot be left out (a guard, \"??\", is for what is inside it, or give it a "
+				     "\"??else\": the replies are read by position)", "the element repeated for each record");
 				node_free(kid);
 				kid = NULL;
 			}
@@ -702,13 +1025,23 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 				jv_free(val);
 				continue;
 			}
+			if (strcmp(ks, "??else") == 0) {
+				/* what stands instead of the object when its guard fails */
+				n->orelse = compile_node(c, val, in_record, uses_record);
+				if (n->orelse == NULL)
+					bad = 1;
+				c->at[mark] = '\0';
+				jv_free(k);
+				jv_free(val);
+				continue;
+			}
 			tnode *kid = compile_node(c, val, in_record, uses_record);
 			if (kid == NULL) {
 				bad = 1;
 			} else if (strncmp(ks, "...", 3) == 0) {
 				if (kid->kind != N_REF || (kid->src != S_ROW && kid->src != S_MEMBER) ||
 				    (kid->mods & (M_TEXT | M_OPTIONAL | M_CELLS | M_FIRESTORE)) || kid->alt != NULL ||
-				    kid->re != NULL) {
+				    kid->re != NULL || kid->has_dflt || kid->hex || kid->first) {
 					fail(c, "%s: a spread (\"...\") takes {row} or {row.NAME}, with without:, only:, "
 					     "strings, texts, nonnull or nulls:", "the value");
 					bad = 1;
@@ -746,6 +1079,10 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			jv_free(k);
 			jv_free(val);
 		}
+		if (!bad && n->orelse != NULL && n->nguards == 0) {
+			fail(c, "%s stands when the object's guard fails: it needs a guard (\"??\")", "\"??else\"");
+			bad = 1;
+		}
 		if (bad) {
 			node_free(n);
 			return NULL;
@@ -770,7 +1107,9 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 	tnode *root;
 
 	*out = NULL;
-	if (ndjson) {
+	if (find_columns(&c, spec) < 0) {
+		root = NULL;
+	} else if (ndjson) {
 		/* NDJSON (Elasticsearch's _bulk): the lines of one record, each
 		 * written on its own line for each record of the request */
 		if (jv_get_kind(spec) != JV_KIND_ARRAY || jv_array_length(jv_copy(spec)) == 0) {
@@ -783,9 +1122,9 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 			size_t mark;
 			at_push(&c, &mark, "[%d]", NULL, i);
 			tnode *kid = root != NULL ? compile_node(&c, e, 1, &uses) : NULL;
-			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0) {
-				fail(&c, "%s cannot be left out (a guard, \"??\", is for what is inside it: the replies are "
-				     "read by position)", "a line");
+			if (kid != NULL && kid->kind == N_OBJECT && kid->nguards > 0 && kid->orelse == NULL) {
+				fail(&c, "%s cannot be left out (a guard, \"??\", is for what is inside it, or give it a "
+				     "\"??else\": the replies are read by position)", "a line");
 				node_free(kid);
 				kid = NULL;
 			}
@@ -803,8 +1142,13 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 	} else {
 		root = compile_node(&c, spec, 0, &uses);
 	}
-	if (root == NULL)
+	free(c.colslist);
+	if (root == NULL) {
+		for (size_t i = 0; i < c.ncols; i++)
+			free(c.cols[i]);
+		free(c.cols);
 		return -1;
+	}
 	if (mode == RX_TMPL_FORM) {
 		/* form fields: a string as its text, anything else its JSON
 		 * (no spread: one takes a record, and the root is no record's) */
@@ -812,6 +1156,9 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 			snprintf(err, errlen, "profile %s: %s: a form template is an object: its members are the fields",
 				 p->name, what);
 			node_free(root);
+			for (size_t i = 0; i < c.ncols; i++)
+				free(c.cols[i]);
+			free(c.cols);
 			return -1;
 		}
 	}
@@ -820,6 +1167,10 @@ int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const 
 		rx_die(RX_EXIT_FAIL, "out of memory");
 	t->root = root;
 	t->form = mode == RX_TMPL_FORM;
+	t->cols = c.cols;
+	t->ncols = c.ncols;
+	if (t->ncols > 0)
+		t->present = rx_xmalloc(t->ncols);
 	*out = t;
 	return 0;
 }
@@ -840,11 +1191,48 @@ static int row_members(push_tmpl *t)
 	return t->row_state > 0 ? 0 : -1;
 }
 
+static int source_of(push_tmpl *t, const tnode *n, rx_span *v);
+
 /* The raw JSON of a placeholder's source: 1, or 0 when it has none (a
  * member the row lacks, a record without an id). */
 static int source(push_tmpl *t, const tnode *n, rx_span *v)
 {
+	if (!n->first)
+		return source_of(t, n, v);
+	/* {first.NAME}: the request's first record's */
+	if (t->nrec == 0)
+		return 0;
+	const push_record *r = t->recs[0];
+	if (n->src == S_MEMBER) {
+		char err[128];
+		if (r->row.n == 0 || rx_json_kind(r->row) != 'o' ||
+		    rx_json_members(r->row.p, r->row.n, &t->first_row, err, sizeof err) < 0)
+			return 0;
+		long i = rx_json_find(&t->first_row, n->member, strlen(n->member));
+		if (i < 0)
+			return 0;
+		*v = t->first_row.m[i].value;
+		return 1;
+	}
+	const push_record *was = t->rec;
+	t->rec = r;
+	int rc = source_of(t, n, v);
+	t->rec = was;
+	return rc;
+}
+
+static int source_of(push_tmpl *t, const tnode *n, rx_span *v)
+{
 	switch (n->src) {
+	case S_COUNT:
+		rx_buf_reset(&t->quoted);
+		rx_buf_printf(&t->quoted, "%zu", t->nrec);
+		*v = rx_span_of(t->quoted.data, t->quoted.len);
+		return 1;
+	case S_COLUMNS:
+		/* none of the list in any row: missing (a "// !why" refuses) */
+		*v = rx_span_of(t->colstext.data, t->colstext.len);
+		return t->npresent > 0;
 	case S_OP:
 		rx_buf_reset(&t->quoted);
 		rx_json_put_string(&t->quoted, t->op, strlen(t->op));
@@ -966,22 +1354,61 @@ static int value_null(push_tmpl *t, const tnode *n, rx_span v)
 /* match: the value's text (a string's characters, else its JSON) matches. */
 static int matches(push_tmpl *t, const tnode *n, rx_span v)
 {
+	if (n->fast != NULL && rx_json_kind(v) == 's' && memchr(v.p, '\\', v.n) == NULL)
+		/* a string without escapes is its characters between the quotes */
+		return span_re_match(n->fast, v.p + 1, v.n - 2);
 	rx_buf_reset(&t->mtext);
 	if (rx_json_kind(v) == 's')
 		rx_json_string_decode(v, &t->mtext);
 	else
 		rx_json_put_compact(&t->mtext, v);
 	const UChar *p = (const UChar *)(t->mtext.data ? t->mtext.data : ""), *end = p + t->mtext.len;
+	if (n->fast != NULL)
+		return span_re_match(n->fast, (const char *)p, t->mtext.len);
 	return onig_search(n->re, p, end, p, end, NULL, ONIG_OPTION_NONE) >= 0;
 }
 
 /* The alternative of a placeholder that gives its value, and the value:
  * the first with one (not missing, not null, matching its match:); the
  * last as it is, null and all.  NULL: none (missing). */
+/* hex:N: the first N hex digits of the value's text as a number (into
+ * t->hexbuf); 0 when the text does not begin with N of them. */
+static int hex_number(push_tmpl *t, const tnode *a, rx_span *v)
+{
+	rx_buf_reset(&t->mtext);
+	if (rx_json_kind(*v) == 's')
+		rx_json_string_decode(*v, &t->mtext);
+	else
+		rx_json_put_compact(&t->mtext, *v);
+	if (t->mtext.len < (size_t)a->hex)
+		return 0;
+	unsigned long long x = 0;
+	for (int i = 0; i < a->hex; i++) {
+		int ch = (unsigned char)t->mtext.data[i], d;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+			d = (ch | 0x20) - 'a' + 10;
+		else
+			return 0;
+		x = x * 16 + (unsigned long long)d;
+	}
+	rx_buf_reset(&t->hexbuf);
+	rx_buf_printf(&t->hexbuf, "%llu", x);
+	*v = rx_span_of(t->hexbuf.data, t->hexbuf.len);
+	return 1;
+}
+
 static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
 {
 	for (const tnode *a = n; a != NULL; a = a->alt) {
-		if (!source(t, a, v))
+		int has = source(t, a, v);
+		if (a->has_dflt && (!has || rx_json_kind(*v) == 'z')) {
+			/* default:JSON, before a match: */
+			*v = rx_span_of(a->dflt.data, a->dflt.len);
+			has = 1;
+		}
+		if (!has || (a->hex && !hex_number(t, a, v)))
 			continue;
 		if (a->re != NULL && (rx_json_kind(*v) == 'z' || !matches(t, a, *v)))
 			continue;
@@ -1357,10 +1784,11 @@ static int guard_holds(push_tmpl *t, const tnode *n)
 	return 1;
 }
 
-/* Is this node an object whose guard fails (left out where it stands)? */
+/* Is this node an object whose guard fails (left out where it stands)?
+ * (One with a "??else" is never: it stands as that instead.) */
 static int guarded_out(push_tmpl *t, const tnode *n)
 {
-	return n->kind == N_OBJECT && n->nguards > 0 && !guard_holds(t, n);
+	return n->kind == N_OBJECT && n->nguards > 0 && n->orelse == NULL && !guard_holds(t, n);
 }
 
 /* A "?NAME" member's value that leaves it out: null, "", {} or []. */
@@ -1431,8 +1859,27 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		t->rec = NULL;
 		rx_buf_putc(b, ']');
 		break;
+	case N_COLS: {
+		/* the element for each of the request's columns, in the list's order */
+		int first = 1;
+		rx_buf_putc(b, '[');
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (!t->present[i])
+				continue;
+			if (!first)
+				rx_buf_putc(b, ',');
+			first = 0;
+			put_node(t, b, n->kids[i], recs, nrec);
+		}
+		rx_buf_putc(b, ']');
+		break;
+	}
 	case N_OBJECT: {
 		int first = 1;
+		if (n->orelse != NULL && !guard_holds(t, n)) {
+			put_node(t, b, n->orelse, recs, nrec);
+			break;
+		}
 		for (size_t i = 0; i < n->nkids; i++)
 			if (n->names[i] == NULL) {
 				/* a spread's object, found before any is written: a
@@ -1573,12 +2020,50 @@ static void put_form(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	}
 }
 
+/* The request's columns: those of the template's list that any record's
+ * row has (a member of that name, whatever its value), in the list's
+ * order, as a JSON array in t->colstext. */
+static void find_present(push_tmpl *t, push_record **recs, size_t n)
+{
+	char err[128];
+
+	memset(t->present, 0, t->ncols);
+	t->npresent = 0;
+	for (size_t r = 0; r < n && t->npresent < t->ncols; r++) {
+		rx_span row = recs[r]->row;
+		if (row.n == 0 || rx_json_kind(row) != 'o' || rx_json_members(row.p, row.n, &t->row, err, sizeof err) < 0)
+			continue;
+		for (size_t m = 0; m < t->row.n; m++)
+			for (size_t j = 0; j < t->ncols; j++)
+				if (!t->present[j] && rx_json_name_eq(t->row.m[m].name, t->cols[j], strlen(t->cols[j]))) {
+					t->present[j] = 1;
+					t->npresent++;
+					break;
+				}
+	}
+	rx_buf_reset(&t->colstext);
+	rx_buf_putc(&t->colstext, '[');
+	for (size_t j = 0, k = 0; j < t->ncols; j++)
+		if (t->present[j]) {
+			if (k++ > 0)
+				rx_buf_putc(&t->colstext, ',');
+			rx_json_put_string(&t->colstext, t->cols[j], strlen(t->cols[j]));
+		}
+	rx_buf_putc(&t->colstext, ']');
+}
+
 int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
 		       size_t errlen)
 {
 	t->op = op;
 	t->rec = NULL;
 	t->failed = NULL;
+	t->failed_rec = NULL;
+	t->recs = recs;
+	t->nrec = n;
+	t->row_state = 0;
+	if (t->ncols > 0)
+		find_present(t, recs, n);
 	if (t->form)
 		put_form(t, body, t->root, recs, n);
 	else
@@ -1592,7 +2077,10 @@ int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t 
 		else
 			rx_buf_puts(&key, "(none)");
 		const char *msg = t->failed->lit.data, *at = strstr(msg, "{key}");
-		if (at != NULL)
+		if (t->failed_rec == NULL && at == NULL)
+			/* the request's own ("{columns:A,B // !why}"): no record to name */
+			snprintf(err, errlen, "%s", msg);
+		else if (at != NULL)
 			snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "",
 				 at + 5);
 		else

@@ -17,57 +17,34 @@
 # EXTERN_ID) are sent, normalised and hashed by the mapping (rx-map
 # --hash; docs/destinations/meta-custom-audience.md); the others are
 # not.  Every key but MADID and EXTERN_ID must arrive as 64 hex digits
-# of SHA-256: a request with anything else is refused before it is sent,
-# so raw PII never reaches Meta by mistake.
+# of SHA-256: a request with anything else is refused before it is sent
+# (by the profile's template), so raw PII never reaches Meta by mistake.
 # Try it on a recorded reply:
 #   echo '{"status":200,"body":{"num_received":2,"num_invalid_entries":0},"records":[{},{}]}' |
 #   jq -c -L share/rx/jq 'include "meta"; meta_response'
 
 def _meta_keys: ["EMAIL", "PHONE", "FN", "LN", "FI", "GEN", "DOBY", "DOBM", "DOBD", "CT", "ST", "ZIP",
                  "COUNTRY", "MADID", "EXTERN_ID"];
-def _meta_unhashed: {MADID: 1, EXTERN_ID: 1};
-
 # The schema of a batch: Meta's keys that any of its rows has, in
 # Meta's order.
 def meta_schema:
   ([.records[].row // {}] | add) as $present
   | [_meta_keys[] | . as $k | select($present | has($k))];
 
-# One row as sent: aligned with the schema, "" for a missing value,
-# MADID lowercased.  Not checked here (meta_check checks a batch at once).
+# One row as sent (the template in meta-custom-audience.json builds the
+# body; the response program finds the rows Meta's samples show by it):
+# aligned with the schema, "" for a missing value, MADID lowercased.
 def meta_row($schema; $madid):
   (.row // {}) as $r
   | if $madid then [$schema[] as $k | ($r[$k] // "") | if $k == "MADID" then tostring | ascii_downcase else . end]
     else [$schema[] as $k | $r[$k] // ""] end;
 def _meta_madid($schema): [$schema[] | select(. == "MADID")] | length > 0;
 
-# Every hashed value of the rows is 64 lowercase hex digits: one regular
-# expression over the batch's hashed values end to end (a test() a value
-# would cost more than the rest of the body); when it fails, the first
-# bad value is found and named.
-def meta_check($schema; $data):
-  [range(0; $schema | length) | select(_meta_unhashed[$schema[.]] == null)] as $hashed
-  | if ([$data[] | .[$hashed[]] | tostring] | add // "" | test("^(?:[0-9a-f]{64})*$")) then .
-    else
-      first(.records[] as $rec | $schema[$hashed[]] as $k | ($rec.row[$k] // "") as $v
-            | select($v != "" and (($v | type) != "string" or ($v | test("^[0-9a-f]{64}$") | not)))
-            | "\($k) of \($rec.key | tojson)") as $bad
-      | error("\($bad) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash), Meta takes no raw identifiers")
-    end;
-
-# A number from the first 13 hex digits of a hex string (52 bits: exact
-# in a double, positive in Meta's int64).
-def _meta_hex_number: .[0:13] | explode | reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end));
-
-def meta_body:
-  meta_schema as $schema
-  | if ($schema | length) == 0 then error("no row of the batch has a Meta key (EMAIL, PHONE, ..., MADID, EXTERN_ID)") else . end
-  | _meta_madid($schema) as $madid
-  | [.records[] | meta_row($schema; $madid)] as $data
-  | meta_check($schema; $data)
-  | {payload: {schema: $schema, data: $data},
-     session: {session_id: (.records[0].idem | _meta_hex_number), batch_seq: 1, last_batch_flag: true,
-               estimated_num_total: (.records | length)}};
+# The body is a template in meta-custom-audience.json: {columns:...} is
+# the schema (meta_schema), one row a record aligned with it, "" for a
+# missing value, MADID lowercased, every other value refused unless 64
+# lowercase hex digits or ""; the session named by the first record's
+# idem.
 
 # The wait a throttle asks for: the largest estimated_time_to_regain_access
 # (minutes) in X-Business-Use-Case-Usage, in seconds; null when none.
@@ -86,7 +63,8 @@ def _meta_stop_codes: {"10": 1, "102": 1, "190": 1, "200": 1, "294": 1, "368": 1
 # others acked, if the samples name them all; when Meta dropped rows it
 # does not show, no record can be told good from bad and the request's
 # records are dead-lettered together (they are sent again next run:
-# re-adding is harmless).
+# re-adding is harmless).  The profile's "success" acks the usual reply
+# (no invalid entry, as many received as sent) in C, without this.
 def meta_response:
   if .status == 200 and (.body | type) == "object" and (.body.num_received | type) == "number" then
     (.body.num_invalid_entries // 0) as $bad

@@ -14,46 +14,24 @@
 # A row is a person: its members EMAIL_SHA256, PHONE_SHA256,
 # IDFA_SHA256, AAID_SHA256 are sent, as 64 hex digits of SHA-256
 # (hashed by the mapping); anything else in them is refused before it is
-# sent.  The other members are not sent.
+# sent (by the profile's template).  The other members are not sent.
 # Try it on a recorded reply:
 #   echo '{"status":200,"body":{"code":40100,"message":"Too many requests"}}' |
 #   jq -c -L share/rx/jq 'include "tiktok"; tiktok_response'
 
-def _tt_ids: ["EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256"];
-
-def tiktok_schema:
-  ([.records[].row // {}] | add) as $present
-  | [_tt_ids[] | . as $k | select($present | has($k))];
-
-# Every id of the batch is 64 lowercase hex digits: one regular
-# expression over them all end to end (one a value costs more than the
-# rest of the body); when it fails, the first bad one is named.
-def _tt_check($schema):
-  if ([.records[] | (.row // {})[$schema[]] // "" | tostring] | add // "" | test("^(?:[0-9a-f]{64})*$")) then .
-  else
-    first(.records[] as $rec | $schema[] as $k | ($rec.row[$k] // "") as $v
-          | select($v != "" and (($v | type) != "string" or ($v | test("^[0-9a-f]{64}$") | not)))
-          | "\($k) of \($rec.key | tojson)") as $bad
-    | error("\($bad) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash)")
-  end;
-
-def tiktok_body:
-  tiktok_schema as $schema
-  | [$vars.audience_id] as $audiences
-  | if ($schema | length) == 0 then error("no row of the batch has an identifier (EMAIL_SHA256, PHONE_SHA256, IDFA_SHA256, AAID_SHA256)") else . end
-  | _tt_check($schema)
-  | {advertiser_ids: [$vars.advertiser_id],
-     action: (if .op == "delete" then "delete" else "add" end),
-     id_schema: $schema,
-     batch_data: [.records[] | (.row // {}) as $r
-                  | [$schema[] as $k | ($r[$k] // "") | if . == "" then {} else {id: ., audience_ids: $audiences} end]]};
+# The body is a template in tiktok-audience.json (one for add, one for
+# delete): id_schema is the identifiers any row of the batch has
+# ({columns:...}), batch_data one array a row, an object per id_schema
+# entry ({} where the row has none), every id refused unless 64
+# lowercase hex digits.
 
 def _tt_stop: {"40001": 1, "40104": 1, "40105": 1, "40106": 1};
 
 # code 0: the request was taken (every record of it is acked: TikTok
 # names no identifier).  40100: throttle.  A bad token or a missing
 # permission: stop.  40002 (a bad parameter): the request's records are
-# dead-lettered.  5xxxx: TikTok's own trouble, sent again.
+# dead-lettered.  5xxxx: TikTok's own trouble, sent again.  (The
+# profile's "success" acks code 0 in C, without this.)
 def tiktok_response:
   if .status == 200 and (.body | type) == "object" and (.body.code | type) == "number" then
     (.body.code | tostring) as $c
