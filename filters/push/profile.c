@@ -83,6 +83,148 @@ static size_t get_statuses(jv obj, const char *name, int *out, size_t cap, const
 	return n;
 }
 
+/* Does a program read the records?  When its text names them, or a
+ * function it calls does: one of the profile's modules (or a module they
+ * include), followed through the functions that one calls.  A name is
+ * followed to every definition of it, and a definition runs to the next
+ * "def" (a nested one continues it), comments left out: the answer errs
+ * towards building them, never the other way. */
+#define RR_MAX_MODULES 32
+typedef struct {
+	const char *name, *body;
+	size_t nlen, blen, module;
+	int seen;
+} rr_def;
+
+static int rr_ident(int c)
+{
+	return isalnum(c) || c == '_';
+}
+
+/* NAME.jq beside the profile, else in share/rx/jq, comments blanked; NULL when neither */
+static char *rr_module(const push_profile *p, const char *name)
+{
+	char file[8192];
+
+	snprintf(file, sizeof file, "%s/%s.jq", p->dir, name);
+	if (access(file, R_OK) != 0)
+		snprintf(file, sizeof file, "%s/jq/%s.jq", rx_share_dir(), name);
+	if (access(file, R_OK) != 0)
+		return NULL;
+	char *t = rx_read_file(file);
+	int in_str = 0;
+	for (char *c = t; *c; c++) {
+		if (in_str) {
+			if (*c == '\\' && c[1] != '\0')
+				c++;
+			else if (*c == '"')
+				in_str = 0;
+		} else if (*c == '"') {
+			in_str = 1;
+		} else if (*c == '#') {
+			for (; *c && *c != '\n'; c++)
+				*c = ' ';
+			if (*c == '\0')
+				break;
+		}
+	}
+	return t;
+}
+
+/* 1 when text[0..len) names a definition not yet followed whose body
+ * (or a function it calls) names the records */
+static int rr_follow(const char *text, size_t len, rr_def *defs, size_t ndefs)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!rr_ident((unsigned char)text[i]) || (i > 0 && rr_ident((unsigned char)text[i - 1])))
+			continue;
+		size_t n = 1;
+		while (i + n < len && rr_ident((unsigned char)text[i + n]))
+			n++;
+		for (size_t d = 0; d < ndefs; d++) {
+			if (defs[d].seen || defs[d].nlen != n || memcmp(defs[d].name, text + i, n) != 0)
+				continue;
+			defs[d].seen = 1;
+			if (memmem(defs[d].body, defs[d].blen, "records", 7) != NULL ||
+			    rr_follow(defs[d].body, defs[d].blen, defs, ndefs))
+				return 1;
+		}
+		i += n - 1;
+	}
+	return 0;
+}
+
+static int reads_records(const push_profile *p, const char *prog)
+{
+	char *names[RR_MAX_MODULES], *texts[RR_MAX_MODULES];
+	size_t nmod = 0, ntexts = 0, ndefs = 0, cap = 0;
+	rr_def *defs = NULL;
+	int found = strstr(prog, "records") != NULL;
+
+	for (size_t i = 0; !found && p->modules != NULL && p->modules[i] != NULL && nmod < RR_MAX_MODULES; i++)
+		names[nmod++] = rx_xstrdup(p->modules[i]);
+	for (size_t m = 0; !found && m < nmod; m++) {
+		texts[ntexts] = rr_module(p, names[m]);
+		if (texts[ntexts] == NULL) {
+			found = 1; /* not to be read: assume it does */
+			break;
+		}
+		ntexts++;
+		/* the modules it includes or imports */
+		for (const char *c = texts[m]; (c = strstr(c, "\"")) != NULL; c++) {
+			const char *q = c;
+			while (q > texts[m] && isspace((unsigned char)q[-1]))
+				q--;
+			if (!((q - texts[m] >= 7 && memcmp(q - 7, "include", 7) == 0) ||
+			      (q - texts[m] >= 6 && memcmp(q - 6, "import", 6) == 0)))
+				continue;
+			const char *end = strchr(c + 1, '"');
+			if (end == NULL)
+				break;
+			char dep[256];
+			snprintf(dep, sizeof dep, "%.*s", (int)(end - c - 1), c + 1);
+			size_t k = 0;
+			while (k < nmod && strcmp(names[k], dep) != 0)
+				k++;
+			if (k == nmod && nmod < RR_MAX_MODULES)
+				names[nmod++] = rx_xstrdup(dep);
+			c = end;
+		}
+		/* its definitions: from each "def NAME" to the next */
+		for (const char *c = texts[m]; (c = strstr(c, "def")) != NULL; c += 3) {
+			if ((c > texts[m] && rr_ident((unsigned char)c[-1])) || !isspace((unsigned char)c[3]))
+				continue;
+			const char *name = c + 3;
+			while (isspace((unsigned char)*name))
+				name++;
+			size_t nlen = 0;
+			while (rr_ident((unsigned char)name[nlen]))
+				nlen++;
+			if (ndefs == cap) {
+				cap = cap ? cap * 2 : 64;
+				defs = realloc(defs, cap * sizeof *defs);
+				if (defs == NULL)
+					rx_die(RX_EXIT_FAIL, "out of memory");
+			}
+			defs[ndefs++] = (rr_def){name, c, nlen, 0, m, 0};
+		}
+	}
+	/* each definition's body ends where the next of its module begins */
+	for (size_t d = 0; d < ndefs; d++) {
+		const char *end = d + 1 < ndefs && defs[d + 1].module == defs[d].module ? defs[d + 1].body
+											 : defs[d].body + strlen(defs[d].body);
+		defs[d].blen = (size_t)(end - defs[d].body);
+	}
+	if (!found)
+		found = rr_follow(prog, strlen(prog), defs, ndefs);
+	free(defs);
+	for (size_t m = 0; m < ntexts; m++)
+		free(texts[m]);
+	for (size_t m = 0; m < nmod; m++)
+		free(names[m]);
+	return found;
+}
+
 static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p, int *has, int *mentions_records,
 		   char *err, size_t errlen)
 {
@@ -99,7 +241,7 @@ static int compile(rx_jq *q, jv spec, const char *member, const push_profile *p,
 		if (rc == 0)
 			*has = 1;
 		if (mentions_records != NULL)
-			*mentions_records = p->modules_records || strstr(jv_string_value(prog), "records") != NULL;
+			*mentions_records = reads_records(p, jv_string_value(prog));
 	}
 	jv_free(prog);
 	return rc;
@@ -138,7 +280,6 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 			return -1;
 		}
 		p->modules[n++] = rx_xstrdup(name);
-		/* its functions may read .records: then they are built for them */
 		char file[8192];
 		snprintf(file, sizeof file, "%s/%s.jq", p->dir, name);
 		if (access(file, R_OK) != 0)
@@ -150,10 +291,6 @@ static int load_modules(push_profile *p, char *err, size_t errlen)
 			jv_free(m);
 			return -1;
 		}
-		char *text = rx_read_file(file);
-		if (strstr(text, ".records") != NULL)
-			p->modules_records = 1;
-		free(text);
 		jv_free(v);
 	}
 	jv_free(m);

@@ -146,7 +146,6 @@ typedef struct push_profile {
 	int has_lookup;
 	char **modules;         /* "jq": the jq modules its programs include (NULL-terminated) */
 	char *dir;              /* the profile's directory: modules are found there first */
-	int modules_records;    /* a module mentions records: build them for its programs */
 	long max_concurrency;   /* requests in flight the destination allows (0: no cap) */
 	int response_rows;      /* response programs read the records' rows (default) */
 	char **response_members; /* "response_rows": [NAMES]: only these members of each row */

@@ -67,7 +67,10 @@ def _klaviyo_index:
   (.attributes.source.pointer // "") | capture("^/data/attributes/profiles/data/(?<i>[0-9]+)(/|$)")? | .i | tonumber;
 
 # Per-record results, from the errors carried ({failed, errors: {index:
-# message}, by: [[field, value, message]...]}) for a complete job.
+# message}, by: [[field, value, message]...]}) for a complete job.  The
+# rows' members read here, external_id, email and phone_number, are the
+# profile's "response_rows": rx-push builds no more of each row for the
+# polls (keep the two in step).
 def _klaviyo_results($c):
   (.records | length) as $n
   | [.records | to_entries[] | .key as $i | (.value.row // {}) as $r
@@ -83,14 +86,15 @@ def _klaviyo_results($c):
     else [$res[] | . // {ok: true}] end;
 
 # The job's status and, when some profiles failed, its import-errors
-# pages, carried from one poll to the next.
+# pages, carried from one poll to the next.  A job complete with none
+# failed acks the whole request ({"action": "ack"}).
 def klaviyo_job_status:
   if .carry == null then
     if .status == 200 and (.body.data | type) == "object" then
       .body.data.attributes as $a
       | if $a.status == "queued" or $a.status == "processing" then {action: "wait"}
         elif $a.status == "complete" then
-          if ($a.failed_count // 0) == 0 then [.records[] | {ok: true}]
+          if ($a.failed_count // 0) == 0 then {action: "ack"}
           else {action: "wait", wait: 0, next: "/api/profile-bulk-import-jobs/\(.job)/import-errors?page%5Bsize%5D=100",
                 carry: {failed: $a.failed_count, errors: {}, by: []}}
           end

@@ -73,16 +73,17 @@ def sendgrid_response:
       end
   else sendgrid_common // null end;
 
-# The job: pending, or done with counts.
+# The job: pending, or done with counts.  It reads .count, not .records:
+# rx-push then builds no records for it.
 def sendgrid_job_status:
   if .status == 200 and (.body | type) == "object" and (.body.status | type) == "string" then
     .body as $j | ($j.results // {}) as $r
     | if $j.status == "pending" then {action: "wait"}
       elif $j.status == "completed" then {action: "ack"}
       elif $j.status == "errored" then
-        {action: "reject", message: "SendGrid's \($j.job_type // "") job \(.job) errored for \($r.errored_count // "some") of \($r.requested_count // (.records | length)) contacts and does not say which (its errors_url lists them); this one may have been applied (sending it again is harmless)"}
+        {action: "reject", message: "SendGrid's \($j.job_type // "") job \(.job) errored for \($r.errored_count // "some") of \($r.requested_count // .count) contacts and does not say which (its errors_url lists them); this one may have been applied (sending it again is harmless)"}
       elif $j.status == "failed" then
-        {action: "reject", message: "SendGrid's \($j.job_type // "") job \(.job) failed: none of its \($r.requested_count // (.records | length)) contacts was applied (errors_url lists why)"}
+        {action: "reject", message: "SendGrid's \($j.job_type // "") job \(.job) failed: none of its \($r.requested_count // .count) contacts was applied (errors_url lists why)"}
       else {action: "reject", message: "a job status rx-push does not know: \($j.status)"}
       end
   elif .status == 404 then {action: "reject", message: "SendGrid no longer knows the job \(.job)"}

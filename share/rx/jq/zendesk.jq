@@ -21,15 +21,21 @@ def zendesk_job_id:
 def zendesk_throttle: {action: "throttle"};
 
 # A job status: not done yet (wait), failed whole, or the fate of each
-# record from its results.
+# record from its results.  It reads .count, not .records: rx-push then
+# builds no records for it (a parse each, at every poll).
 def zendesk_job_status:
   if .status == 200 and (.body.job_status | type) == "object" then
     .body.job_status as $j
     | if $j.status == "queued" or $j.status == "working" then {action: "wait"}
+      elif $j.status == "completed" and ($j.results | type) == "array" and ($j.results | length) == .count
+           and all($j.results[]; type == "object" and .index == null and .error == null and .status != "Failed"
+                                 and .id != null) then
+        # the usual reply: every record applied, in order
+        [$j.results[] | {ok: true, id: .id}]
       elif $j.status == "completed" then
         ([$j.results // [] | to_entries[] | {key: ((.value.index // .key) | tostring), value: .value}]
          | from_entries) as $by
-        | [range(0; .records | length) as $i | $by[$i | tostring] as $r
+        | [range(0; .count) as $i | $by[$i | tostring] as $r
            | if $r == null then {ok: false, message: "the job's results do not name this record"}
              elif $r.status == "Failed" or $r.error != null then {ok: false, message: ($r.details // $r.error)}
              elif $r.id != null then {ok: true, id: $r.id}
