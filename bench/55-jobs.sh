@@ -34,21 +34,7 @@ awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) {
 	h = sprintf("%08x", i); hex = h h h h h h h h
 	printf "{\"op\":\"upsert\",\"key\":\"K%d\",\"hash\":\"h%d\",\"run\":\"0123456789abcdef.1\",\"row\":{\"email\":\"user%d@example.com\",\"first_name\":\"First%d\",\"last_name\":\"Last\",\"plan\":\"pro\",\"ltv\":%d.25,\"orders\":%d,\"country\":\"DE\",\"active\":true,\"hashedEmail\":\"%s\",\"hashedPhoneNumber\":\"%s\"}}\n", i, i, i, i % 1000, i, i % 50, hex, hex } }' >changes.ndjson
 
-start_server () { # script port-file args...
-	script=$1 pf=$2
-	shift 2
-	rm -f "$pf"
-	python3 "$script" --port-file "$pf" "$@" >server.out 2>&1 &
-	SERVER_PID=$!
-	i=0
-	while [ ! -s "$pf" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { cat server.out; exit 1; }
-		sleep 0.05
-	done
-	URL=http://127.0.0.1:$(cat "$pf")
-}
-stop_server () { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
+. "$TOP/bench/lib.sh"
 trap 'stop_server' EXIT
 
 echo "$N records through each job profile to a loopback sink (polls: the poll at which a job is done)"

@@ -8,6 +8,11 @@
 #                             (with their waited-for children)
 #   ratio A B                 A / B with two decimals
 #   gen_warehouse FILE ROWS   a SQLite table "t" of ROWS rows x 12 columns
+#   start_server SCRIPT PORT-FILE ARGS...
+#                             a Python server (bench/sink.py) in the
+#                             background, its output in server.out; waits
+#                             for its port and sets $URL and $SERVER_PID
+#   stop_server               stops it
 
 measure () {
 	name=$1
@@ -44,3 +49,19 @@ insert into t select x, 'user' || x || '@example.com', 'First' || (x % 1000), 'L
 from c;
 SQL
 }
+
+start_server () { # script port-file args...
+	script=$1 pf=$2
+	shift 2
+	rm -f "$pf"
+	python3 "$script" --port-file "$pf" "$@" >server.out 2>&1 &
+	SERVER_PID=$!
+	i=0
+	while [ ! -s "$pf" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { cat server.out; exit 1; }
+		sleep 0.05
+	done
+	URL=http://127.0.0.1:$(cat "$pf")
+}
+stop_server () { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
