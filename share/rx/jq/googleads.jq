@@ -137,7 +137,7 @@ def gads_add_response:
             {action: "reject", message: "Google rejected operations it does not name: \($pf.message // ([$at[].said] | join("; ")))"}
           else
             (reduce $at[] as $a ({}; .[$a.i | tostring] += [$a.said])) as $by
-            | [range(0; .records | length) as $i
+            | [range(0; .count) as $i
                | if $by[$i | tostring] then {ok: false, message: "Google refused the operation: \($by[$i | tostring] | join("; "))"}
                  else {ok: true} end]
           end
