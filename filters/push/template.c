@@ -1419,6 +1419,26 @@ static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
 	return NULL;
 }
 
+/* Member m of an object n spreads or lists, as n's modifiers make it:
+ * the nulls: text, each member as text (texts, strings), else as it
+ * came; first tracks the comma. */
+static void put_member(push_tmpl *t, rx_buf *b, const tnode *n, const rx_member *m, int *first)
+{
+	if (!*first)
+		rx_buf_putc(b, ',');
+	*first = 0;
+	rx_buf_put(b, m->name.p, m->name.n);
+	rx_buf_putc(b, ':');
+	if (n->mods & M_NULLS)
+		rx_json_put_string(b, n->nulls, strlen(n->nulls));
+	else if (n->mods & M_TEXTS)
+		put_as_text(t, b, m->value, 0);
+	else if (n->mods & M_STRINGS)
+		put_as_text(t, b, m->value, 1);
+	else
+		rx_json_put_compact(b, m->value);
+}
+
 /* The members of object v that n keeps (without:, nonnull, nulls:), less
  * those of skip (an object's own members, when spread into it), each as
  * text with strings, as the nulls: text with nulls:; first tracks the
@@ -1439,19 +1459,7 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 			if (j < skip->nkids)
 				continue;
 		}
-		if (!*first)
-			rx_buf_putc(b, ',');
-		*first = 0;
-		rx_buf_put(b, m->name.p, m->name.n);
-		rx_buf_putc(b, ':');
-		if (n->mods & M_NULLS)
-			rx_json_put_string(b, n->nulls, strlen(n->nulls));
-		else if (n->mods & M_TEXTS)
-			put_as_text(t, b, m->value, 0);
-		else if (n->mods & M_STRINGS)
-			put_as_text(t, b, m->value, 1);
-		else
-			rx_json_put_compact(b, m->value);
+		put_member(t, b, n, m, first);
 	}
 }
 
@@ -1755,19 +1763,7 @@ static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *f
 		}
 		if (skip)
 			continue;
-		if (!*first)
-			rx_buf_putc(b, ',');
-		*first = 0;
-		rx_buf_put(b, m->name.p, m->name.n);
-		rx_buf_putc(b, ':');
-		if (k->mods & M_NULLS)
-			rx_json_put_string(b, k->nulls, strlen(k->nulls));
-		else if (k->mods & M_TEXTS)
-			put_as_text(t, b, m->value, 0);
-		else if (k->mods & M_STRINGS)
-			put_as_text(t, b, m->value, 1);
-		else
-			rx_json_put_compact(b, m->value);
+		put_member(t, b, k, m, first);
 	}
 }
 
