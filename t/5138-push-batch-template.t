@@ -328,9 +328,7 @@ test_expect_success '"count" tests the body: without items, and with a match, it
 same_outcome () { # PROFILE INPUT FAKE-SWITCHES...
 	prof=$1 in=$2
 	shift 2
-	# (each test runs in its own subshell: the count is kept in a file, so
-	# no fake's name, and pid file, is used twice)
-	N=$(($(cat fakes.n 2>/dev/null || echo 0) + 1)) && echo $N >fakes.n &&
+	N=$((N + 1)) &&
 	jq "del(.success) | .ops |= map_values(del(.success))" "$RX_SHARE/destinations/$prof.json" >"$prof.json" &&
 	saas_start "a$N" -- "$@" && saas_start "b$N" -- "$@" &&
 	{ META_GRAPH_URL=$(cat "a$N.url") TIKTOK_API_URL=$(cat "a$N.url") rx-push --profile "$prof" <"$in" >a.acks 2>a.err

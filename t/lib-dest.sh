@@ -39,6 +39,7 @@ saas_start () {
 	name=$1
 	shift
 	[ "${1:-}" = "--" ] && shift
+	fake_stop "$name" # one of this name still running (a test's subshell reusing it) would be orphaned
 	rm -f "$name.port"
 	python3 "$RX_TESTS/fake/fake-saas.py" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &

@@ -41,6 +41,7 @@ fake_start () {
 		shift
 	fi
 	[ "${1:-}" = "--" ] && shift
+	fake_stop "$name" # one of this name still running (a test's subshell reusing it) would be orphaned
 	rm -f "$name.port"
 	python3 "${FAKE_SCRIPT:-$RX_TESTS/fake/fake-dest.py}" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &
@@ -71,6 +72,7 @@ reply_start () {
 	name=$1
 	shift
 	[ "${1:-}" = "--" ] && shift
+	fake_stop "$name" # one of this name still running (a test's subshell reusing it) would be orphaned
 	rm -f "$name.port"
 	python3 "$RX_TESTS/fake/reply.py" --port-file "$name.port" --log "$name.log" "$@" >"$name.out" 2>&1 &
 	echo $! >"$name.pid"
@@ -95,6 +97,7 @@ vendor_start () {
 	name=$1 vendor=$2
 	shift 2
 	[ "${1:-}" = "--" ] && shift
+	fake_stop "$name" # one of this name still running (a test's subshell reusing it) would be orphaned
 	rm -f "$name.port"
 	python3 "$RX_TESTS/fake/$vendor.py" --port-file "$name.port" --state-file "$name.state" "$@" \
 		>"$name.out" 2>&1 &
