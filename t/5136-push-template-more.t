@@ -5,6 +5,7 @@
 # loads, and form bodies; what cannot mean anything is refused when the
 # profile loads, naming where.
 . "$(dirname "$0")/lib.sh"
+. "$RX_TESTS/lib-fake.sh"
 
 cat >changes.ndjson <<\EOF
 {"op":"upsert","key":"K1","hash":"h1","row":{"email":"Ada@X.com","uid":"u1","name":"Zo\u00eb","big":12345678901234567890,"gone":null,"also":null}}
@@ -100,7 +101,6 @@ print(json.dumps(json.loads(f[\"identification\"]), ensure_ascii=False))" >got &
 '
 
 test_expect_success 'a form template is sent with its secret, encoded' '
-	. "$RX_TESTS/lib-fake.sh" &&
 	reply_start sink -- --status 200 &&
 	sed "s/\"ops\"/\"response\": \"if .status == 200 then {action: \\\\\"ack\\\\\"} else null end\", \"ops\"/" form.json >send.json &&
 	KEY="s3cr&t" rx-push --profile ./send.json --url "$(fake_url sink)" <changes.ndjson >acks &&
