@@ -224,6 +224,20 @@ test_expect_success 'lower, array, and a variable split when the profile loads' 
 	refused "a variable takes no modifier but split:SEP" "[\"{v|lower}\"]" "\"vars\": {\"v\": \"x\"}, "
 '
 
+test_expect_success 'upper: the text uppercased, escapes decoded first' '
+	cat >up.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h","row":{"c":"de","d":"a\nb\u00e9\u0061"}}
+	{"op":"upsert","key":"K2","hash":"h","row":{"c":true,"d":{"x":"y\tz"}}}
+	{"op":"upsert","key":"K3","hash":"h","row":{"c":null,"d":12}}
+	EOF
+	echo "{\"ops\": {\"*\": {\"template\": [{\"c\": \"{row.c|text|upper}\", \"d\": \"{row.d|text|upper}\"}]}}}" >up.json &&
+	rx-push --profile ./up.json --url http://127.0.0.1:9 --dry-run <up.ndjson | jq -c ".body[]" >got &&
+	jq -c "{c: (.row.c | if . == null then null else tostring | ascii_upcase end), d: (.row.d | tostring | ascii_upcase)}" up.ndjson >expect &&
+	test_cmp expect got &&
+	refused "upper uppercases text" "[\"{row.c|upper}\"]" &&
+	refused "lower and upper together" "[\"{row.c|text|lower|upper}\"]"
+'
+
 test_expect_success 'a guard (??) leaves an object out unless its values are there' '
 	cat >g.ndjson <<-\EOF &&
 	{"op":"upsert","key":"K1","hash":"h","row":{"a":"x","b":0,"c":null}}

@@ -48,7 +48,7 @@ enum { N_LIT, N_ARRAY, N_EACH, N_OBJECT, N_REF, N_INTERP, N_LINES, N_COLS };
 enum { S_OP, S_KEY, S_ROW, S_MEMBER, S_IDEM, S_ID, S_HASH, S_LIT, S_ERR, S_COUNT, S_COLUMNS };
 enum {
 	M_TEXT = 1, M_STRINGS = 2, M_OPTIONAL = 4, M_NONNULL = 8, M_NULLS = 16, M_CELLS = 32, M_FIRESTORE = 64,
-	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512
+	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512, M_UPPER = 1024
 };
 
 typedef struct tnode tnode;
@@ -431,6 +431,8 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			ref->mods |= M_OPTIONAL;
 		} else if (strcmp(m, "lower") == 0) {
 			ref->mods |= M_LOWER;
+		} else if (strcmp(m, "upper") == 0) {
+			ref->mods |= M_UPPER;
 		} else if (strcmp(m, "array") == 0) {
 			ref->mods |= M_ARRAY;
 		} else if (strcmp(m, "texts") == 0) {
@@ -492,7 +494,7 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				w = comma;
 			}
 		} else {
-			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, array, optional, "
+			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, upper, array, optional, "
 				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore, default:JSON, "
 				    "hex:N or match:REGEX", m);
 		}
@@ -506,6 +508,10 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			    "member)", buf);
 	if ((ref->mods & M_LOWER) && !(ref->mods & M_TEXT))
 		return fail(c, "{%s|...}: lower lowercases text: write text before it (text|lower)", buf);
+	if ((ref->mods & M_UPPER) && !(ref->mods & M_TEXT))
+		return fail(c, "{%s|...}: upper uppercases text: write text before it (text|upper)", buf);
+	if ((ref->mods & M_UPPER) && (ref->mods & M_LOWER))
+		return fail(c, "{%s|...}: lower and upper together: choose one", buf);
 	if ((ref->mods & M_ARRAY) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE | M_NONNULL)))
 		return fail(c, "{%s|...}: array makes an array of a value that is not one: with texts, or alone", buf);
 	if ((ref->mods & M_TEXTS) && (ref->mods & (M_TEXT | M_STRINGS | M_NULLS | M_CELLS | M_FIRESTORE)))
@@ -1463,31 +1469,41 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 	}
 }
 
-/* text|lower: the value as text, its ASCII letters lowercased (jq's
- * ascii_downcase).  A JSON string's escapes are lowercase or hex digits,
- * so its raw text is lowercased as it is, unless an escape may hide a
- * letter (\u0041): then decoded, lowercased and quoted again. */
-static void put_lower(push_tmpl *t, rx_buf *b, rx_span v)
+/* text|lower, text|upper: the value as text, its ASCII letters
+ * lowercased or uppercased (jq's ascii_downcase, ascii_upcase).  A JSON
+ * string without escapes is cased as it is; otherwise (an escape may hide
+ * a letter, \u0041, and an uppercased escape is no escape: \N) the text is
+ * decoded, cased and quoted again. */
+static void put_case(push_tmpl *t, rx_buf *b, rx_span v, int upper)
 {
+	const char from = upper ? 'a' : 'A', to = upper ? 'z' : 'Z';
+	const int by = upper ? 'A' - 'a' : 'a' - 'A';
+	char k = rx_json_kind(v);
 	size_t at = b->len;
 
-	if (rx_json_kind(v) == 'z') {
+	if (k == 'z') {
 		rx_buf_puts(b, "null");
 		return;
 	}
-	if (rx_json_kind(v) == 's' && memchr(v.p, '\\', v.n) != NULL) {
+	if (k == 's' && memchr(v.p, '\\', v.n) == NULL) {
+		rx_buf_put(b, v.p, v.n);
+	} else if (k == 's' || upper) {
 		rx_buf_reset(&t->conv);
-		rx_json_string_decode(v, &t->conv);
+		if (k == 's')
+			rx_json_string_decode(v, &t->conv);
+		else
+			rx_json_put_compact(&t->conv, v);
 		for (size_t i = 0; i < t->conv.len; i++)
-			if (t->conv.data[i] >= 'A' && t->conv.data[i] <= 'Z')
-				t->conv.data[i] += 'a' - 'A';
+			if (t->conv.data[i] >= from && t->conv.data[i] <= to)
+				t->conv.data[i] = (char)(t->conv.data[i] + by);
 		rx_json_put_string(b, t->conv.data ? t->conv.data : "", t->conv.len);
 		return;
+	} else {
+		put_as_text(t, b, v, 0); /* its escapes are lowercase already */
 	}
-	put_as_text(t, b, v, 0);
 	for (size_t i = at; i < b->len; i++)
-		if (b->data[i] >= 'A' && b->data[i] <= 'Z')
-			b->data[i] += 'a' - 'A';
+		if (b->data[i] >= from && b->data[i] <= to)
+			b->data[i] = (char)(b->data[i] + by);
 }
 
 /* cells: the values of object v that n keeps, in order, as an array of
@@ -1684,8 +1700,8 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 		return;
 	}
 	if (n->mods & M_TEXT) {
-		if (!shaped && (n->mods & M_LOWER)) {
-			put_lower(t, b, v);
+		if (!shaped && (n->mods & (M_LOWER | M_UPPER))) {
+			put_case(t, b, v, (n->mods & M_UPPER) != 0);
 			return;
 		}
 		if (!shaped) {
