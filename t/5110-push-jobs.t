@@ -74,4 +74,27 @@ test_expect_success 'a job that outlives its max_wait stops the run, exit 75, it
 	test_grep "1 record left unacked" err
 '
 
+test_expect_success 'a done job read in C (job.success): the same acks, ids and dead letters as its status program' '
+	wrap="zendesk_job_status | if type == \"array\" then map(if .ok then .id = \"jq:\\(.id)\" else . end) else . end" &&
+	jq --arg w "$wrap" "(.ops[] | .job.status) = \$w" "$RX_SHARE/destinations/zendesk-users.json" >c.json &&
+	jq "(.ops[] | .job) |= del(.success)" c.json >p.json &&
+	cat >batches.ndjson <<-\EOF &&
+	{"op":"upsert","records":[{"key":"A1","hash":"h1","row":{"email":"a1@example.com"}},{"key":"A2","hash":"h2","row":{"email":"a2@example.com"}}]}
+	{"op":"upsert","records":[{"key":"B1","hash":"h3","row":{"email":"b1@example.com"}},{"key":"B2","hash":"h4","row":{"email":"not-an-email"}}]}
+	{"op":"delete","records":[{"key":"A2","hash":"h2","row":{"email":"a2@example.com"}}]}
+	EOF
+	for x in c p; do
+		FAKE_SCRIPT=$RX_TESTS/fake/zendesk.py fake_start "z$x" -- --token zt0k --polls 2 &&
+		{ rx-push --profile "./$x.json" --url "$(fake_url "z$x")" -c 1 <batches.ndjson >"$x.acks" 2>"$x.err"; echo $? >"$x.rc"; } &&
+		jq -r "[.key, (.id // \"-\" | tostring)] | @tsv" "$x.acks" | sort >"$x.ids" &&
+		grep -v "^rx-push:" "$x.err" | jq -c "{key, m: .error.message}" | sort >"$x.dead" || return 1
+	done &&
+	test "$(cat c.rc) $(cat p.rc)" = "3 3" &&
+	test_cmp c.dead p.dead && test_grep "\"key\":\"B2\".*not properly formatted" c.dead &&
+	sed "s/jq://" c.ids | grep -v "^A2" >c.up && sed "s/jq://" p.ids | grep -v "^A2" >p.up && test_cmp c.up p.up &&
+	test "$(grep -c "	jq:" c.ids)" = 1 && grep -q "^B1	jq:" c.ids &&
+	grep -q "^A1	[0-9]" c.ids && grep -q "^A2	" c.ids && grep -q "^A2	jq:" p.ids &&
+	test "$(grep -c "	jq:" p.ids)" = 4
+'
+
 test_done

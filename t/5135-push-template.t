@@ -91,7 +91,7 @@ test_expect_success 'what a template cannot mean is refused when the profile loa
 	refused "a { with no }" "{\"a\": [\"{row\"]}" &&
 	refused "ops.upsert.template at id: {key} names a record outside the array that repeats" "{\"id\": \"{key}\"}" &&
 	refused "at ids\[0\]: {key} names a record outside" "{\"ids\": [\"{key}\", \"{row}\"]}" &&
-	refused "\"upper\" is not a modifier" "[{\"e\": \"{row.email|upper}\"}]" &&
+	refused "\"uppercase\" is not a modifier" "[{\"e\": \"{row.email|uppercase}\"}]" &&
 	refused "strings and text together" "[{\"e\": \"{row|strings|text}\"}]" &&
 	refused "optional is for a member" "[\"{row.email|optional}\"]" &&
 	refused "optional is for a member" "[{\"m\": \"x {row.email|optional}\"}]" &&

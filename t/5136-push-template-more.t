@@ -238,20 +238,21 @@ test_expect_success 'upper: the text uppercased, escapes decoded first' '
 	refused "lower and upper together" "[\"{row.c|text|lower|upper}\"]"
 '
 
-test_expect_success 'a guard (??) leaves an object out unless its values are there' '
+test_expect_success 'a guard (??) leaves an object out unless its values are there (with text, false is there)' '
 	cat >g.ndjson <<-\EOF &&
 	{"op":"upsert","key":"K1","hash":"h","row":{"a":"x","b":0,"c":null}}
 	{"op":"upsert","key":"K2","hash":"h","row":{"a":false,"b":"y"}}
 	EOF
 	cat >g.json <<-\EOF &&
 	{"ops": {"*": {"template": [{"ids": [{"??": "{row.a}", "t": "A", "v": "{row.a}"}, {"??": "{row.b}", "t": "B"},
-	                                     {"??": "{row.c}", "t": "C"}, {"??": ["{row.a}", "{row.b}"], "t": "AB"}, 1],
+	                                     {"??": "{row.c}", "t": "C"}, {"??": ["{row.a}", "{row.b}"], "t": "AB"},
+	                                     {"??": "{row.a|text}", "t": "a", "v": "{row.a|text}"}, {"??": "{row.c|text}", "t": "c"}, 1],
 	                             "m": {"??": "{row.c}", "x": 1}, "n": {"??": "{row.b}", "y": "{row.b}"}}]}}}
 	EOF
 	rx-push --profile ./g.json --url http://127.0.0.1:9 --dry-run <g.ndjson | elements >got &&
 	cat >expect <<-\EOF &&
-	{"ids":[{"t":"A","v":"x"},{"t":"B"},{"t":"AB"},1],"n":{"y":0}}
-	{"ids":[{"t":"B"},1],"n":{"y":"y"}}
+	{"ids":[{"t":"A","v":"x"},{"t":"B"},{"t":"AB"},{"t":"a","v":"x"},1],"n":{"y":0}}
+	{"ids":[{"t":"B"},{"t":"a","v":"false"},1],"n":{"y":"y"}}
 	EOF
 	test_cmp expect got &&
 	echo "{\"op\":\"upsert\",\"key\":\"a/b\",\"hash\":\"h\",\"row\":{}}" >k.ndjson &&

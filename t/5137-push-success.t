@@ -71,6 +71,31 @@ test_expect_success 'a body member unlike "equal", a status not listed, a body n
 	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
 '
 
+test_expect_success 'an item without the id it names (or a null one): the program reads the reply' '
+	next && profile "$POS" &&
+	ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":1},{\"s\":\"done\"}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"ok\":true,\"items\":[{\"s\":\"done\",\"id\":null},{\"s\":\"done\",\"id\":2}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+'
+
+test_expect_success '"in": the members read in an object of the body (a job status)' '
+	next && profile "{\"status\": 200, \"in\": \"job\", \"equal\": {\"state\": \"done\"}, \"items\": \"results\", \"match\": \"position\", \"id\": \"id\"}" &&
+	ids_after 200 "{\"job\":{\"state\":\"done\",\"results\":[{\"id\":7},{\"id\":8}]},\"state\":\"other\"}" &&
+	test "$(cat ids)" = "7 8 " &&
+	next && ids_after 200 "{\"state\":\"done\",\"results\":[{\"id\":7},{\"id\":8}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"job\":[{\"state\":\"done\"}]}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"job\":{\"state\":\"working\",\"results\":[{\"id\":7},{\"id\":8}]}}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	next && ids_after 200 "{\"job\":{\"state\":\"done\",\"state\":\"done\",\"results\":[{\"id\":7},{\"id\":8}]}}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	profile "{\"status\": 200, \"in\": 3, \"match\": \"position\"}" &&
+	test_expect_code 1 rx-push --profile ./t.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.in: the name of the body.s member" err
+'
+
 test_expect_success 'items matched by a member naming the record ({idem}), in any order' '
 	next && profile "{\"status\": [200, 201], \"empty\": [\"errors\"], \"items\": \"results\", \"match\": {\"trace\": \"{idem}\"}, \"id\": \"id\"}" &&
 	rx-push --profile ./t.json --url http://127.0.0.1:9 --dry-run <two.ndjson >dry &&
@@ -149,18 +174,26 @@ test_expect_success 'what a "success" cannot mean is refused when the profile lo
 	{"response": ".", "success": {"status": 200, "match": "position", "ids": "x"}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad4.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "\"ids\" is none of status, equal, empty, count, items, match, where, id, created" err &&
+	test_grep "\"ids\" is none of status, in, equal, empty, count, items, match, where, id, created" err &&
 	cat >bad5.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "match": "position", "equal": {"ok": true}}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad5.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "success\.items: \"equal\", \"empty\" and \"count\" test the body" err &&
+	test_grep "success\.items: \"in\", \"equal\", \"empty\" and \"count\" test the body" err &&
 	cat >bad6.json <<-\EOF &&
 	{"ops": {"*": {}}, "identity": {"ops": ["update"], "lookup": {"path": "/l", "body": ".", "response": ".",
 	 "success": {"status": 200, "match": "position"}}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad6.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
 	test_grep "identity.lookup.success: only a write.s own reply" err &&
+	cat >bad9.json <<-\EOF &&
+	{"response": ".", "ops": {"*": {"response": ".", "success": {"status": 200},
+	 "job": {"id": ".body.id", "poll": {"path": "/j/{job}"}, "status": "."}}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad9.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "ops\.\*\.success: only a write.s own reply can be read so (not a lookup.s, nor one naming a job" err &&
+	jq ".ops[\"*\"].job.success = .ops[\"*\"].success | del(.ops[\"*\"].success)" bad9.json >good9.json &&
+	rx-push --profile ./good9.json --url http://127.0.0.1:9 --dry-run </dev/null &&
 	cat >bad7.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "id": "id"}, "ops": {"*": {}}}
 	EOF

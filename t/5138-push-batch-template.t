@@ -315,7 +315,7 @@ test_expect_success '"count" tests the body: without items, and with a match, it
 	{"response": ".", "success": {"status": 200, "count": "n", "match": "position"}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "success\.items: \"equal\", \"empty\" and \"count\" test the body" err &&
+	test_grep "success\.items: \"in\", \"equal\", \"empty\" and \"count\" test the body" err &&
 	cat >bad.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "count": 2}, "ops": {"*": {}}}
 	EOF

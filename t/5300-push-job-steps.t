@@ -85,10 +85,11 @@ test_expect_success 'a next request with another method, a GET with a body, or a
 	done
 '
 
-test_expect_success 'a dry run shows the create (the job is not made, so nothing after it)' '
+test_expect_success 'a dry run shows the create, then the write into the job it would make ({job})' '
 	rx-push --profile ./made.json --url http://127.0.0.1:9 --dry-run <in >dry &&
 	jq -r "[.method, .url, .records] | @tsv" dry >got &&
-	printf "POST\thttp://127.0.0.1:9/jobs:create\t3\n" >expect && test_cmp expect got
+	printf "POST\thttp://127.0.0.1:9/jobs:create\t3\nPOST\thttp://127.0.0.1:9/jobs/%%7Bjob%%7D:add\t3\n" >expect &&
+	test_cmp expect got
 '
 
 test_expect_success 'a create that names no job acks nothing: its records are rejected with the reason' '

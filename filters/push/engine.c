@@ -63,6 +63,7 @@ void rx_push_request_free(request *r)
 	free(r->carry);
 	curl_slist_free_all(r->headers);
 	rx_buf_free(&r->body);
+	rx_buf_free(&r->write_body);
 	jv_free(r->records);
 	rx_buf_free(&r->path);
 	rx_buf_free(&r->reply);
@@ -290,7 +291,8 @@ static const char *request_method(const request *r, const push_op *op)
 	return op->method;
 }
 
-static void dry_run(engine *e, request *r, const push_op *op)
+/* A dry run's line for request r, as it would be sent. */
+static void show_request(engine *e, request *r, const push_op *op)
 {
 	push_ctx *c = e->c;
 	rx_buf url = {0}, shown = {0};
@@ -316,6 +318,27 @@ static void dry_run(engine *e, request *r, const push_op *op)
 		rx_json_put_string(o, r->body.data, r->body.len);
 	rx_buf_printf(o, ",\"records\":%zu}\n", r->n);
 	c->requests++;
+	curl_slist_free_all(h);
+	rx_buf_free(&url);
+	rx_buf_free(&shown);
+}
+
+static void dry_run(engine *e, request *r, const push_op *op)
+{
+	push_ctx *c = e->c;
+
+	show_request(e, r, op);
+	if (r->kind == REQ_CREATE && r->write_body.len > 0) {
+		/* and the write that would add the records to the job it makes
+		 * (no job exists: its path shows {job}) */
+		r->kind = REQ_WRITE;
+		r->spec = r->job_of;
+		r->job = rx_xstrdup("{job}");
+		rx_buf t = r->body;
+		r->body = r->write_body;
+		r->write_body = t;
+		show_request(e, r, r->spec);
+	}
 	c->dry += r->n;
 	for (size_t i = 0; i < r->n; i++) {
 		rx_push_order_left(c, r->recs[i]);
@@ -323,9 +346,6 @@ static void dry_run(engine *e, request *r, const push_op *op)
 		free(r->recs[i]);
 		c->held--;
 	}
-	curl_slist_free_all(h);
-	rx_buf_free(&url);
-	rx_buf_free(&shown);
 	rx_push_request_free(r);
 	rx_push_flush(c);
 }
@@ -337,12 +357,19 @@ static void start(engine *e, request *r)
 	rx_buf url = {0};
 
 	if (r->kind == REQ_WRITE && r->job == NULL && op != NULL && op->create != NULL) {
-		/* the job is made first: this request becomes its create */
+		/* the job is made first: this request becomes its create.  The
+		 * write's body is built before it, so a batch the body refuses
+		 * (Google's unhashed identifiers) makes no job, and one too
+		 * large is split first; it is kept for the write. */
+		if (op->has_body && r->body.len == 0 && prepare_body(e, r, op) < 0)
+			return;
+		rx_buf_free(&r->write_body);
+		r->write_body = r->body;
+		r->body = (rx_buf){0};
 		r->kind = REQ_CREATE;
 		r->spec = op->create;
 		r->job_of = op;
 		op = op->create;
-		rx_buf_reset(&r->body);
 	}
 	if (op == NULL) {
 		char msg[128];
@@ -508,6 +535,8 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
 		/* same records: keep the body built */
 		again->body = r->body;
 		memset(&r->body, 0, sizeof r->body);
+		again->write_body = r->write_body; /* a create's */
+		memset(&r->write_body, 0, sizeof r->write_body);
 	}
 	c->retries++;
 	rx_push_queue(e, again);
@@ -517,7 +546,7 @@ static void retry_records(engine *e, request *r, push_record **recs, size_t n, d
  * record (success.c): each acked with the id its item gives.  0 when it
  * is not that: the response program reads it.  (A CSV reply is never
  * one: the program reads it as rows.) */
-static int usual_reply(engine *e, request *r, const push_success *usual, long status)
+static int usual_reply(engine *e, request *r, const push_success *usual, long status, int to_job)
 {
 	push_ctx *c = e->c;
 	char type[128];
@@ -531,11 +560,16 @@ static int usual_reply(engine *e, request *r, const push_success *usual, long st
 		if (r->token_generation == c->auth.generation)
 			c->auth.generation_ok = 1;
 		rx_push_rate_succeeded(c->rate);
-		for (size_t i = 0; i < r->n; i++) {
+		for (size_t i = 0; i < r->n; i++)
 			if (made[i] >= 0)
 				rx_push_count_created(c, made[i]);
-			rx_push_ack_raw(c, r->recs[i], ids[i]);
+		if (to_job) {
+			/* added to a job made first: they wait for the job */
+			rx_push_job_poll(e, r, r->recs, r->n);
+			r->n = 0;
 		}
+		for (size_t i = 0; i < r->n; i++)
+			rx_push_ack_raw(c, r->recs[i], ids[i]);
 	}
 	free(ids);
 	free(made);
@@ -610,10 +644,17 @@ static void settle(engine *e, request *r, CURLcode cc)
 	int want_records = op && op->has_response ? op->response_records : p->response_records;
 	/* the usual reply of a write, when the profile describes it: read in
 	 * C, and every other reply by the program */
-	const push_success *usual = r->kind != REQ_WRITE || r->job != NULL ? NULL
-				    : op && op->has_response                ? op->success
-									    : p->success;
-	if (usual != NULL && usual_reply(e, r, usual, status))
+	/* a write adding records to a job made first: what it accepted waits
+	 * for the job (its poll starts it) */
+	const int to_job = r->kind == REQ_WRITE && r->job != NULL && op != NULL && op->create != NULL;
+	/* the usual reply, when the profile describes it: a write's (not one
+	 * naming a job), or a job's poll saying it is done; read in C, and
+	 * every other reply by the program */
+	const push_success *usual = r->kind == REQ_POLL                           ? (op ? op->success : NULL)
+				    : r->kind != REQ_WRITE || (r->job != NULL && !to_job) ? NULL
+				    : op && op->has_response                               ? op->success
+									                   : p->success;
+	if (usual != NULL && usual_reply(e, r, usual, status, to_job))
 		return;
 	if (prog != NULL) {
 		jv in = jv_object(), out;
@@ -765,9 +806,6 @@ static void settle(engine *e, request *r, CURLcode cc)
 		free(carry);
 		carry = NULL;
 	}
-	/* a write adding records to a job made first: what it accepted waits
-	 * for the job (its poll starts it) */
-	const int to_job = r->kind == REQ_WRITE && r->job != NULL && op != NULL && op->create != NULL;
 	if (oc == PER_RECORD && jv_array_length(jv_copy(results)) != (int)r->n) {
 		snprintf(msg, sizeof msg, "HTTP %ld; the response program gave %d results for %zu records", status,
 			 jv_array_length(jv_copy(results)), r->n);

@@ -42,6 +42,7 @@ typedef struct request {
 	CURL *easy;
 	struct curl_slist *headers;
 	rx_buf body;                 /* the request body */
+	rx_buf write_body;           /* a job's create: the write's body, built first */
 	jv records;                  /* the records' jv its body program read, or invalid */
 	rx_buf path;                 /* the path an op's path_program computed (empty: the template) */
 	rx_buf reply;                /* the reply body */

@@ -191,6 +191,8 @@ int rx_push_job_created(engine *e, request *r, int status)
 	request *w = rx_push_request_new(r->op, r->recs, r->n);
 	w->job = job;
 	w->seq = r->seq;
+	w->body = r->write_body; /* built before the create */
+	r->write_body = (rx_buf){0};
 	r->n = 0;
 	rx_push_queue(e, w);
 	rx_push_rate_succeeded(c->rate);

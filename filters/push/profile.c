@@ -562,10 +562,10 @@ static int load_success(push_profile *p, jv spec, push_success **out, const push
 		snprintf(err, errlen, "profile %s: %s: it reads the usual reply before the response program, which "
 			 "reads every other: give %s a \"response\" program", p->name, swhat, what[0] ? what : "the profile");
 		rc = -1;
-	} else if (o != NULL && (o->has_job || o->create != NULL || strcmp(o->name, "poll") == 0 ||
+	} else if (o != NULL && ((o->has_job && o->create == NULL) || strcmp(o->name, "poll") == 0 ||
 				 strcmp(o->name, "create") == 0 || strcmp(o->name, "lookup") == 0)) {
-		snprintf(err, errlen, "profile %s: %s: only a write's own reply can be read so (not a lookup's, a "
-			 "job's or its poll's)", p->name, swhat);
+		snprintf(err, errlen, "profile %s: %s: only a write's own reply can be read so (not a lookup's, nor "
+			 "one naming a job: a job's poll has its own, \"job\": {\"success\": ...})", p->name, swhat);
 		rc = -1;
 	}
 	if (rc < 0) {
@@ -627,6 +627,16 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	if (compile(&o->body, spec, "body", p, &o->has_body, NULL, err, errlen) < 0 ||
 	    compile(&o->response, spec, "response", p, &o->has_response, &o->response_records, err, errlen) < 0)
 		rc = -1;
+	/* a body program reads the records unless it is a JSON constant
+	 * (Google's :run body "{}"): a parse of each record spared.  (Not
+	 * reads_records(): "." reads them without naming them.) */
+	if (o->has_body) {
+		jv prog = get_member(spec, "body", JV_KIND_STRING);
+		jv constant = jv_get_kind(prog) == JV_KIND_STRING ? jv_parse(jv_string_value(prog)) : jv_invalid();
+		o->body_records = !jv_is_valid(constant);
+		jv_free(constant);
+		jv_free(prog);
+	}
 	jv tmpl = jv_object_get(jv_copy(spec), jv_string("template"));
 	if (rc == 0 && jv_is_valid(tmpl) && jv_get_kind(tmpl) != JV_KIND_NULL) {
 		const char *ct = o->content_type ? o->content_type : p->content_type ? p->content_type : "application/json";
@@ -704,6 +714,11 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 				 "and a \"status\" program (how its records fared)", p->name, what);
 			rc = -1;
 		}
+		/* the poll's reply saying the job is done and every record went
+		 * in, read in C before the status program (Zendesk's results) */
+		snprintf(sub, sizeof sub, "%s.job", what);
+		if (rc == 0)
+			rc = load_success(p, job, &o->poll->success, NULL, sub, has_status, err, errlen);
 		o->job_interval = get_number(job, "interval", 1);
 		o->job_max_wait = get_number(job, "max_wait", 900);
 		jv_free(poll);
@@ -1458,8 +1473,9 @@ int rx_push_build_body(const push_profile *p, const push_op *op, push_record **r
 	jv in = jv_object();
 	jv out;
 	in = jv_object_set(in, jv_string("op"), jv_string(recs[0]->op));
-	jv built = records_jv(recs, n, op->raw_rows);
-	if (records != NULL && !op->raw_rows)
+	/* a parse of each record: only for a program that reads them */
+	jv built = op->body_records ? records_jv(recs, n, op->raw_rows) : jv_array();
+	if (records != NULL && !op->raw_rows && op->body_records)
 		*records = jv_copy(built);
 	in = jv_object_set(in, jv_string("records"), built);
 	int rc = rx_jq_run((rx_jq *)&op->body, in, &out, 1, err, errlen);

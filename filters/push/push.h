@@ -79,6 +79,7 @@ typedef struct push_op {
 	char *content_type;   /* of this op's body, or NULL: the profile's */
 	rx_jq body;           /* body program, when has_body and not tmpl */
 	int has_body;
+	int body_records;     /* it may read .records (it is no JSON constant, as Google's :run body "{}" is) */
 	struct push_tmpl *tmpl; /* a body template instead (template.c), or NULL */
 	rx_jq path_program;   /* a program computing the path (one record a request), */
 	int has_path_program; /* when has_path_program: else path is the template */

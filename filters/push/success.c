@@ -40,6 +40,7 @@ typedef struct cond {
 struct push_success {
 	int statuses[8];
 	size_t nstatus;
+	char *in;        /* the body's member (an object) the others are read in, or NULL */
 	cond *equal;     /* members of the body and what each must be */
 	size_t nequal;
 	char **empty;    /* members of the body that must be absent, null, [] or {} */
@@ -93,6 +94,7 @@ void rx_push_success_free(push_success *s)
 	for (size_t i = 0; i < s->nitems; i++)
 		free(s->items[i]);
 	free(s->items);
+	free(s->in);
 	free(s->by_member);
 	free(s->row_member);
 	free(s->id);
@@ -238,15 +240,15 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 		free(s);
 		return -1;
 	}
-	static const char *const known[] = {"status", "equal", "empty", "count", "items", "match", "where", "id",
+	static const char *const known[] = {"status", "in", "equal", "empty", "count", "items", "match", "where", "id",
 					    "created"};
 	jv_object_foreach(spec, name, val) {
 		size_t i = 0;
 		while (i < sizeof known / sizeof *known && strcmp(known[i], jv_string_value(name)) != 0)
 			i++;
 		if (i == sizeof known / sizeof *known && rc == 0) {
-			snprintf(err, errlen, "profile %s: %s: \"%s\" is none of status, equal, empty, count, items, match, "
-				 "where, id, created", p->name, what, jv_string_value(name));
+			snprintf(err, errlen, "profile %s: %s: \"%s\" is none of status, in, equal, empty, count, items, "
+				 "match, where, id, created", p->name, what, jv_string_value(name));
 			rc = -1;
 		}
 		jv_free(name);
@@ -269,6 +271,13 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	}
 	jv_free(st);
 	jv_free(stl);
+	jv in = jv_object_get(jv_copy(spec), jv_string("in"));
+	if (jv_get_kind(in) == JV_KIND_STRING && jv_string_length_bytes(jv_copy(in)) > 0)
+		s->in = spec_name(p, jv_string_value(in));
+	else if (jv_is_valid(in) && jv_get_kind(in) != JV_KIND_NULL && rc == 0)
+		rc = fail(err, errlen, p, what, "in", "the name of the body's member (an object) in which the others "
+			  "are read (Zendesk's \"job_status\")");
+	jv_free(in);
 	if (rc == 0 && load_conds(spec, p, what, "equal", &s->equal, &s->nequal, err, errlen) < 0)
 		rc = -1;
 	if (rc == 0 && load_conds(spec, p, what, "where", &s->where, &s->nwhere, err, errlen) < 0)
@@ -297,9 +306,10 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 				  "{\"MEMBER\": \"{idem}\"} ({idem}, {key}, {id}, {row.NAME})");
 		if (rc == 0 && s->nwhere > 0)
 			rc = fail(err, errlen, p, what, "where", "tests items: name them (\"items\", \"match\")");
-	} else if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0 || s->ncount > 0) && rc == 0) {
-		rc = fail(err, errlen, p, what, "items", "\"equal\", \"empty\" and \"count\" test the body's members, "
-			  "and the body is the array of items when \"items\" is left out: name the members holding them");
+	} else if (s->nitems == 0 && (s->nequal > 0 || s->nempty > 0 || s->ncount > 0 || s->in != NULL) && rc == 0) {
+		rc = fail(err, errlen, p, what, "items", "\"in\", \"equal\", \"empty\" and \"count\" test the body's "
+			  "members, and the body is the array of items when \"items\" is left out: name the members "
+			  "holding them");
 	} else if (jv_get_kind(v) == JV_KIND_STRING && strcmp(jv_string_value(v), "position") == 0) {
 		s->by = BY_POSITION;
 	} else if (jv_get_kind(v) == JV_KIND_OBJECT && jv_object_length(jv_copy(v)) == 1) {
@@ -397,6 +407,15 @@ static int body_holds(const push_success *s, const char *reply, size_t len, size
 
 	if (len == 0 || rx_json_scan_object(reply, len, &sc.body, err, sizeof err) < 0)
 		return 0;
+	if (s->in != NULL) {
+		/* the members are read in that object (the reply is valid JSON already) */
+		long at = rx_json_find(&sc.body, s->in, strlen(s->in));
+		if (at < 0 || rx_json_kind(sc.body.m[at].value) != 'o')
+			return 0;
+		rx_span o = sc.body.m[at].value;
+		if (rx_json_members(o.p, o.n, &sc.body, err, sizeof err) < 0)
+			return 0;
+	}
 	for (size_t i = 0; i < s->nequal; i++)
 		if (!cond_holds(&s->equal[i], &sc.body))
 			return 0;
@@ -497,7 +516,8 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
 	if (s->whole)
 		/* the status says it (whatever the body), or with the body's members */
-		return (s->nequal == 0 && s->nempty == 0 && s->ncount == 0) || body_holds(s, reply, len, n);
+		return (s->nequal == 0 && s->nempty == 0 && s->ncount == 0 && s->in == NULL) ||
+		       body_holds(s, reply, len, n);
 	sc.nelems = 0;
 	if (s->nitems == 0) {
 		/* the body is the array of items */
@@ -584,9 +604,14 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			seen[rec] = 1;
 		}
 		if (s->id != NULL) {
+			/* an item that names no id is not the usual reply: the
+			 * program says what it means */
 			long at = rx_json_find(&sc.item, s->id, strlen(s->id));
-			if (at >= 0 && rx_json_kind(sc.item.m[at].value) != 'z')
-				ids[rec] = sc.item.m[at].value;
+			if (at < 0 || rx_json_kind(sc.item.m[at].value) == 'z') {
+				ok = 0;
+				break;
+			}
+			ids[rec] = sc.item.m[at].value;
 		}
 		if (s->created != NULL) {
 			long at = rx_json_find(&sc.item, s->created, strlen(s->created));

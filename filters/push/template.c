@@ -1784,13 +1784,14 @@ static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *f
 }
 
 /* An object's guard ("??"): are its values all there (not missing, null
- * or false, as jq's if)? */
+ * or false, as jq's if)?  With text, false is there: its text is "false"
+ * (jq's != null). */
 static int guard_holds(push_tmpl *t, const tnode *n)
 {
 	for (size_t i = 0; i < n->nguards; i++) {
 		rx_span v;
 		const tnode *a = pick(t, n->guards[i], &v);
-		if (a == NULL || value_null(t, a, v) || rx_json_kind(v) == 'f')
+		if (a == NULL || value_null(t, a, v) || (rx_json_kind(v) == 'f' && !(a->mods & M_TEXT)))
 			return 0;
 	}
 	return 1;

@@ -21,44 +21,19 @@
 # is done.  Google gives no result per person: a record is acked when
 # its operation was accepted at addOperations AND the job ended SUCCESS.
 #
-# A row is a person: its members named like Google's fields are sent
-# (hashedEmail, hashedPhoneNumber; hashedFirstName, hashedLastName,
+# The bodies are templates in google-ads-customer-match.json (built in
+# C).  A row is a person: its members named like Google's fields are
+# sent (hashedEmail, hashedPhoneNumber; hashedFirstName, hashedLastName,
 # countryCode and postalCode make an addressInfo when all four are
-# there; mobileId and thirdPartyUserId as they are).  Every hashed*
-# member must arrive as 64 lowercase hex digits of SHA-256 (rx-map
-# --hash): a request with anything else is refused before it is sent.
+# there; mobileId and thirdPartyUserId as text).  Every hashed* member
+# sent must be 64 lowercase hex digits of SHA-256 (rx-map --hash): a
+# request with anything else is refused before anything is sent, even
+# the job's create (rx-push builds the write's body first).  What the
+# programs here read: the create's reply (the job), addOperations'
+# partial failures, the job's status.
 #
 #   echo '{"status":200,"body":{"results":[{"offlineUserDataJob":{"status":"RUNNING"}}]},"carry":"run","job":"7"}' |
 #   jq -c -L share/rx/jq 'include "googleads"; gads_job_status({version: "v23", customer_id: "1"})'
-
-def _gads_hashed: ["hashedEmail", "hashedPhoneNumber", "hashedFirstName", "hashedLastName"];
-
-# Every hashed value of the batch is 64 lowercase hex digits: one regular
-# expression over them end to end; when it fails, the first bad value is
-# named.  Raw PII never leaves by mistake.
-def gads_check:
-  if ([.records[].row // {} | .[_gads_hashed[]] // empty | tostring] | add // "" | test("^(?:[0-9a-f]{64})*$")) then .
-  else
-    first(.records[] as $rec | _gads_hashed[] as $k | ($rec.row[$k] // null) as $v
-          | select($v != null and (($v | type) != "string" or ($v | test("^[0-9a-f]{64}$") | not)))
-          | "\($k) of \($rec.key | tojson)") as $bad
-    | error("\($bad) is not a SHA-256 hex digest: hash it in the mapping (rx-map --hash), Google takes no raw identifiers")
-  end;
-
-# The consent of a job: only what the user set (GRANTED or DENIED).
-def _gads_consent($vars):
-  ({} + (if ($vars.consent_ad_user_data // "") != "" then {adUserData: $vars.consent_ad_user_data} else {} end)
-      + (if ($vars.consent_ad_personalization // "") != "" then {adPersonalization: $vars.consent_ad_personalization} else {} end))
-  | if . == {} then {} else {consent: .} end;
-
-# offlineUserDataJobs:create: a Customer Match job for the list, made
-# only for a batch whose identifiers are all hashed (so a batch with raw
-# PII sends nothing at all, not even an empty job).
-def gads_create_body($vars):
-  gads_check
-  | {job: {type: "CUSTOMER_MATCH_USER_LIST",
-         customerMatchUserListMetadata: ({userList: "customers/\($vars.customer_id)/userLists/\($vars.user_list_id)"}
-                                         + _gads_consent($vars))}};
 
 # The job a create's reply names: the last part of its resourceName
 # (customers/{cid}/offlineUserDataJobs/{id}); null for anything else
@@ -67,27 +42,6 @@ def gads_job_id:
   if .status == 200 and (.body | type) == "object" and (.body.resourceName | type) == "string" then
     .body.resourceName | split("/") | last | if test("^[0-9]+$") then . else null end
   else null end;
-
-# One person's identifiers, in Google's order.
-def gads_identifiers:
-  (.row // {}) as $r
-  | [if $r.hashedEmail != null then {hashedEmail: $r.hashedEmail} else empty end,
-     if $r.hashedPhoneNumber != null then {hashedPhoneNumber: $r.hashedPhoneNumber} else empty end,
-     if $r.hashedFirstName != null and $r.hashedLastName != null and $r.countryCode != null and $r.postalCode != null then
-       {addressInfo: {hashedFirstName: $r.hashedFirstName, hashedLastName: $r.hashedLastName,
-                      countryCode: ($r.countryCode | tostring | ascii_upcase), postalCode: ($r.postalCode | tostring)}}
-     else empty end,
-     if $r.mobileId != null then {mobileId: ($r.mobileId | tostring)} else empty end,
-     if $r.thirdPartyUserId != null then {thirdPartyUserId: ($r.thirdPartyUserId | tostring)} else empty end];
-
-# :addOperations: one operation a record, in the records' order (the
-# index Google's partial failures name): create for an add, remove (with
-# the last synced row's identifiers) for a delete.
-def gads_add_body:
-  gads_check
-  | (if .op == "delete" then "remove" else "create" end) as $verb
-  | {enablePartialFailure: true,
-     operations: [.records[] | {($verb): {userIdentifiers: gads_identifiers}}]};
 
 # The errors of a GoogleAdsFailure, each "CODE: message".
 def _gads_said($e):
