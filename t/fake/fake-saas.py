@@ -41,6 +41,13 @@ Vendors (--vendor)
                   200 {"elements":[{"status":201}|{"status":400,"message"}]} in
                   order; 429 TOO_MANY_REQUESTS (MEMBER MINUTE, or APPLICATION DAY
                   after --quota); 401 INVALID_ACCESS_TOKEN.  KEY: the first idValue.
+                  And companies: POST /rest/dmpSegments/ID/companies, the same
+                  headers, auth, limits and replies; an element needs one of
+                  organizationUrn, companyWebsiteDomain, companyName,
+                  companyPageUrl (else 400), an organizationUrn
+                  urn:li:organization:N, at most 3 industries, an alpha-2
+                  country, the documented lengths, no other member.  KEY: the
+                  first identifier in that order.
   slack-webhook   Slack incoming webhook (destinations.md 7): POST
                   /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
                   errors (400 no_text, 400 invalid_payload, 403 invalid_token);
@@ -375,8 +382,14 @@ class LinkedIn:
         return Reply(429, {"status": 429, "serviceErrorCode": 101, "code": "TOO_MANY_REQUESTS",
                            "message": "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."})
 
+    # a company element's members (create-and-manage-segment-companies);
+    # the first four identify it, at least one of them is needed
+    COMPANY_IDS = ("organizationUrn", "companyWebsiteDomain", "companyName", "companyPageUrl")
+    COMPANY_FIELDS = COMPANY_IDS + ("industries", "city", "state", "country", "postalCode", "stockSymbol")
+
     def write(self, req):
-        if not re.match(r"^/rest/dmpSegments/[0-9]+/users$", req.path):
+        m = re.match(r"^/rest/dmpSegments/[0-9]+/(users|companies)$", req.path)
+        if not m:
             raise Reply(404, {"status": 404, "message": "Not Found"})
         if req.headers.get("x-restli-method", "").upper() != "BATCH_CREATE" or \
                 req.headers.get("x-restli-protocol-version") != "2.0.0" or not req.headers.get("linkedin-version"):
@@ -385,6 +398,8 @@ class LinkedIn:
         b = req.json()
         if not isinstance(b, dict) or not isinstance(b.get("elements"), list):
             raise Reply(400, {"status": 400, "message": "elements is required"})
+        if m.group(1) == "companies":
+            return Reply(200, {"elements": [self.company(el) for el in b["elements"]]})
         out = []
         for el in b["elements"]:
             ids = el.get("userIds") or []
@@ -403,6 +418,33 @@ class LinkedIn:
                       "delete" if el["action"] == "REMOVE" else "upsert")
                 out.append({"status": 201})
         return Reply(200, {"elements": out})
+
+    def company(self, el):
+        """One element of /companies: its status, the company stored (by
+        its first identifier) or removed when it is valid."""
+        def bad(why):
+            return {"status": 400, "message": why}
+        if not isinstance(el, dict) or el.get("action") not in ("ADD", "REMOVE"):
+            return bad("action must be ADD or REMOVE")
+        extra = sorted(set(el) - set(self.COMPANY_FIELDS) - {"action"})
+        if extra:
+            return bad("Unrecognized field(s): %s" % ", ".join(extra))
+        ids = [f for f in self.COMPANY_IDS if isinstance(el.get(f), str) and el[f].strip()]
+        if not ids:
+            return bad("at least one of companyName, companyWebsiteDomain, organizationUrn or companyPageUrl is required")
+        if "organizationUrn" in el and not re.match(r"^urn:li:organization:[0-9]+$", str(el["organizationUrn"])):
+            return bad("organizationUrn is not a valid organization urn: %s" % el["organizationUrn"])
+        inds = el.get("industries", [])
+        if not isinstance(inds, list) or len(inds) > 3 or not all(isinstance(i, str) for i in inds):
+            return bad("industries must be at most 3 strings")
+        if "country" in el and not re.match(r"^[A-Z]{2}$", str(el["country"])):
+            return bad("country must be an ISO 3166-1 alpha-2 code")
+        for f, most in (("companyPageUrl", 100), ("postalCode", 20), ("stockSymbol", 5)):
+            if f in el and (not isinstance(el[f], str) or len(el[f]) > most):
+                return bad("%s must be a string of at most %d characters" % (f, most))
+        row = {f: el[f] for f in self.COMPANY_FIELDS if f in el}
+        store(el[ids[0]], row, "delete" if el["action"] == "REMOVE" else "upsert")
+        return {"status": 201}
 
 
 # Slack ----------------------------------------------------------------------
