@@ -15,7 +15,7 @@ so fake_state, fake_records and fake_count (t/lib-fake.sh) work on it:
                  "messages": [..] (notification tools: every message, in
                  order), "requests", "accepted", "throttled", "violations",
                  "unauthorized", "errors", "quota_refusals",
-                 "tokens_issued", "max_in_window"}
+                 "tokens_issued", "max_in_window", "version_conflicts"}
 
 What a record's KEY is, per vendor, is written beside the vendor.  A row
 is invalid, and refused in the vendor's own way, when it has
@@ -41,6 +41,13 @@ Vendors (--vendor)
                   200 {"elements":[{"status":201}|{"status":400,"message"}]} in
                   order; 429 TOO_MANY_REQUESTS (MEMBER MINUTE, or APPLICATION DAY
                   after --quota); 401 INVALID_ACCESS_TOKEN.  KEY: the first idValue.
+                  And companies: POST /rest/dmpSegments/ID/companies, the same
+                  headers, auth, limits and replies; an element needs one of
+                  organizationUrn, companyWebsiteDomain, companyName,
+                  companyPageUrl (else 400), an organizationUrn
+                  urn:li:organization:N, at most 3 industries, an alpha-2
+                  country, the documented lengths, no other member.  KEY: the
+                  first identifier in that order.
   slack-webhook   Slack incoming webhook (destinations.md 7): POST
                   /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
                   errors (400 no_text, 400 invalid_payload, 403 invalid_token);
@@ -105,7 +112,12 @@ Vendors (--vendor)
                   /_bulk, NDJSON ending in a newline; 200 {"errors","items"} in
                   order, items 201/200/404/400/429; 429
                   es_rejected_execution_exception; 401 security_exception.
-                  KEY: _id.
+                  Versions: an index action's "version" with "version_type"
+                  "external" writes only above the document's version (else
+                  item 409 version_conflict_engine_exception, ES's reason);
+                  a delete forgets the version (as ES does once
+                  index.gc_deletes has passed); version_conflicts counts
+                  the 409s.  KEY: INDEX/_id.
   firestore       Firestore documents:batchWrite (destinations-2.md 30): 200
                   {"writeResults","status"} in order ({} ok, {"code":3,..}
                   bad); 429 RESOURCE_EXHAUSTED; 401 UNAUTHENTICATED.  KEY: the
@@ -165,7 +177,7 @@ LOCK = threading.Lock()
 STATE = {
     "records": {}, "deleted": [], "messages": [], "requests": 0, "accepted": 0, "throttled": 0,
     "violations": 0, "unauthorized": 0, "errors": 0, "quota_refusals": 0, "tokens_issued": 0,
-    "max_in_window": 0, "accepted_requests": 0,
+    "max_in_window": 0, "accepted_requests": 0, "version_conflicts": 0,
 }
 ADMITTED = deque()
 ARRIVALS = deque()
@@ -173,6 +185,7 @@ BLOCKED = {"until": 0.0, "announced": 0.0}
 TOKENS = {}
 SEQ = [0]
 ITEM_THROTTLES = [0]
+VERSIONS = {}  # elasticsearch: the version of each document ("INDEX/ID"), as _version says
 OPT = None
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -375,8 +388,14 @@ class LinkedIn:
         return Reply(429, {"status": 429, "serviceErrorCode": 101, "code": "TOO_MANY_REQUESTS",
                            "message": "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."})
 
+    # a company element's members (create-and-manage-segment-companies);
+    # the first four identify it, at least one of them is needed
+    COMPANY_IDS = ("organizationUrn", "companyWebsiteDomain", "companyName", "companyPageUrl")
+    COMPANY_FIELDS = COMPANY_IDS + ("industries", "city", "state", "country", "postalCode", "stockSymbol")
+
     def write(self, req):
-        if not re.match(r"^/rest/dmpSegments/[0-9]+/users$", req.path):
+        m = re.match(r"^/rest/dmpSegments/[0-9]+/(users|companies)$", req.path)
+        if not m:
             raise Reply(404, {"status": 404, "message": "Not Found"})
         if req.headers.get("x-restli-method", "").upper() != "BATCH_CREATE" or \
                 req.headers.get("x-restli-protocol-version") != "2.0.0" or not req.headers.get("linkedin-version"):
@@ -385,6 +404,8 @@ class LinkedIn:
         b = req.json()
         if not isinstance(b, dict) or not isinstance(b.get("elements"), list):
             raise Reply(400, {"status": 400, "message": "elements is required"})
+        if m.group(1) == "companies":
+            return Reply(200, {"elements": [self.company(el) for el in b["elements"]]})
         out = []
         for el in b["elements"]:
             ids = el.get("userIds") or []
@@ -403,6 +424,33 @@ class LinkedIn:
                       "delete" if el["action"] == "REMOVE" else "upsert")
                 out.append({"status": 201})
         return Reply(200, {"elements": out})
+
+    def company(self, el):
+        """One element of /companies: its status, the company stored (by
+        its first identifier) or removed when it is valid."""
+        def bad(why):
+            return {"status": 400, "message": why}
+        if not isinstance(el, dict) or el.get("action") not in ("ADD", "REMOVE"):
+            return bad("action must be ADD or REMOVE")
+        extra = sorted(set(el) - set(self.COMPANY_FIELDS) - {"action"})
+        if extra:
+            return bad("Unrecognized field(s): %s" % ", ".join(extra))
+        ids = [f for f in self.COMPANY_IDS if isinstance(el.get(f), str) and el[f].strip()]
+        if not ids:
+            return bad("at least one of companyName, companyWebsiteDomain, organizationUrn or companyPageUrl is required")
+        if "organizationUrn" in el and not re.match(r"^urn:li:organization:[0-9]+$", str(el["organizationUrn"])):
+            return bad("organizationUrn is not a valid organization urn: %s" % el["organizationUrn"])
+        inds = el.get("industries", [])
+        if not isinstance(inds, list) or len(inds) > 3 or not all(isinstance(i, str) for i in inds):
+            return bad("industries must be at most 3 strings")
+        if "country" in el and not re.match(r"^[A-Z]{2}$", str(el["country"])):
+            return bad("country must be an ISO 3166-1 alpha-2 code")
+        for f, most in (("companyPageUrl", 100), ("postalCode", 20), ("stockSymbol", 5)):
+            if f in el and (not isinstance(el[f], str) or len(el[f]) > most):
+                return bad("%s must be a string of at most %d characters" % (f, most))
+        row = {f: el[f] for f in self.COMPANY_FIELDS if f in el}
+        store(el[ids[0]], row, "delete" if el["action"] == "REMOVE" else "upsert")
+        return {"status": 201}
 
 
 # Slack ----------------------------------------------------------------------
@@ -1371,18 +1419,40 @@ class Elasticsearch:
                 k = "%s/%s" % (index, doc_id)
                 found = k in STATE["records"]
                 store(k, None, "delete")
+                VERSIONS.pop(k, None)
                 item.update(status=200 if found else 404, result="deleted" if found else "not_found")
             elif verb in ("index", "create") and isinstance(src, dict):
                 why = invalid(src)
                 k = "%s/%s" % (index, doc_id)
+                version, vtype = meta.get("version"), meta.get("version_type", "internal")
+                if isinstance(version, str) and re.match(r"^[0-9]{1,19}$", version):
+                    version = int(version)  # ES reads a number's text as the number
+                held = VERSIONS.get(k) if k in STATE["records"] else None
                 if why:
                     item.update(status=400, error={"type": "mapper_parsing_exception", "reason": "failed to parse field [email]: " + why})
+                elif vtype not in ("internal", "external", "external_gte") or \
+                        (version is not None and vtype == "internal"):
+                    item.update(status=400, error={"type": "action_request_validation_exception",
+                                                   "reason": "Validation Failed: 1: internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead;"
+                                                   if vtype == "internal" else "Validation Failed: 1: unknown version type [%s];" % vtype})
+                elif vtype != "internal" and not (isinstance(version, int) and not isinstance(version, bool)
+                                                  and 0 <= version < 2 ** 63):
+                    item.update(status=400, error={"type": "action_request_validation_exception",
+                                                   "reason": "Validation Failed: 1: illegal version value [%s] for version type [%s];" % (version, vtype.upper())})
+                elif vtype != "internal" and held is not None and \
+                        (version < held if vtype == "external_gte" else version <= held):
+                    STATE["version_conflicts"] += 1
+                    item.update(_version=held, status=409, error={
+                        "type": "version_conflict_engine_exception",
+                        "reason": "[%s]: version conflict, current version [%d] is higher or equal to the one provided [%d]" % (doc_id, held, version),
+                        "index_uuid": "aAsFqTI0Tc2W0LCWgPNrOA", "shard": "0", "index": index})
                 elif verb == "create" and k in STATE["records"]:
                     item.update(status=409, error={"type": "version_conflict_engine_exception", "reason": "[%s]: version conflict, document already exists" % doc_id})
                 else:
                     new = k not in STATE["records"]
                     store(k, src)
-                    item.update(status=201 if new else 200, result="created" if new else "updated")
+                    VERSIONS[k] = version if vtype != "internal" else (held or 0) + 1
+                    item.update(_version=VERSIONS[k], status=201 if new else 200, result="created" if new else "updated")
             else:
                 item.update(status=400, error={"type": "illegal_argument_exception", "reason": "unsupported action [%s]" % verb})
             if item["status"] >= 300 and not (verb == "delete" and item["status"] == 404):

@@ -15,15 +15,25 @@
 # it (a delete of a document already gone is done).
 # Try it on a recorded reply:
 #   echo '{"status":200,"body":{"errors":true,"items":[{"index":{"_id":"C1","status":201}},{"index":{"_id":"C2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse"}}}]}}' |
-#   jq -c -L share/rx/jq 'include "elasticsearch"; es_response'
+#   jq -c -L share/rx/jq --argjson vars '{"version_column":""}' 'include "elasticsearch"; es_response'
+# ("version_column": "updated_at" for a versioned index's reply).
 
 # The body is an NDJSON template in the profiles: for each record an
 # action line (index, or delete), then for an index its row, the
 # document, as its own text.
 
+# External versioning ($vars.version_column set, "version" and
+# "version_type": "external" on each index action, Elastic's "Index API",
+# versioning): a document is written only when the row's version is above
+# the one it holds; otherwise the item is 409
+# version_conflict_engine_exception, and the document already holds this
+# row or a newer one: done.  Without versioning a 409 is not expected
+# (rx sends no create) and dead-letters the record as any other.
+#
 # One result per item, in order: 2xx done; a delete that found nothing
-# (404) done; 429 (a full write queue) and 5xx sent again; anything else
-# (400 mapper_parsing_exception, ...) dead-letters the record.  A 200
+# (404) done; an index's version conflict done when versioning is on;
+# 429 (a full write queue) and 5xx sent again; anything else (400
+# mapper_parsing_exception, ...) dead-letters the record.  A 200
 # whose items do not match the records is not understood (rx-push then
 # acks nothing).  429 for the whole request throttles; 401 and 403 (no
 # credentials, or no privilege to write the index) stop the run.
@@ -36,6 +46,8 @@ def es_response:
     [.body.items[] | to_entries[0] | .key as $verb | .value
      | if .status >= 200 and .status < 300 then {ok: true}
        elif $verb == "delete" and .status == 404 then {ok: true}
+       elif $verb == "index" and .status == 409 and .error.type == "version_conflict_engine_exception"
+            and ($vars.version_column // "") != "" then {ok: true}
        elif .status == 429 or .status >= 500 then {retry: true, message: "\(.status) \(.error.type // "")"}
        else {ok: false, message: "\(.status) \(.error.type // "error"): \(.error.reason // "")"} end]
     end
