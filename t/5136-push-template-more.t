@@ -285,4 +285,21 @@ test_expect_success 'a variable inside a placeholder is its value: {row.{field}}
 	test_cmp expect got
 '
 
+test_expect_success 'a refusal reached in a record refuses that record alone: the others are sent and acked' '
+	cat >rr.json <<-\EOF &&
+	{"max_records": 10, "ops": {"*": {"template": {"n": "{count}",
+	  "people": [{"id": "{key}", "h": "{row.h|text|match:\\A[0-9a-f]{4}\\z // !h of {key} is not 4 hex digits}"}]}}}}
+	EOF
+	printf "%s\n" "{\"op\":\"upsert\",\"records\":[{\"key\":\"A\",\"hash\":\"1\",\"row\":{\"h\":\"beef\"}},{\"key\":\"B\",\"hash\":\"2\",\"row\":{\"h\":\"raw@x\"}},{\"key\":\"C\",\"hash\":\"3\",\"row\":{\"h\":\"00ff\"}},{\"key\":\"D\",\"hash\":\"4\",\"row\":{}}]}" \
+		"{\"op\":\"upsert\",\"records\":[{\"key\":\"E\",\"hash\":\"5\",\"row\":{\"h\":1}},{\"key\":\"F\",\"hash\":\"6\",\"row\":{\"h\":\"x\"}}]}" >rr.ndjson &&
+	reply_start rr -- --status 200 &&
+	test_expect_code 3 rx-push --profile ./rr.json --url "$(cat rr.url)" <rr.ndjson >acks 2>err &&
+	jq -r .key acks >got && printf "A\nC\n" >expect && test_cmp expect got &&
+	grep "^{" err | jq -r "[.key, .error.message] | @tsv" >got &&
+	printf "%s\t%s\n" B "h of \"B\" is not 4 hex digits" D "h of \"D\" is not 4 hex digits" \
+		E "h of \"E\" is not 4 hex digits" F "h of \"F\" is not 4 hex digits" >expect && test_cmp expect got &&
+	jq -c ".body | fromjson" rr.log >got &&
+	echo "{\"n\":2,\"people\":[{\"id\":\"A\",\"h\":\"beef\"},{\"id\":\"C\",\"h\":\"00ff\"}]}" >expect && test_cmp expect got
+'
+
 test_done

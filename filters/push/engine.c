@@ -256,7 +256,31 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 
 	for (;;) {
 		jv_free(r->records);
-		if (rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, &r->records, err, sizeof err) < 0) {
+		int rc = rx_push_build_body(&c->prof, op, r->recs, r->n, &r->body, &r->records, err, sizeof err);
+		if (rc == -2) {
+			/* records the template refuses ("// !why": a raw e-mail
+			 * where a hash goes) are dead letters; the others are
+			 * sent without them, the body built again */
+			size_t nref = rx_push_tmpl_nrefused(op->tmpl), kept = 0, k = 0;
+			unsigned char *gone = rx_xmalloc(r->n);
+			memset(gone, 0, r->n);
+			for (k = 0; k < nref; k++) {
+				size_t i = rx_push_tmpl_refused(op->tmpl, k, err, sizeof err);
+				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
+				gone[i] = 1;
+			}
+			for (size_t i = 0; i < r->n; i++)
+				if (!gone[i])
+					r->recs[kept++] = r->recs[i];
+			free(gone);
+			r->n = kept;
+			if (r->n == 0) {
+				rx_push_request_free(r);
+				return -1;
+			}
+			continue;
+		}
+		if (rc < 0) {
 			for (size_t i = 0; i < r->n; i++)
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 			rx_push_request_free(r);

@@ -183,7 +183,8 @@ int rx_push_build_path(const push_profile *p, const push_op *op, push_record **r
  * profile's "response_rows" is false. */
 jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
- * (a jq error in the body program).  records, when not NULL, is given
+ * (a jq error in the body program), or a template's -2 (some records
+ * refused: rx_push_tmpl_build).  records, when not NULL, is given
  * the records' jv the body program read, if it read them whole (no
  * raw_rows), for the response program (else jv_invalid()). */
 int rx_push_build_body(const push_profile *p, const push_op *op, push_record **recs, size_t n, rx_buf *body,
@@ -199,10 +200,15 @@ typedef struct push_tmpl push_tmpl;
 enum { RX_TMPL_JSON, RX_TMPL_NDJSON, RX_TMPL_FORM };
 int rx_push_tmpl_compile(push_tmpl **out, jv spec, const push_profile *p, const char *what, int mode, char *err,
 			 size_t errlen);
-/* Append the body for recs[0..n), all of op, to body.  0, or -1 with err
- * when a record reached a refusal ("// !MESSAGE"). */
+/* Append the body for recs[0..n), all of op, to body.  0; -1 with err
+ * when the request's own part reached a refusal ("// !MESSAGE": every
+ * record refused); -2 when records did: rx_push_tmpl_nrefused of them,
+ * the k-th's place in recs and its message from rx_push_tmpl_refused
+ * (the body is then to be built again without them). */
 int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
 		       size_t errlen);
+size_t rx_push_tmpl_nrefused(const push_tmpl *t);
+size_t rx_push_tmpl_refused(const push_tmpl *t, size_t k, char *err, size_t errlen);
 void rx_push_tmpl_free(push_tmpl *t);
 
 /* ---- the usual reply, read in C (success.c) ---- */

@@ -91,8 +91,11 @@ struct push_tmpl {
 	const push_record *rec;
 	rx_members row;    /* rec's row members, when row_state is 1 */
 	int row_state;     /* 0 not scanned, 1 scanned, -1 not an object */
-	const tnode *failed; /* the "// !MESSAGE" the body reached first, or NULL */
-	const push_record *failed_rec;
+	size_t rec_i;      /* rec's place in the request */
+	const tnode *failed; /* the request's own "// !MESSAGE" the body reached first, or NULL */
+	/* the records that reached one, each with the first it reached */
+	struct refused { size_t i; const tnode *n; } *refused;
+	size_t nrefused, refused_cap;
 	rx_members other;  /* an object value's members (not the row) */
 	rx_buf text, conv, seg, acc, quoted, mtext, fval;
 	/* the request's columns: of the list, those any record's row has */
@@ -149,6 +152,7 @@ void rx_push_tmpl_free(push_tmpl *t)
 	if (t == NULL)
 		return;
 	node_free(t->root);
+	free(t->refused);
 	free(t->row.m);
 	free(t->other.m);
 	rx_buf_free(&t->text);
@@ -1221,9 +1225,12 @@ static int source(push_tmpl *t, const tnode *n, rx_span *v)
 		return 1;
 	}
 	const push_record *was = t->rec;
+	size_t was_i = t->rec_i;
 	t->rec = r;
+	t->rec_i = 0;
 	int rc = source_of(t, n, v);
 	t->rec = was;
+	t->rec_i = was_i;
 	return rc;
 }
 
@@ -1273,9 +1280,17 @@ static int source_of(push_tmpl *t, const tnode *n, rx_span *v)
 		*v = rx_span_of(n->lit.data, n->lit.len);
 		return 1;
 	case S_ERR:
-		if (t->failed == NULL) {
-			t->failed = n;
-			t->failed_rec = t->rec;
+		if (t->rec == NULL) {
+			if (t->failed == NULL)
+				t->failed = n;
+		} else if (t->nrefused == 0 || t->refused[t->nrefused - 1].i != t->rec_i) {
+			/* a record's: it alone is refused (the first of its reasons) */
+			if (t->nrefused == t->refused_cap) {
+				t->refused_cap = 2 * t->refused_cap + 8;
+				t->refused = rx_xrealloc(t->refused, t->refused_cap * sizeof *t->refused);
+			}
+			t->refused[t->nrefused].i = t->rec_i;
+			t->refused[t->nrefused++].n = n;
 		}
 		return 0;
 	default:
@@ -1866,6 +1881,7 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 			if (i > 0)
 				rx_buf_putc(b, ',');
 			t->rec = recs[i];
+			t->rec_i = i;
 			t->row_state = 0;
 			put_node(t, b, n->kids[0], recs, nrec);
 		}
@@ -1946,6 +1962,7 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	case N_LINES:
 		for (size_t i = 0; i < nrec; i++) {
 			t->rec = recs[i];
+			t->rec_i = i;
 			t->row_state = 0;
 			for (size_t k = 0; k < n->nkids; k++) {
 				put_node(t, b, n->kids[k], recs, nrec);
@@ -2065,13 +2082,34 @@ static void find_present(push_tmpl *t, push_record **recs, size_t n)
 	rx_buf_putc(&t->colstext, ']');
 }
 
+/* A refusal's message: "MESSAGE" with {key} the record's key, or "the
+ * key K MESSAGE" (rec NULL: the request's own, as it is). */
+static void refusal_message(const tnode *n, const push_record *rec, char *err, size_t errlen)
+{
+	const char *msg = n->lit.data, *at = strstr(msg, "{key}");
+	rx_buf key = {0};
+
+	if (rec != NULL)
+		rx_json_put_compact(&key, rec->key);
+	else
+		rx_buf_puts(&key, "(none)");
+	if (rec == NULL && at == NULL)
+		/* the request's own ("{columns:A,B // !why}"): no record to name */
+		snprintf(err, errlen, "%s", msg);
+	else if (at != NULL)
+		snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "", at + 5);
+	else
+		snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg);
+	rx_buf_free(&key);
+}
+
 int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t n, rx_buf *body, char *err,
 		       size_t errlen)
 {
 	t->op = op;
 	t->rec = NULL;
 	t->failed = NULL;
-	t->failed_rec = NULL;
+	t->nrefused = 0;
 	t->recs = recs;
 	t->nrec = n;
 	t->row_state = 0;
@@ -2082,24 +2120,24 @@ int rx_push_tmpl_build(push_tmpl *t, const char *op, push_record **recs, size_t 
 	else
 		put_node(t, body, t->root, recs, n);
 	if (t->failed != NULL) {
-		/* "// !MESSAGE": the record it was reached for, and why ("the
-		 * key \"a/b\" cannot be a Firestore document id") */
-		rx_buf key = {0};
-		if (t->failed_rec != NULL)
-			rx_json_put_compact(&key, t->failed_rec->key);
-		else
-			rx_buf_puts(&key, "(none)");
-		const char *msg = t->failed->lit.data, *at = strstr(msg, "{key}");
-		if (t->failed_rec == NULL && at == NULL)
-			/* the request's own ("{columns:A,B // !why}"): no record to name */
-			snprintf(err, errlen, "%s", msg);
-		else if (at != NULL)
-			snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "",
-				 at + 5);
-		else
-			snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg);
-		rx_buf_free(&key);
+		/* the request's own refusal: every record of it */
+		refusal_message(t->failed, NULL, err, errlen);
 		return -1;
 	}
+	if (t->nrefused > 0) {
+		refusal_message(t->refused[0].n, recs[t->refused[0].i], err, errlen);
+		return -2;
+	}
 	return 0;
+}
+
+size_t rx_push_tmpl_refused(const push_tmpl *t, size_t k, char *err, size_t errlen)
+{
+	refusal_message(t->refused[k].n, t->recs[t->refused[k].i], err, errlen);
+	return t->refused[k].i;
+}
+
+size_t rx_push_tmpl_nrefused(const push_tmpl *t)
+{
+	return t->nrefused;
 }
