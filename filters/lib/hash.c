@@ -53,6 +53,14 @@ void rx_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[65
 	OPENSSL_cleanse(md, sizeof md);
 }
 
+void rx_hmac_sha256(const void *key, size_t klen, const void *data, size_t n, unsigned char out[32])
+{
+	unsigned len = 0;
+
+	if (HMAC(EVP_sha256(), key, (int)klen, data, n, out, &len) == NULL || len != SHA256_DIGEST_LENGTH)
+		rx_die(RX_EXIT_FAIL, "HMAC-SHA256 failed (libcrypto)");
+}
+
 void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -361,6 +361,8 @@ void rx_canon_free(void);
 void rx_sha256_hex(const void *data, size_t n, char out[65]);
 /* Lowercase hex HMAC-SHA256 of data keyed by key (a NUL-terminated secret) into out[65]. */
 void rx_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[65]);
+/* The raw HMAC-SHA256 of data keyed by key[0..klen). */
+void rx_hmac_sha256(const void *key, size_t klen, const void *data, size_t n, unsigned char out[32]);
 /* Standard base64 of data appended to b. */
 void rx_base64_put(rx_buf *b, const unsigned char *data, size_t n);
 

@@ -18,6 +18,7 @@
 
 
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,8 @@ static const char *needs(const char *type)
 		return "token_env or token_file";
 	if (strcmp(type, "header") == 0 || strcmp(type, "query") == 0)
 		return "value_env or value_file";
+	if (strcmp(type, "aws_sigv4") == 0)
+		return "secret_key_env or secret_key_file";
 	return "password_env or password_file";
 }
 
@@ -336,9 +339,37 @@ int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int
 		if (a->secret == NULL)
 			return rx_push_auth_refresh(a, p, insecure, err, errlen);
 		return 0;
+	} else if (strcmp(a->type, "aws_sigv4") == 0) {
+		/* the secret access key is the secret; the key id, the region
+		 * and the session token are named in messages, never printed */
+		a->aws_service = member_string(auth, "service");
+		if (a->aws_service != NULL && strchr(a->aws_service, '{') != NULL) { /* a var: "{aws_service}" */
+			rx_buf v = {0};
+			rx_push_template(&v, a->aws_service, p, "auth", NULL, 0);
+			free(a->aws_service);
+			a->aws_service = v.data ? v.data : rx_xstrdup("");
+		}
+		if (a->aws_service == NULL || a->aws_service[0] == '\0') {
+			snprintf(err, errlen, "profile %s: auth: aws_sigv4 needs \"service\" (es for OpenSearch Service, aoss "
+				 "for Serverless)", p->name);
+			return -1;
+		}
+		a->aws_key_id = secret(auth, "key_id", 1, err, errlen, &bad);
+		a->aws_region = secret(auth, "region", 1, err, errlen, &bad);
+		a->aws_token = secret(auth, "session_token", 0, err, errlen, &bad);
+		missing[0] = '\0';
+		a->secret = secret(auth, "secret_key", 0, err, errlen, &bad);
+		if (!bad && a->secret != NULL && (a->aws_key_id == NULL || a->aws_region == NULL)) {
+			jv k = jv_object_get(jv_copy(auth), jv_string(a->aws_key_id == NULL ? "key_id_env" : "region_env"));
+			snprintf(err, errlen, "profile %s: auth aws_sigv4: $%s is not set (the %s)", p->name,
+				 jv_get_kind(k) == JV_KIND_STRING ? jv_string_value(k) : "?",
+				 a->aws_key_id == NULL ? "access key id" : "region");
+			jv_free(k);
+			return -1;
+		}
 	} else {
-		snprintf(err, errlen, "profile %s: auth: unknown type '%s' (bearer, basic, header, query, oauth2)",
-			 p->name, a->type);
+		snprintf(err, errlen, "profile %s: auth: unknown type '%s' (bearer, basic, header, query, oauth2, "
+			 "aws_sigv4)", p->name, a->type);
 		return -1;
 	}
 	if (bad)
@@ -508,8 +539,8 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 {
 	rx_buf h = {0};
 
-	if (a->type == NULL || a->secret == NULL)
-		return;
+	if (a->type == NULL || a->secret == NULL || strcmp(a->type, "aws_sigv4") == 0)
+		return; /* signed once the body is built: rx_push_auth_sign */
 	if (a->proof_key != NULL) {
 		char hex[65];
 		rx_hmac_sha256_hex(a->proof_key, a->secret, strlen(a->secret), hex);
@@ -546,6 +577,179 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 	rx_buf_free(&h);
 }
 
+/* ---- AWS Signature Version 4 ---- */
+
+/* RFC 3986 unreserved characters as they are, every other byte %XX
+ * (upper-case hex); '/' kept when slash. */
+static void aws_encode(rx_buf *b, const char *s, size_t n, int slash)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~' || (slash && c == '/'))
+			rx_buf_putc(b, (char)c);
+		else
+			rx_buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* A query's text (as sent, percent-encoded) decoded, then encoded
+ * AWS's way. */
+static void aws_requery(rx_buf *b, const char *s, size_t n)
+{
+	rx_buf raw = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && rx_hexval(s[i + 1]) >= 0 && rx_hexval(s[i + 2]) >= 0) {
+			rx_buf_putc(&raw, (char)(rx_hexval(s[i + 1]) * 16 + rx_hexval(s[i + 2])));
+			i += 2;
+		} else {
+			rx_buf_putc(&raw, s[i] == '+' ? ' ' : s[i]);
+		}
+	}
+	aws_encode(b, raw.data ? raw.data : "", raw.len, 0);
+	rx_buf_free(&raw);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void hex32(const unsigned char md[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void rx_push_auth_sign(const push_auth *a, const char *method, const char *url, const rx_buf *body,
+		       struct curl_slist **headers, int redact, rx_buf *shown)
+{
+	if (a->type == NULL || a->secret == NULL || strcmp(a->type, "aws_sigv4") != 0)
+		return;
+	/* the URL's host (with a port when it has one: curl's Host header),
+	 * path and query */
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	size_t hn = strcspn(h, "/?#");
+	const char *path = h + hn;
+	size_t pn = strcspn(path, "?#");
+	const char *query = path[pn] == '?' ? path + pn + 1 : "";
+	size_t qn = strcspn(query, "#");
+	char host[512];
+	snprintf(host, sizeof host, "%.*s", (int)hn, h);
+	if (strchr(host, '@') != NULL)
+		memmove(host, strchr(host, '@') + 1, strlen(strchr(host, '@') + 1) + 1);
+	for (char *c = host; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c + 'a' - 'A');
+	size_t len = strlen(host); /* the default port is not in Host */
+	if (len > 4 && strncmp(url, "https:", 6) == 0 && strcmp(host + len - 4, ":443") == 0)
+		host[len - 4] = '\0';
+	else if (len > 3 && strncmp(url, "http:", 5) == 0 && strcmp(host + len - 3, ":80") == 0)
+		host[len - 3] = '\0';
+
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	char amzdate[32], day[16];
+	strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
+	strftime(day, sizeof day, "%Y%m%d", &tm);
+	char payload[65];
+	int nobody = body == NULL || strcmp(method, "GET") == 0; /* a GET's body is its query */
+	rx_sha256_hex(nobody || body->data == NULL ? "" : body->data, nobody ? 0 : body->len, payload);
+
+	/* the canonical request: the path's segments encoded again (every
+	 * service but S3), the query's parameters sorted, the headers signed */
+	rx_buf cr = {0};
+	rx_buf_printf(&cr, "%s\n", method);
+	if (pn == 0)
+		rx_buf_putc(&cr, '/');
+	else
+		aws_encode(&cr, path, pn, 1);
+	rx_buf_putc(&cr, '\n');
+	size_t nparams = 0;
+	char **params = rx_xmalloc((qn / 2 + 2) * sizeof *params);
+	for (const char *q = query; q < query + qn;) {
+		size_t n = strcspn(q, "&");
+		if (n > (size_t)(query + qn - q))
+			n = (size_t)(query + qn - q);
+		if (n > 0) {
+			const char *eq = memchr(q, '=', n);
+			size_t kn = eq ? (size_t)(eq - q) : n;
+			rx_buf one = {0};
+			aws_requery(&one, q, kn);
+			rx_buf_putc(&one, '=');
+			if (eq != NULL)
+				aws_requery(&one, eq + 1, n - kn - 1);
+			params[nparams++] = one.data;
+		}
+		q += n + 1;
+	}
+	qsort(params, nparams, sizeof *params, cmp_str);
+	for (size_t i = 0; i < nparams; i++) {
+		rx_buf_printf(&cr, "%s%s", i ? "&" : "", params[i]);
+		free(params[i]);
+	}
+	free(params);
+	const char *signed_headers = a->aws_token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+						  : "host;x-amz-content-sha256;x-amz-date";
+	rx_buf_printf(&cr, "\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n", host, payload, amzdate);
+	if (a->aws_token)
+		rx_buf_printf(&cr, "x-amz-security-token:%s\n", a->aws_token);
+	rx_buf_printf(&cr, "\n%s\n%s", signed_headers, payload);
+	char crhash[65];
+	rx_sha256_hex(cr.data, cr.len, crhash);
+	rx_buf sts = {0};
+	rx_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amzdate, day, a->aws_region,
+		      a->aws_service, crhash);
+
+	/* the signing key: the secret through the date, region and service */
+	unsigned char k[32];
+	rx_buf first = {0};
+	rx_buf_printf(&first, "AWS4%s", a->secret);
+	rx_hmac_sha256(first.data, first.len, day, strlen(day), k);
+	memset(first.data, 0, first.len);
+	rx_buf_free(&first);
+	rx_hmac_sha256(k, 32, a->aws_region, strlen(a->aws_region), k);
+	rx_hmac_sha256(k, 32, a->aws_service, strlen(a->aws_service), k);
+	rx_hmac_sha256(k, 32, "aws4_request", 12, k);
+	unsigned char sig[32];
+	char sighex[65];
+	rx_hmac_sha256(k, 32, sts.data, sts.len, sig);
+	memset(k, 0, sizeof k);
+	hex32(sig, sighex);
+
+	rx_buf line = {0};
+	rx_buf_printf(&line, "x-amz-date: %s", amzdate);
+	*headers = curl_slist_append(*headers, line.data);
+	show(shown, "x-amz-date", amzdate);
+	rx_buf_reset(&line);
+	rx_buf_printf(&line, "x-amz-content-sha256: %s", payload);
+	*headers = curl_slist_append(*headers, line.data);
+	show(shown, "x-amz-content-sha256", payload);
+	if (a->aws_token) {
+		rx_buf_reset(&line);
+		rx_buf_printf(&line, "x-amz-security-token: %s", a->aws_token);
+		if (!redact)
+			*headers = curl_slist_append(*headers, line.data);
+		show(shown, "x-amz-security-token", "***");
+	}
+	rx_buf_reset(&line);
+	rx_buf_printf(&line, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+		      "Signature=%s", a->aws_key_id, day, a->aws_region, a->aws_service, signed_headers, sighex);
+	if (redact)
+		show(shown, "Authorization", "***");
+	else
+		*headers = curl_slist_append(*headers, line.data);
+	rx_buf_free(&line);
+	rx_buf_free(&cr);
+	rx_buf_free(&sts);
+}
+
 void rx_push_auth_free(push_auth *a)
 {
 	free(a->type);
@@ -561,6 +765,13 @@ void rx_push_auth_free(push_auth *a)
 	free(a->jwt_iss);
 	free(a->jwt_kid);
 	free(a->proof_name);
+	free(a->aws_key_id);
+	free(a->aws_region);
+	free(a->aws_service);
+	if (a->aws_token != NULL) {
+		memset(a->aws_token, 0, strlen(a->aws_token));
+		free(a->aws_token);
+	}
 	if (a->proof_key != NULL) {
 		memset(a->proof_key, 0, strlen(a->proof_key));
 		free(a->proof_key);

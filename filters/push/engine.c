@@ -243,6 +243,9 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 			rx_buf_free(&all);
 		}
 	}
+	/* SigV4 signs the method, URL and body as they go */
+	rx_push_auth_sign(&c->auth, r->next_path != NULL ? (r->next_method != NULL ? r->next_method : "GET") : op->method,
+			  url->data, &r->body, h, c->dry_run, shown);
 	if (!c->dry_run)
 		*h = curl_slist_append(*h, "Expect:"); /* no 100-continue round trip */
 }

@@ -729,6 +729,49 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	return rc;
 }
 
+/* "auth": {"?": "{NAME}", "basic": {...}, "aws_sigv4": {...}}: a choice
+ * made when the profile loads, the case the variable NAME names (else
+ * "*"), so one profile offers two ways in (OpenSearch's users, or IAM). */
+static int choose_auth(push_profile *p, char *err, size_t errlen)
+{
+	if (jv_get_kind(p->auth) != JV_KIND_OBJECT)
+		return 0;
+	jv q = jv_object_get(jv_copy(p->auth), jv_string("?"));
+	if (jv_get_kind(q) != JV_KIND_STRING) {
+		jv_free(q);
+		return 0;
+	}
+	rx_buf v = {0};
+	rx_push_template(&v, jv_string_value(q), p, "auth", NULL, 0);
+	jv_free(q);
+	const char *val = v.data ? v.data : "";
+	jv pick = jv_object_get(jv_copy(p->auth), jv_string(val));
+	if (jv_get_kind(pick) != JV_KIND_OBJECT || strcmp(val, "?") == 0) {
+		jv_free(pick);
+		pick = jv_object_get(jv_copy(p->auth), jv_string("*"));
+	}
+	int rc = 0;
+	if (jv_get_kind(pick) != JV_KIND_OBJECT) {
+		rx_buf cases = {0};
+		jv_object_foreach(jv_copy(p->auth), k, x) {
+			if (strcmp(jv_string_value(k), "?") != 0)
+				rx_buf_printf(&cases, "%s%s", cases.len ? ", " : "", jv_string_value(k));
+			jv_free(k);
+			jv_free(x);
+		}
+		snprintf(err, errlen, "profile %s: auth: \"%s\" is none of its cases (%s)", p->name, val,
+			 cases.data ? cases.data : "");
+		rx_buf_free(&cases);
+		jv_free(pick);
+		rc = -1;
+	} else {
+		jv_free(p->auth);
+		p->auth = pick;
+	}
+	rx_buf_free(&v);
+	return rc;
+}
+
 static int load_ops(push_profile *p, char *err, size_t errlen)
 {
 	jv ops = get_member(p->json, "ops", JV_KIND_OBJECT);
@@ -937,6 +980,8 @@ int rx_push_profile_load(push_profile *p, const char *name, char *err, size_t er
 	jv_free(rr);
 	p->headers = expand_headers(p, get_member(p->json, "headers", JV_KIND_OBJECT), "");
 	p->auth = get_member(p->json, "auth", JV_KIND_OBJECT);
+	if (choose_auth(p, err, errlen) < 0)
+		return -1;
 	p->idem_header = get_string(p->json, "idempotency_header", NULL);
 	p->nretry = get_statuses(p->json, "retry_statuses", p->retry_statuses, 32, retry_default, 7);
 	p->nthrottle = get_statuses(p->json, "throttle_statuses", p->throttle_statuses, 8, throttle_default, 1);

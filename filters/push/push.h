@@ -245,6 +245,9 @@ typedef struct push_auth {
 	char *proof_name;     /* "proof": a query parameter holding the hex HMAC-SHA256 of
 	                       * the token keyed by proof_key (Meta's appsecret_proof) */
 	char *proof_key;      /* its key (owned, never printed), or NULL: not sent */
+	/* aws_sigv4: each request signed (Amazon OpenSearch Service's IAM
+	 * auth); secret is the secret access key */
+	char *aws_key_id, *aws_region, *aws_service, *aws_token; /* token: a session's, or NULL */
 } push_auth;
 
 int rx_push_auth_init(push_auth *a, const push_profile *p, const char *base, int insecure, char *err,
@@ -255,6 +258,11 @@ int rx_push_auth_refresh(push_auth *a, const push_profile *p, int insecure, char
  * secret is written as ***. */
 void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf *url, int redact,
 		     rx_buf *shown_headers);
+/* aws_sigv4: sign the request about to be sent (its method, URL and
+ * body) with AWS Signature Version 4: the x-amz-* headers and
+ * Authorization added.  Any other auth: nothing. */
+void rx_push_auth_sign(const push_auth *a, const char *method, const char *url, const rx_buf *body,
+		       struct curl_slist **headers, int redact, rx_buf *shown);
 void rx_push_auth_free(push_auth *a);
 
 /* ---- rate limits (ratelimit.c) ---- */
