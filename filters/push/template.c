@@ -165,7 +165,7 @@ static void nameset_add(nameset *s, const char *name)
 	}
 }
 
-static int nameset_has_text(const nameset *s, const char *p, size_t n)
+static inline int nameset_has_text(const nameset *s, const char *p, size_t n)
 {
 	for (size_t at = name_hash(p, n) & s->mask; s->slots[at] != 0; at = (at + 1) & s->mask) {
 		size_t i = s->slots[at] - 1;
