@@ -107,8 +107,10 @@ def sheets_rows_update_response:
       end
   else _sheets_errors end;
 
+# A clear's reply names as many ranges as were sent.  It reads .count,
+# not the request's records: rx-push then builds none for it.
 def sheets_rows_clear_response:
   if .status == 200 and (.body | type) == "object" then
-    if (.body.clearedRanges // [] | length) == (.records | length) then [.records[] | {ok: true}]
-    else {action: "reject", message: "a reply rx-push does not understand: \(.body.clearedRanges // [] | length) ranges cleared for \(.records | length)"} end
+    if (.body.clearedRanges // [] | length) == .count then {action: "ack"}
+    else {action: "reject", message: "a reply rx-push does not understand: \(.body.clearedRanges // [] | length) ranges cleared for \(.count)"} end
   else _sheets_errors end;
