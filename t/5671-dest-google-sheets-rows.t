@@ -262,16 +262,20 @@ for at in rx-push:sent:2 rx-push:replied:9 rx-push:replied:12 rx-push:lookup:3; 
 	'
 done
 
-test_expect_success 'a rewrite'"'"'s reply: every range its record'"'"'s acks them all with their ids; one naming another row fails its record only' '
+test_expect_success 'a rewrite'"'"'s reply: every range its record'"'"'s acks the request; one naming another row fails its record only' '
 	reply () { # RANGE1 RANGE2: the reply program on a reply for the rows 2 and 3
 		jq -c -L "$RX_SHARE/jq" --arg a "$1" --arg b "$2" "include \"sheets\";
 			{status: 200, body: {responses: [{updatedRange: \$a}, {updatedRange: \$b}]},
 			 records: [{key: \"C1\", id: \"Leads!A2\"}, {key: \"C2\", id: \"Leads!A3\"}]} | sheets_rows_update_response" -n
 	} &&
 	reply "Leads!A2:E2" "Leads!A3" >got &&
-	echo "[{\"ok\":true,\"id\":\"Leads!A2\"},{\"ok\":true,\"id\":\"Leads!A3\"}]" >expect && test_cmp expect got &&
+	echo "{\"action\":\"ack\"}" >expect && test_cmp expect got &&
 	reply "Leads!A2:E2" "Leads!A9:E9" >got &&
 	echo "[{\"ok\":true,\"id\":\"Leads!A2\"},{\"ok\":false,\"message\":\"Sheets wrote Leads!A9:E9 for the row Leads!A3\"}]" >expect &&
+	test_cmp expect got &&
+	jq -c -L "$RX_SHARE/jq" "include \"sheets\"; {status: 200, body: {responses: [{}, {updatedRange: \"Leads!A3:E3\"}]},
+		records: [{key: \"C1\", id: \"Leads!A2\"}, {key: \"C2\", id: \"Leads!A3\"}]} | sheets_rows_update_response" -n >got &&
+	echo "[{\"ok\":false,\"message\":\"Sheets wrote nothing for the row Leads!A2\"},{\"ok\":true,\"id\":\"Leads!A3\"}]" >expect &&
 	test_cmp expect got &&
 	reply "Leads!A3:E3" "Leads!A2:E2" >got &&
 	echo "[{\"ok\":false,\"message\":\"Sheets wrote Leads!A3:E3 for the row Leads!A2\"},{\"ok\":false,\"message\":\"Sheets wrote Leads!A2:E2 for the row Leads!A3\"}]" >expect &&

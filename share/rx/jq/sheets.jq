@@ -89,21 +89,23 @@ def sheets_rows_lookup:
 # One response per range, in order; each must name the record's row (its
 # updatedRange starts at the record's id: both are Sheets' own text).
 # The usual reply, every range its record's, is checked whole (a
-# comparison of two arrays: a fifth cheaper than record by record).
+# comparison of two arrays; a missing range is "null", which no id is:
+# the body refused any id but an address) and acks the request (each ack
+# carries its record's id, the row written): a third of the cost of
+# record by record, which any other reply gets.
 def sheets_rows_update_response:
   if .status == 200 and (.body | type) == "object" then
     (.body.responses // []) as $r
     | if ($r | length) != (.records | length) then
         {action: "reject", message: "a reply rx-push does not understand: \($r | length) ranges updated for \(.records | length)"}
       else
-        [.records[].id] as $ids
-        | if [$r[] | .updatedRange // "" | split(":")[0]] == $ids then [$ids[] | {ok: true, id: .}]
-          else
-            [range(0; .records | length) as $i | .records[$i] as $rec
-             | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
-               then {ok: true, id: $rec.id}
-               else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
-          end
+        if [$r[].updatedRange | tostring | split(":")[0]] == [.records[].id] then {action: "ack"}
+        else
+          [range(0; .records | length) as $i | .records[$i] as $rec
+           | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
+             then {ok: true, id: $rec.id}
+             else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
+        end
       end
   else _sheets_errors end;
 
