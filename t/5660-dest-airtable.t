@@ -218,4 +218,70 @@ test_expect_success 'changes and deletes killed after the 2nd request, then a no
 	fake_state kill | jq -r ".deleted[]" | sort -u >got && printf "C00005\nC00006\n" >expect && test_cmp expect got
 '
 
+# ---- the upserts' template against the jq program it replaced ----
+
+mkdir ref
+cat >ref/oldairtable.jq <<\EOF
+def _at_merge: $vars.merge_on | split(",") | map(sub("^\\s+"; "") | sub("\\s+$"; ""));
+def airtable_body:
+  {performUpsert: {fieldsToMergeOn: _at_merge},
+   records: [.records[] | {fields: (.row // {})}],
+   typecast: ($vars.typecast == "true")};
+EOF
+jq '.jq = [.jq, "oldairtable"] | .ops |= with_entries(if .value.template then .value |= (del(.template) + {body: "airtable_body"}) else . end)' \
+	"$RX_SHARE/destinations/airtable-upsert.json" >ref/old.json
+# the request bodies of a dry run, one a line, numbers exact, unicode as characters
+bodies () {
+	python3 -c "
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get(\"\$rx\") == \"request\":
+        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
+}
+both () { # INPUT [VAR=VALUE...]: dry runs of the shipped profile (new) and the old body (old)
+	input=$1
+	shift
+	{ env AIRTABLE_TOKEN=patTEST AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers "AIRTABLE_MERGE_ON=Customer ID" "$@" \
+		rx-push --profile airtable-upsert --url http://127.0.0.1:9 --dry-run <"$input" >new.out 2>new.err; echo $? >new.rc; } &&
+	{ env AIRTABLE_TOKEN=patTEST AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers "AIRTABLE_MERGE_ON=Customer ID" "$@" \
+		rx-push --profile ./ref/old.json --url http://127.0.0.1:9 --dry-run <"$input" >old.out 2>old.err; echo $? >old.rc; } &&
+	test_cmp old.rc new.rc && test "$(cat new.rc)" = 0 &&
+	bodies <old.out >old.bodies && bodies <new.out >new.bodies && test_cmp old.bodies new.bodies && test -s new.bodies
+}
+
+# awkward rows: members missing here and there, nulls, "", unicode and
+# escapes, nested values, an empty row, a null row, no row
+cat >awk.ndjson <<\EOF
+{"op":"upsert","key":"C1","hash":"h","row":{"Customer ID":"C1","Email":null,"Notes":"","n":-0.5}}
+{"op":"upsert","key":"C2","hash":"h","row":{"Customer ID":"Zo\u00eb \u65e5 \"q\" \\ \/ \t","Tags":["a",{"b":null}],"ok":true}}
+{"op":"upsert","key":"C3","hash":"h","row":{}}
+{"op":"upsert","key":"C4","hash":"h","row":null}
+{"op":"upsert","key":"C5","hash":"h"}
+{"op":"upsert","key":"C6","hash":"h","row":{"\u0041":1,"e":"\u0000\u001f\u007f"}}
+EOF
+
+test_expect_success 'upserts: the template makes the body airtable_body made, merge fields split and trimmed, typecast a choice' '
+	both awk.ndjson && test_lines 1 new.bodies &&
+	jq -c "[.performUpsert, .typecast, [.records[].fields | keys]]" new.bodies >got &&
+	echo "[{\"fieldsToMergeOn\":[\"Customer ID\"]},false,[[\"Customer ID\",\"Email\",\"Notes\",\"n\"],[\"Customer ID\",\"Tags\",\"ok\"],[],[],[],[\"A\",\"e\"]]]" >expect &&
+	test_cmp expect got &&
+	for m in " Customer ID , Email" "a,,b" "a," "Customer ID,	Email	 "; do
+		both awk.ndjson "AIRTABLE_MERGE_ON=$m" || return 1
+	done &&
+	for tc in true false TRUE 1 yes " true"; do
+		both awk.ndjson "AIRTABLE_TYPECAST=$tc" || return 1
+	done &&
+	both awk.ndjson AIRTABLE_TYPECAST=true && test "$(jq .typecast new.bodies)" = true &&
+	sed "s/\"op\":\"upsert\"/\"op\":\"insert\"/" awk.ndjson >ins.ndjson && both ins.ndjson &&
+	sed "s/\"op\":\"upsert\"/\"op\":\"update\"/" awk.ndjson >upd.ndjson && both upd.ndjson
+'
+
+test_expect_success 'where the template differs: a number as the change wrote it' '
+	echo "{\"op\":\"upsert\",\"key\":\"N\",\"hash\":\"h\",\"row\":{\"Customer ID\":\"N\",\"big\":12345678901234567890,\"f\":1.50}}" >num.ndjson &&
+	env AIRTABLE_TOKEN=patTEST AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers "AIRTABLE_MERGE_ON=Customer ID" \
+		rx-push --profile airtable-upsert --url http://127.0.0.1:9 --dry-run <num.ndjson >out &&
+	test_grep "\"fields\":{\"Customer ID\":\"N\",\"big\":12345678901234567890,\"f\":1.50}" out
+'
+
 test_done

@@ -262,4 +262,115 @@ for at in rx-push:sent:2 rx-push:replied:9 rx-push:replied:12 rx-push:lookup:3; 
 	'
 done
 
+test_expect_success 'a rewrite'"'"'s reply: every range its record'"'"'s acks the request; one naming another row fails its record only' '
+	reply () { # RANGE1 RANGE2: the reply program on a reply for the rows 2 and 3
+		jq -c -L "$RX_SHARE/jq" --arg a "$1" --arg b "$2" "include \"sheets\";
+			{status: 200, body: {responses: [{updatedRange: \$a}, {updatedRange: \$b}]},
+			 records: [{key: \"C1\", id: \"Leads!A2\"}, {key: \"C2\", id: \"Leads!A3\"}]} | sheets_rows_update_response" -n
+	} &&
+	reply "Leads!A2:E2" "Leads!A3" >got &&
+	echo "{\"action\":\"ack\"}" >expect && test_cmp expect got &&
+	reply "Leads!A2:E2" "Leads!A9:E9" >got &&
+	echo "[{\"ok\":true,\"id\":\"Leads!A2\"},{\"ok\":false,\"message\":\"Sheets wrote Leads!A9:E9 for the row Leads!A3\"}]" >expect &&
+	test_cmp expect got &&
+	jq -c -L "$RX_SHARE/jq" "include \"sheets\"; {status: 200, body: {responses: [{}, {updatedRange: \"Leads!A3:E3\"}]},
+		records: [{key: \"C1\", id: \"Leads!A2\"}, {key: \"C2\", id: \"Leads!A3\"}]} | sheets_rows_update_response" -n >got &&
+	echo "[{\"ok\":false,\"message\":\"Sheets wrote nothing for the row Leads!A2\"},{\"ok\":true,\"id\":\"Leads!A3\"}]" >expect &&
+	test_cmp expect got &&
+	reply "Leads!A3:E3" "Leads!A2:E2" >got &&
+	echo "[{\"ok\":false,\"message\":\"Sheets wrote Leads!A3:E3 for the row Leads!A2\"},{\"ok\":false,\"message\":\"Sheets wrote Leads!A2:E2 for the row Leads!A3\"}]" >expect &&
+	test_cmp expect got
+'
+
+# ---- the rewrites' and clears' templates against their jq programs (before templates) ----
+
+mkdir ref
+cat >ref/oldsheets.jq <<\EOF
+def _sheets_row_range:
+  (tostring | split("!A")) as $p
+  | (if ($p | length) < 2 or $p[0] == "" then null else try ($p[-1] | tonumber) catch null end) as $n
+  | if $n == null or $n < 1 or ($n | tostring) != $p[-1] then error("not a row address: \(tostring)")
+    else "\(if ($p | length) == 2 then $p[0] else $p[:-1] | join("!A") end)!\($p[-1]):\($p[-1])" end;
+def sheets_rows_update_body:
+  {valueInputOption: $vars.value_input,
+   data: [.records[] | {range: (.id | _sheets_row_range),
+                        values: [[(.row // {})[] | if type == "object" or type == "array" then tojson
+                                                   elif . == null then "" else . end]]}]};
+def sheets_rows_clear_body: {ranges: [.records[] | .id | _sheets_row_range]};
+EOF
+# the shipped profile with the rewrites' and clears' templates replaced by the old body programs
+jq '.jq = [.jq, "oldsheets"] | .ops.upsert |= (del(.template) + {body: "sheets_rows_update_body"})
+    | .ops.update |= (del(.template) + {body: "sheets_rows_update_body"})
+    | .ops.delete |= (del(.template) + {body: "sheets_rows_clear_body"})' \
+	"$RX_SHARE/destinations/google-sheets-rows.json" >ref/old.json
+# the request bodies of a dry run, one a line, numbers exact, unicode as characters
+bodies () {
+	python3 -c "
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get(\"\$rx\") == \"request\":
+        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
+}
+both () { # INPUT [VAR=VALUE]: the dry runs of the shipped profile (new) and the old bodies (old)
+	input=$1
+	shift
+	{ gs gs env "$@" rx-push --profile google-sheets-rows --dry-run <"$input" >new.out 2>new.err; echo $? >new.rc; } &&
+	{ gs gs env "$@" rx-push --profile ./ref/old.json --dry-run <"$input" >old.out 2>old.err; echo $? >old.rc; } &&
+	test_cmp old.rc new.rc &&
+	bodies <old.out >old.bodies && bodies <new.out >new.bodies && test_cmp old.bodies new.bodies &&
+	grep "^{" old.err | jq -c "[.key, .error.message]" >old.dead &&
+	grep "^{" new.err | jq -c "[.key, .error.message]" >new.dead && test_cmp old.dead new.dead
+}
+
+# awkward rows (members missing here and there, nulls, "", unicode and
+# escapes, an object and an array, no row, an empty row) at awkward
+# addresses (a quoted sheet with a space, "!A" inside a sheet's name, an
+# escape in the id, unicode)
+cat >awk.ndjson <<\EOF
+{"op":"upsert","key":"C1","hash":"h","id":"Leads!A2","row":{"id":"C1","email":"a@x","n":1009.5,"vip":true,"note":null}}
+{"op":"upsert","key":"C2","hash":"h","id":"'Open tickets'!A17","row":{"id":"C2","note":"Zo\u00eb \u65e5 \"q\" \\ \/ \t","n":-0.25}}
+{"op":"upsert","key":"C3","hash":"h","id":"a!Ab!A3","row":{"id":"C3","email":"","obj":{"a":[1,null,"x"]},"arr":[true,{}]}}
+{"op":"upsert","key":"C4","hash":"h","id":"Leads!\u00415","row":{}}
+{"op":"upsert","key":"C5","hash":"h","id":"Zo\u00eb \u674e!A1234567","row":null}
+{"op":"upsert","key":"C6","hash":"h","id":" sp !A999999999999999"}
+{"op":"upsert","key":"C7","hash":"h","id":"x!A!A8","row":{"false":false,"zero":0,"empty":"","e":"\u0000\u001f"}}
+EOF
+
+test_expect_success 'rewrites and clears: the templates make the bodies the jq programs made, on awkward rows and addresses' '
+	both awk.ndjson && test_lines 1 new.bodies && test_must_be_empty new.dead &&
+	jq -c "[.data[].range]" new.bodies >got &&
+	echo "[\"Leads!2:2\",\"'"'"'Open tickets'"'"'!17:17\",\"a!Ab!3:3\",\"Leads!5:5\",\"Zoë 李!1234567:1234567\",\" sp !999999999999999:999999999999999\",\"x!A!8:8\"]" >expect &&
+	test_cmp expect got &&
+	both awk.ndjson SHEETS_VALUE_INPUT=USER_ENTERED && test_grep "\"valueInputOption\":\"USER_ENTERED\"" new.bodies &&
+	sed "s/\"op\":\"upsert\"/\"op\":\"delete\"/" awk.ndjson >awk-del.ndjson &&
+	both awk-del.ndjson && test_grep "batchClear" new.out && test_lines 1 new.bodies &&
+	sed "s/\"op\":\"upsert\"/\"op\":\"update\"/" awk.ndjson >awk-upd.ndjson && both awk-upd.ndjson
+'
+
+test_expect_success 'ids that are not an address of column A: the request refused as the jq program refused it, the id named' '
+	for id in "\"rec123\"" "\"Leads!A0\"" "\"Leads!A02\"" "\"!A5\"" "\"!Ax!A5\"" "\"Leads!B5\"" "\"Leads!A\"" "\"Leads!A5x\"" \
+		"\"Leads!A-5\"" "\"Leads!A1e1\"" "\"Leads!A5 \"" "\"Leads!A 5\"" "\"Leads!A5\\n\"" "\"\"" "17" "{\"a\":1}" "[\"Leads!A2\"]"; do
+		printf "%s\n" "{\"op\":\"upsert\",\"key\":\"G\",\"hash\":\"h\",\"id\":\"Leads!A2\",\"row\":{\"id\":\"G\"}}" \
+			"{\"op\":\"upsert\",\"key\":\"B\",\"hash\":\"h\",\"id\":$id,\"row\":{\"id\":\"B\"}}" >bad.ndjson &&
+		both bad.ndjson && test "$(cat new.rc)" = 3 && test_must_be_empty new.bodies && test_lines 2 new.dead &&
+		test_grep "not a row address: " new.dead &&
+		sed "s/\"op\":\"upsert\"/\"op\":\"delete\"/" bad.ndjson >bad-del.ndjson && both bad-del.ndjson &&
+		test "$(cat new.rc)" = 3 || { echo "at the id $id"; return 1; }
+	done &&
+	jq -r ".[1]" new.dead | sort -u >got && echo "not a row address: [\"Leads!A2\"]" >expect && test_cmp expect got
+'
+
+test_expect_success 'where the templates differ: numbers and an object cell'"'"'s text as the change wrote them; no row number but an integer of at most 15 digits' '
+	echo "{\"op\":\"upsert\",\"key\":\"N\",\"hash\":\"h\",\"id\":\"Leads!A2\",\"row\":{\"big\":12345678901234567890,\"f\":1.50,\"o\":{\"a\":\"\\u00e9\"}}}" >num.ndjson &&
+	gs gs rx-push --profile google-sheets-rows --dry-run <num.ndjson >out &&
+	test_grep "\"values\":\[\[12345678901234567890,1.50,\"{\\\\\"a\\\\\":\\\\\"\\\\\\\\u00e9\\\\\"}\"\]\]" out &&
+	for id in Leads!A1.5 Leads!A1e+20 Leads!A1234567890123456; do
+		echo "{\"op\":\"upsert\",\"key\":\"D\",\"hash\":\"h\",\"id\":\"$id\",\"row\":{\"id\":\"D\"}}" >d.ndjson &&
+		gs gs rx-push --profile ./ref/old.json --dry-run <d.ndjson >old.out &&
+		test_expect_code 3 gs gs rx-push --profile google-sheets-rows --dry-run <d.ndjson >new.out 2>err &&
+		test_must_be_empty new.out && test_grep "not a row address: $id" err || return 1
+	done
+'
+
 test_done

@@ -51,6 +51,18 @@ enum {
 	M_TEXTS = 128, M_LOWER = 256, M_ARRAY = 512, M_UPPER = 1024
 };
 
+/* A list of member names (without:, only:), asked of every member of an
+ * object a record gives: each name's length kept, and a table of them by
+ * a hash of their bytes (a name is one hash and at most a compare or two,
+ * whatever the list's length: Klaviyo's properties leave out 22). */
+typedef struct nameset {
+	char **names;      /* as written, plain text */
+	size_t *lens;
+	size_t n;
+	unsigned *slots;   /* the table: an index into names plus 1, 0 empty */
+	size_t mask;       /* its size less 1 (a power of two, at least twice n) */
+} nameset;
+
 typedef struct tnode tnode;
 struct tnode {
 	int kind;
@@ -61,10 +73,8 @@ struct tnode {
 	char **names;      /* N_OBJECT: each member's name, plain (NULL: a spread) */
 	int src, mods;     /* N_REF (and N_INTERP segments that are not literal) */
 	char *member;      /* S_MEMBER: the row member's name */
-	char **without;    /* names left out of an object */
-	size_t nwithout;
-	char **only;       /* only: the names kept of an object */
-	size_t nonly;
+	nameset without;   /* names left out of an object */
+	nameset only;      /* only: the names kept of an object */
 	char *drop_empty;  /* N_OBJECT: a "?NAME" member, left out when it comes out empty */
 	tnode **guards;    /* N_OBJECT: "??": the values it needs, or NULL */
 	size_t nguards;
@@ -80,6 +90,7 @@ struct tnode {
 	int has_dflt;      /* default:JSON: a missing or null value is dflt */
 	rx_buf dflt;
 	int hex;           /* hex:N: the text's first N hex digits as a number */
+	char *as;          /* as:TEXT: a match:'s value rewritten as TEXT, \1 its first group */
 	tnode *orelse;     /* N_OBJECT: "??else", what stands when its guard fails, or NULL */
 };
 
@@ -108,7 +119,75 @@ struct push_tmpl {
 	size_t nrec;
 	rx_members first_row; /* the first record's row members, for {first.row.NAME} */
 	rx_buf hexbuf;
+	rx_buf names;      /* a member's name decoded, for a list of names */
+	OnigRegion *region; /* a match:'s groups, for an as: */
+	rx_buf asbuf, astext; /* an as:'s value, and its text */
 };
+
+static void nameset_free(nameset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->lens);
+	free(s->slots);
+}
+
+/* A hash of a name cheap to compute (its length and three of its bytes:
+ * the names of one list rarely share all four, and those that do are
+ * told apart by the compare). */
+static unsigned name_hash(const char *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	return ((unsigned)n * 2654435761u) ^ ((unsigned char)p[0] * 31u) ^ ((unsigned char)p[n / 2] * 131u) ^
+	       ((unsigned char)p[n - 1] * 1031u);
+}
+
+/* Add a name (the table is built again: lists are short, made once). */
+static void nameset_add(nameset *s, const char *name)
+{
+	s->names = rx_xrealloc(s->names, sizeof *s->names * (s->n + 1));
+	s->lens = rx_xrealloc(s->lens, sizeof *s->lens * (s->n + 1));
+	s->names[s->n] = rx_xstrdup(name);
+	s->lens[s->n] = strlen(name);
+	s->n++;
+	size_t size = 4;
+	while (size < 2 * s->n)
+		size *= 2;
+	free(s->slots);
+	s->slots = calloc(size, sizeof *s->slots);
+	if (s->slots == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	s->mask = size - 1;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t at = name_hash(s->names[i], s->lens[i]) & s->mask;
+		while (s->slots[at] != 0)
+			at = (at + 1) & s->mask;
+		s->slots[at] = (unsigned)i + 1;
+	}
+}
+
+static inline int nameset_has_text(const nameset *s, const char *p, size_t n)
+{
+	for (size_t at = name_hash(p, n) & s->mask; s->slots[at] != 0; at = (at + 1) & s->mask) {
+		size_t i = s->slots[at] - 1;
+		if (s->lens[i] == n && memcmp(s->names[i], p, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Is a member's name (raw, quoted) in the list?  A name with an escape is
+ * decoded first (into scratch). */
+static int nameset_has(const nameset *s, const rx_member *m, rx_buf *scratch)
+{
+	if (!m->name_escaped)
+		return nameset_has_text(s, m->name.p + 1, m->name.n - 2);
+	rx_buf_reset(scratch);
+	rx_json_string_decode(m->name, scratch);
+	return nameset_has_text(s, scratch->data ? scratch->data : "", scratch->len);
+}
 
 static void node_free(tnode *n)
 {
@@ -124,12 +203,8 @@ static void node_free(tnode *n)
 	free(n->kids);
 	free(n->qnames);
 	free(n->names);
-	for (size_t i = 0; i < n->nwithout; i++)
-		free(n->without[i]);
-	free(n->without);
-	for (size_t i = 0; i < n->nonly; i++)
-		free(n->only[i]);
-	free(n->only);
+	nameset_free(&n->without);
+	nameset_free(&n->only);
 	free(n->drop_empty);
 	for (size_t i = 0; i < n->nguards; i++)
 		node_free(n->guards[i]);
@@ -137,6 +212,7 @@ static void node_free(tnode *n)
 	free(n->cache.m);
 	free(n->member);
 	free(n->nulls);
+	free(n->as);
 	if (n->re != NULL)
 		onig_free(n->re);
 	free(n->fast);
@@ -169,6 +245,11 @@ void rx_push_tmpl_free(push_tmpl *t)
 	rx_buf_free(&t->colstext);
 	free(t->first_row.m);
 	rx_buf_free(&t->hexbuf);
+	rx_buf_free(&t->names);
+	if (t->region != NULL)
+		onig_region_free(t->region, 1);
+	rx_buf_free(&t->asbuf);
+	rx_buf_free(&t->astext);
 	free(t);
 }
 
@@ -326,6 +407,56 @@ static const char column_outside[] = "{column} is the column of an element repea
 				     "columns (a one-element array inside a record's part, with the list in a "
 				     "{columns:A,B} placeholder)";
 
+/* Where the first match of a jq regular expression (Oniguruma, with the
+ * syntax and options jq's match takes) is in s: 1 and its bounds, or 0. */
+static int jq_first_match(const char *re, const char *s, size_t n, size_t *beg, size_t *end)
+{
+	OnigRegex rx;
+	OnigErrorInfo einfo;
+	OnigRegion *region = onig_region_new();
+	int found = 0;
+
+	if (region == NULL || onig_new(&rx, (const UChar *)re, (const UChar *)re + strlen(re), ONIG_OPTION_CAPTURE_GROUP,
+				       ONIG_ENCODING_UTF8, ONIG_SYNTAX_PERL_NG, &einfo) != ONIG_NORMAL)
+		rx_die(RX_EXIT_FAIL, "cannot compile a regular expression");
+	const UChar *p = (const UChar *)s, *e = p + n;
+	if (onig_search(rx, p, e, p, e, region, ONIG_OPTION_NONE) >= 0) {
+		*beg = (size_t)region->beg[0];
+		*end = (size_t)region->end[0];
+		found = 1;
+	}
+	onig_region_free(region, 1);
+	onig_free(rx);
+	return found;
+}
+
+/* A variable's part, split: made, as a JSON string; trimmed, its white
+ * space at either end removed as jq's sub("^\\s+"; "") | sub("\\s+$";
+ * "") does (airtable.jq's merge fields did), by the same expressions. */
+static void put_part(rx_buf *b, const char *s, size_t n, int trim)
+{
+	rx_buf part = {0}, rest = {0};
+	size_t beg, end;
+
+	rx_buf_put(&part, s, n);
+	if (trim && jq_first_match("^\\s+", part.data ? part.data : "", part.len, &beg, &end)) {
+		rx_buf_put(&rest, part.data, beg);
+		rx_buf_put(&rest, part.data + end, part.len - end);
+		rx_buf_reset(&part);
+		rx_buf_put(&part, rest.data ? rest.data : "", rest.len);
+		rx_buf_reset(&rest);
+	}
+	if (trim && jq_first_match("\\s+$", part.data ? part.data : "", part.len, &beg, &end)) {
+		rx_buf_put(&rest, part.data, beg);
+		rx_buf_put(&rest, part.data + end, part.len - end);
+		rx_buf_reset(&part);
+		rx_buf_put(&part, rest.data ? rest.data : "", rest.len);
+	}
+	rx_json_put_string(b, part.data ? part.data : "", part.len);
+	rx_buf_free(&part);
+	rx_buf_free(&rest);
+}
+
 /* One alternative of a placeholder: NAME, then |MODIFIERs (buf is
  * changed).  A variable's value goes to var (the caller makes it literal
  * text). */
@@ -380,16 +511,24 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 		}
 		if (bar != NULL && strncmp(bar + 1, "split:", 6) == 0 && bar[7] != '\0') {
 			/* {list_ids|split:,}: the variable's parts, an array made
-			 * now ("" is []) */
-			const char *sep = bar + 7, *at = *var;
+			 * now ("" is []); |trim after it: each part's white space
+			 * at either end removed */
+			char *sep = bar + 7;
+			const char *at = *var;
 			size_t sn = strlen(sep);
+			int trim = 0;
+			if (sn > 5 && strcmp(sep + sn - 5, "|trim") == 0) {
+				trim = 1;
+				sn -= 5;
+				sep[sn] = '\0';
+			}
 			rx_buf_putc(&ref->lit, '[');
 			for (int k = 0; *at != '\0'; k++) {
 				const char *e = strstr(at, sep);
 				size_t len = e != NULL ? (size_t)(e - at) : strlen(at);
 				if (k > 0)
 					rx_buf_putc(&ref->lit, ',');
-				rx_json_put_string(&ref->lit, at, len);
+				put_part(&ref->lit, at, len, trim);
 				if (e == NULL)
 					break;
 				at = e + sn;
@@ -404,7 +543,7 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 			return 0;
 		}
 		if (bar != NULL)
-			return fail(c, "{%s|...}: a variable takes no modifier but split:SEP", buf);
+			return fail(c, "{%s|...}: a variable takes no modifier but split:SEP (and trim after it)", buf);
 		return 0;
 	}
 	for (char *m = bar ? bar + 1 : NULL; m != NULL;) {
@@ -448,10 +587,7 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 					*comma++ = '\0';
 				if (*w == '\0')
 					return fail(c, "%s: an empty name in only:", buf);
-				ref->only = realloc(ref->only, sizeof *ref->only * (ref->nonly + 1));
-				if (ref->only == NULL)
-					rx_die(RX_EXIT_FAIL, "out of memory");
-				ref->only[ref->nonly++] = rx_xstrdup(w);
+				nameset_add(&ref->only, w);
 				w = comma;
 			}
 		} else if (strncmp(m, "default:", 8) == 0) {
@@ -474,6 +610,16 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 				return fail(c, "hex:%s: the number of hex digits read, 1 to 13 (13 are 52 bits: exact in a "
 					    "double)", m + 4);
 			ref->hex = (int)h;
+		} else if (strncmp(m, "as:", 3) == 0) {
+			/* the value a match: passes, rewritten: \0 the text it
+			 * matched, \1 to \9 its groups, \\ a backslash */
+			for (const char *q = m + 3; *q != '\0'; q++)
+				if (*q == '\\' && !((q[1] >= '0' && q[1] <= '9') || q[1] == '\\'))
+					return fail(c, "as:%s: a backslash is a group (\\0 to \\9) or itself (\\\\)", m + 3);
+				else if (*q == '\\')
+					q++;
+			free(ref->as);
+			ref->as = rx_xstrdup(m + 3);
 		} else if (strcmp(m, "firestore") == 0) {
 			ref->mods |= M_FIRESTORE;
 		} else if (strcmp(m, "cells") == 0) {
@@ -491,18 +637,34 @@ static int parse_one(tcomp *c, char *buf, tnode *ref, const char **var)
 					*comma++ = '\0';
 				if (*w == '\0')
 					return fail(c, "%s: an empty name in without:", buf);
-				ref->without = realloc(ref->without, sizeof *ref->without * (ref->nwithout + 1));
-				if (ref->without == NULL)
-					rx_die(RX_EXIT_FAIL, "out of memory");
-				ref->without[ref->nwithout++] = rx_xstrdup(w);
+				nameset_add(&ref->without, w);
 				w = comma;
 			}
 		} else {
 			return fail(c, "\"%s\" is not a modifier: text, texts, strings, lower, upper, array, optional, "
 				    "without:NAME,NAME, only:NAME,NAME, nonnull, nulls:TEXT, cells, firestore, default:JSON, "
-				    "hex:N or match:REGEX", m);
+				    "hex:N, as:TEXT or match:REGEX", m);
 		}
 		m = next;
+	}
+	if (ref->as != NULL) {
+		if (ref->re == NULL)
+			return fail(c, "{%s|...}: as: rewrites what a match: passes: write match:REGEX after it", buf);
+		if (ref->mods & ~M_OPTIONAL || ref->hex || ref->nulls != NULL || ref->without.n > 0 || ref->only.n > 0)
+			return fail(c, "{%s|...}: as: makes a string of a match:'s groups: default: and optional are the "
+				    "only other modifiers beside it", buf);
+		int groups = onig_number_of_captures(ref->re);
+		for (const char *q = ref->as; *q != '\0'; q++)
+			if (*q == '\\' && q[1] != '\\' && q[1] - '0' > groups) {
+				char msg[80];
+				snprintf(msg, sizeof msg, "\\%c, and the expression has %d", q[1], groups);
+				return fail(c, "as: names a group the match: does not have: %s", msg);
+			} else if (*q == '\\') {
+				q++;
+			}
+		/* the groups are Oniguruma's to find */
+		free(ref->fast);
+		ref->fast = NULL;
 	}
 	if (ref->first && !is_record_source(ref->src))
 		return fail(c, "{first.%s}: first. takes a record's placeholder (key, row, row.NAME, idem, id, hash)",
@@ -1315,14 +1477,6 @@ static void put_as_text(push_tmpl *t, rx_buf *b, rx_span v, int null_empty)
 	}
 }
 
-static int left_out(const tnode *n, rx_span name)
-{
-	for (size_t i = 0; i < n->nwithout; i++)
-		if (rx_json_name_eq(name, n->without[i], strlen(n->without[i])))
-			return 1;
-	return 0;
-}
-
 /* An object's members: the row's scanned once a record, another's into
  * the scratch.  NULL: not an object. */
 static const rx_members *members_of(push_tmpl *t, rx_span v)
@@ -1335,18 +1489,12 @@ static const rx_members *members_of(push_tmpl *t, rx_span v)
 }
 
 /* Whether a member of an object survives n's without:, nonnull, nulls:. */
-static int keep_member(const tnode *n, const rx_member *m)
+static int keep_member(push_tmpl *t, const tnode *n, const rx_member *m)
 {
-	if (n->nwithout > 0 && left_out(n, m->name))
+	if (n->without.n > 0 && nameset_has(&n->without, m, &t->names))
 		return 0;
-	if (n->nonly > 0) {
-		size_t i;
-		for (i = 0; i < n->nonly; i++)
-			if (rx_json_name_eq(m->name, n->only[i], strlen(n->only[i])))
-				break;
-		if (i == n->nonly)
-			return 0;
-	}
+	if (n->only.n > 0 && !nameset_has(&n->only, m, &t->names))
+		return 0;
 	if (n->mods & (M_NONNULL | M_NULLS)) {
 		int null = rx_json_kind(m->value) == 'z';
 		if ((n->mods & M_NONNULL) ? null : !null)
@@ -1360,7 +1508,7 @@ static int has_nulls(push_tmpl *t, const tnode *n, rx_span v)
 {
 	const rx_members *ms = members_of(t, v);
 	for (size_t i = 0; ms != NULL && i < ms->n; i++)
-		if (keep_member(n, &ms->m[i]))
+		if (keep_member(t, n, &ms->m[i]))
 			return 1;
 	return 0;
 }
@@ -1420,6 +1568,43 @@ static int hex_number(push_tmpl *t, const tnode *a, rx_span *v)
 	return 1;
 }
 
+/* as:TEXT: when the value's text matches a's expression, the value is
+ * TEXT with the match's groups in it, a string (into t->asbuf).  0 when
+ * it does not match. */
+static int rewrite(push_tmpl *t, const tnode *a, rx_span *v)
+{
+	rx_buf_reset(&t->mtext);
+	if (rx_json_kind(*v) == 's')
+		rx_json_string_decode(*v, &t->mtext);
+	else
+		rx_json_put_compact(&t->mtext, *v);
+	if (t->region == NULL && (t->region = onig_region_new()) == NULL)
+		rx_die(RX_EXIT_FAIL, "out of memory");
+	const UChar *p = (const UChar *)(t->mtext.data ? t->mtext.data : ""), *end = p + t->mtext.len;
+	if (onig_search(a->re, p, end, p, end, t->region, ONIG_OPTION_NONE) < 0)
+		return 0;
+	rx_buf_reset(&t->astext);
+	for (const char *q = a->as; *q != '\0'; q++) {
+		if (*q != '\\') {
+			rx_buf_putc(&t->astext, *q);
+			continue;
+		}
+		q++;
+		if (*q == '\\') {
+			rx_buf_putc(&t->astext, '\\');
+			continue;
+		}
+		int g = *q - '0';
+		if (g < t->region->num_regs && t->region->beg[g] >= 0)
+			rx_buf_put(&t->astext, (const char *)p + t->region->beg[g],
+				   (size_t)(t->region->end[g] - t->region->beg[g]));
+	}
+	rx_buf_reset(&t->asbuf);
+	rx_json_put_string(&t->asbuf, t->astext.data ? t->astext.data : "", t->astext.len);
+	*v = rx_span_of(t->asbuf.data, t->asbuf.len);
+	return 1;
+}
+
 static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
 {
 	for (const tnode *a = n; a != NULL; a = a->alt) {
@@ -1431,7 +1616,7 @@ static const tnode *pick(push_tmpl *t, const tnode *n, rx_span *v)
 		}
 		if (!has || (a->hex && !hex_number(t, a, v)))
 			continue;
-		if (a->re != NULL && (rx_json_kind(*v) == 'z' || !matches(t, a, *v)))
+		if (a->re != NULL && (rx_json_kind(*v) == 'z' || !(a->as != NULL ? rewrite(t, a, v) : matches(t, a, *v))))
 			continue;
 		if (a->alt != NULL && value_null(t, a, *v))
 			continue;
@@ -1470,7 +1655,7 @@ static void put_members(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v, cons
 
 	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
 		const rx_member *m = &ms->m[i];
-		if (!keep_member(n, m))
+		if (!keep_member(t, n, m))
 			continue;
 		if (skip != NULL) {
 			size_t j;
@@ -1532,7 +1717,7 @@ static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 	rx_buf_putc(b, '[');
 	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
 		const rx_member *m = &ms->m[i];
-		if (!keep_member(n, m))
+		if (!keep_member(t, n, m))
 			continue;
 		if (!first)
 			rx_buf_putc(b, ',');
@@ -1557,13 +1742,13 @@ static void put_cells(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
  * stringValue, and so on down arrays and objects. */
 static void put_fs_value(rx_buf *b, rx_span v);
 
-static void put_fs_members(rx_buf *b, const rx_members *ms, const tnode *n)
+static void put_fs_members(push_tmpl *t, rx_buf *b, const rx_members *ms, const tnode *n)
 {
 	int first = 1;
 
 	rx_buf_putc(b, '{');
 	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
-		if (n != NULL && !keep_member(n, &ms->m[i]))
+		if (n != NULL && !keep_member(t, n, &ms->m[i]))
 			continue;
 		if (!first)
 			rx_buf_putc(b, ',');
@@ -1582,7 +1767,7 @@ static void put_fs_fields(rx_buf *b, rx_span v)
 	rx_members ms = {0};
 	char err[128];
 
-	put_fs_members(b, rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0 ? &ms : NULL, NULL);
+	put_fs_members(NULL, b, rx_json_members(v.p, v.n, &ms, err, sizeof err) == 0 ? &ms : NULL, NULL);
 	free(ms.m);
 }
 
@@ -1662,7 +1847,7 @@ static void put_fs_value(rx_buf *b, rx_span v)
 /* A placeholder's value, its modifiers applied. */
 static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 {
-	int shaped = (n->nwithout > 0 || n->nonly > 0 ||
+	int shaped = (n->without.n > 0 || n->only.n > 0 ||
 		      (n->mods & (M_STRINGS | M_TEXTS | M_NONNULL | M_NULLS | M_CELLS | M_FIRESTORE))) &&
 		     rx_json_kind(v) == 'o';
 
@@ -1704,7 +1889,7 @@ static void put_ref(push_tmpl *t, rx_buf *b, const tnode *n, rx_span v)
 	if (n->mods & M_FIRESTORE) {
 		/* an object: its members as Firestore fields; anything else a Value */
 		if (rx_json_kind(v) == 'o')
-			put_fs_members(b, members_of(t, v), n);
+			put_fs_members(t, b, members_of(t, v), n);
 		else
 			put_fs_value(b, v);
 		return;
@@ -1780,7 +1965,7 @@ static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *f
 
 	for (size_t x = 0; x < ms->n; x++) {
 		const rx_member *m = &ms->m[x];
-		if (!keep_member(k, m))
+		if (!keep_member(t, k, m))
 			continue;
 		int skip = 0;
 		for (size_t j = 0; j < n->nkids && !skip; j++) {
@@ -1789,7 +1974,7 @@ static void put_spread(push_tmpl *t, rx_buf *b, const tnode *n, size_t i, int *f
 			} else if (j > i && n->kids[j]->sms != NULL) {
 				const rx_members *later = n->kids[j]->sms;
 				for (size_t y = 0; y < later->n && !skip; y++)
-					skip = same_name(m->name, later->m[y].name) && keep_member(n->kids[j], &later->m[y]);
+					skip = same_name(m->name, later->m[y].name) && keep_member(t, n->kids[j], &later->m[y]);
 			}
 		}
 		if (skip)
@@ -2082,24 +2267,42 @@ static void find_present(push_tmpl *t, push_record **recs, size_t n)
 	rx_buf_putc(&t->colstext, ']');
 }
 
-/* A refusal's message: "MESSAGE" with {key} the record's key, or "the
- * key K MESSAGE" (rec NULL: the request's own, as it is). */
-static void refusal_message(const tnode *n, const push_record *rec, char *err, size_t errlen)
+/* A refusal's message, and why ("the key \"a/b\" cannot be a Firestore
+ * document id"); a message naming {key} (its JSON) or {id} (its text, as
+ * jq's tostring) says where they go itself.  rec NULL: the request's own
+ * ("{columns:A,B // !why}"), as it is. */
+static void refusal_message(const tnode *n, const push_record *r, char *err, size_t errlen)
 {
-	const char *msg = n->lit.data, *at = strstr(msg, "{key}");
-	rx_buf key = {0};
-
-	if (rec != NULL)
-		rx_json_put_compact(&key, rec->key);
+	rx_buf key = {0}, msg = {0};
+	if (r != NULL)
+		rx_json_put_compact(&key, r->key);
 	else
 		rx_buf_puts(&key, "(none)");
-	if (rec == NULL && at == NULL)
-		/* the request's own ("{columns:A,B // !why}"): no record to name */
-		snprintf(err, errlen, "%s", msg);
-	else if (at != NULL)
-		snprintf(err, errlen, "%.*s%.*s%s", (int)(at - msg), msg, (int)key.len, key.data ? key.data : "", at + 5);
+	const char *at = n->lit.data;
+	int named = 0;
+	while (*at != '\0') {
+		if (strncmp(at, "{key}", 5) == 0) {
+			rx_buf_put(&msg, key.data, key.len);
+			at += 5;
+			named = 1;
+		} else if (strncmp(at, "{id}", 4) == 0) {
+			if (r == NULL || r->id.n == 0)
+				rx_buf_puts(&msg, "null");
+			else if (rx_json_kind(r->id) == 's')
+				rx_json_string_decode(r->id, &msg);
+			else
+				rx_json_put_compact(&msg, r->id);
+			at += 4;
+			named = 1;
+		} else {
+			rx_buf_putc(&msg, *at++);
+		}
+	}
+	if (r == NULL || named)
+		snprintf(err, errlen, "%s", msg.data ? msg.data : "");
 	else
-		snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg);
+		snprintf(err, errlen, "the key %.*s %s", (int)key.len, key.data ? key.data : "", msg.data ? msg.data : "");
+	rx_buf_free(&msg);
 	rx_buf_free(&key);
 }
 

@@ -27,10 +27,10 @@
 
 def _at_merge: $vars.merge_on | split(",") | map(sub("^\\s+"; "") | sub("\\s+$"; ""));
 
-def airtable_body:
-  {performUpsert: {fieldsToMergeOn: _at_merge},
-   records: [.records[] | {fields: (.row // {})}],
-   typecast: ($vars.typecast == "true")};
+# The upserts' body is a template (airtable-upsert.json):
+# {performUpsert: {fieldsToMergeOn: _at_merge}, records: [{fields: .row
+# // {}} for each record], typecast: ($vars.typecast == "true")}, the
+# merge fields split and trimmed as _at_merge does when the profile loads.
 
 # 200: every record merged or created; each ack carries its Airtable
 # record id, found by its merge values (whether the reply keeps the

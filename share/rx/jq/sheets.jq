@@ -58,16 +58,6 @@ def sheets_response:
 # ack of its append or from the lookup.  A write covers the whole row:
 # "Customers!17:17".
 
-# The row an address names, as "SHEET!N:N" (an error when the id is not
-# an address of column A, as the appends and lookups make them: never a
-# write elsewhere).  Cheap string operations: this runs for every record
-# of a rewrite or a clear.
-def _sheets_row_range:
-  (tostring | split("!A")) as $p
-  | (if ($p | length) < 2 or $p[0] == "" then null else try ($p[-1] | tonumber) catch null end) as $n
-  | if $n == null or $n < 1 or ($n | tostring) != $p[-1] then error("not a row address: \(tostring)")
-    else "\(if ($p | length) == 2 then $p[0] else $p[:-1] | join("!A") end)!\($p[-1]):\($p[-1])" end;
-
 # The lookup (a values.get of column A, majorDimension COLUMNS): each
 # record's row is the one whose first cell is the record's first member
 # (the key, first in the mapping), compared as text; null when no row
@@ -88,34 +78,41 @@ def sheets_rows_lookup:
          else "\($sheet)!A\($at[0])" end]
   else _sheets_errors end;
 
-# values:batchUpdate: every record's row rewritten, one request.
-def sheets_rows_update_body:
-  {valueInputOption: $vars.value_input,
-   data: [.records[] | {range: (.id | _sheets_row_range),
-                        # _sheets_cell, written out: a call a cell costs a third more
-                        values: [[(.row // {})[] | if type == "object" or type == "array" then tojson
-                                                   elif . == null then "" else . end]]}]};
+# values:batchUpdate: every record's row rewritten, one request, and
+# values:batchClear: every record's row cleared (not removed: removing a
+# row moves every row below it, and their addresses with them).  Their
+# bodies are templates in google-sheets-rows.json: each record's range,
+# "Customers!17:17", made from its id by an as: of a match: (an id that
+# is not an address of column A refused: never a write elsewhere), its
+# cells as an append's.
 
 # One response per range, in order; each must name the record's row (its
 # updatedRange starts at the record's id: both are Sheets' own text).
+# The usual reply, every range its record's, is checked whole (a
+# comparison of two arrays; a missing range is "null", which no id is:
+# the body refused any id but an address) and acks the request (each ack
+# carries its record's id, the row written): a third of the cost of
+# record by record, which any other reply gets.
 def sheets_rows_update_response:
   if .status == 200 and (.body | type) == "object" then
     (.body.responses // []) as $r
     | if ($r | length) != (.records | length) then
         {action: "reject", message: "a reply rx-push does not understand: \($r | length) ranges updated for \(.records | length)"}
       else
-        [range(0; .records | length) as $i | .records[$i] as $rec
-         | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
-           then {ok: true, id: $rec.id}
-           else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
+        if [$r[].updatedRange | tostring | split(":")[0]] == [.records[].id] then {action: "ack"}
+        else
+          [range(0; .records | length) as $i | .records[$i] as $rec
+           | if ($r[$i].updatedRange // "" | split(":")[0]) == $rec.id
+             then {ok: true, id: $rec.id}
+             else {ok: false, message: "Sheets wrote \($r[$i].updatedRange // "nothing") for the row \($rec.id)"} end]
+        end
       end
   else _sheets_errors end;
 
-# values:batchClear: every record's row cleared (not removed: removing a
-# row moves every row below it, and their addresses with them).
-def sheets_rows_clear_body: {ranges: [.records[] | .id | _sheets_row_range]};
+# A clear's reply names as many ranges as were sent.  It reads .count,
+# not the request's records: rx-push then builds none for it.
 def sheets_rows_clear_response:
   if .status == 200 and (.body | type) == "object" then
-    if (.body.clearedRanges // [] | length) == (.records | length) then [.records[] | {ok: true}]
-    else {action: "reject", message: "a reply rx-push does not understand: \(.body.clearedRanges // [] | length) ranges cleared for \(.records | length)"} end
+    if (.body.clearedRanges // [] | length) == .count then {action: "ack"}
+    else {action: "reject", message: "a reply rx-push does not understand: \(.body.clearedRanges // [] | length) ranges cleared for \(.count)"} end
   else _sheets_errors end;
