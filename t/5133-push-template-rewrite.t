@@ -6,15 +6,6 @@
 # loads, naming where.
 . "$(dirname "$0")/lib.sh"
 
-# the request bodies of a dry run, one a line, numbers exact
-bodies () {
-	python3 -c "
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    if r.get(\"\$rx\") == \"request\":
-        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
-}
 dry () { # profile input
 	rx-push --profile "$1" --url http://127.0.0.1:9 --dry-run <"$2"
 }

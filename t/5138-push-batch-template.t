@@ -11,16 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
-# the request bodies of a dry run, one a line, numbers exact (jq would
-# round them), unicode as characters
-bodies () {
-	python3 -c "
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    if r.get(\"\$rx\") == \"request\":
-        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
-}
 
 cat >changes.ndjson <<\EOF
 {"op":"upsert","key":"K1","hash":"h1","row":{"a":"x","b":"MiXed\u00c9","z":1}}

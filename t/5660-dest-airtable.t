@@ -230,15 +230,6 @@ def airtable_body:
 EOF
 jq '.jq = [.jq, "oldairtable"] | .ops |= with_entries(if .value.template then .value |= (del(.template) + {body: "airtable_body"}) else . end)' \
 	"$RX_SHARE/destinations/airtable-upsert.json" >ref/old.json
-# the request bodies of a dry run, one a line, numbers exact, unicode as characters
-bodies () {
-	python3 -c "
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    if r.get(\"\$rx\") == \"request\":
-        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
-}
 both () { # INPUT [VAR=VALUE...]: dry runs of the shipped profile (new) and the old body (old)
 	input=$1
 	shift

@@ -303,15 +303,6 @@ jq '.jq = [.jq, "oldsheets"] | .ops.upsert |= (del(.template) + {body: "sheets_r
     | .ops.update |= (del(.template) + {body: "sheets_rows_update_body"})
     | .ops.delete |= (del(.template) + {body: "sheets_rows_clear_body"})' \
 	"$RX_SHARE/destinations/google-sheets-rows.json" >ref/old.json
-# the request bodies of a dry run, one a line, numbers exact, unicode as characters
-bodies () {
-	python3 -c "
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    if r.get(\"\$rx\") == \"request\":
-        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
-}
 both () { # INPUT [VAR=VALUE]: the dry runs of the shipped profile (new) and the old bodies (old)
 	input=$1
 	shift

@@ -57,7 +57,7 @@ jq '(.ops[] | .template) |= null | (.ops[] | .job.create.template) |= null
 
 h () { printf %s "$1" | sha256sum | cut -c1-64; }
 A=$(h a) B=$(h b) C=$(h c) D=$(h d)
-bodies () { # RX_SHARE, then the changes on stdin: each request's body, a line each
+ga_bodies () { # RX_SHARE, then the changes on stdin: each request's body, a line each
 	RX_SHARE=$1 rx-push --profile google-ads-customer-match --dry-run 2>"$2" | jq -c .body
 }
 
@@ -72,14 +72,14 @@ cat >same.ndjson <<IN
 IN
 
 test_expect_success 'the create and the write: the same bodies as the jq programs, consent or none' '
-	bodies "$RX_SHARE" err.new <same.ndjson >new.out &&
-	bodies "$PWD/old" err.old <same.ndjson >old.out &&
+	ga_bodies "$RX_SHARE" err.new <same.ndjson >new.out &&
+	ga_bodies "$PWD/old" err.old <same.ndjson >old.out &&
 	test_lines 4 new.out && test_cmp old.out new.out &&
-	GOOGLE_ADS_CONSENT_AD_USER_DATA=GRANTED GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=DENIED bodies "$RX_SHARE" e <same.ndjson >new.out &&
-	GOOGLE_ADS_CONSENT_AD_USER_DATA=GRANTED GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=DENIED bodies "$PWD/old" e <same.ndjson >old.out &&
+	GOOGLE_ADS_CONSENT_AD_USER_DATA=GRANTED GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=DENIED ga_bodies "$RX_SHARE" e <same.ndjson >new.out &&
+	GOOGLE_ADS_CONSENT_AD_USER_DATA=GRANTED GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=DENIED ga_bodies "$PWD/old" e <same.ndjson >old.out &&
 	test_cmp old.out new.out && test_grep "\"consent\":{\"adUserData\":\"GRANTED\",\"adPersonalization\":\"DENIED\"}" new.out &&
-	GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=GRANTED bodies "$RX_SHARE" e <same.ndjson >new.out &&
-	GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=GRANTED bodies "$PWD/old" e <same.ndjson >old.out &&
+	GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=GRANTED ga_bodies "$RX_SHARE" e <same.ndjson >new.out &&
+	GOOGLE_ADS_CONSENT_AD_PERSONALIZATION=GRANTED ga_bodies "$PWD/old" e <same.ndjson >old.out &&
 	test_cmp old.out new.out && test_grep "\"consent\":{\"adPersonalization\":\"GRANTED\"}" new.out
 '
 
@@ -124,9 +124,9 @@ test_expect_success 'differences: "" and false are refused (jq sent them); an un
 
 test_expect_success 'differences: a big number stays exact (jq rounded it)' '
 	echo "{\"op\":\"upsert\",\"key\":\"K1\",\"hash\":\"h\",\"row\":{\"mobileId\":12345678901234567891}}" >big.ndjson &&
-	bodies "$RX_SHARE" e <big.ndjson | sed -n 2p >got &&
+	ga_bodies "$RX_SHARE" e <big.ndjson | sed -n 2p >got &&
 	test_grep "\"mobileId\":\"12345678901234567891\"" got &&
-	bodies "$PWD/old" e <big.ndjson | sed -n 2p >got &&
+	ga_bodies "$PWD/old" e <big.ndjson | sed -n 2p >got &&
 	test_grep "\"mobileId\":\"12345678901234567000\"" got
 '
 

@@ -104,6 +104,17 @@ test_lines () {
 	fi
 }
 
+# bodies: stdin a dry run's output; the request bodies, one a line, as
+# JSON with numbers exact (jq would round them) and unicode as characters
+bodies () {
+	python3 -c "
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get(\"\$rx\") == \"request\":
+        print(json.dumps(r[\"body\"], ensure_ascii=False, separators=(\",\", \":\")))"
+}
+
 # rows_of FILE: its lines without control records ({"$rx":...}, such as
 # the end record rx-extract and rx-map write last).
 rows_of () {
