@@ -123,6 +123,32 @@ test_expect_success 'matched by a row member: items from two lists; two records 
 	test "$(jq -c .id acks | tr "\n" " ")" = "\"jq:K1\" \"jq:K2\" "
 '
 
+test_expect_success 'matched by several members of an object ({row|only:A,B}): value and kind alike, in any order' '
+	cat >f.ndjson <<-\EOF &&
+	{"op":"upsert","key":"K1","hash":"h1","row":{"id":"a","n":1,"x":"q"}}
+	{"op":"upsert","key":"K2","hash":"h2","row":{"id":"a","n":2}}
+	EOF
+	cat >f.json <<-\EOF &&
+	{"max_records": 10, "vars": {"merge": " id , n"},
+	 "response": "if .status >= 200 and .status < 300 then [.records[] | {ok: true, id: (\"jq:\" + .key)}] else null end",
+	 "success": {"status": 200, "items": "records", "match": {"fields": "{row|only:{merge}}"}, "id": "id"},
+	 "ops": {"*": {"template": {"rows": ["{row}"]}}}}
+	EOF
+	fields_ids () { # BODY
+		next && reply_start r$N -- --body "$1" &&
+		rx-push --profile ./f.json --url "$(cat r$N.url)" <f.ndjson >acks &&
+		jq -r "[.key, .id] | join(\" \")" acks | tr "\n" " " >ids && cat ids && echo
+	}
+	fields_ids "{\"records\":[{\"id\":\"r2\",\"fields\":{\"n\":2,\"id\":\"a\"}},{\"id\":\"r1\",\"fields\":{\"id\":\"a\",\"n\":1,\"x\":\"q\"}}]}" &&
+	test "$(cat ids)" = "K1 r1 K2 r2 " &&
+	fields_ids "{\"records\":[{\"id\":\"r2\",\"fields\":{\"n\":\"2\",\"id\":\"a\"}},{\"id\":\"r1\",\"fields\":{\"id\":\"a\",\"n\":1}}]}" &&
+	test "$(cat ids)" = "K1 jq:K1 K2 jq:K2 " &&
+	fields_ids "{\"records\":[{\"id\":\"r2\",\"fields\":{\"id\":\"a\"}},{\"id\":\"r1\",\"fields\":{\"id\":\"a\",\"n\":1}}]}" &&
+	test "$(cat ids)" = "K1 jq:K1 K2 jq:K2 " &&
+	fields_ids "{\"records\":[{\"id\":\"r2\",\"fields\":{\"id\":\"a\",\"n\":1}},{\"id\":\"r1\",\"fields\":{\"id\":\"a\",\"n\":1}}]}" &&
+	test "$(cat ids)" = "K1 jq:K1 K2 jq:K2 "
+'
+
 test_expect_success 'a body that is the array of items; "created" is counted' '
 	next && profile "{\"status\": 200, \"match\": \"position\", \"where\": {\"success\": true}, \"id\": \"id\", \"created\": \"created\"}" &&
 	ids_after 200 "[{\"id\":\"a\",\"success\":true,\"created\":true},{\"id\":\"b\",\"success\":true,\"created\":false}]" &&
@@ -169,7 +195,7 @@ test_expect_success 'what a "success" cannot mean is refused when the profile lo
 	{"response": ".", "success": {"status": 200, "match": {"id": "{row}"}}, "ops": {"*": {}}}
 	EOF
 	test_expect_code 1 rx-push --profile ./bad3.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
-	test_grep "success\.match: an item.s member names its record by {idem}, {key}, {id} or {row.NAME}" err &&
+	test_grep "success\.match: an item.s member names its record by {idem}, {key}, {id}, {row.NAME} or {row|only:A,B}" err &&
 	cat >bad4.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "match": "position", "ids": "x"}, "ops": {"*": {}}}
 	EOF

@@ -275,4 +275,28 @@ test_expect_success 'where the template differs: a number as the change wrote it
 	test_grep "\"fields\":{\"Customer ID\":\"N\",\"big\":12345678901234567890,\"f\":1.50}" out
 '
 
+test_expect_success 'the usual reply read in C (success, by the merge fields): the same acks, ids and dead letters as the program' '
+	wrap="airtable_response | if type == \"array\" then map(if .ok then .id = \"jq:\\(.id)\" else . end) else . end" &&
+	jq --arg w "$wrap" ".response = \$w" \
+		"$RX_SHARE/destinations/airtable-upsert.json" >c.json &&
+	jq -e ".success.match.fields == \"{row|only:{merge_on}}\"" c.json >/dev/null &&
+	jq "del(.success)" c.json >p.json &&
+	cat >mix.ndjson <<-\EOF &&
+	{"op":"upsert","records":[{"key":"M1","hash":"h1","row":{"Customer ID":"M1","Email":"m1@example.com"}},{"key":"M2","hash":"h2","row":{"Customer ID":"M2","Email":"m2@example.com"}}]}
+	{"op":"upsert","records":[{"key":"M3","hash":"h3","row":{"Customer ID":"M3","email":"not-an-email"}},{"key":"M4","hash":"h4","row":{"Customer ID":"M4"}}]}
+	{"op":"upsert","records":[{"key":"M5","hash":"h5","row":{"Customer ID":5,"Plan":"pro"}}]}
+	EOF
+	for x in c p; do
+		saas_start "m$x" -- --vendor airtable --token patTEST &&
+		{ env AIRTABLE_TOKEN=patTEST AIRTABLE_API_URL=$(cat "m$x.url") AIRTABLE_BASE_ID=appTEST AIRTABLE_TABLE=Customers \
+			"AIRTABLE_MERGE_ON= Customer ID " rx-push --profile "./$x.json" --concurrency 1 <mix.ndjson >"$x.acks" 2>"$x.err"
+		  echo $? >"$x.rc"; } &&
+		jq -r "[.key, .id] | @tsv" "$x.acks" | sort >"$x.ids" &&
+		grep -v "^rx-push:" "$x.err" | jq -c "{key, m: .error.message}" | sort >"$x.dead" || return 1
+	done &&
+	test "$(cat c.rc) $(cat p.rc)" = "3 3" && test_cmp c.dead p.dead && test_lines 2 c.dead &&
+	sed "s/jq://" p.ids >p.plain && test_cmp p.plain c.ids && test_lines 3 c.ids &&
+	! grep -q "jq:" c.ids && test "$(grep -c "jq:" p.ids)" = 3
+'
+
 test_done

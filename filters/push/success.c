@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { BY_POSITION, BY_IDEM, BY_KEY, BY_ID, BY_ROW };
+enum { BY_POSITION, BY_IDEM, BY_KEY, BY_ID, BY_ROW, BY_FIELDS };
 
 typedef struct cond {
 	char *name;      /* member of the body, or of each item */
@@ -53,6 +53,8 @@ struct push_success {
 	int by;          /* how an item names its record */
 	char *by_member; /* the item's member naming it (not BY_POSITION) */
 	char *row_member;/* BY_ROW: the row's member it equals */
+	char **fields;   /* BY_FIELDS: the members of the item's object and the row that must be alike */
+	size_t nfields;
 	cond *where;     /* members every item must have, with their values */
 	size_t nwhere;
 	char *id;        /* the item's member giving the record's id, or NULL */
@@ -97,6 +99,9 @@ void rx_push_success_free(push_success *s)
 	free(s->in);
 	free(s->by_member);
 	free(s->row_member);
+	for (size_t i = 0; i < s->nfields; i++)
+		free(s->fields[i]);
+	free(s->fields);
 	free(s->id);
 	free(s->created);
 	free(s);
@@ -322,7 +327,33 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 				s->by = BY_KEY;
 			else if (strcmp(r, "{id}") == 0)
 				s->by = BY_ID;
-			else if (strncmp(r, "{row.", 5) == 0 && strlen(r) > 6 && r[strlen(r) - 1] == '}') {
+			else if (strncmp(r, "{row|only:", 10) == 0 && strlen(r) > 11 && r[strlen(r) - 1] == '}') {
+				/* the item's object alike the row in these members, each
+				 * value and kind (Airtable's fields by the merge fields:
+				 * "{row|only:{merge_on}}", a list with spaces trimmed) */
+				s->by = BY_FIELDS;
+				char *list = rx_xstrdup(r + 10);
+				list[strlen(list) - 1] = '\0';
+				char *names = spec_name(p, list);
+				free(list);
+				s->fields = zalloc(strlen(names) / 2 + 2, sizeof *s->fields);
+				for (char *w = names; w != NULL;) {
+					char *comma = strchr(w, ',');
+					if (comma != NULL)
+						*comma++ = '\0';
+					while (*w == ' ' || *w == '\t' || *w == '\n' || *w == '\r')
+						w++;
+					size_t n = strlen(w);
+					while (n > 0 && (w[n - 1] == ' ' || w[n - 1] == '\t' || w[n - 1] == '\n' || w[n - 1] == '\r'))
+						w[--n] = '\0';
+					if (n > 0)
+						s->fields[s->nfields++] = rx_xstrdup(w);
+					w = comma;
+				}
+				free(names);
+				if (s->nfields == 0 && rc == 0)
+					rc = fail(err, errlen, p, what, "match", "{row|only:...} names no member");
+			} else if (strncmp(r, "{row.", 5) == 0 && strlen(r) > 6 && r[strlen(r) - 1] == '}') {
 				s->by = BY_ROW;
 				s->row_member = rx_xstrdup(r + 5);
 				s->row_member[strlen(s->row_member) - 1] = '\0';
@@ -331,7 +362,7 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 				s->row_member = x;
 			} else if (rc == 0) {
 				rc = fail(err, errlen, p, what, "match", "an item's member names its record by {idem}, {key}, "
-					  "{id} or {row.NAME}");
+					  "{id}, {row.NAME} or {row|only:A,B}");
 			}
 			jv_free(name);
 			jv_free(val);
@@ -358,10 +389,10 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 /* ---- a reply ---- */
 
 typedef struct scratch {
-	rx_members body, item, row;
+	rx_members body, item, row, fields;
 	rx_span *elems;     /* the items */
 	size_t nelems, cap;
-	rx_buf text, other; /* values' texts */
+	rx_buf text, other, one; /* values' texts */
 	rx_buf names;       /* the records' match texts, NUL-separated */
 	struct pick { size_t off, len, rec; } *picks;
 	size_t pcap;
@@ -455,6 +486,25 @@ static int pick_cmp(const void *a, const void *b)
 	return rx_span_cmp(s, t);
 }
 
+/* BY_FIELDS: the texts of the members s->fields of ms, each after its
+ * kind and ended by a NUL, into out (reset first); -1 when one is absent. */
+static int fields_text(const push_success *s, const rx_members *ms, rx_buf *out)
+{
+	char kind;
+
+	rx_buf_reset(out);
+	for (size_t i = 0; i < s->nfields; i++) {
+		long at = rx_json_find(ms, s->fields[i], strlen(s->fields[i]));
+		if (at < 0)
+			return -1;
+		text_of(ms->m[at].value, &sc.one, &kind);
+		rx_buf_putc(out, kind);
+		rx_buf_put(out, sc.one.data, sc.one.len);
+		rx_buf_putc(out, '\0');
+	}
+	return 0;
+}
+
 /* The record's value its item names, as text into sc.names; 0, or -1
  * when it has none (then the reply is not read here). */
 static int record_text(const push_success *s, const push_record *r, size_t i)
@@ -485,8 +535,16 @@ static int record_text(const push_success *s, const push_record *r, size_t i)
 		v = sc.row.m[at].value;
 		break;
 	}
+	case BY_FIELDS: {
+		char err[64];
+		if (r->row.n == 0 || rx_json_kind(r->row) != 'o' ||
+		    rx_json_members(r->row.p, r->row.n, &sc.row, err, sizeof err) < 0 ||
+		    fields_text(s, &sc.row, &sc.text) < 0)
+			return -1;
+		break;
 	}
-	if (s->by != BY_IDEM) {
+	}
+	if (s->by != BY_IDEM && s->by != BY_FIELDS) {
 		if (v.n == 0 || rx_json_kind(v) == 'z')
 			return -1;
 		text_of(v, &sc.text, &kind);
@@ -579,7 +637,16 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 				ok = 0;
 				break;
 			}
-			text_of(sc.item.m[at].value, &sc.other, &kind);
+			if (s->by == BY_FIELDS) {
+				rx_span o = sc.item.m[at].value;
+				if (rx_json_kind(o) != 'o' || rx_json_members(o.p, o.n, &sc.fields, err, sizeof err) < 0 ||
+				    fields_text(s, &sc.fields, &sc.other) < 0) {
+					ok = 0;
+					break;
+				}
+			} else {
+				text_of(sc.item.m[at].value, &sc.other, &kind);
+			}
 			/* binary search of the records' texts */
 			size_t lo = 0, hi = n;
 			rx_span want = rx_span_of(sc.other.data, sc.other.len);
