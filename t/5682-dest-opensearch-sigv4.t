@@ -67,7 +67,7 @@ test_expect_success 'OpenSearch Serverless signs for aoss; a region or key id un
 		rx-push --profile opensearch-bulk --dry-run <changes.ndjson 2>err &&
 	test_grep "\$AWS_REGION is not set (the region)" err &&
 	test_expect_code 1 env OPENSEARCH_INDEX=people OPENSEARCH_AUTH=iam rx-push --profile opensearch-bulk --dry-run <changes.ndjson 2>err &&
-	test_grep "auth: \"iam\" is none of its cases (basic, aws_sigv4)" err
+	test_grep "auth: \"iam\" is none of its cases (\"basic\", \"aws_sigv4\")" err
 '
 
 test_expect_success 'unset, OPENSEARCH_AUTH is basic, as before: no signature' '

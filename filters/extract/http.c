@@ -392,19 +392,7 @@ void rx_http_put_uuid(rx_buf *b)
 
 void rx_http_put_escaped(rx_buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '.' || c == '_' || c == '~') {
-			rx_buf_putc(b, (char)c);
-		} else {
-			rx_buf_putc(b, '%');
-			rx_buf_putc(b, hex[c >> 4]);
-			rx_buf_putc(b, hex[c & 15]);
-		}
-	}
+	rx_url_encode(b, s, strlen(s), 0);
 }
 
 struct curl_slist *rx_http_headers(const char *first, ...)

@@ -361,6 +361,11 @@ void rx_canon_free(void);
 void rx_sha256_hex(const void *data, size_t n, char out[65]);
 /* Lowercase hex HMAC-SHA256 of data keyed by key (a NUL-terminated secret) into out[65]. */
 void rx_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[65]);
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+void rx_hex(const unsigned char *md, size_t n, char *out);
+/* Append s[0..n) percent-encoded as RFC 3986 says: unreserved characters
+ * as they are ('/' too with slash), every other byte %XX (upper case). */
+void rx_url_encode(rx_buf *b, const char *s, size_t n, int slash);
 /* The raw HMAC-SHA256 of data keyed by key[0..klen). */
 void rx_hmac_sha256(const void *key, size_t klen, const void *data, size_t n, unsigned char out[32]);
 /* Standard base64 of data appended to b. */

@@ -41,7 +41,6 @@ static void add_form(const char *s, size_t n)
 
 void rx_secret_add(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	rx_buf b = {0};
 	size_t n;
 
@@ -51,16 +50,7 @@ void rx_secret_add(const char *s)
 	rx_json_put_string(&b, s, n); /* inside a JSON body, escaped */
 	add_form(b.data + 1, b.len - 2);
 	rx_buf_reset(&b);
-	for (size_t i = 0; i < n; i++) { /* in a URL or a form */
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c)) {
-			rx_buf_putc(&b, (char)c);
-		} else {
-			rx_buf_putc(&b, '%');
-			rx_buf_putc(&b, hex[c >> 4]);
-			rx_buf_putc(&b, hex[c & 15]);
-		}
-	}
+	rx_url_encode(&b, s, n, 0); /* in a URL or a form */
 	add_form(b.data, b.len);
 	rx_buf_reset(&b);
 	rx_base64_put(&b, (const unsigned char *)s, n); /* basic auth, or any header */

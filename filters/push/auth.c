@@ -579,20 +579,6 @@ void rx_push_auth_apply(const push_auth *a, struct curl_slist **headers, rx_buf 
 
 /* ---- AWS Signature Version 4 ---- */
 
-/* RFC 3986 unreserved characters as they are, every other byte %XX
- * (upper-case hex); '/' kept when slash. */
-static void aws_encode(rx_buf *b, const char *s, size_t n, int slash)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~' || (slash && c == '/'))
-			rx_buf_putc(b, (char)c);
-		else
-			rx_buf_printf(b, "%%%02X", c);
-	}
-}
-
 /* A query's text (as sent, percent-encoded) decoded, then encoded
  * AWS's way. */
 static void aws_requery(rx_buf *b, const char *s, size_t n)
@@ -606,23 +592,13 @@ static void aws_requery(rx_buf *b, const char *s, size_t n)
 			rx_buf_putc(&raw, s[i] == '+' ? ' ' : s[i]);
 		}
 	}
-	aws_encode(b, raw.data ? raw.data : "", raw.len, 0);
+	rx_url_encode(b, raw.data ? raw.data : "", raw.len, 0);
 	rx_buf_free(&raw);
 }
 
 static int cmp_str(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-static void hex32(const unsigned char md[32], char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 void rx_push_auth_sign(const push_auth *a, const char *method, const char *url, const rx_buf *body,
@@ -669,7 +645,7 @@ void rx_push_auth_sign(const push_auth *a, const char *method, const char *url, 
 	if (pn == 0)
 		rx_buf_putc(&cr, '/');
 	else
-		aws_encode(&cr, path, pn, 1);
+		rx_url_encode(&cr, path, pn, 1);
 	rx_buf_putc(&cr, '\n');
 	size_t nparams = 0;
 	char **params = rx_xmalloc((qn / 2 + 2) * sizeof *params);
@@ -721,7 +697,7 @@ void rx_push_auth_sign(const push_auth *a, const char *method, const char *url, 
 	char sighex[65];
 	rx_hmac_sha256(k, 32, sts.data, sts.len, sig);
 	memset(k, 0, sizeof k);
-	hex32(sig, sighex);
+	rx_hex(sig, 32, sighex);
 
 	rx_buf line = {0};
 	rx_buf_printf(&line, "x-amz-date: %s", amzdate);

@@ -264,10 +264,10 @@ static int prepare_body(engine *e, request *r, const push_op *op)
 			/* records the template refuses ("// !why": a raw e-mail
 			 * where a hash goes) are dead letters; the others are
 			 * sent without them, the body built again */
-			size_t nref = rx_push_tmpl_nrefused(op->tmpl), kept = 0, k = 0;
+			size_t nref = rx_push_tmpl_nrefused(op->tmpl), kept = 0;
 			unsigned char *gone = rx_xmalloc(r->n);
 			memset(gone, 0, r->n);
-			for (k = 0; k < nref; k++) {
+			for (size_t k = 0; k < nref; k++) {
 				size_t i = rx_push_tmpl_refused(op->tmpl, k, err, sizeof err);
 				rx_push_dead(c, r->recs[i], 0, err, NULL, 0, r->attempts);
 				gone[i] = 1;

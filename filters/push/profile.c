@@ -729,6 +729,30 @@ static int load_spec(push_profile *p, jv spec, push_op *o, const char *what, cha
 	return rc;
 }
 
+jv rx_push_choice_case(jv choice, const char *value, const char **as, char *cases, size_t len)
+{
+	jv pick = jv_object_get(jv_copy(choice), jv_string(value));
+	*as = value;
+	if (!jv_is_valid(pick) || strcmp(value, "?") == 0) {
+		jv_free(pick);
+		pick = jv_object_get(jv_copy(choice), jv_string("*"));
+		*as = "*";
+	}
+	if (!jv_is_valid(pick)) {
+		jv_free(pick);
+		cases[0] = '\0';
+		jv_object_foreach(jv_copy(choice), k, x) {
+			size_t at = strlen(cases);
+			if (strcmp(jv_string_value(k), "?") != 0 && at + strlen(jv_string_value(k)) + 5 < len)
+				snprintf(cases + at, len - at, "%s\"%s\"", at ? ", " : "", jv_string_value(k));
+			jv_free(k);
+			jv_free(x);
+		}
+		return jv_invalid();
+	}
+	return pick;
+}
+
 /* "auth": {"?": "{NAME}", "basic": {...}, "aws_sigv4": {...}}: a choice
  * made when the profile loads, the case the variable NAME names (else
  * "*"), so one profile offers two ways in (OpenSearch's users, or IAM). */
@@ -744,24 +768,13 @@ static int choose_auth(push_profile *p, char *err, size_t errlen)
 	rx_buf v = {0};
 	rx_push_template(&v, jv_string_value(q), p, "auth", NULL, 0);
 	jv_free(q);
-	const char *val = v.data ? v.data : "";
-	jv pick = jv_object_get(jv_copy(p->auth), jv_string(val));
-	if (jv_get_kind(pick) != JV_KIND_OBJECT || strcmp(val, "?") == 0) {
-		jv_free(pick);
-		pick = jv_object_get(jv_copy(p->auth), jv_string("*"));
-	}
+	const char *as;
+	char cases[256];
+	jv pick = rx_push_choice_case(p->auth, v.data ? v.data : "", &as, cases, sizeof cases);
 	int rc = 0;
 	if (jv_get_kind(pick) != JV_KIND_OBJECT) {
-		rx_buf cases = {0};
-		jv_object_foreach(jv_copy(p->auth), k, x) {
-			if (strcmp(jv_string_value(k), "?") != 0)
-				rx_buf_printf(&cases, "%s%s", cases.len ? ", " : "", jv_string_value(k));
-			jv_free(k);
-			jv_free(x);
-		}
-		snprintf(err, errlen, "profile %s: auth: \"%s\" is none of its cases (%s)", p->name, val,
-			 cases.data ? cases.data : "");
-		rx_buf_free(&cases);
+		snprintf(err, errlen, "profile %s: auth: \"%s\" is none of its cases (%s)", p->name, v.data ? v.data : "",
+			 cases);
 		jv_free(pick);
 		rc = -1;
 	} else {
@@ -1090,18 +1103,10 @@ void rx_push_profile_free(push_profile *p)
 
 static void put_encoded(rx_buf *out, const char *s, size_t n, int encode)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!encode || isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-			rx_buf_putc(out, (char)c);
-		} else {
-			rx_buf_putc(out, '%');
-			rx_buf_putc(out, hex[c >> 4]);
-			rx_buf_putc(out, hex[c & 15]);
-		}
-	}
+	if (encode)
+		rx_url_encode(out, s, n, 0);
+	else
+		rx_buf_put(out, s, n);
 }
 
 void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
@@ -1430,22 +1435,6 @@ static int splice_row(rx_buf *b, const char *s, size_t len, void *ctx)
 	return 1;
 }
 
-static void put_form_encoded(rx_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-			rx_buf_putc(b, (char)c);
-		} else {
-			rx_buf_putc(b, '%');
-			rx_buf_putc(b, hex[c >> 4]);
-			rx_buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
 /* {"api_key": "k", "identification": [...]} as api_key=k&identification=%5B...:
  * a string member as its text, anything else as its JSON, URL-encoded. */
 static void put_form(rx_buf *body, jv obj, splice *sp)
@@ -1458,15 +1447,15 @@ static void put_form(rx_buf *body, jv obj, splice *sp)
 		if (!first)
 			rx_buf_putc(body, '&');
 		first = 0;
-		put_form_encoded(body, jv_string_value(k), (size_t)jv_string_length_bytes(jv_copy(k)));
+		rx_url_encode(body, jv_string_value(k), (size_t)jv_string_length_bytes(jv_copy(k)), 0);
 		rx_buf_putc(body, '=');
 		if (jv_get_kind(v) == JV_KIND_STRING) {
-			put_form_encoded(body, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)));
+			rx_url_encode(body, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)), 0);
 			jv_free(v);
 		} else {
 			rx_buf_reset(&json);
 			rx_jv_put_with(&json, v, sp != NULL ? splice_row : NULL, sp);
-			put_form_encoded(body, json.data ? json.data : "", json.len);
+			rx_url_encode(body, json.data ? json.data : "", json.len, 0);
 		}
 		jv_free(k);
 	}

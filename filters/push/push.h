@@ -182,6 +182,11 @@ int rx_push_build_path(const push_profile *p, const push_op *op, push_record **r
 /* The records for a response program: key, op and idem only, when the
  * profile's "response_rows" is false. */
 jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n);
+/* A choice made when the profile loads ({"?": "{NAME}", CASE: ..., "*":
+ * ...}, a template's or the auth's): the case named value, else "*"
+ * (*as says which); jv_invalid() when it has neither, its cases listed
+ * in cases ("a", "b"). */
+jv rx_push_choice_case(jv choice, const char *value, const char **as, char *cases, size_t len);
 /* Build the body of a request for recs[0..n) into body.  0, or -1 with err
  * (a jq error in the body program), or a template's -2 (some records
  * refused: rx_push_tmpl_build).  records, when not NULL, is given

@@ -1113,27 +1113,14 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 			jv_free(q);
 			if (name == NULL)
 				return NULL;
-			jv pick = jv_object_get(jv_copy(v), jv_string(name->member));
-			const char *as = name->member;
-			if (!jv_is_valid(pick) || strcmp(name->member, "?") == 0) {
-				jv_free(pick);
-				pick = jv_object_get(jv_copy(v), jv_string("*"));
-				as = "*";
-			}
+			const char *as;
+			char cases[256];
+			jv pick = rx_push_choice_case(v, name->member, &as, cases, sizeof cases);
 			if (!jv_is_valid(pick)) {
-				char cases[256] = "";
-				jv_object_foreach(v, k, val) {
-					if (strcmp(jv_string_value(k), "?") != 0 && strlen(cases) + strlen(jv_string_value(k)) + 3 < sizeof cases)
-						snprintf(cases + strlen(cases), sizeof cases - strlen(cases), "%s\"%s\"",
-							 cases[0] ? ", " : "", jv_string_value(k));
-					jv_free(k);
-					jv_free(val);
-				}
 				char msg[400];
 				snprintf(msg, sizeof msg, "\"%s\" is no case of this choice (%s) and it has no \"*\"", name->member,
 					 cases);
 				node_free(name);
-				jv_free(pick);
 				fail(c, "%s", msg);
 				return NULL;
 			}
@@ -2171,31 +2158,6 @@ static void put_node(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 	}
 }
 
-/* URL-encoded (form) text: an unreserved byte as it is, any other as %XX;
- * written straight into the buffer, the JSON of a batch is most of a
- * form body. */
-static void put_form_encoded(rx_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	rx_buf_reserve(b, 3 * n + 1);
-	char *o = b->data + b->len;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10 || c == '-' || c == '_' || c == '.' ||
-		    c == '~') {
-			*o++ = (char)c;
-		} else {
-			o[0] = '%';
-			o[1] = hex[c >> 4];
-			o[2] = hex[c & 15];
-			o += 3;
-		}
-	}
-	b->len = (size_t)(o - b->data);
-	b->data[b->len] = '\0';
-}
-
 /* A form: each member of the root object name=value, URL-encoded, a
  * string value as its text, anything else as its JSON (as rx-push
  * encodes a body program's object). */
@@ -2222,15 +2184,15 @@ static void put_form(push_tmpl *t, rx_buf *b, const tnode *n, push_record **recs
 		if (!first)
 			rx_buf_putc(b, '&');
 		first = 0;
-		put_form_encoded(b, n->names[i], strlen(n->names[i]));
+		rx_url_encode(b, n->names[i], strlen(n->names[i]), 0);
 		rx_buf_putc(b, '=');
 		rx_span s = rx_span_of(t->fval.data ? t->fval.data : "", t->fval.len);
 		if (rx_json_kind(s) == 's') {
 			rx_buf_reset(&t->acc);
 			rx_json_string_decode(s, &t->acc);
-			put_form_encoded(b, t->acc.data ? t->acc.data : "", t->acc.len);
+			rx_url_encode(b, t->acc.data ? t->acc.data : "", t->acc.len, 0);
 		} else {
-			put_form_encoded(b, s.p, s.n);
+			rx_url_encode(b, s.p, s.n, 0);
 		}
 	}
 }
