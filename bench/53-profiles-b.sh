@@ -10,7 +10,9 @@
 #      rx-push's own CPU per record; the sink's CPU beside it (a Python
 #      http.server: at one record a request it, not rx-push, sets the
 #      wall time).  Also the body program alone: a --dry-run's CPU per
-#      record.
+#      record.  webhook/1 is the raw path at one record a request: what a
+#      request costs rx-push with no profile work, the floor beneath the
+#      profiles that send one record a request.
 #  (b) rate limits: against a fake enforcing each vendor's documented
 #      limit, the request rate the profile reaches (from the fake's
 #      arrival times) as a share of the limit, and the 429s (or the
@@ -119,6 +121,7 @@ sink_args () {
 
 # profile:vendor:op:shape:records
 PROFILES="webhook:dest:upsert:person:$BIG
+webhook/1:dest:upsert:person:$ONE
 elasticsearch-bulk:elasticsearch:upsert:person:$BIG
 opensearch-bulk:elasticsearch:upsert:person:$BIG
 firestore-batchwrite:firestore:upsert:person:$BIG
@@ -146,6 +149,8 @@ echo "$PROFILES" | while IFS=: read -r prof vendor op shape n; do
 	e=$(env_of "$prof")
 	url=
 	[ "$prof" = webhook ] && url="--url $URL"
+	# the raw path at one record a request: what a request costs alone
+	[ "$prof" = webhook/1 ] && prof=webhook url="--url $URL --max-records 1"
 	c0=$(cpu_of "$FAKE_PID")
 	/usr/bin/time -f "%e %U %S" -o t.out env $e rx-push --profile $prof $url --rate 1000000/s --stats st.json <in.ndjson >acks 2>err
 	c1=$(cpu_of "$FAKE_PID")
@@ -155,6 +160,7 @@ echo "$PROFILES" | while IFS=: read -r prof vendor op shape n; do
 	wall=$1 cpu=$(echo "$2 + $3" | bc -l)
 	set -- $(cat d.out)
 	dry=$(echo "$2 + $3" | bc -l)
+	[ "$url" = "--url $URL --max-records 1" ] && prof=webhook/1
 	awk -v p="$prof" -v n="$n" -v a="$acked" -v w="$wall" -v c="$cpu" -v s0="$c0" -v s1="$c1" -v d="$dry" 'BEGIN {
 		printf "  %-22s %8d %10.0f %9.2f s %9.1f us %8.2f s %9.1f us%s\n", p, n, a / w, c, 1e6 * c / n, s1 - s0, 1e6 * d / n,
 			(a == n ? "" : sprintf("  (%d acked)", a)) }'

@@ -286,4 +286,29 @@ test_expect_success 'hubspot-contacts: the same with and without its "success"' 
 	test "$(jq -r "select(.id != null) | .id" a.acks | wc -l)" = 3
 '
 
+test_expect_success 'webhook: the same acks, retries and dead letters with and without its "success"' '
+	next &&
+	cat >wh.ndjson <<-\EOF &&
+	{"op":"upsert","records":[{"key":"K1","hash":"h1","row":{"email":"a@x.com"}},{"key":"K2","hash":"h2","row":{"email":"b@x.com"}}]}
+	{"op":"upsert","records":[{"key":"K3","hash":"h3","row":{"email":"c@x.com","_flaky":true}},{"key":"K4","hash":"h4","row":{"email":"d-at-x"}}]}
+	{"op":"delete","records":[{"key":"K5","hash":"h5"}]}
+	EOF
+	same_outcome webhook fake-dest "" wh.ndjson --family webhook &&
+	test "$(wc -l <a.acks)" = 4 &&
+	test "$(jq -r .id a.acks | sort | tr "\n" " ")" = "d-K1 d-K2 d-K3 d-K5 "
+'
+
+test_expect_success 'webhook: its usual reply read in C (a long id exact), an item without an id read by the program' '
+	next &&
+	reply_start r$N -- --status 201 --body "{\"results\":[{\"ok\":true,\"id\":12345678901234567891,\"created\":true},{\"ok\":true,\"id\":\"b\"}]}" &&
+	rx-push --profile webhook --url "$(cat r$N.url)" --stats st.json <two.ndjson >acks &&
+	test "$(jq -r .key acks | tr "\n" " ")" = "K1 K2 " &&
+	grep -q "\"id\":12345678901234567891[,}]" acks &&
+	test "$(jq .created st.json)" = 1 &&
+	next &&
+	reply_start r$N -- --status 200 --body "{\"results\":[{\"ok\":true},{\"ok\":true,\"id\":\"b\"}]}" &&
+	rx-push --profile webhook --url "$(cat r$N.url)" <two.ndjson >acks &&
+	test "$(jq -c "[.key, .id]" acks | tr "\n" " ")" = "[\"K1\",null] [\"K2\",\"b\"] "
+'
+
 test_done
