@@ -130,7 +130,7 @@ google-sheets-rows:sheets:rewrite:person:$BIG
 meta-custom-audience:meta:upsert:meta:$BIG
 tiktok-audience:tiktok:upsert:tiktok:$BIG
 linkedin-audience:linkedin:upsert:linkedin:$BIG
-airtable-upsert:airtable:upsert:airtable:$ONE
+airtable-upsert:airtable:upsert:airtable:$BIG
 slack-webhook:slack-webhook:upsert:person:$ONE
 slack-chat:slack-api:upsert:person:$ONE
 teams-webhook:teams:upsert:person:$ONE
