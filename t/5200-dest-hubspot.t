@@ -88,6 +88,40 @@ test_expect_success 'partial failure: a bad domain is a dead letter with HubSpot
 	jq -r .error.message dead | grep "is not a valid domain"
 '
 
+seed_company () { # DOMAIN NAME: a company made outside rx; its id on stdout
+	curl -sS -X POST "$CRM_URL/_seed" -d "{\"type\":\"companies\",\"properties\":{\"domain\":\"$1\",\"name\":\"$2\"}}" | jq -r .id
+}
+
+test_expect_success 'two companies of one domain: a dead letter naming both, neither updated nor archived, no guess' '
+	a=$(seed_company twin.example.com "Twin A") && b=$(seed_company TWIN.example.com "Twin B") &&
+	updates=$(fake_count hs updates) archives=$(fake_count hs archives) &&
+	{ change upsert T1 "{\"domain\":\"twin.example.com\",\"name\":\"T1\"}" &&
+	  change upsert T2 "{\"domain\":\"t2.example.com\",\"name\":\"T2\"}" &&
+	  change delete T3 "{\"domain\":\"Twin.example.com\"}"; } | rx-batch --size 3 >in &&
+	test_expect_code 3 push hubspot-companies <in &&
+	test "$(acked acks)" = T2 &&
+	grep "^{" err >dead && test_lines 2 dead &&
+	test "$(jq -r .key dead | sort | tr "\n" " ")" = "T1 T3 " &&
+	jq -r .error.message dead | grep "2 HubSpot companies have the domain twin.example.com (ids $a, $b)" &&
+	test "$(fake_count hs updates)" = "$updates" && test "$(fake_count hs archives)" = "$archives" &&
+	test "$(fake_state hs | jq -r "[.objects.companies[\"$a\", \"$b\"] | .properties.name] | join(\",\")")" = "Twin A,Twin B" &&
+	test "$(fake_state hs | jq "[.objects.companies[] | select(.properties.name == \"T1\")] | length")" = 0
+'
+
+test_expect_success 'a search with more results than its page decides nothing: every record of it a dead letter' '
+	i=0 && while [ $i -lt 201 ]; do seed_company many.example.com "Many $i" >/dev/null || return 1; i=$((i + 1)); done &&
+	creates=$(fake_count hs creates) &&
+	{ change upsert M1 "{\"domain\":\"many.example.com\",\"name\":\"M1\"}" &&
+	  change upsert M2 "{\"domain\":\"m2.example.com\",\"name\":\"M2\"}"; } | rx-batch --size 2 >in &&
+	test_expect_code 3 push hubspot-companies <in &&
+	test_must_be_empty acks &&
+	grep "^{" err >dead && test_lines 2 dead &&
+	jq -r .error.message dead | sort -u >msgs && test_lines 1 msgs &&
+	test_grep "found 201 companies for this batch.s domain values, more than its page of 200" msgs &&
+	test "$(fake_count hs creates)" = "$creates" &&
+	test "$(fake_count hs violations)" = 0
+'
+
 test_expect_success 'partial failure on update by id: the deal HubSpot refuses is named by its id' '
 	id=$(hs_ids deals rx_deal_id | awk -F"\t" "\$1 == \"C002\" { print \$2 }") &&
 	{ change update C002 "{\"rx_deal_id\":\"C002\",\"amount\":\"lots\"}" "$id" &&

@@ -9,6 +9,8 @@ section 33: what rx-push's hubspot profiles must get right.
   POST /crm/v3/objects/{type}/batch/upsert   {"inputs":[{"id":<unique value>,"idProperty","properties"}]}
   POST /crm/v3/objects/{type}/batch/archive  {"inputs":[{"id":<hubspot id>}]}  -> 204, whatever was there
   POST /crm/v3/objects/{type}/batch/read     {"idProperty","properties","inputs":[{"id":<value>}]}
+  POST /crm/v3/objects/{type}/search         {"filterGroups":[{"filters":[{"propertyName","operator":"EQ"|"IN","value"|"values"}]}],
+                                              "properties","limit"<=200,"after"?}
   GET  /_state                               {"objects":{type:{id:{"properties","archived"}}},counters...}
   POST /_seed                                {"type","properties"}: a record made outside rx -> {"id"}
 
@@ -31,6 +33,15 @@ Faithful where it matters:
     counts in "throttled"; --throttle-first K: the first K requests
     get 429 policyName SECONDLY; --daily N: after N admitted requests, 429
     policyName DAILY (the day's quota) with X-HubSpot-RateLimit-Daily-*;
+  - batch/read and batch/upsert take an idProperty only where its values
+    are unique: a property HubSpot does not hold unique (companies'
+    "domain", "name") is a 400 VALIDATION_ERROR "Unable to perform ... by
+    non-unique 0-2 property domain" (the wording HubSpot gives an update
+    or upsert; a read's own is unconfirmed), and counts as a violation;
+  - search: filters ANDed in a group, groups ORed, values compared without
+    regard to case; "total" counts every match, one page of "limit" (at
+    most 200) with "paging.next.after" when there are more; archived
+    records are not found;
   - --log FILE: each request as {"method","path","body"}, one a line.
 """
 import argparse
@@ -46,7 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 objects = {}          # type -> id -> {"properties": {...}, "archived": bool}
 counters = {"requests": 0, "violations": 0, "throttled": 0, "unauthorized": 0, "reads": 0, "admitted": 0,
-            "creates": 0, "updates": 0, "archives": 0, "upserts": 0}
+            "creates": 0, "updates": 0, "archives": 0, "upserts": 0, "searches": 0}
 violations = []
 next_id = [44188066000]
 window = deque()
@@ -68,6 +79,58 @@ def find_by(kind, prop, value):
         if not o["archived"] and str(o["properties"].get(prop, "")).lower() == str(value).lower():
             return oid
     return None
+
+
+# properties HubSpot does not hold unique, by object type (with its type id
+# for the message)
+NOT_UNIQUE = {"companies": ("0-2", {"domain", "name"})}
+
+
+def not_unique(kind, prop, verb):
+    tid, props = NOT_UNIQUE.get(kind, ("", set()))
+    if prop not in props:
+        return None
+    violation("%s by the non-unique property %s of %s" % (verb, prop, kind))
+    return 400, error("VALIDATION_ERROR", "Unable to perform %s by non-unique %s property %s in portal ID 1234"
+                      % (verb, tid, prop))
+
+
+def search(kind, body):
+    """(status, reply) for POST /crm/v3/objects/{kind}/search."""
+    counters["searches"] += 1
+    if not isinstance(body, dict):
+        return 400, error("VALIDATION_ERROR", "Invalid input JSON")
+    limit = body.get("limit", 10)
+    if not isinstance(limit, int) or limit < 1 or limit > 200:
+        violation("search with limit %r" % (limit,))
+        return 400, error("VALIDATION_ERROR", "limit must be between 1 and 200")
+    groups = body.get("filterGroups") or []
+
+    def holds(o, f):
+        v = str(o["properties"].get(f.get("propertyName"), "")).lower()
+        if f.get("operator") == "EQ":
+            return v == str(f.get("value", "")).lower()
+        if f.get("operator") == "IN":
+            return v in {str(x).lower() for x in f.get("values") or []}
+        return False
+    for g in groups:
+        for f in g.get("filters") or []:
+            if f.get("operator") not in ("EQ", "IN"):
+                violation("search operator %r" % f.get("operator"))
+                return 400, error("VALIDATION_ERROR", "this fake knows EQ and IN only")
+    hits = sorted(oid for oid, o in objects.get(kind, {}).items() if not o["archived"] and
+                  (not groups or any(all(holds(o, f) for f in g.get("filters") or []) for g in groups)))
+    after = int(body.get("after") or 0)
+    page = hits[after:after + limit]
+    want = body.get("properties") or []
+    reply = {"total": len(hits),
+             "results": [{"id": oid, "properties": dict({p: objects[kind][oid]["properties"].get(p) for p in want},
+                                                        hs_object_id=oid),
+                          "createdAt": "2026-12-01T00:00:00Z", "updatedAt": "2026-12-01T00:00:00Z",
+                          "archived": False} for oid in page]}
+    if after + limit < len(hits):
+        reply["paging"] = {"next": {"after": str(after + limit)}}
+    return 200, reply
 
 
 def bad_properties(props):
@@ -139,6 +202,9 @@ def batch(kind, op, body):
     if op == "read":
         counters["reads"] += 1
         prop = body.get("idProperty")
+        refused = not_unique(kind, prop, "read")
+        if refused:
+            return refused
         for i in inputs:
             oid = find_by(kind, prop, i["id"]) if prop else (str(i["id"]) if str(i["id"]) in store and not store[str(i["id"])]["archived"] else None)
             if oid is None:
@@ -146,6 +212,11 @@ def batch(kind, op, body):
                                     ids=[str(i["id"])]))
             else:
                 results.append(result(kind, oid))
+    if op == "upsert":
+        for i in inputs:
+            refused = not_unique(kind, i.get("idProperty", "email"), "update/upsert")
+            if refused:
+                return refused
     for i in inputs if op != "read" else []:
         trace = i.get("objectWriteTraceId")
         props = i.get("properties")
@@ -292,6 +363,10 @@ class Handler(BaseHTTPRequestHandler):
             window.append(now)
             head["X-HubSpot-RateLimit-Remaining"] = limit - len(window)
             parts = self.path.split("?")[0].strip("/").split("/")
+            if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search":
+                status, reply = search(parts[3], body)
+                self.send(status, reply, head)
+                return
             if len(parts) != 6 or parts[:3] != ["crm", "v3", "objects"] or parts[4] != "batch" or \
                     parts[5] not in ("create", "update", "upsert", "archive", "read"):
                 self.send(404, error("NOT_FOUND", "no such route: " + self.path))

@@ -10,7 +10,8 @@
 # HubSpot addresses a record by its own id.  rx keeps it (the ack's id,
 # committed into the snapshot) and sends it with every later change; a
 # record without one is first found by its match property ($vars.match,
-# e-mail for contacts) with batch/read, then updated by id, or created
+# e-mail for contacts) with batch/read (companies' domain, which is not
+# unique in HubSpot, with the CRM search), then updated by id, or created
 # when nothing matches.  So the sync key (say, the warehouse's customer
 # id) and the match field (the e-mail) are separate: a changed e-mail
 # updates the same contact.
@@ -51,6 +52,46 @@ def hubspot_throttle:
   if .body.policyName == "DAILY" then {action: "quota", message: .body.message}
   elif .body.policyName == "SECONDLY" then {action: "throttle", wait: 1}
   else {action: "throttle", wait: 10}
+  end;
+
+# CRM search by the match property: the lookup for a property HubSpot
+# does not hold unique (companies' domain: batch/read takes only "unique
+# property values", and HubSpot lets two companies share a domain).  One
+# filter, the batch's values IN it (lowercased, as HubSpot compares
+# them); one page of up to 200 results, only the match property.  Its
+# OpenAPI document requires "sorts" and "after" (the first page: "0").
+#   https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm
+def hubspot_search_body($vars):
+  [.records[] | hubspot_match_value($vars) | select(. != "")] | unique as $values
+  | if $values == [] then null    # nothing to look up: nothing is sent
+    else {filterGroups: [{filters: [{propertyName: $vars.match, operator: "IN", values: $values}]}],
+          properties: [$vars.match], sorts: [], limit: 200, after: "0"} end;
+
+# The search's answer: the one company of a record's value, null when
+# there is none.  Two companies of one value get neither: rx does not
+# choose (an update or an archive of the wrong one has no undo), the
+# record is a dead letter naming both.  A search with more results than
+# its page (another page could hold a second company of any value)
+# decides nothing: every record of it is a dead letter.
+def hubspot_search_ids($vars):
+  if .status == 200 and (.body | type) == "object" and (.body.results | type) == "array" then
+    if .body.paging.next != null or (.body.total != null and .body.total > (.body.results | length)) then
+      "HubSpot's search found \(.body.total // "more") \($vars.object) for this batch's \($vars.match) values, more than its page of \(.body.results | length): some values are on several \($vars.object); merge them in HubSpot, or give these rows their HubSpot ids" as $why
+      | [.records[] | {error: $why}]
+    else
+      (reduce (.body.results[] | select(.id != null)
+               | {k: (.properties[$vars.match] // "" | tostring | ascii_downcase), id: (.id | tostring)}
+               | select(.k != "")) as $x
+         ({}; .[$x.k] += [$x.id])) as $found
+      | [.records[] | hubspot_match_value($vars) as $m
+         | if $m == "" or $found[$m] == null then null
+           elif ($found[$m] | length) == 1 then $found[$m][0]
+           else {error: "\($found[$m] | length) HubSpot \($vars.object) have the \($vars.match) \($m) (ids \($found[$m] | join(", "))): rx does not choose one; merge them in HubSpot, or give the row its HubSpot id"}
+           end]
+    end
+  elif .status == 429 then hubspot_throttle
+  elif .status == 200 then {action: "reject", message: "a reply rx-push does not understand: a search without results"}
+  else null
   end;
 
 # The lookup's answer: the id of each record, or null when HubSpot knows
