@@ -76,6 +76,7 @@ gen () { # OP N SHAPE
 		else if (shape == "asana") row = sprintf("{\"id\":\"K%d\",\"name\":\"Call First%d\",\"notes\":\"E-mail: u%d@example.com\"}", i, i, i)
 		else if (shape == "meta") row = sprintf("{\"EMAIL\":\"%s\",\"PHONE\":\"%s\",\"FN\":\"%s\"}", hex, hex, hex)
 		else if (shape == "tiktok") row = sprintf("{\"EMAIL_SHA256\":\"%s\",\"PHONE_SHA256\":\"%s\"}", hex, hex)
+		else if (shape == "company") row = sprintf("{\"companyName\":\"Company %d\",\"companyWebsiteDomain\":\"c%d.example.com\",\"industries\":[\"Software\"],\"country\":\"US\"}", i, i)
 		else if (shape == "linkedin") row = sprintf("{\"SHA256_EMAIL\":\"%s\",\"firstName\":\"First%d\",\"lastName\":\"Last\",\"country\":\"US\"}", hex, i)
 		key = (shape == "meta" || shape == "tiktok" || shape == "linkedin") ? hex : "K" i
 		if (op == "rewrite") # an upsert of a row the sheet has: its address as the id
@@ -103,7 +104,7 @@ env_of () {
 	firestore-batchwrite) echo "GOOGLE_APPLICATION_CREDENTIALS=$BENCH_DIR/sa.json FIRESTORE_API_URL=$URL FIRESTORE_PROJECT=p FIRESTORE_COLLECTION=c" ;;
 	meta-custom-audience) echo "META_ACCESS_TOKEN=EAAB META_GRAPH_URL=$URL META_AUDIENCE_ID=2385" ;;
 	tiktok-audience) echo "TIKTOK_ACCESS_TOKEN=act TIKTOK_API_URL=$URL TIKTOK_ADVERTISER_ID=7012 TIKTOK_AUDIENCE_ID=1234" ;;
-	linkedin-audience) echo "LINKEDIN_TOKEN=AQV LINKEDIN_API_URL=$URL LINKEDIN_SEGMENT_ID=123" ;;
+	linkedin-audience|linkedin-companies) echo "LINKEDIN_TOKEN=AQV LINKEDIN_API_URL=$URL LINKEDIN_SEGMENT_ID=123" ;;
 	esac
 }
 
@@ -130,6 +131,7 @@ google-sheets-rows:sheets:rewrite:person:$BIG
 meta-custom-audience:meta:upsert:meta:$BIG
 tiktok-audience:tiktok:upsert:tiktok:$BIG
 linkedin-audience:linkedin:upsert:linkedin:$BIG
+linkedin-companies:linkedin:upsert:company:$BIG
 airtable-upsert:airtable:upsert:airtable:$BIG
 slack-webhook:slack-webhook:upsert:person:$ONE
 slack-chat:slack-api:upsert:person:$ONE
@@ -178,7 +180,8 @@ asana-tasks:asana:insert:asana:150:60:30
 airtable-upsert:airtable:upsert:airtable:5:1:50
 google-sheets-append:sheets:insert:person:60:60:20
 google-sheets-rows:sheets:rewrite:person:60:60:20
-firestore-batchwrite:firestore:upsert:person:1:1:12"
+firestore-batchwrite:firestore:upsert:person:1:1:12
+linkedin-companies:linkedin:upsert:company:300:60:320"
 echo "$RATES" | while IFS=: read -r prof vendor op shape lim per reqs; do
 	case " ${BENCH_PROFILES:-$prof} " in *" $prof "*) ;; *) continue ;; esac
 	max=$(jq -r '.max_records // 100' "$TOP/share/rx/destinations/$prof.json")
@@ -196,5 +199,6 @@ echo "$RATES" | while IFS=: read -r prof vendor op shape lim per reqs; do
 		      printf "  %-22s %-16s %9d %12.2f %8.0f%% %9d\n", p, lim "/" per "s", n, r, 100 * r / l, thr }'
 	stop_sink
 done
-echo "  (Meta, TikTok, LinkedIn and Elasticsearch publish no fixed request rate: their profiles follow the"
-echo "   vendors' throttle signals instead; see each page in docs/destinations/.)"
+echo "  (linkedin-companies: 320 requests, more than the minute's 300, so the fake's 60 s window is crossed."
+echo "   Meta, TikTok, linkedin-audience and Elasticsearch publish no fixed request rate: their profiles follow"
+echo "   the vendors' throttle signals instead; see each page in docs/destinations/.)"

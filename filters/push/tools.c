@@ -10,9 +10,12 @@
  *
  * --test-connection sends the profile's "test" request (one cheap,
  * authenticated read, such as GET /crm/v3/objects/contacts?limit=1), so a
- * wrong token or missing scope shows before a sync: exit 0 on a 2xx (or
- * what the test's response program accepts), 1 when the destination
- * refuses the credentials or the request, 75 when it cannot be reached.
+ * wrong token or missing scope shows before a sync: exit 0 on a 2xx (one
+ * that is the test's "success", when it has one: Slack and TikTok refuse
+ * inside a 200), 1 when the destination refuses the credentials or the
+ * request, or the profile has no test, 75 when it cannot be reached.  The
+ * request is the writes' in all but its body: the same auth (SigV4
+ * signed), the profile's headers with the test's replacing theirs.
  */
 #include "push.h"
 
@@ -177,6 +180,47 @@ static size_t collect(char *data, size_t size, size_t n, void *user)
 	return size * n;
 }
 
+/* What a refusal says, in the shapes vendors use: "message" (HubSpot,
+ * TikTok, LinkedIn), "error" as a string (Slack's "invalid_auth"), or an
+ * "error" object's "message" (Google, Meta) or "reason" (Elasticsearch).
+ * Consumes body. */
+static void reply_gist(jv body, char *gist, size_t n)
+{
+	jv msg = jv_null();
+	if (jv_get_kind(body) == JV_KIND_OBJECT) {
+		msg = jv_object_get(jv_copy(body), jv_string("message"));
+		if (jv_get_kind(msg) != JV_KIND_STRING) {
+			jv_free(msg);
+			msg = jv_object_get(jv_copy(body), jv_string("error"));
+		}
+		if (jv_get_kind(msg) == JV_KIND_OBJECT) {
+			jv o = msg;
+			msg = jv_object_get(jv_copy(o), jv_string("message"));
+			if (jv_get_kind(msg) != JV_KIND_STRING) {
+				jv_free(msg);
+				msg = jv_object_get(jv_copy(o), jv_string("reason"));
+			}
+			jv_free(o);
+		}
+	}
+	if (jv_get_kind(msg) == JV_KIND_STRING)
+		snprintf(gist, n, "%.300s", jv_string_value(msg));
+	jv_free(msg);
+	jv_free(body);
+}
+
+/* 1 when the object of headers has one named name (in any case) */
+static int has_header(jv headers, const char *name)
+{
+	int found = 0;
+	jv_object_foreach(headers, k, v) {
+		found |= strcasecmp(jv_string_value(k), name) == 0;
+		jv_free(k);
+		jv_free(v);
+	}
+	return found;
+}
+
 int rx_push_test_connection(push_ctx *c)
 {
 	const push_profile *p = &c->prof;
@@ -199,13 +243,19 @@ int rx_push_test_connection(push_ctx *c)
 		rx_push_template(&url, jv_string_value(path), p, "test", NULL, 1);
 	rx_push_auth_apply(&c->auth, &h, &url, 0, NULL);
 	/* the profile's headers (a version header: Klaviyo's revision,
-	 * Intercom-Version) and the test's own */
+	 * Intercom-Version), then the test's own, which replace the
+	 * profile's of the same name: LinkedIn's writes say X-RestLi-Method:
+	 * BATCH_CREATE, and Rest.li refuses a GET that says so */
 	jv th = jv_object_get(jv_copy(t), jv_string("headers"));
-	jv all[2] = {jv_copy(p->headers), th};
+	if (jv_get_kind(th) != JV_KIND_OBJECT) {
+		jv_free(th);
+		th = jv_object();
+	}
+	jv all[2] = {jv_copy(p->headers), jv_copy(th)};
 	for (int i = 0; i < 2; i++) {
 		if (jv_get_kind(all[i]) == JV_KIND_OBJECT) {
 			jv_object_foreach(all[i], k, v) {
-				if (jv_get_kind(v) == JV_KIND_STRING) {
+				if ((i == 1 || !has_header(th, jv_string_value(k))) && jv_get_kind(v) == JV_KIND_STRING) {
 					rx_buf line = {0};
 					rx_buf_printf(&line, "%s: %s", jv_string_value(k), jv_string_value(v));
 					h = curl_slist_append(h, line.data);
@@ -216,6 +266,29 @@ int rx_push_test_connection(push_ctx *c)
 			}
 		}
 		jv_free(all[i]);
+	}
+	jv_free(th);
+	/* SigV4 signs the request as it goes (no body: the hash of "") */
+	rx_push_auth_sign(&c->auth, method, url.data, NULL, &h, 0, NULL);
+	/* a test whose destination answers 200 to a refused credential
+	 * (Slack's {"ok": false}, TikTok's code) says what its success is */
+	push_success *want = NULL;
+	jv ts = jv_object_get(jv_copy(t), jv_string("success"));
+	if (jv_is_valid(ts) && jv_get_kind(ts) != JV_KIND_NULL) {
+		char serr[512];
+		jv items = jv_get_kind(ts) == JV_KIND_OBJECT ? jv_object_get(jv_copy(ts), jv_string("items")) : jv_null();
+		jv match = jv_get_kind(ts) == JV_KIND_OBJECT ? jv_object_get(jv_copy(ts), jv_string("match")) : jv_null();
+		int per_record = (jv_is_valid(items) && jv_get_kind(items) != JV_KIND_NULL) ||
+				 (jv_is_valid(match) && jv_get_kind(match) != JV_KIND_NULL);
+		jv_free(items);
+		jv_free(match);
+		if (per_record)
+			rx_die(RX_EXIT_FAIL, "profile %s: test.success: a status and the body's members (equal, empty, in), "
+			       "no items: a test writes no records", p->name);
+		if (rx_push_success_compile(&want, ts, p, "test.success", serr, sizeof serr) < 0)
+			rx_die(RX_EXIT_FAIL, "%s", serr);
+	} else {
+		jv_free(ts);
 	}
 	CURL *e = curl_easy_init();
 	if (e == NULL)
@@ -248,19 +321,26 @@ int rx_push_test_connection(push_ctx *c)
 	jv body;
 	char err[128];
 	if (reply.len > 0 && rx_jv_parse(reply.data, reply.len, &body, err, sizeof err) == 0) {
-		jv msg = jv_get_kind(body) == JV_KIND_OBJECT ? jv_object_get(jv_copy(body), jv_string("message")) : jv_null();
-		if (jv_get_kind(msg) == JV_KIND_STRING)
-			snprintf(gist, sizeof gist, "%.300s", jv_string_value(msg));
-		jv_free(msg);
-		jv_free(body);
+		reply_gist(body, gist, sizeof gist);
 	} else if (reply.len > 0) {
 		snprintf(gist, sizeof gist, "%.200s", reply.data);
 	}
 	char one[600];
 	rx_one_line(gist, one, sizeof one);
-	if (status >= 200 && status < 300) {
+	int fits = 1;
+	if (want != NULL && status >= 200 && status < 300) {
+		push_record *none = NULL;
+		rx_span id;
+		signed char created;
+		fits = rx_push_success_match(want, status, reply.data ? reply.data : "", reply.len, &none, 1, &id, &created);
+	}
+	if (status >= 200 && status < 300 && fits) {
 		printf("ok: %s %s answered HTTP %ld in %.2f s: the credentials work\n", method, p->name, status, secs);
 		rc = RX_EXIT_OK;
+	} else if (status >= 200 && status < 300) {
+		rx_diag("test: HTTP %ld, but not the reply of a success: the destination refuses the credentials or the "
+			"request%s%s%s (check the token, its scopes and the ids: docs/destinations/%s.md)",
+			status, one[0] ? " (it says: " : "", one, one[0] ? ")" : "", p->name);
 	} else if (status == 401 || status == 403) {
 		rx_diag("test: HTTP %ld: the destination refuses the credentials%s%s%s (check the token and its scopes: "
 			"docs/destinations/%s.md)",
@@ -276,6 +356,8 @@ done:
 	curl_slist_free_all(h);
 	rx_buf_free(&url);
 	rx_buf_free(&reply);
+	if (want != NULL)
+		rx_push_success_free(want);
 	jv_free(m);
 	jv_free(path);
 	jv_free(t);

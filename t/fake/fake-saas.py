@@ -30,12 +30,16 @@ Vendors (--vendor)
                   value that is not 64 hex, or a MADID that is not a UUID, is an
                   invalid entry (dropped, counted, sampled by value); throttle:
                   400 code 80003 with X-Business-Use-Case-Usage; bad token: 400
-                  code 190.  KEY: the row's first schema value.
+                  code 190; GET /v25.0/AUDIENCE?fields=id (--test-connection)
+                  200 {"id"}, an id --meta-unknown-audience names code 100.
+                  KEY: the row's first schema value.
   tiktok          TikTok segment mapping (destinations-2.md 27): POST
                   /open_api/v1.3/segment/mapping/ with Access-Token; always 200
                   {"code","message","request_id","data"}: 0 OK, 40002 bad
                   parameter (whole request), 40100 too many requests, 40105 bad
-                  token.  KEY: the row's first id.
+                  token; GET /open_api/v1.3/dmp/custom_audience/get/ (the
+                  test) code 0 with the audiences, 40001 for the advertiser
+                  --tiktok-other-advertiser.  KEY: the row's first id.
   linkedin        LinkedIn DMP segment users (destinations-2.md 28): POST
                   /rest/dmpSegments/ID/users, X-RestLi-Method BATCH_CREATE;
                   200 {"elements":[{"status":201}|{"status":400,"message"}]} in
@@ -47,7 +51,10 @@ Vendors (--vendor)
                   companyPageUrl (else 400), an organizationUrn
                   urn:li:organization:N, at most 3 industries, an alpha-2
                   country, the documented lengths, no other member.  KEY: the
-                  first identifier in that order.
+                  first identifier in that order.  GET /rest/dmpSegments/ID
+                  (the test): the segment, with no X-RestLi-Method or GET
+                  (else 400, as Rest.li routes), 403 ACCESS_DENIED for
+                  --linkedin-forbidden-segment.
   slack-webhook   Slack incoming webhook (destinations.md 7): POST
                   /services/T000/B000/TOKEN, one message; 200 "ok"; plain-text
                   errors (400 no_text, 400 invalid_payload, 403 invalid_token);
@@ -56,7 +63,9 @@ Vendors (--vendor)
                   form-encoded, bearer token: 200 {"ok":true,"channel","ts",..}
                   or {"ok":false,"error"} (message_not_found for an update or
                   delete of a ts it has not, or no longer); 429 with
-                  Retry-After.  KEY: metadata's event_payload.key (of the post).
+                  Retry-After; auth.test (GET or POST) {"ok":true,..}, a bad
+                  token {"ok":false,"error":"invalid_auth"} (not_authed with
+                  none).  KEY: metadata's event_payload.key (of the post).
   teams           Microsoft Teams classic incoming webhook (destinations-2.md
                   22): POST /webhookb2/TOKEN; 200 "1"; failures are 200 with
                   text ("... returned HTTP error 429 ..." when throttled, "... 400
@@ -117,10 +126,14 @@ Vendors (--vendor)
                   item 409 version_conflict_engine_exception, ES's reason);
                   a delete forgets the version (as ES does once
                   index.gc_deletes has passed); version_conflicts counts
-                  the 409s.  KEY: INDEX/_id.
+                  the 409s.  GET /INDEX (the test): 200 the index, 404
+                  index_not_found_exception for "missing", 403
+                  security_exception for "forbidden".  KEY: INDEX/_id.
   firestore       Firestore documents:batchWrite (destinations-2.md 30): 200
                   {"writeResults","status"} in order ({} ok, {"code":3,..}
-                  bad); 429 RESOURCE_EXHAUSTED; 401 UNAUTHENTICATED.  KEY: the
+                  bad); 429 RESOURCE_EXHAUSTED; 401 UNAUTHENTICATED; GET
+                  .../documents/COLLECTION?pageSize=N (the test) lists N,
+                  403 PERMISSION_DENIED for the project "forbidden".  KEY: the
                   document id; rows decoded from Firestore's typed values.
 
 Switches
@@ -286,6 +299,8 @@ def meta_error(code, message, subcode=None, status=400, headers=None):
 
 
 class Meta:
+    reads = True   # GET /VERSION/AUDIENCE?fields=id: --test-connection
+
     def auth(self, req):
         tok = (req.query.get("access_token") or [None])[0]
         if not token_ok(tok):
@@ -305,6 +320,17 @@ class Meta:
                           2446079, 400, {"X-Business-Use-Case-Usage": json.dumps(usage, separators=(",", ":"))})
 
     def write(self, req):
+        if req.method == "GET":
+            # the audience itself, the fields asked for (a Graph API node
+            # read); an id it does not know: code 100, subcode 33
+            m = re.match(r"^/v[0-9.]+/([^/]+)$", req.path)
+            if not m or not m.group(1).isdigit() or m.group(1) == OPT.meta_unknown_audience:
+                raise meta_error(100, "Unsupported get request. Object with ID '%s' does not exist, cannot be loaded "
+                                 "due to missing permissions, or does not support this operation."
+                                 % (m.group(1) if m else req.path), 33)
+            fields = (req.query.get("fields") or ["id"])[0].split(",")
+            node = {"id": m.group(1), "name": "rx audience", "subtype": "CUSTOM"}
+            return Reply(200, {f: node[f] for f in fields if f in node})
         m = re.match(r"^/v[0-9.]+/([0-9]+)/users$", req.path)
         if not m or req.method not in ("POST", "DELETE"):
             raise meta_error(100, "Unsupported request - method type: %s" % req.method.lower(), 33)
@@ -349,6 +375,8 @@ def tiktok(code, message, data=None):
 
 
 class TikTok:
+    reads = True   # GET /open_api/v1.3/dmp/custom_audience/get/: --test-connection
+
     def auth(self, req):
         if not token_ok(req.headers.get("access-token")):
             raise tiktok(40105, "The access token is invalid or has been revoked.")
@@ -357,7 +385,9 @@ class TikTok:
         return tiktok(40100, "Too many requests. Please retry in some time.")
 
     def write(self, req):
-        if req.path != "/open_api/v1.3/segment/mapping/":
+        if req.method == "GET" and req.path == "/open_api/v1.3/dmp/custom_audience/get/":
+            return self.audience_get(req)
+        if req.path != "/open_api/v1.3/segment/mapping/" or req.method != "POST":
             raise tiktok(40002, "Invalid path")
         b = req.json()
         if not isinstance(b, dict) or b.get("action") not in ("add", "delete") or \
@@ -378,10 +408,29 @@ class TikTok:
                       "delete" if b["action"] == "delete" else "upsert")
         return tiktok(0, "OK")
 
+    def audience_get(self, req):
+        """custom_audience/get: advertiser_id and custom_audience_ids (a
+        JSON array in the query); an audience of another advertiser, or
+        none, is a 40001-style refusal inside the 200, as every error."""
+        adv = (req.query.get("advertiser_id") or [""])[0]
+        try:
+            ids = json.loads((req.query.get("custom_audience_ids") or [""])[0])
+        except ValueError:
+            ids = None
+        if not adv.isdigit() or not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise tiktok(40002, "advertiser_id and custom_audience_ids (a JSON array of strings) are required")
+        if adv == OPT.tiktok_other_advertiser:
+            raise tiktok(40001, "No permission to operate advertiser %s." % adv)
+        return tiktok(0, "OK", {"list": [{"audience_details": {"custom_audience_id": i, "name": "rx audience",
+                                                               "audience_type": "Customer File", "is_valid": True}}
+                                         for i in ids]})
+
 
 # LinkedIn -------------------------------------------------------------------
 
 class LinkedIn:
+    reads = True   # GET /rest/dmpSegments/ID: --test-connection
+
     def auth(self, req):
         if not token_ok(req.bearer()):
             raise Reply(401, {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
@@ -400,7 +449,28 @@ class LinkedIn:
     COMPANY_IDS = ("organizationUrn", "companyWebsiteDomain", "companyName", "companyPageUrl")
     COMPANY_FIELDS = COMPANY_IDS + ("industries", "city", "state", "country", "postalCode", "stockSymbol")
 
+    def segment(self, req):
+        """GET /rest/dmpSegments/ID: the segment.  Rest.li routes a GET of
+        an entity with no X-RestLi-Method or with GET; any other (the
+        writes' BATCH_CREATE) matches no method: 400 (RestLiRouter)."""
+        m = re.match(r"^/rest/dmpSegments/([0-9]+)$", req.path)
+        if not m:
+            raise Reply(404, {"status": 404, "message": "Not Found"})
+        if req.headers.get("x-restli-method", "GET").upper() != "GET":
+            raise Reply(400, {"status": 400, "code": "ILLEGAL_ARGUMENT",
+                              "message": "Method 'GET' is not supported for URI '%s'" % req.path})
+        if req.headers.get("x-restli-protocol-version") != "2.0.0" or not req.headers.get("linkedin-version"):
+            raise Reply(400, {"status": 400, "code": "ILLEGAL_ARGUMENT",
+                              "message": "X-Restli-Protocol-Version 2.0.0 and LinkedIn-Version are required"})
+        if m.group(1) == OPT.linkedin_forbidden_segment:
+            raise Reply(403, {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
+                              "message": "Not enough permissions to access: dmpSegments.GET.20260401"})
+        return Reply(200, {"id": int(m.group(1)), "name": "rx segment", "account": "urn:li:sponsoredAccount:5",
+                           "sourcePlatform": "RX", "status": "READY", "type": "USER", "accessPolicy": "PRIVATE"})
+
     def write(self, req):
+        if req.method == "GET":
+            return self.segment(req)
         m = re.match(r"^/rest/dmpSegments/[0-9]+/(users|companies)$", req.path)
         if not m:
             raise Reply(404, {"status": 404, "message": "Not Found"})
@@ -488,7 +558,11 @@ class SlackWebhook:
 
 
 class SlackApi:
+    reads = True   # auth.test by GET: --test-connection
+
     def auth(self, req):
+        if req.bearer() is None:
+            raise Reply(200, {"ok": False, "error": "not_authed"})
         if not token_ok(req.bearer()):
             raise Reply(200, {"ok": False, "error": "invalid_auth"})
 
@@ -496,7 +570,10 @@ class SlackApi:
         return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
 
     def write(self, req):
-        if req.path not in ("/chat.postMessage", "/chat.update", "/chat.delete"):
+        if req.path == "/auth.test":   # who the token is; no scope needed
+            return Reply(200, {"ok": True, "url": "https://rx-test.slack.com/", "team": "rx", "user": "rx-bot",
+                               "team_id": "T0001", "user_id": "U0001", "bot_id": "B0001", "is_enterprise_install": False})
+        if req.method != "POST" or req.path not in ("/chat.postMessage", "/chat.update", "/chat.delete"):
             raise Reply(404, {"ok": False, "error": "unknown_method"})
         if not req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             raise Reply(200, {"ok": False, "error": "invalid_form_data"})
@@ -1304,10 +1381,32 @@ def fs_decode(v):
 
 
 class Firestore(Google):
+    reads = True   # GET .../documents/COLLECTION (list): --test-connection
+
     def throttle(self, wait):
         return google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")
 
+    def list(self, req):
+        """documents.list of a collection, pageSize documents at most (the
+        names and fields stored); the project "forbidden" is one the
+        account has no role in: 403 PERMISSION_DENIED."""
+        m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents/(.+)$", unquote(req.path))
+        if not m:
+            raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        if m.group(1) == "forbidden":
+            raise google_error(403, "PERMISSION_DENIED", "Missing or insufficient permissions.")
+        try:
+            size = int((req.query.get("pageSize") or ["20"])[0])
+        except ValueError:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid value at 'page_size' (TYPE_INT32)")
+        prefix = "projects/%s/databases/%s/documents/%s/" % m.groups()
+        docs = [{"name": prefix + k, "fields": {}, "createTime": "2026-01-01T00:00:00.000000Z",
+                 "updateTime": "2026-01-01T00:00:00.000000Z"} for k in sorted(STATE["records"])][:max(size, 0)]
+        return Reply(200, {"documents": docs} if docs else {})
+
     def write(self, req):
+        if req.method == "GET":
+            return self.list(req)
         m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents:batchWrite$", unquote(req.path))
         if not m or req.method != "POST":
             raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
@@ -1426,6 +1525,8 @@ def sigv4_check(req):
 
 
 class Elasticsearch:
+    reads = True   # GET /INDEX: --test-connection
+
     def auth(self, req):
         if OPT.aws:
             return sigv4_check(req)
@@ -1448,7 +1549,31 @@ class Elasticsearch:
              "reason": "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, max_coordinating_and_primary_bytes=107374182]"}
         return Reply(429, {"error": {"root_cause": [e], "type": e["type"], "reason": e["reason"]}, "status": 429})
 
+    def index_get(self, req):
+        """GET /INDEX: the index's aliases, mappings and settings.  The
+        index "missing" does not exist (404 index_not_found_exception);
+        "forbidden" is one the key may write but not see (403, ES's
+        words: view_index_metadata is what GET needs)."""
+        m = re.match(r"^/([^/_][^/]*)$", unquote(req.path))
+        if not m:
+            raise Reply(405, {"error": "Incorrect HTTP method for uri [%s], allowed: [POST, PUT]" % req.path, "status": 405})
+        index = m.group(1)
+        if index == "missing":
+            e = {"type": "index_not_found_exception", "reason": "no such index [%s]" % index,
+                 "resource.type": "index_or_alias", "resource.id": index, "index": index}
+            raise Reply(404, {"error": {"root_cause": [e], **e}, "status": 404})
+        if index == "forbidden":
+            e = {"type": "security_exception",
+                 "reason": "action [indices:admin/get] is unauthorized for API key id [k1] of user [rx] on indices "
+                           "[%s], this action is granted by the index privileges [view_index_metadata,manage,all]" % index}
+            raise Reply(403, {"error": {"root_cause": [e], **e}, "status": 403})
+        return Reply(200, {index: {"aliases": {}, "mappings": {"dynamic": "true"},
+                                   "settings": {"index": {"number_of_shards": "1", "provided_name": index,
+                                                          "uuid": "Zm9vYmFyYmF6cXV4", "number_of_replicas": "1"}}}})
+
     def write(self, req):
+        if req.method in ("GET", "HEAD"):
+            return self.index_get(req)
         m = re.match(r"^(?:/([^/_][^/]*))?/_bulk$", req.path)
         if not m or req.method not in ("POST", "PUT"):
             raise Reply(405, {"error": "Incorrect HTTP method for uri [%s], allowed: [POST, PUT]" % req.path, "status": 405})
@@ -1634,7 +1759,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_write(self, now, u, raw):
         vendor = VENDORS[OPT.vendor]()
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers = {}
+        for k, v in self.headers.items():   # a field sent twice is one, its values joined (RFC 9110 5.3)
+            headers[k.lower()] = headers[k.lower()] + ", " + v if k.lower() in headers else v
         req = Request(self.command, u.path, parse_qs(u.query, keep_blank_values=True), headers, raw)
         req.raw_query = u.query
         if OPT.log:
@@ -1723,6 +1850,9 @@ def main():
     ap.add_argument("--meta-samples", type=int, default=10)
     ap.add_argument("--meta-regain", type=int, default=0)
     ap.add_argument("--meta-app-secret")
+    ap.add_argument("--meta-unknown-audience", help="meta: an audience id GET does not know (code 100)")
+    ap.add_argument("--tiktok-other-advertiser", help="tiktok: an advertiser the token may not read (40001)")
+    ap.add_argument("--linkedin-forbidden-segment", help="linkedin: a segment GET refuses (403 ACCESS_DENIED)")
     ap.add_argument("--log")
     ap.add_argument("--sink", action="store_true")
     OPT = ap.parse_args()
