@@ -7,6 +7,12 @@
 #
 #   NOTION_TOKEN=secret_… NOTION_DATABASE_ID=d9824bdc… ./notion-customers.sh
 #
+# With Notion-Version 2025-09-03 (databases hold data sources), name the
+# data source too (GET /v1/databases/ID lists them in data_sources):
+#
+#   NOTION_VERSION=2025-09-03 NOTION_DATA_SOURCE_ID=1a44be12… NOTION_TOKEN=secret_… \
+#   NOTION_DATABASE_ID=d9824bdc… ./notion-customers.sh
+#
 # docs/destinations/notion-pages.md
 set -eu -o pipefail
 cd "$(dirname "$0")"

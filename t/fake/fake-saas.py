@@ -84,7 +84,15 @@ Vendors (--vendor)
                   left out); GET /v1/databases/ID; 200 page object; 400
                   validation_error (an archived page's properties cannot be
                   edited); 404 object_not_found for an unknown page; 429
-                  rate_limited with Retry-After; 401 unauthorized.  KEY: the
+                  rate_limited with Retry-After; 401 unauthorized.  From
+                  Notion-Version 2025-09-03 a database holds one data source
+                  (its id: the database's, md5-derived): GET /v1/databases/ID
+                  lists it in data_sources, pages take a parent
+                  {"data_source_id"} (database_id refused), the query is POST
+                  /v1/data_sources/ID/query, GET /v1/data_sources/ID reads it;
+                  each version's paths are 400 invalid_request_url for the
+                  other; 2026-03-11 refuses "archived" and answers in_trash
+                  only.  KEY: the
                   rich_text property named by --key-property (default rx_key);
                   records: the live pages; live_pages counts them (twins),
                   creates, updates, archives, queries the requests of each kind.
@@ -752,7 +760,23 @@ def notion_plain(v):
     return v
 
 
-NOTION_PAGES = {}   # page id -> {"db", "props", "archived"}
+NOTION_PAGES = {}   # page id -> {"db", "ds", "props", "archived"}
+NOTION_SOURCES = "2025-09-03"   # the first version whose pages live in data sources
+NOTION_TRASH_ONLY = "2026-03-11"   # the first without "archived"
+NOTION_SOURCE_DB = {}   # data source id -> its database's
+
+
+def notion_ds_of(db):
+    """The id of database db's one data source (as Notion's: a UUID)."""
+    h = hashlib.md5(("data_source:" + db).encode()).hexdigest()
+    ds = "%s-%s-4%s-8%s-%s" % (h[:8], h[8:12], h[13:16], h[17:20], h[20:32])
+    NOTION_SOURCE_DB[ds] = db
+    return ds
+
+
+def notion_db_of(ds):
+    """The database holding data source ds, among those seen (None: unknown)."""
+    return NOTION_SOURCE_DB.get(ds)
 
 
 def notion_props_check(props, create):
@@ -779,7 +803,7 @@ def notion_key(props):
     return notion_plain(v) if isinstance(v, dict) else None
 
 
-def notion_page(pid):
+def notion_page(pid, version):
     pg = NOTION_PAGES[pid]
     props = {}
     for k, v in pg["props"].items():   # as Notion answers: plain_text beside each piece
@@ -788,9 +812,15 @@ def notion_page(pid):
             if isinstance(v.get(t), list):
                 v[t] = [dict(x, plain_text=x.get("text", {}).get("content", "")) for x in v[t]]
         props[k] = v
-    return {"object": "page", "id": pid, "parent": {"type": "database_id", "database_id": pg["db"]},
-            "archived": pg["archived"], "in_trash": pg["archived"], "properties": props,
-            "url": "https://www.notion.so/" + pid.replace("-", "")}
+    if version >= NOTION_SOURCES:
+        parent = {"type": "data_source_id", "data_source_id": pg["ds"], "database_id": pg["db"]}
+    else:
+        parent = {"type": "database_id", "database_id": pg["db"]}
+    page = {"object": "page", "id": pid, "parent": parent, "archived": pg["archived"], "in_trash": pg["archived"],
+            "properties": props, "url": "https://www.notion.so/" + pid.replace("-", "")}
+    if version >= NOTION_TRASH_ONLY:
+        del page["archived"]
+    return page
 
 
 def notion_row(pid):
@@ -834,38 +864,61 @@ class Notion:
 
     def write(self, req):
         b = req.json()
+        version = req.headers.get("notion-version")
+        sources = version >= NOTION_SOURCES
         m = re.match(r"^/v1/pages/([0-9a-f-]+)$", req.path)
         q = re.match(r"^/v1/databases/([^/]+)(/query)?$", req.path)
+        d = re.match(r"^/v1/data_sources/([^/]+)(/query)?$", req.path)
         if req.method == "GET" and q and not q.group(2):
+            if sources:   # the container: its data sources, no schema
+                return Reply(200, {"object": "database", "id": q.group(1), "title": [], "is_inline": False,
+                                   "data_sources": [{"id": notion_ds_of(q.group(1)), "name": "Data source"}]})
             return Reply(200, {"object": "database", "id": q.group(1), "title": [], "properties": {}})
-        if req.method == "POST" and q and q.group(2):
-            return self.query(q.group(1), b)
+        if req.method == "POST" and q and q.group(2) and not sources:
+            return self.query(lambda pg: pg["db"] == q.group(1), b, version)
+        if sources and d and req.method == "GET" and not d.group(2):
+            db = notion_db_of(d.group(1))
+            return Reply(200, {"object": "data_source", "id": d.group(1), "title": [], "properties": {},
+                               "parent": {"type": "database_id", "database_id": db or "unknown"}})
+        if sources and d and req.method == "POST" and d.group(2):
+            return self.query(lambda pg: pg["ds"] == d.group(1), b, version)
         if req.method == "PATCH" and m:
-            return self.update(m.group(1), b)
+            return self.update(m.group(1), b, version)
         if req.path != "/v1/pages" or req.method != "POST":
             raise notion_error(400, "invalid_request_url", "Invalid request URL.")
-        if not isinstance(b, dict) or not (b.get("parent") or {}).get("database_id"):
-            raise notion_error(400, "validation_error", "body failed validation: body.parent.database_id should be defined")
+        parent = b.get("parent") if isinstance(b, dict) else None
+        parent = parent if isinstance(parent, dict) else {}
+        want = "data_source_id" if sources else "database_id"
+        if not isinstance(parent.get(want), str) or not re.match(r"^[0-9A-Za-z-]+$", parent[want]):
+            raise notion_error(400, "validation_error", "body failed validation: body.parent.%s should be defined, instead "
+                               "was `%s`." % (want, json.dumps(parent.get(want)) if want in parent else "undefined"))
         props = b.get("properties")
         notion_props_check(props, True)
         page = next_id("59833787-2cf9-4fdf-8782-e53db20768a")
         STATE["accepted"] += 1
         if OPT.sink:
             return Reply(200, {"object": "page", "id": page, "properties": props})
-        NOTION_PAGES[page] = {"db": b["parent"]["database_id"], "props": props, "archived": False}
+        if sources:
+            ds = parent["data_source_id"]
+            db = notion_db_of(ds) or ds
+        else:
+            db = parent["database_id"]
+            ds = notion_ds_of(db)
+        NOTION_PAGES[page] = {"db": db, "ds": ds, "props": props, "archived": False}
         STATE["creates"] += 1
         STATE["live_pages"] += 1
         notion_row(page)
-        return Reply(200, notion_page(page))
+        return Reply(200, notion_page(page, version))
 
-    def update(self, pid, b):
+    def update(self, pid, b, version):
         if pid not in NOTION_PAGES:
             raise notion_error(404, "object_not_found", "Could not find page with ID: %s. Make sure the relevant pages and "
                                "databases are shared with your integration." % pid)
         if not isinstance(b, dict) or not b:
             raise notion_error(400, "validation_error", "body failed validation: body should be an object with properties, archived or in_trash")
         for k in b:
-            if k not in ("properties", "archived", "in_trash", "icon", "cover"):
+            if k not in ("properties", "archived", "in_trash", "icon", "cover") or \
+                    (k == "archived" and version >= NOTION_TRASH_ONLY):
                 raise notion_error(400, "validation_error", "body failed validation: body.%s should be not present" % k)
         pg = NOTION_PAGES[pid]
         trash = b.get("in_trash", b.get("archived"))
@@ -893,9 +946,9 @@ class Notion:
                 pg["archived"] = False
                 notion_row(pid)
         STATE["accepted"] += 1
-        return Reply(200, notion_page(pid))
+        return Reply(200, notion_page(pid, version))
 
-    def query(self, db, b):
+    def query(self, held, b, version):
         b = b if isinstance(b, dict) else {}
         f = b.get("filter") or {}
         size = b.get("page_size", 100)
@@ -904,11 +957,12 @@ class Notion:
         for x in f.get("or", [f]):
             if x.get("property", "").startswith("_"):
                 raise notion_error(400, "validation_error", "Could not find property with name or id: %s" % x["property"])
-        hits = [pid for pid, pg in NOTION_PAGES.items() if pg["db"] == db and not pg["archived"] and (not f or notion_match(pg, f))]
+        hits = [pid for pid, pg in NOTION_PAGES.items() if held(pg) and not pg["archived"] and (not f or notion_match(pg, f))]
         STATE["queries"] += 1
-        return Reply(200, {"object": "list", "results": [notion_page(p) for p in hits[:size]],
+        kind = "page_or_data_source" if version >= NOTION_SOURCES else "page_or_database"
+        return Reply(200, {"object": "list", "results": [notion_page(p, version) for p in hits[:size]],
                            "next_cursor": hits[size] if len(hits) > size else None, "has_more": len(hits) > size,
-                           "type": "page_or_database", "page_or_database": {}})
+                           "type": kind, kind: {}})
 
 
 # Asana ----------------------------------------------------------------------

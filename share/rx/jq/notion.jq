@@ -1,21 +1,34 @@
 # notion.jq - Notion, pages in a database (share/rx/destinations/notion-pages.json).
 #
-# Follows Notion's API reference for version 2022-06-28: "Create a page"
-# (https://developers.notion.com/reference/post-page: a parent database
-# and properties that match its schema), "Update page properties"
+# Follows Notion's API reference: "Create a page"
+# (https://developers.notion.com/reference/post-page: a parent database,
+# or from version 2025-09-03 a parent data source, and properties that
+# match its schema), "Update page properties"
 # (https://developers.notion.com/reference/patch-page: PATCH
-# /v1/pages/{page_id}, only the properties named change), "Archive a
-# page" (https://developers.notion.com/reference/archive-a-page: the same
-# PATCH with "archived": true, the alias of in_trash that versions before
-# 2026-03-11 take), "Query a database"
-# (https://developers.notion.com/reference/post-database-query: a
-# rich_text equals filter), property values
+# /v1/pages/{page_id}, only the properties named change), trashing a
+# page (the same PATCH with "in_trash": true; "archived": true, its
+# deprecated alias, for 2022-06-28, and gone from 2026-03-11), "Query a
+# database" (https://developers.notion.com/reference/post-database-query,
+# up to 2022-06-28) and "Query a data source"
+# (https://developers.notion.com/reference/query-a-data-source, POST
+# /v1/data_sources/{id}/query from 2025-09-03: a rich_text equals filter
+# either way), property values
 # (https://developers.notion.com/reference/page-property-values), the
 # request limits (https://developers.notion.com/reference/request-limits:
 # an average of 3 requests a second, 429 rate_limited with Retry-After;
 # rich text of at most 2,000 characters a piece, 100 pieces) and the
 # status codes (https://developers.notion.com/reference/status-codes).
-# Summarised in destinations-2.md sections 23 and 33.
+# The upgrade guide for 2025-09-03
+# (https://developers.notion.com/docs/upgrade-guide-2025-09-03): a
+# database holds data sources, GET /v1/databases/{id} lists them in
+# "data_sources", and pages are created in, and queried from, one of
+# them.  Summarised in destinations-2.md sections 23 and 33.
+#
+# $vars.notion_version picks the model: before 2025-09-03 the database
+# ($vars.database_id) is the parent and is queried; from 2025-09-03 on
+# (2026-03-11 too) the data source ($vars.data_source_id) is.  A version
+# that needs a data source without one is stopped by the first reply
+# read (the lookup's or the create's), with the variable to set.
 #
 # A record is one page.  Its row's members are the database's
 # properties, by name: the title property ($vars.title_property, default
@@ -60,9 +73,19 @@ def notion_properties($rec):
     + {($title): {title: (($r[$title] // $rec.key) | notion_rich_text)}}
     + (if $vars.key_property != "" then {($vars.key_property): {rich_text: ($rec.key | notion_rich_text)}} else {} end);
 
+# Whether the version addresses data sources (ISO dates compare as text).
+def _notion_ds: $vars.notion_version >= "2025-09-03";
+
 def notion_body:
   .records[0] as $rec
-  | {parent: {database_id: $vars.database_id}, properties: notion_properties($rec)};
+  | {parent: (if _notion_ds then {type: "data_source_id", data_source_id: $vars.data_source_id}
+              else {database_id: $vars.database_id} end),
+     properties: notion_properties($rec)};
+
+# The lookup's path (a path program: the path a version queries).
+def notion_query_path:
+  if _notion_ds then "/v1/data_sources/\($vars.data_source_id | @uri)/query"
+  else "/v1/databases/\($vars.database_id | @uri)/query" end;
 
 # An update (PATCH /v1/pages/{id}, the id rx keeps): the same properties;
 # Notion changes those named and leaves the others as they are.
@@ -81,6 +104,14 @@ def notion_lookup_body:
 
 def _notion_message: "\(.body.code // "error"): \(.body.message // "")";
 
+# A version that addresses data sources, run without one: every lookup
+# and create is refused (the query's URL has no id, a page no parent),
+# so the first such reply stops the run, saying what to set.
+def _notion_no_source:
+  if _notion_ds and $vars.data_source_id == "" then
+    {action: "auth", message: "NOTION_VERSION \($vars.notion_version) creates and queries pages in a data source: set NOTION_DATA_SOURCE_ID (GET /v1/databases/\($vars.database_id) lists the database's data_sources), or NOTION_VERSION=2022-06-28"}
+  else null end;
+
 # The errors every request shares: 401 and 403 stop the run (a bad token,
 # a database not shared with the integration); 429 (Retry-After, which
 # rx-push honours) and 409, 5xx, 529 are sent again by the status.
@@ -94,7 +125,8 @@ def _notion_common:
 # do (which one to write is not guessed) or when the reply has more
 # pages than it showed.  404 (the database not shared) stops the run.
 def notion_lookup_ids:
-  if .status == 200 and (.body | type) == "object" and (.body.results | type) == "array" then
+  if _notion_no_source then _notion_no_source
+  elif .status == 200 and (.body | type) == "object" and (.body.results | type) == "array" then
     ($vars.key_property) as $p
     | (.body.has_more == true) as $more
     | (reduce (.body.results[] | {k: ((.properties[$p].rich_text // []) | map(.plain_text // .text.content // "") | add // ""), id})
@@ -115,7 +147,8 @@ def notion_lookup_ids:
 # integration) fail every page: stop.  429 (Retry-After), 409
 # conflict_error, 5xx and 529 service_overload are sent again.
 def notion_response:
-  if .status == 200 and (.body | type) == "object" and .body.object == "page" then [{ok: true, id: .body.id}]
+  if _notion_no_source then _notion_no_source
+  elif .status == 200 and (.body | type) == "object" and .body.object == "page" then [{ok: true, id: .body.id}]
   elif .status == 400 and (.body | type) == "object" then [{ok: false, message: _notion_message}]
   elif .status == 404 then {action: "auth", message: _notion_message}
   elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
@@ -134,7 +167,8 @@ def notion_update_response:
   elif .status >= 200 and .status < 300 then {action: "reject", message: "a reply rx-push does not understand"}
   else _notion_common end;
 
-# Archiving ({"archived": true}; Notion keeps the page in its trash).
+# Trashing ({"in_trash": true}, {"archived": true} for 2022-06-28;
+# Notion keeps the page in its trash; 2026-03-11 answers in_trash only).
 # 200 with the page archived: done.  404 object_not_found: the page is
 # already gone: done too.  400 naming an archived page: already archived.
 def notion_archive_response:
