@@ -82,6 +82,24 @@ test_expect_success 'a choice takes the case its variable names, else "*", when 
 	test_grep "ops.\*.template at batch\[0\]: \"phone\" is no case of this choice (\"id\", \"email\") and it has no \"\*\"" out
 '
 
+test_expect_success 'a case {"!": why} refuses the profile when it loads, its variables expanded; the other cases load' '
+	cat >refuse.json <<-\EOF &&
+	{"vars": {"by": {"env": "BY", "default": "id"}, "list": {"env": "LIST", "default": ""}},
+	 "ops": {"*": {"template": {"batch": [{"?": "{by}",
+	   "id": {"ids": {"id": "{key|text}"}},
+	   "*": {"?": "{list}", "": {"!": "BY={by} needs LIST (the list the {by}s go to)"}, "*": {"list": "{list}"}}}]}}}}
+	EOF
+	rx-push --profile ./refuse.json --url http://127.0.0.1:9 --dry-run <one.ndjson | elements >got &&
+	BY=email LIST=L7 rx-push --profile ./refuse.json --url http://127.0.0.1:9 --dry-run <one.ndjson | elements >>got &&
+	printf "%s\n" "{\"batch\":[{\"ids\":{\"id\":\"K1\"}}]}" "{\"batch\":[{\"list\":\"L7\"}]}" >expect &&
+	test_cmp expect got &&
+	BY=email test_expect_code 1 rx-push --profile ./refuse.json --url http://127.0.0.1:9 --dry-run <one.ndjson >out 2>err &&
+	test_must_be_empty out &&
+	test_grep "^rx-push: profile refuse.json: BY=email needs LIST (the list the emails go to)$" err &&
+	BY=email test_expect_code 1 rx-push --profile ./refuse.json --check-profile >out &&
+	test_grep "profile refuse.json: BY=email needs LIST" out
+'
+
 test_expect_success 'a form template: each member a field, a string as its text, anything else its JSON' '
 	cat >form.json <<-\EOF &&
 	{"content_type": "application/x-www-form-urlencoded",

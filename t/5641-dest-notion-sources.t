@@ -13,8 +13,8 @@
 # kills before a create and before a lookup (no page twice); a sync
 # begun with 2022-06-28 carried on with 2025-09-03 (ids kept, pages
 # found, none twice); 2026-03-11, which refuses "archived"; and the
-# wrong combination, 2025-09-03 without a data source id: the first
-# reply read stops the run, naming NOTION_DATA_SOURCE_ID, nothing made.
+# wrong combination, 2025-09-03 without a data source id: refused when
+# the profile loads, naming NOTION_DATA_SOURCE_ID, nothing sent.
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
@@ -130,8 +130,11 @@ test_expect_success 'a refused token stops the run with exit 1' '
 	test_must_be_empty acks && test_grep "HTTP 401" err && ! grep -q secret_WRONG err
 '
 
-test_expect_success '2025-09-03 without NOTION_DATA_SOURCE_ID: the first reply read stops the run, naming it; nothing made, nothing acked' '
-	c=$(fake_count nt creates) &&
+test_expect_success '2025-09-03 without NOTION_DATA_SOURCE_ID: refused when the profile loads, naming it; nothing sent' '
+	c=$(fake_count nt creates) && r=$(fake_count nt requests) &&
+	test_expect_code 1 env NOTION_TOKEN=secret_TEST NOTION_DATABASE_ID=d9824bdc NOTION_VERSION=$V \
+		rx-push --profile notion-pages --check-profile >out 2>err &&
+	test_grep "set NOTION_DATA_SOURCE_ID (GET /v1/databases/d9824bdc lists" out &&
 	echo "{\"op\":\"upsert\",\"key\":\"N1\",\"hash\":\"n\",\"row\":{\"rx_key\":\"N1\"}}" >n1 &&
 	test_expect_code 1 env NOTION_TOKEN=secret_TEST NOTION_API_URL=$(cat nt.url) NOTION_DATABASE_ID=d9824bdc NOTION_VERSION=$V \
 		rx-push --profile notion-pages <n1 >acks 2>err &&
@@ -140,7 +143,8 @@ test_expect_success '2025-09-03 without NOTION_DATA_SOURCE_ID: the first reply r
 	echo "{\"op\":\"insert\",\"key\":\"N2\",\"hash\":\"n\",\"row\":{\"rx_key\":\"N2\"}}" >n2 &&
 	test_expect_code 1 env NOTION_TOKEN=secret_TEST NOTION_API_URL=$(cat nt.url) NOTION_DATABASE_ID=d9824bdc NOTION_VERSION=$V \
 		rx-push --profile notion-pages <n2 >acks 2>err &&
-	test_must_be_empty acks && test_grep "set NOTION_DATA_SOURCE_ID" err && test "$(fake_count nt creates)" = "$c"
+	test_must_be_empty acks && test_grep "set NOTION_DATA_SOURCE_ID" err && test "$(fake_count nt creates)" = "$c" &&
+	test "$(fake_count nt requests)" = "$r"
 '
 
 test_expect_success '2026-03-11 (no "archived" any more): created in the data source, trashed with in_trash' '

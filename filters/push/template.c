@@ -1124,6 +1124,23 @@ static tnode *compile_node(tcomp *c, jv v, int in_record, int *uses_record)
 				fail(c, "%s", msg);
 				return NULL;
 			}
+			jv why = jv_get_kind(pick) == JV_KIND_OBJECT && jv_object_length(jv_copy(pick)) == 1
+					 ? jv_object_get(jv_copy(pick), jv_string("!"))
+					 : jv_invalid();
+			if (jv_get_kind(why) == JV_KIND_STRING) {
+				/* a case that refuses: the profile cannot work with
+				 * these variables, and says why before anything is
+				 * sent (Notion's data sources without an id) */
+				rx_buf msg = {0};
+				rx_push_template(&msg, jv_string_value(why), c->p, c->what, NULL, 0);
+				snprintf(c->err, c->errlen, "profile %s: %s", c->p->name, msg.data ? msg.data : "");
+				rx_buf_free(&msg);
+				jv_free(why);
+				node_free(name);
+				jv_free(pick);
+				return NULL;
+			}
+			jv_free(why);
 			at_push(c, &mark, c->at[0] ? ".%s" : "%s", as, 0);
 			n = compile_node(c, pick, in_record, uses_record);
 			c->at[mark] = '\0';
