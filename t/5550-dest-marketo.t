@@ -117,6 +117,13 @@ test_expect_success '--test-connection: the profile test request, with good and 
 	! grep -q wrong-secret-key out err
 '
 
+test_expect_success '--test-connection: a role that may not read leads (603 inside a 200) is a refusal, exit 1' '
+	vendor_start deny marketo -- --key rx-client:rx-secret --deny-read &&
+	test_expect_code 1 rx-push --profile marketo-leads --url "$(fake_url deny)" --test-connection >out 2>err &&
+	test_must_be_empty out &&
+	test_grep "HTTP 200, but not the reply of a success" err && test_grep "Access denied" err
+'
+
 dest_ex || exit 1
 vendor_start sync marketo -- --key rx-client:rx-secret
 QUERY="select * from customer_model where email is not null order by id"

@@ -181,12 +181,31 @@ static size_t collect(char *data, size_t size, size_t n, void *user)
 }
 
 /* What a refusal says, in the shapes vendors use: "message" (HubSpot,
- * TikTok, LinkedIn), "error" as a string (Slack's "invalid_auth"), or an
- * "error" object's "message" (Google, Meta) or "reason" (Elasticsearch).
+ * TikTok, LinkedIn), "error" as a string (Slack's "invalid_auth"), an
+ * "error" object's "message" (Google, Meta) or "reason" (Elasticsearch),
+ * or the first of "errors" with its "code" (Marketo's 603 inside a 200).
  * Consumes body. */
 static void reply_gist(jv body, char *gist, size_t n)
 {
 	jv msg = jv_null();
+	jv errs = jv_get_kind(body) == JV_KIND_OBJECT ? jv_object_get(jv_copy(body), jv_string("errors")) : jv_null();
+	if (jv_get_kind(errs) == JV_KIND_ARRAY && jv_array_length(jv_copy(errs)) > 0) {
+		jv e = jv_array_get(jv_copy(errs), 0);
+		jv m = jv_get_kind(e) == JV_KIND_OBJECT ? jv_object_get(jv_copy(e), jv_string("message")) : jv_null();
+		jv code = jv_get_kind(e) == JV_KIND_OBJECT ? jv_object_get(jv_copy(e), jv_string("code")) : jv_null();
+		if (jv_get_kind(m) == JV_KIND_STRING && jv_get_kind(code) == JV_KIND_STRING)
+			snprintf(gist, n, "%.40s %.300s", jv_string_value(code), jv_string_value(m));
+		else if (jv_get_kind(m) == JV_KIND_STRING)
+			snprintf(gist, n, "%.300s", jv_string_value(m));
+		jv_free(m);
+		jv_free(code);
+		jv_free(e);
+	}
+	jv_free(errs);
+	if (gist[0] != '\0') {
+		jv_free(body);
+		return;
+	}
 	if (jv_get_kind(body) == JV_KIND_OBJECT) {
 		msg = jv_object_get(jv_copy(body), jv_string("message"));
 		if (jv_get_kind(msg) != JV_KIND_STRING) {

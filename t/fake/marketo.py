@@ -78,6 +78,10 @@ class Marketo(vendorlib.Base):
         if len(req.raw) > 1000000:
             return 413, "Request Entity Too Large", {}
         if req.method == "GET" and req.path == "/rest/v1/leads/describe.json":
+            if self.opt.deny_read:
+                # an API user whose role lacks "Read-Only Lead": Marketo
+                # still answers 200, the refusal inside
+                return failed("603", "Access denied")
             return 200, {"requestId": "d", "success": True,
                          "result": [{"id": 1, "displayName": "Email Address", "dataType": "email",
                                      "rest": {"name": "email", "readOnly": False}}]}, {}
@@ -141,4 +145,5 @@ class Marketo(vendorlib.Base):
 
 
 if __name__ == "__main__":
-    vendorlib.main(Marketo)
+    vendorlib.main(Marketo, lambda ap: ap.add_argument("--deny-read", action="store_true",
+                                                        help="the API user's role may not read leads (603)"))
