@@ -122,6 +122,20 @@ test_expect_success 'a search with more results than its page decides nothing: e
 	test "$(fake_count hs violations)" = 0
 '
 
+test_expect_success 'lookups keep to the search limit (5 a second) on their own: no 429 where unpaced ones draw them' '
+	awk "BEGIN { for (i = 1; i <= 1500; i++) printf \"{\\\"op\\\":\\\"upsert\\\",\\\"key\\\":\\\"S%d\\\",\\\"hash\\\":\\\"h\\\",\\\"row\\\":{\\\"domain\\\":\\\"s%d.example.org\\\",\\\"name\\\":\\\"S%d\\\"}}\\n\", i, i, i }" |
+		rx-batch --size 100 >many &&
+	FAKE_SCRIPT=$RX_TESTS/fake/hubspot.py fake_start srch -- --token pat-test --rate 1000/1 &&
+	rx-push --profile hubspot-companies --url "$(fake_url srch)" -c 8 <many >acks 2>err &&
+	test_lines 1500 acks &&
+	test "$(fake_count srch searches)" = 15 && test "$(fake_count srch search_throttled)" = 0 &&
+	jq "del(.identity.lookup.rate_limits)" "$RX_SHARE/destinations/hubspot-companies.json" >unpaced.json &&
+	FAKE_SCRIPT=$RX_TESTS/fake/hubspot.py fake_start srch2 -- --token pat-test --rate 1000/1 &&
+	rx-push --profile ./unpaced.json --url "$(fake_url srch2)" -c 8 <many >acks2 2>err2 &&
+	test_lines 1500 acks2 &&
+	test "$(fake_count srch2 search_throttled)" -gt 0
+'
+
 test_expect_success 'partial failure on update by id: the deal HubSpot refuses is named by its id' '
 	id=$(hs_ids deals rx_deal_id | awk -F"\t" "\$1 == \"C002\" { print \$2 }") &&
 	{ change update C002 "{\"rx_deal_id\":\"C002\",\"amount\":\"lots\"}" "$id" &&

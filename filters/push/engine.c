@@ -1091,6 +1091,12 @@ void rx_push_http_run(push_ctx *c)
 		if (o->nwindows > 0 && o->rate == NULL)
 			o->rate = rx_push_rate_open(o->windows, o->nwindows, NULL, err, sizeof err);
 	}
+	if (c->prof.has_lookup && c->prof.lookup.nwindows > 0 && c->prof.lookup.rate == NULL) {
+		/* the lookup's own windows (HubSpot's search: 5 a second) */
+		char err[256];
+		c->prof.lookup.rate = rx_push_rate_open(c->prof.lookup.windows, c->prof.lookup.nwindows, NULL, err,
+							sizeof err);
+	}
 	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
 	for (;;) {
 		double now = rx_push_now();
@@ -1118,9 +1124,11 @@ void rx_push_http_run(push_ctx *c)
 			/* a dry run sends nothing: it shows every request at once */
 			const push_op *rop = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
 			double wait = 0;
-			if (!c->dry_run && rop != NULL && rop->rate != NULL && r->kind == REQ_WRITE) {
-				/* the op's own windows first (a slot of them unused when
-				 * the profile's then says wait: a little under, never over) */
+			if (!c->dry_run && rop != NULL && rop->rate != NULL &&
+			    (r->kind == REQ_WRITE || r->kind == REQ_LOOKUP)) {
+				/* the op's (or the lookup's) own windows first (a slot
+				 * of them unused when the profile's then says wait: a
+				 * little under, never over) */
 				wait = rx_push_rate_acquire(rop->rate, now);
 				if (wait < 0)
 					wait = 1; /* an op's windows pace, they are no quota */
@@ -1200,6 +1208,9 @@ void rx_push_http_run(push_ctx *c)
 			rx_push_rate_close(c->prof.ops[i].rate);
 		c->prof.ops[i].rate = NULL;
 	}
+	if (c->prof.lookup.rate != NULL)
+		rx_push_rate_close(c->prof.lookup.rate);
+	c->prof.lookup.rate = NULL;
 	for (size_t i = 0; i < e->nidle; i++)
 		curl_easy_cleanup(e->idle[i]);
 	free(e->idle);

@@ -38,7 +38,9 @@ Faithful where it matters:
     "domain", "name") is a 400 VALIDATION_ERROR "Unable to perform ... by
     non-unique 0-2 property domain" (the wording HubSpot gives an update
     or upsert; a read's own is unconfirmed), and counts as a violation;
-  - search: filters ANDed in a group, groups ORed, values compared without
+  - search: its own limit (--search-rate N/SECONDS, default 5/1: HubSpot's
+    five search requests a second), over which a 429 policyName SECONDLY
+    (counted in "search_throttled"); filters ANDed in a group, groups ORed, values compared without
     regard to case; "total" counts every match, one page of "limit" (at
     most 200) with "paging.next.after" when there are more; archived
     records are not found;
@@ -57,10 +59,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 objects = {}          # type -> id -> {"properties": {...}, "archived": bool}
 counters = {"requests": 0, "violations": 0, "throttled": 0, "unauthorized": 0, "reads": 0, "admitted": 0,
-            "creates": 0, "updates": 0, "archives": 0, "upserts": 0, "searches": 0}
+            "creates": 0, "updates": 0, "archives": 0, "upserts": 0, "searches": 0, "search_throttled": 0}
 violations = []
 next_id = [44188066000]
 window = deque()
+search_window = deque()
 args = None
 
 
@@ -364,6 +367,16 @@ class Handler(BaseHTTPRequestHandler):
             head["X-HubSpot-RateLimit-Remaining"] = limit - len(window)
             parts = self.path.split("?")[0].strip("/").split("/")
             if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search":
+                slimit, sper = args.search_rate
+                while search_window and now - search_window[0] > sper:
+                    search_window.popleft()
+                if len(search_window) >= slimit:
+                    counters["search_throttled"] += 1
+                    counters["throttled"] += 1
+                    self.send(429, {"status": "error", "message": "You have reached your secondly limit.",
+                                    "errorType": "RATE_LIMIT", "correlationId": "c0ffee", "policyName": "SECONDLY"}, head)
+                    return
+                search_window.append(now)
                 status, reply = search(parts[3], body)
                 self.send(status, reply, head)
                 return
@@ -382,12 +395,15 @@ def main():
     ap.add_argument("--state-file")
     ap.add_argument("--token")
     ap.add_argument("--rate", default="100/10")
+    ap.add_argument("--search-rate", default="5/1")
     ap.add_argument("--daily", type=int)
     ap.add_argument("--throttle-first", type=int, default=0)
     ap.add_argument("--log")
     a = ap.parse_args()
     n, s = a.rate.split("/")
     a.rate = (int(n), float(s))
+    n, s = a.search_rate.split("/")
+    a.search_rate = (int(n), float(s))
     args = a
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
