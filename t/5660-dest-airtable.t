@@ -100,10 +100,15 @@ test_expect_success 'two deletes in a request, one already gone: Airtable'"'"'s 
 	fake_state at | jq -r ".records | has(\"C4\")" >got && echo false >expect && test_cmp expect got
 '
 
-test_expect_success 'a delete'"'"'s 200 acks only the records it lists as deleted: true (deleted: false, or not listed, is a dead letter)' '
+test_expect_success 'a delete'"'"'s 200 acks only the records it lists as deleted: true (deleted: false, or not listed, is a dead letter); a 404 MODEL_ID_NOT_FOUND acks only about a record, not a table' '
 	echo "{\"status\":200,\"body\":{\"records\":[{\"deleted\":true,\"id\":\"recA\"},{\"deleted\":false,\"id\":\"recB\"}]},\"records\":[{\"id\":\"recA\"},{\"id\":\"recB\"},{\"id\":\"recC\"}]}" |
 	jq -c -L "$RX_SHARE/jq" --argjson vars "{\"merge_on\":\"Customer ID\",\"throttle_wait\":\"30\"}" "include \"airtable\"; airtable_delete_response | map(.ok)" >got &&
-	echo "[true,false,false]" >expect && test_cmp expect got
+	echo "[true,false,false]" >expect && test_cmp expect got &&
+	for m in "Record not found" "Could not find table tblX in application appX"; do
+		echo "{\"status\":404,\"body\":{\"error\":{\"type\":\"MODEL_ID_NOT_FOUND\",\"message\":\"$m\"}},\"records\":[{\"id\":\"recA\"}]}" |
+		jq -c -L "$RX_SHARE/jq" --argjson vars "{\"merge_on\":\"Customer ID\",\"throttle_wait\":\"30\"}" "include \"airtable\"; airtable_delete_response | .action" || return 1
+	done >got &&
+	printf "\"ack\"\n\"auth\"\n" >expect && test_cmp expect got
 '
 
 test_expect_success 'deletes without an id: found by filterByFormula on the merge field (a quote escaped), deleted by the id found; one not found is acked, nothing sent for it' '

@@ -118,8 +118,9 @@ def airtable_lookup_ids:
 # recorded reply for a deleted record's id (GET, same fixtures) is 404
 # {"error": {"type": "MODEL_ID_NOT_FOUND", "message": "Record not found"}},
 # naming no id; whether DELETE with records[] answers the same is not
-# documented.  So a 404 MODEL_ID_NOT_FOUND to a request of one record acks
-# it (that record is the one not found).  To a request of several, a
+# documented.  So a 404 MODEL_ID_NOT_FOUND whose message is about a
+# record (not a table, base, view or field: a table id is a model id too)
+# to a request of one record acks it (that record is the one not found).  To a request of several, a
 # record whose id the message names is acked (gone) and the others are
 # sent again without it; when the message names none, which record is
 # gone is unknown (and nothing says the others were deleted): all are
@@ -133,7 +134,8 @@ def airtable_delete_response:
        | if $done[$id] == true then {ok: true}
          elif $done | has($id) then {ok: false, message: "Airtable did not delete \($id) (its reply says deleted: \($done[$id] | tojson))"}
          else {ok: false, message: "a reply rx-push does not understand: it does not name \($id) as deleted"} end]
-  elif .status == 404 and (.body.error | type) == "object" and .body.error.type == "MODEL_ID_NOT_FOUND" then
+  elif .status == 404 and (.body.error | type) == "object" and .body.error.type == "MODEL_ID_NOT_FOUND"
+       and (.body.error.message // "" | tostring | test("record|row"; "i") and (test("table|base|view|field"; "i") | not)) then
     (.body.error.message // "" | tostring) as $msg
     | if (.records | length) == 1 then {action: "ack"}
       else [.records[] | (.id | tostring) as $id | .id != null and ($msg | contains($id))] as $named
