@@ -63,6 +63,20 @@ test_expect_success 'a delete is a job too: destroy_many by external_id, acked w
 	test "$(fake_count zd violations)" = 0
 '
 
+test_expect_success 'a delete job'"'"'s result acks its record only when it says Deleted (and not success: false): another is a dead letter naming it' '
+	echo "{\"op\":\"delete\",\"records\":[{\"key\":\"D1\",\"hash\":\"h1\",\"row\":{\"email\":\"d1@example.com\"}}]}" >del1 &&
+	n=0 && for r in "{\"status\":\"Skipped\"}" "{\"success\":false}" "{}"; do
+		n=$((n + 1)) &&
+		FAKE_SCRIPT=$RX_TESTS/fake/zendesk.py fake_start "zdel$n" -- --token zt0k --polls 1 --delete-result "$r" &&
+		{ rx-push --profile zendesk-users --url "$(fake_url "zdel$n")" <del1 >"del$n.acks" 2>"del$n.err"; echo $? >"del$n.rc"; } || return 1
+	done &&
+	test "$(cat del1.rc) $(cat del2.rc) $(cat del3.rc)" = "3 3 0" &&
+	test_must_be_empty del1.acks && test_must_be_empty del2.acks &&
+	test_grep "not understood.*Skipped.*not taken for Deleted" del1.err &&
+	test_grep "not understood.*success.*:false.*not taken for Deleted" del2.err &&
+	jq -r .key del3.acks >got && echo D1 >expect && test_cmp expect got
+'
+
 test_expect_success 'a job that outlives its max_wait stops the run, exit 75, its records unacked' '
 	jq ".ops.upsert.job.max_wait = 1 | .ops.upsert.job.interval = 0.2" "$RX_SHARE/destinations/zendesk-users.json" >slow.json &&
 	cp "$RX_SHARE/jq/zendesk.jq" . &&

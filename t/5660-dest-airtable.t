@@ -5,7 +5,9 @@
 # bad record failing its request of 10 and found by a re-drive one a
 # request, the 30 s penalty of a 429, a refused token; deletes by the
 # record id the ack carried, a delete without one looked up by
-# filterByFormula (quotes escaped), a record already gone acked; the
+# filterByFormula (quotes escaped), a record already gone acked (alone in
+# its request; with others, all re-driven one a request), a 200 acking
+# only the records it lists as deleted; the
 # page's command twice in mirror mode, with changes and deletes (the
 # table equals the model), a third run that sends nothing, and kills in
 # the middle of both runs.
@@ -82,6 +84,31 @@ test_expect_success 'a record already gone (404 MODEL_ID_NOT_FOUND) is acked as 
 	at at <del >acks 2>err &&
 	acked acks >got && echo C1 >expect && test_cmp expect got &&
 	tail -n 1 at.log | jq -r .method >got && echo DELETE >expect && test_cmp expect got
+'
+
+test_expect_success 'two deletes in a request, one already gone: Airtable'"'"'s 404 names no id, so both are dead letters at once (no retries), and their re-drive one a request deletes one and acks the other' '
+	fake_state at | jq -r .records.C4.row._id >id4 &&
+	echo "{\"op\":\"delete\",\"records\":[{\"op\":\"delete\",\"key\":\"C1\",\"hash\":\"h1\",\"id\":\"$(cat id1)\",\"row\":{\"Customer ID\":\"C1\"}},{\"op\":\"delete\",\"key\":\"C4\",\"hash\":\"h4\",\"id\":\"$(cat id4)\",\"row\":{\"Customer ID\":\"C4\"}}]}" >del2 &&
+	n=$(fake_count at requests) &&
+	test_expect_code 3 at at <del2 >acks 2>err &&
+	test_must_be_empty acks && dead err >got && printf "C1\nC4\n" >expect && test_cmp expect got &&
+	test_grep "does not say which: re-drive the dead letters with --max-records 1" err &&
+	test "$(fake_count at requests)" = $((n + 1)) &&
+	fake_state at | jq -r ".records | has(\"C4\")" >got && echo true >expect && test_cmp expect got &&
+	grep "^{" err >dl && at at --max-records 1 <dl >acks &&
+	acked acks >got && printf "C1\nC4\n" >expect && test_cmp expect got &&
+	fake_state at | jq -r ".records | has(\"C4\")" >got && echo false >expect && test_cmp expect got
+'
+
+test_expect_success 'a delete'"'"'s 200 acks only the records it lists as deleted: true (deleted: false, or not listed, is a dead letter); a 404 MODEL_ID_NOT_FOUND acks only about a record, not a table' '
+	echo "{\"status\":200,\"body\":{\"records\":[{\"deleted\":true,\"id\":\"recA\"},{\"deleted\":false,\"id\":\"recB\"}]},\"records\":[{\"id\":\"recA\"},{\"id\":\"recB\"},{\"id\":\"recC\"}]}" |
+	jq -c -L "$RX_SHARE/jq" --argjson vars "{\"merge_on\":\"Customer ID\",\"throttle_wait\":\"30\"}" "include \"airtable\"; airtable_delete_response | map(.ok)" >got &&
+	echo "[true,false,false]" >expect && test_cmp expect got &&
+	for m in "Record not found" "Could not find table tblX in application appX"; do
+		echo "{\"status\":404,\"body\":{\"error\":{\"type\":\"MODEL_ID_NOT_FOUND\",\"message\":\"$m\"}},\"records\":[{\"id\":\"recA\"}]}" |
+		jq -c -L "$RX_SHARE/jq" --argjson vars "{\"merge_on\":\"Customer ID\",\"throttle_wait\":\"30\"}" "include \"airtable\"; airtable_delete_response | .action" || return 1
+	done >got &&
+	printf "\"ack\"\n\"auth\"\n" >expect && test_cmp expect got
 '
 
 test_expect_success 'deletes without an id: found by filterByFormula on the merge field (a quote escaped), deleted by the id found; one not found is acked, nothing sent for it' '

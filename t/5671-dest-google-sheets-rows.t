@@ -110,6 +110,24 @@ test_expect_success 'a delete clears its row (values:batchClear), it does not re
 	push gs <del >acks5 2>err && acked acks5 >got && echo C2 >expect && test_cmp expect got
 '
 
+test_expect_success 'a column empty in every row, no header above it: Sheets appends right of it (its table detection); rx dead-letters those rows naming where they went, never acks them; with a header naming every column they go from column A' '
+	gs_start gsc &&
+	echo "{\"op\":\"upsert\",\"key\":\"K1\",\"hash\":\"k1\",\"row\":{\"id\":\"K1\",\"notes\":null,\"plan\":\"pro\"}}" >k1 &&
+	echo "{\"op\":\"upsert\",\"key\":\"K2\",\"hash\":\"k2\",\"row\":{\"id\":\"K2\",\"notes\":null,\"plan\":\"free\"}}" >k2 &&
+	push gsc <k1 >acks 2>err && jq -r .id acks >got && echo "Leads!A2" >expect && test_cmp expect got &&
+	test_expect_code 3 push gsc <k2 >acks 2>dl &&
+	test_must_be_empty acks && dead dl >got && echo K2 >expect && test_cmp expect got &&
+	test_grep "appended these rows at Leads!C3:E3, not from column A" dl &&
+	grid gsc >got &&
+	printf "2\t[\"K1\",\"\",\"pro\"]\n3\t[\"\",\"\",\"K2\",\"\",\"free\"]\n" >expect && test_cmp expect got &&
+	echo "{\"op\":\"update\",\"key\":\"header\",\"hash\":\"h\",\"id\":\"Leads!A1\",\"row\":{\"a\":\"id\",\"b\":\"notes\",\"c\":\"plan\"}}" >header &&
+	echo "{\"op\":\"delete\",\"key\":\"stray\",\"hash\":\"s\",\"id\":\"Leads!A3\",\"row\":{\"id\":\"\"}}" >stray &&
+	cat header stray | push gsc >acks 2>err && test_lines 2 acks &&
+	grep "^{" dl | push gsc >acks 2>err && jq -r .id acks >got && echo "Leads!A3" >expect && test_cmp expect got &&
+	grid gsc >got &&
+	printf "2\t[\"K1\",\"\",\"pro\"]\n3\t[\"K2\",\"\",\"free\"]\n" >expect && test_cmp expect got
+'
+
 test_expect_success 'records with no id are found by their key in column A: rewritten, deleted, never a second row' '
 	printf "%s\n" "{\"op\":\"upsert\",\"key\":\"C3\",\"hash\":\"y\",\"row\":{\"id\":\"C3\",\"email\":\"found@example.com\"}}" \
 		"{\"op\":\"delete\",\"key\":\"C4\",\"hash\":\"y\",\"row\":{\"id\":\"C4\"}}" \

@@ -114,8 +114,8 @@ Vendors (--vendor)
                   lookups counts the GETs.
   sheets          Google Sheets (destinations-2.md 21), a grid per sheet (row 1 a
                   header): POST /v4/spreadsheets/ID/values/RANGE:append (after
-                  the last table of the sheet, or of the table a cell starts;
-                  OVERWRITE or INSERT_ROWS); POST .../values:batchUpdate
+                  the table joined to the sheet's last cell, from its first
+                  column, or the table a cell starts; OVERWRITE or INSERT_ROWS); POST .../values:batchUpdate
                   {"valueInputOption","data":[{"range","values"}]} and
                   .../values:batchClear {"ranges"}; GET .../values/RANGE (a
                   column, majorDimension COLUMNS); GET .../ID.  Atomic; 200
@@ -1151,8 +1151,11 @@ class Airtable:
             raise airtable_error(422, "INVALID_RECORDS", "You can delete at most 10 records per request, and at least one")
         by_id = {r["row"]["_id"]: k for k, r in STATE["records"].items()}
         for rid in ids:
-            if rid not in by_id:   # the whole request fails (the shape of this error is unconfirmed)
-                raise airtable_error(404, "MODEL_ID_NOT_FOUND", "Could not find a record with ID %s in this table" % rid)
+            # Nothing is deleted and the reply names no id: the 404 recorded
+            # from the live API for a deleted record's id (grouparoo's
+            # fixtures, a GET; DELETE's own reply is not documented).
+            if rid not in by_id:
+                raise airtable_error(404, "MODEL_ID_NOT_FOUND", "Record not found")
         for rid in ids:
             store(by_id[rid], None, "delete")
         return Reply(200, {"records": [{"id": rid, "deleted": True} for rid in ids]})
@@ -1326,12 +1329,37 @@ class Sheets(Google):
         self.check_values(vals)
         shown, name, r1, r2, whole = a1(rng)
         rows = self.grid(name)
-        # the table: with the whole sheet, the last one (after its last
-        # row with data); with a cell, the one that cell starts (the rows
-        # with data from it on, up to the first empty one)
+        # The table.  With the whole sheet: the cells with data joined to
+        # the sheet's last one (its last row's rightmost cell), side by
+        # side or one above the other; rows go after its last row, from
+        # its first column.  So a cleared row in the middle is not
+        # written into, and a column empty in every row (no header above
+        # it) splits the sheet in two: the next rows start at the column
+        # after it.  What Sheets' replies show: the tableRange
+        # "Sheet1!J1" and rows shifted right after rows with empty cells
+        # (burnash/gspread issues 537 and 603,
+        # googleworkspace/php-samples issue 38); the reference says only
+        # "find a table within that range".  With a cell: the table that
+        # cell starts (the rows with data from it on, up to the first
+        # empty one), from column A.
+        c0 = 0
         if whole or r1 is None:
-            first = max([i + 1 for i, r in enumerate(rows) if r] or [0]) + 1
-            top = first - 1
+            full = lambda r, c: 0 <= r < len(rows) and c < len(rows[r]) and rows[r][c] not in ("", None)
+            ends = [i for i, r in enumerate(rows) if any(v not in ("", None) for v in r)]
+            if ends:
+                r0 = ends[-1]
+                start = (r0, max(c for c, v in enumerate(rows[r0]) if v not in ("", None)))
+                seen, todo = {start}, [start]
+                while todo:
+                    r, c = todo.pop()
+                    for n in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                        if n not in seen and n[1] >= 0 and full(*n):
+                            seen.add(n)
+                            todo.append(n)
+                c0 = min(c for _, c in seen)
+                top, first = min(r for r, _ in seen) + 1, max(r for r, _ in seen) + 2
+            else:
+                top, first = 0, 1
         else:
             i = r1
             while i <= len(rows) and rows[i - 1]:
@@ -1341,21 +1369,24 @@ class Sheets(Google):
             rows.append([])
         for n, row in enumerate(vals):
             at = first - 1 + n
+            cells = [""] * c0 + list(row)
             if insert:
-                rows.insert(at, list(row))
+                rows.insert(at, cells)
             elif at < len(rows):
-                rows[at] = list(row)
+                old = rows[at] + [""] * max(0, len(cells) - len(rows[at]))
+                old[c0:c0 + len(row)] = list(row)
+                rows[at] = old
             else:
-                rows.append(list(row))
+                rows.append(cells)
             if not OPT.sink:
                 STATE["messages"].append(row)
         self.reindex()
         STATE["accepted"] += len(vals)
         last = first + len(vals) - 1
         ncols = max(len(r) for r in vals)
-        col = col_name(ncols)
-        return Reply(200, {"spreadsheetId": sid, "tableRange": "%s!A1:%s%d" % (shown, col, top),
-                           "updates": {"spreadsheetId": sid, "updatedRange": "%s!A%d:%s%d" % (shown, first, col, last),
+        col = col_name(c0 + ncols)
+        return Reply(200, {"spreadsheetId": sid, "tableRange": "%s!%s%d:%s%d" % (shown, col_name(c0 + 1), max(top, 1), col, max(first - 1, 1)),
+                           "updates": {"spreadsheetId": sid, "updatedRange": "%s!%s%d:%s%d" % (shown, col_name(c0 + 1), first, col, last),
                                        "updatedRows": len(vals), "updatedColumns": ncols,
                                        "updatedCells": sum(len(r) for r in vals)}})
 

@@ -11,9 +11,11 @@ and 34.
 A job is a promise: nothing is applied when it is submitted.  It goes
 queued -> working -> completed after --polls N polls of it (default 2),
 and only then are its users written (or deleted).  Its results are in
-request order: {"id", "status": "Created"|"Updated"|"Deleted",
-"external_id"} for a success, {"index", "error", "details", "status":
-"Failed"} for a failure (an e-mail without "@", or "_reject": true).
+request order: {"id", "status": "Created"|"Updated", "email",
+"external_id"} for a written user, {"id", "action": "delete", "status":
+"Deleted", "success": true} for a deleted one (--delete-result JSON puts
+members over it), {"index", "error", "details", "status": "Failed"} for
+a failure (an e-mail without "@", or "_reject": true).
 A job polled after --expire-polls polls is gone (404).  Basic auth as
 Zendesk's API tokens use it ("{email}/token:{token}"), checked when
 --token is given; over --rate N/SECONDS: 429 with Retry-After.
@@ -48,8 +50,12 @@ def run_job(j):
             ext = u
             if ext in users:
                 del users[ext]
-            results.append({"id": hash(ext) % 100000, "action": "delete", "status": "Deleted", "success": True,
-                            "external_id": ext})
+            # the result Zendesk's reference shows for Bulk Delete Users
+            # (its OpenAPI example); what a user not found gets is not
+            # documented.  --delete-result: members put over it (a reply
+            # rx must not take for a deletion).
+            results.append(dict({"id": hash(ext) % 100000, "action": "delete", "status": "Deleted", "success": True},
+                                **json.loads(args.delete_result or "{}")))
             continue
         email = u.get("email")
         if u.get("_reject") or (email is not None and "@" not in email):
@@ -202,6 +208,7 @@ def main():
     ap.add_argument("--polls", type=int, default=2)
     ap.add_argument("--expire-polls", type=int, default=0)
     ap.add_argument("--rate")
+    ap.add_argument("--delete-result", help="JSON members over each delete job's result")
     a = ap.parse_args()
     if a.rate:
         n, s = a.rate.split("/")

@@ -106,22 +106,48 @@ def airtable_lookup_ids:
   else null end;
 
 # "Delete multiple records" (DELETE /v0/BASE/TABLE?records[]=rec…): 200
-# {"records": [{"id", "deleted": true}]}.  A record the reply lists is
-# deleted; one it does not list is gone already (acked too: there is
-# nothing left to delete).  A 404 naming a record (its id unknown to
-# the table: deleted already, in Airtable or by an earlier run) acks it;
-# any other 404 (no such base or table), 401 and 403 stop the run.
+# {"records": [{"deleted": true, "id": "rec…"}]}, as recorded from the
+# live API (grouparoo/grouparoo, plugins/@grouparoo/airtable/__tests__/
+# fixtures/*/export-records.js, January 2022).  A record is acked when the
+# reply lists its id as deleted; one the reply does not list, or lists
+# with "deleted" other than true (no source shows such a reply), is not
+# taken for deleted: a dead letter saying so.
+#
+# A record already gone: Airtable's errors page says a 404 is "returned
+# ... if the resource doesn't exist (e.g. has been deleted)", and the
+# recorded reply for a deleted record's id (GET, same fixtures) is 404
+# {"error": {"type": "MODEL_ID_NOT_FOUND", "message": "Record not found"}},
+# naming no id; whether DELETE with records[] answers the same is not
+# documented.  So a 404 MODEL_ID_NOT_FOUND whose message is about a
+# record (not a table, base, view or field: a table id is a model id too)
+# to a request of one record acks it (that record is the one not found).  To a request of several, a
+# record whose id the message names is acked (gone) and the others are
+# sent again without it; when the message names none, which record is
+# gone is unknown (and nothing says the others were deleted): all are
+# dead letters, to be re-driven one a request (--max-records 1), where
+# each gets a certain answer.  Any other 404 (no such base or table, a
+# route), 401 and 403 stop the run.
 def airtable_delete_response:
   if .status == 200 and (.body | type) == "object" and (.body.records | type) == "array" then
-    [.records[] | {ok: true}]
-  elif .status == 404 and (.body.error | type) == "object" and (.body.error.type == "MODEL_ID_NOT_FOUND" or .body.error.type == "ROW_DOES_NOT_EXIST") then
-    (.body.error.message // "") as $msg
+    (.body.records | map(select(type == "object" and (.id | type) == "string") | {key: .id, value: .deleted}) | from_entries) as $done
+    | [.records[] | (.id | tostring) as $id
+       | if $done[$id] == true then {ok: true}
+         elif $done | has($id) then {ok: false, message: "Airtable did not delete \($id) (its reply says deleted: \($done[$id] | tojson))"}
+         else {ok: false, message: "a reply rx-push does not understand: it does not name \($id) as deleted"} end]
+  elif .status == 404 and (.body.error | type) == "object" and .body.error.type == "MODEL_ID_NOT_FOUND"
+       and (.body.error.message // "" | tostring | test("record|row"; "i") and (test("table|base|view|field"; "i") | not)) then
+    (.body.error.message // "" | tostring) as $msg
     | if (.records | length) == 1 then {action: "ack"}
-      else [.records[] | if (.id != null and ($msg | contains(.id | tostring))) then {ok: true} else {retry: true, message: $msg} end]
+      else [.records[] | (.id | tostring) as $id | .id != null and ($msg | contains($id))] as $named
+      | if ($named | any | not) then
+          [.records[] | {ok: false, message: "Airtable found no record for one of this request's ids (\($msg)) and does not say which: re-drive the dead letters with --max-records 1 (a record already gone is then acked)"}]
+        else [$named[] | if . then {ok: true} else {retry: true, message: $msg} end]
+        end
       end
   elif .status == 429 then {action: "throttle", wait: ($vars.throttle_wait | tonumber), message: "RATE_LIMIT_REACHED"}
   elif .status == 401 or .status == 403 or .status == 404 then
     {action: "auth", message: (.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end)}
   elif .status == 422 or .status == 400 then
-    [.records[] | {ok: false, message: "Airtable refused the delete (\(.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end))"}]
+    (.body.error | if type == "object" then "\(.type): \(.message // "")" else tostring end) as $why
+    | [.records[] | {ok: false, message: "Airtable refused the delete (\($why))"}]
   else null end;

@@ -78,6 +78,22 @@ def sheets_rows_lookup:
          else "\($sheet)!A\($at[0])" end]
   else _sheets_errors end;
 
+# An append's reply (google-sheets-rows): as sheets_response, and the
+# rows must start at column A, where a record's id is (its address) and
+# the lookup reads keys.  Sheets appends "starting with the first column
+# of the table" it finds; with the whole sheet as the range, replies
+# show that table to be the cells joined to the sheet's last one, which
+# a column empty in every row (no header above it) cuts off from column
+# A: tableRange "Sheet1!J1", rows shifted right (burnash/gspread issues
+# 537 and 603, googleworkspace/php-samples issue 38).  Such rows are
+# written, but not where rx can address them: never acked as the
+# records' rows, a dead letter saying where they went and why.
+def sheets_rows_append_response:
+  if .status == 200 and (.body | type) == "object" and (.body.updates.updatedRange | type) == "string"
+     and ((.body.updates.updatedRange | capture("^(?<sheet>.*)!(?<col>[A-Z]+)(?<row>[0-9]+)")? // {}).col // "A") != "A" then
+    {action: "reject", message: "Sheets appended these rows at \(.body.updates.updatedRange), not from column A (the table it found, \(.body.tableRange // "not named"), starts at another column: a column empty in every row, with no header above it, cuts the sheet in two); rx cannot address rows there. Give the sheet a header row naming every column, clear those rows, then re-drive these dead letters"}
+  else sheets_response end;
+
 # values:batchUpdate: every record's row rewritten, one request, and
 # values:batchClear: every record's row cleared (not removed: removing a
 # row moves every row below it, and their addresses with them).  Their

@@ -23,12 +23,23 @@ def zendesk_throttle: {action: "throttle"};
 # A job status: not done yet (wait), failed whole, or the fate of each
 # record from its results.  It reads .count, not .records: rx-push then
 # builds no records for it (a parse each, at every poll).
-def zendesk_job_status:
+#
+# A record is applied when its result has an id, a status among $done
+# and no "success": false.  The statuses: "Created" and "Updated" for
+# create_or_update_many (real replies recorded in facetoe/zenpy's
+# tests/test_api/betamax cassettes: {"id", "status": "Created"}; the job
+# statuses page: {"id", "action": "update", "success": true, "status":
+# "Updated"}), "Deleted" for destroy_many (Zendesk's reference for Bulk
+# Delete Users: {"action": "delete", "id": 244, "status": "Deleted",
+# "success": true}).  "Failed" (or an error) is a dead letter with
+# Zendesk's details; any other result is not understood, never applied.
+def zendesk_job_status_of($done):
   if .status == 200 and (.body.job_status | type) == "object" then
     .body.job_status as $j
     | if $j.status == "queued" or $j.status == "working" then {action: "wait"}
       elif $j.status == "completed" and ($j.results | type) == "array" and ($j.results | length) == .count
-           and all($j.results[]; type == "object" and .index == null and .error == null and .status != "Failed"
+           and all($j.results[]; type == "object" and .index == null and .error == null
+                                 and (.status as $s | $done | index([$s])) != null and .success != false
                                  and .id != null) then
         # the usual reply: every record applied, in order
         [$j.results[] | {ok: true, id: .id}]
@@ -38,8 +49,8 @@ def zendesk_job_status:
         | [range(0; .count) as $i | $by[$i | tostring] as $r
            | if $r == null then {ok: false, message: "the job's results do not name this record"}
              elif $r.status == "Failed" or $r.error != null then {ok: false, message: ($r.details // $r.error)}
-             elif $r.id != null then {ok: true, id: $r.id}
-             else {ok: false, message: "the job's result for this record is not understood"}
+             elif $r.id != null and ($r.status as $s | $done | index([$s])) != null and $r.success != false then {ok: true, id: $r.id}
+             else {ok: false, message: "the job's result for this record is not understood (\($r | tojson)): not taken for \($done | join(" or "))"}
              end]
       elif $j.status == "failed" then {action: "reject", message: ($j.message // "the job failed")}
       else {action: "reject", message: "a job status rx-push does not know: \($j.status)"}
@@ -48,3 +59,8 @@ def zendesk_job_status:
   elif .status == 429 then zendesk_throttle
   else null
   end;
+
+def zendesk_upsert_job_status: zendesk_job_status_of(["Created", "Updated"]);
+def zendesk_delete_job_status: zendesk_job_status_of(["Deleted"]);
+# Either (a program for a profile whose ops share one).
+def zendesk_job_status: zendesk_job_status_of(["Created", "Updated", "Deleted"]);
