@@ -167,23 +167,7 @@ test_expect_success '--test-connection reads the database' '
 '
 
 dest_examples 15
-model () {
-	rx-extract --sqlite examples/warehouse.db --query-file examples/models/customers.sql |
-	rx-map -f examples/mappings/notion.jq | rows_of - |
-	jq -r "[.rx_key, .Name, .Email.email, .Plan.select.name, .Country.select.name, .\"Lifetime value\"] | @tsv" | sort
-}
-held () {
-	fake_state "$1" | jq -r ".records | to_entries[] | .value.row | [.rx_key, .Name, .Email, .Plan.select.name, .Country.select.name, .\"Lifetime value\"] | @tsv" | sort
-}
-change_warehouse () {
-	sqlite3 examples/warehouse.db "
-		UPDATE customers SET email = \"moved@example.com\", first_name = \"Renamed\" WHERE id = \"C00003\";
-		UPDATE customers SET country = \"FR\" WHERE id = \"C00004\";
-		DELETE FROM orders WHERE customer_id IN (\"C00005\", \"C00006\");
-		DELETE FROM churn_scores WHERE customer_id IN (\"C00005\", \"C00006\");
-		DELETE FROM customers WHERE id IN (\"C00005\", \"C00006\");
-		INSERT INTO customers VALUES (\"C09999\", \"new@example.com\", \"Ana\", \"Souza\", NULL, \"BR\", 2, \"2026-01-01T00:00:00Z\")"
-}
+. "$RX_TESTS/lib-notion.sh"
 saas_start page -- --vendor notion --token secret_TEST
 test_expect_success 'the page'"'"'s 2025-09-03 command: a page per customer, in the data source it finds' '
 	sed -n "/^With 2025-09-03, the same against the fake/,\$p" "$RX_TOP/docs/destinations/notion-pages.md" |
