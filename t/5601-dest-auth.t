@@ -22,14 +22,9 @@ test_expect_success 'a header secret with a prefix (Authorization: ApiKey ...)' 
 '
 
 # The JWT bearer grant: a service account's key file, as Google issues it.
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem 2>/dev/null &&
-openssl pkey -in sa.pem -pubout -out sa.pub 2>/dev/null || exit 1
+google_key || exit 1
 saas_start g -- --vendor firestore --google-key sa.pub --google-iss rx@proj.iam.gserviceaccount.com --token-uses 2 --log g.log
-python3 -c '
-import json, sys
-print(json.dumps({"type": "service_account", "project_id": "proj", "private_key_id": "k1",
-                  "private_key": open("sa.pem").read(), "client_email": "rx@proj.iam.gserviceaccount.com",
-                  "token_uri": sys.argv[1] + "/token"}))' "$(cat g.url)" >sa.json
+google_service_account g sa.json
 cat >jwt.json <<'EOF'
 {"auth": {"type": "oauth2", "grant": "jwt_bearer", "credentials_env": "GOOGLE_APPLICATION_CREDENTIALS",
           "scope": "https://www.googleapis.com/auth/datastore"},

@@ -92,17 +92,9 @@ test_expect_success 'opensearch-bulk, SigV4: a key scoped to another region is r
 
 # ---- Google: Firestore list, Sheets metadata -----------------------------
 
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem 2>/dev/null &&
-openssl pkey -in sa.pem -pubout -out sa.pub 2>/dev/null || exit 1
-service_account () {
-	python3 -c '
-import json, sys
-print(json.dumps({"type": "service_account", "project_id": "proj", "private_key_id": "k1",
-                  "private_key": open("sa.pem").read(), "client_email": "rx@proj.iam.gserviceaccount.com",
-                  "token_uri": sys.argv[1] + "/token"}))' "$(cat "$1.url")" >"$2"
-}
+google_key || exit 1
 saas_start fs -- --vendor firestore --google-key sa.pub --google-iss rx@proj.iam.gserviceaccount.com --log fs.log &&
-service_account fs fs.json
+google_service_account fs fs.json
 FS="env GOOGLE_APPLICATION_CREDENTIALS=$PWD/fs.json FIRESTORE_API_URL=$(cat fs.url) FIRESTORE_COLLECTION=customers"
 
 test_expect_success 'firestore-batchwrite: one document of the collection listed with the token: exit 0' '
@@ -130,7 +122,7 @@ test_expect_success 'firestore-batchwrite: a service account whose key Google do
 '
 
 saas_start gs -- --vendor sheets --google-key sa.pub --google-iss rx@proj.iam.gserviceaccount.com --log gs.log &&
-service_account gs gs.json
+google_service_account gs gs.json
 GS="env GOOGLE_APPLICATION_CREDENTIALS=$PWD/gs.json SHEETS_API_URL=$(cat gs.url)"
 
 test_expect_success 'google-sheets-append: the spreadsheet'"'"'s id read with the token: exit 0' '

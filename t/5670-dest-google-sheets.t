@@ -8,17 +8,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem 2>/dev/null &&
-openssl pkey -in sa.pem -pubout -out sa.pub 2>/dev/null || exit 1
+google_key || exit 1
 gs_start () {
 	gs_name=$1
 	shift
 	saas_start "$gs_name" -- --vendor sheets --google-key sa.pub --google-iss rx@proj.iam.gserviceaccount.com "$@" &&
-	python3 -c '
-import json, sys
-print(json.dumps({"type": "service_account", "private_key_id": "k1", "private_key": open("sa.pem").read(),
-                  "client_email": "rx@proj.iam.gserviceaccount.com", "token_uri": sys.argv[1] + "/token"}))' \
-		"$(cat "$gs_name.url")" >"$gs_name.json"
+	google_service_account "$gs_name" "$gs_name.json"
 }
 gs () {
 	name=$1

@@ -8,20 +8,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
 
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem 2>/dev/null &&
-openssl pkey -in sa.pem -pubout -out sa.pub 2>/dev/null || exit 1
-service_account () {
-	python3 -c '
-import json, sys
-print(json.dumps({"type": "service_account", "project_id": "proj", "private_key_id": "k1",
-                  "private_key": open("sa.pem").read(), "client_email": "rx@proj.iam.gserviceaccount.com",
-                  "token_uri": sys.argv[1] + "/token"}))' "$(cat "$1.url")" >"$2"
-}
+google_key || exit 1
 fs_start () {
 	fs_name=$1
 	shift
 	saas_start "$fs_name" -- --vendor firestore --google-key sa.pub --google-iss rx@proj.iam.gserviceaccount.com "$@" &&
-	service_account "$fs_name" "$fs_name.json"
+	google_service_account "$fs_name" "$fs_name.json"
 }
 fs () {
 	name=$1

@@ -175,3 +175,20 @@ dest_sync_tests () {
 		test_grep "^$DEST_NAME: $DEST_COUNT records in the fake, 0 dead letters" out
 	'
 }
+
+# google_key: a service account's RSA key, as Google issues one, in
+# sa.pem (and its public half in sa.pub, for a fake's --google-key).
+google_key () {
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem 2>/dev/null &&
+	openssl pkey -in sa.pem -pubout -out sa.pub 2>/dev/null
+}
+
+# google_service_account FAKE FILE: the service-account file of sa.pem,
+# rx@proj.iam.gserviceaccount.com, whose token_uri is FAKE's /token.
+google_service_account () {
+	python3 -c '
+import json, sys
+print(json.dumps({"type": "service_account", "project_id": "proj", "private_key_id": "k1",
+                  "private_key": open("sa.pem").read(), "client_email": "rx@proj.iam.gserviceaccount.com",
+                  "token_uri": sys.argv[1] + "/token"}))' "$(cat "$1.url")" >"$2"
+}
