@@ -39,7 +39,7 @@ def zendesk_job_status_of($done):
     | if $j.status == "queued" or $j.status == "working" then {action: "wait"}
       elif $j.status == "completed" and ($j.results | type) == "array" and ($j.results | length) == .count
            and all($j.results[]; type == "object" and .index == null and .error == null
-                                 and (.status as $s | $done | index([$s])) != null and .success != false
+                                 and (.status as $s | any($done[]; . == $s)) and .success != false
                                  and .id != null) then
         # the usual reply: every record applied, in order
         [$j.results[] | {ok: true, id: .id}]
@@ -49,7 +49,7 @@ def zendesk_job_status_of($done):
         | [range(0; .count) as $i | $by[$i | tostring] as $r
            | if $r == null then {ok: false, message: "the job's results do not name this record"}
              elif $r.status == "Failed" or $r.error != null then {ok: false, message: ($r.details // $r.error)}
-             elif $r.id != null and ($r.status as $s | $done | index([$s])) != null and $r.success != false then {ok: true, id: $r.id}
+             elif $r.id != null and ($r.status as $s | any($done[]; . == $s)) and $r.success != false then {ok: true, id: $r.id}
              else {ok: false, message: "the job's result for this record is not understood (\($r | tojson)): not taken for \($done | join(" or "))"}
              end]
       elif $j.status == "failed" then {action: "reject", message: ($j.message // "the job failed")}
