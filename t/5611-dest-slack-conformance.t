@@ -33,8 +33,8 @@ test_expect_success 'the requests were the ones meant (the dry run of the same i
 	test_lines 8 dry &&
 	grep "%22key%22%3A%22C2%22" dry >c2 &&
 	test_grep "ltv%3A%2012345678901234567890%0A%E2%80%A2%20score%3A%200.1234567890123456%0A%E2%80%A2%20orders%3A%200%0A%E2%80%A2%20vip%3A%20false&" c2 &&
-	test_grep "text=\*C3\*%0A%E2%80%A2%20id%3A%20C3%0A%E2%80%A2%20email%3A%20null%0A%E2%80%A2%20plan%3A%20&" dry &&
-	test_grep "channel=C0SPECIAL&text=\*C4\*%0A%E2%80%A2%20id%3A%20C4&" dry &&
+	test_grep "text=%2AC3%2A%0A%E2%80%A2%20id%3A%20C3%0A%E2%80%A2%20email%3A%20null%0A%E2%80%A2%20plan%3A%20&" dry &&
+	test_grep "channel=C0SPECIAL&text=%2AC4%2A%0A%E2%80%A2%20id%3A%20C4&" dry &&
 	test_grep "\"url\":\"https://slack.com/api/chat.update\".*\"body\":\"channel=C0123456&ts=1503435956.000247&text=" dry &&
 	test_grep "\"body\":\"channel=C0123456&ts=1503435956.000248&text=with%20blocks&blocks=%5B%7B%22type%22" dry &&
 	test_grep "\"url\":\"https://slack.com/api/chat.delete\".*\"body\":\"channel=C0123456&ts=1503435956.000249\"" dry &&

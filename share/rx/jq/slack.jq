@@ -70,9 +70,11 @@ def slack_webhook_response:
 
 # ---- chat.postMessage, chat.update, chat.delete (a bot token; form-encoded, as Slack's spec has it) ----
 
-# A form body from [name, value] pairs (a value that is not a string as
-# its JSON text).
-def _slack_form: map("\(.[0])=\(.[1] | if type == "string" then . else tojson end | @uri)") | join("&");
+# A form body from [name, value] pairs: an object of its fields, which
+# rx-push form-encodes in C (the profile's content type), a value that is
+# not a string as its JSON text.  (Encoded in jq, with @uri and join,
+# the form cost two thirds of the body.)
+def _slack_form: reduce .[] as $f ({}; . + {($f[0]): $f[1]});
 
 # Which message a record's id names.  The id a post's ack carries is
 # "CHANNEL:TS" (C0123456:1700000000.000100): chat.update and chat.delete
