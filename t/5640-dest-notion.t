@@ -11,6 +11,7 @@
 # create and before a lookup (no page twice).
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
+. "$RX_TESTS/lib-notion.sh"
 
 cat >changes.ndjson <<'IN'
 {"op":"insert","key":"C1","hash":"h1","row":{"rx_key":"C1","Name":"Ada Lovelace","Email":{"email":"ada@example.com"},"Plan":{"select":{"name":"pro"}},"LTV":1010.5,"VIP":true,"Tags":["a","b"],"Notes":null}}
@@ -137,14 +138,7 @@ test_expect_success 'a key held by two pages is a dead letter naming both: which
 	notion_api PATCH "/v1/pages/$(jq -r .id twin)" "{\"archived\":true}" >/dev/null
 '
 
-test_expect_success 'partial failure: of two updates, the one Notion refuses is dead-lettered with its message, the other acked' '
-	printf "%s\n" "{\"op\":\"update\",\"key\":\"C1\",\"hash\":\"h1c\",\"id\":\"$(id_of C1 acks.first)\",\"row\":{\"rx_key\":\"C1\",\"Name\":\"Ada\",\"_bad\":1}}" \
-		"{\"op\":\"update\",\"key\":\"C3\",\"hash\":\"h3c\",\"id\":\"$(id_of C3 acks.first)\",\"row\":{\"rx_key\":\"C3\",\"City\":\"Basel\"}}" >mixed &&
-	test_expect_code 3 nt nt rx-push --profile notion-pages <mixed >acks 2>err &&
-	acked acks >got && echo C3 >expect && test_cmp expect got &&
-	dead err >got && echo C1 >expect && test_cmp expect got && test_grep "validation_error: _bad is not a property that exists" err &&
-	fake_state nt | jq -r ".records.C3.row.City, .records.C1.row.Name" >got && printf "Basel\nAda King\n" >expect && test_cmp expect got
-'
+notion_partial_failure "Ada King"
 
 test_expect_success 'a delete archives the page by its id; the archived page is no longer found, and a second delete of it is acked' '
 	id=$(id_of C3 acks.first) &&
@@ -191,7 +185,6 @@ test_expect_success 'at the documented 3 requests a second, no 429' '
 '
 
 dest_examples 15
-. "$RX_TESTS/lib-notion.sh"
 saas_start page -- --vendor notion --token secret_TEST
 
 test_expect_success 'the page command: a page per customer' '

@@ -17,6 +17,7 @@
 # the profile loads, naming NOTION_DATA_SOURCE_ID, nothing sent.
 . "$(dirname "$0")/lib.sh"
 . "$RX_TESTS/lib-dest.sh"
+. "$RX_TESTS/lib-notion.sh"
 
 V=2025-09-03
 notion_api () { # NAME METHOD PATH [BODY]: a request to fake NAME as a 2025-09-03 client sends it
@@ -81,14 +82,7 @@ test_expect_success 'an upsert with no id: the page made outside rx is found by 
 	echo "{\"filter\":{\"property\":\"rx_key\",\"rich_text\":{\"equals\":\"C7\"}},\"page_size\":2}" >expect && test_cmp expect got
 '
 
-test_expect_success 'partial failure: of two updates, the one Notion refuses is dead-lettered with its message, the other acked' '
-	printf "%s\n" "{\"op\":\"update\",\"key\":\"C1\",\"hash\":\"h1c\",\"id\":\"$(id_of C1 acks.first)\",\"row\":{\"rx_key\":\"C1\",\"Name\":\"Ada\",\"_bad\":1}}" \
-		"{\"op\":\"update\",\"key\":\"C3\",\"hash\":\"h3c\",\"id\":\"$(id_of C3 acks.first)\",\"row\":{\"rx_key\":\"C3\",\"City\":\"Basel\"}}" >mixed &&
-	test_expect_code 3 nt nt rx-push --profile notion-pages <mixed >acks 2>err &&
-	acked acks >got && echo C3 >expect && test_cmp expect got &&
-	dead err >got && echo C1 >expect && test_cmp expect got && test_grep "validation_error: _bad is not a property that exists" err &&
-	fake_state nt | jq -r ".records.C3.row.City, .records.C1.row.Name" >got && printf "Basel\nAda Lovelace\n" >expect && test_cmp expect got
-'
+notion_partial_failure "Ada Lovelace"
 
 test_expect_success 'a delete trashes the page by its id (in_trash); it is no longer found; a second delete is acked' '
 	id=$(id_of C3 acks.first) &&
@@ -167,7 +161,6 @@ test_expect_success '--test-connection reads the database' '
 '
 
 dest_examples 15
-. "$RX_TESTS/lib-notion.sh"
 saas_start page -- --vendor notion --token secret_TEST
 test_expect_success 'the page'"'"'s 2025-09-03 command: a page per customer, in the data source it finds' '
 	sed -n "/^With 2025-09-03, the same against the fake/,\$p" "$RX_TOP/docs/destinations/notion-pages.md" |
