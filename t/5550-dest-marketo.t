@@ -114,6 +114,7 @@ test_expect_success '--test-connection: the profile test request, with good and 
 	rx-push --profile marketo-leads --url "$(fake_url mk)" --test-connection >out &&
 	test_grep "^ok: GET marketo-leads answered HTTP 200" out &&
 	test_expect_code 1 env MARKETO_CLIENT_SECRET=wrong-secret-key rx-push --profile marketo-leads --url "$(fake_url mk)" --test-connection >out 2>err &&
+	test_grep "HTTP 401, no token in the reply: invalid_client (Bad client credentials)" err &&
 	! grep -q wrong-secret-key out err
 '
 

@@ -49,7 +49,7 @@ test_expect_success 'jwt_bearer: a key the endpoint does not know is refused at 
 import json; d = json.load(open(\"sa.json\")); d[\"private_key\"] = open(\"other.pem\").read()
 print(json.dumps(d))" >other.json &&
 	test_expect_code 1 env GOOGLE_APPLICATION_CREDENTIALS=$PWD/other.json rx-push --profile ./jwt.json --url "$(cat g.url)" <one.ndjson >acks 2>err &&
-	test_grep "oauth2 token request: HTTP 400" err &&
+	test_grep "oauth2 token request: HTTP 400, no token in the reply: invalid_grant (" err &&
 	! grep -q "PRIVATE KEY" err
 '
 

@@ -482,7 +482,25 @@ send:
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status / 100 != 2 || rx_jv_parse(reply.data ? reply.data : "", reply.len, &v, err, errlen) < 0 ||
 	    jv_get_kind(v) != JV_KIND_OBJECT) {
-		snprintf(err, errlen, "oauth2 token request: HTTP %ld, no token in the reply", status);
+		/* an OAuth 2.0 error reply (RFC 6749 5.2) says why: Google's
+		 * invalid_grant "Invalid JWT Signature.", a revoked client */
+		char why[300] = "";
+		jv e = jv_invalid();
+		if (reply.len > 0 && rx_jv_parse(reply.data, reply.len, &e, why, sizeof why) == 0 &&
+		    jv_get_kind(e) == JV_KIND_OBJECT) {
+			char *code = member_string(e, "error"), *desc = member_string(e, "error_description");
+			char raw[280];
+			snprintf(raw, sizeof raw, "%.80s%s%.180s%s", code ? code : "", code && desc ? " (" : "",
+				 desc ? desc : "", code && desc ? ")" : "");
+			rx_one_line(raw, why, sizeof why);
+			free(code);
+			free(desc);
+		} else {
+			why[0] = '\0';
+		}
+		jv_free(e);
+		snprintf(err, errlen, "oauth2 token request: HTTP %ld, no token in the reply%s%s", status,
+			 why[0] ? ": " : "", why);
 		goto cleanup;
 	}
 	char *token = member_string(v, "access_token");
