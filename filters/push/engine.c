@@ -1073,6 +1073,29 @@ static void batches_to_requests(engine *e)
 	}
 }
 
+/* Open (or close) the windows of a request spec's own rate_limits, on
+ * top of the profile's: an op's (Klaviyo's deletions), the lookup's
+ * (HubSpot's search, 5 a second), and its job's create and poll. */
+static void spec_rate(push_op *s, int open)
+{
+	if (s == NULL)
+		return;
+	if (open && s->nwindows > 0 && s->rate == NULL) {
+		char err[256];
+		s->rate = rx_push_rate_open(s->windows, s->nwindows, NULL, err, sizeof err);
+	} else if (!open && s->rate != NULL) {
+		rx_push_rate_close(s->rate);
+		s->rate = NULL;
+	}
+}
+
+static void spec_rates(push_op *o, int open)
+{
+	spec_rate(o, open);
+	spec_rate(o->create, open);
+	spec_rate(o->poll, open);
+}
+
 void rx_push_http_run(push_ctx *c)
 {
 	engine eng = {0}, *e = &eng;
@@ -1085,18 +1108,10 @@ void rx_push_http_run(push_ctx *c)
 		return;
 	}
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->concurrency);
-	for (size_t i = 0; i < c->prof.nops; i++) {
-		push_op *o = &c->prof.ops[i];
-		char err[256];
-		if (o->nwindows > 0 && o->rate == NULL)
-			o->rate = rx_push_rate_open(o->windows, o->nwindows, NULL, err, sizeof err);
-	}
-	if (c->prof.has_lookup && c->prof.lookup.nwindows > 0 && c->prof.lookup.rate == NULL) {
-		/* the lookup's own windows (HubSpot's search: 5 a second) */
-		char err[256];
-		c->prof.lookup.rate = rx_push_rate_open(c->prof.lookup.windows, c->prof.lookup.nwindows, NULL, err,
-							sizeof err);
-	}
+	for (size_t i = 0; i < c->prof.nops; i++)
+		spec_rates(&c->prof.ops[i], 1);
+	if (c->prof.has_lookup)
+		spec_rates(&c->prof.lookup, 1);
 	e->hold_max = (size_t)c->concurrency * c->prof.max_records * 2 + c->prof.max_records;
 	for (;;) {
 		double now = rx_push_now();
@@ -1124,11 +1139,11 @@ void rx_push_http_run(push_ctx *c)
 			/* a dry run sends nothing: it shows every request at once */
 			const push_op *rop = r->spec ? r->spec : rx_push_profile_op(&c->prof, r->op);
 			double wait = 0;
-			if (!c->dry_run && rop != NULL && rop->rate != NULL &&
-			    (r->kind == REQ_WRITE || r->kind == REQ_LOOKUP)) {
-				/* the op's (or the lookup's) own windows first (a slot
-				 * of them unused when the profile's then says wait: a
-				 * little under, never over) */
+			if (!c->dry_run && rop != NULL && rop->rate != NULL) {
+				/* the request's own windows first (an op's, the
+				 * lookup's, a job's poll's; a slot of them unused when
+				 * the profile's then says wait: a little under, never
+				 * over) */
 				wait = rx_push_rate_acquire(rop->rate, now);
 				if (wait < 0)
 					wait = 1; /* an op's windows pace, they are no quota */
@@ -1203,14 +1218,10 @@ void rx_push_http_run(push_ctx *c)
 		}
 		rx_push_request_free(r);
 	}
-	for (size_t i = 0; i < c->prof.nops; i++) {
-		if (c->prof.ops[i].rate != NULL)
-			rx_push_rate_close(c->prof.ops[i].rate);
-		c->prof.ops[i].rate = NULL;
-	}
-	if (c->prof.lookup.rate != NULL)
-		rx_push_rate_close(c->prof.lookup.rate);
-	c->prof.lookup.rate = NULL;
+	for (size_t i = 0; i < c->prof.nops; i++)
+		spec_rates(&c->prof.ops[i], 0);
+	if (c->prof.has_lookup)
+		spec_rates(&c->prof.lookup, 0);
 	for (size_t i = 0; i < e->nidle; i++)
 		curl_easy_cleanup(e->idle[i]);
 	free(e->idle);
