@@ -232,11 +232,11 @@ static void build_target(engine *e, request *r, const push_op *op, rx_buf *url, 
 	if (p->idem_header != NULL) {
 		char hex[65];
 		if (r->n == 1) {
-			add_header(h, shown, p->idem_header, r->recs[0]->idem);
+			add_header(h, shown, p->idem_header, rx_push_idem(r->recs[0]));
 		} else {
 			rx_buf all = {0};
 			for (size_t i = 0; i < r->n; i++)
-				rx_buf_puts(&all, r->recs[i]->idem);
+				rx_buf_puts(&all, rx_push_idem(r->recs[i]));
 			rx_sha256_hex(all.data, all.len, hex);
 			hex[32] = '\0';
 			add_header(h, shown, p->idem_header, hex);

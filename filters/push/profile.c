@@ -1212,7 +1212,7 @@ static void put_record(rx_buf *b, const push_record *r)
 	free(ms.m);
 	if (!first)
 		rx_buf_putc(b, ',');
-	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, r->idem);
+	rx_buf_printf(b, "\"op\":\"%s\",\"idem\":\"%s\"}", r->op, rx_push_idem(r));
 }
 
 /* The jv strings a record's jv is built of again and again (its member
@@ -1309,7 +1309,7 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 			o = jv_object_set(o, name, v);
 		}
 		o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(r->op));
-		return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(r->idem));
+		return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(rx_push_idem(r)));
 	}
 	if (rx_json_members(r->text, r->len, ms, err, sizeof err) < 0) {
 		jv_free(o);
@@ -1338,7 +1338,7 @@ static jv record_jv(const push_record *r, rx_members *ms, long raw)
 			o = jv_object_set(o, k, rx_jv_from_json(ms->m[i].value.p, ms->m[i].value.n));
 	}
 	o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(r->op));
-	return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(r->idem));
+	return jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(rx_push_idem(r)));
 }
 
 static jv records_jv(push_record **recs, size_t n, int raw_rows)
@@ -1401,7 +1401,7 @@ jv rx_push_response_records(const push_profile *p, push_record **recs, size_t n)
 		jv o = jv_object_set(jv_object(), known_name(rx_span_of("\"key\"", 5)),
 				     rx_jv_from_json(recs[i]->key.p, recs[i]->key.n));
 		o = jv_object_set(o, known_name(rx_span_of("\"op\"", 4)), op_jv(recs[i]->op));
-		a = jv_array_append(a, jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(recs[i]->idem)));
+		a = jv_array_append(a, jv_object_set(o, known_name(rx_span_of("\"idem\"", 6)), jv_string(rx_push_idem(recs[i]))));
 	}
 	return a;
 }

@@ -51,7 +51,7 @@ typedef struct push_record {
 	 * that it is built from the spans above without scanning it again */
 	unsigned char order[6], norder, plain;
 	char op[8];              /* insert, update, upsert or delete */
-	char idem[33];           /* idempotency id: hex of sha256(key text "\n" hash) */
+	char idem[33];           /* its idempotency id once asked for (rx_push_idem), else "" */
 	unsigned long long line; /* input line it came from */
 	/* order.c */
 	unsigned long long mark; /* the segment it belongs to: the commit record after it */
@@ -59,6 +59,11 @@ typedef struct push_record {
 	struct push_record *next_same_key; /* the next held record of its key */
 	unsigned stamp;          /* scratch of rx_push_order_ready */
 } push_record;
+
+/* A record's idempotency id: the first 32 hex digits of sha256(key text
+ * "\n" hash), made when first asked for (a sha256 costs more than the
+ * rest of a record's reading, and most profiles never use it). */
+const char *rx_push_idem(const push_record *r);
 
 enum { RX_MEMBER_KEY = 1, RX_MEMBER_HASH, RX_MEMBER_RUN, RX_MEMBER_ROW, RX_MEMBER_ID };
 

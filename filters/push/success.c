@@ -471,12 +471,14 @@ static int body_holds(const push_success *s, const char *reply, size_t len, size
 
 static void add_elems(rx_span a)
 {
-	size_t n = rx_json_array_split(a, NULL, 0);
+	/* one pass into the room there is; a second only when it was short */
+	size_t n = rx_json_array_split(a, sc.elems != NULL ? sc.elems + sc.nelems : NULL, sc.cap - sc.nelems);
 	if (sc.nelems + n > sc.cap) {
 		sc.cap = (sc.nelems + n) * 2;
 		sc.elems = rx_xrealloc(sc.elems, sc.cap * sizeof *sc.elems);
+		n = rx_json_array_split(a, sc.elems + sc.nelems, n);
 	}
-	sc.nelems += rx_json_array_split(a, sc.elems + sc.nelems, n);
+	sc.nelems += n;
 }
 
 static int pick_cmp(const void *a, const void *b)
@@ -514,7 +516,7 @@ static int record_text(const push_success *s, const push_record *r, size_t i)
 
 	switch (s->by) {
 	case BY_IDEM:
-		v = rx_span_of(r->idem, strlen(r->idem));
+		v = rx_span_of(rx_push_idem(r), 32);
 		rx_buf_reset(&sc.text);
 		rx_buf_put(&sc.text, v.p, v.n);
 		break;

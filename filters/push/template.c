@@ -1435,7 +1435,7 @@ static int source_of(push_tmpl *t, const tnode *n, rx_span *v)
 	case S_IDEM:
 		rx_buf_reset(&t->quoted);
 		rx_buf_putc(&t->quoted, '"');
-		rx_buf_puts(&t->quoted, t->rec->idem);
+		rx_buf_puts(&t->quoted, rx_push_idem(t->rec));
 		rx_buf_putc(&t->quoted, '"');
 		*v = rx_span_of(t->quoted.data, t->quoted.len);
 		return 1;
