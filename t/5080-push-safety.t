@@ -64,6 +64,18 @@ test_expect_success 'and a dry run shows exactly the URL that is sent' '
 	test_cmp expect shown
 '
 
+test_expect_success '{+NAME}: a path of segments, each encoded (a dot segment too), the "/" between kept' '
+	cat >profiles/segments.json <<-\JSON &&
+	{"vars": {"coll": {"env": "COLL"}},
+	 "ops": {"*": {"method": "POST", "path": "/v1/{+coll}:write"}, "delete": {"method": "POST", "path": "/v1/{coll}:write"}}}
+	JSON
+	{ change upsert K1 && change delete K2; } >two &&
+	COLL="users/u 1/./../o%rders" rx-push --profile segments --url "$(cat ok.url)" --dry-run <two >dry &&
+	jq -r "select(.method) | .url" dry | sed "s|^$(cat ok.url)||" >shown &&
+	printf "%s\n" "/v1/users/u%201/%2E/%2E%2E/o%25rders:write" "/v1/users%2Fu%201%2F.%2F..%2Fo%25rders:write" >expect &&
+	test_cmp expect shown
+'
+
 reply_start odd -- --status 200 --body '{"results":{"ok":true}}' || exit 1
 reply_start short -- --status 200 --body '{"results":[{"ok":true},{},"yes"]}' || exit 1
 

@@ -22,17 +22,38 @@ CRM_KILLS='rx-push:sent:2 rx-push:replied:1 rx-diff:commit:2' crm_suite s.db
 push () { rx-push --profile dataverse --url "$CRM_URL" --retry-base 10 "$@" >acks 2>err; }
 
 test_expect_success 'a key that needs quoting is an OData literal in the URL, and arrives as it was' '
-	{ change upsert "O'"'"'Brien/1 (x)" "{\"lastname\":\"O'"'"'Brien\"}" &&
+	{ change upsert "O'"'"'Brien 1 (x)" "{\"lastname\":\"O'"'"'Brien\"}" &&
 	  change upsert "Zoë Ünal" "{\"lastname\":\"Ünal\"}"; } >in &&
 	rx-push --profile dataverse --url "$CRM_URL" --dry-run <in >dry &&
 	jq -r .url dry >urls &&
-	printf "%s\n" "$CRM_URL/api/data/v9.2/contacts(rx_customerid='"'"'O'"''"'Brien%2F1%20(x)'"'"')" \
+	printf "%s\n" "$CRM_URL/api/data/v9.2/contacts(rx_customerid='"'"'O'"''"'Brien%201%20(x)'"'"')" \
 		"$CRM_URL/api/data/v9.2/contacts(rx_customerid='"'"'Zo%C3%AB%20%C3%9Cnal'"'"')" >expect &&
 	test_cmp expect urls &&
 	push <in &&
 	test "$(wc -l <acks)" = 2 &&
-	fake_state dv | jq -r ".records | keys[]" | grep -x "O'"'"'Brien/1 (x)" &&
+	fake_state dv | jq -r ".records | keys[]" | grep -x "O'"'"'Brien 1 (x)" &&
 	fake_state dv | jq -r ".records | keys[]" | grep -x "Zoë Ünal" &&
+	test "$(fake_count dv violations)" = 0
+'
+
+# Microsoft: GET and PATCH by a key whose value has one of / # < > * % & : \ ?
+# + do not work (encoded or not); the delete of such a row, made in
+# Dataverse by hand, answers 404 "does not exist": acking it would leave
+# the row.  rx sends none of them.
+test_expect_success 'a key with a character Dataverse does not take in a key URL is a dead letter, nothing sent' '
+	curl -sS -X POST "$CRM_URL/_seed" -d "{\"key\":\"AB/1\",\"row\":{\"lastname\":\"Hand\"}}" >seed &&
+	requests=$(fake_count dv requests) &&
+	{ change delete "AB/1" "{}" &&
+	  change upsert "C&D" "{\"lastname\":\"Amp\"}" &&
+	  change upsert "tel:+1" "{\"lastname\":\"Tel\"}" &&
+	  change upsert "ok-1" "{\"lastname\":\"Ok\"}"; } >in &&
+	test_expect_code 3 push <in &&
+	test "$(acked acks)" = ok-1 &&
+	grep "^{" err >dead && test_lines 3 dead &&
+	jq -r .key dead | sort >keys && printf "%s\n" "AB/1" "C&D" "tel:+1" | sort >expect && test_cmp expect keys &&
+	test "$(jq -r .error.message dead | grep -c "has a character Dataverse does not take in a key")" = 3 &&
+	fake_state dv | jq -e ".records[\"AB/1\"]" >/dev/null &&
+	test "$(fake_count dv requests)" = $((requests + 1)) &&
 	test "$(fake_count dv violations)" = 0
 '
 

@@ -105,6 +105,18 @@ test_expect_success 'firestore-batchwrite: one document of the collection listed
 	tail -n 1 fs.log | jq -r .headers.authorization | grep -q "^Bearer ."
 '
 
+# Google's binding for a list is {parent=.../documents/*/**}/{collection_id}
+# and a single segment is decoded whole (google/api/http.proto): a %2F in
+# it is a collection id with a "/", which Firestore refuses (400); a
+# subcollection is a path of segments
+test_expect_success 'firestore-batchwrite: a subcollection is listed as its path of segments, each encoded: exit 0' '
+	$FS FIRESTORE_PROJECT=proj FIRESTORE_COLLECTION="users/u 1/orders" rx-push --profile firestore-batchwrite \
+		--test-connection >out 2>err &&
+	test_grep "^ok: GET firestore-batchwrite answered HTTP 200" out &&
+	echo "GET /v1/projects/proj/databases/%28default%29/documents/users/u%201/orders?pageSize=1" >expect &&
+	last_request fs >got && test_cmp expect got
+'
+
 test_expect_success 'firestore-batchwrite: a project the account has no role in: 403 PERMISSION_DENIED, exit 1' '
 	test_expect_code 1 $FS FIRESTORE_PROJECT=forbidden rx-push --profile firestore-batchwrite --test-connection >out 2>err &&
 	test_must_be_empty out &&

@@ -1109,6 +1109,32 @@ static void put_encoded(rx_buf *out, const char *s, size_t n, int encode)
 		rx_buf_put(out, s, n);
 }
 
+/* A value "." or ".." would be a dot segment: /contacts/.. is / to every
+ * URL parser on the way. */
+static void put_segment(rx_buf *out, const char *s, size_t n)
+{
+	if ((n == 1 && s[0] == '.') || (n == 2 && memcmp(s, "..", 2) == 0))
+		rx_buf_puts(out, n == 1 ? "%2E" : "%2E%2E");
+	else
+		rx_url_encode(out, s, n, 0);
+}
+
+/* A path of segments: each one encoded (a dot segment too), the "/"
+ * between them kept. */
+static void put_segments(rx_buf *out, const char *s, size_t n)
+{
+	for (;;) {
+		const char *slash = memchr(s, '/', n);
+		size_t k = slash != NULL ? (size_t)(slash - s) : n;
+		put_segment(out, s, k);
+		if (slash == NULL)
+			break;
+		rx_buf_putc(out, '/');
+		s += k + 1;
+		n -= k + 1;
+	}
+}
+
 void rx_push_template(rx_buf *out, const char *tmpl, const push_profile *p, const char *op,
 		   const push_record *first, int encode)
 {
@@ -1170,19 +1196,30 @@ void rx_push_template_request(rx_buf *out, const char *tmpl, const push_profile 
 			}
 			free(ms.m);
 		} else {
-			jv v = jv_object_get(jv_copy(p->vars), jv_string(name));
+			/* {+NAME}: a variable that is a path of segments (RFC 6570's
+			 * reserved expansion, as Google's discovery documents write
+			 * a multi-segment {+parent}): each segment encoded, its "/"
+			 * kept.  Firestore reads a collection id as one segment and
+			 * decodes a %2F in it: users%2Fu1%2Forders is the id
+			 * "users/u1/orders", which it refuses, where
+			 * users/u1/orders is the subcollection. */
+			int path = name[0] == '+';
+			jv v = jv_object_get(jv_copy(p->vars), jv_string(name + path));
 			if (jv_get_kind(v) == JV_KIND_STRING)
 				rx_buf_puts(&tmp, jv_string_value(v));
 			else if (jv_get_kind(v) == JV_KIND_NUMBER)
 				rx_buf_printf(&tmp, "%g", jv_number_value(v));
 			jv_free(v);
+			if (path && encode) {
+				put_segments(out, tmp.data ? tmp.data : "", tmp.len);
+				s = end;
+				continue;
+			}
 		}
-		if (encode && ((tmp.len == 1 && tmp.data[0] == '.') || (tmp.len == 2 && memcmp(tmp.data, "..", 2) == 0)))
-			/* a value "." or ".." would be a dot segment: /contacts/.. is /
-			 * to every URL parser on the way */
-			rx_buf_puts(out, tmp.len == 1 ? "%2E" : "%2E%2E");
+		if (encode)
+			put_segment(out, tmp.data ? tmp.data : "", tmp.len);
 		else
-			put_encoded(out, tmp.data ? tmp.data : "", tmp.len, encode);
+			rx_buf_put(out, tmp.data ? tmp.data : "", tmp.len);
 		s = end;
 	}
 	rx_buf_free(&tmp);

@@ -60,7 +60,11 @@ Vendors (--vendor)
               /api/data/v9.2/SET(KEY='value') (upsert: 204 with
               OData-EntityId), DELETE by (KEY='value') or by (GUID);
               {"error":{"code","message"}}; 429 with Retry-After; Bearer
-              token; GET /api/data/v9.2/WhoAmI (the test request).
+              token; GET /api/data/v9.2/WhoAmI (the test request).  A key
+              value with one of / # < > * % & : \\ ? + (which Microsoft says
+              GET and PATCH by the key do not take) is a violation, and
+              answered as Dataverse was seen to: a PATCH 400 "Error in query
+              syntax", a DELETE 404 "does not exist" (the record untouched).
 
 Switches
   --token T          the credential the vendor checks
@@ -754,6 +758,9 @@ def dv_error(status, code, message, headers=None):
 
 
 KEYSEG = re.compile(r"^/api/data/v9\.2/(\w+)\((.*)\)$")
+# the characters of a key value that break a request by the key (Microsoft's
+# "Define alternate keys using Power Apps", its Important note)
+DV_KEY_BAD = re.compile(r"[/#<>*%&:\\?+]")
 
 
 def odata_key(s):
@@ -791,6 +798,15 @@ class Dataverse:
         if name == "" or value in ("", "null"):
             violation("a request naming no key (%r)" % m.group(2))
             raise dv_error(400, "0x80060888", "Bad Request - Error in query syntax.")
+        if name and DV_KEY_BAD.search(value):
+            # Microsoft: a key value with one of / # < > * % & : \ ? + does
+            # not work in GET or PATCH, encoded or not; as replied: a query
+            # syntax error (a PATCH), "does not exist" (a key lookup)
+            violation("a key value Dataverse cannot take in a URL (%r)" % value)
+            if req.method == "PATCH":
+                raise dv_error(400, "0x80060888", "Bad Request - Error in query syntax.")
+            raise dv_error(404, "0x80040217", "A record with the specified key values does not exist in %s entity"
+                           % m.group(1).rstrip("s"))
         if req.headers.get("odata-version") != "4.0":
             violation("no OData-Version: 4.0 header")
         if req.method == "PATCH":

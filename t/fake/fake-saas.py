@@ -140,8 +140,11 @@ Vendors (--vendor)
   firestore       Firestore documents:batchWrite (destinations-2.md 30): 200
                   {"writeResults","status"} in order ({} ok, {"code":3,..}
                   bad); 429 RESOURCE_EXHAUSTED; 401 UNAUTHENTICATED; GET
-                  .../documents/COLLECTION?pageSize=N (the test) lists N,
-                  403 PERMISSION_DENIED for the project "forbidden".  KEY: the
+                  .../documents/COLLECTION?pageSize=N (the test) lists N
+                  (a subcollection as segments, a/b/c; a "/" in the last
+                  segment, %2F, is 400 INVALID_ARGUMENT as Firestore's
+                  collection id), 403 PERMISSION_DENIED for the project
+                  "forbidden".  KEY: the
                   document id; rows decoded from Firestore's typed values.
 
 Switches
@@ -1475,16 +1478,25 @@ class Firestore(Google):
         """documents.list of a collection, pageSize documents at most (the
         names and fields stored); the project "forbidden" is one the
         account has no role in: 403 PERMISSION_DENIED."""
-        m = re.match(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents/(.+)$", unquote(req.path))
-        if not m:
+        # Google's binding: /v1/{parent=projects/*/databases/*/documents[/*/**]}/{collection_id},
+        # each segment decoded on its own (google/api/http.proto): a
+        # subcollection's path is segments; a %2F in the last one is a "/"
+        # in the collection id, which Firestore refuses
+        segs = [unquote(x) for x in req.path.split("/")]
+        if len(segs) < 8 or segs[:3] != ["", "v1", "projects"] or segs[4] != "databases" or segs[6] != "documents" \
+                or len(segs) % 2 != 0 or "" in segs[1:]:
             raise google_error(404, "NOT_FOUND", "Requested entity was not found.")
-        if m.group(1) == "forbidden":
+        if "/" in segs[-1]:
+            raise google_error(400, "INVALID_ARGUMENT",
+                               'Collection id "%s" is invalid because it contains "/".' % segs[-1])
+        m = (segs[3], segs[5], "/".join(segs[7:]))
+        if m[0] == "forbidden":
             raise google_error(403, "PERMISSION_DENIED", "Missing or insufficient permissions.")
         try:
             size = int((req.query.get("pageSize") or ["20"])[0])
         except ValueError:
             raise google_error(400, "INVALID_ARGUMENT", "Invalid value at 'page_size' (TYPE_INT32)")
-        prefix = "projects/%s/databases/%s/documents/%s/" % m.groups()
+        prefix = "projects/%s/databases/%s/documents/%s/" % m
         docs = [{"name": prefix + k, "fields": {}, "createTime": "2026-01-01T00:00:00.000000Z",
                  "updateTime": "2026-01-01T00:00:00.000000Z"} for k in sorted(STATE["records"])][:max(size, 0)]
         return Reply(200, {"documents": docs} if docs else {})

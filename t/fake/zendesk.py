@@ -12,8 +12,9 @@ A job is a promise: nothing is applied when it is submitted.  It goes
 queued -> working -> completed after --polls N polls of it (default 2),
 and only then are its users written (or deleted).  Its results are in
 request order: {"id", "status": "Created"|"Updated", "email",
-"external_id"} for a written user, {"id", "action": "delete", "status":
-"Deleted", "success": true} for a deleted one (--delete-result JSON puts
+"external_id"} for a written user, {"id" (its external id), "action":
+"delete", "status": "Deleted", "success": true} for a deleted one
+(--delete-result JSON puts
 members over it), {"index", "error", "details", "status": "Failed"} for
 a failure (an e-mail without "@", or "_reject": true).
 A job polled after --expire-polls polls is gone (404).  Basic auth as
@@ -51,10 +52,12 @@ def run_job(j):
             if ext in users:
                 del users[ext]
             # the result Zendesk's reference shows for Bulk Delete Users
-            # (its OpenAPI example); what a user not found gets is not
-            # documented.  --delete-result: members put over it (a reply
-            # rx must not take for a deletion).
-            results.append(dict({"id": hash(ext) % 100000, "action": "delete", "status": "Deleted", "success": True},
+            # (its OpenAPI example), its "id" the external id, a string, as
+            # a delete by external_ids answers (cloudbees-oss/zendesk-java-client
+            # issue 561); what a user not found gets is not documented.
+            # --delete-result: members put over it (a reply rx must not
+            # take for a deletion).
+            results.append(dict({"id": ext, "action": "delete", "status": "Deleted", "success": True},
                                 **json.loads(args.delete_result or "{}")))
             continue
         email = u.get("email")

@@ -20,8 +20,19 @@
 def dataverse_key_value($vars): .row[$vars.alternate_key] // .key | tostring;
 
 # ({alternate_key}='value') with the value an OData literal, URL-encoded.
+# A value with one of / # < > * % & : \ ? + is refused before anything is
+# sent: Microsoft's "Define alternate keys using Power Apps"
+# (https://learn.microsoft.com/power-apps/maker/data-platform/define-alternate-keys-portal)
+# says GET and PATCH by such a key do not work, and Dataverse answers them
+# "Error in query syntax" (a 400) or "A record with the specified key
+# values does not exist" (a 404, encoded or not: MicrosoftDocs/powerapps-docs
+# issues 117 and 1895): a delete acked on that 404 would leave the row.
 def dataverse_key_segment($vars):
-  "(\($vars.alternate_key)='" + (dataverse_key_value($vars) | split("'") | join("''") | @uri) + "')";
+  dataverse_key_value($vars) as $v
+  | if $v | test("[/#<>*%&:\\\\?+]") then
+      error("the alternate key value \($v | tojson) has a character Dataverse does not take in a key (/ # < > * % & : \\ ? +): "
+            + "\($vars.alternate_key) must hold values without them (Microsoft's alternate keys page)")
+    else "(\($vars.alternate_key)='" + ($v | split("'") | join("''") | @uri) + "')" end;
 
 def dataverse_upsert_path($vars):
   .records[0] | "/api/data/v9.2/\($vars.entity_set)" + dataverse_key_segment($vars);
