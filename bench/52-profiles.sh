@@ -7,7 +7,10 @@
 #  Python server answering each vendor's success at once; its CPU is
 #  printed beside, it is not rx-push's), beside the webhook profile's raw
 #  path (no body program).  The goal: 100k records/s a core for every
-#  profile, i.e. <= 10 us of rx-push CPU a record.  Pacing against each
+#  profile, i.e. <= 10 us of rx-push CPU a record; for a profile its
+#  vendor limits to one record a request, a request costs more than that
+#  to any client, and bench/53 and 54 (a') set each such profile's cost
+#  beside curl's for the same exchange (docs/scale.md).  Pacing against each
 #  vendor's documented limit is the destination tests' business
 #  (t/55NN: no 429 from a fake enforcing it), not timed here.
 set -u

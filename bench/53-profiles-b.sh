@@ -13,6 +13,14 @@
 #      record.  webhook/1 is the raw path at one record a request: what a
 #      request costs rx-push with no profile work, the floor beneath the
 #      profiles that send one record a request.
+#  (a') what one request costs an HTTP client at all: curl --parallel (8
+#      at once, keep-alive: what a user scripting it would run) sends the
+#      very requests of webhook/1 (from its --dry-run: URL, headers and
+#      body) to the same sink.  Its CPU per request beside webhook/1's,
+#      and every profile's CPU a request as a multiple of it: no client
+#      sends a request much below it, whatever it does, so that multiple
+#      is what a profile adds to the HTTP exchange (at one record a
+#      request, all there is to win).
 #  (b) rate limits: against a fake enforcing each vendor's documented
 #      limit, the request rate the profile reaches (from the fake's
 #      arrival times) as a share of the limit, and the 429s (or the
@@ -27,6 +35,7 @@ PATH=$TOP/bin:$PATH
 cd "$BENCH_DIR" || exit 1
 RX_SHARE=${RX_SHARE:-$TOP/share/rx}
 export RX_SHARE
+. "$TOP/bench/lib.sh"
 
 min () { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 BIG=$(min "$BENCH_ROWS" 200000)
@@ -140,6 +149,7 @@ pagerduty-events:pagerduty:upsert:person:$ONE
 notion-pages:notion:insert:notion:$ONE
 asana-tasks:asana:insert:asana:$ONE"
 
+rm -f req.cpu
 echo "(a) records through each profile's body and response programs, to a loopback sink (no rate limit)"
 printf '  %-22s %8s %10s %11s %12s %10s %11s\n' profile records records/s "rx-push CPU" "CPU/record" "sink CPU" "dry-run CPU/rec"
 echo "$PROFILES" | while IFS=: read -r prof vendor op shape n; do
@@ -163,11 +173,26 @@ echo "$PROFILES" | while IFS=: read -r prof vendor op shape n; do
 	set -- $(cat d.out)
 	dry=$(echo "$2 + $3" | bc -l)
 	[ "$url" = "--url $URL --max-records 1" ] && prof=webhook/1
+	echo "$prof $(jq .requests st.json) $cpu" >>req.cpu # for (a'): its CPU a request
 	awk -v p="$prof" -v n="$n" -v a="$acked" -v w="$wall" -v c="$cpu" -v s0="$c0" -v s1="$c1" -v d="$dry" 'BEGIN {
 		printf "  %-22s %8d %10.0f %9.2f s %9.1f us %8.2f s %9.1f us%s\n", p, n, a / w, c, 1e6 * c / n, s1 - s0, 1e6 * d / n,
 			(a == n ? "" : sprintf("  (%d acked)", a)) }'
 	stop_sink
 done
+
+echo "(a') one request's cost to an HTTP client: curl --parallel sends webhook/1's requests"
+case " ${BENCH_PROFILES:-webhook/1} " in *" webhook/1 "*)
+	gen upsert "$ONE" person >in.ndjson
+	start_sink dest --family webhook
+	c0=$(cpu_of "$FAKE_PID")
+	curl_requests "$URL" in.ndjson
+	c1=$(cpu_of "$FAKE_PID")
+	awk -v n="$curl_n" -v c="$curl_cpu" -v s0="$c0" -v s1="$c1" 'BEGIN {
+		printf "  %-22s %8d %10s %9.2f s %9.1f us %8.2f s   (its config read included)\n", "curl -Z (8)", n, "", c,
+			1e6 * c / n, s1 - s0 }'
+	[ -s req.cpu ] && per_request_table req.cpu
+	stop_sink ;;
+esac
 
 echo "(b) against a fake enforcing the documented limit: the rate reached, and the throttles drawn"
 printf '  %-22s %-16s %9s %12s %9s %9s\n' profile "documented" requests "reached/s" "of limit" throttles

@@ -9,6 +9,10 @@
 #      per record (the figure that says whether the profile, and not the
 #      Python fake, is what limits a sync), and the body program alone (a
 #      dry run's CPU per record).
+#  (a') the same CPU a request, beside what a request costs curl
+#      --parallel (bench/lib.sh curl_requests: the webhook's requests of
+#      one record each, to fake-dest): at one record a request, the HTTP
+#      exchange is most of a record's cost, whatever sends it.
 #  (b) rate limits: against a fake enforcing the profile's documented
 #      short window, the request rate the profile reaches (from the fake's
 #      arrival times) as a share of the limit, and the 429s drawn.
@@ -23,6 +27,7 @@ PATH=$TOP/bin:$PATH
 cd "$BENCH_DIR" || exit 1
 RX_SHARE=${RX_SHARE:-$TOP/share/rx}
 export RX_SHARE
+. "$TOP/bench/lib.sh"
 export HUBSPOT_TOKEN=b SALESFORCE_TOKEN=b PIPEDRIVE_TOKEN=b ATTIO_TOKEN=b DATAVERSE_TOKEN=b
 
 min () { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
@@ -72,6 +77,7 @@ pipedrive-persons:crm.py:--vendor pipedrive --sink:insert:pipedrive:$ONE
 attio-records:crm.py:--vendor attio --sink:upsert:attio:$ONE
 dataverse:crm.py:--vendor dataverse --sink:upsert:dataverse:$ONE"
 
+rm -f req.cpu
 echo "(a) records through each profile's body and response programs, to a loopback fake (no rate limit)"
 printf '  %-18s %8s %10s %11s %12s %10s %15s\n' profile records records/s "rx-push CPU" "CPU/record" "fake CPU" "dry-run CPU/rec"
 echo "$PROFILES" | while IFS=: read -r prof script args op shape n; do
@@ -80,7 +86,7 @@ echo "$PROFILES" | while IFS=: read -r prof script args op shape n; do
 	# shellcheck disable=SC2086
 	start_fake "$script" $args
 	c0=$(cpu_of "$FAKE_PID")
-	/usr/bin/time -f "%e %U %S" -o t.out rx-push --profile "$prof" --url "$URL" --rate 1000000/s <in.ndjson >acks 2>err
+	/usr/bin/time -f "%e %U %S" -o t.out rx-push --profile "$prof" --url "$URL" --rate 1000000/s --stats st.json <in.ndjson >acks 2>err
 	c1=$(cpu_of "$FAKE_PID")
 	/usr/bin/time -f "%e %U %S" -o d.out rx-push --profile "$prof" --url "$URL" --dry-run <in.ndjson >/dev/null 2>&1
 	acked=$(wc -l <acks)
@@ -91,8 +97,20 @@ echo "$PROFILES" | while IFS=: read -r prof script args op shape n; do
 	awk -v p="$prof" -v n="$n" -v a="$acked" -v w="$wall" -v c="$cpu" -v s0="$c0" -v s1="$c1" -v d="$dry" 'BEGIN {
 		printf "  %-18s %8d %10.0f %9.2f s %9.1f us %8.2f s %12.1f us%s\n", p, n, a / (w > 0 ? w : 0.01), c, 1e6 * c / n,
 			s1 - s0, 1e6 * d / n, (a == n ? "" : sprintf("  (%d acked)", a)) }'
+	echo "$prof $(jq .requests st.json) $cpu" >>req.cpu
 	stop_fake
 done
+
+echo "(a') CPU a request, beside curl --parallel sending the webhook's one-record requests"
+if [ -s req.cpu ]; then
+	gen upsert "$ONE" webhook >in.ndjson
+	start_fake fake-dest.py --family webhook
+	curl_requests "$URL" in.ndjson
+	stop_fake
+	printf '  %-22s %8d requests: %6.1f us of curl CPU a request\n' "curl -Z (8)" "$curl_n" \
+		"$(echo "1000000 * $curl_cpu / $curl_n" | bc -l)"
+	per_request_table req.cpu
+fi
 
 echo "(b) against a fake enforcing the documented limit: the rate reached, and the 429s drawn"
 printf '  %-18s %-12s %9s %12s %9s %6s\n' profile documented requests "reached/s" "of limit" 429s

@@ -13,6 +13,16 @@
 #                             background, its output in server.out; waits
 #                             for its port and sets $URL and $SERVER_PID
 #   stop_server               stops it
+#   curl_requests URL IN      curl --parallel (8 at once, keep-alive) sends
+#                             the requests `rx-push --profile webhook
+#                             --max-records 1` makes of the changes IN to
+#                             URL (from its --dry-run: URL, headers, body);
+#                             sets $curl_cpu (user + sys seconds) and
+#                             $curl_n (requests).  What a request costs an
+#                             HTTP client at all: the floor beneath a
+#                             profile that sends one record a request
+#   per_request_table FILE    lines "PROFILE REQUESTS CPU-SECONDS" as rx-push
+#                             CPU a request and its multiple of curl's
 
 measure () {
 	name=$1
@@ -65,3 +75,20 @@ start_server () { # script port-file args...
 	URL=http://127.0.0.1:$(cat "$pf")
 }
 stop_server () { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
+
+curl_requests () {
+	rx-push --profile webhook --url "$1" --max-records 1 --dry-run <"$2" 2>/dev/null |
+	jq -r 'select(."$rx" == "request")
+	       | "url = \(.url | @json)", (.headers | to_entries[] | "header = \("\(.key): \(.value)" | @json)"),
+	         "data-binary = \(.body | if type == "string" then . else tojson end | @json)", "next"' |
+	sed '$d' >"$BENCH_DIR/curl.cfg"
+	curl_n=$(grep -c '^url = ' "$BENCH_DIR/curl.cfg")
+	/usr/bin/time -f "%U %S" -o "$BENCH_DIR/.time" curl -s --no-progress-meter -Z --parallel-max 8 -K "$BENCH_DIR/curl.cfg" >/dev/null
+	curl_cpu=$(awk '{ print $1 + $2 }' "$BENCH_DIR/.time")
+}
+
+per_request_table () {
+	awk -v cc="$curl_cpu" -v cn="$curl_n" '$2 > 0 && cc > 0 {
+		printf "  %-22s %8d requests: %6.1f us of rx-push CPU a request, %4.2fx curl'"'"'s\n", $1, $2, 1e6 * $3 / $2,
+			$3 / $2 / (cc / cn) }' "$1"
+}
