@@ -374,9 +374,6 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 	jv_free(v);
 	s->id = load_member(spec, p, what, "id", &rc, err, errlen);
 	s->created = load_member(spec, p, what, "created", &rc, err, errlen);
-	if (rc == 0 && s->whole && (s->id != NULL || s->created != NULL))
-		rc = fail(err, errlen, p, what, s->id ? "id" : "created", "an item's member: name the items "
-			  "(\"items\", \"match\")");
 	jv_free(spec);
 	if (rc < 0) {
 		rx_push_success_free(s);
@@ -574,10 +571,34 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 		return 0;
 	for (i = 0; i < n; i++)
 		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
-	if (s->whole)
+	if (s->whole) {
+		int ided = s->id != NULL || s->created != NULL;
 		/* the status says it (whatever the body), or with the body's members */
-		return (s->nequal == 0 && s->nempty == 0 && s->ncount == 0 && s->in == NULL) ||
-		       body_holds(s, reply, len, n);
+		if (s->nequal == 0 && s->nempty == 0 && s->ncount == 0 && s->in == NULL && !ided)
+			return 1;
+		if (!body_holds(s, reply, len, n))
+			return 0;
+		if (!ided)
+			return 1;
+		/* the reply of a request of one record: the body (its "in") is
+		 * the record's item; several records' is the program's */
+		if (n != 1)
+			return 0;
+		if (s->id != NULL) {
+			long at = rx_json_find(&sc.body, s->id, strlen(s->id));
+			if (at < 0 || rx_json_kind(sc.body.m[at].value) == 'z')
+				return 0;
+			ids[0] = sc.body.m[at].value;
+		}
+		if (s->created != NULL) {
+			long at = rx_json_find(&sc.body, s->created, strlen(s->created));
+			if (at >= 0 && rx_json_kind(sc.body.m[at].value) == 't')
+				created[0] = 1;
+			else if (at >= 0 && rx_json_kind(sc.body.m[at].value) == 'f')
+				created[0] = 0;
+		}
+		return 1;
+	}
 	sc.nelems = 0;
 	if (s->nitems == 0) {
 		/* the body is the array of items */
