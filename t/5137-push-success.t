@@ -29,7 +29,8 @@ profile () { # SUCCESS-JSON
 # as rx-push wrote them (jq 1.6 would round a long number)
 ids_after () { # STATUS BODY
 	reply_start r$N -- --status "$1" --body "$2" &&
-	rx-push --profile ./t.json --url "$(cat r$N.url)" <two.ndjson >acks &&
+	# shellcheck disable=SC2086
+	rx-push --profile ./t.json --url "$(cat r$N.url)" ${push_args:-} <two.ndjson >acks &&
 	sed "s/.*\"id\"://; s/}\$//" acks | tr "\n" " " >ids && cat ids && echo
 }
 N=0
@@ -180,7 +181,7 @@ test_expect_success 'no items: the status, and the body'"'"'s members, say every
 	test "$(keys_of acks | tr "\n" " ")" = "K1 K2 "
 '
 
-test_expect_success 'no items, an "id": one record a request acked with the body'"'"'s member (read in "in"); two, the program' '
+test_expect_success 'no items, an "id": one record a request acked with the body'"'"'s member (read in "in", or by a path); two, the program' '
 	one_record () { # MAX-RECORDS
 		cat >t.json <<-EOF
 		{"max_records": $1,
@@ -189,7 +190,7 @@ test_expect_success 'no items, an "id": one record a request acked with the body
 		 "ops": {"*": {"template": {"rows": ["{row}"]}}}}
 		EOF
 	} &&
-	one_record 1 &&
+	one_record 1 && push_args="--concurrency 1" &&
 	next && ids_after 201 "{\"data\":{\"gid\":12345678901234567890123,\"new\":true}}" &&
 	test "$(cat ids)" = "12345678901234567890123 12345678901234567890123 " &&
 	rx-push --profile ./t.json --url "$(cat r$N.url)" --stats stats.json <two.ndjson >acks &&
@@ -200,7 +201,13 @@ test_expect_success 'no items, an "id": one record a request acked with the body
 	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
 	one_record 10 &&
 	next && ids_after 201 "{\"data\":{\"gid\":\"7\"}}" &&
-	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" "
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	one_record 1 && sed "s/\"in\": \"data\", \"id\": \"gid\"/\"id\": [\"data\", \"id\", \"record_id\"]/" t.json >p.json && mv p.json t.json &&
+	next && ids_after 200 "{\"data\":{\"id\":{\"record_id\":\"r-1\"}}}" &&
+	test "$(cat ids)" = "\"r-1\" \"r-1\" " &&
+	next && ids_after 200 "{\"data\":{\"id\":\"r-1\"}}" &&
+	test "$(cat ids)" = "\"jq:K1\" \"jq:K2\" " &&
+	push_args=
 '
 
 test_expect_success 'what a "success" cannot mean is refused when the profile loads, naming where' '
@@ -243,6 +250,11 @@ test_expect_success 'what a "success" cannot mean is refused when the profile lo
 	test_grep "ops\.\*\.success: only a write.s own reply can be read so (not a lookup.s, nor one naming a job" err &&
 	jq ".ops[\"*\"].job.success = .ops[\"*\"].success | del(.ops[\"*\"].success)" bad9.json >good9.json &&
 	rx-push --profile ./good9.json --url http://127.0.0.1:9 --dry-run </dev/null &&
+	cat >bad7.json <<-\EOF &&
+	{"response": ".", "success": {"status": 200, "id": ["data", 1]}, "ops": {"*": {}}}
+	EOF
+	test_expect_code 1 rx-push --profile ./bad7.json --url http://127.0.0.1:9 --dry-run </dev/null 2>err &&
+	test_grep "success\.id: a path of members. names" err &&
 	cat >bad8.json <<-\EOF &&
 	{"response": ".", "success": {"status": 200, "items": "results"}, "ops": {"*": {}}}
 	EOF
@@ -312,7 +324,7 @@ test_expect_success 'hubspot-contacts: the same with and without its "success"' 
 
 # one record a request, the id in the body (a page, a task's "data"); the
 # fakes number what they make in order: one request at a time
-test_expect_success 'notion-pages, asana-tasks: the same acks (ids) and dead letters with and without their "success"' '
+test_expect_success 'notion-pages, asana-tasks, pipedrive-persons: the same acks (ids) and dead letters with and without their "success"' '
 	next && push_args="--concurrency 1" &&
 	cat >nt.ndjson <<-\EOF &&
 	{"op":"insert","key":"C1","hash":"h1","row":{"rx_key":"C1","Name":"Ada","LTV":1.5}}
@@ -331,6 +343,15 @@ test_expect_success 'notion-pages, asana-tasks: the same acks (ids) and dead let
 	ASANA_TOKEN=1/1200:test ASANA_PROJECT=1200000000000001 && export ASANA_TOKEN ASANA_PROJECT &&
 	same_outcome asana-tasks asana "" as.ndjson --token 1/1200:test &&
 	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "C1 C3 " &&
+	next &&
+	cat >pd.ndjson <<-\EOF &&
+	{"op":"insert","key":"P1","hash":"h1","row":{"name":"One","email":"p1@example.com"}}
+	{"op":"insert","key":"P2","hash":"h2","row":{"name":"Two","email":"not-an-email"}}
+	{"op":"insert","key":"P3","hash":"h3","row":{"name":"Three","email":"p3@example.com"}}
+	EOF
+	PIPEDRIVE_TOKEN=pd-test && export PIPEDRIVE_TOKEN &&
+	same_outcome pipedrive-persons crm "" pd.ndjson --vendor pipedrive --token pd-test &&
+	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
 	push_args=
 '
 

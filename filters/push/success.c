@@ -57,7 +57,8 @@ struct push_success {
 	size_t nfields;
 	cond *where;     /* members every item must have, with their values */
 	size_t nwhere;
-	char *id;        /* the item's member giving the record's id, or NULL */
+	char **id;       /* the item's member giving the record's id (a path: members within members), */
+	size_t nid;      /* its length; 0: none */
 	char *created;   /* the item's member saying true when it made the record, or NULL */
 };
 
@@ -102,6 +103,8 @@ void rx_push_success_free(push_success *s)
 	for (size_t i = 0; i < s->nfields; i++)
 		free(s->fields[i]);
 	free(s->fields);
+	for (size_t i = 0; i < s->nid; i++)
+		free(s->id[i]);
 	free(s->id);
 	free(s->created);
 	free(s);
@@ -229,6 +232,34 @@ static char *load_member(jv spec, const push_profile *p, const char *what, const
 		*rc = fail(err, errlen, p, what, member, "the name of an item's member");
 	jv_free(v);
 	return s;
+}
+
+/* A member's name, or a list of them: a path of members within members
+ * (Pipedrive's ["data", "id"]). */
+static char **load_path(jv spec, const push_profile *p, const char *what, const char *member, size_t *n, int *rc,
+			char *err, size_t errlen)
+{
+	jv v = jv_object_get(jv_copy(spec), jv_string(member));
+	char **path = NULL;
+	*n = 0;
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		path = zalloc(1, sizeof *path);
+		path[(*n)++] = spec_name(p, jv_string_value(v));
+	} else if (jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) > 0) {
+		int len = jv_array_length(jv_copy(v));
+		path = zalloc((size_t)len, sizeof *path);
+		jv_array_foreach(v, i, name) {
+			if (jv_get_kind(name) == JV_KIND_STRING)
+				path[(*n)++] = spec_name(p, jv_string_value(name));
+			else if (*rc == 0)
+				*rc = fail(err, errlen, p, what, member, "a path of members' names ([\"data\", \"id\"])");
+			jv_free(name);
+		}
+	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL && *rc == 0) {
+		*rc = fail(err, errlen, p, what, member, "the name of an item's member, or a path of them ([\"data\", \"id\"])");
+	}
+	jv_free(v);
+	return path;
 }
 
 int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, const char *what, char *err,
@@ -372,7 +403,7 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 			  "{\"MEMBER\": \"{idem}\"} (an item's member naming its record: {idem}, {key}, {id}, {row.NAME})");
 	}
 	jv_free(v);
-	s->id = load_member(spec, p, what, "id", &rc, err, errlen);
+	s->id = load_path(spec, p, what, "id", &s->nid, &rc, err, errlen);
 	s->created = load_member(spec, p, what, "created", &rc, err, errlen);
 	jv_free(spec);
 	if (rc < 0) {
@@ -386,7 +417,7 @@ int rx_push_success_compile(push_success **out, jv spec, const push_profile *p, 
 /* ---- a reply ---- */
 
 typedef struct scratch {
-	rx_members body, item, row, fields;
+	rx_members body, item, row, fields, path;
 	rx_span *elems;     /* the items */
 	size_t nelems, cap;
 	rx_buf text, other, one; /* values' texts */
@@ -463,6 +494,29 @@ static int body_holds(const push_success *s, const char *reply, size_t len, size
 		if (rx_json_kind(v) != 'n' || v.n != (size_t)wn || memcmp(v.p, want, v.n) != 0)
 			return 0;
 	}
+	return 1;
+}
+
+/* The id the members ms (an item's, or a one-record body's) give by the
+ * path s->id: 0 when a step is missing, not an object, or the id null. */
+static int id_of(const push_success *s, const rx_members *ms, rx_span *out)
+{
+	char err[64];
+	long at = rx_json_find(ms, s->id[0], strlen(s->id[0]));
+	if (at < 0)
+		return 0;
+	rx_span v = ms->m[at].value;
+	for (size_t i = 1; i < s->nid; i++) {
+		if (rx_json_kind(v) != 'o' || rx_json_members(v.p, v.n, &sc.path, err, sizeof err) < 0)
+			return 0;
+		at = rx_json_find(&sc.path, s->id[i], strlen(s->id[i]));
+		if (at < 0)
+			return 0;
+		v = sc.path.m[at].value;
+	}
+	if (rx_json_kind(v) == 'z')
+		return 0;
+	*out = v;
 	return 1;
 }
 
@@ -572,7 +626,7 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 	for (i = 0; i < n; i++)
 		ids[i] = rx_span_of(NULL, 0), created[i] = -1;
 	if (s->whole) {
-		int ided = s->id != NULL || s->created != NULL;
+		int ided = s->nid > 0 || s->created != NULL;
 		/* the status says it (whatever the body), or with the body's members */
 		if (s->nequal == 0 && s->nempty == 0 && s->ncount == 0 && s->in == NULL && !ided)
 			return 1;
@@ -584,12 +638,8 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 		 * the record's item; several records' is the program's */
 		if (n != 1)
 			return 0;
-		if (s->id != NULL) {
-			long at = rx_json_find(&sc.body, s->id, strlen(s->id));
-			if (at < 0 || rx_json_kind(sc.body.m[at].value) == 'z')
-				return 0;
-			ids[0] = sc.body.m[at].value;
-		}
+		if (s->nid > 0 && !id_of(s, &sc.body, &ids[0]))
+			return 0;
 		if (s->created != NULL) {
 			long at = rx_json_find(&sc.body, s->created, strlen(s->created));
 			if (at >= 0 && rx_json_kind(sc.body.m[at].value) == 't')
@@ -693,15 +743,11 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			rec = sc.picks[lo].rec;
 			seen[rec] = 1;
 		}
-		if (s->id != NULL) {
-			/* an item that names no id is not the usual reply: the
-			 * program says what it means */
-			long at = rx_json_find(&sc.item, s->id, strlen(s->id));
-			if (at < 0 || rx_json_kind(sc.item.m[at].value) == 'z') {
-				ok = 0;
-				break;
-			}
-			ids[rec] = sc.item.m[at].value;
+		/* an item that names no id is not the usual reply: the program
+		 * says what it means */
+		if (s->nid > 0 && !id_of(s, &sc.item, &ids[rec])) {
+			ok = 0;
+			break;
 		}
 		if (s->created != NULL) {
 			long at = rx_json_find(&sc.item, s->created, strlen(s->created));
