@@ -324,7 +324,7 @@ test_expect_success 'hubspot-contacts: the same with and without its "success"' 
 
 # one record a request, the id in the body (a page, a task's "data"); the
 # fakes number what they make in order: one request at a time
-test_expect_success 'notion-pages, asana-tasks, pipedrive-persons: the same acks (ids) and dead letters with and without their "success"' '
+test_expect_success 'notion-pages, asana-tasks, pipedrive-persons, attio-records: the same acks (ids) and dead letters with and without their "success"' '
 	next && push_args="--concurrency 1" &&
 	cat >nt.ndjson <<-\EOF &&
 	{"op":"insert","key":"C1","hash":"h1","row":{"rx_key":"C1","Name":"Ada","LTV":1.5}}
@@ -351,6 +351,15 @@ test_expect_success 'notion-pages, asana-tasks, pipedrive-persons: the same acks
 	EOF
 	PIPEDRIVE_TOKEN=pd-test && export PIPEDRIVE_TOKEN &&
 	same_outcome pipedrive-persons crm "" pd.ndjson --vendor pipedrive --token pd-test &&
+	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
+	next &&
+	cat >at.ndjson <<-\EOF &&
+	{"op":"upsert","key":"P1","hash":"h1","row":{"rx_id":"P1","email_addresses":"p1@example.com"}}
+	{"op":"upsert","key":"P2","hash":"h2","row":{"rx_id":"P2","email_addresses":"not-an-email"}}
+	{"op":"upsert","key":"P3","hash":"h3","row":{"rx_id":"P3","email_addresses":"p3@example.com"}}
+	EOF
+	ATTIO_TOKEN=at-test && export ATTIO_TOKEN &&
+	same_outcome attio-records crm "" at.ndjson --vendor attio --token at-test &&
 	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
 	push_args=
 '
