@@ -16,10 +16,12 @@
 #   jq -c -L share/rx/jq 'include "pagerduty"; pagerduty_response'
 
 # Row members with a meaning to PagerDuty; the others are custom_details.
-# (Written with delpaths and object addition: jq 1.6's with_entries,
-# through from_entries, cost ten times more.)
-def _pd_field_paths: [["summary"], ["text"], ["resolved_text"], ["source"], ["severity"], ["component"], ["group"],
-                      ["class"], ["timestamp"], ["links"], ["images"], ["client_url"], ["custom_details"]];
+# (Written with reduce and object addition: jq 1.6's with_entries,
+# through from_entries, cost ten times more, and delpaths of these
+# thirteen paths a third of the body.)
+def _pd_fields: {summary: 1, text: 1, resolved_text: 1, source: 1, severity: 1, component: 1, group: 1,
+                 class: 1, timestamp: 1, links: 1, images: 1, client_url: 1, custom_details: 1};
+def _pd_details: . as $r | reduce (keys_unsorted[] | select(_pd_fields[.] == null)) as $k ({}; . + {($k): $r[$k]});
 
 def _pd_some: if type == "string" and . != "" then . else null end;
 
@@ -34,7 +36,7 @@ def pagerduty_event:
        payload: ({summary: ((($r.summary | _pd_some) // ($r.text | _pd_some) // "\($dk): \($r | tojson)") | .[0:1024]),
                   source: (($r.source | _pd_some) // $vars.source),
                   severity: (($r.severity | _pd_some) // $vars.severity),
-                  custom_details: ($r.custom_details // ($r | delpaths(_pd_field_paths)))}
+                  custom_details: ($r.custom_details // ($r | _pd_details))}
                  + _pd_pick($r; ["component", "group", "class", "timestamp"])),
        client: "rx"}
       + _pd_pick($r; ["links", "images", "client_url"])
