@@ -324,7 +324,7 @@ test_expect_success 'hubspot-contacts: the same with and without its "success"' 
 
 # one record a request, the id in the body (a page, a task's "data"); the
 # fakes number what they make in order: one request at a time
-test_expect_success 'notion-pages, asana-tasks, pipedrive-persons, attio-records: the same acks (ids) and dead letters with and without their "success"' '
+test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (ids) and dead letters with and without their "success"' '
 	next && push_args="--concurrency 1" &&
 	cat >nt.ndjson <<-\EOF &&
 	{"op":"insert","key":"C1","hash":"h1","row":{"rx_key":"C1","Name":"Ada","LTV":1.5}}
@@ -361,6 +361,15 @@ test_expect_success 'notion-pages, asana-tasks, pipedrive-persons, attio-records
 	ATTIO_TOKEN=at-test && export ATTIO_TOKEN &&
 	same_outcome attio-records crm "" at.ndjson --vendor attio --token at-test &&
 	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
+	next &&
+	cat >pg.ndjson <<-\EOF &&
+	{"op":"upsert","key":"C1","hash":"h1","row":{"text":"Churn risk 91%: Ada","severity":"critical"}}
+	{"op":"upsert","key":"C2","hash":"h2","row":{"text":"Bo","severity":"loud"}}
+	{"op":"delete","key":"C3","hash":"h3","row":{}}
+	EOF
+	PAGERDUTY_ROUTING_KEY=R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12 && export PAGERDUTY_ROUTING_KEY &&
+	same_outcome pagerduty-events pagerduty "" pg.ndjson --token R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12 &&
+	test "$(jq -r "select(.id != null) | .id" a.acks | sort | tr "\n" " ")" = "C1 C3 " &&
 	push_args=
 '
 
