@@ -324,6 +324,7 @@ test_expect_success 'hubspot-contacts: the same with and without its "success"' 
 
 # one record a request, the id in the body (a page, a task's "data"); the
 # fakes number what they make in order: one request at a time
+with_ids () { jq -r "select(.id != null) | .key" "$1" | sort | tr "\n" " "; } # the keys acked with an id
 test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (ids) and dead letters with and without their "success"' '
 	next && push_args="--concurrency 1" &&
 	cat >nt.ndjson <<-\EOF &&
@@ -333,7 +334,7 @@ test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (
 	EOF
 	NOTION_TOKEN=secret_TEST NOTION_DATABASE_ID=d9824bdc && export NOTION_TOKEN NOTION_DATABASE_ID &&
 	same_outcome notion-pages notion "" nt.ndjson --token secret_TEST &&
-	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "C1 C3 " &&
+	test "$(with_ids a.acks)" = "C1 C3 " &&
 	next &&
 	cat >as.ndjson <<-\EOF &&
 	{"op":"insert","key":"C1","hash":"h1","row":{"id":"C1","name":"Call Ada"}}
@@ -342,7 +343,7 @@ test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (
 	EOF
 	ASANA_TOKEN=1/1200:test ASANA_PROJECT=1200000000000001 && export ASANA_TOKEN ASANA_PROJECT &&
 	same_outcome asana-tasks asana "" as.ndjson --token 1/1200:test &&
-	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "C1 C3 " &&
+	test "$(with_ids a.acks)" = "C1 C3 " &&
 	next &&
 	cat >pd.ndjson <<-\EOF &&
 	{"op":"insert","key":"P1","hash":"h1","row":{"name":"One","email":"p1@example.com"}}
@@ -351,7 +352,7 @@ test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (
 	EOF
 	PIPEDRIVE_TOKEN=pd-test && export PIPEDRIVE_TOKEN &&
 	same_outcome pipedrive-persons crm "" pd.ndjson --vendor pipedrive --token pd-test &&
-	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
+	test "$(with_ids a.acks)" = "P1 P3 " &&
 	next &&
 	cat >at.ndjson <<-\EOF &&
 	{"op":"upsert","key":"P1","hash":"h1","row":{"rx_id":"P1","email_addresses":"p1@example.com"}}
@@ -360,7 +361,7 @@ test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (
 	EOF
 	ATTIO_TOKEN=at-test && export ATTIO_TOKEN &&
 	same_outcome attio-records crm "" at.ndjson --vendor attio --token at-test &&
-	test "$(jq -r "select(.id != null) | .key" a.acks | tr "\n" " ")" = "P1 P3 " &&
+	test "$(with_ids a.acks)" = "P1 P3 " &&
 	next &&
 	cat >pg.ndjson <<-\EOF &&
 	{"op":"upsert","key":"C1","hash":"h1","row":{"text":"Churn risk 91%: Ada","severity":"critical"}}
@@ -369,7 +370,7 @@ test_expect_success 'notion, asana, pipedrive, attio, pagerduty: the same acks (
 	EOF
 	PAGERDUTY_ROUTING_KEY=R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12 && export PAGERDUTY_ROUTING_KEY &&
 	same_outcome pagerduty-events pagerduty "" pg.ndjson --token R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12 &&
-	test "$(jq -r "select(.id != null) | .id" a.acks | sort | tr "\n" " ")" = "C1 C3 " &&
+	test "$(with_ids a.acks)" = "C1 C3 " &&
 	push_args=
 '
 
