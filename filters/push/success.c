@@ -520,6 +520,15 @@ static int id_of(const push_success *s, const rx_members *ms, rx_span *out)
 	return 1;
 }
 
+/* Whether the members ms say the record was made (s->created true: 1,
+ * false: 0), or -1: no such member, or not a boolean. */
+static signed char created_of(const push_success *s, const rx_members *ms)
+{
+	long at = s->created != NULL ? rx_json_find(ms, s->created, strlen(s->created)) : -1;
+	char k = at >= 0 ? rx_json_kind(ms->m[at].value) : 0;
+	return k == 't' ? 1 : k == 'f' ? 0 : -1;
+}
+
 static void add_elems(rx_span a)
 {
 	/* one pass into the room there is; a second only when it was short */
@@ -640,13 +649,7 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			return 0;
 		if (s->nid > 0 && !id_of(s, &sc.body, &ids[0]))
 			return 0;
-		if (s->created != NULL) {
-			long at = rx_json_find(&sc.body, s->created, strlen(s->created));
-			if (at >= 0 && rx_json_kind(sc.body.m[at].value) == 't')
-				created[0] = 1;
-			else if (at >= 0 && rx_json_kind(sc.body.m[at].value) == 'f')
-				created[0] = 0;
-		}
+		created[0] = created_of(s, &sc.body);
 		return 1;
 	}
 	sc.nelems = 0;
@@ -749,13 +752,7 @@ int rx_push_success_match(const push_success *s, long status, const char *reply,
 			ok = 0;
 			break;
 		}
-		if (s->created != NULL) {
-			long at = rx_json_find(&sc.item, s->created, strlen(s->created));
-			if (at >= 0 && rx_json_kind(sc.item.m[at].value) == 't')
-				created[rec] = 1;
-			else if (at >= 0 && rx_json_kind(sc.item.m[at].value) == 'f')
-				created[rec] = 0;
-		}
+		created[rec] = created_of(s, &sc.item);
 	}
 	free(seen);
 	return ok;
